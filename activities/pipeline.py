@@ -1,0 +1,623 @@
+"""The pipeline's activities: storyboard, grid, voice, video, compose, and task-row mirroring.
+
+Rules: provider work runs in a thread under `run_blocking` (heartbeats, cancellation); files go to
+content-addressed storage first, then node + asset + task status + event are written in ONE
+transaction keyed by an attempt-independent idempotency key (`<workflow_id>/<step>`), so a retried
+attempt returns the committed result instead of writing a second node or asset; if that
+transaction fails, stored files that no asset row uses are removed again (no orphans).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+
+from activities.errors import BadInputError
+from activities.ledger import unit_of_work
+from activities.providers.choice import Providers, choose_providers
+from activities.runtime import coded, run_blocking
+from infra.settings import Settings
+from infra.storage import Storage, StoredObject, storage_from
+from schema.enums import AssetKind, NodeType, TaskStatus, TaskType
+from schema.repositories import assets as asset_repo
+from schema.repositories import events as event_repo
+from schema.repositories import nodes as node_repo
+from schema.repositories import storyboard as storyboard_repo
+from schema.repositories import tasks as task_repo
+from schema.repositories import tracks as track_repo
+from schema.repositories import work_items as work_item_repo
+from workflows.contracts import (
+    ComposeInput,
+    ComposeResult,
+    GridInput,
+    GridResult,
+    StoryboardInput,
+    StoryboardResult,
+    TaskOutcome,
+    TaskRef,
+    VideoInput,
+    VideoResult,
+    VoiceInput,
+    VoiceResult,
+)
+
+log = logging.getLogger(__name__)
+
+VOICE_TAIL_S = 0.5  # breathing room after the narration ends
+MAX_SHOT_S = 60.0
+
+
+def _uuid(value: str | uuid.UUID) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+@dataclass
+class _ShotView:
+    """What an activity needs of a shot, read in one short transaction."""
+
+    id: str
+    idx: int
+    duration_s: float
+    spec: dict[str, Any]
+    selected_node_id: str | None
+    workspace_style: str | None
+
+
+class PipelineActivities:
+    def __init__(self, database_url: str, storage: Storage, providers: Providers, work_dir: Path) -> None:
+        self.database_url = database_url
+        self.storage = storage
+        self.providers = providers
+        self.work_dir = work_dir
+        work_dir.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, database_url: str, device: str | None = None
+    ) -> PipelineActivities:
+        storage = storage_from(
+            settings.storage_backend,
+            settings.data_path,
+            bucket=settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.aws_region,
+        )
+        return cls(database_url, storage, choose_providers(settings), settings.data_path / "work")
+
+    # --- shared steps ---------------------------------------------------------------------
+
+    def _start_task(self, task: TaskRef, payload: dict[str, Any]) -> None:
+        info = activity.info()
+        with unit_of_work(self.database_url) as session:
+            row = task_repo.upsert_running(
+                session,
+                workspace_id=_uuid(task.workspace_id),
+                workflow_id=task.workflow_id,
+                run_id=info.workflow_run_id,
+                type=TaskType(task.task_type),
+                work_item_id=_uuid(task.work_item_id) if task.work_item_id else None,
+                parent_workflow_id=task.parent_workflow_id,
+                payload=payload,
+                retries=info.attempt - 1,
+            )
+            event_repo.append(
+                session,
+                row.workspace_id,
+                "task.running",
+                {
+                    "task_id": str(row.id),
+                    "workflow_id": task.workflow_id,
+                    "type": task.task_type,
+                    "attempt": info.attempt,
+                },
+            )
+
+    def _finish_task(self, session: Any, task: TaskRef, result: dict[str, Any]) -> None:
+        row = task_repo.mark_succeeded(session, task.workflow_id, result=result)
+        event_repo.append(
+            session,
+            row.workspace_id,
+            "task.succeeded",
+            {
+                "task_id": str(row.id),
+                "workflow_id": task.workflow_id,
+                "type": task.task_type,
+                "result": result,
+            },
+        )
+
+    def _shot(self, work_item_id: str) -> _ShotView:
+        with unit_of_work(self.database_url) as session:
+            shot = work_item_repo.get(session, _uuid(work_item_id))
+            from schema.repositories import workspaces as workspace_repo
+
+            workspace = workspace_repo.get(session, shot.workspace_id)
+            return _ShotView(
+                id=str(shot.id),
+                idx=shot.idx or 0,
+                duration_s=float(shot.duration_s or 4.0),
+                spec=dict(shot.spec or {}),
+                selected_node_id=str(shot.selected_node_id) if shot.selected_node_id else None,
+                workspace_style=workspace.style if workspace else None,
+            )
+
+    def _asset_path(self, node_id: str) -> tuple[Path, Any]:
+        with unit_of_work(self.database_url) as session:
+            node, asset = node_repo.get_with_asset(session, _uuid(node_id))
+        if asset is None:
+            raise BadInputError(f"node {node_id} has no stored file", code="asset_missing")
+        path = self.storage.local_path(asset.storage_key)
+        if not path.exists():
+            raise BadInputError(f"the file of node {node_id} is missing from storage", code="asset_missing")
+        return path, node
+
+    def _discard_orphans(self, stored: list[StoredObject]) -> None:
+        with unit_of_work(self.database_url) as session:
+            used = asset_repo.keys_in_use(session, [s.key for s in stored])
+        for obj in stored:
+            if obj.key not in used:
+                self.storage.delete(obj.key)
+
+    async def _write(self, stored: list[StoredObject], fn: Any, *args: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except BaseException:
+            await asyncio.to_thread(self._discard_orphans, stored)
+            raise
+
+    # --- task mirroring -------------------------------------------------------------------
+
+    @activity.defn(name="record_task")
+    @coded
+    async def record_task(self, outcome: TaskOutcome) -> None:
+        await asyncio.to_thread(self._record_task, outcome)
+
+    def _record_task(self, outcome: TaskOutcome) -> None:
+        task = outcome.task
+        with unit_of_work(self.database_url) as session:
+            row = task_repo.record_outcome(
+                session,
+                workspace_id=_uuid(task.workspace_id),
+                workflow_id=task.workflow_id,
+                type=TaskType(task.task_type),
+                work_item_id=_uuid(task.work_item_id) if task.work_item_id else None,
+                status=TaskStatus(outcome.status),
+                error={"code": outcome.error_code, "message": outcome.error_message}
+                if outcome.error_code
+                else None,
+                result=outcome.result or None,
+            )
+            event_repo.append(
+                session,
+                row.workspace_id,
+                f"task.{outcome.status}",
+                {
+                    "task_id": str(row.id),
+                    "workflow_id": task.workflow_id,
+                    "type": task.task_type,
+                    "error": row.error,
+                },
+            )
+
+    # --- storyboard -----------------------------------------------------------------------
+
+    @activity.defn(name="storyboard")
+    @coded
+    async def storyboard(self, inp: StoryboardInput) -> StoryboardResult:
+        await asyncio.to_thread(
+            self._start_task, inp.task, {"shot_count": inp.shot_count, "style": inp.style}
+        )
+        provider = self.providers.storyboard
+        board = await run_blocking(lambda _p, _c: provider.generate(inp.story, inp.shot_count, inp.style))
+        return await asyncio.to_thread(self._write_storyboard, inp, board, provider.name)
+
+    def _write_storyboard(self, inp: StoryboardInput, board: Any, provider: str) -> StoryboardResult:
+        data = board.model_dump(mode="json")
+        with unit_of_work(self.database_url) as session:
+            shots = storyboard_repo.replace_storyboard(session, _uuid(inp.task.workspace_id), data)
+            result = StoryboardResult(
+                title=board.title,
+                shot_ids=[str(s.id) for s in shots],
+                provider=provider,
+                total_duration_s=round(sum(float(s.duration_s or 0) for s in shots), 3),
+            )
+            self._finish_task(
+                session, inp.task, {"title": result.title, "shots": len(shots), "provider": provider}
+            )
+        return result
+
+    # --- grid -----------------------------------------------------------------------------
+
+    @activity.defn(name="render_grid")
+    @coded
+    async def render_grid(self, inp: GridInput) -> GridResult:
+        from activities.providers.cards import GridRequest
+        from schema.storyboard import Camera
+
+        await asyncio.to_thread(self._start_task, inp.task, {"size": inp.size, "track": inp.track})
+        existing = await asyncio.to_thread(self._existing_grid, inp)
+        if existing is not None:
+            return existing
+        shot = await asyncio.to_thread(self._shot, inp.work_item_id)
+        parent_png = None
+        if inp.parent_node_id:
+            parent_png = (await asyncio.to_thread(self._asset_path, inp.parent_node_id))[0].read_bytes()
+        ref_pngs = [
+            (await asyncio.to_thread(self._asset_path, r))[0].read_bytes() for r in inp.reference_node_ids
+        ]
+        seed = (
+            inp.seed
+            if inp.seed is not None
+            else int(hashlib.sha256(inp.group_node_id.encode()).hexdigest()[:8], 16)
+        )
+        camera = Camera.model_validate(shot.spec.get("camera") or {})
+        request = GridRequest(
+            shot_number=shot.idx,
+            visual=inp.prompt or shot.spec.get("visual", ""),
+            camera=camera,
+            size=inp.size,
+            seed=seed,
+            style=shot.workspace_style,
+            parent_png=parent_png,
+            reference_pngs=ref_pngs,
+        )
+        provider = self.providers.images
+        images = await run_blocking(
+            lambda progress, cancelled: provider.render_grid(request, progress, cancelled)
+        )
+        stored = await asyncio.to_thread(
+            lambda: [self.storage.put_bytes(img.png, kind="image", ext=".png") for img in images]
+        )
+        return await self._write(stored, self._write_grid, inp, request, images, stored, provider.name)
+
+    def _existing_grid(self, inp: GridInput) -> GridResult | None:
+        with unit_of_work(self.database_url) as session:
+            group = node_repo.get(session, _uuid(inp.group_node_id))
+            if group is None:
+                return None
+            children = node_repo.children(session, group.id)
+            shot = work_item_repo.get(session, _uuid(inp.work_item_id))
+            return GridResult(
+                group_node_id=str(group.id),
+                image_node_ids=[str(c.id) for c in children],
+                selected_node_id=str(shot.selected_node_id) if shot.selected_node_id else None,
+                provider=str((group.result or {}).get("provider", "")),
+            )
+
+    def _write_grid(
+        self, inp: GridInput, request: Any, images: list[Any], stored: list[StoredObject], provider: str
+    ) -> GridResult:
+        wf = inp.task.workflow_id
+        with unit_of_work(self.database_url) as session:
+            task = task_repo.get_by_workflow_id(session, wf)
+            track = track_repo.get_or_create(session, _uuid(inp.work_item_id), inp.track)
+            cells = []
+            for img, obj in zip(images, stored, strict=True):
+                asset = asset_repo.get_or_create_by_hash(
+                    session,
+                    workspace_id=_uuid(inp.task.workspace_id),
+                    content_hash=obj.sha256,
+                    storage_key=obj.key,
+                    kind=AssetKind.image,
+                    mime="image/png",
+                    size_bytes=obj.size,
+                    width=img.width,
+                    height=img.height,
+                )
+                cells.append(
+                    {
+                        "cell": img.cell,
+                        "asset_id": asset.id,
+                        "payload": {"seed": img.seed, "cell": img.cell, **img.params},
+                        "result": {"provider": provider, "width": img.width, "height": img.height},
+                        "idempotency_key": f"{wf}/grid/{img.cell}",
+                    }
+                )
+            group, children = node_repo.create_grid(
+                session,
+                group_id=_uuid(inp.group_node_id),
+                workspace_id=_uuid(inp.task.workspace_id),
+                work_item_id=_uuid(inp.work_item_id),
+                track_id=track.id,
+                parent_id=_uuid(inp.parent_node_id) if inp.parent_node_id else None,
+                payload={
+                    "provider": provider,
+                    "size": inp.size,
+                    "seed": request.seed,
+                    "prompt": request.visual,
+                    "camera": request.camera.model_dump(),
+                    "style": request.style,
+                    "parent_node_id": inp.parent_node_id,
+                    "reference_node_ids": inp.reference_node_ids,
+                },
+                result={"provider": provider, "cells": len(cells)},
+                cells=cells,
+                idempotency_key=f"{wf}/grid",
+                task_id=task.id if task else None,
+            )
+            for ref in inp.reference_node_ids:
+                node_repo.add_reference(session, group.id, _uuid(ref), "image")
+            selected = None
+            if inp.select_cell:
+                chosen = next((c for c in children if c.cell == inp.select_cell), children[0])
+                node_repo.select_node(session, _uuid(inp.work_item_id), chosen.id)
+                selected = str(chosen.id)
+            result = GridResult(
+                group_node_id=str(group.id),
+                image_node_ids=[str(c.id) for c in children],
+                selected_node_id=selected,
+                provider=provider,
+            )
+            self._finish_task(
+                session,
+                inp.task,
+                {"group_node_id": result.group_node_id, "cells": len(children), "selected_node_id": selected},
+            )
+            return result
+
+    # --- voice ----------------------------------------------------------------------------
+
+    @activity.defn(name="synthesize_voice")
+    @coded
+    async def synthesize_voice(self, inp: VoiceInput) -> VoiceResult:
+        await asyncio.to_thread(self._start_task, inp.task, {"voice": inp.voice})
+        shot = await asyncio.to_thread(self._shot, inp.work_item_id)
+        text = (inp.text or shot.spec.get("narration") or "").strip()
+        if not text:
+            raise BadInputError(f"shot {shot.idx} has no narration to speak", code="narration_empty")
+        language = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+        wav = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".wav")[1])
+        try:
+            voice = self.providers.voice
+            duration = await run_blocking(lambda _p, _c: voice.synthesize(text, wav, language))
+            stored = await asyncio.to_thread(self.storage.put_file, wav, kind="audio", ext=".wav")
+        finally:
+            wav.unlink(missing_ok=True)
+        return await self._write(
+            [stored], self._write_voice, inp, shot, text, language, float(duration), stored
+        )
+
+    def _write_voice(
+        self,
+        inp: VoiceInput,
+        shot: _ShotView,
+        text: str,
+        language: str,
+        duration: float,
+        stored: StoredObject,
+    ) -> VoiceResult:
+        wf = inp.task.workflow_id
+        with unit_of_work(self.database_url) as session:
+            task = task_repo.get_by_workflow_id(session, wf)
+            asset = asset_repo.get_or_create_by_hash(
+                session,
+                workspace_id=_uuid(inp.task.workspace_id),
+                content_hash=stored.sha256,
+                storage_key=stored.key,
+                kind=AssetKind.audio,
+                mime="audio/wav",
+                size_bytes=stored.size,
+                duration_s=duration,
+            )
+            node = node_repo.create_node(
+                session,
+                workspace_id=_uuid(inp.task.workspace_id),
+                work_item_id=_uuid(inp.work_item_id),
+                type=NodeType.audio_voice,
+                payload={"text": text, "language": language, "provider": self.providers.voice.name},
+                result={"duration_s": duration},
+                asset_id=asset.id,
+                idempotency_key=f"{wf}/voice",
+                task_id=task.id if task else None,
+            )
+            new_duration = min(MAX_SHOT_S, max(shot.duration_s, round(duration + VOICE_TAIL_S, 2)))
+            if new_duration != shot.duration_s:
+                work_item_repo.set_duration(session, _uuid(inp.work_item_id), new_duration)
+            result = VoiceResult(node_id=str(node.id), duration_s=duration, shot_duration_s=new_duration)
+            self._finish_task(
+                session,
+                inp.task,
+                {"node_id": result.node_id, "duration_s": duration, "shot_duration_s": new_duration},
+            )
+            return result
+
+    # --- video ----------------------------------------------------------------------------
+
+    @activity.defn(name="render_video")
+    @coded
+    async def render_video(self, inp: VideoInput) -> VideoResult:
+        from activities.media.kenburns import kenburns_clip
+
+        await asyncio.to_thread(self._start_task, inp.task, {"source_node_id": inp.source_node_id})
+        shot = await asyncio.to_thread(self._shot, inp.work_item_id)
+        source_id = inp.source_node_id or shot.selected_node_id
+        if not source_id:
+            raise BadInputError(f"shot {shot.idx} has no selected image to animate", code="no_selected_node")
+        image_path, source = await asyncio.to_thread(self._asset_path, source_id)
+        duration = float(inp.duration_s or shot.duration_s)
+        movement = (shot.spec.get("camera") or {}).get("movement", "push_in")
+        out = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".mp4")[1])
+        try:
+            info = await run_blocking(
+                lambda progress, cancelled: kenburns_clip(
+                    image_path,
+                    out,
+                    duration_s=duration,
+                    fps=inp.fps,
+                    movement=movement,
+                    on_progress=progress,
+                    cancelled=cancelled,
+                )
+            )
+            stored = await asyncio.to_thread(self.storage.put_file, out, kind="video", ext=".mp4")
+        finally:
+            out.unlink(missing_ok=True)
+        return await self._write([stored], self._write_video, inp, source, info, stored, movement)
+
+    def _write_video(
+        self, inp: VideoInput, source: Any, info: Any, stored: StoredObject, movement: str
+    ) -> VideoResult:
+        wf = inp.task.workflow_id
+        provider = self.providers.video_name
+        with unit_of_work(self.database_url) as session:
+            task = task_repo.get_by_workflow_id(session, wf)
+            asset = asset_repo.get_or_create_by_hash(
+                session,
+                workspace_id=_uuid(inp.task.workspace_id),
+                content_hash=stored.sha256,
+                storage_key=stored.key,
+                kind=AssetKind.video,
+                mime="video/mp4",
+                size_bytes=stored.size,
+                width=info.width,
+                height=info.height,
+                duration_s=info.duration_s,
+            )
+            node = node_repo.create_node(
+                session,
+                workspace_id=_uuid(inp.task.workspace_id),
+                work_item_id=_uuid(inp.work_item_id),
+                track_id=source.track_id,
+                parent_id=source.id,
+                type=NodeType.video,
+                payload={
+                    "provider": provider,
+                    "movement": movement,
+                    "fps": inp.fps,
+                    "source_node_id": str(source.id),
+                    "duration_s": inp.duration_s,
+                },
+                result={"duration_s": info.duration_s, "width": info.width, "height": info.height},
+                asset_id=asset.id,
+                idempotency_key=f"{wf}/video",
+                task_id=task.id if task else None,
+            )
+            result = VideoResult(node_id=str(node.id), duration_s=float(info.duration_s), provider=provider)
+            self._finish_task(session, inp.task, {"node_id": result.node_id, "duration_s": result.duration_s})
+            return result
+
+    # --- compose --------------------------------------------------------------------------
+
+    @activity.defn(name="compose")
+    @coded
+    async def compose(self, inp: ComposeInput) -> ComposeResult:
+        from activities.media.compose import ComposeJob, ComposeShot
+        from activities.media.compose import compose as run_compose
+
+        await asyncio.to_thread(self._start_task, inp.task, {"mode": inp.mode, "subtitles": inp.subtitles})
+        plan = await asyncio.to_thread(self._compose_plan, inp)
+        shots = []
+        for item in plan:
+            video_path = self.storage.local_path(item["video_key"])
+            audio_path = self.storage.local_path(item["audio_key"]) if item["audio_key"] else None
+            shots.append(
+                ComposeShot(
+                    video_path=video_path,
+                    audio_path=audio_path,
+                    narration=item["narration"],
+                    duration_s=item["duration_s"],
+                )
+            )
+        job_kwargs: dict[str, Any] = {
+            "shots": shots,
+            "mode": inp.mode,
+            "crossfade_s": inp.crossfade_s,
+            "subtitles": inp.subtitles,
+        }
+        if inp.width and inp.height:
+            job_kwargs.update(width=inp.width, height=inp.height)
+        job = ComposeJob(**job_kwargs)
+        out = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".mp4")[1])
+        cache_dir = self.work_dir / "compose-cache"
+        try:
+            composed = await run_blocking(
+                lambda progress, cancelled: run_compose(
+                    job, out, cache_dir=cache_dir, on_progress=progress, cancelled=cancelled
+                )
+            )
+            stored = await asyncio.to_thread(self.storage.put_file, out, kind="video", ext=".mp4")
+        finally:
+            out.unlink(missing_ok=True)
+        return await self._write([stored], self._write_compose, inp, plan, composed, stored)
+
+    def _compose_plan(self, inp: ComposeInput) -> list[dict[str, Any]]:
+        with unit_of_work(self.database_url) as session:
+            plan = node_repo.compose_inputs(session, _uuid(inp.task.workspace_id))
+        if not plan:
+            raise BadInputError("no shot has a video to compose yet", code="nothing_to_compose")
+        return plan
+
+    def _write_compose(
+        self, inp: ComposeInput, plan: list[dict[str, Any]], composed: Any, stored: StoredObject
+    ) -> ComposeResult:
+        wf = inp.task.workflow_id
+        with unit_of_work(self.database_url) as session:
+            task = task_repo.get_by_workflow_id(session, wf)
+            asset = asset_repo.get_or_create_by_hash(
+                session,
+                workspace_id=_uuid(inp.task.workspace_id),
+                content_hash=stored.sha256,
+                storage_key=stored.key,
+                kind=AssetKind.video,
+                mime="video/mp4",
+                size_bytes=stored.size,
+                width=composed.width,
+                height=composed.height,
+                duration_s=composed.duration_s,
+            )
+            node = node_repo.create_node(
+                session,
+                workspace_id=_uuid(inp.task.workspace_id),
+                work_item_id=None,
+                type=NodeType.compose,
+                payload={
+                    "mode": inp.mode,
+                    "subtitles": inp.subtitles,
+                    "crossfade_s": inp.crossfade_s,
+                    "shots": [
+                        {
+                            "work_item_id": p["work_item_id"],
+                            "video_node_id": p["video_node_id"],
+                            "voice_node_id": p["voice_node_id"],
+                        }
+                        for p in plan
+                    ],
+                },
+                result={
+                    "duration_s": composed.duration_s,
+                    "width": composed.width,
+                    "height": composed.height,
+                    "reencoded_shots": composed.reencoded_shots,
+                    "cached_shots": composed.cached_shots,
+                },
+                asset_id=asset.id,
+                idempotency_key=f"{wf}/compose",
+                task_id=task.id if task else None,
+            )
+            result = ComposeResult(
+                node_id=str(node.id),
+                asset_key=stored.key,
+                duration_s=float(composed.duration_s),
+                shots=len(plan),
+                reencoded_shots=list(composed.reencoded_shots),
+                cached_shots=list(composed.cached_shots),
+            )
+            self._finish_task(
+                session,
+                inp.task,
+                {
+                    "node_id": result.node_id,
+                    "asset_key": stored.key,
+                    "duration_s": result.duration_s,
+                    "shots": result.shots,
+                },
+            )
+            return result

@@ -1,0 +1,69 @@
+"""How an activity runs blocking work: in a thread, heartbeating, cancellable, with coded errors.
+
+Rules: the async side heartbeats the latest progress every second (so Temporal can deliver a
+cancellation within one heartbeat interval); on cancellation the worker thread is told to stop and
+awaited — so an FFmpeg child is killed before the activity reports `canceled` — then
+CancelledError is re-raised; a DirectorDeckError becomes an ApplicationError whose `type` is its
+stable code, non-retryable when the error says a retry cannot help.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.errors import CancelledByUser, DirectorDeckError
+from schema.domain_errors import DomainError
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+Progress = Callable[[float], None]
+Cancelled = Callable[[], bool]
+
+HEARTBEAT_EVERY_S = 1.0
+
+
+async def run_blocking(work: Callable[[Progress, Cancelled], T]) -> T:
+    stop = threading.Event()
+    latest = {"progress": 0.0}
+
+    def on_progress(fraction: float) -> None:
+        latest["progress"] = max(0.0, min(1.0, float(fraction)))
+
+    future = asyncio.get_running_loop().run_in_executor(None, work, on_progress, stop.is_set)
+    try:
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=HEARTBEAT_EVERY_S)
+            activity.heartbeat({"progress": latest["progress"]})
+            if done:
+                return future.result()
+    except asyncio.CancelledError:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(future)
+        raise
+
+
+def coded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Translate domain errors into Temporal application errors with stable types."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except CancelledByUser as err:
+            raise asyncio.CancelledError() from err
+        except DirectorDeckError as err:
+            raise ApplicationError(err.message, type=err.code, non_retryable=not err.retryable) from err
+        except DomainError as err:  # repository invariant violations, missing rows
+            raise ApplicationError(err.message, type=err.code, non_retryable=True) from err
+
+    return wrapper

@@ -1,0 +1,2168 @@
+"""Deterministic offline planner: one sentence (English or Chinese) → one validated :class:`Turn`.
+
+Rules:
+- pure text → Action DSL: no I/O, no SQL, no shell, no LLM; same input, same output;
+- text that tries to leave the DSL (instruction overrides, SQL, shell, other users' data) gets no
+  actions;
+- a needed target that is neither in the sentence nor in the context (focus, latest grid) is never
+  guessed: the turn has no actions and asks; shot numbers outside the workspace are refused;
+- a sentence that maps to no family gets ``intent="unsupported"`` and the 2–3 closest families;
+- ``mode`` is ``propose`` exactly when :func:`schema.actions.requires_confirmation` says so;
+- the reply is in the sentence's language (any CJK character → Chinese).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.planner import lexicon as lx
+from agent.planner.numbers import (
+    NUM,
+    ORD,
+    RANGE_SEP,
+    format_numbers,
+    parse_int,
+    parse_number_list,
+    parse_ordinal,
+)
+from schema.actions import (
+    AnyAction,
+    Turn,
+    parse_action,
+)
+
+Lang = Literal["en", "zh"]
+Targets = list[int] | Literal["all"]
+
+# --------------------------------------------------------------------------------------------------
+# Context
+# --------------------------------------------------------------------------------------------------
+
+
+class _Ctx(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WorkspaceInfo(_Ctx):
+    type: Literal["narrative_project", "draft_space"] | None = None
+    title: str | None = None
+    shots: int | None = Field(default=None, ge=0, description="Number of shots; None = unknown.")
+    scenes: int | None = Field(default=None, ge=0)
+    style: str | None = None
+
+
+class FocusInfo(_Ctx):
+    shot: int | None = None
+    track: str | None = None
+    cell: int | None = None
+    node: str | None = None
+
+
+class GridInfo(_Ctx):
+    shot: int | None = None
+    track: str | None = None
+    cells: int = 4
+    node: str | None = None
+
+
+class TaskCounts(_Ctx):
+    running: int = 0
+    queued: int = 0
+    failed: int = 0
+
+
+class SnapshotInfo(_Ctx):
+    id: str
+    note: str = ""
+
+
+class PlanningContext(_Ctx):
+    """What the context builder tells the planner about the workspace. Every part is optional.
+
+    ``tracks`` maps a shot number (as a string) to its track names; ``snapshots`` are oldest first.
+    """
+
+    workspace: WorkspaceInfo = Field(default_factory=WorkspaceInfo)
+    focus: FocusInfo = Field(default_factory=FocusInfo)
+    tracks: dict[str, list[str]] = Field(default_factory=dict)
+    latest_grid: GridInfo | None = None
+    tasks: TaskCounts = Field(default_factory=TaskCounts)
+    snapshots: list[SnapshotInfo] = Field(default_factory=list)
+    characters: list[str] = Field(default_factory=list)
+
+    @field_validator("characters", mode="before")
+    @classmethod
+    def _names(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [c.get("name", "") if isinstance(c, dict) else c for c in v]
+        return v
+
+
+# --------------------------------------------------------------------------------------------------
+# Outcomes
+# --------------------------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """A family was recognised but cannot be planned: ask, refuse or report out of range."""
+
+    def __init__(self, intent: str, message: str) -> None:
+        super().__init__(message)
+        self.intent = intent
+        self.message = message
+
+
+def _t(lang: Lang, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing helpers
+# --------------------------------------------------------------------------------------------------
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_UNIT_AFTER = r"(?!\s*(?:(?:s|secs?|seconds?|fps|p|x|min|minutes?|%)(?![a-z])|秒|张|幅|宫格|格|分钟))"
+_NUMX = rf"{NUM}{_UNIT_AFTER}"
+_EN_ITEM = rf"{_NUMX}(?:{RANGE_SEP}(?:shots?\s*)?#?\s*{_NUMX})?"
+_EN_SEP = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|\+)\s*(?:shots?\s*)?#?\s*"
+_EN_LIST = rf"#?\s*{_EN_ITEM}(?:{_EN_SEP}{_EN_ITEM})*"
+_ZH_RANGE = r"\s*(?:到|至|-|–|—|~)\s*第?\s*"
+_ZH_SEP = r"\s*(?:个|号)?\s*(?:、|,|和|与|及|跟|以及)\s*第?\s*"
+_ZH_ITEM = rf"{_NUMX}(?:{_ZH_RANGE}{_NUMX})?"
+_ZH_LIST = rf"{_ZH_ITEM}(?:{_ZH_SEP}{_ZH_ITEM})*"
+_ZH_NOT_SHOT = r"(?!\s*(?:场景|场|方案|版本|任务|角色|宫格|张|幅|图|格|选项|候选))"
+
+_SHOT_ALL = [
+    r"\b(?:all|every|each)\s+(?:of\s+)?(?:the\s+|my\s+|our\s+)?(?:\d+\s+)?shots?\b",
+    r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
+    r"(?:所有|全部|每个|每一个|每一|全体|整个)(?:的)?\s*(?:分镜|镜头)",
+    r"(?:分镜|镜头)(?:全部|都)",
+]
+_SHOT_LIST = [
+    rf"\bshots?\s*(?:from\s+)?(?:#|no\.?\s*|number\s*)?({_EN_LIST})",
+    rf"第\s*({_ZH_LIST})\s*(?:个|号)?\s*(?:分镜|镜头)",
+    rf"第\s*({_ZH_LIST})\s*个{_ZH_NOT_SHOT}",
+    rf"(?:分镜|镜头)\s*#?\s*({_ZH_LIST})(?!\s*(?:个|号图))",
+    rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
+]
+_SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
+_SHOT_LAST = r"\b(?:the\s+)?(?:last|final)\s+shot\b|最后一个(?:分镜|镜头)|最后一镜"
+_SHOT_EDGE_N = (
+    rf"\b(?:the\s+)?(first|last|final)\s+({NUM})\s+shots\b"
+    rf"|(前|最后|后)\s*({NUM})\s*个?\s*(?:分镜|镜头)"
+)
+_SHOT_AS_CAMERA = (
+    r"\b(?:wide|long|medium|mid|full|close-?up|establishing|tracking|follow(?:ing)?|"
+    r"over[- ]the[- ]shoulder|pov|"
+    r"two|single|insert|master|aerial|low[- ]angle|high[- ]angle)\s+shots?\b|\b\d+[- ]shots?\b"
+    r"|(?:固定|空|长|推|拉|摇|跟|特写|大特写|远景|近景|中景|全景|运动|手持|俯拍|仰拍|航拍|环绕|升降)镜头|镜头语言|镜头感"
+)
+_SHOT_THIS = (
+    r"\b(?:this|that|the current|current|the selected|the)\s+shot\b(?!\s*#?\s*\d)"
+    r"|这个(?:分镜|镜头)|当前(?:的)?(?:分镜|镜头)|这一镜|该(?:分镜|镜头)"
+)
+_SCENE_LIST = [
+    rf"\bscenes?\s*(?:#|no\.?\s*|number\s*)?({_EN_LIST.replace('shots?', 'scenes?')})",
+    rf"第\s*({_ZH_LIST})\s*(?:个)?\s*(?:场景|场戏|场|幕)",
+    rf"场景\s*#?\s*({_ZH_LIST})",
+]
+_CELL_PATTERNS = [
+    rf"(?<![\w#])#\s*({NUM})",
+    rf"\b(?:image|picture|pic|photo|frame|cell|panel|tile|option|candidate|thumbnail|number|no\.)\s*#?\s*({NUM})\b",
+    rf"第\s*({NUM})\s*(?:张|幅|格|号图|个图|个格子?|个宫格|个选项|个候选)",
+    rf"({NUM})\s*号\s*(?:图|图片|格)",
+    r"图\s*#?\s*(\d+)",
+]
+_CELL_ORD = (
+    rf"\b(?:the\s+)?({ORD})\s+(?:image|picture|pic|photo|one|option|cell|panel|tile|candidate|frame)\b"
+)
+_THIS_ONE = (
+    r"\b(?:this|that|the selected|the current|the chosen|the highlighted)\s+"
+    r"(?:one|image|picture|pic|photo|frame|cell|panel|candidate|option|node)\b"
+    r"|这张|那张|这幅|这一张|这一幅|这个图|当前这张|选中的(?:这张|图|那张)"
+)
+_LAST_GRID = (
+    r"\b(?:last|latest|previous|recent|current|that|this)\s+(?:grid|batch|set|generation|round)\b"
+    r"|上一组|上一个宫格|上一轮|最新的宫格|最新一组|刚才的宫格|刚才那组|这组|上一批"
+)
+_DURATION = rf"(?<![A-Za-z0-9.'])(?![2-9]0s\b)(\d+(?:\.\d+)?|{NUM})\s*(?:s|secs?|seconds?|秒钟?)(?![a-z])"
+_STOP_MOTION = r"stop[- ]?motion"
+
+_EN_PREFIX = (
+    r"^(?:(?:please|pls|kindly|can you|could you|would you|will you|i want to|i'd like to|i would like to|"
+    r"let's|lets|let us|now|ok|okay|hey|so|and|then|also|just|go ahead and)\s*,?\s+)*"
+)
+_ZH_PREFIX = r"^(?:请|麻烦|帮我|帮忙|能不能|能否|可以|可否|我想|我要|现在|然后|再|给我|你|就)*"
+
+
+def _normalize(sentence: str) -> str:
+    text = unicodedata.normalize("NFKC", sentence)
+    text = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _first(table: lx.Table, text: str) -> str | None:
+    for pattern, value in table:
+        if re.search(pattern, text):
+            return value
+    return None
+
+
+def _all_of(table: lx.Table, text: str) -> list[str]:
+    return [value for pattern, value in table if re.search(pattern, text)]
+
+
+@dataclass
+class Parsed:
+    """One clause, normalised once, with its targets extracted."""
+
+    cased: str
+    lang: Lang
+    text: str = ""
+    head: str = ""
+    shots: Targets | None = None
+    last_shot: bool = False
+    last_n: int = 0
+    vague_shot: bool = False
+    this_shot: bool = False
+    scenes: list[int] = field(default_factory=list)
+    cells: list[int] = field(default_factory=list)
+    this_one: bool = False
+    track: str | None = None
+    masked: str = ""
+
+    def __post_init__(self) -> None:
+        self.text = self.cased.lower()
+        self.head = re.sub(_ZH_PREFIX, "", re.sub(_EN_PREFIX, "", self.text)).strip()
+        masked = self.text
+        scenes: set[int] = set()
+        for pattern in _SCENE_LIST:
+            for m in re.finditer(pattern, masked):
+                scenes.update(parse_number_list(_clean_list(m.group(1))))
+            masked = re.sub(pattern, " § ", masked)
+        self.scenes = sorted(scenes)
+        shots: set[int] = set()
+        if any(re.search(p, masked) for p in _SHOT_ALL):
+            self.shots = "all"
+            for p in _SHOT_ALL:
+                masked = re.sub(p, " § ", masked)
+        for pattern in _SHOT_LIST:
+            for m in re.finditer(pattern, masked):
+                shots.update(parse_number_list(_clean_list(m.group(1))))
+            masked = re.sub(pattern, " § ", masked)
+        for m in re.finditer(_SHOT_ORD, masked):
+            n = parse_ordinal(m.group(1))
+            if n:
+                shots.add(n)
+        masked = re.sub(_SHOT_ORD, " § ", masked)
+        for m in re.finditer(_SHOT_EDGE_N, masked):
+            which, raw_n = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+            count = parse_int(raw_n) or 0
+            if which in {"first", "前"}:
+                shots.update(range(1, count + 1))
+            else:
+                self.last_n = count
+        masked = re.sub(_SHOT_EDGE_N, " § ", masked)
+        if shots and self.shots is None:
+            self.shots = sorted(shots)
+        self.last_shot = bool(re.search(_SHOT_LAST, masked))
+        self.this_shot = bool(re.search(_SHOT_THIS, masked))
+        masked = re.sub(_SHOT_LAST, " § ", masked)
+        masked = re.sub(_SHOT_THIS, " § ", masked)
+        rest = re.sub(_SHOT_AS_CAMERA, " ", masked)
+        self.vague_shot = (
+            self.shots is None
+            and not (self.this_shot or self.last_shot or self.last_n)
+            and re.search(r"\bshots?\b|分镜|镜头", rest) is not None
+        )
+        cells: list[int] = []
+        for pattern in _CELL_PATTERNS:
+            for m in re.finditer(pattern, masked):
+                n = parse_int(m.group(1))
+                if n is not None and n not in cells:
+                    cells.append(n)
+            masked = re.sub(pattern, " ¤ ", masked)
+        for m in re.finditer(_CELL_ORD, masked):
+            n = parse_ordinal(m.group(1))
+            if n is not None and n not in cells:
+                cells.append(n)
+        self.cells = cells
+        self.this_one = bool(re.search(_THIS_ONE, self.text))
+        self.track = _find_track(self.cased)
+        self.masked = masked
+
+    def has(self, pattern: str) -> bool:
+        return re.search(pattern, self.text) is not None
+
+    def starts(self, pattern: str) -> bool:
+        return re.match(pattern, self.head) is not None
+
+    def t(self, en: str, zh: str) -> str:
+        return _t(self.lang, en, zh)
+
+
+def _clean_list(s: str) -> str:
+    return re.sub(r"shots?|scenes?|#|no\.|number", " ", s)
+
+
+_TRACK_PATTERNS = (
+    r"\b(?:track|branch|variant)\s+([A-Za-z])\b",
+    r"\b([A-Z])[- ]?(?:track|branch)\b",
+    r"(?<![A-Za-z])([A-Za-z])\s*(?:方案|轨道|轨|分支)",
+    r"(?:方案|轨道|分支)\s*([A-Za-z])(?![A-Za-z])",
+)
+
+
+def _find_track(cased: str) -> str | None:
+    """Track letter: "track B", "B track", "B方案", "方案B" (a lower-case "a"/"i" is an English word)."""
+    for pattern in _TRACK_PATTERNS:
+        for m in re.finditer(pattern, cased, re.I if pattern.startswith(r"\b(?:track") else 0):
+            letter = m.group(1)
+            if letter in {"a", "i"}:
+                continue
+            return letter.upper()
+    return None
+
+
+def _duration(text: str) -> float | None:
+    m = re.search(_DURATION, text)
+    if not m:
+        return None
+    raw = m.group(1)
+    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
+        return float(raw)
+    n = parse_int(raw)
+    return float(n) if n is not None else None
+
+
+def _grid_size(text: str) -> int | None:
+    if re.search(
+        r"\b(?:9|nine)[- ]?(?:grid|panel|image|pic|picture|up|cell|frame)s?\b"
+        r"|\b3\s*[x×*]\s*3\b|(?:九|9)\s*(?:宫格|张|格)",
+        text,
+    ):
+        return 9
+    if re.search(
+        r"\b(?:4|four)[- ]?(?:grid|panel|image|pic|picture|up|cell|frame)s?\b"
+        r"|\b2\s*[x×*]\s*2\b|(?:四|4)\s*(?:宫格|张|格)",
+        text,
+    ):
+        return 4
+    return None
+
+
+def _camera(text: str) -> dict[str, str]:
+    cam: dict[str, str] = {}
+    for key, table in (
+        ("size", lx.CAMERA_SIZE),
+        ("angle", lx.CAMERA_ANGLE),
+        ("movement", lx.CAMERA_MOVEMENT),
+    ):
+        value = _first(table, text)
+        if value:
+            cam[key] = value
+    return cam
+
+
+_CAMERA_PHRASES = "|".join(
+    p for table in (lx.CAMERA_SIZE, lx.CAMERA_ANGLE, lx.CAMERA_MOVEMENT) for p, _ in table
+)
+
+
+def _quoted(cased: str) -> str | None:
+    m = re.search(r'"([^"]+)"|「([^」]+)」|『([^』]+)』', cased)
+    if not m:
+        return None
+    return next(g for g in m.groups() if g)
+
+
+_STYLE_EN = [
+    r"\bin the style of\s+([^,.;:]+)",
+    r"\bstyle\s*(?:to|as|=|:|of)\s*([^,.;]+)",
+    r"((?:[\w'&-]+\s+){0,2}[\w'&-]+)[- ]style\b",
+    r"\blook like\s+(?:a\s+|an\s+)?([^,.;]+)",
+]
+_STYLE_ZH = [
+    r"(?:风格|画风)(?:改成|改为|换成|设为|设置为|用|是|为|:)\s*([^\s,，。；;、]{1,16}?)(?:风格|画风|风)?(?=$|[\s,，。；;、])",
+    r"([^\s,，。；;、:：把将用给成为是]{1,12}?)(?:的)?(?:画风|风格|风(?=$|[\s,，。；;、]))",
+]
+
+
+def _style(p: Parsed) -> str | None:
+    if p.lang == "zh":
+        for pattern in _STYLE_ZH:
+            for m in re.finditer(pattern, p.cased):
+                value = m.group(1).strip()
+                value = re.sub(r"^(?:改成|改为|换成|设为|统一|整体|全部|所有|一种|一个)+", "", value)
+                if value and value not in lx.STYLE_STOPWORDS:
+                    return value
+    for i, pattern in enumerate(_STYLE_EN):
+        for m in re.finditer(pattern, p.cased, re.I):
+            raw = re.split(
+                r"\s+(?:for|on|in|across|to)\s+(?:shots?|scenes?|all|every|the whole)\b", m.group(1)
+            )[0]
+            words = [w for w in raw.strip().split() if w]
+            if i == 2:  # "<words> style": keep the trailing run of style words only
+                kept: list[str] = []
+                for w in reversed(words):
+                    if w.lower() in lx.STYLE_STOPWORDS or re.search(r"\d|#|^shots?$|^scenes?$", w.lower()):
+                        break
+                    kept.insert(0, w)
+                words = kept
+            while words and words[0].lower() in lx.STYLE_STOPWORDS:
+                words.pop(0)
+            value = " ".join(words).strip(" -'\"")
+            if value and value.lower() not in lx.STYLE_STOPWORDS:
+                return re.sub(r"\s+style$", "", value, flags=re.I)
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Target resolution
+# --------------------------------------------------------------------------------------------------
+
+
+def _ask_shot(p: Parsed) -> _Stop:
+    return _Stop(
+        "clarify",
+        p.t(
+            'Which shot do you mean? Say e.g. "shot 3" or "shots 8-12".',
+            "请问是哪个分镜？例如“第3个分镜”或“第8到12个分镜”。",
+        ),
+    )
+
+
+def _check_shots(p: Parsed, ctx: PlanningContext, shots: Targets) -> Targets:
+    total = ctx.workspace.shots
+    if shots == "all" or total is None:
+        return shots
+    bad = [n for n in shots if n > total or n < 1]
+    if bad:
+        if total == 0:
+            raise _Stop("out_of_range", p.t("This project has no shots yet.", "这个项目还没有分镜。"))
+        raise _Stop(
+            "out_of_range",
+            p.t(
+                f"Shot{'s' if len(bad) > 1 else ''} {format_numbers(bad)} "
+                f"{'do' if len(bad) > 1 else 'does'}n't exist: this project has {total} shots (1–{total}).",
+                f"第{format_numbers(bad)}个分镜不存在：这个项目共有{total}个分镜（1–{total}）。",
+            ),
+        )
+    return shots
+
+
+def _targets(
+    p: Parsed, ctx: PlanningContext, *, allow_all: bool = True, implicit_focus: bool = True
+) -> Targets:
+    """Shots the clause is about: explicit > "last shot" > "this shot"/focus; else ask."""
+    shots: Targets | None = p.shots
+    if shots is None and p.last_n:
+        total = ctx.workspace.shots
+        if not total:
+            raise _Stop(
+                "clarify",
+                p.t(
+                    "I don't know how many shots there are; which shot numbers?",
+                    "我不知道共有几个分镜，请说分镜编号。",
+                ),
+            )
+        shots = list(range(max(1, total - p.last_n + 1), total + 1))
+    if shots is None and p.vague_shot:
+        raise _ask_shot(p)
+    if shots is None and p.last_shot:
+        if ctx.workspace.shots:
+            shots = [ctx.workspace.shots]
+        else:
+            raise _Stop(
+                "clarify",
+                p.t(
+                    "I don't know how many shots there are; which shot number?",
+                    "我不知道共有几个分镜，请说分镜编号。",
+                ),
+            )
+    if shots is None and (p.this_shot or implicit_focus) and ctx.focus.shot:
+        shots = [ctx.focus.shot]
+    if shots is None:
+        raise _ask_shot(p)
+    if shots == "all" and not allow_all:
+        raise _Stop(
+            "clarify",
+            p.t(
+                "Which single shot? This works on one shot at a time.",
+                "请指定一个分镜，这个操作一次只能针对一个分镜。",
+            ),
+        )
+    return _check_shots(p, ctx, shots)
+
+
+def _one_shot(p: Parsed, ctx: PlanningContext, *, implicit_focus: bool = True) -> int:
+    shots = _targets(p, ctx, allow_all=False, implicit_focus=implicit_focus)
+    assert shots != "all"
+    if len(shots) != 1:
+        raise _Stop(
+            "clarify",
+            p.t(
+                f"That names shots {format_numbers(shots)}; which single shot?",
+                f"你提到了第{format_numbers(shots)}个分镜，请指定一个分镜。",
+            ),
+        )
+    return shots[0]
+
+
+def _check_track(p: Parsed, ctx: PlanningContext, shot: int | None, track: str | None) -> None:
+    if track is None or shot is None:
+        return
+    known = ctx.tracks.get(str(shot))
+    if known and track not in [k.upper() for k in known]:
+        raise _Stop(
+            "out_of_range",
+            p.t(
+                f"Shot {shot} has no track {track} (tracks: {', '.join(known)}).",
+                f"第{shot}个分镜没有{track}方案（现有：{'、'.join(known)}）。",
+            ),
+        )
+
+
+def _check_cell(p: Parsed, cell: int, limit: int) -> int:
+    if not 1 <= cell <= limit:
+        raise _Stop(
+            "out_of_range",
+            p.t(
+                f"Image #{cell} doesn't exist: the grid has {limit} images.",
+                f"第{cell}张不存在：这组宫格只有{limit}张。",
+            ),
+        )
+    return cell
+
+
+def _image(p: Parsed, ctx: PlanningContext, *, limit: int = 9) -> tuple[int | None, str | None]:
+    """The image the clause points at: ``#N`` in the sentence, else "this one" → focus cell/node."""
+    if p.cells:
+        return _check_cell(p, p.cells[0], limit), None
+    if p.this_one and ctx.focus.cell is not None:
+        return _check_cell(p, ctx.focus.cell, limit), None
+    if p.this_one and ctx.focus.node:
+        return None, ctx.focus.node
+    raise _Stop(
+        "clarify",
+        p.t('Which image? Say e.g. "#7" (its number in the grid).', "请问是哪一张？例如“第7张”。"),
+    )
+
+
+def _grid_limit(ctx: PlanningContext, shot: int | None, track: str | None) -> int:
+    g = ctx.latest_grid
+    if (
+        g
+        and g.cells in (4, 9)
+        and (shot is None or g.shot in (None, shot))
+        and (track is None or g.track in (None, track))
+    ):
+        return g.cells
+    return 9
+
+
+# --------------------------------------------------------------------------------------------------
+# Messages
+# --------------------------------------------------------------------------------------------------
+
+
+def _shots_text(lang: Lang, shots: Any) -> str:
+    if shots == "all":
+        return _t(lang, "all shots", "所有分镜")
+    if isinstance(shots, int):
+        shots = [shots]
+    return _t(
+        lang,
+        f"shot{'s' if len(shots) > 1 else ''} {format_numbers(shots)}",
+        f"第{format_numbers(shots)}个分镜",
+    )
+
+
+def _camera_text(lang: Lang, camera: dict[str, Any]) -> list[str]:
+    if lang == "zh":
+        return [lx.zh_label(v) for v in camera.values() if v]
+    return [f"{v} angle" if k == "angle" else str(v) for k, v in camera.items() if v]
+
+
+_ZH_FIELD = {"visual": "画面", "dialogue": "台词", "narration": "旁白", "place": "地点", "title": "标题"}
+
+
+def _patch_text(lang: Lang, patch: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for key, value in patch.items():
+        if value is None:
+            continue
+        if key == "camera":
+            parts.extend(_camera_text(lang, value))
+        elif key == "duration_s":
+            parts.append(_t(lang, f"{value:g} s", f"{value:g}秒"))
+        elif key == "pacing":
+            parts.append(_t(lang, f"{value} pacing", "节奏加快" if value == "faster" else "节奏放慢"))
+        elif key in ("time_of_day", "mood", "weather"):
+            parts.append(_t(lang, str(value), lx.zh_label(str(value))))
+        elif key == "style_override":
+            parts.append(_t(lang, f"{value} style", f"{value}风格"))
+        elif key == "lighting":
+            parts.append(_t(lang, f"{value} lighting", f"{lx.zh_label(str(value))}灯光"))
+        else:
+            label = _ZH_FIELD.get(key, key)
+            parts.append(_t(lang, f"new {key.replace('_', ' ')}", f"{label}已更新"))
+    return _t(lang, ", ".join(parts), "、".join(parts))
+
+
+def _img_text(lang: Lang, cell: int | None) -> str:
+    if cell is None:
+        return _t(lang, "the selected image", "选中的图")
+    return _t(lang, f"#{cell}", f"第{cell}张")
+
+
+def _describe(a: AnyAction, lang: Lang) -> str:
+    d = a.args.model_dump(exclude_none=True, by_alias=True)
+    t = a.type
+    zh = lang == "zh"
+    if t == "project.create":
+        extra = [
+            x for x in (d.get("style"), f"{d['shot_count']} shots" if d.get("shot_count") else None) if x
+        ]
+        if zh:
+            extra = [
+                x for x in (d.get("style"), f"{d['shot_count']}个分镜" if d.get("shot_count") else None) if x
+            ]
+            return f"新建项目《{d['title']}》" + (f"（{'，'.join(extra)}）" if extra else "")
+        return f'Creating project "{d["title"]}"' + (f" ({', '.join(extra)})" if extra else "")
+    if t == "gen.storyboard":
+        return "生成故事板" if zh else "drafting the storyboard"
+    if t == "shot.update":
+        head = _t(lang, "Updating ", "修改") + _shots_text(lang, d["shots"])
+        return head + _t(lang, ": ", "：") + _patch_text(lang, d["patch"])
+    if t == "shot.delete":
+        return _t(lang, "Delete ", "删除") + _shots_text(lang, d["shots"])
+    if t == "shot.merge":
+        return _t(lang, "Merge ", "合并") + _shots_text(lang, d["shots"])
+    if t == "shot.split":
+        return _t(
+            lang, f"Splitting shot {d['shot']} into {d['parts']}", f"把第{d['shot']}个分镜拆成{d['parts']}个"
+        )
+    if t == "shot.reorder":
+        return _t(
+            lang, f"Moving shot {d['shot']} to position {d['to']}", f"把第{d['shot']}个分镜移到第{d['to']}位"
+        )
+    if t == "shot.add":
+        where = d.get("after")
+        if where is None:
+            return _t(lang, "Adding a shot at the end", "在末尾添加一个分镜")
+        return _t(lang, f"Adding a shot after shot {where}", f"在第{where}个分镜后添加一个分镜")
+    if t == "gen.grid":
+        base = _t(
+            lang,
+            f"Generating a {d['size']}-grid for ",
+            f"为{_shots_text(lang, d['shots'])}生成{d['size']}宫格",
+        )
+        if not zh:
+            base += _shots_text(lang, d["shots"])
+        if d.get("track"):
+            base += _t(lang, f" on track {d['track']}", f"（{d['track']}方案）")
+        if d.get("from_cell"):
+            base += _t(lang, f", iterating from image #{d['from_cell']}", f"，基于第{d['from_cell']}张继续")
+        if d.get("from_node"):
+            base += _t(lang, ", iterating from the selected image", "，基于选中的图继续")
+        if d.get("camera"):
+            base += _t(lang, ", ", "，") + _t(lang, ", ", "、").join(_camera_text(lang, d["camera"]))
+        return base
+    if t == "gen.video":
+        return _t(lang, "Animating ", "为") + _shots_text(lang, d["shots"]) + ("生成视频" if zh else "")
+    if t == "gen.voice":
+        return (
+            _t(lang, "Adding narration to ", "为") + _shots_text(lang, d["shots"]) + ("配旁白" if zh else "")
+        )
+    if t == "gen.music":
+        return _t(
+            lang,
+            f"Generating {d['mood']} music",
+            "生成背景音乐" + ("" if d["mood"] == "auto" else f"（{lx.zh_label(d['mood'])}）"),
+        )
+    if t == "gen.compose":
+        final = d["mode"] == "final"
+        return _t(
+            lang,
+            f"Composing the {'final video' if final else 'preview'}",
+            "合成成片" if final else "合成预览版",
+        )
+    if t == "track.fork":
+        src = _img_text(lang, d.get("from_cell"))
+        return _t(
+            lang,
+            f"Starting a new track for shot {d['shot']} from {src}",
+            f"从{src}为第{d['shot']}个分镜另起一个方案",
+        )
+    if t == "track.switch":
+        return _t(
+            lang,
+            f"Switching shot {d['shot']} to track {d['track']}",
+            f"把第{d['shot']}个分镜切换到{d['track']}方案",
+        )
+    if t in ("node.commit", "node.reference", "node.favorite"):
+        img = _img_text(lang, d.get("cell"))
+        if d.get("track"):
+            img += _t(lang, f" from track {d['track']}", f"（{d['track']}方案）")
+        if t == "node.commit":
+            return _t(lang, f"Using {img} for shot {d['shot']}", f"把{img}设为第{d['shot']}个分镜的当前版本")
+        if t == "node.reference":
+            role_zh = {"image": "参考图", "style": "风格参考", "character": "角色参考", "scene": "场景参考"}[
+                d["as"]
+            ]
+            return _t(lang, f"Using {img} as {d['as']} reference", f"把{img}作为{role_zh}")
+        return _t(lang, f"Adding {img} to favorites", f"收藏{img}")
+    if t == "task.list":
+        return _t(lang, "Listing " + (f"{d['status']} " if d.get("status") else "") + "tasks", "查看任务")
+    if t == "task.status":
+        return _t(lang, "Checking task status", "查看任务状态")
+    if t == "task.cancel":
+        kind = d.get("kind")
+        what = d.get("task_id") or (
+            _t(lang, kind, "所有" if kind == "all" else lx.zh_label(kind))
+            if kind
+            else _shots_text(lang, d.get("shots"))
+        )
+        return _t(
+            lang,
+            f"Cancelling {what} tasks",
+            f"取消{what}的任务" if d.get("shots") and not kind else f"取消{what}任务",
+        )
+    if t == "task.retry":
+        return (
+            _t(lang, "Retrying failed tasks", "重试失败的任务")
+            if not d.get("task_id")
+            else f"Retry {d['task_id']}"
+        )
+    if t == "version.rollback":
+        if d.get("before"):
+            return _t(lang, f"Roll back to before {d['before']}", f"回到“{d['before']}”之前的版本")
+        return _t(lang, f"Roll back to snapshot {d['snapshot_id']}", f"回到快照{d['snapshot_id']}")
+    if t == "version.snapshot":
+        return _t(lang, "Saving a snapshot", "保存快照")
+    if t == "export.package":
+        return _t(
+            lang,
+            f"Packaging {d['selection']} for download",
+            "打包导出" + ("收藏" if d["selection"] == "favorites" else "选中版本"),
+        )
+    if t == "scene.add":
+        after = d.get("after")
+        return _t(
+            lang,
+            "Adding a scene"
+            + (f" after scene {after}" if after else " at the end" if after is None else " at the start"),
+            "添加一个场景" + (f"（第{after}场之后）" if after else ""),
+        )
+    if t == "scene.update":
+        return _t(lang, f"Updating scene {d['scene']}: ", f"修改第{d['scene']}场：") + _patch_text(
+            lang, d["patch"]
+        )
+    if t == "scene.reorder":
+        return _t(
+            lang, f"Moving scene {d['scene']} to position {d['to']}", f"把第{d['scene']}场移到第{d['to']}位"
+        )
+    if t == "scene.delete":
+        return _t(lang, f"Delete scene {d['scene']}", f"删除第{d['scene']}场")
+    if t == "character.create":
+        return _t(lang, f"Creating character {d['name']}", f"新建角色{d['name']}")
+    if t == "character.lock":
+        locks = ", ".join(d["locks"]) if lang == "en" else "、".join(lx.zh_label(x) for x in d["locks"])
+        return _t(lang, f"Locking {d['name']}'s {locks}", f"锁定{d['name']}的{locks}")
+    if t == "character.update":
+        return _t(lang, f"Updating character {d['name']}", f"修改角色{d['name']}")
+    if t == "character.attach_reference":
+        return _t(lang, f"Attaching a reference image to {d['name']}", f"为{d['name']}添加参考图")
+    if t == "project.set_style":
+        return _t(lang, f"Setting the project style to {d['style']}", f"项目风格设为{d['style']}")
+    if t == "project.set_rules":
+        return _t(
+            lang, "Adding project rules: " + "; ".join(d["rules"]), "添加项目规则：" + "；".join(d["rules"])
+        )
+    if t == "project.update_meta":
+        return _t(lang, "Updating project settings", "更新项目设置")
+    return t
+
+
+# --------------------------------------------------------------------------------------------------
+# Handlers: each returns the clause's actions (as dicts), None when it does not apply, or raises _Stop
+# --------------------------------------------------------------------------------------------------
+
+ActionDict = dict[str, Any]
+Handler = Callable[[Parsed, PlanningContext], list[ActionDict] | None]
+
+
+def _act(type_: str, reason: str = "", **args: Any) -> ActionDict:
+    return {"type": type_, "args": {k: v for k, v in args.items() if v is not None}, "reason": reason}
+
+
+# task.list / task.status ---------------------------------------------------------------------------
+_TASK_WORDS = r"\b(?:jobs?|tasks?|renders?|generations?|queue|workflows?)\b|任务|作业|队列"
+_TASK_ID = (
+    r"\b(?:task|job)\s+(?:id\s+)?([a-z0-9][a-z0-9_-]*[0-9-][a-z0-9_-]*)\b|任务\s*([a-z0-9][a-z0-9_-]{3,})"
+)
+
+
+def _task_id(p: Parsed) -> str | None:
+    m = re.search(_TASK_ID, p.text)
+    if not m:
+        return None
+    return next(g for g in m.groups() if g)
+
+
+def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    en = (
+        p.starts(r"(?:what|which|how many|any|are there|is (?:anything|something))\b")
+        and p.has(r"\b(?:running|jobs?|tasks?|queue[d]?|in progress|going on|failed|pending|rendering)\b")
+    ) or p.starts(
+        r"(?:list|show|show me|check|see)\s+(?:the\s+|all\s+|my\s+)?(?:\w+\s+)?(?:jobs?|tasks?|queue)\b"
+    )
+    en = en or p.starts(
+        r"(?:task|job)\s+(?:list|status)\b|status\b|progress\b|how are (?:the )?(?:jobs|tasks)"
+    )
+    en = en or (
+        p.starts(r"(?:what|which|how|is|are|has|have)\b")
+        and p.has(r"\b(?:status|done|finished|ready|progress|complete[d]?)\b")
+        and p.has(
+            r"\b(?:videos?|clips?|grids?|images?|voices?|narration|music|preview|compose|export|storyboard)\b"
+        )
+    )
+    zh = p.has(
+        r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务(?:列表|状态|进度|情况)|在跑|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
+    )
+    zh = zh or (p.has(r"状态|进度|情况|怎么样") and _task_id(p) is not None)
+    if not (en or zh) or p.has(r"\b(?:cancel|stop|retry|abort)\b|取消|重试|停止"):
+        return None
+    task_id = _task_id(p)
+    if task_id:
+        return [_act("task.status", task_id=task_id)]
+    kind = _first(lx.TASK_KIND, re.sub(r"\brendering\b", " ", p.text))
+    return [_act("task.list", status=_first(lx.TASK_STATUS, p.text), kind=kind)]
+
+
+# task.cancel ---------------------------------------------------------------------------------------
+def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not (
+        p.starts(r"(?:cancel|stop|abort|kill|halt|terminate)\b")
+        or p.has(r"取消|停止|停掉|停下|中止|终止|别跑了")
+    ):
+        return None
+    if p.has(_STOP_MOTION) or p.has(r"取消收藏"):
+        return None
+    task_id = _task_id(p)
+    kind = _first(lx.TASK_KIND, p.text)
+    shots = p.shots if isinstance(p.shots, list) else None
+    if shots is not None:
+        _check_shots(p, ctx, shots)
+    if not (task_id or kind or shots):
+        if p.has(r"\b(?:all|everything|every)\b|所有|全部|一切") or p.has(_TASK_WORDS):
+            kind = "all"
+        else:
+            raise _Stop("clarify", p.t("Which jobs should I cancel?", "请问要取消哪些任务？"))
+    return [_act("task.cancel", task_id=task_id, kind=kind, shots=shots)]
+
+
+# task.retry ----------------------------------------------------------------------------------------
+def _h_task_retry(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not (
+        p.starts(r"(?:retry|re-?run|try (?:again|once more)|restart|resubmit)\b")
+        or p.has(r"重试|重新运行|重跑|再试|重新跑|重新提交")
+    ):
+        return None
+    task_id = _task_id(p)
+    if task_id:
+        return [_act("task.retry", task_id=task_id)]
+    if isinstance(p.shots, list) and not p.has(r"fail|失败"):
+        raise _Stop(
+            "clarify",
+            p.t(
+                'Retry works on tasks: say "retry the failed ones" '
+                '(or "regenerate shot 3" to redo its images).',
+                "重试针对的是任务：可以说“重试失败的任务”，或“重新生成第3个分镜”。",
+            ),
+        )
+    return [_act("task.retry", status_filter="failed")]
+
+
+# version -------------------------------------------------------------------------------------------
+def _match_snapshot(ctx: PlanningContext, before: str) -> str | None:
+    words = {
+        w
+        for w in re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", before.lower())
+        if w not in {"the", "change", "改"}
+    }
+    words |= {v for pat, v in lx.LIGHTING + lx.TIME_OF_DAY + lx.MOODS if re.search(pat, before.lower())}
+    if not words:
+        return None
+    scored = []
+    for snap in ctx.snapshots:
+        note = snap.note.lower()
+        score = sum(1 for w in words if w in note)
+        if score:
+            scored.append((score, snap.id))
+    scored.sort(reverse=True)
+    if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return scored[0][1]
+    return None
+
+
+def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    en = p.starts(r"(?:go back|roll ?back|revert|undo|restore|return to|get back|back to)\b")
+    zh = p.has(r"回到|回滚|撤销|恢复到|还原|退回|返回到|恢复成")
+    if not (en or zh) or (p.track and p.has(r"\b(?:track|branch)\b|方案|分支")):
+        return None
+    m = re.search(r"\bsnapshot\s+([a-z0-9][a-z0-9_-]{3,})|快照\s*([a-z0-9][a-z0-9_-]{3,})", p.text)
+    if m:
+        return [_act("version.rollback", snapshot_id=next(g for g in m.groups() if g))]
+    before: str | None = None
+    m = re.search(
+        r"\bbefore\s+(?:the\s+|my\s+|our\s+|i\s+(?:made|did)\s+(?:the\s+)?|we\s+(?:made|did)\s+(?:the\s+)?)?(.+?)"
+        r"(?:\s+(?:was made|happened|version|state))?\s*[.!?]*$",
+        p.cased,
+        re.I,
+    )
+    if m:
+        before = m.group(1).strip(" .'\"")
+    else:
+        m = re.search(
+            r"(?:回到|恢复到|还原到|退回到|回滚到|返回到)(.+?)(?:之前|以前|前)(?:的)?(?:版本|状态|样子)?",
+            p.cased,
+        )
+        if m:
+            before = re.sub(r"^(?:在|我|我们)", "", m.group(1)).strip()
+    if before:
+        return [_act("version.rollback", before=before, snapshot_id=_match_snapshot(ctx, before))]
+    if ctx.snapshots:
+        return [_act("version.rollback", snapshot_id=ctx.snapshots[-1].id)]
+    raise _Stop(
+        "clarify",
+        p.t(
+            'Which version? Say e.g. "go back to before the neon change".',
+            "要回到哪个版本？例如“回到改霓虹之前的版本”。",
+        ),
+    )
+
+
+def _h_snapshot(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    en = p.has(r"\b(?:take|make|save|create)\s+(?:a\s+|the\s+)?(?:snapshot|checkpoint|backup)\b") or p.starts(
+        r"snapshot\b|save (?:this|the current|a) (?:version|state)\b|checkpoint\b"
+    )
+    zh = p.has(r"快照|存档|保存(?:一下)?(?:当前)?(?:的)?(?:版本|状态)|备份")
+    if not (en or zh):
+        return None
+    note = _quoted(p.cased)
+    if note is None:
+        m = re.search(
+            r"\b(?:called|named|as|note)\s*:?\s*(.+)$|(?:叫|命名为|备注|名为)[:：]?\s*(.+)$", p.cased, re.I
+        )
+        if m:
+            note = next(g for g in m.groups() if g).strip(" .。")
+    return [_act("version.snapshot", note=note)]
+
+
+# project.create + gen.storyboard -------------------------------------------------------------------
+_STORY_KINDS = (
+    r"(?:story|video|film|short|movie|ad|advert|commercial|explainer|animation|cartoon|episode|clip|comic)"
+)
+_ZH_STORY_KINDS = r"(?:故事板|故事|视频|短片|动画|广告|短剧|漫剧|片子|项目|漫画)"
+
+
+def _looks_like_storyboard(p: Parsed) -> bool:
+    if p.has(r"\bstoryboards?\b|故事板|分镜脚本"):
+        return not p.starts(r"(?:cancel|stop|retry|export|download)\b")
+    if p.has(rf"\b{NUM}[- ]shots?\s+{_STORY_KINDS}\b"):
+        return True
+    if p.starts(r"(?:make|create|write|tell|generate|produce|do|build|start|draft|give me)\b") and p.has(
+        rf"\b{_STORY_KINDS}\s+(?:about|where|in which)\b"
+    ):
+        return True
+    if p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
+        return True
+    return p.has(
+        rf"关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
+    )
+
+
+def _title_case(s: str) -> str:
+    small = {
+        "a",
+        "an",
+        "the",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "with",
+        "by",
+        "from",
+    }
+    words = s.split()
+    out = [w if (i > 0 and w.lower() in small) else (w[:1].upper() + w[1:]) for i, w in enumerate(words)]
+    return " ".join(out)
+
+
+def _clip(s: str, limit: int) -> str:
+    if len(s) <= limit:
+        return s
+    cut = s[:limit].rsplit(" ", 1)[0] if " " in s[:limit] else s[:limit]
+    return cut.rstrip(" ,;:")
+
+
+_META_SEGMENT = [
+    r"^(?:in\s+)?(?:an?\s+|the\s+)?(?:[\w'&-]+\s+){0,2}[\w'&-]+[- ]style$",
+    r"^(?:in\s+)?the style of .+$",
+    r"^style\s*:.+$",
+    rf"^(?:with\s+|in\s+)?{NUM}\s*shots?$",
+    r"^(?:in\s+)?\d{1,2}:\d{1,2}(?:\s+aspect(?: ratio)?)?$",
+    r"^(?:in\s+)?(?:vertical|horizontal|portrait|landscape|square)(?:\s+format| video)?$",
+    r"^.{1,12}(?:风格|画风|风)$",
+    rf"^{NUM}\s*个?\s*(?:分镜|镜头)$",
+    r"^(?:竖屏|横屏|竖版|横版|方形)$",
+]
+
+
+def _strip_meta(story: str) -> str:
+    parts = [s.strip() for s in re.split(r"[,;，；。]", story)]
+    keep = [s for s in parts if s and not any(re.match(m, s, re.I) for m in _META_SEGMENT)]
+    joined = ", ".join(keep) if not _CJK.search(story) else "，".join(keep)
+    joined = re.sub(
+        r",?\s+(?:and\s+)?(?:make it\s+|in\s+|with\s+|using\s+)?(?:an?\s+)?"
+        r"(?:[\w'&-]+\s+){0,2}[\w'&-]+[- ]style$",
+        "",
+        joined,
+        flags=re.I,
+    )
+    joined = re.sub(r"\s+in the style of\s+.+$", "", joined, flags=re.I)
+    joined = re.sub(rf",?\s*(?:with|in)\s+{NUM}\s+shots$", "", joined, flags=re.I)
+    return joined.strip(" .。")
+
+
+def _story(p: Parsed) -> str | None:
+    patterns = [
+        rf"关于(.+?)的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}",
+        r"讲(?:一个|个)?(.+?)的故事",
+        r"(?:故事|内容|剧情|主题)(?:是|为)?\s*[:：]\s*(.+)$",
+        r"(?:故事板|分镜|项目)\s*[:：,，]\s*(.+)$",
+        r"\babout\s+(.+)$",
+        r"\bstory(?:board)?\s*[:\-]\s*(.+)$",
+        r"\b(?:where|in which)\s+(.+)$",
+        r"\b(?:storyboard|story|video|film)\s+(?:of|for)\s+(.+)$",
+    ]
+    for pattern in patterns:
+        m = re.search(pattern, p.cased, re.I)
+        if m:
+            story = _strip_meta(m.group(1))
+            if story:
+                return story
+    return None
+
+
+def _aspect(text: str) -> str | None:
+    m = re.search(r"\b(\d{1,2})\s*:\s*(\d{1,2})\b", text)
+    if m:
+        return f"{int(m.group(1))}:{int(m.group(2))}"
+    return _first(lx.ASPECT, text)
+
+
+def _shot_count(p: Parsed) -> int | None:
+    for pattern in (
+        rf"\b({NUM})[- ]?shots?\b",
+        rf"(?<!第)({NUM})\s*个?\s*(?:分镜|镜头)(?!\s*(?:的?故事板)?\s*[:：])",
+    ):
+        m = re.search(pattern, p.text)
+        if m:
+            n = parse_int(m.group(1))
+            if n is not None:
+                if not 3 <= n <= 60:
+                    raise _Stop(
+                        "out_of_range", p.t("A storyboard has 3–60 shots.", "故事板的分镜数需要在3到60之间。")
+                    )
+                return n
+    return None
+
+
+def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if p.has(r"\bdraft (?:space|board)\b|草稿板|草稿空间") and p.has(
+        r"\b(?:new|create|make|start)\b|新建|创建"
+    ):
+        title = _quoted(p.cased) or p.t("Draft board", "草稿板")
+        return [_act("project.create", title=title, workspace_type="draft_space", language=p.lang)]
+    if not _looks_like_storyboard(p):
+        return None
+    story = _story(p)
+    if not story:
+        raise _Stop(
+            "clarify",
+            p.t(
+                'What is the story about? Say e.g. "a 12-shot storyboard about a fox who steals the moon".',
+                "故事讲什么？例如“做一个关于狐狸偷月亮的12个分镜的故事板”。",
+            ),
+        )
+    shot_count = _shot_count(p)
+    title = _clip(story, 20) if _CJK.search(story) else _title_case(_clip(re.sub(r"[.!?]+$", "", story), 60))
+    style = _style(p)
+    create = _act(
+        "project.create",
+        title=title,
+        story=story,
+        style=style,
+        shot_count=shot_count,
+        aspect_ratio=_aspect(p.text),
+        language=p.lang,
+    )
+    return [create, _act("gen.storyboard", story=story, shot_count=shot_count)]
+
+
+# export / compose ----------------------------------------------------------------------------------
+def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not (p.starts(r"(?:export|download|package|zip)\b") or p.has(r"导出|下载|打包")):
+        return None
+    favorites = p.has(r"\bfavou?rites?\b|\bfavs?\b|\bstarred\b|\bpinned\b|收藏")
+    if isinstance(p.shots, list):
+        raise _Stop(
+            "clarify",
+            p.t(
+                "Export works on the whole project: export your favorites or the selected images?",
+                "导出针对整个项目：要导出收藏的图片，还是选中的图？",
+            ),
+        )
+    if not favorites and p.has(r"\b(?:video|mp4|movie|film|final cut)\b|成片|视频|影片"):
+        return [_act("gen.compose", mode="final", **_compose_opts(p))]
+    naming = None
+    m = re.search(r"\bnam(?:ed|ing)\s*(?:by|as|:)?\s*(\S+)$", p.cased, re.I)
+    if m:
+        naming = m.group(1)
+    return [_act("export.package", selection="favorites" if favorites else "selected", naming=naming)]
+
+
+def _compose_opts(p: Parsed) -> dict[str, Any]:
+    opts: dict[str, Any] = {}
+    m = re.search(r"\b(480|720|1080)p\b", p.text)
+    if m:
+        opts["resolution"] = f"{m.group(1)}p"
+    if p.has(r"\b(?:without|no)\s+subtitles?\b|不要字幕|无字幕|去掉字幕|不加字幕"):
+        opts["subtitles"] = False
+    elif p.has(r"\bsubtitles?\b|\bcaptions?\b|字幕"):
+        opts["subtitles"] = True
+    if p.has(r"\b(?:without|no)\s+(?:background\s+)?music\b|不要音乐|无音乐|不要配乐|不加音乐"):
+        opts["music"] = False
+    elif p.has(r"\bmusic\b|配乐|背景音乐|音乐"):
+        opts["music"] = True
+    return opts
+
+
+def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    en = p.has(
+        r"\bcompose\b|\bassemble\b|\bstitch\b"
+        r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b"
+        r"|\b(?:make|create|generate|build|do|give me|show me)\s+(?:a |the )?(?:quick |rough )?"
+        r"(?:preview|rough cut|final cut|final video|final version)\b|^preview\b"
+    )
+    zh = p.has(r"合成(?!一个?(?:分镜|镜头))|预览版|出预览|成片|粗剪|最终版|终版")
+    if not (en or zh):
+        return None
+    final = p.has(r"\bfinal\b|full quality|high quality|\bmaster\b|成片|最终|正式|终版|高清")
+    return [_act("gen.compose", mode="final" if final else "preview", **_compose_opts(p))]
+
+
+# character -----------------------------------------------------------------------------------------
+def _character_name(p: Parsed, ctx: PlanningContext) -> str | None:
+    for name in sorted(ctx.characters, key=len, reverse=True):
+        if name and name.lower() in p.text:
+            return name
+    patterns = [
+        r"\b(?:named|called)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)",
+        r"\bcharacter\s*:?\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?)",
+        r"\b([A-Z][\w-]*)'s\b",
+        r"(?:叫做|名叫|名为|叫)\s*([^\s,，:：的]{1,10})",
+        r"锁定(?:角色|人物)?\s*([^\s,，:：的]{1,10})",
+        r"(?:角色|人物)\s*[:：]?\s*([^\s,，:：的是]{1,10})",
+    ]
+    for pattern in patterns:
+        m = re.search(pattern, p.cased)
+        if m:
+            name = m.group(1).strip()
+            if name.lower() not in {"a", "an", "the", "new", "one", "this", "that"}:
+                return name
+    return None
+
+
+def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    mentions_kw = (
+        p.has(r"\bcharacters?\b|角色|人物")
+        or p.starts(r"lock\b|锁定")
+        or (
+            p.has(
+                r"\b[a-z][\w-]*'s\s+(?:hair(?:style)?|outfit|costume|clothes|face|palette|colou?rs?|look|reference|ref)\b"
+            )
+            and not isinstance(p.shots, list)
+        )
+    )
+    known = any(c and c.lower() in p.text for c in ctx.characters)
+    if not (mentions_kw or known):
+        return None
+    name = _character_name(p, ctx)
+    refish = p.has(r"\breference\b|\bref\b|参考")
+    if refish and name and (p.cells or p.this_one):
+        shot = p.shots[0] if isinstance(p.shots, list) and len(p.shots) == 1 else ctx.focus.shot
+        cell, node = _image(p, ctx)
+        return [_act("character.attach_reference", name=name, cell=cell, node=node, shot=shot, track=p.track)]
+    if p.has(r"\block(?:ed)?\b|\bkeep\b.*\bconsistent\b|锁定|固定|保持一致"):
+        if not name:
+            raise _Stop("clarify", p.t("Which character should I lock?", "请问要锁定哪个角色？"))
+        locks = _all_of(lx.LOCKS, re.sub(re.escape(name.lower()), " ", p.text)) or [
+            "face",
+            "hair",
+            "outfit",
+            "palette",
+        ]
+        return [_act("character.lock", name=name, locks=locks)]
+    if p.has(
+        r"\b(?:create|add|new|make|introduce)\b.*\bcharacter\b|(?:新建|创建|添加|加|新增|加入)(?:一个|个)?.{0,12}?(?:角色|人物)"
+    ):
+        if not name:
+            raise _Stop("clarify", p.t("What is the character's name?", "角色叫什么名字？"))
+        profile = ""
+        idx = p.cased.find(name)
+        if idx >= 0:
+            rest = p.cased[idx + len(name) :]
+            rest = re.sub(r"^(?:的角色|的人物|角色|人物)", "", rest)
+            profile = re.sub(r"^\s*(?:[,，:：;；\-—]|\bwho\b|\bis\b|是)\s*", "", rest).strip(" .。")
+        return [_act("character.create", name=name, profile=profile)]
+    if name:
+        m = re.search(
+            r"\b(hair(?:style)?|outfit|costume|clothes|face|palette|colou?rs?|profile|look|description)\b"
+            r"\s*(?:to|into|is now|:|=)\s*(.+)$",
+            p.cased,
+            re.I,
+        ) or re.search(
+            r"的(发型|头发|服装|衣服|穿着|脸|长相|配色|颜色|设定|外貌|描述)(?:改成|换成|改为|变成|设为|是)\s*(.+)$",
+            p.cased,
+        )
+        if m:
+            key = _first(lx.LOCKS, m.group(1).lower()) or "profile"
+            return [_act("character.update", name=name, patch={key: m.group(2).strip(" .。")})]
+    return None
+
+
+# scene ---------------------------------------------------------------------------------------------
+_SCENE_WORD = r"\bscenes?\b|场景|第\s*\S{1,3}\s*场|场戏"
+_SHOT_WORD = r"\bshots?\b|分镜|镜头"
+
+
+def _check_scenes(p: Parsed, ctx: PlanningContext, scenes: list[int]) -> None:
+    total = ctx.workspace.scenes
+    if total is not None and any(s > total for s in scenes):
+        bad = format_numbers([s for s in scenes if s > total])
+        raise _Stop(
+            "out_of_range",
+            p.t(
+                f"Scene {bad} doesn't exist: this project has {total} scenes.",
+                f"第{bad}场不存在：这个项目共有{total}场。",
+            ),
+        )
+
+
+def _scene_patch(p: Parsed, text: str) -> dict[str, Any]:
+    patch: dict[str, Any] = {
+        "time_of_day": _first(lx.TIME_OF_DAY, text),
+        "mood": _first(lx.MOODS, text),
+        "pacing": _first(lx.PACING, text),
+    }
+    m = re.search(
+        r"\b(?:set in|takes place (?:in|at)|location to|place to|move (?:it )?to)\s+(.+)$", p.cased, re.I
+    )
+    m = m or re.search(r"(?:地点|场所)(?:改成|改为|换成|是|在)\s*(.+)$", p.cased)
+    if m:
+        patch["place"] = m.group(1).strip(" .。")
+    m = re.search(
+        r"\b(?:title|rename (?:it |scene \S+ )?to|call it)\s*:?\s*(.+)$", p.cased, re.I
+    ) or re.search(r"(?:标题|名字|名称)(?:改成|改为|是)\s*(.+)$", p.cased)
+    if m:
+        patch["title"] = m.group(1).strip(' .。"')
+    return {k: v for k, v in patch.items() if v}
+
+
+def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(_SCENE_WORD) or p.has(_SHOT_WORD) or p.has(r"\breference\b|参考"):
+        return None
+    if ctx.workspace.type == "draft_space":
+        raise _Stop("clarify", p.t("A draft space has no scenes.", "草稿空间没有场景。"))
+    scenes = p.scenes
+    _check_scenes(p, ctx, scenes)
+    if p.has(r"\b(?:delete|remove|drop|cut|get rid of)\b|删除|删掉|去掉|移除|删"):
+        if not scenes:
+            raise _Stop("clarify", p.t("Which scene should I delete?", "请问删除第几场？"))
+        return [_act("scene.delete", scene=s) for s in sorted(scenes, reverse=True)]
+    if p.has(r"\b(?:move|put|place|reorder)\b|移到|挪到|放到|调到|移动到"):
+        m = re.search(
+            rf"\bscene\s*#?\s*({NUM})\s+(?:to|before|after)\s+(?:the\s+)?(?:position\s+|scene\s*#?\s*)?({NUM}|{ORD})"
+            rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*第?\s*({NUM})",
+            p.text,
+        )
+        if not m:
+            raise _Stop("clarify", p.t("Move which scene where?", "请问把第几场移到哪里？"))
+        g = [x for x in m.groups() if x]
+        n = parse_int(g[0]) or 0
+        target = parse_int(g[1]) or parse_ordinal(g[1]) or 0
+        if p.has(r"\bbefore\b|之前|前面"):
+            to = target if n > target else target - 1
+        elif p.has(r"\bafter\b|之后|后面"):
+            to = target + 1 if n > target else target
+        else:
+            to = target
+        _check_scenes(p, ctx, [n, max(to, 1)])
+        return [_act("scene.reorder", scene=n, to=max(to, 1))]
+    if p.has(r"\b(?:add|insert|new|create|append)\b|添加|新增|插入|加一|增加|新建|加个"):
+        after = None
+        m = re.search(
+            rf"\bafter\s+scene\s*#?\s*({NUM})|在?第\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:之后|后面|后)", p.text
+        )
+        if m:
+            after = parse_int(next(g for g in m.groups() if g))
+        elif p.has(r"\bat the (?:start|beginning)\b|开头|最前面"):
+            after = 0
+        spec = _scene_patch(p, p.text)
+        m = re.search(r"[:：]\s*(.+)$", p.cased)
+        if m:
+            spec["description"] = m.group(1).strip(" .。")
+        return [_act("scene.add", after=after, spec=spec)]
+    if len(scenes) >= 1:
+        patch = _scene_patch(p, re.sub(r"\bscenes?\s*#?\s*\S+|第\s*\S{1,3}\s*场", " ", p.text))
+        if not patch:
+            raise _Stop("clarify", p.t("What should change in that scene?", "这一场要改什么？"))
+        return [_act("scene.update", scene=s, patch=patch) for s in scenes]
+    return None
+
+
+# structural shot edits -----------------------------------------------------------------------------
+def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(r"\b(?:move|put|place|shift|reorder)\b|移到|挪到|放到|调到|移动到|排到"):
+        return None
+    en = re.search(
+        rf"\bshot\s*#?\s*({NUM})\s+(?:to|into)\s+(?:the\s+)?(?:position|slot|spot|place|number)?\s*#?\s*({NUM}|{ORD})"
+        rf"(?:\s+(?:position|slot|place|spot))?\b",
+        p.text,
+    )
+    rel = re.search(rf"\bshot\s*#?\s*({NUM})\s+(before|after)\s+shot\s*#?\s*({NUM})", p.text)
+    edge = re.search(
+        rf"\bshot\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+|at the\s+)?(first|start|beginning|front|end|last)\b",
+        p.text,
+    )
+    zh = re.search(
+        rf"第?\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:移到|挪到|放到|调到|移动到|排到)\s*(?:第\s*({NUM})\s*(?:个|位)?(?:分镜|镜头)?"
+        rf"\s*(前面|之前|前|后面|之后|后)?|(最前面|开头|最后面|最后|末尾))",
+        p.text,
+    )
+    total = ctx.workspace.shots
+    if en:
+        n, to = parse_int(en.group(1)), parse_int(en.group(2)) or parse_ordinal(en.group(2))
+    elif rel or (zh and zh.group(2)):
+        if rel:
+            n, rel_word, m_ = parse_int(rel.group(1)), rel.group(2), parse_int(rel.group(3))
+        else:
+            assert zh is not None
+            n, m_ = parse_int(zh.group(1)), parse_int(zh.group(2) or "")
+            rel_word = (
+                "after" if zh.group(3) and zh.group(3) in "后面之后" else ("before" if zh.group(3) else "to")
+            )
+        if n is None or m_ is None:
+            return None
+        _check_shots(p, ctx, [n, m_])
+        if rel_word == "before":
+            to = m_ if n > m_ else m_ - 1
+        elif rel_word == "after":
+            to = m_ + 1 if n > m_ else m_
+        else:
+            to = m_
+    elif edge or (zh and zh.group(4)):
+        n = parse_int(edge.group(1)) if edge else parse_int(zh.group(1))  # type: ignore[union-attr]
+        word = edge.group(2) if edge else zh.group(4)  # type: ignore[union-attr]
+        if word in {"first", "start", "beginning", "front", "最前面", "开头"}:
+            to = 1
+        elif total:
+            to = total
+        else:
+            raise _Stop(
+                "clarify", p.t("How many shots are there? Say the position number.", "请说目标位置编号。")
+            )
+    else:
+        return None
+    if n is None or to is None:
+        return None
+    _check_shots(p, ctx, [n, to])
+    return [_act("shot.reorder", shot=n, to=to)]
+
+
+def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    en = p.has(
+        r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:the\s+|all\s+|every\s+)?"
+        r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|\w+\s+shot\b|#)"
+    )
+    zh = p.has(r"删除|删掉|去掉|移除|删了|删去|删") and p.has(_SHOT_WORD)
+    if not (en or zh):
+        if p.starts(r"(?:delete|remove|trash|erase)\s+(?:it|this|that|them)\b") or p.has(
+            r"^(?:把)?(?:它|这个)删"
+        ):
+            raise _Stop(
+                "clarify",
+                p.t('Delete which shot? Say e.g. "delete shot 5".', "要删除哪个分镜？例如“删除第5个分镜”。"),
+            )
+        return None
+    return [_act("shot.delete", shots=_targets(p, ctx, implicit_focus=False))]
+
+
+def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not (p.has(r"\b(?:merge|combine|join)\b") or p.has(r"合并|合成一个|并成一个|合为一个")):
+        return None
+    if not p.has(_SHOT_WORD):
+        return None
+    shots = _targets(p, ctx, allow_all=False, implicit_focus=False)
+    if shots == "all" or len(shots) < 2:
+        raise _Stop(
+            "clarify",
+            p.t("Which shots should I merge? Name at least two.", "请说要合并哪几个分镜（至少两个）。"),
+        )
+    return [_act("shot.merge", shots=shots)]
+
+
+def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not (
+        p.has(r"\bsplit\b|\b(?:cut|break|divide)\b.*\binto\b") or p.has(r"拆分|拆成|分成|切成|一分为二|拆开")
+    ):
+        return None
+    if not (p.has(_SHOT_WORD) or ctx.focus.shot):
+        return None
+    shot = _one_shot(p, ctx)
+    parts = 2
+    m = re.search(rf"\binto\s+({NUM})\b|(?:拆成|分成|切成)\s*({NUM})", p.text)
+    if m:
+        parts = parse_int(next(g for g in m.groups() if g)) or 2
+    if not 2 <= parts <= 6:
+        raise _Stop("out_of_range", p.t("A shot can be split into 2–6 parts.", "一个分镜可以拆成2到6个。"))
+    return [_act("shot.split", shot=shot, parts=parts)]
+
+
+def _shot_spec(p: Parsed) -> dict[str, Any]:
+    spec = _patch(p, include_visual=False)
+    m = (
+        re.search(r"[:：]\s*(.+)$", p.cased)
+        or re.search(
+            r"\b(?:of|showing|where|with|depicting)\s+(.+?)(?:\s+(?:after|before|in)\s+(?:shot|scene)\b.*)?$",
+            p.cased,
+            re.I,
+        )
+        or re.search(r"(?:镜头|分镜)\s*[,，]\s*(.+)$", p.cased)
+    )
+    if m:
+        visual = m.group(1).strip(" .。")
+        if visual:
+            spec["visual"] = visual
+    return spec
+
+
+def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    en = p.has(
+        r"\b(?:add|insert|append)\s+(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing)\s+)"
+        r"{0,3}shot\b"
+    )
+    zh = p.has(
+        r"(?:加|添加|新增|插入|增加|补)(?:一个|一|个)?(?:新的|新)?(?:特写|远景|中景|近景)?(?:镜头|分镜)"
+    )
+    if not (en or zh):
+        return None
+    after: int | None = None
+    m = re.search(
+        rf"\bafter\s+shot\s*#?\s*({NUM})|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之后|后面|后)", p.text
+    )
+    b = re.search(
+        rf"\bbefore\s+shot\s*#?\s*({NUM})|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之前|前面|前)", p.text
+    )
+    if m:
+        after = parse_int(next(g for g in m.groups() if g))
+    elif b:
+        n = parse_int(next(g for g in b.groups() if g))
+        after = None if n is None else n - 1
+    elif p.has(r"\bat the (?:start|beginning)\b|开头|最前面"):
+        after = 0
+    if after:
+        _check_shots(p, ctx, [after])
+    scene = p.scenes[0] if p.scenes else None
+    spec = _shot_spec(p)
+    _check_duration(p, spec)
+    return [_act("shot.add", after=after, scene=scene, spec=spec)]
+
+
+# node / track --------------------------------------------------------------------------------------
+_GRID_TRIGGER = (
+    r"\bgrids?\b|\b(?:4|9|four|nine)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b"
+    r"|\b(?:re-?generate|redo|re-?draw|re-?render)\b"
+    r"|\b(?:generate|draw|make|create|give me|render)\b.{0,40}"
+    r"\b(?:images?|pictures?|pics|stills|frames|options|"
+    r"candidates|variations|keyframes?|thumbnails?)\b"
+    r"|宫格|出图|生成图|生成.{0,8}(?:图|图片|画面)|重新生成|重画|重绘|重新画"
+)
+_REF_TRIGGER = (
+    r"\bas (?:a |an |the )?(?:\w+ )?(?:reference|ref)\b"
+    r"|\breference\b|作为.{0,4}参考|当.{0,4}参考|做参考|参考图|用作参考"
+)
+
+
+def _resolve_grid_target(
+    p: Parsed, ctx: PlanningContext, *, prefer_latest: bool = True
+) -> tuple[int, str | None]:
+    """The shot (and track) whose grid an image number refers to: the sentence, then "last grid",
+    then the latest grid / the focus (order set by ``prefer_latest``); never a guess."""
+    g = ctx.latest_grid
+    if isinstance(p.shots, list) or p.this_shot or p.last_shot or p.shots == "all":
+        shot = _one_shot(p, ctx, implicit_focus=False)
+        track = p.track or (g.track if g and g.shot == shot else None)
+        return shot, track or (ctx.focus.track if ctx.focus.shot == shot else None)
+    latest = (g.shot, p.track or g.track) if g and g.shot else None
+    if p.has(_LAST_GRID):
+        if latest is None:
+            raise _Stop(
+                "clarify",
+                p.t("I don't see a recent grid. Which shot?", "没有找到最近的宫格，请问是哪个分镜？"),
+            )
+        return latest
+    focus = (ctx.focus.shot, p.track or ctx.focus.track) if ctx.focus.shot else None
+    for candidate in (latest, focus) if prefer_latest else (focus, latest):
+        if candidate is not None:
+            _check_shots(p, ctx, [candidate[0]])
+            return candidate
+    raise _ask_shot(p)
+
+
+def _owner_shot(p: Parsed, ctx: PlanningContext) -> int:
+    """The shot an image belongs to: named in the sentence, else the focus, else the latest grid's."""
+    if isinstance(p.shots, list) or p.this_shot or p.last_shot:
+        return _one_shot(p, ctx, implicit_focus=False)
+    if ctx.focus.shot:
+        return ctx.focus.shot
+    if ctx.latest_grid and ctx.latest_grid.shot:
+        return ctx.latest_grid.shot
+    raise _ask_shot(p)
+
+
+def _h_reference(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(_REF_TRIGGER) or p.has(_GRID_TRIGGER):
+        return None
+    shot = _owner_shot(p, ctx)
+    track = p.track or (ctx.focus.track if ctx.focus.shot == shot else None)
+    _check_track(p, ctx, shot, track)
+    cell, node = _image(p, ctx, limit=_grid_limit(ctx, shot, track))
+    role_text = re.sub(r"\bscene\s*\d+|第\S{1,3}场", " ", p.text)
+    role = _first(lx.REFERENCE_ROLE, role_text) or "image"
+    return [_act("node.reference", cell=cell, node=node, shot=shot, track=track, **{"as": role})]
+
+
+def _fork_name(p: Parsed) -> str | None:
+    m = re.search(
+        r"\b(?:called|named)\s+\"?([^\"]+?)\"?\s*$|(?:叫|命名为|名为)\s*[\"「]?(.+?)[\"」]?$", p.cased, re.I
+    )
+    return next(g for g in m.groups() if g).strip() if m else None
+
+
+def _h_fork(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(
+        r"\b(?:new|another|separate)\s+(?:branch|track|variant|direction|idea|version)\b"
+        r"|\bbranch (?:off|out)\b|\bfork\b"
+        r"|另起|新方案|新的方案|另开|新建方案|开一个新方案|新分支|新轨道|新的分支"
+    ):
+        return None
+    shot, track = _resolve_grid_target(p, ctx, prefer_latest=False)
+    _check_track(p, ctx, shot, track)
+    cell, node = _image(p, ctx, limit=_grid_limit(ctx, shot, track))
+    return [_act("track.fork", shot=shot, from_cell=cell, from_node=node, track=track, name=_fork_name(p))]
+
+
+def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
+    """Free-text prompt left over after the known parts of a grid request are taken out."""
+    quoted = _quoted(p.cased)
+    if quoted:
+        return quoted
+    m = re.search(r"[:：]\s*(.+)$", p.cased)
+    if m:
+        candidate = m.group(1)
+    elif p.lang == "en":
+        m = re.search(r"\b(?:showing|depicting|featuring|of|with|where)\s+(.+)$|,\s*(.+)$", p.cased, re.I)
+        if not m:
+            return None
+        candidate = next(g for g in m.groups() if g)
+    else:
+        candidate = p.cased
+    remove = [
+        r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b",
+        r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出图|的图|图片|出",
+        _CAMERA_PHRASES,
+        *_SHOT_LIST,
+        *_SHOT_ALL,
+        _LAST_GRID,
+        _GRID_TRIGGER,
+        r"\b(?:for|on|from|of|in)\s+(?:track|branch)\s+[a-z]\b|[a-z]\s*方案的?",
+        r"\bfor\s+§|§",
+        r"(?<![\w#])#\s*\d+|第\s*\S{1,3}\s*张|image\s*#?\s*\d+",
+        r"\b(?:iterate|iterating)\s+(?:on|from)\b"
+        r"|\bbased on\b|基于|继续生成|继续|迭代|生成|给|为|把|用|一组|一个|再",
+        *extra_remove,
+    ]
+    text = candidate
+    for pattern in remove:
+        text = re.sub(pattern, " ", text, flags=re.I)
+    text = re.sub(
+        r"^(?:\s|[,，、。.;；:：-]|\b(?:for|of|with|from|in|on|at|and|to|please|angle|shot)\b|的)+",
+        "",
+        text,
+        flags=re.I,
+    )
+    text = re.sub(
+        r"(?:\s|[,，、。.;；:：-]|\b(?:a|an|the|for|of|with|from|in|on|at|and|to|please|angle|shot)\b|的)+$",
+        "",
+        text,
+        flags=re.I,
+    )
+    text = re.sub(r"\s+", " ", text).strip()
+    if p.lang == "zh":
+        text = re.sub(r"\s*([,，、。；;])\s*", r"\1", text)
+        text = re.sub(r"[,，、。；;]{2,}", "，", text).strip(" ,，、。；;:：的")
+        return text if len(_CJK.findall(text)) >= 2 else None
+    content = [
+        w for w in re.findall(r"[A-Za-z]{3,}", text) if w.lower() not in {"the", "and", "for", "with", "from"}
+    ]
+    return text if content else None
+
+
+def _h_iterate(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(
+        r"\biterat(?:e|ing)\b|\bvariations? (?:of|on)\b|\bmore like\b|\briff on\b|\bbuild on\b"
+        r"|\bcontinue (?:from|with|on)\b|\brefine\b"
+        r"|\bbased on\b|基于|在.{1,12}基础上|继续生成|迭代|类似的|延续"
+    ):
+        return None
+    shot, track = _resolve_grid_target(p, ctx)
+    _check_track(p, ctx, shot, track)
+    cell, node = _image(p, ctx, limit=_grid_limit(ctx, shot, track))
+    g = ctx.latest_grid
+    size = _grid_size(p.text) or (g.cells if g and g.shot == shot and g.cells in (4, 9) else 4)
+    cam = _camera(p.text)
+    return [
+        _act(
+            "gen.grid",
+            shots=[shot],
+            size=size,
+            track=track,
+            from_cell=cell,
+            from_node=node,
+            camera=cam or None,
+            prompt=_prompt(p),
+        )
+    ]
+
+
+def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    trig = p.has(
+        r"\bswitch\b|\b(?:go|change|move|jump|flip)\s+(?:back\s+)?to\s+(?:track|branch)\b|\buse\s+(?:track|branch)\b"
+        r"|\bshow (?:me )?(?:track|branch)\b|切换到|切到|换到|换成|转到|切换"
+    )
+    if not trig or not p.track or p.cells or p.this_one:
+        return None
+    shot = _one_shot(p, ctx)
+    _check_track(p, ctx, shot, p.track)
+    return [_act("track.switch", shot=shot, track=p.track)]
+
+
+def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    en = p.has(
+        r"\bcommit\b|\buse\b.*\bfor (?:shot|this shot|the shot)\b"
+        r"|\b(?:select|pick|choose|go with|keep|approve|lock in)\s+"
+        r"(?:#|this|that|image|picture|the|number|option|\d)"
+        r"|\bmake\b.*\bthe (?:main|selected|current|final|chosen)\b"
+        r"|\bset\b.*\bas (?:the )?(?:main|selected|current|final)\b|\bpromote\b"
+    )
+    zh = p.has(
+        r"设为|设成|定稿|选用|就用|选这张|用这张|选第|采用|确定用|作为(?:第\S{1,3}个)?(?:分镜|镜头)的?(?:当前|最终)?版本"
+    )
+    if not (en or zh):
+        return None
+    if not (p.cells or p.this_one or p.has(r"\bit\b|这个|它")):
+        return None
+    if isinstance(p.shots, list):
+        shot = _one_shot(p, ctx)
+    elif ctx.focus.shot:
+        shot = ctx.focus.shot
+    elif ctx.latest_grid and ctx.latest_grid.shot:
+        shot = ctx.latest_grid.shot
+    else:
+        raise _ask_shot(p)
+    g = ctx.latest_grid
+    track = (
+        p.track
+        or (ctx.focus.track if ctx.focus.shot == shot else None)
+        or (g.track if g and g.shot == shot else None)
+    )
+    _check_track(p, ctx, shot, track)
+    if not (p.cells or p.this_one):
+        raise _Stop("clarify", p.t('Which image? Say e.g. "commit #4".', "请问是哪一张？例如“选第4张”。"))
+    cell, node = _image(p, ctx, limit=_grid_limit(ctx, shot, track))
+    return [_act("node.commit", shot=shot, cell=cell, node=node, track=track)]
+
+
+def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(r"\bfavou?rites?\b|\bstar\b|\bpin\b|\bbookmark\b|收藏|加星|标星|星标"):
+        return None
+    tags: list[str] = []
+    m = re.search(
+        r"\btag(?:ged)?\s*(?:as|with)?\s*:?\s*(.+)$|(?:标签|标记为|标为)[:：]?\s*(.+)$", p.cased, re.I
+    )
+    if m:
+        raw = next(g for g in m.groups() if g)
+        tags = [t.strip(' .。"') for t in re.split(r",|，|、|\band\b|和", raw) if t.strip(' .。"')]
+    shot = _owner_shot(p, ctx)
+    track = p.track or (ctx.focus.track if ctx.focus.shot == shot else None)
+    limit = _grid_limit(ctx, shot, track)
+    if len(p.cells) > 1:
+        return [
+            _act("node.favorite", cell=_check_cell(p, c, limit), shot=shot, track=track, tags=tags)
+            for c in p.cells
+        ]
+    cell, node = _image(p, ctx, limit=limit)
+    return [_act("node.favorite", cell=cell, node=node, shot=shot, track=track, tags=tags)]
+
+
+# generation ----------------------------------------------------------------------------------------
+def _gen_targets(p: Parsed, ctx: PlanningContext) -> Targets:
+    if p.shots is None and p.has(r"\beverything\b|\ball of them\b|\bthe whole thing\b|所有|全部|每个|都"):
+        return "all"
+    if p.shots is None and p.starts(r"(?:animate|voice|narrate)\s+all\b"):
+        return "all"
+    return _targets(p, ctx)
+
+
+def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if p.has(_STOP_MOTION) and not p.has(r"\banimate\b|\bvideos?\b"):
+        return None
+    if not p.has(
+        r"\banimate\b|\bmake (?:it|them) move\b|\bimage[- ]to[- ]video\b|\bi2v\b"
+        r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate)\b"
+        r".{0,40}\b(?:videos?|clips?)\b"
+        r"|\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
+        r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)(?:一个|一段|个)?(?:视频|动画)|动起来|动态化"
+    ):
+        return None
+    model = (
+        "pan_zoom"
+        if p.has(r"pan[- ]?(?:and[- ])?zoom|ken burns|\bcheap\b|camera move only|平移缩放|便宜")
+        else None
+    )
+    fps = None
+    m = re.search(r"(\d+)\s*fps\b|(\d+)\s*帧", p.text)
+    if m:
+        fps = int(next(g for g in m.groups() if g))
+    duration = _duration(p.text)
+    if duration is not None and not 1 <= duration <= 10:
+        raise _Stop("out_of_range", p.t("A clip lasts 1–10 seconds.", "视频片段时长需要在1到10秒之间。"))
+    return [_act("gen.video", shots=_gen_targets(p, ctx), model=model, fps=fps, duration_s=duration)]
+
+
+def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(
+        r"\bnarrat(?:e|ion|or)\b|\bvoice(?:-?over)?s?\b|\bdub(?:bing)?\b"
+        r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
+        r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频"
+    ):
+        return None
+    if _quoted(p.cased) and p.has(r"\b(?:set|change|update|to)\b|改成|改为|[:：]"):
+        return None  # new narration text: a shot.update
+    kind = "dialogue" if p.has(r"\bdialog(?:ue)?\b|对白|台词") else "narration"
+    voice = _first(lx.VOICE, p.text)
+    return [_act("gen.voice", shots=_gen_targets(p, ctx), voice=voice, kind=kind)]
+
+
+def _h_music(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(r"\bmusic\b|\bsoundtrack\b|\bscore\b|\bbgm\b|背景音乐|配乐|音乐"):
+        return None
+    mood = _first(lx.MOODS, p.text) or "auto"
+    m = re.search(r"(\d+)\s*(?:min|minutes?|分钟)", p.text)
+    duration = float(m.group(1)) * 60 if m else _duration(p.text)
+    return [_act("gen.music", mood=mood, duration_s=duration)]
+
+
+def _h_grid(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(_GRID_TRIGGER):
+        return None
+    shots = _targets(p, ctx)
+    if isinstance(shots, list) and len(shots) == 1:
+        _check_track(p, ctx, shots[0], p.track)
+    refs: list[dict[str, Any]] = []
+    if p.has(_REF_TRIGGER) and p.cells:
+        role_text = re.sub(r"\bscene\s*\d+|第\S{1,3}场", " ", p.text)
+        role = _first(lx.REFERENCE_ROLE, role_text) or "image"
+        refs = [{"cell": _check_cell(p, c, 9), "track": p.track, "as": role} for c in p.cells]
+        refs = [{k: v for k, v in r.items() if v is not None} for r in refs]
+    cam = _camera(p.text)
+    return [
+        _act(
+            "gen.grid",
+            shots=shots,
+            size=_grid_size(p.text) or 4,
+            camera=cam or None,
+            prompt=_prompt(p, (_REF_TRIGGER,)),
+            refs=refs or None,
+            track=None if refs else p.track,
+        )
+    ]
+
+
+# project-level settings ----------------------------------------------------------------------------
+def _h_rules(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    en = p.has(
+        r"\brules?\b|\bnever (?:show|include|use|depict|have)\b"
+        r"|\bdon'?t (?:ever )?(?:show|include|use|depict)\b"
+        r"|\bavoid\b|\bforbid|\bmust (?:always|never)\b"
+        r"|\balways (?:keep|show|include|use)\b|\bbrand guidelines?\b"
+        r"|\bno (?:violence|blood|gore|weapons|guns|smoking|alcohol|nudity|logos?|text|brand names)\b"
+    )
+    zh = p.has(r"规则|不要出现|不能出现|禁止|避免|不许|不得|必须|始终|一律|不允许")
+    if not (en or zh) or isinstance(p.shots, list):
+        return None
+    m = re.search(r"\brules?\s*[:：]\s*(.+)$|规则\s*[:：]\s*(.+)$", p.cased, re.I)
+    if m:
+        raw = next(g for g in m.groups() if g)
+        rules = [r.strip(" .。") for r in re.split(r"[;；\n]", raw) if r.strip(" .。")]
+    else:
+        raw = re.sub(
+            r"^(?:please\s+)?(?:add|set|make)\s+(?:a\s+|the\s+)?(?:project\s+)?rules?\s*(?:that|to)?\s*|^(?:请)?(?:添加|加|设置)(?:一条)?规则[,，]?",
+            "",
+            p.cased,
+            flags=re.I,
+        )
+        rules = [raw.strip(" .。")]
+    rules = [r for r in rules if r]
+    if not rules:
+        raise _Stop("clarify", p.t("What should the rule say?", "规则内容是什么？"))
+    replace = p.has(r"\breplace\b|\bset the rules to\b|\bonly rules?\b|替换|改为以下规则")
+    return [_act("project.set_rules", rules=rules, replace=replace)]
+
+
+def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    args: dict[str, Any] = {}
+    if not isinstance(p.shots, list) and p.has(
+        r"\b\d{1,2}\s*:\s*\d{1,2}\b|\baspect\b|\b(?:vertical|portrait|landscape|horizontal|square)\b"
+        r"|竖屏|横屏|画幅|竖版|横版"
+    ):
+        args["aspect_ratio"] = _aspect(p.text)
+    m = re.search(
+        r"\b(?:rename|retitle)\s+(?:the\s+)?(?:project|video|film|it)?\s*(?:to|as)\s+\"?(.+?)\"?\s*$"
+        r"|\b(?:title|name)\s+(?:of the (?:project|video)\s+)?(?:to|:)\s*\"?(.+?)\"?\s*$",
+        p.cased,
+        re.I,
+    ) or re.search(
+        r"(?:改名为|改名叫|重命名为|标题改成|标题改为|名字改成|名字改为|项目名改成)\s*[《\"]?(.+?)[》\"]?$",
+        p.cased,
+    )
+    if m:
+        args["title"] = next(g for g in m.groups() if g).strip()
+    m = re.search(
+        r"\b(?:language|narration|subtitles?)\s+(?:to|in)\s+(english|chinese)\b|(?:语言|字幕)(?:改成|改为|用)(中文|英文)",
+        p.text,
+    )
+    if m:
+        value = next(g for g in m.groups() if g)
+        args["language"] = "zh" if value in {"chinese", "中文"} else "en"
+    if p.has(
+        r"\b(?:for|on|to)\s+(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|发到|发布到|投放到|平台"
+    ):
+        args["platform"] = _first(lx.PLATFORMS, p.text)
+    m = re.search(
+        rf"\b(?:total|target)\s+(?:duration|length|runtime)\s*(?:to|of|:)?\s*({NUM})\s*(s|sec|seconds?|min|minutes?)\b"
+        rf"|总时长(?:改成|设为|改为|为)?\s*({NUM})\s*(秒|分钟)",
+        p.text,
+    )
+    if m:
+        g = [x for x in m.groups() if x]
+        n = parse_int(g[0]) or 0
+        args["target_duration_s"] = float(n * 60 if g[1].startswith(("min", "分")) else n)
+    args = {k: v for k, v in args.items() if v}
+    if not args:
+        return None
+    return [_act("project.update_meta", **args)]
+
+
+def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    if not p.has(r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"):
+        return None
+    if isinstance(p.shots, list) or p.this_shot:
+        return None  # a per-shot style override: shot.update
+    style = _style(p)
+    if not style:
+        raise _Stop(
+            "clarify",
+            p.t('Which style? Say e.g. "set the style to watercolor".', "什么风格？例如“整体风格改成水彩”。"),
+        )
+    return [_act("project.set_style", style=style)]
+
+
+# shot.update ---------------------------------------------------------------------------------------
+def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
+    text = p.masked
+    patch: dict[str, Any] = {
+        "time_of_day": _first(lx.TIME_OF_DAY, text),
+        "lighting": _first(lx.LIGHTING, text),
+        "weather": _first(lx.WEATHER, text),
+        "mood": _first(lx.MOODS, text),
+        "pacing": _first(lx.PACING, text),
+    }
+    cam = _camera(text)
+    if cam:
+        patch["camera"] = cam
+    duration = _duration(p.text)
+    if duration is not None:
+        patch["duration_s"] = duration
+    m = re.search(
+        r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=)|says?\s*:?)\s*\"([^\"]+)\"", p.cased, re.I
+    ) or re.search(r"(?:台词|对白)(?:改成|改为|是|为|:)?\s*\"?([^\"]+?)\"?$", p.cased)
+    if m:
+        patch["dialogue"] = m.group(1).strip()
+    m = re.search(r"\bnarration\b[^\"]{0,30}?(?:to|:|is|=)\s*\"([^\"]+)\"", p.cased, re.I) or re.search(
+        r"旁白(?:改成|改为|是|为|:)\s*\"?([^\"]+?)\"?$", p.cased
+    )
+    if m:
+        patch["narration"] = m.group(1).strip()
+    if p.has(r"\bstyle\b|画风|风格|风(?=$|[\s,，。；;])"):
+        style = _style(p)
+        if style:
+            patch["style_override"] = style
+    if include_visual and not p.starts(r"(?:show|display|let me see)\b"):
+        m = re.search(
+            r"\b(?:show(?:ing)?|depict(?:ing)?|visual(?:ly)?\s*(?:to|:)|should show|be about)\s+(.+)$",
+            p.cased,
+            re.I,
+        ) or re.search(r"(?:画面|内容|描述)(?:改成|改为|换成|是|为|:)\s*(.+)$", p.cased)
+        if m:
+            patch["visual"] = m.group(1).strip(" .。")
+        elif not any(patch.values()):
+            m = re.search(
+                r"\bshot\s*#?\s*\d+\s*:\s*(.+)$|第\S{1,3}个(?:分镜|镜头)\s*:\s*(.+)$", p.cased, re.I
+            )
+            if m:
+                patch["visual"] = next(g for g in m.groups() if g).strip(" .。")
+    return {k: v for k, v in patch.items() if v}
+
+
+def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    patch = _patch(p)
+    change_verb = p.has(r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot)\b|改|调|设|换|变")
+    question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")
+    if question and not change_verb:
+        return None
+    if not patch:
+        if change_verb and (isinstance(p.shots, list) or p.this_shot):
+            raise _Stop(
+                "clarify",
+                p.t(
+                    "What should change? e.g. night, neon lighting, 5 seconds, low angle, faster.",
+                    "要改什么？例如夜景、霓虹灯光、5秒、低角度、节奏加快。",
+                ),
+            )
+        return None
+    if (
+        p.shots is None
+        and not (p.this_shot or p.last_shot)
+        and not (change_verb or p.has(r"\bit\b|\bthem\b|它|这"))
+    ):
+        return None
+    shots = _targets(p, ctx)
+    _check_duration(p, patch)
+    return [_act("shot.update", shots=shots, patch=patch)]
+
+
+def _check_duration(p: Parsed, spec: dict[str, Any]) -> None:
+    duration = spec.get("duration_s")
+    if duration is not None and not 2 <= duration <= 8:
+        raise _Stop("out_of_range", p.t("A shot lasts 2–8 seconds.", "单个分镜时长需要在2到8秒之间。"))
+
+
+HANDLERS: tuple[tuple[str, Handler], ...] = (
+    ("task.list", _h_task_list),
+    ("task.cancel", _h_task_cancel),
+    ("task.retry", _h_task_retry),
+    ("version.rollback", _h_rollback),
+    ("version.snapshot", _h_snapshot),
+    ("project.create", _h_storyboard),
+    ("export.package", _h_export),
+    ("gen.compose", _h_compose),
+    ("character", _h_character),
+    ("scene", _h_scene),
+    ("shot.reorder", _h_shot_reorder),
+    ("shot.delete", _h_shot_delete),
+    ("shot.merge", _h_shot_merge),
+    ("shot.split", _h_shot_split),
+    ("shot.add", _h_shot_add),
+    ("node.reference", _h_reference),
+    ("track.fork", _h_fork),
+    ("gen.grid(iterate)", _h_iterate),
+    ("track.switch", _h_switch),
+    ("node.commit", _h_commit),
+    ("node.favorite", _h_favorite),
+    ("gen.video", _h_video),
+    ("gen.voice", _h_voice),
+    ("gen.music", _h_music),
+    ("gen.grid", _h_grid),
+    ("project.set_rules", _h_rules),
+    ("project.update_meta", _h_meta),
+    ("project.set_style", _h_style),
+    ("shot.update", _h_shot_update),
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Planner
+# --------------------------------------------------------------------------------------------------
+
+_NEXT_VERB = (
+    r"(?:animate|generate|make|add|delete|remove|compose|cancel|stop|retry|export|download|commit|use|start|"
+    r"iterate|switch|move|split|merge|set|change|render|create|lock|favou?rite|star|take|save|narrate)\b"
+)
+_CLAUSE_SPLIT = (
+    r"\s*(?:[;；]|。(?=.)|\.\s+(?=[A-Za-z])|,?\s*\b(?:and\s+)?then\b|[,，]?\s*(?:然后|接着|之后再)"
+    rf"|,?\s+and\s+(?:also\s+)?(?={_NEXT_VERB})"
+    r"|[,，]?\s*(?:(?<!合)并且?|同时)(?=把|给|生成|合成|删除|取消|重试|导出|添加|加|做成|配|锁定|收藏))\s*"
+)
+
+
+def _unsupported(lang: Lang, text: str) -> Turn:
+    tokens = set(re.findall(r"[a-z]+", text.lower()))
+    scored: list[tuple[int, int, lx.FamilyHint]] = []
+    for i, hint in enumerate(lx.FAMILY_HINTS):
+        score = sum(1 for k in hint.keywords if (k in tokens if k.isascii() else k in text))
+        scored.append((score, -i, hint))
+    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
+    best = [h for s, _, h in scored if s > 0][:3]
+    for default in ("project.create", "shot.update", "gen.grid"):
+        if len(best) >= 2:
+            break
+        hint = next(h for h in lx.FAMILY_HINTS if h.family == default)
+        if hint not in best:
+            best.append(hint)
+    if lang == "zh":
+        message = "我暂时还做不到。最接近的功能：" + "；".join(h.zh for h in best) + "。"
+    else:
+        message = "I can't do that yet. Closest supported: " + "; ".join(h.en for h in best) + "."
+    return Turn(mode="execute", intent="unsupported", actions=[], message=message)
+
+
+def _no_action(intent: str, message: str) -> Turn:
+    return Turn(mode="execute", intent=intent, actions=[], message=message)
+
+
+class OfflinePlanner:
+    """Maps a sentence to a :class:`Turn` with a fixed grammar; see the module docstring for rules."""
+
+    def plan(self, sentence: str, context: PlanningContext | dict[str, Any] | None = None) -> Turn:
+        ctx = (
+            context if isinstance(context, PlanningContext) else PlanningContext.model_validate(context or {})
+        )
+        text = _normalize(sentence)
+        lang: Lang = "zh" if _CJK.search(text) else "en"
+        if not text:
+            return _no_action("clarify", "What would you like to do?")
+        if lx.INJECTION_RE.search(text):
+            return _no_action(
+                "refused",
+                _t(
+                    lang,
+                    "I can only change this workspace through its supported actions; "
+                    "I won't run commands, touch the database or look at other users' data.",
+                    "我只能通过支持的操作修改当前工作区，不会执行命令、操作数据库或访问其他用户的数据。",
+                ),
+            )
+        whole = Parsed(text, lang)
+        clauses = (
+            [whole]
+            if _looks_like_storyboard(whole) or re.search(r'[:："「]', text)
+            else [Parsed(c, lang) for c in re.split(_CLAUSE_SPLIT, text) if c and c.strip(" ,，.。")]
+        )
+        actions: list[AnyAction] = []
+        for clause in clauses or [whole]:
+            try:
+                dicts = self._plan_clause(clause, ctx)
+            except _Stop as stop:
+                return _no_action(stop.intent, stop.message)
+            if dicts is None:
+                return _unsupported(lang, clause.text)
+            try:
+                new = [parse_action({**d, "reason": d.get("reason") or clause.cased[:500]}) for d in dicts]
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(x) for x in first["loc"][-2:])
+                return _no_action(
+                    "invalid",
+                    _t(
+                        lang,
+                        f"I couldn't build a valid action ({where}: {first['msg']}).",
+                        f"无法生成有效的操作（{where}：{first['msg']}）。",
+                    ),
+                )
+            actions.extend(new)
+            ctx = _carry_focus(ctx, new)
+        intent = " + ".join(dict.fromkeys(a.type for a in actions))[:200]
+        turn = Turn(mode="execute", intent=intent, actions=actions, message="")
+        mode = turn.decide_mode()
+        described = [_describe(a, lang) for a in actions]
+        message = _t(lang, "; ".join(described) + ".", "；".join(described) + "。")
+        if mode == "propose":
+            message += _t(
+                lang,
+                " This needs your confirmation; a snapshot is taken first so it can be undone.",
+                "此操作需要你确认；执行前会先保存快照，可随时回退。",
+            )
+        return turn.model_copy(update={"mode": mode, "message": message[:2000]})
+
+    def _plan_clause(self, p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+        for _family, handler in HANDLERS:
+            result = handler(p, ctx)
+            if result is not None:
+                return result
+        return None
+
+
+def _carry_focus(ctx: PlanningContext, actions: list[AnyAction]) -> PlanningContext:
+    """Later clauses ("…, then animate it") refer to the shot the previous clause named."""
+    for a in reversed(actions):
+        shots = getattr(a.args, "shots", None)
+        shot = getattr(a.args, "shot", None)
+        if isinstance(shots, list) and len(shots) == 1:
+            shot = shots[0]
+        if isinstance(shot, int):
+            return ctx.model_copy(update={"focus": ctx.focus.model_copy(update={"shot": shot})})
+    return ctx
+
+
+def plan(sentence: str, context: PlanningContext | dict[str, Any] | None = None) -> Turn:
+    """Convenience wrapper around :meth:`OfflinePlanner.plan`."""
+    return OfflinePlanner().plan(sentence, context)
+
+
+__all__ = [
+    "FocusInfo",
+    "GridInfo",
+    "OfflinePlanner",
+    "Parsed",
+    "PlanningContext",
+    "SnapshotInfo",
+    "TaskCounts",
+    "WorkspaceInfo",
+    "plan",
+]

@@ -1,0 +1,127 @@
+"""One settings object for every process (API, workers, CLI).
+
+Rule: every variable read anywhere in DirectorDeck is a field here and is documented in README.md.
+Standard names are used where they exist (DATABASE_URL, TEMPORAL_*, GOOGLE_API_KEY, OTEL_*,
+LANGFUSE_*, AWS_*); everything else carries the DIRECTORDECK_ prefix. Secrets have no default
+outside dev mode.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "directordeck-dev-only-secret-change-me-please-0123456789"
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIRECTORDECK_", extra="ignore", populate_by_name=True)
+
+    # --- mode & paths ---------------------------------------------------------------
+    env: Literal["dev", "prod"] = "dev"
+    data_dir: Path = Path("./.directordeck")
+    model_dir: Path | None = None
+
+    # --- ledger ------------------------------------------------------------------------
+    database_url: str | None = Field(default=None, validation_alias=_env("DATABASE_URL"))
+    pg_port: int = 54329
+
+    # --- Temporal ----------------------------------------------------------------------
+    temporal_address: str | None = Field(default=None, validation_alias=_env("TEMPORAL_ADDRESS"))
+    temporal_namespace: str = Field(default="default", validation_alias=_env("TEMPORAL_NAMESPACE"))
+    temporal_tls_cert: Path | None = Field(
+        default=None, validation_alias=_env("TEMPORAL_TLS_CLIENT_CERT_PATH")
+    )
+    temporal_tls_key: Path | None = Field(default=None, validation_alias=_env("TEMPORAL_TLS_CLIENT_KEY_PATH"))
+    temporal_api_key: str | None = Field(default=None, validation_alias=_env("TEMPORAL_API_KEY"))
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+
+    # --- API ---------------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret: str | None = None
+    jwks_url: str | None = None
+
+    # --- providers ---------------------------------------------------------------------
+    google_api_key: str | None = Field(default=None, validation_alias=_env("GOOGLE_API_KEY"))
+    storyboard_provider: Literal["auto", "offline", "gemini"] = "auto"
+    image_provider: Literal["auto", "storyboard_card", "diffusers", "gemini"] = "auto"
+    video_provider: Literal["auto", "kenburns", "diffusers"] = "auto"
+    voice_provider: Literal["auto", "piper"] = "auto"
+    piper_voice: Path | None = None
+    piper_voice_zh: Path | None = None
+    cjk_font: Path | None = None  # read by activities/providers/cards.py for Chinese text on cards/subtitles
+
+    # --- storage -----------------------------------------------------------------------
+    storage_backend: Literal["fs", "s3"] = "fs"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = Field(default=None, validation_alias=_env("AWS_ENDPOINT_URL_S3"))
+    aws_region: str | None = Field(default=None, validation_alias=_env("AWS_REGION"))
+
+    # --- workers -----------------------------------------------------------------------
+    task_queue_prefix: str = ""
+    pool_concurrency_cpu: int = 4
+    pool_concurrency_gpu_image: int = 1
+    pool_concurrency_gpu_video: int = 1
+    pool_concurrency_tts: int = 2
+    shot_concurrency: int = 4
+
+    # --- observability -----------------------------------------------------------------
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    otel_service_name: str = Field(default="directordeck", validation_alias=_env("OTEL_SERVICE_NAME"))
+    langfuse_public_key: str | None = Field(default=None, validation_alias=_env("LANGFUSE_PUBLIC_KEY"))
+    langfuse_secret_key: str | None = Field(default=None, validation_alias=_env("LANGFUSE_SECRET_KEY"))
+    langfuse_host: str | None = Field(default=None, validation_alias=_env("LANGFUSE_HOST"))
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_prod(self) -> Settings:
+        if self.env == "prod" and not (self.jwt_secret or self.jwks_url):
+            raise ValueError(
+                "DIRECTORDECK_JWT_SECRET or DIRECTORDECK_JWKS_URL must be set when DIRECTORDECK_ENV=prod"
+            )
+        return self
+
+    # --- derived paths (not settings: computed from data_dir) ------------------------
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def pg_data_path(self) -> Path:
+        return self.data_path / "postgres"
+
+    @property
+    def temporal_db_path(self) -> Path:
+        return self.data_path / "temporal.sqlite"
+
+    @property
+    def storage_path(self) -> Path:
+        return self.data_path / "storage"
+
+    @property
+    def effective_jwt_secret(self) -> str | None:
+        if self.jwt_secret:
+            return self.jwt_secret
+        return DEV_JWT_SECRET if self.env == "dev" else None
+
+    @property
+    def temporal_ui_url(self) -> str:
+        return f"http://localhost:{self.temporal_ui_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,596 @@
+"""Nodes (artifacts and steps), their lineage and their references.
+
+Rules:
+- lineage (`parent_id`) never crosses work items; a node's track is its work item's; a
+  reference stays inside one workspace but may cross tracks and work items; a work item's
+  selected node is its own and `ok`. Each is checked here first (typed error) and enforced by the
+  database (composite foreign keys) for writers that bypass this module;
+- a write with an `idempotency_key` lands once: INSERT ... ON CONFLICT DO NOTHING, then the
+  existing row is returned, so a retried activity never creates a second node (safe under
+  concurrency: the second writer waits on the unique index, then sees the first's row);
+- lineage walks (ancestors, descendants) are one recursive CTE each; reference lookups and the
+  latest grid are one statement each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, TypedDict
+
+from sqlalchemy import func, literal, or_, select, true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, aliased
+
+from schema.domain_errors import Conflict, InvalidInput, InvariantViolation, NotFound
+from schema.enums import NodeStatus, NodeType, RefRole, WorkItemType
+from schema.models import Asset, Node, NodeRef, Track, WorkItem
+from schema.repositories._shared import require
+
+
+class Grid(NamedTuple):
+    group: Node
+    cells: list[Node]  # ordered by cell number
+
+
+class LineageRow(NamedTuple):
+    node: Node
+    depth: int  # 1 = parent/child, 2 = grandparent/grandchild, ...
+
+
+class RefRow(NamedTuple):
+    node: Node
+    role: RefRole
+
+
+class ComposeInput(TypedDict):
+    work_item_id: str
+    idx: int
+    duration_s: float
+    narration: str
+    video_node_id: str
+    video_key: str
+    voice_node_id: str | None
+    audio_key: str | None
+
+
+class SelectedVersion(NamedTuple):
+    work_item: WorkItem
+    node: Node | None
+    asset: Asset | None
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def get(session: Session, node_id: uuid.UUID) -> Node | None:
+    return session.get(Node, node_id)
+
+
+def require_node(session: Session, node_id: uuid.UUID) -> Node:
+    return require(session, Node, node_id)
+
+
+def get_by_idempotency_key(session: Session, idempotency_key: str) -> Node | None:
+    return session.scalar(select(Node).where(Node.idempotency_key == idempotency_key))
+
+
+def list_for_track(session: Session, work_item_id: uuid.UUID, track_id: uuid.UUID | None) -> list[Node]:
+    """A track's nodes (track_id None: the work item's nodes on no track), oldest first."""
+    track_filter = Node.track_id.is_(None) if track_id is None else Node.track_id == track_id
+    stmt = (
+        select(Node).where(Node.work_item_id == work_item_id, track_filter).order_by(Node.created_at, Node.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def list_for_work_item(session: Session, work_item_id: uuid.UUID) -> list[Node]:
+    stmt = select(Node).where(Node.work_item_id == work_item_id).order_by(Node.created_at, Node.id)
+    return list(session.scalars(stmt))
+
+
+def get_with_asset(session: Session, node_id: uuid.UUID) -> tuple[Node, Asset | None]:
+    """The node and its stored file, in one statement; NotFound when the node does not exist."""
+    row = session.execute(
+        select(Node, Asset).outerjoin(Asset, Asset.id == Node.asset_id).where(Node.id == node_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("node", node_id)
+    return row[0], row[1]
+
+
+def children(session: Session, node_id: uuid.UUID) -> list[Node]:
+    """Direct children (what was made from `node_id`): grid cells by cell number, then by age."""
+    stmt = (
+        select(Node)
+        .where(Node.parent_id == node_id)
+        .order_by(Node.cell.nulls_last(), Node.created_at, Node.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def grid_cells(session: Session, group_id: uuid.UUID) -> list[Node]:
+    stmt = (
+        select(Node)
+        .where(Node.parent_id == group_id, Node.type == NodeType.image)
+        .order_by(Node.cell, Node.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def get_cell(session: Session, group_id: uuid.UUID, cell: int) -> Node | None:
+    """Cell `#n` of a grid."""
+    return session.scalar(
+        select(Node).where(Node.parent_id == group_id, Node.type == NodeType.image, Node.cell == cell)
+    )
+
+
+def latest_grid(session: Session, work_item_id: uuid.UUID, track_id: uuid.UUID | None) -> Grid | None:
+    """The newest grid_group on the track with its cells, in one statement."""
+    track_filter = Node.track_id.is_(None) if track_id is None else Node.track_id == track_id
+    latest = (
+        select(Node.id)
+        .where(Node.work_item_id == work_item_id, track_filter, Node.type == NodeType.grid_group)
+        .order_by(Node.created_at.desc(), Node.id.desc())
+        .limit(1)
+        .cte("latest_grid")
+    )
+    stmt = (
+        select(Node)
+        .join(
+            latest,
+            or_(Node.id == latest.c.id, (Node.parent_id == latest.c.id) & (Node.type == NodeType.image)),
+        )
+        .order_by(Node.cell.nulls_first(), Node.id)
+    )
+    rows = list(session.scalars(stmt))
+    if not rows:
+        return None
+    group = next(n for n in rows if n.type == NodeType.grid_group)
+    return Grid(group=group, cells=[n for n in rows if n is not group])
+
+
+def ancestors(session: Session, node_id: uuid.UUID) -> list[LineageRow]:
+    """What `node_id` was iterated from: parent (depth 1), grandparent (2), ... One statement."""
+    walk = (
+        select(Node.parent_id.label("id"), literal(1).label("depth"))
+        .where(Node.id == node_id, Node.parent_id.is_not(None))
+        .cte("ancestors", recursive=True)
+    )
+    step = aliased(Node)
+    walk = walk.union_all(
+        select(step.parent_id, walk.c.depth + 1)
+        .join(walk, step.id == walk.c.id)
+        .where(step.parent_id.is_not(None))
+    )
+    stmt = select(Node, walk.c.depth).join(walk, Node.id == walk.c.id).order_by(walk.c.depth)
+    return [LineageRow(node, depth) for node, depth in session.execute(stmt)]
+
+
+def descendants(session: Session, node_id: uuid.UUID) -> list[LineageRow]:
+    """Everything iterated from `node_id`, breadth first (depth, then creation order). One statement."""
+    walk = (
+        select(Node.id, literal(1).label("depth"))
+        .where(Node.parent_id == node_id)
+        .cte("descendants", recursive=True)
+    )
+    step = aliased(Node)
+    walk = walk.union_all(select(step.id, walk.c.depth + 1).join(walk, step.parent_id == walk.c.id))
+    stmt = (
+        select(Node, walk.c.depth)
+        .join(walk, Node.id == walk.c.id)
+        .order_by(walk.c.depth, Node.created_at, Node.cell.nulls_first(), Node.id)
+    )
+    return [LineageRow(node, depth) for node, depth in session.execute(stmt)]
+
+
+def referenced_by(session: Session, node_id: uuid.UUID) -> list[RefRow]:
+    """The nodes that use `node_id` as a reference, with the role. One statement."""
+    stmt = (
+        select(Node, NodeRef.role)
+        .join(NodeRef, NodeRef.from_node_id == Node.id)
+        .where(NodeRef.to_node_id == node_id)
+        .order_by(NodeRef.created_at, NodeRef.id)
+    )
+    return [RefRow(node, role) for node, role in session.execute(stmt)]
+
+
+def references_of(session: Session, node_id: uuid.UUID) -> list[RefRow]:
+    """The nodes `node_id` uses as references, with the role. One statement."""
+    stmt = (
+        select(Node, NodeRef.role)
+        .join(NodeRef, NodeRef.to_node_id == Node.id)
+        .where(NodeRef.from_node_id == node_id)
+        .order_by(NodeRef.created_at, NodeRef.id)
+    )
+    return [RefRow(node, role) for node, role in session.execute(stmt)]
+
+
+def selected_versions(session: Session, workspace_id: uuid.UUID) -> list[SelectedVersion]:
+    """Every shot in order with its selected node and that node's asset (what compose and
+    export use). One statement."""
+    stmt = (
+        select(WorkItem, Node, Asset)
+        .outerjoin(Node, Node.id == WorkItem.selected_node_id)
+        .outerjoin(Asset, Asset.id == Node.asset_id)
+        .where(WorkItem.workspace_id == workspace_id, WorkItem.type == WorkItemType.shot)
+        .order_by(WorkItem.idx)
+    )
+    return [SelectedVersion(*row) for row in session.execute(stmt)]
+
+
+def compose_inputs(session: Session, workspace_id: uuid.UUID) -> list[ComposeInput]:
+    """What compose uses, per shot in order, in one statement: the shot's clip (its selected node
+    if that is a video, else the newest ok video made from the selected node; with nothing
+    selected, the newest ok video of the shot) and its newest ok narration. Shots without a
+    clip are left out."""
+    selected = WorkItem.selected_node_id
+    video = aliased(Node)
+    clip = (
+        select(video.id, video.asset_id)
+        .where(
+            video.work_item_id == WorkItem.id,
+            video.type == NodeType.video,
+            video.status == NodeStatus.ok,
+            video.asset_id.is_not(None),
+            or_(selected.is_(None), video.id == selected, video.parent_id == selected),
+        )
+        .order_by(func.coalesce(video.id == selected, False).desc(), video.created_at.desc(), video.id.desc())
+        .limit(1)
+        .lateral("clip")
+    )
+    voice = aliased(Node)
+    speech = (
+        select(voice.id, voice.asset_id)
+        .where(
+            voice.work_item_id == WorkItem.id,
+            voice.type == NodeType.audio_voice,
+            voice.status == NodeStatus.ok,
+            voice.asset_id.is_not(None),
+        )
+        .order_by(voice.created_at.desc(), voice.id.desc())
+        .limit(1)
+        .lateral("speech")
+    )
+    clip_file, speech_file = aliased(Asset), aliased(Asset)
+    stmt = (
+        select(
+            WorkItem.id,
+            WorkItem.idx,
+            WorkItem.duration_s,
+            WorkItem.spec,
+            clip.c.id,
+            clip_file.storage_key,
+            speech.c.id,
+            speech_file.storage_key,
+        )
+        .select_from(WorkItem)
+        .join(clip, true())
+        .join(clip_file, clip_file.id == clip.c.asset_id)
+        .outerjoin(speech, true())
+        .outerjoin(speech_file, speech_file.id == speech.c.asset_id)
+        .where(WorkItem.workspace_id == workspace_id, WorkItem.type == WorkItemType.shot)
+        .order_by(WorkItem.idx)
+    )
+    return [
+        ComposeInput(
+            work_item_id=str(item_id),
+            idx=int(idx),
+            duration_s=float(duration or 0.0),
+            narration=str((spec or {}).get("narration") or ""),
+            video_node_id=str(video_id),
+            video_key=video_key,
+            voice_node_id=None if voice_id is None else str(voice_id),
+            audio_key=audio_key,
+        )
+        for item_id, idx, duration, spec, video_id, video_key, voice_id, audio_key in session.execute(stmt)
+    ]
+
+
+# --- writes --------------------------------------------------------------------------
+
+
+def create_node(
+    session: Session,
+    *,
+    type: NodeType,
+    work_item_id: uuid.UUID | None,
+    workspace_id: uuid.UUID | None = None,
+    track_id: uuid.UUID | None = None,
+    parent_id: uuid.UUID | None = None,
+    status: NodeStatus = NodeStatus.ok,
+    cell: int | None = None,
+    payload: Mapping[str, Any] | None = None,
+    result: Mapping[str, Any] | None = None,
+    asset_id: uuid.UUID | None = None,
+    task_id: uuid.UUID | None = None,
+    idempotency_key: str | None = None,
+    trace_id: str | None = None,
+) -> Node:
+    """Create a node, or return the node already written under `idempotency_key`.
+    `workspace_id` is derived from the work item; it is required only for workspace-level
+    nodes (work_item_id None, e.g. `compose`)."""
+    workspace_id = _check_placement(session, work_item_id, workspace_id, track_id, parent_id)
+    _check_cell(cell)
+    if asset_id is not None:
+        _check_assets(session, workspace_id, [asset_id])
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "workspace_id": workspace_id,
+        "work_item_id": work_item_id,
+        "track_id": track_id,
+        "parent_id": parent_id,
+        "type": NodeType(type),
+        "status": NodeStatus(status),
+        "cell": cell,
+        "payload": dict(payload or {}),
+        "result": None if result is None else dict(result),
+        "asset_id": asset_id,
+        "task_id": task_id,
+        "idempotency_key": idempotency_key,
+        "trace_id": trace_id,
+    }
+    if idempotency_key is None:
+        node = Node(**values)
+        session.add(node)
+        session.flush()
+        return node
+    stmt = (
+        pg_insert(Node)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Node.idempotency_key])
+        .returning(Node)
+    )
+    inserted = session.scalars(stmt).one_or_none()
+    if inserted is not None:
+        return inserted
+    existing = get_by_idempotency_key(session, idempotency_key)
+    assert existing is not None
+    if existing.work_item_id != work_item_id or existing.workspace_id != workspace_id:
+        raise Conflict(
+            f"idempotency key {idempotency_key!r} already names a node of another work item",
+            code="idempotency_key_reused",
+        )
+    return existing
+
+
+def create_grid(
+    session: Session,
+    *,
+    work_item_id: uuid.UUID,
+    track_id: uuid.UUID | None,
+    parent_id: uuid.UUID | None,
+    payload: Mapping[str, Any],
+    cells: Sequence[Mapping[str, Any]],
+    idempotency_key: str | None = None,
+    task_id: uuid.UUID | None = None,
+    trace_id: str | None = None,
+    status: NodeStatus = NodeStatus.ok,
+    result: Mapping[str, Any] | None = None,
+    group_id: uuid.UUID | None = None,
+    workspace_id: uuid.UUID | None = None,
+) -> Grid:
+    """A grid_group node plus one `image` child per cell, in one INSERT statement. Each cell is
+    `{"cell"?: 1..9, "payload"?, "result"?, "asset_id"?, "status"?, "idempotency_key"?}`; cell
+    numbers default to 1..n. With `idempotency_key` K the group is keyed K and cell n `K/n`
+    (unless the cell names its own key); `group_id` may fix the group's id in advance (e.g. from
+    the workflow id). Either makes a retry return the grid already written."""
+    if not 1 <= len(cells) <= 9:
+        raise InvalidInput("a grid has 1 to 9 cells", code="grid_size_out_of_range")
+    workspace_id = _check_placement(session, work_item_id, workspace_id, track_id, parent_id)
+    numbers = [int(c.get("cell") or i) for i, c in enumerate(cells, start=1)]
+    for number in numbers:
+        _check_cell(number)
+    if len(set(numbers)) != len(numbers):
+        raise InvalidInput("grid cell numbers must be distinct", code="grid_cells_not_distinct")
+    asset_ids = [c["asset_id"] for c in cells if c.get("asset_id") is not None]
+    if asset_ids:
+        _check_assets(session, workspace_id, asset_ids)
+
+    retry_safe = idempotency_key is not None or group_id is not None
+    group_id = group_id or uuid.uuid4()
+    common = {
+        "workspace_id": workspace_id,
+        "work_item_id": work_item_id,
+        "track_id": track_id,
+        "task_id": task_id,
+    }
+    rows: list[dict[str, Any]] = [
+        {
+            **common,
+            "id": group_id,
+            "parent_id": parent_id,
+            "type": NodeType.grid_group,
+            "status": NodeStatus(status),
+            "cell": None,
+            "payload": dict(payload),
+            "result": None if result is None else dict(result),
+            "asset_id": None,
+            "idempotency_key": idempotency_key,
+            "trace_id": trace_id,
+        }
+    ]
+    for number, cell in zip(numbers, cells, strict=True):
+        rows.append(
+            {
+                **common,
+                "id": uuid.uuid5(group_id, f"cell/{number}"),  # a retry clashes on every row
+                "parent_id": group_id,
+                "type": NodeType.image,
+                "status": NodeStatus(cell.get("status") or status),
+                "cell": number,
+                "payload": dict(cell.get("payload") or {}),
+                "result": None if cell.get("result") is None else dict(cell["result"]),
+                "asset_id": cell.get("asset_id"),
+                "idempotency_key": cell.get("idempotency_key")
+                or (None if idempotency_key is None else f"{idempotency_key}/{number}"),
+                "trace_id": cell.get("trace_id", trace_id),
+            }
+        )
+    stmt = pg_insert(Node).values(rows)
+    if retry_safe:  # any unique clash (id or key) means this grid, or a clashing one, exists
+        stmt = stmt.on_conflict_do_nothing()
+    written = list(session.scalars(stmt.returning(Node)))
+    group = next((n for n in written if n.id == group_id), None)
+    if group is not None:
+        if len(written) != len(rows):
+            raise Conflict("some grid cell keys were already used", code="idempotency_key_reused")
+        cells_written = sorted((n for n in written if n is not group), key=lambda n: n.cell or 0)
+        return Grid(group=group, cells=cells_written)
+    if written:
+        raise Conflict("some grid cells already exist under another group", code="idempotency_key_reused")
+    existing = session.get(Node, group_id)
+    if existing is None and idempotency_key is not None:
+        existing = get_by_idempotency_key(session, idempotency_key)
+    if existing is None or existing.work_item_id != work_item_id or existing.type != NodeType.grid_group:
+        raise Conflict(
+            "the grid's id or idempotency key is used by another node", code="idempotency_key_reused"
+        )
+    return Grid(group=existing, cells=grid_cells(session, existing.id))
+
+
+def set_result(
+    session: Session,
+    node_id: uuid.UUID,
+    *,
+    status: NodeStatus,
+    result: Mapping[str, Any] | None = None,
+    asset_id: uuid.UUID | None = None,
+) -> Node:
+    """Finish a pending node (ok/failed), attaching its result and asset."""
+    node = require_node(session, node_id)
+    if asset_id is not None:
+        _check_assets(session, node.workspace_id, [asset_id])
+        node.asset_id = asset_id
+    node.status = NodeStatus(status)
+    if result is not None:
+        node.result = dict(result)
+    session.flush()
+    return node
+
+
+def select_node(session: Session, work_item_id: uuid.UUID, node_id: uuid.UUID) -> WorkItem:
+    """Commit `node_id` as the work item's current version (its selected node)."""
+    item = require(session, WorkItem, work_item_id)
+    node = require_node(session, node_id)
+    if node.work_item_id != work_item_id:
+        raise InvariantViolation(
+            "the selected node must belong to the work item", code="selected_node_wrong_work_item"
+        )
+    if node.status != NodeStatus.ok:
+        raise InvariantViolation("only a finished (ok) node can be selected", code="selected_node_not_ok")
+    item.selected_node_id = node_id
+    session.flush()
+    return item
+
+
+def clear_selection(session: Session, work_item_id: uuid.UUID) -> WorkItem:
+    item = require(session, WorkItem, work_item_id)
+    item.selected_node_id = None
+    session.flush()
+    return item
+
+
+def add_reference(
+    session: Session, from_node_id: uuid.UUID, to_node_id: uuid.UUID, role: RefRole = RefRole.image
+) -> NodeRef:
+    """`from` uses `to` as a reference (any track or work item of the same workspace). Idempotent."""
+    if from_node_id == to_node_id:
+        raise InvariantViolation("a node cannot reference itself", code="reference_to_self")
+    source = require_node(session, from_node_id)
+    target = require_node(session, to_node_id)
+    if source.workspace_id != target.workspace_id:
+        raise InvariantViolation("references cannot cross workspaces", code="reference_crosses_workspaces")
+    stmt = (
+        pg_insert(NodeRef)
+        .values(
+            id=uuid.uuid4(),
+            workspace_id=source.workspace_id,
+            from_node_id=from_node_id,
+            to_node_id=to_node_id,
+            role=RefRole(role),
+        )
+        .on_conflict_do_nothing(index_elements=[NodeRef.from_node_id, NodeRef.to_node_id, NodeRef.role])
+        .returning(NodeRef)
+    )
+    ref = session.scalars(stmt).one_or_none()
+    if ref is not None:
+        return ref
+    existing = session.scalar(
+        select(NodeRef).where(
+            NodeRef.from_node_id == from_node_id,
+            NodeRef.to_node_id == to_node_id,
+            NodeRef.role == RefRole(role),
+        )
+    )
+    assert existing is not None
+    return existing
+
+
+def remove_reference(
+    session: Session, from_node_id: uuid.UUID, to_node_id: uuid.UUID, role: RefRole | None = None
+) -> int:
+    """Drop reference edges (all roles when `role` is None); returns how many were removed."""
+    refs = session.scalars(
+        select(NodeRef).where(
+            NodeRef.from_node_id == from_node_id,
+            NodeRef.to_node_id == to_node_id,
+            *([NodeRef.role == RefRole(role)] if role is not None else []),
+        )
+    ).all()
+    for ref in refs:
+        session.delete(ref)
+    session.flush()
+    return len(refs)
+
+
+# --- checks --------------------------------------------------------------------------
+
+
+def _check_placement(
+    session: Session,
+    work_item_id: uuid.UUID | None,
+    workspace_id: uuid.UUID | None,
+    track_id: uuid.UUID | None,
+    parent_id: uuid.UUID | None,
+) -> uuid.UUID:
+    """Resolve the workspace and check track and parent against the work item."""
+    if work_item_id is not None:
+        item = require(session, WorkItem, work_item_id)
+        if workspace_id is not None and workspace_id != item.workspace_id:
+            raise InvariantViolation(
+                "the work item is in another workspace", code="work_item_wrong_workspace"
+            )
+        workspace_id = item.workspace_id
+    elif workspace_id is None:
+        raise InvalidInput("a node needs a work item or a workspace", code="node_needs_owner")
+    if track_id is not None:
+        if work_item_id is None:
+            raise InvariantViolation("a workspace-level node has no track", code="track_wrong_work_item")
+        track = session.get(Track, track_id)
+        if track is None:
+            raise NotFound("track", track_id)
+        if track.work_item_id != work_item_id:
+            raise InvariantViolation("the track belongs to another work item", code="track_wrong_work_item")
+    if parent_id is not None:
+        parent = session.get(Node, parent_id)
+        if parent is None:
+            raise NotFound("node", parent_id, code="parent_not_found")
+        if parent.workspace_id != workspace_id or (
+            work_item_id is not None and parent.work_item_id != work_item_id
+        ):
+            raise InvariantViolation("lineage never crosses work items", code="lineage_crosses_work_items")
+    return workspace_id
+
+
+def _check_cell(cell: int | None) -> None:
+    if cell is not None and not 1 <= cell <= 9:
+        raise InvalidInput(f"grid cell {cell} is outside 1..9", code="cell_out_of_range")
+
+
+def _check_assets(session: Session, workspace_id: uuid.UUID, asset_ids: Sequence[uuid.UUID]) -> None:
+    found = set(
+        session.scalars(select(Asset.id).where(Asset.id.in_(asset_ids), Asset.workspace_id == workspace_id))
+    )
+    if found != set(asset_ids):
+        raise InvariantViolation("the asset is not in this workspace", code="asset_wrong_workspace")

@@ -1,0 +1,150 @@
+"""Snapshots: saved selections and specs, for one-sentence rollback.
+
+Rule: a snapshot records, for every work item in scope (the whole workspace, or one work item),
+its selected node, spec, locks, duration and position; a workspace snapshot also records the
+style, style spec and rules. `rollback` restores exactly those fields. It never recreates deleted
+work items or nodes: what no longer exists is reported, not invented. Shots created after the
+snapshot keep existing and are placed after the restored ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schema.domain_errors import NotFound
+from schema.enums import NodeStatus, WorkItemType
+from schema.models import Node, Snapshot, WorkItem, Workspace
+from schema.repositories import work_items
+from schema.repositories._shared import require
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass
+class RollbackResult:
+    restored_work_item_ids: list[uuid.UUID] = field(default_factory=list)
+    missing_work_item_ids: list[uuid.UUID] = field(default_factory=list)  # deleted since the snapshot
+    missing_node_ids: list[uuid.UUID] = field(default_factory=list)  # selection could not be restored
+
+
+def take(
+    session: Session,
+    workspace_id: uuid.UUID,
+    note: str = "",
+    *,
+    work_item_id: uuid.UUID | None = None,
+    created_by: str | None = None,
+) -> Snapshot:
+    """Snapshot the workspace (every shot and draft) or a single work item."""
+    workspace = require(session, Workspace, workspace_id)
+    session.flush()
+    stmt = select(WorkItem).where(WorkItem.workspace_id == workspace_id)
+    if work_item_id is not None:
+        stmt = stmt.where(WorkItem.id == work_item_id)
+    items = list(session.scalars(stmt.order_by(WorkItem.idx.nulls_last(), WorkItem.created_at, WorkItem.id)))
+    if work_item_id is not None and not items:
+        raise NotFound("work_item", work_item_id)
+    data: dict[str, Any] = {
+        "version": SNAPSHOT_VERSION,
+        "work_items": [
+            {
+                "id": str(item.id),
+                "type": item.type.value,
+                "idx": item.idx,
+                "scene_id": None if item.scene_id is None else str(item.scene_id),
+                "selected_node_id": None if item.selected_node_id is None else str(item.selected_node_id),
+                "spec": item.spec,
+                "locks": item.locks,
+                "duration_s": item.duration_s,
+            }
+            for item in items
+        ],
+    }
+    if work_item_id is None:
+        data["workspace"] = {
+            "style": workspace.style,
+            "style_spec": workspace.style_spec,
+            "rules": workspace.rules,
+        }
+    snapshot = Snapshot(
+        workspace_id=workspace_id, work_item_id=work_item_id, note=note, data=data, created_by=created_by
+    )
+    session.add(snapshot)
+    session.flush()
+    return snapshot
+
+
+def get(session: Session, snapshot_id: uuid.UUID) -> Snapshot | None:
+    return session.get(Snapshot, snapshot_id)
+
+
+def list_for_workspace(session: Session, workspace_id: uuid.UUID, *, limit: int = 100) -> list[Snapshot]:
+    """Newest first."""
+    stmt = (
+        select(Snapshot)
+        .where(Snapshot.workspace_id == workspace_id)
+        .order_by(Snapshot.created_at.desc(), Snapshot.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def latest(session: Session, workspace_id: uuid.UUID) -> Snapshot | None:
+    snapshots = list_for_workspace(session, workspace_id, limit=1)
+    return snapshots[0] if snapshots else None
+
+
+def rollback(session: Session, snapshot_id: uuid.UUID) -> RollbackResult:
+    """Restore selections, specs, locks, durations, shot order (and workspace style/rules)."""
+    snapshot = require(session, Snapshot, snapshot_id)
+    workspace = work_items.lock_shot_order(session, snapshot.workspace_id)
+    saved = {uuid.UUID(entry["id"]): entry for entry in snapshot.data.get("work_items", [])}
+    items = {
+        item.id: item
+        for item in session.scalars(
+            select(WorkItem).where(
+                WorkItem.workspace_id == snapshot.workspace_id, WorkItem.id.in_(list(saved))
+            )
+        )
+    }
+    wanted_nodes = {uuid.UUID(e["selected_node_id"]) for e in saved.values() if e.get("selected_node_id")}
+    usable = {
+        node_id: work_item_id
+        for node_id, work_item_id in session.execute(
+            select(Node.id, Node.work_item_id).where(Node.id.in_(wanted_nodes), Node.status == NodeStatus.ok)
+        )
+    }
+    result = RollbackResult()
+    for item_id, entry in saved.items():
+        item = items.get(item_id)
+        if item is None:
+            result.missing_work_item_ids.append(item_id)
+            continue
+        item.spec = entry.get("spec") or {}
+        item.locks = entry.get("locks") or {}
+        item.duration_s = entry.get("duration_s")
+        node_id = uuid.UUID(entry["selected_node_id"]) if entry.get("selected_node_id") else None
+        if node_id is not None and usable.get(node_id) != item_id:
+            result.missing_node_ids.append(node_id)
+        else:
+            item.selected_node_id = node_id
+        result.restored_work_item_ids.append(item_id)
+    if snapshot.work_item_id is None:
+        saved_ws = snapshot.data.get("workspace") or {}
+        workspace.style = saved_ws.get("style")
+        workspace.style_spec = saved_ws.get("style_spec") or {}
+        workspace.rules = saved_ws.get("rules") or {}
+        shots = work_items.list_shots(session, snapshot.workspace_id)
+        saved_order = {i: e["idx"] for i, e in saved.items() if e.get("type") == WorkItemType.shot.value}
+        ordered = sorted(
+            shots,
+            key=lambda s: (0, saved_order[s.id], 0) if s.id in saved_order else (1, 0, s.idx or 0),
+        )
+        work_items.set_positions(session, [(s, i) for i, s in enumerate(ordered, start=1)])
+    session.flush()
+    return result

@@ -1,0 +1,99 @@
+"""Worker pools: which activities run on which task queue, with what concurrency.
+
+Rules: one task queue per pool (`cpu`, `gpu-image`, `gpu-video`, `tts`) so image, video and CPU work
+scale independently; the `cpu` pool also runs every workflow; a pool's activity concurrency is its
+slot count (GPU pools: the GPU slots); `directordeck up` runs all pools in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.pipeline import PipelineActivities
+from infra.settings import Settings
+from workflows.compose import ComposeWorkflow
+from workflows.contracts import POOLS, QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO, QUEUE_TTS, Queues
+from workflows.grid import GridWorkflow
+from workflows.project_pipeline import ProjectPipelineWorkflow
+from workflows.shot import ShotWorkflow
+from workflows.shot_video import ShotVideoWorkflow
+from workflows.storyboard import StoryboardWorkflow
+from workflows.voice import VoiceWorkflow
+
+WORKFLOWS: Sequence[type] = (
+    StoryboardWorkflow,
+    GridWorkflow,
+    VoiceWorkflow,
+    ShotVideoWorkflow,
+    ComposeWorkflow,
+    ShotWorkflow,
+    ProjectPipelineWorkflow,
+)
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    name: str
+    concurrency: int
+
+
+def pool_specs(settings: Settings) -> dict[str, PoolSpec]:
+    return {
+        QUEUE_CPU: PoolSpec(QUEUE_CPU, settings.pool_concurrency_cpu),
+        QUEUE_GPU_IMAGE: PoolSpec(QUEUE_GPU_IMAGE, settings.pool_concurrency_gpu_image),
+        QUEUE_GPU_VIDEO: PoolSpec(QUEUE_GPU_VIDEO, settings.pool_concurrency_gpu_video),
+        QUEUE_TTS: PoolSpec(QUEUE_TTS, settings.pool_concurrency_tts),
+    }
+
+
+def pool_activities(pool: str, acts: PipelineActivities) -> list:
+    return {
+        QUEUE_CPU: [acts.storyboard, acts.compose, acts.record_task],
+        QUEUE_GPU_IMAGE: [acts.render_grid],
+        QUEUE_GPU_VIDEO: [acts.render_video],
+        QUEUE_TTS: [acts.synthesize_voice],
+    }[pool]
+
+
+def build_worker(
+    client: Client, pool: str, acts: PipelineActivities, settings: Settings, queues: Queues | None = None
+) -> Worker:
+    if pool not in POOLS:
+        raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
+    queues = queues or Queues.prefixed(settings.task_queue_prefix)
+    spec = pool_specs(settings)[pool]
+    queue = getattr(queues, pool.replace("-", "_"))
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=list(WORKFLOWS) if pool == QUEUE_CPU else [],
+        activities=pool_activities(pool, acts),
+        max_concurrent_activities=spec.concurrency,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def run_pools(
+    client: Client,
+    pools: Sequence[str],
+    acts: PipelineActivities,
+    settings: Settings,
+    stop: asyncio.Event,
+    queues: Queues | None = None,
+) -> None:
+    """Run the given pools until `stop` is set, then shut them down gracefully."""
+    workers = [build_worker(client, pool, acts, settings, queues) for pool in pools]
+    tasks = [asyncio.create_task(worker.run()) for worker in workers]
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    for task in tasks:
+        if task in done and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    stopper.cancel()

@@ -1,0 +1,111 @@
+"""What every workflow shares: retry policies, timeouts, and task-row mirroring.
+
+Rules: every activity call has a start-to-close timeout and a retry policy; long ones also have a
+heartbeat timeout and wait for the activity to acknowledge cancellation (so an FFmpeg child is gone
+before the task is marked canceled); a failure is recorded on the task row with its stable code and
+re-raised as a non-retryable ApplicationError of the same type.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.pipeline import PipelineActivities
+    from workflows.contracts import TaskOutcome, TaskRef
+
+T = TypeVar("T")
+
+NON_RETRYABLE_CODES = [
+    "bad_input",
+    "story_empty",
+    "story_too_long",
+    "shot_count_out_of_range",
+    "unknown_provider",
+    "provider_unavailable",
+    "voice_unavailable",
+    "asset_missing",
+    "asset_corrupt",
+    "ffmpeg_failed",
+    "not_found",
+    "invariant_violation",
+]
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+    non_retryable_error_types=NON_RETRYABLE_CODES,
+)
+
+LEDGER_TIMEOUT = timedelta(seconds=30)
+
+
+def long_activity_options(start_to_close: timedelta, heartbeat: timedelta = timedelta(seconds=10)) -> dict:
+    return {
+        "start_to_close_timeout": start_to_close,
+        "heartbeat_timeout": heartbeat,
+        "retry_policy": RETRY,
+        "cancellation_type": workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    }
+
+
+def failure_code(err: BaseException) -> tuple[str, str]:
+    """The stable code and message at the root of an activity/child failure chain."""
+    current: BaseException | None = err
+    while isinstance(current, ActivityError | ChildWorkflowError) and current.cause is not None:
+        current = current.cause
+    if isinstance(current, ApplicationError):
+        return current.type or "internal_error", current.message
+    if isinstance(current, FailureError):
+        return type(current).__name__.lower(), current.message
+    return "internal_error", str(err)
+
+
+async def record_task(outcome: TaskOutcome, queue: str) -> None:
+    await workflow.execute_activity_method(
+        PipelineActivities.record_task,
+        outcome,
+        task_queue=queue,
+        start_to_close_timeout=LEDGER_TIMEOUT,
+        retry_policy=RETRY,
+    )
+
+
+async def mirrored(task: TaskRef, queue: str, body: Callable[[], Awaitable[T]]) -> T:
+    """Run `body`; on failure or cancellation mirror the outcome onto the task row, then re-raise."""
+    try:
+        return await body()
+    except asyncio.CancelledError:
+        await record_task(TaskOutcome(task, "canceled"), queue)
+        raise
+    except (ActivityError, ChildWorkflowError) as err:
+        if isinstance(err.cause, FailureError) and type(err.cause).__name__ == "CancelledError":
+            await record_task(TaskOutcome(task, "canceled"), queue)
+            raise
+        code, message = failure_code(err)
+        await record_task(TaskOutcome(task, "failed", code, message), queue)
+        raise ApplicationError(message, type=code, non_retryable=True) from err
+
+
+def parent_id() -> str | None:
+    parent = workflow.info().parent
+    return parent.workflow_id if parent else None
+
+
+def task_ref(workspace_id: str, task_type: str, work_item_id: str | None = None) -> TaskRef:
+    return TaskRef(
+        workspace_id=workspace_id,
+        workflow_id=workflow.info().workflow_id,
+        task_type=task_type,
+        work_item_id=work_item_id,
+        parent_workflow_id=parent_id(),
+    )

@@ -1,0 +1,35 @@
+"""`shot_video`: a shot's selected image → a video node (image→video model or a pan/zoom clip)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.pipeline import PipelineActivities
+    from workflows.common import long_activity_options, mirrored, task_ref
+    from workflows.contracts import VideoInput, VideoResult, VideoWorkflowInput
+
+
+@workflow.defn(name="shot_video")
+class ShotVideoWorkflow:
+    @workflow.run
+    async def run(self, inp: VideoWorkflowInput) -> VideoResult:
+        task = task_ref(inp.workspace_id, "video", inp.work_item_id)
+        request = VideoInput(
+            task=task,
+            work_item_id=inp.work_item_id,
+            source_node_id=inp.source_node_id,
+            duration_s=inp.duration_s,
+        )
+        return await mirrored(
+            task,
+            inp.queues.cpu,
+            lambda: workflow.execute_activity_method(
+                PipelineActivities.render_video,
+                request,
+                task_queue=inp.queues.gpu_video,
+                **long_activity_options(timedelta(minutes=15)),
+            ),
+        )
