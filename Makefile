@@ -4,23 +4,32 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed-run
 STORY ?= a fox steals the moon
 SHOTS ?= 6
 
 .PHONY: install demo up test lint bench clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+
+# runtime only: what `make demo` needs
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e .
+	touch $(RUN_STAMP)
+
+# runtime + test tools + the gpu extra (torch==2.13.0 CPU build, diffusers) for the provider tests
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e '.[dev,gpu]'
+	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(BIN)/directordeck demo "$(STORY)" --shots $(SHOTS)
 
-up: $(STAMP)
+up: $(RUN_STAMP)
 	$(BIN)/directordeck up
 
 test: $(STAMP)

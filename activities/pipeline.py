@@ -90,7 +90,9 @@ class PipelineActivities:
             endpoint_url=settings.s3_endpoint_url,
             region=settings.aws_region,
         )
-        return cls(database_url, storage, choose_providers(settings), settings.data_path / "work")
+        return cls(
+            database_url, storage, choose_providers(settings, device=device), settings.data_path / "work"
+        )
 
     # --- shared steps ---------------------------------------------------------------------
 
@@ -120,8 +122,10 @@ class PipelineActivities:
                 },
             )
 
-    def _finish_task(self, session: Any, task: TaskRef, result: dict[str, Any]) -> None:
-        row = task_repo.mark_succeeded(session, task.workflow_id, result=result)
+    def _finish_task(
+        self, session: Any, task: TaskRef, result: dict[str, Any], gpu_seconds: float | None = None
+    ) -> None:
+        row = task_repo.mark_succeeded(session, task.workflow_id, result=result, gpu_seconds=gpu_seconds)
         event_repo.append(
             session,
             row.workspace_id,
@@ -174,6 +178,12 @@ class PipelineActivities:
             raise
 
     # --- task mirroring -------------------------------------------------------------------
+
+    @activity.defn(name="start_task")
+    @coded
+    async def start_task(self, task: TaskRef) -> None:
+        """Mirror an orchestrating workflow (one with no activity of its own) as a running task."""
+        await asyncio.to_thread(self._start_task, task, {})
 
     @activity.defn(name="record_task")
     @coded
@@ -317,7 +327,12 @@ class PipelineActivities:
                         "cell": img.cell,
                         "asset_id": asset.id,
                         "payload": {"seed": img.seed, "cell": img.cell, **img.params},
-                        "result": {"provider": provider, "width": img.width, "height": img.height},
+                        "result": {
+                            "provider": provider,
+                            "width": img.width,
+                            "height": img.height,
+                            "cache": img.params.get("cache"),
+                        },
                         "idempotency_key": f"{wf}/grid/{img.cell}",
                     }
                 )
@@ -356,10 +371,18 @@ class PipelineActivities:
                 selected_node_id=selected,
                 provider=provider,
             )
+            gpu_seconds = round(sum(float(img.params.get("gpu_seconds", 0.0)) for img in images), 6)
+            cache = images[0].params.get("cache") if images else None
             self._finish_task(
                 session,
                 inp.task,
-                {"group_node_id": result.group_node_id, "cells": len(children), "selected_node_id": selected},
+                {
+                    "group_node_id": result.group_node_id,
+                    "cells": len(children),
+                    "selected_node_id": selected,
+                    "cache": cache,
+                },
+                gpu_seconds=gpu_seconds or None,
             )
             return result
 
@@ -445,9 +468,10 @@ class PipelineActivities:
         duration = float(inp.duration_s or shot.duration_s)
         movement = (shot.spec.get("camera") or {}).get("movement", "push_in")
         out = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".mp4")[1])
+        clip = self.providers.video or kenburns_clip
         try:
             info = await run_blocking(
-                lambda progress, cancelled: kenburns_clip(
+                lambda progress, cancelled: clip(
                     image_path,
                     out,
                     duration_s=duration,
@@ -494,6 +518,7 @@ class PipelineActivities:
                     "fps": inp.fps,
                     "source_node_id": str(source.id),
                     "duration_s": inp.duration_s,
+                    "generation": getattr(info, "params", None),
                 },
                 result={"duration_s": info.duration_s, "width": info.width, "height": info.height},
                 asset_id=asset.id,
@@ -501,7 +526,13 @@ class PipelineActivities:
                 task_id=task.id if task else None,
             )
             result = VideoResult(node_id=str(node.id), duration_s=float(info.duration_s), provider=provider)
-            self._finish_task(session, inp.task, {"node_id": result.node_id, "duration_s": result.duration_s})
+            gpu_seconds = getattr(info, "gpu_seconds", None)
+            self._finish_task(
+                session,
+                inp.task,
+                {"node_id": result.node_id, "duration_s": result.duration_s},
+                gpu_seconds=float(gpu_seconds) if gpu_seconds else None,
+            )
             return result
 
     # --- compose --------------------------------------------------------------------------
@@ -597,6 +628,7 @@ class PipelineActivities:
                     "height": composed.height,
                     "reencoded_shots": composed.reencoded_shots,
                     "cached_shots": composed.cached_shots,
+                    "subtitle_events": composed.subtitle_events,
                 },
                 asset_id=asset.id,
                 idempotency_key=f"{wf}/compose",

@@ -82,6 +82,13 @@ async def _run(
         workspace_id = str(workspace.id)
     workflow_id = pipeline_workflow_id(workspace_id)
     acts = PipelineActivities.from_settings(settings, database_url)
+    chosen = acts.providers
+    _say(
+        f"providers: storyboard={chosen.storyboard.name}, images={chosen.images.name}, "
+        f"video={chosen.video_name}, voice={chosen.voice.name}"
+    )
+    for note in chosen.notes:
+        _say(f"providers: {note}")
     stop = asyncio.Event()
     workers = asyncio.create_task(run_pools(client, POOLS, acts, settings, stop)) if run_workers else None
     started = time.monotonic()

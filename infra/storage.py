@@ -37,7 +37,7 @@ def validate_key(key: str) -> PurePosixPath:
     if not key or "\\" in key or "\x00" in key or key.startswith("/"):
         raise UnsafeKeyError(f"unsafe storage key: {key!r}")
     path = PurePosixPath(key)
-    if any(not _KEY_PART.match(part) for part in path.parts):
+    if str(path) != key or any(not _KEY_PART.match(part) for part in path.parts):
         raise UnsafeKeyError(f"unsafe storage key: {key!r}")
     return path
 

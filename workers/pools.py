@@ -54,7 +54,7 @@ def pool_specs(settings: Settings) -> dict[str, PoolSpec]:
 
 def pool_activities(pool: str, acts: PipelineActivities) -> list:
     return {
-        QUEUE_CPU: [acts.storyboard, acts.compose, acts.record_task],
+        QUEUE_CPU: [acts.storyboard, acts.compose, acts.start_task, acts.record_task],
         QUEUE_GPU_IMAGE: [acts.render_grid],
         QUEUE_GPU_VIDEO: [acts.render_video],
         QUEUE_TTS: [acts.synthesize_voice],
@@ -62,19 +62,41 @@ def pool_activities(pool: str, acts: PipelineActivities) -> list:
 
 
 def build_worker(
-    client: Client, pool: str, acts: PipelineActivities, settings: Settings, queues: Queues | None = None
+    client: Client,
+    pool: str,
+    acts: PipelineActivities,
+    settings: Settings,
+    queues: Queues | None = None,
+    *,
+    with_agent: bool = True,
 ) -> Worker:
+    """One pool's Worker; the cpu pool also runs every workflow and the agent (LangGraph plugin)."""
     if pool not in POOLS:
         raise ValueError(f"unknown pool {pool!r}; choose one of {', '.join(POOLS)}")
     queues = queues or Queues.prefixed(settings.task_queue_prefix)
     spec = pool_specs(settings)[pool]
     queue = getattr(queues, pool.replace("-", "_"))
+    workflows: list[type] = []
+    activities = pool_activities(pool, acts)
+    plugins: list = []
+    concurrency = spec.concurrency
+    if pool == QUEUE_CPU:
+        workflows = list(WORKFLOWS)
+        if with_agent:
+            from agent.worker import AgentDeps, agent_worker_options
+
+            agent = agent_worker_options(AgentDeps(acts.database_url, client, queues, settings))
+            workflows += agent["workflows"]
+            activities += agent["activities"]
+            plugins = agent["plugins"]
+            concurrency += 4  # agent steps are short; keep them from queueing behind compose
     return Worker(
         client,
         task_queue=queue,
-        workflows=list(WORKFLOWS) if pool == QUEUE_CPU else [],
-        activities=pool_activities(pool, acts),
-        max_concurrent_activities=spec.concurrency,
+        workflows=workflows,
+        activities=activities,
+        plugins=plugins,
+        max_concurrent_activities=concurrency,
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
 

@@ -80,6 +80,16 @@ async def record_task(outcome: TaskOutcome, queue: str) -> None:
     )
 
 
+async def start_task(task: TaskRef, queue: str) -> None:
+    await workflow.execute_activity_method(
+        PipelineActivities.start_task,
+        task,
+        task_queue=queue,
+        start_to_close_timeout=LEDGER_TIMEOUT,
+        retry_policy=RETRY,
+    )
+
+
 async def mirrored(task: TaskRef, queue: str, body: Callable[[], Awaitable[T]]) -> T:
     """Run `body`; on failure or cancellation mirror the outcome onto the task row, then re-raise."""
     try:

@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import failure_code
+    from workflows.common import failure_code, record_task, start_task, task_ref
     from workflows.compose import ComposeWorkflow
     from workflows.contracts import (
         CancelShot,
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         ShotWorkflowInput,
         ShotWorkflowResult,
         StoryboardWorkflowInput,
+        TaskOutcome,
     )
     from workflows.shot import ShotWorkflow
     from workflows.storyboard import StoryboardWorkflow
@@ -54,6 +55,28 @@ class ProjectPipelineWorkflow:
 
     @workflow.run
     async def run(self, inp: PipelineInput) -> PipelineResult:
+        task = task_ref(inp.workspace_id, "pipeline")
+        await start_task(task, inp.queues.cpu)
+        try:
+            result = await self._run(inp)
+        except asyncio.CancelledError:
+            self._progress.stage = "canceled"
+            await record_task(TaskOutcome(task, "canceled"), inp.queues.cpu)
+            raise
+        except (ApplicationError, ChildWorkflowError) as err:
+            code, message = failure_code(err)
+            self._progress.stage, self._progress.error = "failed", f"{code}: {message}"
+            await record_task(TaskOutcome(task, "failed", code, message), inp.queues.cpu)
+            raise ApplicationError(message, type=code, non_retryable=True) from err
+        summary = {
+            "status": result.status,
+            "shots": len(result.shots),
+            "compose_node_id": result.compose.node_id if result.compose else None,
+        }
+        await record_task(TaskOutcome(task, "succeeded", result=summary), inp.queues.cpu)
+        return result
+
+    async def _run(self, inp: PipelineInput) -> PipelineResult:
         progress = self._progress
         ws = inp.workspace_id
         progress.stage = "storyboard"
@@ -77,9 +100,9 @@ class ProjectPipelineWorkflow:
         results = await self._run_shots(inp, board.shot_ids)
 
         if not any(r.status == "succeeded" for r in results):
-            progress.stage = "failed"
-            progress.error = "no shot succeeded; nothing to compose"
-            raise ApplicationError(progress.error, type="pipeline_no_shots", non_retryable=True)
+            raise ApplicationError(
+                "no shot succeeded; nothing to compose", type="pipeline_no_shots", non_retryable=True
+            )
         progress.stage = "compose"
         compose = await workflow.execute_child_workflow(
             ComposeWorkflow.run,
@@ -120,7 +143,16 @@ class ProjectPipelineWorkflow:
                 self._running[wi] = handle
                 self._progress.shots[number - 1].status = "running"
                 in_flight[handle] = (number, wi)
-            done, _ = await workflow.wait(list(in_flight), return_when=asyncio.FIRST_COMPLETED)
+            if not in_flight:
+                continue  # every remaining shot was cancelled before it started
+            try:
+                done, _ = await workflow.wait(list(in_flight), return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                # the whole run is cancelled: cancel every running shot and let each record it
+                for handle in in_flight:
+                    handle.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
+                raise
             for fut in done:
                 number, wi = in_flight.pop(fut)
                 self._running.pop(wi, None)

@@ -87,5 +87,6 @@ class ShotWorkflow:
         finally:
             if voice is not None and not voice.done():
                 voice.cancel()
+                await asyncio.gather(voice, return_exceptions=True)  # let it record `canceled`
         result.status = "succeeded"
         return result

@@ -1,16 +1,18 @@
 """Which provider serves each stage, chosen once per worker process from settings.
 
-Rule: `auto` picks the best provider this machine can really run (a key, models on disk) and
-otherwise the offline default, and says which one it picked; an unknown name is a coded error.
+Rule: `auto` picks the best provider this machine can really run (a key, models on disk, the gpu
+extra) and otherwise the offline default, and logs which one it picked and why; naming a provider
+explicitly that cannot run is a coded error, never a silent fallback.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from activities.errors import BadInputError
+from activities.errors import BadInputError, ProviderUnavailableError
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,35 +24,90 @@ class Providers:
     images: Any
     voice: Any
     video_name: str = "kenburns"
+    video: Callable[..., Any] | None = None  # shaped like kenburns_clip; None = kenburns_clip
+    notes: list[str] = field(default_factory=list)  # what `auto` chose and why, for people
 
 
-def choose_providers(settings: Settings) -> Providers:
+def _storyboard(settings: Settings, notes: list[str]) -> Any:
+    from activities.providers.storyboard import OfflineStoryboarder
+
+    wanted = settings.storyboard_provider
+    if wanted == "offline" or (wanted == "auto" and not settings.google_api_key):
+        return OfflineStoryboarder()
+    if wanted not in ("auto", "gemini"):
+        raise BadInputError(f"unknown storyboard provider {wanted!r}", code="unknown_provider")
+    from activities.providers.gemini import GeminiStoryboarder
+
+    try:
+        return GeminiStoryboarder(settings.google_api_key)
+    except ProviderUnavailableError as err:
+        if wanted == "gemini":
+            raise
+        notes.append(f"storyboard: offline ({err.message})")
+        return OfflineStoryboarder()
+
+
+def _images(
+    settings: Settings, models: dict[str, Any], gpu_ok: bool, device: str | None, notes: list[str]
+) -> Any:
     from activities.providers.cards import StoryboardCardRenderer
-    from activities.providers.storyboard import get_storyboard_provider
+
+    wanted = settings.image_provider
+    if wanted == "diffusers" or (wanted == "auto" and gpu_ok and "image" in models):
+        if "image" not in models or not gpu_ok:
+            raise ProviderUnavailableError(
+                "image_provider=diffusers needs the gpu extra and a text-to-image pipeline "
+                "(model_index.json) in DIRECTORDECK_MODEL_DIR",
+                code="model_missing",
+            )
+        from activities.generation_cache import CachedGridProvider, DiskStore, GenerationCache
+        from activities.providers.diffusers_grid import DiffusersGridProvider
+
+        notes.append(f"images: diffusers ({models['image']})")
+        return CachedGridProvider(
+            DiffusersGridProvider(models["image"], device=device or "auto"),
+            GenerationCache(DiskStore(settings.data_path / "generation-cache")),
+        )
+    if wanted == "gemini":
+        from activities.providers.gemini import GeminiGridProvider
+
+        return GeminiGridProvider(settings.google_api_key)
+    if wanted not in ("auto", "storyboard_card"):
+        raise BadInputError(f"unknown image provider {wanted!r}", code="unknown_provider")
+    if settings.model_dir:
+        why = "the gpu extra is not installed" if not gpu_ok else "no text-to-image pipeline found"
+        notes.append(f"images: offline storyboard cards (DIRECTORDECK_MODEL_DIR={settings.model_dir}: {why})")
+    return StoryboardCardRenderer()
+
+
+def choose_providers(settings: Settings, device: str | None = None) -> Providers:
+    from activities.providers.gpu_pool import discover_models, gpu_extra_available
     from activities.providers.voice import PiperVoice
 
-    storyboard = get_storyboard_provider(
-        "offline"
-        if settings.storyboard_provider == "auto" and not settings.google_api_key
-        else settings.storyboard_provider,
-        settings,
-    )
-    if settings.image_provider in ("auto", "storyboard_card"):
-        images = StoryboardCardRenderer()
-        if settings.image_provider == "auto" and settings.model_dir:
-            log.warning(
-                "DIRECTORDECK_MODEL_DIR is set but the diffusers provider is not available in this "
-                "build; using offline storyboard cards"
+    notes: list[str] = []
+    models = discover_models(settings.model_dir) if settings.model_dir else {}
+    gpu_ok = bool(models) and gpu_extra_available()
+    storyboard = _storyboard(settings, notes)
+    images = _images(settings, models, gpu_ok, device, notes)
+    video, video_name = None, "kenburns"
+    wanted_video = settings.video_provider
+    if wanted_video == "diffusers" or (wanted_video == "auto" and gpu_ok and "video" in models):
+        if "video" not in models or not gpu_ok:
+            raise ProviderUnavailableError(
+                "video_provider=diffusers needs the gpu extra and a Stable Video Diffusion pipeline in "
+                "DIRECTORDECK_MODEL_DIR",
+                code="model_missing",
             )
-    else:
-        raise BadInputError(
-            f"image provider {settings.image_provider!r} is not available in this build",
-            code="unknown_provider",
-        )
-    if settings.video_provider not in ("auto", "kenburns"):
-        raise BadInputError(
-            f"video provider {settings.video_provider!r} is not available in this build",
-            code="unknown_provider",
-        )
+        from activities.providers.diffusers_video import DiffusersVideoProvider
+
+        svd = DiffusersVideoProvider(models["video"], device=device or "auto")
+        video, video_name = svd.clip, svd.name
+        notes.append(f"video: diffusers ({models['video']})")
+    elif wanted_video not in ("auto", "kenburns"):
+        raise BadInputError(f"unknown video provider {wanted_video!r}", code="unknown_provider")
     voice = PiperVoice(voice=settings.piper_voice, zh_voice=settings.piper_voice_zh)
-    return Providers(storyboard=storyboard, images=images, voice=voice)
+    for note in notes:
+        log.info("provider choice: %s", note)
+    return Providers(
+        storyboard=storyboard, images=images, voice=voice, video_name=video_name, video=video, notes=notes
+    )

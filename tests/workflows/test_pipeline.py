@@ -109,7 +109,7 @@ async def test_project_pipeline_end_to_end(make_rig) -> None:
     statuses = dict(
         rows(db, "select status, count(*) from task where workspace_id=:ws group by status", ws=ws)
     )
-    assert statuses == {"succeeded": 11}  # storyboard + 3×(grid, voice, video) + compose
+    assert statuses == {"succeeded": 12}  # pipeline + storyboard + 3×(grid, voice, video) + compose
     # the MP4 is real: video + audio, duration ≈ the shots' sum, subtitles burned in
     path = rig.acts.storage.local_path(result.compose.asset_key)
     info = probe(path)
@@ -119,6 +119,7 @@ async def test_project_pipeline_end_to_end(make_rig) -> None:
     assert abs(info.duration_s - total) / total < 0.05
     compose_result = scalar(db, "select result from node where workspace_id=:ws and type='compose'", ws=ws)
     assert compose_result["duration_s"] == pytest.approx(info.duration_s, rel=0.05)
+    assert compose_result["subtitle_events"] >= 3  # one narration line per shot at least
     # narration made each shot at least as long as its voice
     assert (
         scalar(

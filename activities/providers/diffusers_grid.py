@@ -1,0 +1,616 @@
+"""Diffusers grid-image provider (SD-Turbo / SDXL-Turbo class) for the `gpu-image` pool.
+
+Rules:
+- Weights come only from a local directory: `from_pretrained(model_dir, local_files_only=True)`,
+  loaded once per process (gpu_pool.resident); never a hub download.
+- fp16 (or bf16) on CUDA, fp32 on CPU; SDPA attention; optional `torch.compile` of the UNet.
+- A 4- or 9-cell grid is ONE batched pipeline call (a batch of per-cell prompts) with one CPU
+  `torch.Generator` per cell seeded `seed + cell - 1`. Initial noise and every sampler noise draw
+  come from the cell's own generator, so a cell re-rendered alone (`render_cell`) gets the same
+  noise as in the grid: bit-identical on CPU; on CUDA identical up to kernel choices that depend
+  on batch size (fp16 rounding). Everything needed to reproduce a cell is in its `params`.
+- img2img starts from the parent image, else the first reference.
+- `callback_on_step_end` reports progress and raises `CancelledByUser` as soon as `cancelled()`
+  turns true (no image is returned).
+- Out of memory (a real `torch.OutOfMemoryError`, or the simulated `memory_limit_images` limit)
+  splits the batch in halves and retries; the splits are recorded in every cell's params and the
+  smaller batch size is remembered for later grids. A single image that still does not fit is a
+  non-retryable `gpu_oom`. Jobs that cannot fit at all right now are refused up front with a
+  retryable `gpu_busy` (VRAM admission).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from activities.errors import BadInputError, CancelledByUser, ProviderUnavailableError
+from activities.providers import gpu_pool
+from activities.providers.cards import GRID_SIZES, GridRequest, RenderedImage, cell_cameras
+from schema.storyboard import Camera
+
+__all__ = ["DiffusersGridProvider", "cell_prompt", "generation_size"]
+
+Progress = Callable[[float], None]
+Cancelled = Callable[[], bool]
+
+DEFAULT_BYTES_PER_PIXEL = {"fp16": 1400, "bf16": 1400, "fp32": 2800}  # activations + VAE decode, per image
+_DENOISE_SHARE = 0.95  # progress share of denoising; the rest is decode + PNG encoding
+
+_SIZE_WORDS = {
+    "extreme_wide": "extreme wide shot",
+    "wide": "wide shot",
+    "full": "full shot",
+    "medium": "medium shot",
+    "medium_close": "medium close-up",
+    "close_up": "close-up",
+    "extreme_close_up": "extreme close-up",
+}
+_ANGLE_WORDS = {
+    "eye_level": "eye-level angle",
+    "low": "low angle",
+    "high": "high angle",
+    "birds_eye": "bird's-eye view",
+    "dutch": "dutch angle",
+    "over_shoulder": "over-the-shoulder shot",
+}
+
+
+def cell_prompt(req: GridRequest, cam: Camera) -> str:
+    """The text prompt of one cell: framing first (CLIP keeps only 77 tokens), visual, style."""
+    parts = [_SIZE_WORDS[cam.size], _ANGLE_WORDS[cam.angle], req.visual.strip().rstrip(".")]
+    if req.style:
+        parts.append(f"{req.style} style")
+    parts.append("cinematic film still")
+    return ", ".join(p for p in parts if p)
+
+
+def generation_size(width: int, height: int, resolution: int, multiple: int = 8) -> tuple[int, int]:
+    """Size to generate at: the request's aspect with its long side at `resolution`, multiples of 8."""
+    scale = resolution / max(width, height)
+    gw = max(multiple, round(width * scale / multiple) * multiple)
+    gh = max(multiple, round(height * scale / multiple) * multiple)
+    return gw, gh
+
+
+@dataclass
+class _Cell:
+    cell: int  # 1-based
+    seed: int
+    camera: Camera
+    prompt: str
+
+
+@dataclass
+class _Pipes:
+    """The resident text-to-image pipeline and its image-to-image twin (shared modules)."""
+
+    t2i: Any
+    info: dict[str, Any]
+    _i2i: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one pipeline call at a time
+
+    def i2i(self) -> Any:
+        if self._i2i is None:
+            from diffusers import AutoPipelineForImage2Image
+
+            self._i2i = AutoPipelineForImage2Image.from_pipe(self.t2i)
+            self._i2i.set_progress_bar_config(disable=True)
+        return self._i2i
+
+
+def _decode_image(data: bytes, what: str) -> Any:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            return img.convert("RGB")
+    except Exception as exc:  # Pillow raises many types for bad bytes
+        raise BadInputError(f"The {what} image could not be decoded: {exc}", code="asset_corrupt") from exc
+
+
+def _cover(img: Any, width: int, height: int) -> Any:
+    """Scale to cover width x height and centre-crop (no letterbox, no distortion)."""
+    from PIL import Image
+
+    scale = max(width / img.width, height / img.height)
+    w, h = max(width, round(img.width * scale)), max(height, round(img.height * scale))
+    img = img.resize((w, h), Image.Resampling.LANCZOS)
+    left, top = (w - width) // 2, (h - height) // 2
+    return img.crop((left, top, left + width, top + height))
+
+
+def _ensure_sdpa(module: Any) -> str:
+    """Use PyTorch scaled-dot-product attention in every attention layer; returns its name."""
+    try:
+        from diffusers.models.attention_processor import AttnProcessor2_0
+    except ImportError:  # pragma: no cover - very old diffusers
+        return "default"
+    procs = getattr(module, "attn_processors", None)
+    if not procs:
+        return "none"
+    if all(type(p).__name__ == "AttnProcessor2_0" for p in procs.values()):
+        return "sdpa"
+    try:
+        module.set_attn_processor(AttnProcessor2_0())
+        return "sdpa"
+    except (ValueError, TypeError):  # mixed processor kinds (e.g. IP-adapters): keep them
+        return "mixed"
+
+
+def _monotonic(report: Progress | None) -> Progress | None:
+    if report is None:
+        return None
+    best = [0.0]
+
+    def wrapped(fraction: float) -> None:
+        if fraction >= best[0]:
+            best[0] = fraction
+            report(fraction)
+
+    return wrapped
+
+
+def _has_variant(model_dir: Path, variant: str) -> bool:
+    unet = model_dir / "unet"
+    return unet.is_dir() and any(unet.glob(f"*.{variant}.safetensors"))
+
+
+def load_image_pipeline(
+    model_dir: Path | str, device: Any, dtype: Any, *, compile_unet: bool = False, compile_mode: str = ""
+) -> _Pipes:
+    """Load the text-to-image pipeline from a local directory onto `device` (no network, ever)."""
+    torch = gpu_pool.import_torch()
+    root = Path(model_dir).expanduser()
+    if not (root / "model_index.json").is_file():
+        raise ProviderUnavailableError(
+            f"No diffusers pipeline in {root} (model_index.json missing). Put an SD-Turbo class model "
+            "there (e.g. `huggingface-cli download stabilityai/sd-turbo --local-dir <dir>` on a "
+            "machine with network) and point DIRECTORDECK_MODEL_DIR at it.",
+            code="model_missing",
+        )
+    try:
+        from diffusers import AutoPipelineForText2Image
+        from diffusers.utils import logging as diffusers_logging
+    except ImportError as exc:
+        raise ProviderUnavailableError(
+            f"diffusers is not installed: {gpu_pool.GPU_EXTRA_HINT}", code="gpu_extra_missing"
+        ) from exc
+    diffusers_logging.disable_progress_bar()
+    kwargs: dict[str, Any] = {"local_files_only": True, "torch_dtype": dtype}
+    if dtype == torch.float16 and _has_variant(root, "fp16"):
+        kwargs["variant"] = "fp16"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch_dtype → dtype rename in new diffusers
+            pipe = AutoPipelineForText2Image.from_pretrained(str(root), **kwargs)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ProviderUnavailableError(
+            f"Could not load a text-to-image pipeline from {root}: {exc}", code="model_invalid"
+        ) from exc
+    pipe.set_progress_bar_config(disable=True)
+    pipe = pipe.to(device)
+    attention = _ensure_sdpa(pipe.unet)
+    _ensure_sdpa(pipe.vae)
+    if device.type == "cuda":
+        pipe.unet.to(memory_format=torch.channels_last)
+    compiled = False
+    if compile_unet:
+        pipe.unet = torch.compile(pipe.unet, mode=compile_mode or None, fullgraph=False)
+        compiled = True
+    info = {
+        "pipeline": type(pipe).__name__,
+        "scheduler": type(pipe.scheduler).__name__,
+        "attention": attention,
+        "compiled": compiled,
+        "variant": kwargs.get("variant"),
+    }
+    return _Pipes(t2i=pipe, info=info)
+
+
+class DiffusersGridProvider:
+    """Grid images from an SD-Turbo class model directory; same contract as the card renderer."""
+
+    name = "diffusers"
+
+    def __init__(
+        self,
+        model_dir: Path | str | None = None,
+        *,
+        device: str = "auto",
+        dtype: str | None = None,
+        steps: int = 4,
+        guidance_scale: float = 0.0,
+        strength: float = 0.5,
+        negative_prompt: str | None = None,
+        resolution: int = 512,
+        upscale_to_request: bool = True,
+        compile: bool = False,
+        compile_mode: str = "max-autotune-no-cudagraphs",
+        max_batch: int | None = None,
+        memory_limit_images: int | None = None,
+        vae_slicing: bool | None = None,
+        admission: bool = True,
+        bytes_per_pixel: int | None = None,
+        free_memory_fn: Callable[[Any], int | None] | None = None,
+        empty_cache_every: int = 50,
+        pipeline: Any = None,
+        model_id: str | None = None,
+    ) -> None:
+        if model_dir is None and pipeline is None:
+            raise ProviderUnavailableError(
+                "The diffusers image provider needs DIRECTORDECK_MODEL_DIR (a local diffusers model "
+                "directory).",
+                code="model_missing",
+            )
+        if steps < 1:
+            raise BadInputError(f"steps must be ≥ 1, got {steps}", code="steps_invalid")
+        if not 0.0 < strength <= 1.0:
+            raise BadInputError(f"strength must be in (0, 1], got {strength}", code="strength_invalid")
+        self.model_dir = Path(model_dir).expanduser() if model_dir is not None else None
+        self.device = gpu_pool.resolve_device(device)
+        self.dtype = gpu_pool.resolve_dtype(self.device, dtype)
+        self.steps = int(steps)
+        self.guidance_scale = float(guidance_scale)
+        self.strength = float(strength)
+        self.negative_prompt = negative_prompt
+        self.resolution = int(resolution)
+        self.upscale_to_request = upscale_to_request
+        self.compile = compile
+        self.compile_mode = compile_mode
+        self.max_batch = max_batch
+        self.memory_limit_images = memory_limit_images
+        self.vae_slicing = vae_slicing
+        self.admission = admission
+        self.bytes_per_pixel = bytes_per_pixel or DEFAULT_BYTES_PER_PIXEL.get(
+            gpu_pool.dtype_name(self.dtype), 2800
+        )
+        self.free_memory_fn = free_memory_fn
+        self.hygiene = gpu_pool.CacheHygiene(every_n_jobs=empty_cache_every)
+        self._injected = _Pipes(t2i=pipeline, info=self._describe(pipeline)) if pipeline is not None else None
+        self._model_id = model_id
+        self._weights_hash: str | None = None
+        self._learned_max_batch: dict[tuple[str, int, int], int] = {}
+        self._lock = threading.Lock()
+
+    # -- identity -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _describe(pipe: Any) -> dict[str, Any]:
+        return {
+            "pipeline": type(pipe).__name__,
+            "scheduler": type(pipe.scheduler).__name__,
+            "attention": _ensure_sdpa(pipe.unet),
+            "compiled": type(pipe.unet).__name__ == "OptimizedModule",
+            "variant": None,
+        }
+
+    def _identity(self) -> tuple[str, str]:
+        if self._weights_hash is None:
+            if self.model_dir is not None:
+                from activities.generation_cache import model_identity
+
+                model_id, self._weights_hash = model_identity(self.model_dir)
+                self._model_id = self._model_id or model_id
+            else:
+                self._weights_hash = "in-memory"
+                self._model_id = self._model_id or "in-memory"
+        return str(self._model_id), self._weights_hash
+
+    def cache_identity(self) -> dict[str, Any]:
+        """What the generation cache keys on besides the request (see generation_cache)."""
+        model_id, weights_hash = self._identity()
+        return {
+            "provider": self.name,
+            "model_id": model_id,
+            "weights_hash": weights_hash,
+            "params": {
+                "steps": self.steps,
+                "guidance_scale": self.guidance_scale,
+                "strength": self.strength,
+                "negative_prompt": self.negative_prompt,
+                "resolution": self.resolution,
+                "upscale_to_request": self.upscale_to_request,
+                "dtype": gpu_pool.dtype_name(self.dtype),
+            },
+        }
+
+    # -- loading --------------------------------------------------------------------------------
+
+    def pipes(self) -> _Pipes:
+        """The resident pipelines (loaded on first use, once per process)."""
+        if self._injected is not None:
+            return self._injected
+        assert self.model_dir is not None
+        key = gpu_pool.ModelKey.of("sd-grid", self.model_dir, self.device, self.dtype)
+        return gpu_pool.resident(
+            key,
+            lambda: load_image_pipeline(
+                self.model_dir,  # type: ignore[arg-type]
+                self.device,
+                self.dtype,
+                compile_unet=self.compile,
+                compile_mode=self.compile_mode,
+            ),
+        )
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def render_grid(
+        self, req: GridRequest, on_progress: Progress | None = None, cancelled: Cancelled | None = None
+    ) -> list[RenderedImage]:
+        """All cells of the grid in as few batched calls as memory allows (one, normally)."""
+        self._validate(req)
+        cams = cell_cameras(req.camera, req.size, req.seed)
+        cells = [
+            _Cell(cell=i, seed=req.seed + i - 1, camera=cam, prompt=cell_prompt(req, cam))
+            for i, cam in enumerate(cams, start=1)
+        ]
+        return self._render(req, cells, on_progress, cancelled)
+
+    def render_cell(
+        self,
+        req: GridRequest,
+        cell: int,
+        on_progress: Progress | None = None,
+        cancelled: Cancelled | None = None,
+    ) -> RenderedImage:
+        """Re-render one cell of `req` alone (same seed, prompt and parameters as in the grid)."""
+        self._validate(req)
+        if not 1 <= cell <= req.size:
+            raise BadInputError(f"cell must be 1..{req.size}, got {cell}", code="cell_invalid")
+        cam = cell_cameras(req.camera, req.size, req.seed)[cell - 1]
+        one = _Cell(cell=cell, seed=req.seed + cell - 1, camera=cam, prompt=cell_prompt(req, cam))
+        return self._render(req, [one], on_progress, cancelled)[0]
+
+    # -- internals ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _validate(req: GridRequest) -> None:
+        if req.size not in GRID_SIZES:
+            raise BadInputError(f"Grid size must be 1, 4 or 9, got {req.size}.", code="grid_size_invalid")
+        if not (64 <= req.width <= 4096 and 64 <= req.height <= 4096):
+            raise BadInputError(
+                f"Image size {req.width}x{req.height} is outside 64..4096 px.", code="image_size_invalid"
+            )
+        if not (req.visual or "").strip():
+            raise BadInputError("The shot has no visual description to render.", code="prompt_empty")
+
+    def _init_image(self, req: GridRequest, size: tuple[int, int]) -> tuple[Any, str | None, bytes | None]:
+        if req.parent_png is not None:
+            return _cover(_decode_image(req.parent_png, "parent"), *size), "parent", req.parent_png
+        if req.reference_pngs:
+            ref = req.reference_pngs[0]
+            return _cover(_decode_image(ref, "reference #1"), *size), "reference_1", ref
+        return None, None, None
+
+    def _render(
+        self, req: GridRequest, cells: list[_Cell], on_progress: Progress | None, cancelled: Cancelled | None
+    ) -> list[RenderedImage]:
+        from activities.generation_cache import asset_hash
+
+        if cancelled is not None and cancelled():
+            raise CancelledByUser(f"Grid for shot {req.shot_number} cancelled before it started.")
+        on_progress = _monotonic(on_progress)  # a call retried after an OOM must not move it back
+        gen_w, gen_h = generation_size(req.width, req.height, self.resolution)
+        init, init_source, init_bytes = self._init_image(req, (gen_w, gen_h))
+        mode = "img2img" if init is not None else "txt2img"
+        steps = self.steps
+        if mode == "img2img":  # img2img runs int(steps * strength) steps: at least one
+            steps = max(steps, math.ceil(1.0 / self.strength))
+        denoise_steps = int(steps * self.strength) if mode == "img2img" else steps
+        denoise_steps = max(1, denoise_steps)
+
+        per_image = gen_w * gen_h * self.bytes_per_pixel
+        free = None
+        if self.admission:
+            free = gpu_pool.admit(
+                self.device, per_image, what=f"a {gen_w}x{gen_h} image", free_fn=self.free_memory_fn
+            )
+        pipes = self.pipes()
+        pipe = pipes.i2i() if mode == "img2img" else pipes.t2i
+        if self.vae_slicing or (self.vae_slicing is None and self.device.type == "cuda"):
+            pipe.vae.enable_slicing()  # decode a 9-grid image by image: same pixels, lower peak
+
+        # plan the batch: one call unless a cap, learned OOM limit or free VRAM says otherwise
+        size_key = (mode, gen_w, gen_h)
+        cap = len(cells)
+        planned_by = "single_call"
+        if self.max_batch:
+            cap, planned_by = min(cap, self.max_batch), "max_batch"
+        learned = self._learned_max_batch.get(size_key)
+        if learned and learned < cap:
+            cap, planned_by = learned, "learned_after_oom"
+        if free is not None:
+            fits = max(1, int((free - gpu_pool.ADMISSION_HEADROOM_BYTES) // per_image))
+            if fits < cap:
+                cap, planned_by = fits, "free_vram"
+        pending: deque[list[_Cell]] = deque(cells[i : i + cap] for i in range(0, len(cells), cap))
+
+        total_units = len(cells) * denoise_steps
+        done_units = 0
+        results: dict[int, tuple[Any, float, int]] = {}  # cell → (image array, gpu seconds, chunk size)
+        chunk_sizes: list[int] = []
+        splits: list[dict[str, Any]] = []
+        timing = "wall"
+        while pending:
+            chunk = pending.popleft()
+            if cancelled is not None and cancelled():
+                raise CancelledByUser(f"Grid for shot {req.shot_number} cancelled.")
+            base_units = done_units
+            oom = False
+            try:
+                images, timer = self._call(
+                    pipe, pipes.lock, mode, chunk, init, steps, (gen_w, gen_h),
+                    (base_units, total_units, denoise_steps), on_progress, cancelled,
+                )  # fmt: skip
+            except CancelledByUser:
+                raise
+            except Exception as exc:
+                if not gpu_pool.is_oom(exc):
+                    raise
+                oom = True
+                message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            if oom:  # outside the except block: the traceback (and its tensors) is gone by now
+                self.hygiene.job_done(self.device, oom=True)
+                if len(chunk) == 1:
+                    raise ProviderUnavailableError(
+                        f"Out of GPU memory rendering ONE {gen_w}x{gen_h} image on "
+                        f"{gpu_pool.device_name(self.device)} ({message}); lower the resolution or "
+                        "use a GPU with more memory.",
+                        code="gpu_oom",
+                    )
+                # halve the batch size for this call and every call still to come
+                cap = (len(chunk) + 1) // 2
+                rest = chunk + [c for pending_chunk in pending for c in pending_chunk]
+                pending = deque(rest[i : i + cap] for i in range(0, len(rest), cap))
+                splits.append({"failed_call_size": len(chunk), "retry_size": cap, "error": message})
+                planned_by = "split_after_oom"
+                with self._lock:
+                    self._learned_max_batch[size_key] = min(cap, self._learned_max_batch.get(size_key, cap))
+                continue
+            timing = timer.method
+            chunk_sizes.append(len(chunk))
+            for c, arr in zip(chunk, images, strict=True):
+                results[c.cell] = (arr, timer.seconds / len(chunk), len(chunk))
+            done_units += len(chunk) * denoise_steps
+        self.hygiene.job_done(self.device)
+
+        model_id, weights_hash = self._identity()
+        init_hash = asset_hash(init_bytes) if init_bytes is not None else None
+        batch_info = {
+            "cells": len(cells),
+            "calls": len(chunk_sizes),
+            "chunk_sizes": chunk_sizes,
+            "planned_by": planned_by,
+            "max_batch": self.max_batch,
+            "memory_limit_images": self.memory_limit_images,
+            "oom_splits": splits,
+        }
+        out: list[RenderedImage] = []
+        for c in cells:
+            arr, seconds, chunk_size = results[c.cell]
+            png, out_w, out_h = self._encode(arr, req)
+            params: dict[str, Any] = {
+                "renderer": self.name,
+                "kind": "generated_image",
+                "model_id": model_id,
+                "weights_hash": weights_hash,
+                **pipes.info,
+                "mode": mode,
+                "prompt": c.prompt,
+                "negative_prompt": self.negative_prompt,
+                "seed": c.seed,
+                "generator": "cpu",
+                "steps": steps,
+                "denoise_steps": denoise_steps,
+                "guidance_scale": self.guidance_scale,
+                "strength": self.strength if mode == "img2img" else None,
+                "init_image": init_source,
+                "init_image_sha256": init_hash,
+                "generated_size": [gen_w, gen_h],
+                "output_size": [out_w, out_h],
+                "dtype": gpu_pool.dtype_name(self.dtype),
+                "device": str(self.device),
+                "shot_number": req.shot_number,
+                "grid_size": req.size,
+                "cell": c.cell,
+                "camera": c.camera.model_dump(),
+                "base_camera": req.camera.model_dump(),
+                "style": req.style,
+                "from_parent": req.parent_png is not None,
+                "references": len(req.reference_pngs),
+                "batch": {**batch_info, "this_call_size": chunk_size},
+                "gpu_seconds": round(seconds, 6),
+                "timing": timing,
+            }
+            out.append(RenderedImage(png, out_w, out_h, c.seed, c.cell, params))
+        if on_progress is not None:
+            on_progress(1.0)
+        return out
+
+    def _call(
+        self,
+        pipe: Any,
+        lock: threading.Lock,
+        mode: str,
+        chunk: list[_Cell],
+        init: Any,
+        steps: int,
+        gen_size: tuple[int, int],
+        units: tuple[int, int, int],
+        on_progress: Progress | None,
+        cancelled: Cancelled | None,
+    ) -> tuple[Any, gpu_pool.DeviceTimer]:
+        torch = gpu_pool.import_torch()
+        n = len(chunk)
+        gen_w, gen_h = gen_size
+        base_units, total_units, denoise_steps = units  # progress: done before, total, per image
+
+        def on_step_end(_pipe: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+            if cancelled is not None and cancelled():
+                raise CancelledByUser(f"Grid cancelled at denoising step {step + 1}.")
+            if on_progress is not None:
+                units = base_units + min(step + 1, denoise_steps) * n
+                on_progress(_DENOISE_SHARE * units / max(1, total_units))
+            return kwargs
+
+        generators = [torch.Generator(device="cpu").manual_seed(c.seed) for c in chunk]
+        call: dict[str, Any] = {
+            "prompt": [c.prompt for c in chunk],
+            "num_inference_steps": steps,
+            "guidance_scale": self.guidance_scale,
+            "generator": generators,
+            "output_type": "np",
+            "callback_on_step_end": on_step_end,
+        }
+        if self.negative_prompt and self.guidance_scale > 1.0:
+            call["negative_prompt"] = [self.negative_prompt] * n
+        if mode == "img2img":
+            call["image"] = [init] * n
+            call["strength"] = self.strength
+        else:
+            call["height"], call["width"] = gen_h, gen_w
+
+        hook = None
+        if self.memory_limit_images is not None and n > self.memory_limit_images:
+            limit = self.memory_limit_images
+
+            def simulated_oom(_module: Any, _args: Any) -> None:
+                raise torch.OutOfMemoryError(
+                    f"CUDA out of memory (simulated: provider memory limit is {limit} images per call, "
+                    f"this call has {n})"
+                )
+
+            hook = pipe.unet.register_forward_pre_hook(simulated_oom)
+        try:
+            with (
+                gpu_pool.exclusive(lock, cancelled),
+                gpu_pool.measure(self.device) as timer,
+                torch.inference_mode(),
+            ):
+                images = pipe(**call).images
+        finally:
+            if hook is not None:
+                hook.remove()
+        return images, timer
+
+    def _encode(self, arr: Any, req: GridRequest) -> tuple[bytes, int, int]:
+        import numpy as np
+        from PIL import Image
+
+        pixels = np.nan_to_num(np.asarray(arr, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        img = Image.fromarray((pixels.clip(0.0, 1.0) * 255).round().astype(np.uint8))
+        if self.upscale_to_request and img.size != (req.width, req.height):
+            img = _cover(img, req.width, req.height)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=3)
+        return buf.getvalue(), img.width, img.height
