@@ -28,9 +28,16 @@ async def test_cancel_one_queued_shot_rest_goes_on(make_rig) -> None:
         ws = rig.new_workspace()
         handle = await rig.client.start_workflow(
             ProjectPipelineWorkflow.run,
-            PipelineInput(workspace_id=ws, story="a fox steals the moon", shot_count=3, shot_concurrency=1,
-                          queues=rig.queues),
-            id=f"pipeline-{ws}", task_queue=rig.queues.cpu)
+            PipelineInput(
+                workspace_id=ws,
+                story="a fox steals the moon",
+                shot_count=3,
+                shot_concurrency=1,
+                queues=rig.queues,
+            ),
+            id=f"pipeline-{ws}",
+            task_queue=rig.queues.cpu,
+        )
         progress = await _wait_for(handle, lambda p: p.stage == "shots")
         last = progress.shots[-1].work_item_id
         await handle.signal(ProjectPipelineWorkflow.cancel_shot, CancelShot(work_item_id=last))
@@ -46,19 +53,29 @@ async def test_cancel_whole_run_stops_every_child_and_records_it(make_rig) -> No
         ws = rig.new_workspace()
         handle = await rig.client.start_workflow(
             ProjectPipelineWorkflow.run,
-            PipelineInput(workspace_id=ws, story="a fox steals the moon", shot_count=4, shot_concurrency=2,
-                          queues=rig.queues),
-            id=f"pipeline-{ws}", task_queue=rig.queues.cpu)
+            PipelineInput(
+                workspace_id=ws,
+                story="a fox steals the moon",
+                shot_count=4,
+                shot_concurrency=2,
+                queues=rig.queues,
+            ),
+            id=f"pipeline-{ws}",
+            task_queue=rig.queues.cpu,
+        )
         await _wait_for(handle, lambda p: p.stage == "shots" and any(s.status == "running" for s in p.shots))
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         progress = await handle.query(ProjectPipelineWorkflow.progress)
     assert progress.stage == "canceled"
-    statuses = dict(rows(rig.db_url, "select status, count(*) from task where workspace_id=:ws group by status",
-                         ws=ws))
+    statuses = dict(
+        rows(rig.db_url, "select status, count(*) from task where workspace_id=:ws group by status", ws=ws)
+    )
     assert statuses.get("running", 0) == 0 and statuses.get("queued", 0) == 0
     assert statuses.get("canceled", 0) >= 2  # the pipeline itself and at least one running child
     pipeline = rows(rig.db_url, "select status from task where workflow_id=:wf", wf=f"pipeline-{ws}")
     assert pipeline[0].status == "canceled"
-    assert scalar(rig.db_url, "select count(*) from node where workspace_id=:ws and type='compose'", ws=ws) == 0
+    assert (
+        scalar(rig.db_url, "select count(*) from node where workspace_id=:ws and type='compose'", ws=ws) == 0
+    )
