@@ -80,6 +80,17 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return run_plan(args.sentence, Path(args.context) if args.context else None, args.json)
 
 
+def _cmd_token(args: argparse.Namespace) -> int:
+    from api.auth import mint_dev_token
+
+    settings = get_settings()
+    if not settings.effective_jwt_secret:
+        print("error: no JWT secret to sign with — fix: set DIRECTORDECK_JWT_SECRET", file=sys.stderr)
+        return 2
+    print(mint_dev_token(args.user, args.role, args.ttl, settings=settings))
+    return 0
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from agent.dry_run import print_action_schema
 
@@ -117,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--context", help="JSON file describing the workspace")
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(fn=_cmd_plan)
+
+    token = sub.add_parser("token", help="mint a bearer token for the API (dev secret unless configured)")
+    token.add_argument("--user", required=True)
+    token.add_argument("--role", choices=["user", "admin"], default="user")
+    token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="seconds the token stays valid")
+    token.set_defaults(fn=_cmd_token)
 
     schema = sub.add_parser("schema", help="print JSON Schemas")
     schema.add_argument("which", choices=["actions"])

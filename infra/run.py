@@ -27,7 +27,10 @@ async def _serve(settings: Settings, endpoints: Endpoints) -> None:
     workers = asyncio.create_task(run_pools(client, POOLS, acts, settings, stop))
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings), host=settings.api_host, port=settings.api_port, log_level="warning"
+            create_app(settings, database_url=endpoints.database_url, temporal_client=client),
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level="warning",
         )
     )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

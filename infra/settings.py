@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     api_port: int = 8000
     jwt_secret: str | None = None
     jwks_url: str | None = None
+    api_public_url: str | None = None  # absolute URLs in webhook bodies (default http://api_host:api_port)
+    api_cors_origins: list[str] = []
+    api_max_request_bytes: int = 1_048_576
+    api_rate_per_minute: float = 60.0
+    api_rate_burst: int = 20
+    api_sse_ping_s: float = 15.0
+    api_sse_poll_s: float = 5.0
+    api_webhook_poll_s: float = 2.0
+    api_webhook_max_attempts: int = 6
+    api_idempotency_ttl_s: int = 172_800  # keys are kept at least 24 h
+    api_db_pool_size: int = 10
+    webhook_secret: str | None = None  # HMAC key for webhooks; dev falls back to the JWT secret
 
     # --- providers ---------------------------------------------------------------------
     google_api_key: str | None = Field(default=None, validation_alias=_env("GOOGLE_API_KEY"))

@@ -526,3 +526,5 @@ __all__ = [
     "WorkItem",
     "Workspace",
 ]
+
+from schema import api_models as _api_models  # noqa: E402,F401  (API tables share Base.metadata)

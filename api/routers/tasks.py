@@ -1,0 +1,158 @@
+"""Tasks: the execution ledger (filters, status with result URLs), cancel and retry via the router."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.actions import run_actions
+from api.convert import links
+from api.deps import CallerDep, IdempotencyDep, RateLimited, ServicesDep, SessionDep, WorkspaceDep, scoped
+from api.errors import responses
+from api.schemas import Links, TaskCounts, TaskOut, TaskOutput, TurnOut
+from schema.actions import TaskCancel, TaskCancelArgs, TaskRetry, TaskRetryArgs
+from schema.enums import TaskStatus, TaskType
+from schema.models import Node, Task
+from schema.repositories import tasks as task_repo
+
+router = APIRouter(prefix="/workspaces/{workspace_id}/tasks", tags=["tasks"])
+
+USER_TASK_TYPES = [t for t in TaskType if t != TaskType.agent_turn]
+
+
+def tasks_out(session: Session, tasks: list[Task], urls: Links) -> list[TaskOut]:
+    """Tasks with the files they produced (one query for all of them)."""
+    ids = [t.id for t in tasks]
+    produced: dict[uuid.UUID, list[TaskOutput]] = {i: [] for i in ids}
+    if ids:
+        rows = session.execute(
+            select(Node.task_id, Node.id, Node.type, Node.cell, Node.asset_id, Node.workspace_id)
+            .where(Node.task_id.in_(ids), Node.asset_id.is_not(None))
+            .order_by(Node.task_id, Node.cell.nulls_first(), Node.created_at, Node.id)
+        )
+        for task_id, node_id, node_type, cell, asset_id, workspace_id in rows:
+            produced[task_id].append(
+                TaskOutput(
+                    node_id=node_id,
+                    type=node_type,
+                    cell=cell,
+                    asset_id=asset_id,
+                    url=urls.asset_content(workspace_id, asset_id),
+                )
+            )
+    out = []
+    for task in tasks:
+        item = TaskOut.model_validate(task)
+        item.outputs = produced[task.id]
+        result = task.result or {}
+        preferred = {str(result.get(k)) for k in ("selected_node_id", "node_id") if result.get(k)}
+        main = next((o for o in item.outputs if str(o.node_id) in preferred), None)
+        main = main or (item.outputs[0] if item.outputs else None)
+        item.result_url = main.url if main else None
+        out.append(item)
+    return out
+
+
+def task_out(session: Session, task: Task, urls: Links) -> TaskOut:
+    return tasks_out(session, [task], urls)[0]
+
+
+@router.get("", response_model=list[TaskOut])
+def list_tasks(
+    request: Request,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    status_: Annotated[list[TaskStatus] | None, Query(alias="status")] = None,
+    type: Annotated[list[TaskType] | None, Query()] = None,
+    work_item_id: uuid.UUID | None = None,
+    parent_task_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[TaskOut]:
+    """Newest first; `status` and `type` may repeat (`?status=queued&status=running`). The router's
+    own `agent_turn` records are listed only when asked for by type."""
+    tasks = task_repo.list_tasks(
+        session,
+        workspace.id,
+        status=status_ or None,
+        type=type or USER_TASK_TYPES,
+        work_item_id=work_item_id,
+        parent_task_id=parent_task_id,
+        limit=limit,
+    )
+    return tasks_out(session, tasks, links(request))
+
+
+@router.get("/counts", response_model=TaskCounts)
+def count_tasks(workspace: WorkspaceDep, session: SessionDep) -> TaskCounts:
+    """How many tasks per status (generation tasks; not the router's turn records)."""
+    stmt = (
+        select(Task.status, func.count())
+        .where(Task.workspace_id == workspace.id, Task.type.in_(USER_TASK_TYPES))
+        .group_by(Task.status)
+    )
+    return TaskCounts(counts={TaskStatus(st).value: int(n) for st, n in session.execute(stmt)})
+
+
+@router.get("/{task_id}", response_model=TaskOut)
+def get_task(request: Request, task_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> TaskOut:
+    """Status, progress, error, and `result_url` (the main output's download URL) once done."""
+    return task_out(session, scoped(session, Task, task_id, workspace, "task"), links(request))
+
+
+def _check_task(task_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> None:
+    scoped(session, Task, task_id, workspace, "task")
+
+
+@router.post(
+    "/{task_id}/cancel",
+    response_model=TurnOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(409, 503),
+)
+async def cancel_task(
+    task_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    caller: CallerDep,
+    services: ServicesDep,
+    idem: IdempotencyDep,
+    _: Annotated[None, Depends(_check_task)],
+) -> TurnOut:
+    """Cancel a queued or running task (action `task.cancel`). Honours `Idempotency-Key`."""
+    action = TaskCancel(args=TaskCancelArgs(task_id=str(task_id)))
+
+    async def handler() -> TurnOut:
+        return await run_actions(
+            services, caller, workspace.id, [action], intent="cancel task", idempotency_key=idem.turn_key
+        )
+
+    return await idem.run(status.HTTP_202_ACCEPTED, handler)  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/{task_id}/retry",
+    response_model=TurnOut,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(409, 429, 503),
+    dependencies=[RateLimited],
+)
+async def retry_task(
+    task_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    caller: CallerDep,
+    services: ServicesDep,
+    idem: IdempotencyDep,
+    _: Annotated[None, Depends(_check_task)],
+) -> TurnOut:
+    """Retry a failed or canceled task (action `task.retry`). Honours `Idempotency-Key`."""
+    action = TaskRetry(args=TaskRetryArgs(task_id=str(task_id)))
+
+    async def handler() -> TurnOut:
+        return await run_actions(
+            services, caller, workspace.id, [action], intent="retry task", idempotency_key=idem.turn_key
+        )
+
+    return await idem.run(status.HTTP_202_ACCEPTED, handler)  # type: ignore[no-any-return]

@@ -1,0 +1,286 @@
+"""Work items (shots of a narrative project, drafts of a draft space), their order and the storyboard."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import select
+
+from api.convert import emit, links, nodes_out
+from api.deps import SessionDep, WorkspaceDep, scoped, scoped_track
+from api.errors import ApiError, responses
+from api.schemas import (
+    Merge,
+    NodeOut,
+    Reorder,
+    SceneOut,
+    Split,
+    StoryboardOut,
+    StoryboardShot,
+    TrackFork,
+    TrackOut,
+    WorkItemCreate,
+    WorkItemOut,
+    WorkItemUpdate,
+    WorkspaceOut,
+)
+from schema.enums import NodeType, WorkItemType
+from schema.models import Node, Scene, WorkItem
+from schema.repositories import nodes as node_repo
+from schema.repositories import storyboard as storyboard_repo
+from schema.repositories import tracks as track_repo
+from schema.repositories import work_items as work_item_repo
+
+router = APIRouter(prefix="/workspaces/{workspace_id}", tags=["work items"])
+
+
+def _shot(session: SessionDep, work_item_id: uuid.UUID, workspace: WorkspaceDep) -> WorkItem:
+    item = scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    if item.type != WorkItemType.shot:
+        raise ApiError(409, "not_a_shot", "only shots are ordered, split and merged")
+    return item
+
+
+@router.get("/storyboard", response_model=StoryboardOut, tags=["storyboard"])
+def get_storyboard(request: Request, workspace: WorkspaceDep, session: SessionDep) -> StoryboardOut:
+    """Scenes and shots in order, each shot with its selected version's file (two queries)."""
+    urls = links(request)
+    scenes = storyboard_repo.list_scenes(session, workspace.id)
+    shots = []
+    total = 0.0
+    for item, _node, asset in node_repo.selected_versions(session, workspace.id):
+        shot = StoryboardShot.model_validate(item)
+        if asset is not None:
+            shot.selected_asset_id = asset.id
+            shot.selected_url = urls.asset_content(workspace.id, asset.id)
+            if asset.thumbnail_key:
+                shot.thumbnail_url = urls.asset_thumbnail(workspace.id, asset.id)
+        total += item.duration_s or 0.0
+        shots.append(shot)
+    return StoryboardOut(
+        workspace=WorkspaceOut.model_validate(workspace),
+        scenes=[SceneOut.model_validate(s) for s in scenes],
+        shots=shots,
+        total_duration_s=round(total, 3),
+    )
+
+
+@router.get("/work-items", response_model=list[WorkItemOut])
+def list_work_items(
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    type: Annotated[WorkItemType | None, Query(description="shot or draft (default: both)")] = None,
+    scene_id: uuid.UUID | None = None,
+) -> list[WorkItem]:
+    """Shots in story order, then drafts oldest first."""
+    items: list[WorkItem] = []
+    if type in (None, WorkItemType.shot):
+        items += work_item_repo.list_shots(session, workspace.id)
+    if type in (None, WorkItemType.draft):
+        items += work_item_repo.list_drafts(session, workspace.id)
+    if scene_id is not None:
+        items = [i for i in items if i.scene_id == scene_id]
+    return items
+
+
+@router.post(
+    "/work-items", response_model=WorkItemOut, status_code=status.HTTP_201_CREATED, responses=responses(409)
+)
+def create_work_item(body: WorkItemCreate, workspace: WorkspaceDep, session: SessionDep) -> WorkItem:
+    """Add a shot (narrative projects; at a position or at the end) or a draft."""
+    if body.type == WorkItemType.shot:
+        if body.tags:
+            raise ApiError(422, "shot_tags_unsupported", "tags are for drafts")
+        if body.scene_id is not None:
+            scoped(session, Scene, body.scene_id, workspace, "scene")
+        item = work_item_repo.insert_shot(
+            session,
+            workspace.id,
+            spec=body.spec,
+            duration_s=body.duration_s,
+            scene_id=body.scene_id,
+            at_idx=body.at_idx,
+            locks=body.locks,
+        )
+    else:
+        if body.scene_id is not None or body.at_idx is not None:
+            raise ApiError(422, "draft_has_no_scene", "drafts have no scene and no position")
+        item = work_item_repo.create_draft(
+            session,
+            workspace.id,
+            spec=body.spec,
+            tags=body.tags,
+            locks=body.locks,
+            duration_s=body.duration_s,
+        )
+    emit(
+        session,
+        workspace.id,
+        "work_item.created",
+        work_item_id=str(item.id),
+        type=item.type.value,
+        idx=item.idx,
+    )
+    session.commit()
+    return item
+
+
+@router.get("/work-items/{work_item_id}", response_model=WorkItemOut)
+def get_work_item(work_item_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> WorkItem:
+    return scoped(session, WorkItem, work_item_id, workspace, "work_item")
+
+
+@router.patch("/work-items/{work_item_id}", response_model=WorkItemOut, responses=responses(409))
+def update_work_item(
+    work_item_id: uuid.UUID, body: WorkItemUpdate, workspace: WorkspaceDep, session: SessionDep
+) -> WorkItem:
+    """Merge-patch the spec (prompt = `visual`, `narration`, `dialogue`, `camera`...) and locks;
+    replace tags; set duration or scene (null clears)."""
+    item = scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    fields = body.model_fields_set
+    if body.spec:
+        item = work_item_repo.update_spec(session, item.id, body.spec)
+    if body.locks:
+        item = work_item_repo.update_locks(session, item.id, body.locks)
+    if "tags" in fields and body.tags is not None:
+        item = work_item_repo.set_tags(session, item.id, body.tags)
+    if "duration_s" in fields:
+        item = work_item_repo.set_duration(session, item.id, body.duration_s)
+    if "scene_id" in fields:
+        if body.scene_id is not None:
+            scoped(session, Scene, body.scene_id, workspace, "scene")
+        item = work_item_repo.set_scene(session, item.id, body.scene_id)
+    emit(session, workspace.id, "work_item.updated", work_item_id=str(item.id), fields=sorted(fields))
+    session.commit()
+    return item
+
+
+@router.delete(
+    "/work-items/{work_item_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=responses(409),
+)
+def delete_work_item(work_item_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
+    """Delete a shot or draft with its tracks and nodes (409 if another item references its nodes)."""
+    scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    work_item_repo.delete(session, work_item_id)
+    emit(session, workspace.id, "work_item.deleted", work_item_id=str(work_item_id))
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/work-items/{work_item_id}/reorder", response_model=list[WorkItemOut], responses=responses(409))
+def reorder_shot(
+    work_item_id: uuid.UUID, body: Reorder, workspace: WorkspaceDep, session: SessionDep
+) -> list[WorkItem]:
+    """Move a shot to position `to`; returns every shot in the new order."""
+    _shot(session, work_item_id, workspace)
+    order = work_item_repo.reorder(session, workspace.id, work_item_id, body.to)
+    emit(session, workspace.id, "work_item.reordered", work_item_id=str(work_item_id), to=body.to)
+    session.commit()
+    return order
+
+
+@router.post("/work-items/{work_item_id}/split", response_model=list[WorkItemOut], responses=responses(409))
+def split_shot(
+    work_item_id: uuid.UUID, body: Split, workspace: WorkspaceDep, session: SessionDep
+) -> list[WorkItem]:
+    """Split a shot into consecutive parts (the original keeps its id, nodes and selection as part 1)."""
+    _shot(session, work_item_id, workspace)
+    parts = work_item_repo.split(session, work_item_id, parts=body.parts, specs=body.specs)
+    emit(
+        session,
+        workspace.id,
+        "work_item.split",
+        work_item_id=str(work_item_id),
+        parts=[str(p.id) for p in parts],
+    )
+    session.commit()
+    return parts
+
+
+@router.post("/work-items/merge", response_model=WorkItemOut, responses=responses(409))
+def merge_shots(body: Merge, workspace: WorkspaceDep, session: SessionDep) -> WorkItem:
+    """Merge consecutive shots into the first one (the others are deleted)."""
+    for item_id in body.work_item_ids:
+        _shot(session, item_id, workspace)
+    merged = work_item_repo.merge(session, workspace.id, body.work_item_ids)
+    emit(
+        session,
+        workspace.id,
+        "work_item.merged",
+        work_item_id=str(merged.id),
+        merged=[str(i) for i in body.work_item_ids],
+    )
+    session.commit()
+    return merged
+
+
+# --- tracks & nodes of one work item --------------------------------------------------------
+
+
+@router.get("/work-items/{work_item_id}/tracks", response_model=list[TrackOut], tags=["tracks"])
+def list_tracks(work_item_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> list[TrackOut]:
+    """The work item's tracks; `is_main` marks the one holding the selected node."""
+    scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    main = track_repo.main_track(session, work_item_id)
+    out = []
+    for track in track_repo.list_for_work_item(session, work_item_id):
+        item = TrackOut.model_validate(track)
+        item.is_main = main is not None and main.id == track.id
+        out.append(item)
+    return out
+
+
+@router.post(
+    "/work-items/{work_item_id}/tracks",
+    response_model=TrackOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["tracks"],
+    responses=responses(409),
+)
+def fork_track(
+    work_item_id: uuid.UUID, body: TrackFork, workspace: WorkspaceDep, session: SessionDep
+) -> TrackOut:
+    """Start a new track (branch) from a node of this work item."""
+    scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    scoped(session, Node, body.from_node_id, workspace, "node")
+    track = track_repo.fork(session, work_item_id, body.from_node_id, body.name)
+    emit(
+        session,
+        workspace.id,
+        "track.forked",
+        work_item_id=str(work_item_id),
+        track_id=str(track.id),
+        name=track.name,
+        from_node_id=str(body.from_node_id),
+    )
+    session.commit()
+    return TrackOut.model_validate(track)
+
+
+@router.get("/work-items/{work_item_id}/nodes", response_model=list[NodeOut], tags=["nodes"])
+def list_nodes(
+    request: Request,
+    work_item_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    track_id: Annotated[uuid.UUID | None, Query(description="Only this track's nodes")] = None,
+    type: NodeType | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[NodeOut]:
+    """The work item's nodes, oldest first (with their files)."""
+    scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    stmt = select(Node).where(Node.work_item_id == work_item_id)
+    if track_id is not None:
+        scoped_track(session, track_id, workspace)
+        stmt = stmt.where(Node.track_id == track_id)
+    if type is not None:
+        stmt = stmt.where(Node.type == type)
+    rows = list(
+        session.scalars(stmt.order_by(Node.created_at, Node.cell.nulls_first(), Node.id).limit(limit))
+    )
+    return nodes_out(session, rows, links(request))

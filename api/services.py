@@ -1,0 +1,176 @@
+"""What the API process talks to: the ledger, Temporal, storage and the action router.
+
+Rules: one instance per app (``app.state.services``); everything is created lazily on first use
+and reused, so ``/health`` and the OpenAPI document work without a database; a missing or
+unreachable backing service answers 503 with a stable code (``database_unavailable``,
+``temporal_unavailable``, ``router_unavailable``), never a stack trace. Knobs that are not (yet)
+fields of Settings are read with defaults in ApiConfig, so the API runs on any Settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.errors import ApiError
+from infra.settings import Settings
+from infra.storage import Storage, storage_from
+from schema import db
+from workflows.contracts import Queues
+
+log = logging.getLogger("directordeck.api")
+
+MiB = 1024 * 1024
+
+
+@dataclass
+class ApiConfig:
+    """API knobs. Read from Settings when the field exists there (``api_*``), else the default."""
+
+    max_request_bytes: int = 1 * MiB
+    rate_per_minute: float = 60.0
+    rate_burst: int = 20
+    sse_ping_s: float = 15.0
+    sse_poll_s: float = 5.0
+    webhook_poll_s: float = 2.0
+    webhook_max_attempts: int = 6
+    webhook_secret: str | None = None
+    idempotency_ttl_s: int = 48 * 3600
+    public_url: str | None = None
+    db_pool_size: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApiConfig:
+        config = cls()
+        for name in (
+            "max_request_bytes",
+            "rate_per_minute",
+            "rate_burst",
+            "sse_ping_s",
+            "sse_poll_s",
+            "webhook_poll_s",
+            "webhook_max_attempts",
+            "idempotency_ttl_s",
+            "public_url",
+            "db_pool_size",
+        ):
+            value = getattr(settings, f"api_{name}", None)
+            if value is not None:
+                setattr(config, name, value)
+        config.webhook_secret = getattr(settings, "webhook_secret", None) or settings.effective_jwt_secret
+        if config.public_url is None:
+            config.public_url = f"http://{settings.api_host}:{settings.api_port}"
+        return config
+
+
+class Services:
+    def __init__(
+        self,
+        settings: Settings,
+        config: ApiConfig,
+        *,
+        database_url: str | None = None,
+        temporal_client: Any | None = None,
+        temporal_address: str | None = None,
+        queues: Queues | None = None,
+        storage: Storage | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self._database_url = database_url
+        self._temporal = temporal_client
+        self._temporal_address = temporal_address
+        self._temporal_lock = asyncio.Lock()
+        self.queues = queues or Queues.prefixed(settings.task_queue_prefix)
+        self._storage = storage
+        self._engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self._router: Any | None = None
+
+    # --- ledger -------------------------------------------------------------------------
+
+    @property
+    def database_url(self) -> str:
+        if self._database_url is None:
+            self._database_url = self.settings.database_url
+        if self._database_url is None:
+            from infra.stack import read_running_stack
+
+            running = read_running_stack(self.settings)
+            self._database_url = running.database_url if running else None
+        if self._database_url is None:
+            raise ApiError(503, "database_unavailable", "no ledger database is configured or running")
+        return self._database_url
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            size = self.config.db_pool_size
+            self._engine = db.make_engine(self.database_url, pool_size=size, max_overflow=size * 2)
+            self._sessions = db.session_factory(self._engine)
+        return self._engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        self.engine  # noqa: B018 - creates the factory
+        assert self._sessions is not None
+        return self._sessions
+
+    # --- storage ------------------------------------------------------------------------
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            s = self.settings
+            self._storage = storage_from(
+                s.storage_backend,
+                s.data_path,
+                bucket=s.s3_bucket,
+                endpoint_url=s.s3_endpoint_url,
+                region=s.aws_region,
+            )
+        return self._storage
+
+    # --- Temporal -----------------------------------------------------------------------
+
+    async def temporal(self) -> Any:
+        if self._temporal is not None:
+            return self._temporal
+        async with self._temporal_lock:
+            if self._temporal is None:
+                from infra.temporal_client import connect
+
+                address = self._temporal_address or self.settings.temporal_address
+                if address is None:
+                    from infra.stack import read_running_stack
+
+                    running = read_running_stack(self.settings)
+                    address = running.temporal_address if running else None
+                try:
+                    self._temporal = await connect(self.settings, address)
+                except Exception as exc:
+                    log.warning("cannot reach Temporal: %s", exc)
+                    raise ApiError(503, "temporal_unavailable", "the workflow engine is unreachable") from exc
+        return self._temporal
+
+    # --- action router ------------------------------------------------------------------
+
+    async def action_router(self) -> Any:
+        if self._router is None:
+            try:
+                from agent.router import ActionRouter
+            except ImportError as exc:
+                raise ApiError(503, "router_unavailable", "the action router is not installed") from exc
+            client = await self.temporal()
+            self._router = ActionRouter(self.database_url, client, self.queues, self.settings)
+        return self._router
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
