@@ -39,7 +39,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider tests/bench -s --override-ini addopts=
+	$(BIN)/directordeck bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

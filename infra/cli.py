@@ -91,6 +91,12 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from infra.bench import run_bench
+
+    return run_bench(quick=args.quick, json_path=Path(args.json) if args.json else None, only=args.only)
+
+
 def _cmd_schema(args: argparse.Namespace) -> int:
     from agent.dry_run import print_action_schema
 
@@ -134,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--role", choices=["user", "admin"], default="user")
     token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="seconds the token stays valid")
     token.set_defaults(fn=_cmd_token)
+
+    bench = sub.add_parser("bench", help="run the benchmarks (tests/bench) and print the figures")
+    bench.add_argument("--quick", action="store_true", help="small sizes, rough figures, a fast check")
+    bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    bench.add_argument("--only", metavar="EXPR", help="pytest -k expression, e.g. pipeline or ledger")
+    bench.set_defaults(fn=_cmd_bench)
 
     schema = sub.add_parser("schema", help="print JSON Schemas")
     schema.add_argument("which", choices=["actions"])
