@@ -24,8 +24,10 @@ from activities.errors import BadInputError
 from activities.ledger import unit_of_work
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import coded, run_blocking
+from infra.logging import remember_task_id
 from infra.settings import Settings
 from infra.storage import Storage, StoredObject, storage_from
+from infra.telemetry import current_trace_id, provider_span
 from schema.enums import AssetKind, NodeType, TaskStatus, TaskType
 from schema.repositories import assets as asset_repo
 from schema.repositories import events as event_repo
@@ -109,7 +111,9 @@ class PipelineActivities:
                 parent_workflow_id=task.parent_workflow_id,
                 payload=payload,
                 retries=info.attempt - 1,
+                trace_id=current_trace_id(),
             )
+            remember_task_id(task.workflow_id, row.id)
             event_repo.append(
                 session,
                 row.workspace_id,
@@ -226,7 +230,9 @@ class PipelineActivities:
             self._start_task, inp.task, {"shot_count": inp.shot_count, "style": inp.style}
         )
         provider = self.providers.storyboard
-        board = await run_blocking(lambda _p, _c: provider.generate(inp.story, inp.shot_count, inp.style))
+        kind = "llm" if provider.name.startswith("gemini") else "provider"
+        with provider_span("storyboard.generate", kind=kind, provider=provider.name, shots=inp.shot_count):
+            board = await run_blocking(lambda _p, _c: provider.generate(inp.story, inp.shot_count, inp.style))
         return await asyncio.to_thread(self._write_storyboard, inp, board, provider.name)
 
     def _write_storyboard(self, inp: StoryboardInput, board: Any, provider: str) -> StoryboardResult:
@@ -280,9 +286,10 @@ class PipelineActivities:
             reference_pngs=ref_pngs,
         )
         provider = self.providers.images
-        images = await run_blocking(
-            lambda progress, cancelled: provider.render_grid(request, progress, cancelled)
-        )
+        with provider_span("images.render_grid", provider=provider.name, cells=inp.size):
+            images = await run_blocking(
+                lambda progress, cancelled: provider.render_grid(request, progress, cancelled)
+            )
         stored = await asyncio.to_thread(
             lambda: [self.storage.put_bytes(img.png, kind="image", ext=".png") for img in images]
         )
@@ -357,6 +364,7 @@ class PipelineActivities:
                 cells=cells,
                 idempotency_key=f"{wf}/grid",
                 task_id=task.id if task else None,
+                trace_id=current_trace_id(),
             )
             for ref in inp.reference_node_ids:
                 node_repo.add_reference(session, group.id, _uuid(ref), "image")
@@ -400,7 +408,8 @@ class PipelineActivities:
         wav = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".wav")[1])
         try:
             voice = self.providers.voice
-            duration = await run_blocking(lambda _p, _c: voice.synthesize(text, wav, language))
+            with provider_span("voice.synthesize", kind="tts", provider=voice.name, language=language):
+                duration = await run_blocking(lambda _p, _c: voice.synthesize(text, wav, language))
             stored = await asyncio.to_thread(self.storage.put_file, wav, kind="audio", ext=".wav")
         finally:
             wav.unlink(missing_ok=True)
@@ -440,6 +449,7 @@ class PipelineActivities:
                 asset_id=asset.id,
                 idempotency_key=f"{wf}/voice",
                 task_id=task.id if task else None,
+                trace_id=current_trace_id(),
             )
             new_duration = min(MAX_SHOT_S, max(shot.duration_s, round(duration + VOICE_TAIL_S, 2)))
             if new_duration != shot.duration_s:
@@ -470,17 +480,18 @@ class PipelineActivities:
         out = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".mp4")[1])
         clip = self.providers.video or kenburns_clip
         try:
-            info = await run_blocking(
-                lambda progress, cancelled: clip(
-                    image_path,
-                    out,
-                    duration_s=duration,
-                    fps=inp.fps,
-                    movement=movement,
-                    on_progress=progress,
-                    cancelled=cancelled,
+            with provider_span("video.render", kind="media", provider=self.providers.video_name, fps=inp.fps):
+                info = await run_blocking(
+                    lambda progress, cancelled: clip(
+                        image_path,
+                        out,
+                        duration_s=duration,
+                        fps=inp.fps,
+                        movement=movement,
+                        on_progress=progress,
+                        cancelled=cancelled,
+                    )
                 )
-            )
             stored = await asyncio.to_thread(self.storage.put_file, out, kind="video", ext=".mp4")
         finally:
             out.unlink(missing_ok=True)
@@ -524,6 +535,7 @@ class PipelineActivities:
                 asset_id=asset.id,
                 idempotency_key=f"{wf}/video",
                 task_id=task.id if task else None,
+                trace_id=current_trace_id(),
             )
             result = VideoResult(node_id=str(node.id), duration_s=float(info.duration_s), provider=provider)
             gpu_seconds = getattr(info, "gpu_seconds", None)
@@ -569,11 +581,12 @@ class PipelineActivities:
         out = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".mp4")[1])
         cache_dir = self.work_dir / "compose-cache"
         try:
-            composed = await run_blocking(
-                lambda progress, cancelled: run_compose(
-                    job, out, cache_dir=cache_dir, on_progress=progress, cancelled=cancelled
+            with provider_span("compose.ffmpeg", kind="media", mode=inp.mode, shots=len(shots)):
+                composed = await run_blocking(
+                    lambda progress, cancelled: run_compose(
+                        job, out, cache_dir=cache_dir, on_progress=progress, cancelled=cancelled
+                    )
                 )
-            )
             stored = await asyncio.to_thread(self.storage.put_file, out, kind="video", ext=".mp4")
         finally:
             out.unlink(missing_ok=True)
@@ -633,6 +646,7 @@ class PipelineActivities:
                 asset_id=asset.id,
                 idempotency_key=f"{wf}/compose",
                 task_id=task.id if task else None,
+                trace_id=current_trace_id(),
             )
             result = ComposeResult(
                 node_id=str(node.id),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import threading
 from collections.abc import Awaitable, Callable
@@ -38,7 +39,8 @@ async def run_blocking(work: Callable[[Progress, Cancelled], T]) -> T:
     def on_progress(fraction: float) -> None:
         latest["progress"] = max(0.0, min(1.0, float(fraction)))
 
-    future = asyncio.get_running_loop().run_in_executor(None, work, on_progress, stop.is_set)
+    context = contextvars.copy_context()  # the thread sees the activity's span and log ids
+    future = asyncio.get_running_loop().run_in_executor(None, context.run, work, on_progress, stop.is_set)
     try:
         while True:
             done, _ = await asyncio.wait({future}, timeout=HEARTBEAT_EVERY_S)

@@ -39,8 +39,10 @@ from api.routers import (
 from api.services import ApiConfig, Services
 from api.sse import EventHub
 from api.webhooks import WebhookDispatcher
+from infra.metrics import MetricsMiddleware, metrics_app, register_ledger_collector
 from infra.settings import Settings, get_settings
 from infra.storage import Storage
+from infra.telemetry import TracingMiddleware, setup_tracing
 from workflows.contracts import Queues
 
 log = logging.getLogger("directordeck.api")
@@ -78,6 +80,7 @@ def create_app(
     background: bool = True,
 ) -> FastAPI:
     settings = settings or get_settings()
+    setup_tracing(settings, "api")  # idempotent: `up` and the CLI already did it
     config = config or ApiConfig.from_settings(settings)
     services = Services(
         settings,
@@ -99,6 +102,8 @@ def create_app(
             log.warning("no ledger database configured: only /health will work")
         hub = EventHub(url)
         app.state.event_hub = hub
+        if url is not None:
+            register_ledger_collector(url)
         if url is not None and background:
             hub.start()
             dispatcher = WebhookDispatcher(services, poll_s=config.webhook_poll_s)
@@ -143,8 +148,11 @@ def create_app(
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After", "ETag", "Idempotent-Replayed"],
         )
+    app.add_middleware(TracingMiddleware)  # inside RequestId: binds the id to logs + trace baggage
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_bytes)
-    app.add_middleware(RequestIdMiddleware)  # outermost of ours: 413s carry the id too
+    app.add_middleware(RequestIdMiddleware)  # outer: 413s carry the id too
+    app.add_middleware(MetricsMiddleware)  # outermost: every answer is counted, 413s included
+    app.add_route("/metrics", metrics_app(), include_in_schema=False)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:

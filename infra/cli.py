@@ -156,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from infra.logging import configure_logging
+        from infra.telemetry import setup_tracing
+
+        settings = get_settings()
+        setup_tracing(settings, args.command)
+        if args.command in ("up", "worker"):  # services: JSON lines with ids; commands stay quiet
+            configure_logging(settings)
         return int(args.fn(args))
     except StackError as exc:
         print(exc.one_line(), file=sys.stderr)

@@ -149,6 +149,21 @@ async def _run(
     return outcome, code
 
 
+async def _run_traced(
+    settings: Settings, story: str, shots: int, database_url: str, temporal: str, run_workers: bool
+) -> tuple[dict, int]:
+    """One trace for the whole demo: the start, progress queries, every workflow and activity."""
+    from infra.telemetry import current_trace_id, tracer
+
+    with tracer().start_as_current_span("demo", attributes={"directordeck.shots": shots}):
+        trace_id = current_trace_id()
+        if trace_id:
+            _say(f"trace {trace_id}")
+        outcome, code = await _run(settings, story, shots, database_url, temporal, run_workers)
+    outcome["trace_id"] = trace_id
+    return outcome, code
+
+
 def run_demo(settings: Settings, story: str, *, shots: int, as_json: bool) -> int:
     from schema.storyboard import validate_story_request
 
@@ -158,7 +173,7 @@ def run_demo(settings: Settings, story: str, *, shots: int, as_json: bool) -> in
         _say(f"error: {err.message} (code {err.code})")
         return 2
     with _services(settings) as (database_url, temporal, ui_url, run_workers):
-        outcome, code = asyncio.run(_run(settings, story, shots, database_url, temporal, run_workers))
+        outcome, code = asyncio.run(_run_traced(settings, story, shots, database_url, temporal, run_workers))
         if ui_url:
             outcome["temporal_ui"] = (
                 f"{ui_url}/namespaces/{settings.temporal_namespace}/workflows/{outcome['workflow_id']}"

@@ -25,12 +25,20 @@ async def _serve(settings: Settings, endpoints: Endpoints) -> None:
     client = await connect(settings, endpoints.temporal_address)
     acts = PipelineActivities.from_settings(settings, endpoints.database_url)
     workers = asyncio.create_task(run_pools(client, POOLS, acts, settings, stop))
+    from infra.metrics import BacklogPoller, register_ledger_collector
+    from workflows.contracts import Queues
+
+    register_ledger_collector(endpoints.database_url)  # tasks / durations / GPU seconds at /metrics
+    backlog = asyncio.create_task(
+        BacklogPoller.for_queues(client, Queues.prefixed(settings.task_queue_prefix)).run(stop)
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, database_url=endpoints.database_url, temporal_client=client),
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",
+            log_config=None,  # uvicorn's records go through configure_logging's JSON handler
         )
     )
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -49,7 +57,7 @@ async def _serve(settings: Settings, endpoints: Endpoints) -> None:
     await asyncio.wait([workers, api, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     stop.set()
     server.should_exit = True
-    await asyncio.gather(workers, api, return_exceptions=True)
+    await asyncio.gather(workers, api, backlog, return_exceptions=True)
 
 
 def run_up(settings: Settings) -> int:
@@ -89,6 +97,10 @@ def run_worker(settings: Settings, pool: str, *, device: str | None = None) -> i
         stop = asyncio.Event()
         install_stop_signals(stop)
         client = await connect(settings, temporal)
+        if settings.metrics_port:
+            from infra.metrics import start_metrics_server
+
+            start_metrics_server(settings.metrics_port)
         acts = PipelineActivities.from_settings(settings, database_url, device=device)
         print(f"worker pool {pool!r} polling {temporal}; Ctrl-C to stop", flush=True)
         await run_pools(client, [pool], acts, settings, stop)

@@ -96,7 +96,13 @@ class Settings(BaseSettings):
     langfuse_public_key: str | None = Field(default=None, validation_alias=_env("LANGFUSE_PUBLIC_KEY"))
     langfuse_secret_key: str | None = Field(default=None, validation_alias=_env("LANGFUSE_SECRET_KEY"))
     langfuse_host: str | None = Field(default=None, validation_alias=_env("LANGFUSE_HOST"))
+    otel_exporter_otlp_protocol: Literal["http/protobuf", "grpc"] = Field(
+        default="http/protobuf", validation_alias=_env("OTEL_EXPORTER_OTLP_PROTOCOL")
+    )
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    metrics_port: int | None = None  # a worker process's own /metrics (the API serves /metrics itself)
+    temporal_metrics_port: int | None = None  # Temporal SDK metrics (Prometheus) of this process
 
     @model_validator(mode="after")
     def _no_default_secrets_in_prod(self) -> Settings:

@@ -9,7 +9,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
 from infra.errors import StackError
+from infra.metrics import temporal_runtime
 from infra.settings import Settings
+from infra.telemetry import tracing_interceptor
 
 
 def data_converter() -> DataConverter:
@@ -36,6 +38,8 @@ async def connect(settings: Settings, address: str | None = None) -> Client:
             tls=_tls(settings),
             data_converter=data_converter(),
             connect_timeout=timedelta(seconds=5),
+            interceptors=[tracing_interceptor()],  # workers built on this client inherit it
+            runtime=temporal_runtime(settings.temporal_metrics_port),
         )
     except RuntimeError as exc:
         raise StackError(

@@ -108,7 +108,14 @@ class ChatModelPlanner:
         feedback: list[str] | None = None,
         previous: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        reply = await self._model.ainvoke(self.messages(sentence, context, feedback, previous))
+        from infra.settings import get_settings
+        from infra.telemetry import langfuse_callbacks, provider_span
+
+        with provider_span("llm.plan", kind="llm", model=self.name, repair=bool(feedback)):
+            reply = await self._model.ainvoke(
+                self.messages(sentence, context, feedback, previous),
+                config={"callbacks": langfuse_callbacks(get_settings())},
+            )
         calls = [c for c in getattr(reply, "tool_calls", None) or [] if c.get("name") == TOOL_NAME]
         if not calls:
             text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)

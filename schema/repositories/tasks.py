@@ -122,6 +122,7 @@ def upsert_running(
             "error": case((active, Task.error), else_=None),
             "finished_at": None,
             "progress": case((active, Task.progress), else_=0.0),
+            "trace_id": func.coalesce(Task.trace_id, stmt.excluded.trace_id),
             "updated_at": func.now(),
         },
         where=active
