@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from activities.errors import CancelledByUser, MediaToolError, ProviderUnavailableError
+from infra.process import die_with_parent
 
 __all__ = ["POLL_INTERVAL_S", "ffmpeg_exe", "live_ffmpeg_pids", "run_ffmpeg"]
 
@@ -128,6 +129,7 @@ def run_ffmpeg(
         stderr=subprocess.PIPE,
         cwd=str(cwd) if cwd is not None else None,
         close_fds=True,
+        preexec_fn=die_with_parent,  # a SIGKILLed worker leaves no FFmpeg behind
     )
     readers: list[threading.Thread] = []
     try:  # from here on, every exit path kills and reaps the child (see `finally`)

@@ -872,4 +872,8 @@ def format_table(figures: dict[str, Any]) -> str:
             f"(median of {a['repeats']})",
             rows,
         )
+    if figures.get("ledger"):
+        from tests.bench.bench_ledger import format_ledger
+
+        lines.append(format_ledger(figures["ledger"]))
     return "\n".join(lines).rstrip() + "\n"
