@@ -36,6 +36,7 @@ from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import tasks as task_repo
 from schema.repositories import tracks as track_repo
 from schema.repositories import work_items as work_item_repo
+from schema.repositories import workspaces as workspace_repo
 from workflows.contracts import (
     ComposeInput,
     ComposeResult,
@@ -145,8 +146,6 @@ class PipelineActivities:
     def _shot(self, work_item_id: str) -> _ShotView:
         with unit_of_work(self.database_url) as session:
             shot = work_item_repo.get(session, _uuid(work_item_id))
-            from schema.repositories import workspaces as workspace_repo
-
             workspace = workspace_repo.get(session, shot.workspace_id)
             return _ShotView(
                 id=str(shot.id),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy import func, select
@@ -107,6 +107,19 @@ def _check_task(task_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep
     scoped(session, Task, task_id, workspace, "task")
 
 
+async def _run_task_action(
+    services: Any, caller: Any, workspace_id: uuid.UUID, idem: Any, action: Any, intent: str
+) -> TurnOut:
+    """Run one task.* action through the router, replaying the first answer for a repeated key."""
+
+    async def handler() -> TurnOut:
+        return await run_actions(
+            services, caller, workspace_id, [action], intent=intent, idempotency_key=idem.turn_key
+        )
+
+    return await idem.run(status.HTTP_202_ACCEPTED, handler)  # type: ignore[no-any-return]
+
+
 @router.post(
     "/{task_id}/cancel",
     response_model=TurnOut,
@@ -123,13 +136,7 @@ async def cancel_task(
 ) -> TurnOut:
     """Cancel a queued or running task (action `task.cancel`). Honours `Idempotency-Key`."""
     action = TaskCancel(args=TaskCancelArgs(task_id=str(task_id)))
-
-    async def handler() -> TurnOut:
-        return await run_actions(
-            services, caller, workspace.id, [action], intent="cancel task", idempotency_key=idem.turn_key
-        )
-
-    return await idem.run(status.HTTP_202_ACCEPTED, handler)  # type: ignore[no-any-return]
+    return await _run_task_action(services, caller, workspace.id, idem, action, "cancel task")
 
 
 @router.post(
@@ -149,10 +156,4 @@ async def retry_task(
 ) -> TurnOut:
     """Retry a failed or canceled task (action `task.retry`). Honours `Idempotency-Key`."""
     action = TaskRetry(args=TaskRetryArgs(task_id=str(task_id)))
-
-    async def handler() -> TurnOut:
-        return await run_actions(
-            services, caller, workspace.id, [action], intent="retry task", idempotency_key=idem.turn_key
-        )
-
-    return await idem.run(status.HTTP_202_ACCEPTED, handler)  # type: ignore[no-any-return]
+    return await _run_task_action(services, caller, workspace.id, idem, action, "retry task")
