@@ -3,7 +3,9 @@
 Rule: a card is never mistaken for a generated image — every card carries the banner
 "STORYBOARD SKETCH — not a generated image". Output is a pure function of the `GridRequest`
 (same request → byte-identical PNGs); each grid cell is a different camera variation, recorded in
-its `params`. Text that the bundled font cannot draw (CJK) never raises.
+its `params`. Text that the bundled font cannot draw (CJK) never raises. Chinese text uses
+$DIRECTORDECK_CJK_FONT, else a system CJK font, else the Noto Sans SC that the
+`pylopdf-fonts-zh-cn` dependency ships (OFL-1.1).
 """
 
 from __future__ import annotations
@@ -140,15 +142,26 @@ def cell_cameras(base: Camera, size: int, seed: int) -> list[Camera]:
 # ------------------------------------------------------------------------------------------------
 
 
+def packaged_cjk_font() -> Path | None:
+    """Noto Sans SC from the `pylopdf-fonts-zh-cn` wheel (a runtime dependency), if installed."""
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError:
+        return None
+    path = Path(pylopdf_fonts_zh_cn.sans_path())
+    return path if path.is_file() else None
+
+
 def find_cjk_font() -> Path | None:
-    """A font with CJK glyphs: $DIRECTORDECK_CJK_FONT, else a well-known system path, else None."""
+    """A font with CJK glyphs: $DIRECTORDECK_CJK_FONT, else a well-known system path, else the
+    packaged Noto Sans SC, else None."""
     configured = os.environ.get(CJK_FONT_ENV)
     if configured and Path(configured).is_file():
         return Path(configured)
     for candidate in _CJK_FONT_CANDIDATES:
         if Path(candidate).is_file():
             return Path(candidate)
-    return None
+    return packaged_cjk_font()
 
 
 @lru_cache(maxsize=64)
