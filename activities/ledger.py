@@ -7,13 +7,19 @@ retried attempt either finds the committed result (idempotency keys) or writes i
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from infra.storage import StoredObject
 from schema import db
+from schema.enums import AssetKind
+from schema.models import Asset
+from schema.repositories import assets as asset_repo
 
 _lock = threading.Lock()
 _engines: dict[str, tuple[Engine, sessionmaker[Session]]] = {}
@@ -39,3 +45,24 @@ def dispose_engines(url: str | None = None) -> None:
     with _lock:
         for key in [k for k in _engines if url is None or k == db.normalize_url(url)]:
             _engines.pop(key)[0].dispose()
+
+
+def stored_asset(
+    session: Session,
+    workspace_id: str | uuid.UUID,
+    stored: StoredObject,
+    kind: AssetKind,
+    mime: str,
+    **media: Any,
+) -> Asset:
+    """The asset row of a file just put in storage: found by content hash on a retry, never doubled."""
+    return asset_repo.get_or_create_by_hash(
+        session,
+        workspace_id=workspace_id if isinstance(workspace_id, uuid.UUID) else uuid.UUID(str(workspace_id)),
+        content_hash=stored.sha256,
+        storage_key=stored.key,
+        kind=kind,
+        mime=mime,
+        size_bytes=stored.size,
+        **media,
+    )

@@ -1,4 +1,4 @@
-"""The pipeline's activities: storyboard, grid, voice, video, compose, and task-row mirroring.
+"""The pipeline's activities: storyboard, grid, voice, video, music, compose, and task mirroring.
 
 Rules: provider work runs in a thread under `run_blocking` (heartbeats, cancellation); files go to
 content-addressed storage first, then node + asset + task status + event are written in ONE
@@ -21,14 +21,15 @@ from typing import Any
 from temporalio import activity
 
 from activities.errors import BadInputError
-from activities.ledger import unit_of_work
+from activities.ledger import stored_asset, unit_of_work
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import coded, run_blocking
 from infra.logging import remember_task_id
 from infra.settings import Settings
 from infra.storage import Storage, StoredObject, storage_from
 from infra.telemetry import current_trace_id, provider_span
-from schema.enums import AssetKind, NodeType, TaskStatus, TaskType
+from schema.domain_errors import DomainError
+from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType
 from schema.repositories import assets as asset_repo
 from schema.repositories import events as event_repo
 from schema.repositories import nodes as node_repo
@@ -42,6 +43,8 @@ from workflows.contracts import (
     ComposeResult,
     GridInput,
     GridResult,
+    MusicInput,
+    MusicResult,
     StoryboardInput,
     StoryboardResult,
     TaskOutcome,
@@ -56,10 +59,38 @@ log = logging.getLogger(__name__)
 
 VOICE_TAIL_S = 0.5  # breathing room after the narration ends
 MAX_SHOT_S = 60.0
+DEFAULT_MUSIC_S = 30.0  # background music for a workspace with no shots yet
 
 
 def _uuid(value: str | uuid.UUID) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def music_hints(session: Any, workspace_id: uuid.UUID) -> list[str]:
+    """What `mood="auto"` listens to: the workspace's style and title, then scene and shot moods."""
+    workspace = workspace_repo.get(session, workspace_id)
+    hints = [workspace.style or "", workspace.title or ""] if workspace else []
+    hints += [
+        str((scene.spec or {}).get("mood") or "")
+        for scene in storyboard_repo.list_scenes(session, workspace_id)
+    ]
+    hints += [
+        str((shot.spec or {}).get("mood") or "") for shot in work_item_repo.list_shots(session, workspace_id)
+    ]
+    return [h for h in hints if h.strip()]
+
+
+def music_duration_s(session: Any, workspace_id: uuid.UUID) -> float:
+    """How long background music should last when nobody says: what compose would cut (the shots
+    that have a clip), else every shot, else DEFAULT_MUSIC_S; kept within the provider's range."""
+    from activities.providers.music import MAX_DURATION_S, MIN_DURATION_S
+
+    plan = node_repo.compose_inputs(session, workspace_id)
+    if plan:
+        total = sum(float(p["duration_s"]) for p in plan)
+    else:
+        total = sum(float(s.duration_s or 0.0) for s in work_item_repo.list_shots(session, workspace_id))
+    return round(min(MAX_DURATION_S, max(MIN_DURATION_S, total or DEFAULT_MUSIC_S)), 3)
 
 
 @dataclass
@@ -81,6 +112,17 @@ class PipelineActivities:
         self.providers = providers
         self.work_dir = work_dir
         work_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def music(self) -> Any:
+        """The background-music provider: `providers.music` when one is configured, else the
+        offline procedural one."""
+        provider = getattr(self.providers, "music", None)
+        if provider is None:
+            from activities.providers.music import ProceduralMusic
+
+            provider = ProceduralMusic()
+        return provider
 
     @classmethod
     def from_settings(
@@ -207,6 +249,7 @@ class PipelineActivities:
                 if outcome.error_code
                 else None,
                 result=outcome.result or None,
+                run_id=activity.info().workflow_run_id,  # the run reporting: its late starts stay closed
             )
             event_repo.append(
                 session,
@@ -317,14 +360,12 @@ class PipelineActivities:
             track = track_repo.get_or_create(session, _uuid(inp.work_item_id), inp.track)
             cells = []
             for img, obj in zip(images, stored, strict=True):
-                asset = asset_repo.get_or_create_by_hash(
+                asset = stored_asset(
                     session,
-                    workspace_id=_uuid(inp.task.workspace_id),
-                    content_hash=obj.sha256,
-                    storage_key=obj.key,
-                    kind=AssetKind.image,
-                    mime="image/png",
-                    size_bytes=obj.size,
+                    inp.task.workspace_id,
+                    obj,
+                    AssetKind.image,
+                    "image/png",
                     width=img.width,
                     height=img.height,
                 )
@@ -428,14 +469,12 @@ class PipelineActivities:
         wf = inp.task.workflow_id
         with unit_of_work(self.database_url) as session:
             task = task_repo.get_by_workflow_id(session, wf)
-            asset = asset_repo.get_or_create_by_hash(
+            asset = stored_asset(
                 session,
-                workspace_id=_uuid(inp.task.workspace_id),
-                content_hash=stored.sha256,
-                storage_key=stored.key,
-                kind=AssetKind.audio,
-                mime="audio/wav",
-                size_bytes=stored.size,
+                inp.task.workspace_id,
+                stored,
+                AssetKind.audio,
+                "audio/wav",
                 duration_s=duration,
             )
             node = node_repo.create_node(
@@ -503,14 +542,12 @@ class PipelineActivities:
         provider = self.providers.video_name
         with unit_of_work(self.database_url) as session:
             task = task_repo.get_by_workflow_id(session, wf)
-            asset = asset_repo.get_or_create_by_hash(
+            asset = stored_asset(
                 session,
-                workspace_id=_uuid(inp.task.workspace_id),
-                content_hash=stored.sha256,
-                storage_key=stored.key,
-                kind=AssetKind.video,
-                mime="video/mp4",
-                size_bytes=stored.size,
+                inp.task.workspace_id,
+                stored,
+                AssetKind.video,
+                "video/mp4",
                 width=info.width,
                 height=info.height,
                 duration_s=info.duration_s,
@@ -546,6 +583,104 @@ class PipelineActivities:
             )
             return result
 
+    # --- music ----------------------------------------------------------------------------
+
+    @activity.defn(name="generate_music")
+    @coded
+    async def generate_music(self, inp: MusicInput) -> MusicResult:
+        await asyncio.to_thread(
+            self._start_task, inp.task, {"mood": inp.mood, "duration_s": inp.duration_s, "seed": inp.seed}
+        )
+        hints, duration = await asyncio.to_thread(self._music_context, inp)
+        seed = (
+            inp.seed
+            if inp.seed is not None
+            else int(hashlib.sha256(inp.task.workflow_id.encode()).hexdigest()[:8], 16)
+        )
+        provider = self.music
+        wav = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".wav")[1])
+        try:
+            with provider_span("music.generate", kind="media", provider=provider.name, mood=inp.mood):
+                info = await run_blocking(
+                    lambda progress, cancelled: provider.generate(
+                        inp.mood,
+                        duration,
+                        wav,
+                        seed=seed,
+                        hints=hints,
+                        on_progress=progress,
+                        cancelled=cancelled,
+                    )
+                )
+            stored = await asyncio.to_thread(self.storage.put_file, wav, kind="audio", ext=".wav")
+        finally:
+            wav.unlink(missing_ok=True)
+        return await self._write([stored], self._write_music, inp, info, stored, provider.name)
+
+    def _music_context(self, inp: MusicInput) -> tuple[list[str], float]:
+        """(mood hints, duration): the duration asked for, else the workspace's length."""
+        workspace_id = _uuid(inp.task.workspace_id)
+        with unit_of_work(self.database_url) as session:
+            hints = music_hints(session, workspace_id)  # used only when the mood is "auto"
+            if inp.duration_s is not None:
+                return hints, float(inp.duration_s)
+            return hints, music_duration_s(session, workspace_id)
+
+    def _write_music(self, inp: MusicInput, info: Any, stored: StoredObject, provider: str) -> MusicResult:
+        wf = inp.task.workflow_id
+        plan = info.plan
+        with unit_of_work(self.database_url) as session:
+            task = task_repo.get_by_workflow_id(session, wf)
+            asset = stored_asset(
+                session,
+                inp.task.workspace_id,
+                stored,
+                AssetKind.audio,
+                "audio/wav",
+                duration_s=plan.duration_s,
+            )
+            # a workspace-level node, like compose: background music belongs to the whole cut
+            node = node_repo.create_node(
+                session,
+                workspace_id=_uuid(inp.task.workspace_id),
+                work_item_id=None,
+                type=NodeType.audio_music,
+                payload={"provider": provider, "duration_requested_s": inp.duration_s, **plan.to_payload()},
+                result={
+                    "duration_s": plan.duration_s,
+                    "sample_rate": plan.sample_rate,
+                    "channels": plan.channels,
+                    "rms_dbfs": info.rms_dbfs,
+                    "peak_dbfs": info.peak_dbfs,
+                },
+                asset_id=asset.id,
+                idempotency_key=f"{wf}/music",
+                task_id=task.id if task else None,
+                trace_id=current_trace_id(),
+            )
+            result = MusicResult(
+                node_id=str(node.id),
+                asset_key=stored.key,
+                mood=plan.mood,
+                duration_s=plan.duration_s,
+                key=plan.key,
+                tempo_bpm=plan.tempo_bpm,
+                fallback=plan.fallback,
+            )
+            self._finish_task(
+                session,
+                inp.task,
+                {
+                    "node_id": result.node_id,
+                    "mood": plan.mood,
+                    "key": plan.key,
+                    "tempo_bpm": plan.tempo_bpm,
+                    "duration_s": plan.duration_s,
+                    "fallback": plan.fallback,
+                },
+            )
+            return result
+
     # --- compose --------------------------------------------------------------------------
 
     @activity.defn(name="compose")
@@ -554,8 +689,12 @@ class PipelineActivities:
         from activities.media.compose import ComposeJob, ComposeShot
         from activities.media.compose import compose as run_compose
 
-        await asyncio.to_thread(self._start_task, inp.task, {"mode": inp.mode, "subtitles": inp.subtitles})
+        started: dict[str, Any] = {"mode": inp.mode, "subtitles": inp.subtitles}
+        if inp.music_node_id:
+            started["music_node_id"] = inp.music_node_id
+        await asyncio.to_thread(self._start_task, inp.task, started)
         plan = await asyncio.to_thread(self._compose_plan, inp)
+        music_path = await asyncio.to_thread(self._music_path, inp) if inp.music_node_id else None
         shots = []
         for item in plan:
             video_path = self.storage.local_path(item["video_key"])
@@ -576,6 +715,8 @@ class PipelineActivities:
         }
         if inp.width and inp.height:
             job_kwargs.update(width=inp.width, height=inp.height)
+        if music_path is not None:
+            job_kwargs["music_path"] = music_path
         job = ComposeJob(**job_kwargs)
         out = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".mp4")[1])
         cache_dir = self.work_dir / "compose-cache"
@@ -598,20 +739,49 @@ class PipelineActivities:
             raise BadInputError("no shot has a video to compose yet", code="nothing_to_compose")
         return plan
 
+    def _music_path(self, inp: ComposeInput) -> Path:
+        """The stored file of the background-music node compose was given (checked: it is an
+        ok audio_music node of this workspace)."""
+        assert inp.music_node_id
+        try:
+            path, node = self._asset_path(inp.music_node_id)
+        except DomainError as err:  # no such node
+            raise BadInputError(
+                f"music node {inp.music_node_id} does not exist", code="music_not_found"
+            ) from err
+        if node.type != NodeType.audio_music or str(node.workspace_id) != str(inp.task.workspace_id):
+            raise BadInputError(
+                f"node {inp.music_node_id} is not background music of this workspace", code="music_not_found"
+            )
+        return path
+
     def _write_compose(
         self, inp: ComposeInput, plan: list[dict[str, Any]], composed: Any, stored: StoredObject
     ) -> ComposeResult:
         wf = inp.task.workflow_id
+        payload: dict[str, Any] = {
+            "mode": inp.mode,
+            "subtitles": inp.subtitles,
+            "crossfade_s": inp.crossfade_s,
+            "shots": [
+                {
+                    "work_item_id": p["work_item_id"],
+                    "video_node_id": p["video_node_id"],
+                    "voice_node_id": p["voice_node_id"],
+                }
+                for p in plan
+            ],
+        }
+        if inp.music_node_id:
+            payload["music_node_id"] = inp.music_node_id
         with unit_of_work(self.database_url) as session:
             task = task_repo.get_by_workflow_id(session, wf)
-            asset = asset_repo.get_or_create_by_hash(
+            asset = stored_asset(
                 session,
-                workspace_id=_uuid(inp.task.workspace_id),
-                content_hash=stored.sha256,
-                storage_key=stored.key,
-                kind=AssetKind.video,
-                mime="video/mp4",
-                size_bytes=stored.size,
+                inp.task.workspace_id,
+                stored,
+                AssetKind.video,
+                "video/mp4",
                 width=composed.width,
                 height=composed.height,
                 duration_s=composed.duration_s,
@@ -621,19 +791,7 @@ class PipelineActivities:
                 workspace_id=_uuid(inp.task.workspace_id),
                 work_item_id=None,
                 type=NodeType.compose,
-                payload={
-                    "mode": inp.mode,
-                    "subtitles": inp.subtitles,
-                    "crossfade_s": inp.crossfade_s,
-                    "shots": [
-                        {
-                            "work_item_id": p["work_item_id"],
-                            "video_node_id": p["video_node_id"],
-                            "voice_node_id": p["voice_node_id"],
-                        }
-                        for p in plan
-                    ],
-                },
+                payload=payload,
                 result={
                     "duration_s": composed.duration_s,
                     "width": composed.width,
@@ -647,6 +805,8 @@ class PipelineActivities:
                 task_id=task.id if task else None,
                 trace_id=current_trace_id(),
             )
+            if inp.music_node_id:  # the cut used that music: a reference edge, not lineage
+                node_repo.add_reference(session, node.id, _uuid(inp.music_node_id), RefRole.audio)
             result = ComposeResult(
                 node_id=str(node.id),
                 asset_key=stored.key,
@@ -654,6 +814,7 @@ class PipelineActivities:
                 shots=len(plan),
                 reencoded_shots=list(composed.reencoded_shots),
                 cached_shots=list(composed.cached_shots),
+                music_node_id=inp.music_node_id,
             )
             self._finish_task(
                 session,
@@ -663,6 +824,7 @@ class PipelineActivities:
                     "asset_key": stored.key,
                     "duration_s": result.duration_s,
                     "shots": result.shots,
+                    **({"music_node_id": inp.music_node_id} if inp.music_node_id else {}),
                 },
             )
             return result

@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from activities.export import NamingInvalid, plan_package
 from activities.ledger import unit_of_work
 from agent.propose import estimated_cost, needs_snapshot, proposal_reason
 from agent.resolve import DEFAULT_TRACK, Focus, Resolver, TargetUnresolved, as_uuid
@@ -50,7 +52,7 @@ from schema.enums import (
     TaskType,
     WorkspaceType,
 )
-from schema.models import Task, WorkItem, Workspace
+from schema.models import Node, Task, WorkItem, Workspace
 from schema.repositories import (
     characters,
     events,
@@ -67,12 +69,16 @@ from workflows.compose import ComposeWorkflow
 from workflows.contracts import (
     ComposeWorkflowInput,
     GridWorkflowInput,
+    MusicWorkflowInput,
     Queues,
     StoryboardWorkflowInput,
     VideoWorkflowInput,
     VoiceWorkflowInput,
 )
+from workflows.export import ExportWorkflow
+from workflows.export_contracts import ExportWorkflowInput
 from workflows.grid import GridWorkflow, grid_workflow_id
+from workflows.music import MusicWorkflow, music_workflow_id
 from workflows.shot_video import ShotVideoWorkflow
 from workflows.storyboard import StoryboardWorkflow
 from workflows.voice import VoiceWorkflow
@@ -83,7 +89,15 @@ DEFAULT_SHOT_COUNT = 6
 TURN_KEY_PREFIX = "turn-"
 READ_ONLY = frozenset({"task.list", "task.status"})  # no events, no idempotency record
 USER_TASK_TYPES = tuple(t for t in TaskType if t != TaskType.agent_turn)
-RETRYABLE_TYPES = (TaskType.storyboard, TaskType.grid, TaskType.video, TaskType.voice, TaskType.compose)
+RETRYABLE_TYPES = (
+    TaskType.storyboard,
+    TaskType.grid,
+    TaskType.video,
+    TaskType.voice,
+    TaskType.music,
+    TaskType.compose,
+    TaskType.export,
+)
 
 # kind -> (workflow class, input dataclass, task type)
 WORKFLOW_KINDS: dict[str, tuple[Any, type, TaskType]] = {
@@ -91,7 +105,9 @@ WORKFLOW_KINDS: dict[str, tuple[Any, type, TaskType]] = {
     "grid": (GridWorkflow, GridWorkflowInput, TaskType.grid),
     "video": (ShotVideoWorkflow, VideoWorkflowInput, TaskType.video),
     "voice": (VoiceWorkflow, VoiceWorkflowInput, TaskType.voice),
+    "music": (MusicWorkflow, MusicWorkflowInput, TaskType.music),
     "compose": (ComposeWorkflow, ComposeWorkflowInput, TaskType.compose),
+    "export": (ExportWorkflow, ExportWorkflowInput, TaskType.export),
 }
 
 
@@ -219,6 +235,11 @@ def _nums(items: Sequence[WorkItem]) -> str:
     if idxs == list(range(idxs[0], idxs[0] + len(idxs))):
         return f"shots {idxs[0]}–{idxs[-1]}"
     return "shots " + ", ".join(map(str, idxs))
+
+
+def _seconds(value: float) -> str:
+    """45.0 → "45 s", 12.25 → "12.2 s"."""
+    return f"{value:.1f}".rstrip("0").rstrip(".") + " s"
 
 
 def _input_dict(obj: Any) -> dict[str, Any]:
@@ -899,23 +920,68 @@ class _Executor:
         return self._started(a, started, summary=summary, skipped_shots=skipped)
 
     def _gen_music(self, a: A.GenMusic) -> ActionResult:
-        return self._not_supported(a, "background music generation is not available yet")
+        from activities.pipeline import music_duration_s, music_hints
+        from activities.providers.music import resolve_mood
+
+        ws = self.ws
+        duration = a.args.duration_s
+        if duration is None:  # as long as the cut (or the storyboard) is now
+            duration = music_duration_s(self.session, ws.id)
+        choice = resolve_mood(a.args.mood, music_hints(self.session, ws.id))
+        inp = MusicWorkflowInput(workspace_id=str(ws.id), mood=a.args.mood, duration_s=duration)
+        started = self._start("music", music_workflow_id(str(ws.id), str(uuid.uuid4())), inp)
+        summary = f"started {choice.mood} background music ({_seconds(duration)})"
+        if choice.fallback:
+            summary += f"; “{choice.requested}” is not a mood I know, so it is {choice.mood}"
+        elif choice.source == "workspace":
+            summary += f"; the mood comes from the project (“{choice.matched}”)"
+        return self._started(
+            a,
+            [started],
+            summary=summary,
+            mood=choice.mood,
+            mood_requested=choice.requested,
+            mood_fallback=choice.fallback,
+            duration_s=duration,
+        )
+
+    def _latest_music(self) -> Node | None:
+        """The workspace's newest usable background-music node (ok, with its file)."""
+        return self.session.scalar(
+            select(Node)
+            .where(
+                Node.workspace_id == self.ws.id,
+                Node.type == NodeType.audio_music,
+                Node.status == NodeStatus.ok,
+                Node.asset_id.is_not(None),
+            )
+            .order_by(Node.created_at.desc(), Node.id.desc())
+            .limit(1)
+        )
 
     def _gen_compose(self, a: A.GenCompose) -> ActionResult:
         ws = self.ws
         clips = nodes.compose_inputs(self.session, ws.id)
         if not clips:
             raise InvalidInput("no shot has a video clip yet: animate shots first", code="nothing_to_compose")
+        music = self._latest_music() if a.args.music else None
         inp = ComposeWorkflowInput(
             workspace_id=str(ws.id),
             mode=a.args.mode,
             subtitles=True if a.args.subtitles is None else a.args.subtitles,
+            music=bool(a.args.music),
+            music_node_id=str(music.id) if music is not None else None,
         )
         started = self._start("compose", f"compose-{ws.id}-{uuid.uuid4()}", inp)
         summary = f"started the {a.args.mode} compose of {len(clips)} shots"
-        if a.args.music:
-            summary += " (background music is not available yet)"
-        return self._started(a, [started], summary=summary, shots=len(clips))
+        extra: dict[str, Any] = {}
+        if music is not None:
+            mood = (music.payload or {}).get("mood") or "background"
+            summary += f" with the latest {mood} background music"
+            extra["music_node_id"] = str(music.id)
+        elif a.args.music:
+            summary += " with background music (none yet: a track in a mood from the project is made first)"
+        return self._started(a, [started], summary=summary, shots=len(clips), **extra)
 
     # --- track and node -------------------------------------------------------------------------
 
@@ -1128,6 +1194,12 @@ class _Executor:
         if kind == "compose":
             data.setdefault("mode", payload.get("mode", "preview"))
             return kind, data, f"compose-{t.workspace_id}-{uuid.uuid4()}"
+        if kind == "music":  # a child of compose has no stored input: its activity's payload says
+            data.setdefault("mood", payload.get("mood") or "auto")
+            data.setdefault("duration_s", payload.get("duration_s"))
+            return kind, data, music_workflow_id(str(t.workspace_id), str(uuid.uuid4()))
+        if kind == "export":
+            return kind, data, f"export-{t.workspace_id}-{uuid.uuid4()}"
         if "story" not in data or work_items.list_shots(self.session, t.workspace_id):
             return None  # storyboard: needs its story, and never overwrites shots
         return kind, data, f"storyboard-{t.workspace_id}"
@@ -1158,7 +1230,32 @@ class _Executor:
         )
 
     def _export_package(self, a: A.ExportPackage) -> ActionResult:
-        return self._not_supported(a, "export packages are not available from chat yet; use batch download")
+        ws = self.ws
+        selection = a.args.selection
+        try:  # checks the naming pattern and reads what would be packaged (ledger reads only)
+            plan = plan_package(self.session, ws.id, selection, a.args.naming)
+        except NamingInvalid as err:
+            raise InvalidInput(err.message, code=err.code) from err
+        files = plan.files
+        if not files:
+            what = (
+                "no favorite has a file"
+                if selection == "favorites"
+                else "no shot has a selected image or clip"
+            )
+            raise InvalidInput(f"nothing to export: {what} yet", code="nothing_to_export")
+        inp = ExportWorkflowInput(workspace_id=str(ws.id), selection=selection, naming=a.args.naming)
+        started = self._start("export", f"export-{ws.id}-{uuid.uuid4()}", inp)
+        shots = sorted({e.manifest["shot"] for e in files if e.manifest.get("shot") is not None})
+        if selection == "favorites":
+            summary = f"started packaging {len(files)} favorite{'s' if len(files) != 1 else ''}"
+        else:
+            summary = f"started packaging {len(shots)} selected shot{'s' if len(shots) != 1 else ''}"
+            if any(e.manifest.get("role") == "compose" for e in files):
+                summary += " and the latest compose"
+        return self._started(
+            a, [started], summary=summary, selection=selection, files=len(files), shots=shots
+        )
 
 
 __all__ = [

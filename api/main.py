@@ -27,6 +27,7 @@ from api.routers import (
     characters,
     conversations,
     events,
+    exports,
     favorites,
     generation,
     nodes,
@@ -146,7 +147,14 @@ def create_app(
             allow_origins=list(cors),
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After", "ETag", "Idempotent-Replayed"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "ETag",
+                "Idempotent-Replayed",
+                "X-Next-Cursor",  # keyset pages (node references and lineage)
+                "Link",
+            ],
         )
     app.add_middleware(TracingMiddleware)  # inside RequestId: binds the id to logs + trace baggage
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_bytes)
@@ -167,6 +175,7 @@ def create_app(
         assets,
         tasks,
         favorites,
+        exports,
         snapshots,
         generation,
         events,

@@ -552,3 +552,37 @@ class ConversationReply(Out):
     workspace_id: str | None = None
     focus: JsonObject = Field(default_factory=dict)
     undo: str | None = None
+
+
+# --- exports --------------------------------------------------------------------------------
+
+
+class ExportCreate(In):
+    """`export.package`: a zip of the favorites or of each shot's selected version."""
+
+    selection: Literal["favorites", "selected"] = Field(
+        default="selected",
+        description="favorites: every favorite, a folder per shot; selected: each shot's selected "
+        "version (image and/or video, narration) in shot order, plus the latest compose output",
+    )
+    naming: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="File-name pattern, e.g. `{title}-{shot}-{kind}` or `shot-{shot}/{n}`; placeholders "
+        "{shot} {folder} {kind} {label} {tags} {title} {n} {cell} {role} {hash} {node}; `/` makes "
+        "folders; the extension is added. Default: one folder per shot (the favorites download layout)",
+    )
+    webhook_url: AnyHttpUrl | None = Field(
+        default=None, description="POSTed a signed JSON body when the export task ends"
+    )
+
+
+class ExportOut(Out):
+    """An export task; `download_url` (the zip, via the asset content route) once it succeeded."""
+
+    task: TaskOut
+    selection: str
+    naming: str | None = None
+    asset_id: uuid.UUID | None = None
+    download_url: str | None = None
+    files: int | None = Field(default=None, description="Files in the zip (manifest.json not counted)")
+    size_bytes: int | None = Field(default=None, description="Size of the zip")

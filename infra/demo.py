@@ -2,7 +2,10 @@
 
 Rules: uses the configured services, else a running `up` for the data directory, else starts the
 embedded stack itself and stops what it started; progress goes to stderr, the result (a path, or
-one JSON object with --json) to stdout; a failure prints its stable code and exits non-zero.
+one JSON object with --json) to stdout; a failure prints its stable code and exits non-zero. The
+finished cut has background music (offline synthesis in a mood from the story, ducked under the
+narration): the pipeline is asked for it (`compose_music`) and its compose makes the track; if
+the music fails, the cut keeps the narration only and the demo says why.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import re
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 
 from temporalio.client import WorkflowFailureError
@@ -22,7 +26,13 @@ from activities.errors import BadInputError
 from infra.settings import Settings
 from infra.stack import EmbeddedServices, read_running_stack
 from infra.temporal_client import connect
-from workflows.contracts import PipelineInput, PipelineProgress, PipelineResult, Queues
+from workflows.contracts import (
+    ComposeResult,
+    PipelineInput,
+    PipelineProgress,
+    PipelineResult,
+    Queues,
+)
 from workflows.project_pipeline import ProjectPipelineWorkflow, pipeline_workflow_id
 
 DEMO_OWNER = "demo"
@@ -103,6 +113,7 @@ async def _run(
                 shot_count=shots,
                 shot_concurrency=settings.shot_concurrency,
                 queues=Queues.prefixed(settings.task_queue_prefix),
+                compose_music=True,
             ),
             id=workflow_id,
             task_queue=Queues.prefixed(settings.task_queue_prefix).cpu,
@@ -127,14 +138,16 @@ async def _run(
             code = 1
         else:
             assert result.compose is not None
-            path = acts.storage.local_path(result.compose.asset_key)
+            composed = result.compose
+            _report_music(database_url, workspace_id, composed, outcome)
+            path = acts.storage.local_path(composed.asset_key)
             export = settings.data_path / "exports" / _export_name(result.title, workspace_id)
             export.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, export)
             outcome.update(
                 video_path=str(export),
                 shots=len(result.shots),
-                duration_s=round(result.compose.duration_s, 3),
+                duration_s=round(composed.duration_s, 3),
                 title=result.title,
                 status=result.status,
             )
@@ -147,6 +160,34 @@ async def _run(
     outcome["tasks"] = {s: counts.get(s, 0) for s in ("succeeded", "failed", "canceled")}
     outcome["wall_s"] = round(time.monotonic() - started, 2)
     return outcome, code
+
+
+def _report_music(database_url: str, workspace_id: str, cut: ComposeResult, outcome: dict) -> None:
+    """Say which background music the cut has, or why it has none (the failed music task)."""
+    from activities.ledger import unit_of_work
+    from schema.enums import TaskType
+    from schema.repositories import nodes as node_repo
+    from schema.repositories import tasks as task_repo
+
+    with unit_of_work(database_url) as session:
+        if cut.music_node_id is None:
+            failed = task_repo.list_tasks(session, uuid.UUID(workspace_id), type=TaskType.music, limit=1)
+            error = (failed[0].error or {}) if failed else {}
+            code = str(error.get("code") or "music_missing")
+            message = str(error.get("message") or "the workers ignored compose_music (restart `up`)")
+            outcome["music_error"] = {"code": code, "message": message}
+            _say(f"background music skipped: {message} (code {code}); the cut has narration only")
+            return
+        music = node_repo.get(session, uuid.UUID(cut.music_node_id))
+        plan = dict(music.payload or {}) if music is not None else {}
+    outcome["music"] = {
+        "node_id": cut.music_node_id,
+        **{k: plan.get(k) for k in ("mood", "key", "tempo_bpm", "duration_s")},
+    }
+    _say(
+        f"background music: {plan.get('mood', 'background')} ({plan.get('key')}, "
+        f"{plan.get('tempo_bpm')} bpm), ducked under the narration"
+    )
 
 
 async def _run_traced(

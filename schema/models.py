@@ -363,7 +363,7 @@ class NodeRef(Base):
         ),
         # NO ACTION: a referenced node cannot be deleted.
         ForeignKeyConstraint(["to_node_id", "workspace_id"], ["node.id", "node.workspace_id"]),
-        Index("ix_node_ref_to_node_id", "to_node_id"),
+        Index("ix_node_ref_to_node_id_created_at_id", "to_node_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -1,8 +1,10 @@
 """Worker pools: which activities run on which task queue, with what concurrency.
 
 Rules: one task queue per pool (`cpu`, `gpu-image`, `gpu-video`, `tts`) so image, video and CPU work
-scale independently; the `cpu` pool also runs every workflow; a pool's activity concurrency is its
-slot count (GPU pools: the GPU slots); `directordeck up` runs all pools in one process.
+scale independently (background music is numpy synthesis and export packages are zip writing:
+both run on `cpu`, beside compose); the `cpu` pool also runs every workflow; a pool's activity
+concurrency is its slot count (GPU pools: the GPU slots); `directordeck up` runs all pools in one
+process.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.export import ExportActivities
 from activities.pipeline import PipelineActivities
 from infra.settings import Settings
 from workflows.compose import ComposeWorkflow
 from workflows.contracts import POOLS, QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO, QUEUE_TTS, Queues
+from workflows.export import ExportWorkflow
 from workflows.grid import GridWorkflow
+from workflows.music import MusicWorkflow
 from workflows.project_pipeline import ProjectPipelineWorkflow
 from workflows.shot import ShotWorkflow
 from workflows.shot_video import ShotVideoWorkflow
@@ -31,7 +36,9 @@ WORKFLOWS: Sequence[type] = (
     GridWorkflow,
     VoiceWorkflow,
     ShotVideoWorkflow,
+    MusicWorkflow,
     ComposeWorkflow,
+    ExportWorkflow,
     ShotWorkflow,
     ProjectPipelineWorkflow,
 )
@@ -53,8 +60,16 @@ def pool_specs(settings: Settings) -> dict[str, PoolSpec]:
 
 
 def pool_activities(pool: str, acts: PipelineActivities) -> list:
+    export = ExportActivities(acts)  # shares the ledger, storage, work dir and task mirroring
     return {
-        QUEUE_CPU: [acts.storyboard, acts.compose, acts.start_task, acts.record_task],
+        QUEUE_CPU: [
+            acts.storyboard,
+            acts.generate_music,
+            acts.compose,
+            export.export_package,
+            acts.start_task,
+            acts.record_task,
+        ],
         QUEUE_GPU_IMAGE: [acts.render_grid],
         QUEUE_GPU_VIDEO: [acts.render_video],
         QUEUE_TTS: [acts.synthesize_voice],

@@ -132,6 +132,25 @@ class VideoResult:
 
 
 @dataclass
+class MusicInput:
+    task: TaskRef
+    mood: str = "auto"  # free text (EN/ZH); "auto": from the workspace's style and moods
+    duration_s: float | None = None  # default: the workspace's length (what compose would cut)
+    seed: int | None = None  # default: derived from the workflow id
+
+
+@dataclass
+class MusicResult:
+    node_id: str
+    asset_key: str
+    mood: str  # the recipe the mood resolved to
+    duration_s: float
+    key: str
+    tempo_bpm: int
+    fallback: bool = False  # the mood was not understood: the calm default was used
+
+
+@dataclass
 class ComposeInput:
     task: TaskRef
     mode: str = "preview"  # preview | final
@@ -139,7 +158,7 @@ class ComposeInput:
     height: int | None = None
     subtitles: bool = True
     crossfade_s: float = 0.0
-    music_node_id: str | None = None
+    music_node_id: str | None = None  # an audio_music node mixed under the narration
 
 
 @dataclass
@@ -150,6 +169,7 @@ class ComposeResult:
     shots: int
     reencoded_shots: list[int]
     cached_shots: list[int]
+    music_node_id: str | None = None
 
 
 # --- workflows ---------------------------------------------------------------------------
@@ -220,12 +240,25 @@ class StoryboardWorkflowInput:
 
 
 @dataclass
+class MusicWorkflowInput:
+    workspace_id: str
+    mood: str = "auto"
+    duration_s: float | None = None
+    seed: int | None = None
+    queues: Queues = field(default_factory=Queues)
+
+
+@dataclass
 class ComposeWorkflowInput:
     workspace_id: str
     mode: str = "preview"
     subtitles: bool = True
     crossfade_s: float = 0.0
     queues: Queues = field(default_factory=Queues)
+    # background music: `music_node_id` names the audio_music node to mix in; `music` without a
+    # node generates one first (a `music` child workflow, mood "auto", the cut's length)
+    music: bool = False
+    music_node_id: str | None = None
 
 
 @dataclass
@@ -238,6 +271,7 @@ class PipelineInput:
     compose_mode: str = "preview"
     shot_concurrency: int = 4
     queues: Queues = field(default_factory=Queues)
+    compose_music: bool = False  # the final compose mixes in background music (made for it)
 
 
 @dataclass

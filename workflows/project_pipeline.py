@@ -106,7 +106,9 @@ class ProjectPipelineWorkflow:
         progress.stage = "compose"
         compose = await workflow.execute_child_workflow(
             ComposeWorkflow.run,
-            ComposeWorkflowInput(workspace_id=ws, mode=inp.compose_mode, queues=inp.queues),
+            ComposeWorkflowInput(
+                workspace_id=ws, mode=inp.compose_mode, music=inp.compose_music, queues=inp.queues
+            ),
             id=f"compose-{ws}-{workflow.uuid4()}",
             task_queue=inp.queues.cpu,
         )

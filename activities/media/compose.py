@@ -70,6 +70,7 @@ LOUDNESS = {"I": -16, "TP": -1.5, "LRA": 11}
 # mix=0.5 blends that half-and-half with the dry music, so the music sits a steady ~6 dB lower
 # (20*log10(0.5)) whenever anyone speaks, independent of how loud the speech is.
 DUCKING = {"threshold": 0.002, "ratio": 20, "attack": 10, "release": 500, "knee": 2, "mix": 0.5}
+MUSIC_FADE_OUT_S = 2.0  # background music fades out over the cut's last seconds
 SUBTITLE_FONT_NAME = "Aileron"
 SUBTITLE_HOLD_S = 0.4
 
@@ -457,10 +458,13 @@ def _final_args(
         v = v.filter("ass", ass_name, fontsdir=fonts_name or ".")
     v = v.filter("format", "yuv420p")
     if job.music_path is not None:
+        fade = min(MUSIC_FADE_OUT_S, total / 4)
         music = (
             ffmpeg.input(str(Path(job.music_path).resolve()), stream_loop=-1)
             .audio.filter("aformat", sample_fmts="fltp", sample_rates=48000, channel_layouts="stereo")
             .filter("atrim", duration=f"{total:.3f}")
+            # a looped or longer track still ends cleanly with the cut
+            .filter("afade", t="out", st=f"{max(0.0, total - fade):.3f}", d=f"{fade:.3f}")
             .filter("volume", f"{job.music_gain_db}dB")
         )
         split = a.filter_multi_output("asplit")

@@ -47,14 +47,19 @@ def _storyboard(settings: Settings, notes: list[str]) -> Any:
         return OfflineStoryboarder()
 
 
+def _fallback_reason(extra_ok: bool, missing: str) -> str:
+    return "the gpu extra is not installed" if not extra_ok else f"no {missing} pipeline found"
+
+
 def _images(
-    settings: Settings, models: dict[str, Any], gpu_ok: bool, device: str | None, notes: list[str]
+    settings: Settings, models: dict[str, Any], extra_ok: bool, device: str | None, notes: list[str]
 ) -> Any:
     from activities.providers.cards import StoryboardCardRenderer
 
     wanted = settings.image_provider
-    if wanted == "diffusers" or (wanted == "auto" and gpu_ok and "image" in models):
-        if "image" not in models or not gpu_ok:
+    gpu_ok = extra_ok and "image" in models
+    if wanted == "diffusers" or (wanted == "auto" and gpu_ok):
+        if not gpu_ok:
             raise ProviderUnavailableError(
                 "image_provider=diffusers needs the gpu extra and a text-to-image pipeline "
                 "(model_index.json) in DIRECTORDECK_MODEL_DIR",
@@ -65,7 +70,9 @@ def _images(
 
         notes.append(f"images: diffusers ({models['image']})")
         return CachedGridProvider(
-            DiffusersGridProvider(models["image"], device=device or "auto"),
+            DiffusersGridProvider(
+                models["image"], device=device or "auto", resolution=settings.image_resolution
+            ),
             GenerationCache(DiskStore(settings.data_path / "generation-cache")),
         )
     if wanted == "gemini":
@@ -75,7 +82,7 @@ def _images(
     if wanted not in ("auto", "storyboard_card"):
         raise BadInputError(f"unknown image provider {wanted!r}", code="unknown_provider")
     if settings.model_dir:
-        why = "the gpu extra is not installed" if not gpu_ok else "no text-to-image pipeline found"
+        why = _fallback_reason(extra_ok, "text-to-image")
         notes.append(f"images: offline storyboard cards (DIRECTORDECK_MODEL_DIR={settings.model_dir}: {why})")
     return StoryboardCardRenderer()
 
@@ -86,13 +93,14 @@ def choose_providers(settings: Settings, device: str | None = None) -> Providers
 
     notes: list[str] = []
     models = discover_models(settings.model_dir) if settings.model_dir else {}
-    gpu_ok = bool(models) and gpu_extra_available()
+    extra_ok = bool(settings.model_dir) and gpu_extra_available()
     storyboard = _storyboard(settings, notes)
-    images = _images(settings, models, gpu_ok, device, notes)
+    images = _images(settings, models, extra_ok, device, notes)
     video, video_name = None, "kenburns"
     wanted_video = settings.video_provider
-    if wanted_video == "diffusers" or (wanted_video == "auto" and gpu_ok and "video" in models):
-        if "video" not in models or not gpu_ok:
+    video_ok = extra_ok and "video" in models
+    if wanted_video == "diffusers" or (wanted_video == "auto" and video_ok):
+        if not video_ok:
             raise ProviderUnavailableError(
                 "video_provider=diffusers needs the gpu extra and a Stable Video Diffusion pipeline in "
                 "DIRECTORDECK_MODEL_DIR",
@@ -100,11 +108,16 @@ def choose_providers(settings: Settings, device: str | None = None) -> Providers
             )
         from activities.providers.diffusers_video import DiffusersVideoProvider
 
-        svd = DiffusersVideoProvider(models["video"], device=device or "auto")
+        svd = DiffusersVideoProvider(
+            models["video"], device=device or "auto", resolution=settings.video_resolution
+        )
         video, video_name = svd.clip, svd.name
         notes.append(f"video: diffusers ({models['video']})")
     elif wanted_video not in ("auto", "kenburns"):
         raise BadInputError(f"unknown video provider {wanted_video!r}", code="unknown_provider")
+    elif settings.model_dir:
+        why = _fallback_reason(extra_ok, "image-to-video")
+        notes.append(f"video: offline Ken Burns moves (DIRECTORDECK_MODEL_DIR={settings.model_dir}: {why})")
     voice = PiperVoice(voice=settings.piper_voice, zh_voice=settings.piper_voice_zh)
     for note in notes:
         log.info("provider choice: %s", note)

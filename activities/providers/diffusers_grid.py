@@ -17,6 +17,8 @@ Rules:
   smaller batch size is remembered for later grids. A single image that still does not fit is a
   non-retryable `gpu_oom`. Jobs that cannot fit at all right now are refused up front with a
   retryable `gpu_busy` (VRAM admission).
+Loading, the resident pipeline, the step callback and OOM detection are shared with
+`diffusers_video` in `diffusers_common`; batching, splits, per-cell seeds and img2img are this module's.
 """
 
 from __future__ import annotations
@@ -24,22 +26,20 @@ from __future__ import annotations
 import io
 import math
 import threading
-import warnings
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from activities.errors import BadInputError, CancelledByUser, ProviderUnavailableError
-from activities.providers import gpu_pool
+from activities.errors import BadInputError, CancelledByUser
+from activities.providers import diffusers_common, gpu_pool
 from activities.providers.cards import GRID_SIZES, GridRequest, RenderedImage, cell_cameras
+from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
 from schema.storyboard import Camera
 
 __all__ = ["DiffusersGridProvider", "cell_prompt", "generation_size"]
-
-Progress = Callable[[float], None]
-Cancelled = Callable[[], bool]
 
 DEFAULT_BYTES_PER_PIXEL = {"fp16": 1400, "bf16": 1400, "fp32": 2800}  # activations + VAE decode, per image
 _DENOISE_SHARE = 0.95  # progress share of denoising; the rest is decode + PNG encoding
@@ -89,19 +89,20 @@ class _Cell:
 
 
 @dataclass
-class _Pipes:
+class _Pipes(ResidentPipeline):
     """The resident text-to-image pipeline and its image-to-image twin (shared modules)."""
 
-    t2i: Any
-    info: dict[str, Any]
     _i2i: Any = None
-    lock: threading.Lock = field(default_factory=threading.Lock)  # one pipeline call at a time
+
+    @property
+    def t2i(self) -> Any:
+        return self.pipe
 
     def i2i(self) -> Any:
         if self._i2i is None:
             from diffusers import AutoPipelineForImage2Image
 
-            self._i2i = AutoPipelineForImage2Image.from_pipe(self.t2i)
+            self._i2i = AutoPipelineForImage2Image.from_pipe(self.pipe)
             self._i2i.set_progress_bar_config(disable=True)
         return self._i2i
 
@@ -128,98 +129,37 @@ def _cover(img: Any, width: int, height: int) -> Any:
     return img.crop((left, top, left + width, top + height))
 
 
-def _ensure_sdpa(module: Any) -> str:
-    """Use PyTorch scaled-dot-product attention in every attention layer; returns its name."""
-    try:
-        from diffusers.models.attention_processor import AttnProcessor2_0
-    except ImportError:  # pragma: no cover - very old diffusers
-        return "default"
-    procs = getattr(module, "attn_processors", None)
-    if not procs:
-        return "none"
-    if all(type(p).__name__ == "AttnProcessor2_0" for p in procs.values()):
-        return "sdpa"
-    try:
-        module.set_attn_processor(AttnProcessor2_0())
-        return "sdpa"
-    except (ValueError, TypeError):  # mixed processor kinds (e.g. IP-adapters): keep them
-        return "mixed"
-
-
-def _monotonic(report: Progress | None) -> Progress | None:
-    if report is None:
-        return None
-    best = [0.0]
-
-    def wrapped(fraction: float) -> None:
-        if fraction >= best[0]:
-            best[0] = fraction
-            report(fraction)
-
-    return wrapped
-
-
-def _has_variant(model_dir: Path, variant: str) -> bool:
-    unet = model_dir / "unet"
-    return unet.is_dir() and any(unet.glob(f"*.{variant}.safetensors"))
-
-
 def load_image_pipeline(
     model_dir: Path | str, device: Any, dtype: Any, *, compile_unet: bool = False, compile_mode: str = ""
 ) -> _Pipes:
     """Load the text-to-image pipeline from a local directory onto `device` (no network, ever)."""
     torch = gpu_pool.import_torch()
-    root = Path(model_dir).expanduser()
-    if not (root / "model_index.json").is_file():
-        raise ProviderUnavailableError(
-            f"No diffusers pipeline in {root} (model_index.json missing). Put an SD-Turbo class model "
-            "there (e.g. `huggingface-cli download stabilityai/sd-turbo --local-dir <dir>` on a "
-            "machine with network) and point DIRECTORDECK_MODEL_DIR at it.",
-            code="model_missing",
-        )
-    try:
-        from diffusers import AutoPipelineForText2Image
-        from diffusers.utils import logging as diffusers_logging
-    except ImportError as exc:
-        raise ProviderUnavailableError(
-            f"diffusers is not installed: {gpu_pool.GPU_EXTRA_HINT}", code="gpu_extra_missing"
-        ) from exc
-    diffusers_logging.disable_progress_bar()
-    kwargs: dict[str, Any] = {"local_files_only": True, "torch_dtype": dtype}
-    if dtype == torch.float16 and _has_variant(root, "fp16"):
-        kwargs["variant"] = "fp16"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch_dtype → dtype rename in new diffusers
-            pipe = AutoPipelineForText2Image.from_pretrained(str(root), **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ProviderUnavailableError(
-            f"Could not load a text-to-image pipeline from {root}: {exc}", code="model_invalid"
-        ) from exc
-    pipe.set_progress_bar_config(disable=True)
+    pipe, variant = diffusers_common.load_local_pipeline(
+        model_dir,
+        dtype,
+        pipeline_class="AutoPipelineForText2Image",
+        what="a text-to-image pipeline",
+        missing_hint="Put an SD-Turbo class model there (e.g. `huggingface-cli download "
+        "stabilityai/sd-turbo --local-dir <dir>` on a machine with network) and point "
+        "DIRECTORDECK_MODEL_DIR at it.",
+    )
     pipe = pipe.to(device)
-    attention = _ensure_sdpa(pipe.unet)
-    _ensure_sdpa(pipe.vae)
+    attention = diffusers_common.ensure_sdpa(pipe.unet)
+    diffusers_common.ensure_sdpa(pipe.vae)
     if device.type == "cuda":
         pipe.unet.to(memory_format=torch.channels_last)
     compiled = False
     if compile_unet:
         pipe.unet = torch.compile(pipe.unet, mode=compile_mode or None, fullgraph=False)
         compiled = True
-    info = {
-        "pipeline": type(pipe).__name__,
-        "scheduler": type(pipe.scheduler).__name__,
-        "attention": attention,
-        "compiled": compiled,
-        "variant": kwargs.get("variant"),
-    }
-    return _Pipes(t2i=pipe, info=info)
+    return _Pipes(pipe, diffusers_common.pipeline_info(pipe, attention, compiled=compiled, variant=variant))
 
 
-class DiffusersGridProvider:
+class DiffusersGridProvider(DiffusersProvider[_Pipes]):
     """Grid images from an SD-Turbo class model directory; same contract as the card renderer."""
 
     name = "diffusers"
+    resident_kind = "sd-grid"
 
     def __init__(
         self,
@@ -245,19 +185,16 @@ class DiffusersGridProvider:
         pipeline: Any = None,
         model_id: str | None = None,
     ) -> None:
-        if model_dir is None and pipeline is None:
-            raise ProviderUnavailableError(
-                "The diffusers image provider needs DIRECTORDECK_MODEL_DIR (a local diffusers model "
-                "directory).",
-                code="model_missing",
-            )
+        diffusers_common.require_model(
+            model_dir,
+            pipeline,
+            "The diffusers image provider needs DIRECTORDECK_MODEL_DIR (a local diffusers model directory).",
+        )
         if steps < 1:
             raise BadInputError(f"steps must be ≥ 1, got {steps}", code="steps_invalid")
         if not 0.0 < strength <= 1.0:
             raise BadInputError(f"strength must be in (0, 1], got {strength}", code="strength_invalid")
-        self.model_dir = Path(model_dir).expanduser() if model_dir is not None else None
-        self.device = gpu_pool.resolve_device(device)
-        self.dtype = gpu_pool.resolve_dtype(self.device, dtype)
+        super().__init__(model_dir, device, dtype, admission, free_memory_fn, empty_cache_every)
         self.steps = int(steps)
         self.guidance_scale = float(guidance_scale)
         self.strength = float(strength)
@@ -269,13 +206,11 @@ class DiffusersGridProvider:
         self.max_batch = max_batch
         self.memory_limit_images = memory_limit_images
         self.vae_slicing = vae_slicing
-        self.admission = admission
         self.bytes_per_pixel = bytes_per_pixel or DEFAULT_BYTES_PER_PIXEL.get(
             gpu_pool.dtype_name(self.dtype), 2800
         )
-        self.free_memory_fn = free_memory_fn
-        self.hygiene = gpu_pool.CacheHygiene(every_n_jobs=empty_cache_every)
-        self._injected = _Pipes(t2i=pipeline, info=self._describe(pipeline)) if pipeline is not None else None
+        if pipeline is not None:
+            self._injected = _Pipes(pipeline, self._describe(pipeline))
         self._model_id = model_id
         self._weights_hash: str | None = None
         self._learned_max_batch: dict[tuple[str, int, int], int] = {}
@@ -285,13 +220,12 @@ class DiffusersGridProvider:
 
     @staticmethod
     def _describe(pipe: Any) -> dict[str, Any]:
-        return {
-            "pipeline": type(pipe).__name__,
-            "scheduler": type(pipe.scheduler).__name__,
-            "attention": _ensure_sdpa(pipe.unet),
-            "compiled": type(pipe.unet).__name__ == "OptimizedModule",
-            "variant": None,
-        }
+        return diffusers_common.pipeline_info(
+            pipe,
+            diffusers_common.ensure_sdpa(pipe.unet),
+            compiled=type(pipe.unet).__name__ == "OptimizedModule",
+            variant=None,
+        )
 
     def _identity(self) -> tuple[str, str]:
         if self._weights_hash is None:
@@ -327,19 +261,12 @@ class DiffusersGridProvider:
 
     def pipes(self) -> _Pipes:
         """The resident pipelines (loaded on first use, once per process)."""
-        if self._injected is not None:
-            return self._injected
+        return self._resident()
+
+    def _load(self) -> _Pipes:
         assert self.model_dir is not None
-        key = gpu_pool.ModelKey.of("sd-grid", self.model_dir, self.device, self.dtype)
-        return gpu_pool.resident(
-            key,
-            lambda: load_image_pipeline(
-                self.model_dir,  # type: ignore[arg-type]
-                self.device,
-                self.dtype,
-                compile_unet=self.compile,
-                compile_mode=self.compile_mode,
-            ),
+        return load_image_pipeline(
+            self.model_dir, self.device, self.dtype, compile_unet=self.compile, compile_mode=self.compile_mode
         )
 
     # -- public API -----------------------------------------------------------------------------
@@ -399,7 +326,8 @@ class DiffusersGridProvider:
 
         if cancelled is not None and cancelled():
             raise CancelledByUser(f"Grid for shot {req.shot_number} cancelled before it started.")
-        on_progress = _monotonic(on_progress)  # a call retried after an OOM must not move it back
+        # a call retried after an OOM must not move progress back
+        on_progress = diffusers_common.monotonic(on_progress)
         gen_w, gen_h = generation_size(req.width, req.height, self.resolution)
         init, init_source, init_bytes = self._init_image(req, (gen_w, gen_h))
         mode = "img2img" if init is not None else "txt2img"
@@ -446,27 +374,18 @@ class DiffusersGridProvider:
             if cancelled is not None and cancelled():
                 raise CancelledByUser(f"Grid for shot {req.shot_number} cancelled.")
             base_units = done_units
-            oom = False
-            try:
-                images, timer = self._call(
-                    pipe, pipes.lock, mode, chunk, init, steps, (gen_w, gen_h),
+            result, message = self._unless_oom(
+                partial(
+                    self._call, pipe, pipes.lock, mode, chunk, init, steps, (gen_w, gen_h),
                     (base_units, total_units, denoise_steps), on_progress, cancelled,
-                )  # fmt: skip
-            except CancelledByUser:
-                raise
-            except Exception as exc:
-                if not gpu_pool.is_oom(exc):
-                    raise
-                oom = True
-                message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            if oom:  # outside the except block: the traceback (and its tensors) is gone by now
-                self.hygiene.job_done(self.device, oom=True)
+                )
+            )  # fmt: skip
+            if message is not None:  # out of memory (the cache is emptied already)
                 if len(chunk) == 1:
-                    raise ProviderUnavailableError(
-                        f"Out of GPU memory rendering ONE {gen_w}x{gen_h} image on "
-                        f"{gpu_pool.device_name(self.device)} ({message}); lower the resolution or "
-                        "use a GPU with more memory.",
-                        code="gpu_oom",
+                    raise self._out_of_memory(
+                        f"rendering ONE {gen_w}x{gen_h} image",
+                        message,
+                        "lower the resolution or use a GPU with more memory.",
                     )
                 # halve the batch size for this call and every call still to come
                 cap = (len(chunk) + 1) // 2
@@ -477,6 +396,8 @@ class DiffusersGridProvider:
                 with self._lock:
                     self._learned_max_batch[size_key] = min(cap, self._learned_max_batch.get(size_key, cap))
                 continue
+            assert result is not None
+            images, timer = result
             timing = timer.method
             chunk_sizes.append(len(chunk))
             for c, arr in zip(chunk, images, strict=True):
@@ -555,14 +476,11 @@ class DiffusersGridProvider:
         gen_w, gen_h = gen_size
         base_units, total_units, denoise_steps = units  # progress: done before, total, per image
 
-        def on_step_end(_pipe: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-            if cancelled is not None and cancelled():
-                raise CancelledByUser(f"Grid cancelled at denoising step {step + 1}.")
-            if on_progress is not None:
-                units = base_units + min(step + 1, denoise_steps) * n
-                on_progress(_DENOISE_SHARE * units / max(1, total_units))
-            return kwargs
+        def fraction(step: int) -> float:
+            units = base_units + min(step + 1, denoise_steps) * n
+            return _DENOISE_SHARE * units / max(1, total_units)
 
+        on_step_end = diffusers_common.step_callback("Grid", fraction, on_progress, cancelled)
         generators = [torch.Generator(device="cpu").manual_seed(c.seed) for c in chunk]
         call: dict[str, Any] = {
             "prompt": [c.prompt for c in chunk],
@@ -592,11 +510,7 @@ class DiffusersGridProvider:
 
             hook = pipe.unet.register_forward_pre_hook(simulated_oom)
         try:
-            with (
-                gpu_pool.exclusive(lock, cancelled),
-                gpu_pool.measure(self.device) as timer,
-                torch.inference_mode(),
-            ):
+            with self._pipeline_call(lock, cancelled) as timer:
                 images = pipe(**call).images
         finally:
             if hook is not None:

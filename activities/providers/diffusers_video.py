@@ -17,6 +17,8 @@ Rules:
 - Progress per denoising step; `cancelled()` raises `CancelledByUser` from the step callback and
   no output file is left behind. Out of memory first retries with a smaller decode chunk and then
   with forward chunking; still failing is a non-retryable `gpu_oom`.
+Loading, the resident pipeline, the step callback and OOM detection are shared with
+`diffusers_grid` in `diffusers_common`; frames, segments, offload and chunking are this module's.
 """
 
 from __future__ import annotations
@@ -27,22 +29,20 @@ import shutil
 import tempfile
 import threading
 import uuid
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from activities.errors import BadInputError, CancelledByUser, ProviderUnavailableError
+from activities.errors import BadInputError, CancelledByUser
 from activities.media.ffmpeg import run_ffmpeg
 from activities.media.probe import MediaInfo, probe
-from activities.providers import gpu_pool
-from activities.providers.diffusers_grid import _cover, _ensure_sdpa, generation_size
+from activities.providers import diffusers_common, gpu_pool
+from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
+from activities.providers.diffusers_grid import _cover, generation_size
 
 __all__ = ["MOTION_BUCKETS", "DiffusersVideoProvider", "VideoClip", "load_video_pipeline"]
-
-Progress = Callable[[float], None]
-Cancelled = Callable[[], bool]
 
 MOTION_BUCKETS = {  # SVD's motion_bucket_id per storyboard camera movement (127 = SVD default)
     "static": 40,
@@ -66,15 +66,6 @@ class VideoClip(MediaInfo):
     params: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class _VideoPipe:
-    """The resident SVD pipeline, its description, and the lock that serialises calls to it."""
-
-    pipe: Any
-    info: dict[str, Any]
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
 def load_video_pipeline(
     model_dir: Path | str,
     device: Any,
@@ -82,62 +73,45 @@ def load_video_pipeline(
     *,
     cpu_offload: bool = False,
     forward_chunking: bool = False,
-) -> _VideoPipe:
+) -> ResidentPipeline:
     """Load a StableVideoDiffusionPipeline from a local directory (no network, ever)."""
-    torch = gpu_pool.import_torch()
-    root = Path(model_dir).expanduser()
-    if not (root / "model_index.json").is_file():
-        raise ProviderUnavailableError(
-            f"No diffusers pipeline in {root} (model_index.json missing). Put a Stable Video Diffusion "
-            "model there and point the video model directory at it.",
-            code="model_missing",
-        )
-    try:
-        from diffusers import StableVideoDiffusionPipeline
-        from diffusers.utils import logging as diffusers_logging
-    except ImportError as exc:
-        raise ProviderUnavailableError(
-            f"diffusers is not installed: {gpu_pool.GPU_EXTRA_HINT}", code="gpu_extra_missing"
-        ) from exc
-    diffusers_logging.disable_progress_bar()
-    kwargs: dict[str, Any] = {"local_files_only": True, "torch_dtype": dtype}
-    unet_dir = root / "unet"
-    if dtype == torch.float16 and unet_dir.is_dir() and any(unet_dir.glob("*.fp16.safetensors")):
-        kwargs["variant"] = "fp16"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            pipe = StableVideoDiffusionPipeline.from_pretrained(str(root), **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ProviderUnavailableError(
-            f"Could not load an image-to-video pipeline from {root}: {exc}", code="model_invalid"
-        ) from exc
-    pipe.set_progress_bar_config(disable=True)
+    pipe, variant = diffusers_common.load_local_pipeline(
+        model_dir,
+        dtype,
+        pipeline_class="StableVideoDiffusionPipeline",
+        what="an image-to-video pipeline",
+        missing_hint="Put a Stable Video Diffusion model there and point the video model directory at it.",
+    )
     offloaded = False
     if cpu_offload and device.type == "cuda":
         pipe.enable_model_cpu_offload(device=device)  # weights stay in RAM, move per module
         offloaded = True
     else:
         pipe = pipe.to(device)
-    attention = _ensure_sdpa(pipe.unet)
+    attention = diffusers_common.ensure_sdpa(pipe.unet)
     if forward_chunking:
         pipe.unet.enable_forward_chunking()
-    info = {
-        "pipeline": type(pipe).__name__,
-        "scheduler": type(pipe.scheduler).__name__,
-        "attention": attention,
-        "cpu_offload": offloaded,
-        "forward_chunking": forward_chunking,
-        "native_frames": int(getattr(pipe.unet.config, "num_frames", 14) or 14),
-        "variant": kwargs.get("variant"),
-    }
-    return _VideoPipe(pipe, info)
+    return ResidentPipeline(pipe, _video_info(pipe, attention, offloaded, forward_chunking, variant))
 
 
-class DiffusersVideoProvider:
+def _video_info(
+    pipe: Any, attention: str, cpu_offload: bool, forward_chunking: bool, variant: str | None
+) -> dict[str, Any]:
+    return diffusers_common.pipeline_info(
+        pipe,
+        attention,
+        cpu_offload=cpu_offload,
+        forward_chunking=forward_chunking,
+        native_frames=int(getattr(pipe.unet.config, "num_frames", 14) or 14),
+        variant=variant,
+    )
+
+
+class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
     """Image-to-video clips from an SVD-class model directory; `clip()` mirrors `kenburns_clip`."""
 
     name = "diffusers_svd"
+    resident_kind = "svd"
 
     def __init__(
         self,
@@ -165,14 +139,12 @@ class DiffusersVideoProvider:
         empty_cache_every: int = 20,
         pipeline: Any = None,
     ) -> None:
-        if model_dir is None and pipeline is None:
-            raise ProviderUnavailableError(
-                "The diffusers video provider needs a local Stable Video Diffusion model directory.",
-                code="model_missing",
-            )
-        self.model_dir = Path(model_dir).expanduser() if model_dir is not None else None
-        self.device = gpu_pool.resolve_device(device)
-        self.dtype = gpu_pool.resolve_dtype(self.device, dtype)
+        diffusers_common.require_model(
+            model_dir,
+            pipeline,
+            "The diffusers video provider needs a local Stable Video Diffusion model directory.",
+        )
+        super().__init__(model_dir, device, dtype, admission, free_memory_fn, empty_cache_every)
         self.steps = max(1, int(steps))
         self.resolution = int(resolution)
         self.num_frames = num_frames
@@ -187,42 +159,26 @@ class DiffusersVideoProvider:
         self.seed = seed
         self.crf = crf
         self.preset = preset
-        self.admission = admission
         self.bytes_per_frame_pixel = bytes_per_frame_pixel or DEFAULT_BYTES_PER_FRAME_PIXEL.get(
             gpu_pool.dtype_name(self.dtype), 440
         )
-        self.free_memory_fn = free_memory_fn
-        self.hygiene = gpu_pool.CacheHygiene(every_n_jobs=empty_cache_every)
-        self._injected: _VideoPipe | None = None
         if pipeline is not None:
-            self._injected = _VideoPipe(
-                pipeline,
-                {
-                    "pipeline": type(pipeline).__name__,
-                    "scheduler": type(pipeline.scheduler).__name__,
-                    "attention": _ensure_sdpa(pipeline.unet),
-                    "cpu_offload": False,
-                    "forward_chunking": forward_chunking,
-                    "native_frames": int(getattr(pipeline.unet.config, "num_frames", 14) or 14),
-                    "variant": None,
-                },
-            )
+            attention = diffusers_common.ensure_sdpa(pipeline.unet)
+            info = _video_info(pipeline, attention, False, forward_chunking, None)
+            self._injected = ResidentPipeline(pipeline, info)
 
-    def pipe(self) -> _VideoPipe:
+    def pipe(self) -> ResidentPipeline:
         """The resident pipeline (loaded on first use, once per process) and its description."""
-        if self._injected is not None:
-            return self._injected
+        return self._resident()
+
+    def _load(self) -> ResidentPipeline:
         assert self.model_dir is not None
-        key = gpu_pool.ModelKey.of("svd", self.model_dir, self.device, self.dtype)
-        return gpu_pool.resident(
-            key,
-            lambda: load_video_pipeline(
-                self.model_dir,  # type: ignore[arg-type]
-                self.device,
-                self.dtype,
-                cpu_offload=self.cpu_offload,
-                forward_chunking=self.forward_chunking,
-            ),
+        return load_video_pipeline(
+            self.model_dir,
+            self.device,
+            self.dtype,
+            cpu_offload=self.cpu_offload,
+            forward_chunking=self.forward_chunking,
         )
 
     def frame_plan(self, duration_s: float, native_frames: int) -> tuple[int, int, int]:
@@ -284,6 +240,7 @@ class DiffusersVideoProvider:
             )
         seed = self.seed if seed is None else int(seed)
         motion = MOTION_BUCKETS[movement]
+        on_progress = diffusers_common.monotonic(on_progress)  # an OOM retry never steps progress back
 
         frames: list[Any] = []
         gpu_seconds = 0.0
@@ -296,21 +253,15 @@ class DiffusersVideoProvider:
                 raise CancelledByUser("Video generation cancelled.")
             image = cond if seg == 0 else frames[-1]
             while True:
-                oom_message = None
-                try:
-                    seg_frames, timer = self._segment(
-                        pipe, resident.lock, image, (gen_w, gen_h), per_segment, seed + seg, motion,
-                        decode_chunk, (seg, segments), on_progress, cancelled,
-                    )  # fmt: skip
-                except CancelledByUser:
-                    raise
-                except Exception as exc:
-                    if not gpu_pool.is_oom(exc):
-                        raise
-                    oom_message = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                result, oom_message = self._unless_oom(
+                    partial(
+                        self._segment, pipe, resident.lock, image, (gen_w, gen_h), per_segment,
+                        seed + seg, motion, decode_chunk, (seg, segments), on_progress, cancelled,
+                    )
+                )  # fmt: skip
                 if oom_message is None:
                     break
-                self.hygiene.job_done(self.device, oom=True)
+                # out of memory (the cache is emptied already): a smaller attempt, else give up
                 if decode_chunk > 1:
                     decode_chunk = max(1, decode_chunk // 2)
                     fallbacks.append({"decode_chunk_size": decode_chunk, "error": oom_message})
@@ -319,12 +270,13 @@ class DiffusersVideoProvider:
                     chunking = info["forward_chunking"] = True
                     fallbacks.append({"forward_chunking": True, "error": oom_message})
                 else:
-                    raise ProviderUnavailableError(
-                        f"Out of GPU memory generating a {per_segment}-frame {gen_w}x{gen_h} clip on "
-                        f"{gpu_pool.device_name(self.device)} ({oom_message}); lower the resolution or "
-                        "frames, or enable cpu offload.",
-                        code="gpu_oom",
+                    raise self._out_of_memory(
+                        f"generating a {per_segment}-frame {gen_w}x{gen_h} clip",
+                        oom_message,
+                        "lower the resolution or frames, or enable cpu offload.",
                     )
+            assert result is not None
+            seg_frames, timer = result
             gpu_seconds += timer.seconds
             timing = timer.method
             frames.extend(seg_frames if seg == 0 else seg_frames[1:])  # frame 0 repeats the condition
@@ -392,19 +344,13 @@ class DiffusersVideoProvider:
         steps = self.steps
         gen_w, gen_h = gen_size
         seg, segments = position  # this segment's index, how many
-
-        def on_step_end(_pipe: Any, step: int, _timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-            if cancelled is not None and cancelled():
-                raise CancelledByUser(f"Video generation cancelled at denoising step {step + 1}.")
-            if on_progress is not None:
-                on_progress(_DENOISE_SHARE * (seg + (step + 1) / steps) / segments)
-            return kwargs
-
-        with (
-            gpu_pool.exclusive(lock, cancelled),
-            gpu_pool.measure(self.device) as timer,
-            torch.inference_mode(),
-        ):
+        on_step_end = diffusers_common.step_callback(
+            "Video generation",
+            lambda step: _DENOISE_SHARE * (seg + (step + 1) / steps) / segments,
+            on_progress,
+            cancelled,
+        )
+        with self._pipeline_call(lock, cancelled) as timer:
             result = pipe(
                 image,
                 height=gen_h,

@@ -25,6 +25,8 @@ from schema.actions import (
     GenComposeArgs,
     GenGrid,
     GenGridArgs,
+    GenMusic,
+    GenMusicArgs,
     GenStoryboard,
     GenStoryboardArgs,
     GenVideo,
@@ -73,7 +75,13 @@ class VoiceRequest(GenVoiceArgs):
     webhook_url: WebhookUrl = None
 
 
+class MusicRequest(GenMusicArgs):
+    webhook_url: WebhookUrl = None
+
+
 class ComposeRequest(GenComposeArgs):
+    """`music: true` mixes in the workspace's latest background music (made first if none)."""
+
     webhook_url: WebhookUrl = None
 
 
@@ -185,6 +193,23 @@ async def generate_voice(
     )
 
 
+@router.post("/generate/music", response_model=TurnOut, status_code=status.HTTP_202_ACCEPTED)
+async def generate_music(
+    body: MusicRequest,
+    workspace: WorkspaceDep,
+    caller: CallerDep,
+    services: ServicesDep,
+    idem: IdempotencyDep,
+    confirmed: Confirmed = True,
+) -> TurnOut:
+    """`gen.music`: offline background music for the workspace, from a mood (English or Chinese
+    words, or "auto": from the project's style and moods); `duration_s` defaults to the cut's length."""
+    action = GenMusic(args=_args(body, GenMusicArgs))
+    return await _run(
+        services, caller, workspace.id, idem, action, confirmed=confirmed, webhook_url=body.webhook_url
+    )
+
+
 @router.post("/generate/compose", response_model=TurnOut, status_code=status.HTTP_202_ACCEPTED)
 async def generate_compose(
     body: ComposeRequest,
@@ -194,7 +219,8 @@ async def generate_compose(
     idem: IdempotencyDep,
     confirmed: Confirmed = True,
 ) -> TurnOut:
-    """`gen.compose`: the selected clips → one MP4 (preview or final)."""
+    """`gen.compose`: the selected clips → one MP4 (preview or final); `music: true` mixes in the
+    latest background music, ducked under the narration (generating a track first if none)."""
     action = GenCompose(args=_args(body, GenComposeArgs))
     return await _run(
         services, caller, workspace.id, idem, action, confirmed=confirmed, webhook_url=body.webhook_url

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.convert import emit, links, node_out, nodes_out
 from api.deps import SessionDep, WorkspaceDep, scoped, scoped_track
@@ -76,36 +76,89 @@ def get_children(
     return nodes_out(session, node_repo.children(session, node_id), links(request))
 
 
-@router.get("/nodes/{node_id}/lineage", response_model=list[LineageEntry], tags=["nodes"])
+# Lineage and references are keyset-paged: `limit` rows per page (default 100, at most 500); the
+# body stays the bare list it always was, and a page that is not the last names the next one in
+# `X-Next-Cursor` (pass it back as `cursor`) and in a `Link: <...>; rel="next"` header. A cursor
+# that is malformed or belongs to another listing is 422 `invalid_cursor`.
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+
+Limit = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=node_repo.MAX_PAGE_SIZE,
+        description=f"Rows per page (at most {node_repo.MAX_PAGE_SIZE})",
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    Query(description=f"Where the page starts: the previous page's `{NEXT_CURSOR_HEADER}` (opaque)"),
+]
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            NEXT_CURSOR_HEADER: {
+                "description": "Cursor of the next page; absent on the last page",
+                "schema": {"type": "string"},
+            },
+            "Link": {
+                "description": 'URL of the next page (`rel="next"`); absent on the last page',
+                "schema": {"type": "string"},
+            },
+        }
+    },
+}
+
+
+def _next_page(request: Request, response: Response, cursor: str | None) -> None:
+    if cursor is not None:
+        response.headers[NEXT_CURSOR_HEADER] = cursor
+        response.headers["Link"] = f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'
+
+
+@router.get("/nodes/{node_id}/lineage", response_model=list[LineageEntry], tags=["nodes"], responses=PAGED)
 def get_lineage(
     request: Request,
+    response: Response,
     node_id: uuid.UUID,
     workspace: WorkspaceDep,
     session: SessionDep,
     direction: Annotated[Literal["ancestors", "descendants"], Query()] = "ancestors",
+    limit: Limit = node_repo.DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
 ) -> list[LineageEntry]:
-    """What the node was iterated from (ancestors, nearest first) or what was made from it."""
+    """What the node was iterated from (ancestors, nearest first) or what was made from it
+    (descendants, breadth first). Paged: see `X-Next-Cursor`."""
     scoped(session, Node, node_id, workspace, "node")
-    walk = node_repo.ancestors if direction == "ancestors" else node_repo.descendants
-    rows = walk(session, node_id)
-    outs = nodes_out(session, [r.node for r in rows], links(request))
-    return [LineageEntry(depth=r.depth, node=o) for r, o in zip(rows, outs, strict=True)]
+    walk = node_repo.ancestors_page if direction == "ancestors" else node_repo.descendants_page
+    page = walk(session, node_id, limit=limit, cursor=cursor)
+    outs = nodes_out(session, [r.node for r in page.rows], links(request))
+    _next_page(request, response, page.next_cursor)
+    return [LineageEntry(depth=r.depth, node=o) for r, o in zip(page.rows, outs, strict=True)]
 
 
-@router.get("/nodes/{node_id}/references", response_model=list[ReferenceEntry], tags=["nodes"])
+@router.get(
+    "/nodes/{node_id}/references", response_model=list[ReferenceEntry], tags=["nodes"], responses=PAGED
+)
 def get_references(
     request: Request,
+    response: Response,
     node_id: uuid.UUID,
     workspace: WorkspaceDep,
     session: SessionDep,
     direction: Annotated[
         Literal["out", "in"], Query(description="out: what this node used; in: what used this node")
     ] = "out",
+    limit: Limit = node_repo.DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
 ) -> list[ReferenceEntry]:
+    """Reference edges, oldest first. Paged: see `X-Next-Cursor`."""
     scoped(session, Node, node_id, workspace, "node")
-    rows = (node_repo.references_of if direction == "out" else node_repo.referenced_by)(session, node_id)
-    outs = nodes_out(session, [r.node for r in rows], links(request))
-    return [ReferenceEntry(role=r.role, node=o) for r, o in zip(rows, outs, strict=True)]
+    fetch = node_repo.references_of_page if direction == "out" else node_repo.referenced_by_page
+    page = fetch(session, node_id, limit=limit, cursor=cursor)
+    outs = nodes_out(session, [r.node for r in page.rows], links(request))
+    _next_page(request, response, page.next_cursor)
+    return [ReferenceEntry(role=r.role, node=o) for r, o in zip(page.rows, outs, strict=True)]
 
 
 @router.post("/nodes/{node_id}/commit", response_model=WorkItemOut, tags=["nodes"], responses=responses(409))

@@ -8,17 +8,27 @@ Rules:
 - a write with an `idempotency_key` lands once: INSERT ... ON CONFLICT DO NOTHING, then the
   existing row is returned, so a retried activity never creates a second node (safe under
   concurrency: the second writer waits on the unique index, then sees the first's row);
-- lineage walks (ancestors, descendants) are one recursive CTE each; reference lookups and the
-  latest grid are one statement each.
+- lineage walks (ancestors, descendants) are one recursive CTE each, carrying the node columns
+  so every step is an index probe (no join back to the whole `node` table); reference lookups and
+  the latest grid are one statement each;
+- unbounded listings (lineage, references in and out) also come a page at a time (`*_page`:
+  keyset pagination, `limit` + an opaque `cursor`, stable order); the whole-list functions stay
+  for callers that need everything.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, TypedDict
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
-from sqlalchemy import func, literal, or_, select, true
+from sqlalchemy import Integer, bindparam, func, literal, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -41,6 +51,24 @@ class LineageRow(NamedTuple):
 class RefRow(NamedTuple):
     node: Node
     role: RefRole
+
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+MAX_CURSOR_LENGTH = 512
+# Lineage is acyclic by construction (a parent exists before its child); this bounds a walk
+# anyway, should a hand-edited row ever close a loop.
+LINEAGE_MAX_DEPTH = 10_000
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One keyset page: `rows` in order, and the cursor of the next page (None: this is the last)."""
+
+    rows: list[T]
+    next_cursor: str | None
 
 
 class ComposeInput(TypedDict):
@@ -150,60 +178,225 @@ def latest_grid(session: Session, work_item_id: uuid.UUID, track_id: uuid.UUID |
     return Grid(group=group, cells=[n for n in rows if n is not group])
 
 
+# --- lineage and references, whole or a page at a time ------------------------------------
+#
+# Lineage walks carry the node's own columns through the recursive CTE, so each step is one probe
+# of an index (`ix_node_parent_id` down, the primary key up) and the result is read straight from
+# the walk: no join back to `node` (which the planner answered with a scan of the whole table).
+# Pages are keyset pages: the cursor holds the sort key of the last row returned, so page n costs
+# what page 1 costs, and rows written meanwhile neither repeat nor shift the following pages.
+
+
+def _decode_error() -> InvalidInput:
+    return InvalidInput("the cursor is malformed or belongs to another listing", code="invalid_cursor")
+
+
+def encode_cursor(kind: str, key: Sequence[Any]) -> str:
+    """An opaque cursor for `kind` listings: url-safe base64 of the JSON sort key."""
+    values = [
+        v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, uuid.UUID) else v for v in key
+    ]
+    raw = json.dumps([kind, *values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_cursor(cursor: str, kind: str, types: Sequence[type]) -> tuple[Any, ...]:
+    """The sort key in `cursor` (each value converted to `types`); InvalidInput `invalid_cursor`
+    when it is malformed, too long, or was made by another kind of listing."""
+    try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError("too long")
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        if not isinstance(data, list) or len(data) != len(types) + 1 or data[0] != kind:
+            raise ValueError("wrong shape")
+        key: list[Any] = []
+        for value, typ in zip(data[1:], types, strict=True):
+            if typ is int:
+                if type(value) is not int:
+                    raise ValueError("not an int")
+                key.append(value)
+            elif typ is datetime:
+                moment = datetime.fromisoformat(value)
+                if moment.tzinfo is None:
+                    raise ValueError("naive timestamp")
+                key.append(moment)
+            elif typ is uuid.UUID:
+                key.append(uuid.UUID(value))
+            else:  # pragma: no cover - programming error
+                raise TypeError(typ)
+        return tuple(key)
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error) as exc:
+        raise _decode_error() from exc
+
+
+def _page_size(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be 1..{MAX_PAGE_SIZE}", code="limit_out_of_range")
+    return limit
+
+
+@cache
+def _lineage_statement(direction: str, paged: bool, resumed: bool) -> Any:
+    """The lineage walk as a recursive CTE that carries every node column plus `depth` (1 = next
+    to the start node), read as `(Node, depth)` in the walk's order. Built once per shape (the
+    construct alone costs milliseconds); bound at run time: `node_id`, `max_depth`, and when
+    paged `limit`, when resumed `after_0..n` (the sort key of the previous page's last row)."""
+    node = Node.__table__
+    if direction == "descendants":
+        seed = select(*node.c, literal(1).label("depth")).where(node.c.parent_id == bindparam("node_id"))
+    else:
+        child = node.alias("child")
+        seed = (
+            select(*node.c, literal(1).label("depth"))
+            .join(child, child.c.parent_id == node.c.id)
+            .where(child.c.id == bindparam("node_id"))
+        )
+    walk = seed.cte(f"{direction}_walk", recursive=True)
+    step = node.alias("step")
+    link = step.c.parent_id == walk.c.id if direction == "descendants" else step.c.id == walk.c.parent_id
+    walk = walk.union_all(
+        select(*step.c, (walk.c.depth + 1).label("depth"))
+        .join(walk, link)
+        .where(walk.c.depth < bindparam("max_depth", type_=Integer))
+    )
+    order: list[Any]
+    if direction == "ancestors":
+        order = [walk.c.depth]  # a chain: one node per depth
+    else:
+        order = [walk.c.depth, walk.c.created_at, func.coalesce(walk.c.cell, 0), walk.c.id]
+    stmt = select(aliased(Node, walk, name="lineage_node"), walk.c.depth).order_by(*order)
+    if resumed:
+        after = [bindparam(f"after_{i}", type_=column.type) for i, column in enumerate(order)]
+        stmt = stmt.where(tuple_(*order) > tuple_(*after))
+    if paged:
+        stmt = stmt.limit(bindparam("limit", type_=Integer))
+    return stmt
+
+
+def _lineage(
+    session: Session, node_id: uuid.UUID, direction: str, limit: int | None, cursor: str | None
+) -> Page[LineageRow]:
+    kind = f"lineage.{direction}"
+    types: list[type] = [int] if direction == "ancestors" else [int, datetime, int, uuid.UUID]
+    after = decode_cursor(cursor, kind, types) if cursor is not None else None
+    after_depth = 0 if after is None else int(after[0])
+    # A level holds at least one node when a deeper one exists, so the next `limit` rows lie
+    # within `limit` levels of the cursor (the +1 level tells whether more follow).
+    max_depth = LINEAGE_MAX_DEPTH if limit is None else min(LINEAGE_MAX_DEPTH, after_depth + limit + 1)
+    params: dict[str, Any] = {"node_id": node_id, "max_depth": max_depth}
+    if limit is not None:
+        params["limit"] = limit + 1
+    if after is not None:
+        params.update({f"after_{i}": value for i, value in enumerate(after)})
+    stmt = _lineage_statement(direction, limit is not None, after is not None)
+    rows = [LineageRow(n, depth) for n, depth in session.execute(stmt, params)]
+    if limit is None or len(rows) <= limit:
+        return Page(rows, None)
+    rows = rows[:limit]
+    last = rows[-1]
+    key: list[Any] = [last.depth]
+    if direction == "descendants":
+        key += [last.node.created_at, last.node.cell or 0, last.node.id]
+    return Page(rows, encode_cursor(kind, key))
+
+
 def ancestors(session: Session, node_id: uuid.UUID) -> list[LineageRow]:
     """What `node_id` was iterated from: parent (depth 1), grandparent (2), ... One statement."""
-    walk = (
-        select(Node.parent_id.label("id"), literal(1).label("depth"))
-        .where(Node.id == node_id, Node.parent_id.is_not(None))
-        .cte("ancestors", recursive=True)
-    )
-    step = aliased(Node)
-    walk = walk.union_all(
-        select(step.parent_id, walk.c.depth + 1)
-        .join(walk, step.id == walk.c.id)
-        .where(step.parent_id.is_not(None))
-    )
-    stmt = select(Node, walk.c.depth).join(walk, Node.id == walk.c.id).order_by(walk.c.depth)
-    return [LineageRow(node, depth) for node, depth in session.execute(stmt)]
+    return _lineage(session, node_id, "ancestors", None, None).rows
 
 
 def descendants(session: Session, node_id: uuid.UUID) -> list[LineageRow]:
-    """Everything iterated from `node_id`, breadth first (depth, then creation order). One statement."""
-    walk = (
-        select(Node.id, literal(1).label("depth"))
-        .where(Node.parent_id == node_id)
-        .cte("descendants", recursive=True)
+    """Everything iterated from `node_id`, breadth first (depth, then creation order, grid cell,
+    id). One statement."""
+    return _lineage(session, node_id, "descendants", None, None).rows
+
+
+def ancestors_page(
+    session: Session, node_id: uuid.UUID, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+) -> Page[LineageRow]:
+    """One page of `ancestors` (nearest first), after `cursor` (None: the first page)."""
+    return _lineage(session, node_id, "ancestors", _page_size(limit), cursor)
+
+
+def descendants_page(
+    session: Session, node_id: uuid.UUID, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+) -> Page[LineageRow]:
+    """One page of `descendants` in the same order, after `cursor` (None: the first page)."""
+    return _lineage(session, node_id, "descendants", _page_size(limit), cursor)
+
+
+@cache
+def _refs_statement(direction: str, paged: bool, resumed: bool) -> Any:
+    """Reference edges at `node_id` (`in`: pointing at it, `out`: leaving it) with the node at
+    the other end, oldest edge first ((created_at, id) of the edge), read as (Node, role,
+    created_at, ref id). The edges are picked (and cut to the page) before the nodes are joined,
+    so a page of `in` edges reads `limit` entries of `ix_node_ref_to_node_id_created_at_id`.
+    Built once per shape; bound at run time: `node_id`, `limit`, `after_created_at`, `after_id`."""
+    if direction == "in":
+        here, there = NodeRef.to_node_id, NodeRef.from_node_id
+    else:
+        here, there = NodeRef.from_node_id, NodeRef.to_node_id
+    edges = (
+        select(NodeRef.id, NodeRef.created_at, NodeRef.role, there.label("node_id"))
+        .where(here == bindparam("node_id"))
+        .order_by(NodeRef.created_at, NodeRef.id)
     )
-    step = aliased(Node)
-    walk = walk.union_all(select(step.id, walk.c.depth + 1).join(walk, step.parent_id == walk.c.id))
-    stmt = (
-        select(Node, walk.c.depth)
-        .join(walk, Node.id == walk.c.id)
-        .order_by(walk.c.depth, Node.created_at, Node.cell.nulls_first(), Node.id)
+    if resumed:
+        after = tuple_(bindparam("after_created_at", type_=NodeRef.created_at.type), bindparam("after_id"))
+        edges = edges.where(tuple_(NodeRef.created_at, NodeRef.id) > after)
+    if paged:
+        edges = edges.limit(bindparam("limit", type_=Integer))
+    page = edges.subquery("edges")
+    return (
+        select(Node, page.c.role, page.c.created_at, page.c.id)
+        .join(page, Node.id == page.c.node_id)
+        .order_by(page.c.created_at, page.c.id)
     )
-    return [LineageRow(node, depth) for node, depth in session.execute(stmt)]
+
+
+def _refs(
+    session: Session, node_id: uuid.UUID, direction: str, limit: int | None, cursor: str | None
+) -> Page[RefRow]:
+    kind = f"refs.{direction}"
+    after = decode_cursor(cursor, kind, [datetime, uuid.UUID]) if cursor is not None else None
+    params: dict[str, Any] = {"node_id": node_id}
+    if limit is not None:
+        params["limit"] = limit + 1
+    if after is not None:
+        params["after_created_at"], params["after_id"] = after
+    stmt = _refs_statement(direction, limit is not None, after is not None)
+    found = list(session.execute(stmt, params))
+    rows = [RefRow(node, role) for node, role, _, _ in found[:limit]]
+    if limit is None or len(found) <= limit:
+        return Page(rows, None)
+    _, _, created_at, ref_id = found[limit - 1]
+    return Page(rows, encode_cursor(kind, [created_at, ref_id]))
 
 
 def referenced_by(session: Session, node_id: uuid.UUID) -> list[RefRow]:
-    """The nodes that use `node_id` as a reference, with the role. One statement."""
-    stmt = (
-        select(Node, NodeRef.role)
-        .join(NodeRef, NodeRef.from_node_id == Node.id)
-        .where(NodeRef.to_node_id == node_id)
-        .order_by(NodeRef.created_at, NodeRef.id)
-    )
-    return [RefRow(node, role) for node, role in session.execute(stmt)]
+    """Every node that uses `node_id` as a reference, with the role. One statement; prefer
+    `referenced_by_page` where the count is unbounded (a character sheet can have thousands)."""
+    return _refs(session, node_id, "in", None, None).rows
 
 
 def references_of(session: Session, node_id: uuid.UUID) -> list[RefRow]:
     """The nodes `node_id` uses as references, with the role. One statement."""
-    stmt = (
-        select(Node, NodeRef.role)
-        .join(NodeRef, NodeRef.to_node_id == Node.id)
-        .where(NodeRef.from_node_id == node_id)
-        .order_by(NodeRef.created_at, NodeRef.id)
-    )
-    return [RefRow(node, role) for node, role in session.execute(stmt)]
+    return _refs(session, node_id, "out", None, None).rows
+
+
+def referenced_by_page(
+    session: Session, node_id: uuid.UUID, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+) -> Page[RefRow]:
+    """One page of `referenced_by` (oldest reference first), after `cursor` (None: the first)."""
+    return _refs(session, node_id, "in", _page_size(limit), cursor)
+
+
+def references_of_page(
+    session: Session, node_id: uuid.UUID, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+) -> Page[RefRow]:
+    """One page of `references_of` (oldest reference first), after `cursor` (None: the first)."""
+    return _refs(session, node_id, "out", _page_size(limit), cursor)
 
 
 def selected_versions(session: Session, workspace_id: uuid.UUID) -> list[SelectedVersion]:

@@ -153,7 +153,9 @@ def record_outcome(
     run_id: str | None = None,
 ) -> Task:
     """Record how the workflow ended (creating the task if it was never recorded). Only an active
-    task changes; a task already final is returned as it is (first final report wins)."""
+    task changes; a task already final is returned as it is (first final report wins). The
+    reporting run's id is kept, so a late activity start of that same run (cancelled before its
+    worker got to it) cannot reopen the task (`upsert_running` restarts only a new run)."""
     status = TaskStatus(status)
     if status not in TERMINAL_TASK_STATUSES:
         raise InvalidInput("an outcome is succeeded, failed or canceled", code="outcome_not_final")
@@ -174,6 +176,7 @@ def record_outcome(
         **_ON_WORKFLOW_ID,
         set_={
             "status": status,
+            "run_id": func.coalesce(stmt.excluded.run_id, Task.run_id),
             "error": stmt.excluded.error,
             "result": func.coalesce(stmt.excluded.result, Task.result),
             "finished_at": func.now(),

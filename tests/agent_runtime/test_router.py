@@ -311,3 +311,101 @@ async def test_pro_focus_addresses_a_draft_of_a_draft_space(make_agent_rig) -> N
     )
     assert fav.results[0].status == "done", fav.results[0]
     assert count(rig.db_url, "select count(*) from favorite where tags @> '[\"poster\"]'") == 1
+
+
+async def test_gen_music_starts_a_music_workflow_and_says_what_it_makes(make_agent_rig) -> None:
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
+        ws = rig.workspace(3)
+        calm = await rig.router.run(ALICE, ws, planned("Add calm background music"))
+        odd = await rig.router.run(
+            ALICE, ws, turn({"type": "gen.music", "args": {"mood": "zorblax", "duration_s": 2.5}})
+        )
+        r = calm.results[0]
+        assert r.status == "started", r
+        made = await rig.client.get_workflow_handle(r.workflow_ids[0]).result()
+        await wait_task(rig.db_url, r.task_ids[0], TaskStatus.succeeded)
+        await rig.client.get_workflow_handle(odd.results[0].workflow_ids[0]).result()
+        with unit_of_work(rig.db_url) as s:
+            row = tasks.get(s, uuid.UUID(r.task_ids[0]))
+            assert row is not None
+
+    # three 4 s shots and no clips yet: as long as the storyboard
+    assert r.data["summary"] == "started calm background music (12 s)"
+    assert r.workflow_ids[0].startswith(f"music-{ws}-")
+    assert row.type.value == "music" and row.payload["workflow"] == "music"
+    assert row.payload["input"]["mood"] == "calm" and row.payload["input"]["duration_s"] == 12.0
+    assert made["mood"] == "calm" and made["duration_s"] == 12.0
+    o = odd.results[0]
+    assert o.status == "started" and o.data["mood"] == "calm" and o.data["mood_fallback"] is True
+    assert "“zorblax” is not a mood I know" in o.data["summary"] and "(2.5 s)" in o.data["summary"]
+    assert count(rig.db_url, "select count(*) from node where type = 'audio_music'") == 2
+
+
+async def test_gen_compose_with_music_uses_the_latest_track_or_makes_one(make_agent_rig) -> None:
+    from tests.workflows.test_music import workspace_with_clips
+
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
+        ws = workspace_with_clips(rig.db_url, rig.acts.storage, rig.acts.work_dir / "clips", owner=OWNER)
+        plain = await rig.router.run(ALICE, ws, planned("Compose a preview", 2))
+        first = await rig.router.run(ALICE, ws, turn({"type": "gen.compose", "args": {"music": True}}))
+        first_done = await rig.client.get_workflow_handle(first.results[0].workflow_ids[0]).result()
+        second = await rig.router.run(
+            ALICE, ws, turn({"type": "gen.compose", "args": {"mode": "preview", "music": True}})
+        )
+        for result in (plain, second):
+            await rig.client.get_workflow_handle(result.results[0].workflow_ids[0]).result()
+        inputs = {}
+        with unit_of_work(rig.db_url) as s:
+            for name, result in (("plain", plain), ("first", first), ("second", second)):
+                row = tasks.get(s, uuid.UUID(result.results[0].task_ids[0]))
+                assert row is not None and row.status == TaskStatus.succeeded, (name, row)
+                inputs[name] = row.payload["input"]
+
+    p, f, s2 = plain.results[0], first.results[0], second.results[0]
+    assert p.data["summary"] == "started the preview compose of 2 shots"  # music=false: as before
+    assert (inputs["plain"]["music"], inputs["plain"]["music_node_id"]) == (False, None)
+    assert "not available" not in f.data["summary"] and "made first" in f.data["summary"]
+    assert (inputs["first"]["music"], inputs["first"]["music_node_id"]) == (True, None)
+    music_node = first_done["music_node_id"]
+    assert music_node
+    assert (
+        s2.data["summary"] == "started the preview compose of 2 shots with the latest calm background music"
+    )
+    assert s2.data["music_node_id"] == music_node and inputs["second"]["music_node_id"] == music_node
+    # one track: the second compose reused it
+    assert count(rig.db_url, "select count(*) from node where type = 'audio_music'") == 1
+    assert count(rig.db_url, "select count(*) from node_ref where role = 'audio'") == 2
+
+
+async def test_export_package_packages_the_selected_versions(make_agent_rig) -> None:
+    import io
+    import json
+    import zipfile
+
+    from tests.workflows.test_music import workspace_with_clips
+
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
+        ws = workspace_with_clips(rig.db_url, rig.acts.storage, rig.acts.work_dir / "clips", owner=OWNER)
+        bad = await rig.router.run(
+            ALICE, ws, turn({"type": "export.package", "args": {"naming": "{title.__class__}"}})
+        )
+        result = await rig.router.run(ALICE, ws, planned("Download the selected images", 2))
+        r = result.results[0]
+        assert r.status == "started", r
+        done = await rig.client.get_workflow_handle(r.workflow_ids[0]).result()
+        await wait_task(rig.db_url, r.task_ids[0], TaskStatus.succeeded)
+        with unit_of_work(rig.db_url) as s:
+            row = tasks.get(s, uuid.UUID(r.task_ids[0]))
+            assert row is not None
+            asset_key = s.execute(
+                text("select storage_key from asset where id = :id"), {"id": done["asset_id"]}
+            ).scalar()
+
+    assert bad.results[0].status == "failed" and bad.results[0].error["code"] == "naming_invalid"
+    assert r.data["summary"] == "started packaging 2 selected shots" and r.data["shots"] == [1, 2]
+    assert row.type.value == "export" and row.payload["workflow"] == "export"
+    assert row.payload["input"]["selection"] == "selected"
+    archive = zipfile.ZipFile(io.BytesIO(rig.acts.storage.local_path(asset_key).read_bytes()))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["selection"] == "selected" and manifest["files"] == r.data["files"]
+    assert sorted({e["shot"] for e in manifest["items"] if e.get("shot")}) == [1, 2]

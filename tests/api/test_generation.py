@@ -191,3 +191,35 @@ async def test_cancel_and_retry_through_the_router(stack: Stack, seeded) -> None
             assert done["status"] == "succeeded" and done["payload"].get("retry_of") == task_id
         r = await c.post(f"/workspaces/{s.workspace}/tasks/{again}/cancel", headers=h)
         assert r.status_code == 202 and r.json()["results"][0]["data"]["canceled_task_ids"] == []
+
+
+async def test_music_route_makes_background_music_checks_input_and_ownership(stack: Stack, seeded) -> None:
+    s = seeded(uid(), shots=2)
+    c, h = stack.client, stack.auth(s.owner)
+    url = f"/workspaces/{s.workspace}/generate/music"
+    r = await c.post(url, json={"mood": "紧张", "duration_s": 4}, headers=h)
+    assert r.status_code == 202, r.text
+    started = r.json()["results"][0]
+    assert started["status"] == "started"
+    assert started["data"]["summary"] == "started tense background music (4 s)"
+    task = await wait_task(c, h, s.workspace, r.json()["task_ids"][0])
+    assert task["status"] == "succeeded", task
+    assert task["type"] == "music" and task["result"]["mood"] == "tense"
+    [output] = task["outputs"]
+    assert output["type"] == "audio_music" and task["result_url"]
+    wav = await c.get(task["result_url"].replace("http://api.test", ""), headers=h)
+    assert wav.status_code == 200 and wav.content[:4] == b"RIFF" and wav.content[8:12] == b"WAVE"
+    node = (await c.get(f"/workspaces/{s.workspace}/nodes/{output['node_id']}", headers=h)).json()
+    assert node["payload"]["key"] == "D minor" and node["payload"]["mood_requested"] == "紧张"
+    # bad input answers 422 with a code, and starts nothing
+    for body in ({"duration_s": 0.5}, {"duration_s": 601}, {"mood": ""}, {"mood": "calm", "tempo": 90}):
+        bad = await c.post(url, json=body, headers=h)
+        assert bad.status_code == 422 and bad.json()["code"] == "validation_error", (body, bad.text)
+    # someone else's workspace does not exist for me
+    other = await c.post(url, json={"mood": "calm"}, headers=stack.auth(uid()))
+    assert other.status_code == 404 and other.json()["code"] == "workspace_not_found", other.text
+    musics = (await c.get(f"/workspaces/{s.workspace}/tasks", params={"type": "music"}, headers=h)).json()
+    assert len(musics) == 1
+    # compose with music still needs clips first (the seeded shots have none)
+    r = await c.post(f"/workspaces/{s.workspace}/generate/compose", json={"music": True}, headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "nothing_to_compose", r.text

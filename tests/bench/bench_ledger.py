@@ -14,8 +14,10 @@ Measured through the repository functions the API and the activities call, one u
 call (a request's worth: checkout, BEGIN, query, ORM rows, COMMIT), each on a random shot, up to
 200 calls per query (at least 20, within a 10 s budget):
 `ancestors` of a deepest image, `descendants` of a first-round group, `referenced_by` of the
-character sheet (9,000 rows), `references_of` a group, `latest_grid` of a shot, and the storyboard
-page (`list_scenes` + `selected_versions`, all 1,000 shots with their selected files).
+character sheet (all 9,000 rows in one list), its first keyset page (`referenced_by_page`, the
+API's default 100 rows) and a walk through every page of it (one unit of work per page, as a client
+following `X-Next-Cursor` does), `references_of` a group, `latest_grid` of a shot, and the
+storyboard page (`list_scenes` + `selected_versions`, all 1,000 shots with their selected files).
 Printed: p50/p99/max in ms per query; the figures also go to the bench JSON under "ledger".
 """
 
@@ -242,6 +244,8 @@ def ledger_figures(db_url: str, shape: LedgerShape | None = None) -> dict[str, A
     loaded = load_workspace(db_url, shape)
     rng = random.Random(11)
     n_shots = len(loaded.shot_ids)
+    sheet = loaded.character_sheet
+    assert sheet is not None
 
     def storyboard_page() -> int:
         with unit_of_work(db_url) as session:
@@ -256,6 +260,16 @@ def ledger_figures(db_url: str, shape: LedgerShape | None = None) -> dict[str, A
             return len(rows) if isinstance(rows, list) else (0 if rows is None else 1)
 
         return call
+
+    def referenced_by_walk() -> int:
+        rows, cursor = 0, None
+        while True:
+            with unit_of_work(db_url) as session:
+                page = node_repo.referenced_by_page(session, sheet, cursor=cursor)
+            rows += len(page.rows)
+            if page.next_cursor is None:
+                return rows
+            cursor = page.next_cursor
 
     def latest_grid(session: Any) -> Any:
         s = rng.randrange(n_shots)
@@ -272,7 +286,15 @@ def ledger_figures(db_url: str, shape: LedgerShape | None = None) -> dict[str, A
         ),
         "referenced_by": (
             "who references the character sheet",
-            one(lambda s: node_repo.referenced_by(s, loaded.character_sheet)),
+            one(lambda s: node_repo.referenced_by(s, sheet)),
+        ),
+        "referenced_by_page": (
+            f"the first page ({node_repo.DEFAULT_PAGE_SIZE}) of who references the character sheet",
+            one(lambda s: node_repo.referenced_by_page(s, sheet).rows),
+        ),
+        "referenced_by_walk": (
+            f"every page of {node_repo.DEFAULT_PAGE_SIZE}, one unit of work each",
+            referenced_by_walk,
         ),
         "references_of": (
             "what a group references",
@@ -336,6 +358,8 @@ def ledger_db_url(pg, pg_template_url: str) -> Iterator[str]:  # type: ignore[no
 
 
 def test_ledger_query_latency(ledger_db_url: str, figures: dict[str, Any]) -> None:
+    from schema.repositories.nodes import DEFAULT_PAGE_SIZE
+
     shape = shape_for(os.environ.get("BENCH_QUICK") == "1")
     ledger = ledger_figures(ledger_db_url, shape)
     print("\n" + format_ledger(ledger))
@@ -345,6 +369,8 @@ def test_ledger_query_latency(ledger_db_url: str, figures: dict[str, Any]) -> No
     assert q["ancestors"]["rows"] == 2 * GRID_ROUNDS - 1
     assert q["descendants"]["rows"] == GRID_ROUNDS * (CELLS + 1) - 1
     assert q["referenced_by"]["rows"] == shape.shots * (GRID_ROUNDS - 1)
+    assert q["referenced_by_walk"]["rows"] == q["referenced_by"]["rows"]
+    assert q["referenced_by_page"]["rows"] == min(DEFAULT_PAGE_SIZE, q["referenced_by"]["rows"])
     assert q["storyboard_page"]["rows"] == shape.shots + shape.scenes
     assert q["latest_grid"]["rows"] == 1
     for name, stats in q.items():

@@ -476,7 +476,28 @@ def test_tasks_mirrored_by_workflow_id(ledger_db: Session, make: Factory) -> Non
         ledger_db, workspace_id=ws.id, workflow_id="video-9", type=TaskType.video, status=TaskStatus.canceled
     )
     assert never_started.status == TaskStatus.canceled
-    assert tasks.count_by_status(ledger_db, ws.id) == {"queued": 1, "failed": 1, "canceled": 1}
+    # cancelled before its worker got to it: the run's own late activity start must not reopen it
+    stale = tasks.record_outcome(
+        ledger_db, workspace_id=ws.id, workflow_id="voice-7", type=TaskType.voice, status=TaskStatus.canceled,
+        run_id="v1",
+    )  # fmt: skip
+    late_start = tasks.upsert_running(
+        ledger_db, workspace_id=ws.id, workflow_id="voice-7", type=TaskType.voice, run_id="v1"
+    )
+    assert late_start.id == stale.id and late_start.status == TaskStatus.canceled
+    queued = tasks.create(ledger_db, workspace_id=ws.id, type=TaskType.video, workflow_id="video-8")
+    tasks.record_outcome(  # a queued row cancelled by its run keeps that run's id too
+        ledger_db, workspace_id=ws.id, workflow_id="video-8", type=TaskType.video, status=TaskStatus.canceled,
+        run_id="w1",
+    )  # fmt: skip
+    assert (
+        tasks.upsert_running(
+            ledger_db, workspace_id=ws.id, workflow_id="video-8", type=TaskType.video, run_id="w1"
+        ).status
+        == TaskStatus.canceled
+    )
+    assert queued.id == tasks.require_task(ledger_db, "video-8").id
+    assert tasks.count_by_status(ledger_db, ws.id) == {"queued": 1, "failed": 1, "canceled": 3}
     with pytest.raises(Conflict):
         tasks.upsert_running(
             ledger_db, workspace_id=make.workspace().id, workflow_id="grid-1", type=TaskType.grid

@@ -209,3 +209,54 @@ def test_ducking_lowers_music_about_6_db_under_speech(shot_files: list[ShotFiles
 
     reduction = level(6.5, 7.9) - level(0.3, speech_s - 0.5)
     assert 4.5 < reduction < 7.5, reduction
+
+
+def test_music_fills_the_gaps_under_narration_and_no_music_changes_nothing(
+    shot_files: list[ShotFiles], cache: Path, tmp_path: Path
+) -> None:
+    """Offline background music really is in the mix: audible where nobody speaks, ducked where
+    they do; without music the stage-2 graph has no music filter at all (today's behaviour)."""
+    import wave
+
+    from activities.media.compose import _final_args
+    from activities.media.ffmpeg import run_ffmpeg
+    from activities.providers.music import ProceduralMusic
+
+    spoken = shot_files[0]
+    silent = ComposeShot(shot_files[1].clip, None, "", 3.0)  # a shot with no narration
+    shots = [ComposeShot(spoken.clip, spoken.wav, spoken.narration, spoken.duration_s), silent]
+    total = spoken.duration_s + 3.0
+    music = tmp_path / "music.wav"
+    ProceduralMusic().generate("calm", total, music, seed=5)
+    plain_job = ComposeJob(shots=shots, mode="preview", width=W, height=H, subtitles=False)
+    scored_job = ComposeJob(shots=shots, mode="preview", width=W, height=H, subtitles=False, music_path=music)
+    plain = compose(plain_job, tmp_path / "plain.mp4", cache_dir=cache)
+    scored = compose(scored_job, tmp_path / "scored.mp4", cache_dir=cache)
+
+    def levels(mp4: Path, windows: list[tuple[float, float]]) -> list[float]:
+        wav = tmp_path / f"{mp4.stem}.wav"
+        run_ffmpeg(
+            ["-i", str(mp4), "-vn", "-ac", "1", "-ar", "48000", "-y", str(wav)], expected_duration_s=None
+        )
+        with wave.open(str(wav)) as w:
+            x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64) / 32768
+            rate = w.getframerate()
+        return [
+            float(10 * np.log10(np.mean(x[int(a * rate) : int(b * rate)] ** 2) + 1e-12)) for a, b in windows
+        ]
+
+    speech = (0.3, spoken.speech_s - 0.3)
+    gap = (spoken.duration_s + 0.3, total - 1.0)
+    plain_speech, plain_gap = levels(plain.path, [speech, gap])
+    scored_speech, scored_gap = levels(scored.path, [speech, gap])
+    assert plain_gap < -60, plain_gap  # no music: the unnarrated shot is silent
+    assert scored_gap > -40 and scored_gap > plain_gap + 25, (scored_gap, plain_gap)
+    assert abs(scored_speech - plain_speech) < 3.0  # the narration still leads
+    assert scored.duration_s == pytest.approx(plain.duration_s, abs=0.05)
+    assert scored.cached_shots == [0, 1]  # music never invalidates the shot segments
+
+    segments = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
+    graph = " ".join(_final_args(plain_job, segments, total, tmp_path / "o.mp4", None, None))
+    assert not any(f in graph for f in ("sidechaincompress", "amix", "afade", "stream_loop"))
+    graph = " ".join(_final_args(scored_job, segments, total, tmp_path / "o.mp4", None, None))
+    assert all(f in graph for f in ("sidechaincompress", "amix", "afade", "stream_loop"))
