@@ -46,7 +46,6 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from temporalio import activity
 
@@ -55,7 +54,7 @@ from activities.ledger import stored_asset, unit_of_work
 from activities.runtime import Cancelled, Progress, coded, run_blocking
 from infra.storage import Storage, StoredObject
 from infra.telemetry import provider_span
-from schema.enums import AssetKind, NodeStatus, NodeType, TaskStatus, WorkItemType
+from schema.enums import AssetKind, NodeType, TaskStatus, WorkItemType
 from schema.models import Asset, Favorite, Node, WorkItem
 from schema.repositories import assets as asset_repo
 from schema.repositories import favorites as favorite_repo
@@ -349,42 +348,11 @@ def _favorite_items(session: Session, workspace_id: uuid.UUID) -> list[_Item]:
 def _selected_items(session: Session, workspace_id: uuid.UUID) -> list[_Item]:
     versions = node_repo.selected_versions(session, workspace_id)
     clips = {c["work_item_id"]: c["video_node_id"] for c in node_repo.compose_inputs(session, workspace_id)}
-    clip_rows: dict[str, tuple[Node, Asset]] = {}
-    if clips:
-        clip_rows = {
-            str(node.id): (node, asset)
-            for node, asset in session.execute(
-                select(Node, Asset)
-                .join(Asset, Asset.id == Node.asset_id)
-                .where(Node.id.in_([uuid.UUID(v) for v in clips.values()]))
-            )
-        }
-    # the newest ok narration per shot: the voice compose uses (one statement)
-    newest = (
-        select(
-            Node.id,
-            func.row_number()
-            .over(partition_by=Node.work_item_id, order_by=(Node.created_at.desc(), Node.id.desc()))
-            .label("rank"),
-        )
-        .where(
-            Node.workspace_id == workspace_id,
-            Node.type == NodeType.audio_voice,
-            Node.status == NodeStatus.ok,
-            Node.work_item_id.is_not(None),
-            Node.asset_id.is_not(None),
-        )
-        .subquery()
-    )
-    voices = {
-        node.work_item_id: (node, asset)
-        for node, asset in session.execute(
-            select(Node, Asset)
-            .join(newest, newest.c.id == Node.id)
-            .join(Asset, Asset.id == Node.asset_id)
-            .where(newest.c.rank == 1)
-        )
+    clip_rows = {
+        str(node_id): row
+        for node_id, row in node_repo.with_assets(session, [uuid.UUID(v) for v in clips.values()]).items()
     }
+    voices = node_repo.newest_voices(session, workspace_id)  # the narration compose uses
     items: list[_Item] = []
     for version in versions:
         shot = version.work_item
@@ -411,17 +379,7 @@ def _selected_items(session: Session, workspace_id: uuid.UUID) -> list[_Item]:
         if not found:
             found.append(_Item(shot, None, None, "selected", folder, number, missing="no selected version"))
         items.extend(found)
-    composed = session.execute(
-        select(Node, Asset)
-        .join(Asset, Asset.id == Node.asset_id)
-        .where(
-            Node.workspace_id == workspace_id,
-            Node.type == NodeType.compose,
-            Node.status == NodeStatus.ok,
-        )
-        .order_by(Node.created_at.desc(), Node.id.desc())
-        .limit(1)
-    ).one_or_none()
+    composed = node_repo.latest_output(session, workspace_id, NodeType.compose)
     if composed is not None:
         items.append(_Item(None, composed[0], composed[1], "compose", "", "all"))
     return items

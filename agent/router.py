@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from temporalio.client import Client
@@ -947,17 +946,8 @@ class _Executor:
 
     def _latest_music(self) -> Node | None:
         """The workspace's newest usable background-music node (ok, with its file)."""
-        return self.session.scalar(
-            select(Node)
-            .where(
-                Node.workspace_id == self.ws.id,
-                Node.type == NodeType.audio_music,
-                Node.status == NodeStatus.ok,
-                Node.asset_id.is_not(None),
-            )
-            .order_by(Node.created_at.desc(), Node.id.desc())
-            .limit(1)
-        )
+        latest = nodes.latest_output(self.session, self.ws.id, NodeType.audio_music)
+        return None if latest is None else latest[0]
 
     def _gen_compose(self, a: A.GenCompose) -> ActionResult:
         ws = self.ws

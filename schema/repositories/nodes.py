@@ -480,6 +480,55 @@ def compose_inputs(session: Session, workspace_id: uuid.UUID) -> list[ComposeInp
     ]
 
 
+def with_assets(session: Session, node_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[Node, Asset]]:
+    """Nodes and their files by id, in one statement; nodes without a file are left out."""
+    if not node_ids:
+        return {}
+    stmt = select(Node, Asset).join(Asset, Asset.id == Node.asset_id).where(Node.id.in_(list(node_ids)))
+    return {node.id: (node, asset) for node, asset in session.execute(stmt)}
+
+
+def newest_voices(session: Session, workspace_id: uuid.UUID) -> dict[uuid.UUID, tuple[Node, Asset]]:
+    """Each shot's newest ok narration with its file (the one compose uses), in one statement."""
+    newest = (
+        select(
+            Node.id,
+            func.row_number()
+            .over(partition_by=Node.work_item_id, order_by=(Node.created_at.desc(), Node.id.desc()))
+            .label("rank"),
+        )
+        .where(
+            Node.workspace_id == workspace_id,
+            Node.type == NodeType.audio_voice,
+            Node.status == NodeStatus.ok,
+            Node.work_item_id.is_not(None),
+            Node.asset_id.is_not(None),
+        )
+        .subquery()
+    )
+    stmt = (
+        select(Node, Asset)
+        .join(newest, newest.c.id == Node.id)
+        .join(Asset, Asset.id == Node.asset_id)
+        .where(newest.c.rank == 1)
+    )
+    return {node.work_item_id: (node, asset) for node, asset in session.execute(stmt)}
+
+
+def latest_output(session: Session, workspace_id: uuid.UUID, type: NodeType) -> tuple[Node, Asset] | None:
+    """The workspace's newest ok node of `type` that has a file (the latest cut, the latest
+    background music), with that file."""
+    stmt = (
+        select(Node, Asset)
+        .join(Asset, Asset.id == Node.asset_id)
+        .where(Node.workspace_id == workspace_id, Node.type == type, Node.status == NodeStatus.ok)
+        .order_by(Node.created_at.desc(), Node.id.desc())
+        .limit(1)
+    )
+    row = session.execute(stmt).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
 # --- writes --------------------------------------------------------------------------
 
 
