@@ -160,14 +160,20 @@ def _gpu(settings: Settings) -> Check:
         )
     import torch
 
-    cuda = torch.cuda.is_available()
-    models = settings.model_dir and settings.model_dir.exists()
-    return Check(
-        "info",
-        "gpu providers",
-        f"cuda={'yes' if cuda else 'no'}, model dir={settings.model_dir if models else 'not set'}",
-        "" if models else "set DIRECTORDECK_MODEL_DIR",
+    from activities.providers.gpu_pool import discover_models
+
+    cuda = "yes" if torch.cuda.is_available() else "no"
+    if not settings.model_dir:
+        return Check("info", "gpu providers", f"cuda={cuda}, model dir not set", "set DIRECTORDECK_MODEL_DIR")
+    found = discover_models(settings.model_dir)
+    pipelines = ", ".join(f"{kind}: {path.name}" for kind, path in sorted(found.items())) or "no pipeline"
+    missing = [k for k in ("image", "video") if k not in found]
+    fix = (
+        f"put a diffusers {' and an '.join(missing)} pipeline (model_index.json) in {settings.model_dir}"
+        if missing
+        else ""
     )
+    return Check("info", "gpu providers", f"cuda={cuda}, {settings.model_dir}: {pipelines}", fix)
 
 
 def _gemini(settings: Settings) -> Check:
@@ -176,12 +182,27 @@ def _gemini(settings: Settings) -> Check:
     return Check("info", "gemini", "no GOOGLE_API_KEY: offline storyboarder and planner in use")
 
 
+def _cjk_font(_: Settings) -> Check:
+    from activities.providers.cards import CJK_FONT_ENV, find_cjk_font
+
+    font = find_cjk_font()
+    if font is None:
+        return Check(
+            "info",
+            "chinese text",
+            "no CJK font: Chinese on cards and subtitles shows as boxes",
+            f"pip install pylopdf-fonts-zh-cn, or set {CJK_FONT_ENV} to a .ttf/.otf/.ttc",
+        )
+    return Check("ok", "chinese text", str(font))
+
+
 CHECKS: list[Callable[[Settings], Check]] = [
     _python,
     _temporal,
     _postgres,
     _ffmpeg,
     _voice,
+    _cjk_font,
     _data_dir,
     _ports,
     _remote,
