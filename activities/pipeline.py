@@ -14,6 +14,7 @@ import hashlib
 import logging
 import tempfile
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from temporalio import activity
 
 from activities.errors import BadInputError
 from activities.ledger import stored_asset, unit_of_work
+from activities.pricing import PriceTable
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import coded, run_blocking
 from infra.logging import remember_task_id
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 VOICE_TAIL_S = 0.5  # breathing room after the narration ends
 MAX_SHOT_S = 60.0
 DEFAULT_MUSIC_S = 30.0  # background music for a workspace with no shots yet
+VIDEO_WIDTH, VIDEO_HEIGHT = 1280, 720  # shot clips (the video providers' default size)
 
 
 def _uuid(value: str | uuid.UUID) -> uuid.UUID:
@@ -170,9 +173,20 @@ class PipelineActivities:
             )
 
     def _finish_task(
-        self, session: Any, task: TaskRef, result: dict[str, Any], gpu_seconds: float | None = None
+        self,
+        session: Any,
+        task: TaskRef,
+        result: dict[str, Any],
+        gpu_seconds: float | None = None,
+        usages: Iterable[Mapping[str, Any] | None] = (),
     ) -> None:
-        row = task_repo.mark_succeeded(session, task.workflow_id, result=result, gpu_seconds=gpu_seconds)
+        """Succeed the task with its result, measured GPU seconds and cost (priced usage of its
+        provider calls plus priced GPU time; none without a price table)."""
+        prices = getattr(self.providers, "prices", None) or PriceTable()
+        cost = prices.task_cost(gpu_seconds, usages)
+        row = task_repo.mark_succeeded(
+            session, task.workflow_id, result=result, gpu_seconds=gpu_seconds, cost=cost
+        )
         event_repo.append(
             session,
             row.workspace_id,
@@ -273,11 +287,23 @@ class PipelineActivities:
         )
         provider = self.providers.storyboard
         kind = "llm" if provider.name.startswith("gemini") else "provider"
+        # a provider that reports token usage returns it with the board (no shared "last usage")
+        with_usage = getattr(provider, "generate_with_usage", None)
         with provider_span("storyboard.generate", kind=kind, provider=provider.name, shots=inp.shot_count):
-            board = await run_blocking(lambda _p, _c: provider.generate(inp.story, inp.shot_count, inp.style))
-        return await asyncio.to_thread(self._write_storyboard, inp, board, provider.name)
+            if with_usage is not None:
+                board, usage = await run_blocking(
+                    lambda _p, _c: with_usage(inp.story, inp.shot_count, inp.style)
+                )
+            else:
+                board = await run_blocking(
+                    lambda _p, _c: provider.generate(inp.story, inp.shot_count, inp.style)
+                )
+                usage = None
+        return await asyncio.to_thread(self._write_storyboard, inp, board, provider.name, usage)
 
-    def _write_storyboard(self, inp: StoryboardInput, board: Any, provider: str) -> StoryboardResult:
+    def _write_storyboard(
+        self, inp: StoryboardInput, board: Any, provider: str, usage: dict[str, Any] | None = None
+    ) -> StoryboardResult:
         data = board.model_dump(mode="json")
         with unit_of_work(self.database_url) as session:
             shots = storyboard_repo.replace_storyboard(session, _uuid(inp.task.workspace_id), data)
@@ -287,9 +313,10 @@ class PipelineActivities:
                 provider=provider,
                 total_duration_s=round(sum(float(s.duration_s or 0) for s in shots), 3),
             )
-            self._finish_task(
-                session, inp.task, {"title": result.title, "shots": len(shots), "provider": provider}
-            )
+            summary: dict[str, Any] = {"title": result.title, "shots": len(shots), "provider": provider}
+            if usage:
+                summary["usage"] = usage
+            self._finish_task(session, inp.task, summary, usages=[usage])
         return result
 
     # --- grid -----------------------------------------------------------------------------
@@ -431,6 +458,8 @@ class PipelineActivities:
                     "cache": cache,
                 },
                 gpu_seconds=gpu_seconds or None,
+                # a cache hit made no call: its stored usage is not spent again
+                usages=[img.params.get("usage") for img in images if img.params.get("cache") != "hit"],
             )
             return result
 
@@ -505,7 +534,10 @@ class PipelineActivities:
     @activity.defn(name="render_video")
     @coded
     async def render_video(self, inp: VideoInput) -> VideoResult:
-        from activities.media.kenburns import kenburns_clip
+        """Animate the source image. A storyboard card's clip carries the card's banner fixed and
+        whole on every frame (a `FixedOverlay` composited after the move); other sources get none."""
+        from activities.media.kenburns import FixedOverlay, kenburns_clip
+        from activities.providers.cards import card_banner
 
         await asyncio.to_thread(self._start_task, inp.task, {"source_node_id": inp.source_node_id})
         shot = await asyncio.to_thread(self._shot, inp.work_item_id)
@@ -515,6 +547,11 @@ class PipelineActivities:
         image_path, source = await asyncio.to_thread(self._asset_path, source_id)
         duration = float(inp.duration_s or shot.duration_s)
         movement = (shot.spec.get("camera") or {}).get("movement", "push_in")
+        banner = card_banner(source.payload, VIDEO_WIDTH, VIDEO_HEIGHT)
+        overlay = FixedOverlay(banner, label="storyboard_banner") if banner is not None else None
+        # only a card source passes `overlay`, so a video callable without that keyword still serves
+        # every other source
+        extra: dict[str, Any] = {"overlay": overlay} if overlay is not None else {}
         out = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".mp4")[1])
         clip = self.providers.video or kenburns_clip
         try:
@@ -525,18 +562,28 @@ class PipelineActivities:
                         out,
                         duration_s=duration,
                         fps=inp.fps,
+                        width=VIDEO_WIDTH,
+                        height=VIDEO_HEIGHT,
                         movement=movement,
                         on_progress=progress,
                         cancelled=cancelled,
+                        **extra,
                     )
                 )
             stored = await asyncio.to_thread(self.storage.put_file, out, kind="video", ext=".mp4")
         finally:
             out.unlink(missing_ok=True)
-        return await self._write([stored], self._write_video, inp, source, info, stored, movement)
+        described = overlay.describe() if overlay is not None else None
+        return await self._write([stored], self._write_video, inp, source, info, stored, movement, described)
 
     def _write_video(
-        self, inp: VideoInput, source: Any, info: Any, stored: StoredObject, movement: str
+        self,
+        inp: VideoInput,
+        source: Any,
+        info: Any,
+        stored: StoredObject,
+        movement: str,
+        overlay: dict[str, Any] | None = None,
     ) -> VideoResult:
         wf = inp.task.workflow_id
         provider = self.providers.video_name
@@ -566,6 +613,7 @@ class PipelineActivities:
                     "source_node_id": str(source.id),
                     "duration_s": inp.duration_s,
                     "generation": getattr(info, "params", None),
+                    "overlay": overlay,  # the card banner laid over every frame, or None
                 },
                 result={"duration_s": info.duration_s, "width": info.width, "height": info.height},
                 asset_id=asset.id,

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import Principal, bearer_token, verify_token
 from api.errors import ApiError, not_found
 from api.idempotency import Idempotency
-from api.ratelimit import TokenBucketLimiter, retry_after_header
+from api.ratelimit import RateLimiter, retry_after_header
 from api.services import Services
 from infra.settings import Settings
 from schema.models import Track, WorkItem, Workspace
@@ -137,7 +137,7 @@ def get_idempotency(
 IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
 
 
-def get_limiter(request: Request) -> TokenBucketLimiter:
+def get_limiter(request: Request) -> RateLimiter:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
 
 

@@ -4,7 +4,7 @@ Rules: ``create_app`` builds everything from Settings (plus, optionally, already
 the stack's database URL, a Temporal client, task queues, storage — tests and ``directordeck up``
 pass theirs); nothing connects at import time; every route except ``/health`` needs a bearer
 token; background work of the API process (LISTEN/NOTIFY hub for SSE, webhook deliveries,
-idempotency-key housekeeping) starts and stops with the app's lifespan.
+idempotency-key and rate-bucket housekeeping) starts and stops with the app's lifespan.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers
 from api.idempotency import purge_expired
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from api.ratelimit import TokenBucketLimiter
+from api.ratelimit import RateLimiter, purge_idle_buckets
 from api.routers import (
     assets,
     characters,
@@ -62,10 +62,12 @@ DESCRIPTION = """Turn a sentence into a finished short video; steer every shot b
 """
 
 
-async def _housekeeping(services: Services) -> None:
+async def _housekeeping(services: Services, limiter: RateLimiter) -> None:
     while True:
         with contextlib.suppress(Exception):
             await run_in_threadpool(purge_expired, services)
+        with contextlib.suppress(Exception):
+            await run_in_threadpool(purge_idle_buckets, limiter)
         await asyncio.sleep(HOUSEKEEPING_S)
 
 
@@ -111,7 +113,9 @@ def create_app(
             dispatcher.start()
             app.state.webhooks = dispatcher
             started.append(dispatcher)
-            started.append(asyncio.create_task(_housekeeping(services), name="api-housekeeping"))
+            started.append(
+                asyncio.create_task(_housekeeping(services, app.state.rate_limiter), name="api-housekeeping")
+            )
         try:
             yield
         finally:
@@ -134,7 +138,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.services = services
-    app.state.rate_limiter = TokenBucketLimiter(config.rate_per_minute, config.rate_burst)
+    app.state.rate_limiter = RateLimiter(services, config.rate_per_minute, config.rate_burst)
     app.state.event_hub = EventHub(None)  # replaced by the lifespan
     install_error_handlers(app)
 

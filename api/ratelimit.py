@@ -1,57 +1,78 @@
-"""Per-user token bucket for the endpoints that start work (generation, chat messages).
+"""Per-user token bucket for the endpoints that start work (generation, chat messages, exports).
 
-Rule: in memory, per API process (a replica set multiplies the budget by its size — good enough
-to stop a runaway client; Temporal's task-queue backlog is the real throttle). A request takes one
-token; an empty bucket answers 429 ``rate_limited`` with ``Retry-After`` (whole seconds, >= 1).
+Rule: the buckets live in PostgreSQL (table ``api_rate_bucket``, schema.repositories.rate_limits),
+so every API replica spends from the same budget: N replicas behind a load balancer still grant
+``rate_per_minute`` per user, not N times it. A request takes one token in one atomic statement
+(its own short transaction); an empty bucket answers 429 ``rate_limited`` with ``Retry-After``
+(whole seconds, >= 1).
+
+Fail-open: when the database cannot be reached (or none is configured) the request is let
+through and a warning is logged (at most one a minute) — rate limiting must not take the API
+down; the endpoint itself then answers 503 ``database_unavailable`` if it needs the ledger.
+
+Buckets idle for a day (or for a full refill, when that is longer) are deleted by the API's
+housekeeping loop (``purge_idle_buckets``): an idle bucket is full, the same as a missing one.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import threading
 import time
-from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.errors import ApiError
+from api.services import Services
+from schema.db import unit_of_work
+from schema.repositories import rate_limits
+
+log = logging.getLogger("directordeck.api")
+
+WORK_BUCKET = "work"  # the endpoints that start work share one bucket per user
+IDLE_BUCKET = timedelta(days=1)
+WARN_EVERY_S = 60.0
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+class RateLimiter:
+    """Token buckets of `rate_per_minute` refill and `burst` size, in the ledger database."""
 
-
-class TokenBucketLimiter:
-    def __init__(self, rate_per_minute: float, burst: int, *, max_users: int = 100_000) -> None:
+    def __init__(self, services: Services, rate_per_minute: float, burst: int) -> None:
         if rate_per_minute <= 0 or burst < 1:
             raise ValueError("rate_per_minute must be > 0 and burst >= 1")
+        self.services = services
         self.rate = rate_per_minute / 60.0  # tokens per second
         self.burst = float(burst)
-        self.max_users = max_users
-        self._buckets: dict[str, _Bucket] = {}
-        self._lock = threading.Lock()
+        self._warned_at = -math.inf
 
-    def take(self, key: str, now: float | None = None) -> float:
-        """Take one token for `key`; returns 0 when allowed, else the seconds to wait."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                if len(self._buckets) >= self.max_users:
-                    self._evict(now)
-                bucket = self._buckets[key] = _Bucket(self.burst, now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-            bucket.updated = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return 0.0
-            return (1.0 - bucket.tokens) / self.rate
+    def take(self, user_id: str, bucket: str = WORK_BUCKET) -> float:
+        """Take one token of `user_id`'s `bucket`; returns 0 when allowed, else the seconds to wait.
+        Blocking (one query): call it from a thread, as FastAPI does for sync dependencies."""
+        try:
+            with unit_of_work(self.services.sessions) as session:
+                result = rate_limits.take(
+                    session, f"{bucket}:{user_id}", rate_per_s=self.rate, burst=self.burst
+                )
+        except (SQLAlchemyError, ApiError) as exc:
+            self._warn(exc)
+            return 0.0
+        return result.wait_s
 
-    def _evict(self, now: float) -> None:
-        full_after = self.burst / self.rate
-        for key in [k for k, b in self._buckets.items() if now - b.updated >= full_after]:
-            del self._buckets[key]
-        if len(self._buckets) >= self.max_users:  # still full: drop the oldest half
-            for key, _ in sorted(self._buckets.items(), key=lambda kv: kv[1].updated)[: self.max_users // 2]:
-                del self._buckets[key]
+    def idle_after(self) -> timedelta:
+        return max(IDLE_BUCKET, timedelta(seconds=self.burst / self.rate))
+
+    def _warn(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_S:
+            self._warned_at = now
+            log.warning("rate limit not applied (failing open): the database is unreachable: %s", exc)
+
+
+def purge_idle_buckets(limiter: RateLimiter) -> int:
+    """Delete buckets nobody touched for a day (called by the API's housekeeping loop)."""
+    with unit_of_work(limiter.services.sessions) as session:
+        return rate_limits.purge_idle(session, limiter.idle_after())
 
 
 def retry_after_header(wait_s: float) -> str:

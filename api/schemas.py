@@ -382,12 +382,34 @@ class TaskOut(Out):
     finished_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    gpu_seconds: float | None = Field(default=None, description="Measured seconds on the GPU")
+    cost: float | None = Field(default=None, description="USD, where a price table is configured")
     result_url: str | None = Field(default=None, description="Download URL of the task's main output")
     outputs: list[TaskOutput] = Field(default_factory=list)
 
 
 class TaskCounts(Out):
     counts: dict[str, int]
+
+
+class UsageByType(Out):
+    type: TaskType
+    tasks: int
+    succeeded: int
+    failed: int
+    canceled: int
+    busy_seconds: float = Field(description="Wall seconds from start to finish, summed")
+    gpu_seconds: float = Field(description="Measured GPU seconds (diffusers providers)")
+    cost: float | None = Field(description="USD from the price table; null when nothing here is priced")
+
+
+class Usage(Out):
+    """What a workspace's generation used: per task type and in total."""
+
+    by_type: list[UsageByType]
+    tasks: int
+    gpu_seconds: float
+    cost: float | None
 
 
 # --- snapshots ------------------------------------------------------------------------------

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     voice_provider: Literal["auto", "piper"] = "auto"
     piper_voice: Path | None = None
     piper_voice_zh: Path | None = None
+    price_table: Path | None = (
+        None  # JSON prices (tokens, images, GPU seconds): task costs; see activities/pricing.py
+    )
     image_resolution: int = Field(default=512, ge=64, le=2048)  # diffusers grids: long side generated
     video_resolution: int = Field(default=1024, ge=64, le=2048)  # diffusers clips: long side generated
     cjk_font: Path | None = None  # read by activities/providers/cards.py for Chinese text on cards/subtitles

@@ -1,4 +1,5 @@
-"""Tables owned by the API process (not part of the domain ledger): idempotency keys and webhooks.
+"""Tables owned by the API process (not part of the domain ledger): idempotency keys, webhooks and
+the rate limit's token buckets.
 
 Rule: same declarative Base as schema.models (one metadata, one migration history); no enum types
 (status columns are text with CHECK constraints) so the ledger's enum set stays as it is; foreign
@@ -11,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Text, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, Double, ForeignKey, Index, Integer, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schema.base import Base, created_at, uuid_pk
@@ -64,4 +65,18 @@ class Webhook(Base):
     created_at: Mapped[datetime] = created_at()
 
 
-__all__ = ["IdempotencyKey", "Webhook"]
+class RateBucket(Base):
+    """One token bucket of the API rate limit, shared by every API replica (schema.repositories.rate_limits).
+
+    `key` is the bucket's name and the user id; `tokens` is the level at `updated_at` (the database
+    clock): the refill since then is computed when a token is taken, so an idle bucket is never written."""
+
+    __tablename__ = "api_rate_bucket"
+    __table_args__ = (CheckConstraint("tokens >= 0", name="tokens_non_negative"),)
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
+
+
+__all__ = ["IdempotencyKey", "RateBucket", "Webhook"]

@@ -3,14 +3,22 @@
 Rule: the clip has exactly round(duration_s * fps) frames at width x height, H.264 yuv420p, no
 audio. The still is first cropped to the output aspect and upscaled so zoompan's integer crop
 positions do not visibly jitter. Movement names are the storyboard's `Camera.movement` values.
+An optional `FixedOverlay` (e.g. a storyboard card's banner) is composited AFTER the move, onto
+the output-size frames, so it neither moves nor scales and is whole in every frame.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 
@@ -18,12 +26,88 @@ from activities.errors import BadInputError
 from activities.media.ffmpeg import run_ffmpeg
 from activities.media.probe import MediaInfo, probe
 
-__all__ = ["MOVEMENTS", "UPSCALE", "kenburns_clip", "zoompan_expressions"]
+__all__ = [
+    "MOVEMENTS",
+    "UPSCALE",
+    "FixedOverlay",
+    "kenburns_clip",
+    "overlay_file",
+    "overlay_options",
+    "zoompan_expressions",
+]
 
 UPSCALE = 3  # the still is scaled to UPSCALE x the output size before zoompan (anti-jitter)
 MAX_ZOOM = 1.25
 PAN_ZOOM = 1.18
 MOVEMENTS = ("static", "pan_left", "pan_right", "tilt_up", "tilt_down", "push_in", "pull_out", "tracking")
+
+
+@dataclass(frozen=True)
+class FixedOverlay:
+    """A still laid over every output frame at (x, y), after the camera move: PNG bytes or a path.
+    `label` says what it is (recorded with the clip)."""
+
+    png: bytes | Path | str
+    x: int = 0
+    y: int = 0
+    label: str = "overlay"
+
+    @cached_property
+    def data(self) -> bytes:
+        if isinstance(self.png, bytes):
+            return self.png
+        path = Path(self.png)
+        if not path.is_file():
+            raise BadInputError(f"Overlay image not found: {path}", code="asset_missing")
+        return path.read_bytes()
+
+    @cached_property
+    def size(self) -> tuple[int, int]:
+        from PIL import Image
+
+        data = self.data  # a missing file raises asset_missing here, not asset_corrupt below
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                return img.size
+        except Exception as exc:  # Pillow raises many types for bad bytes
+            message = f"The overlay image could not be decoded: {exc}"
+            raise BadInputError(message, code="asset_corrupt") from exc
+
+    def describe(self) -> dict[str, Any]:
+        """What was laid over the clip: enough to tell clips with and without it apart (sha256)."""
+        return {
+            "label": self.label,
+            "x": self.x,
+            "y": self.y,
+            "width": self.size[0],
+            "height": self.size[1],
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+        }
+
+
+def overlay_options(overlay: FixedOverlay) -> dict[str, Any]:
+    """FFmpeg `overlay` filter options: fixed position, the single still held for every frame."""
+    return {"x": overlay.x, "y": overlay.y, "eof_action": "repeat"}
+
+
+@contextmanager
+def overlay_file(overlay: FixedOverlay | None, next_to: Path) -> Iterator[Path | None]:
+    """The overlay as a PNG file for FFmpeg's second input (bytes go to a temp file next to the
+    output, removed afterwards); None without an overlay."""
+    if overlay is None:
+        yield None
+        return
+    _ = overlay.size  # decodes (and so validates) the PNG before FFmpeg runs
+    if not isinstance(overlay.png, bytes):
+        yield Path(overlay.png)
+        return
+    next_to.mkdir(parents=True, exist_ok=True)
+    path = next_to / f".overlay.{uuid.uuid4().hex[:8]}.png"
+    try:
+        path.write_bytes(overlay.data)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def zoompan_expressions(movement: str, frames: int) -> dict[str, str]:
@@ -72,8 +156,10 @@ def kenburns_clip(
     crf: int = 20,
     preset: str = "veryfast",
     timeout_s: float | None = 600,
+    overlay: FixedOverlay | None = None,
 ) -> MediaInfo:
-    """Render a pan/zoom clip from a still; returns the probed result."""
+    """Render a pan/zoom clip from a still; returns the probed result. With `overlay`, that still
+    is composited at its fixed position on every frame after the move."""
     src = Path(image_path)
     out = Path(out_path)
     if not src.is_file():
@@ -95,34 +181,37 @@ def kenburns_clip(
         .filter("crop", up_w, up_h)
         .filter("setsar", 1)
         .filter("zoompan", z=expr["z"], x=expr["x"], y=expr["y"], d=frames, s=f"{width}x{height}", fps=fps)
-        .filter("format", "yuv420p")
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:8]}.partial{out.suffix or '.mp4'}")
-    args = (
-        ffmpeg.output(
-            stream,
-            str(tmp),
-            vcodec="libx264",
-            preset=preset,
-            crf=crf,
-            pix_fmt="yuv420p",
-            r=fps,
-            an=None,
-            movflags="+faststart",
-            **{"frames:v": frames, "f": "mp4"},
-        )
-        .global_args("-threads", "0")
-        .get_args()
-    )
     try:
-        run_ffmpeg(
-            args,
-            expected_duration_s=frames / fps,
-            on_progress=on_progress,
-            cancelled=cancelled,
-            timeout_s=timeout_s,
-        )
+        with overlay_file(overlay, out.parent) as overlay_path:
+            if overlay is not None and overlay_path is not None:  # after the move: fixed, unscaled
+                still = ffmpeg.input(str(overlay_path)).video.filter("format", "rgba")
+                stream = ffmpeg.overlay(stream, still, **overlay_options(overlay))
+            args = (
+                ffmpeg.output(
+                    stream.filter("format", "yuv420p"),
+                    str(tmp),
+                    vcodec="libx264",
+                    preset=preset,
+                    crf=crf,
+                    pix_fmt="yuv420p",
+                    r=fps,
+                    an=None,
+                    movflags="+faststart",
+                    **{"frames:v": frames, "f": "mp4"},
+                )
+                .global_args("-threads", "0")
+                .get_args()
+            )
+            run_ffmpeg(
+                args,
+                expected_duration_s=frames / fps,
+                on_progress=on_progress,
+                cancelled=cancelled,
+                timeout_s=timeout_s,
+            )
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import io
 import math
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,9 +30,13 @@ __all__ = [
     "GridRequest",
     "RenderedImage",
     "StoryboardCardRenderer",
+    "banner_height",
+    "card_banner",
     "cell_cameras",
     "contact_sheet",
     "find_cjk_font",
+    "is_card",
+    "render_banner",
 ]
 
 CARD_LABEL = "STORYBOARD SKETCH — not a generated image"
@@ -416,6 +420,62 @@ def _faded_thumb(img: Image.Image, max_w: int, max_h: int) -> Image.Image:
     return Image.blend(thumb, Image.new("RGB", thumb.size, _PAPER), 0.45)
 
 
+def banner_height(height: int) -> int:
+    """Rows 0..banner_height(h) of an h-pixel-high card are the banner (inclusive)."""
+    return max(14, int(height * 0.085))
+
+
+def _banner_tag(shot_number: Any, cell: Any, grid_size: Any) -> str:
+    return f"SHOT {shot_number}  ·  CELL {cell}/{grid_size}"
+
+
+def _draw_banner(d: ImageDraw.ImageDraw, w: int, h: int, tag: str) -> int:
+    """The card's top banner (label left, shot/cell tag right) for a w x h card; its last row."""
+    u = min(w / 1280, h / 720)
+    banner_h = banner_height(h)
+    d.rectangle([0, 0, w, banner_h], fill=_INK)
+    f_banner = _font(max(9, int(banner_h * 0.5)))
+    _safe_text(d, (int(14 * u) + 2, int(banner_h * 0.22)), _drawable(CARD_LABEL), f_banner, (250, 250, 250))
+    _safe_text(
+        d, (w - _length(f_banner, tag) - 14 * u - 2, int(banner_h * 0.22)), tag, f_banner, (250, 210, 120)
+    )
+    return banner_h
+
+
+def is_card(params: Mapping[str, Any] | None) -> bool:
+    """Whether an image node's payload / params say it is a storyboard card (not a generated image)."""
+    params = params or {}
+    return params.get("kind") == "storyboard_sketch" or params.get("renderer") == StoryboardCardRenderer.name
+
+
+def render_banner(width: int, height: int, *, shot_number: Any, cell: Any, grid_size: Any) -> bytes:
+    """The banner strip alone as a PNG of width x (banner_height(height) + 1) pixels: the same
+    pixels as the top rows of a width x height card of that shot and cell. Video made from a card
+    lays it over every frame, so the label stays whole while the picture below it moves."""
+    if not (16 <= width <= 8192 and 16 <= height <= 8192):
+        raise BadInputError(f"Banner size {width}x{height} is outside 16..8192 px.", code="size_invalid")
+    img = Image.new("RGB", (width, banner_height(height) + 1), _INK)
+    _draw_banner(ImageDraw.Draw(img), width, height, _banner_tag(shot_number, cell, grid_size))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def card_banner(params: Mapping[str, Any] | None, width: int, height: int) -> bytes | None:
+    """The banner strip for video of width x height made from the image with these params, or
+    None when that image is not a storyboard card."""
+    if not is_card(params):
+        return None
+    assert params is not None
+    return render_banner(
+        width,
+        height,
+        shot_number=params.get("shot_number", "?"),
+        cell=params.get("cell", 1),
+        grid_size=params.get("grid_size", 1),
+    )
+
+
 def _render_card(
     req: GridRequest, cam: Camera, cell: int, n: int, cell_seed: int
 ) -> tuple[Image.Image, bool]:
@@ -427,15 +487,7 @@ def _render_card(
     d = ImageDraw.Draw(img)
     glyphs_ok = True
 
-    # banner
-    banner_h = max(14, int(h * 0.085))
-    d.rectangle([0, 0, w, banner_h], fill=_INK)
-    f_banner = _font(max(9, int(banner_h * 0.5)))
-    _safe_text(d, (int(14 * u) + 2, int(banner_h * 0.22)), _drawable(CARD_LABEL), f_banner, (250, 250, 250))
-    tag = f"SHOT {req.shot_number}  ·  CELL {cell}/{n}"
-    _safe_text(
-        d, (w - _length(f_banner, tag) - 14 * u - 2, int(banner_h * 0.22)), tag, f_banner, (250, 210, 120)
-    )
+    banner_h = _draw_banner(d, w, h, _banner_tag(req.shot_number, cell, n))
 
     # viewport
     margin = max(4, int(24 * u))

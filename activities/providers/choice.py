@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from activities.errors import BadInputError, ProviderUnavailableError
+from activities.pricing import PriceTable, load_price_table
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,10 @@ class Providers:
     video_name: str = "kenburns"
     video: Callable[..., Any] | None = None  # shaped like kenburns_clip; None = kenburns_clip
     notes: list[str] = field(default_factory=list)  # what `auto` chose and why, for people
+    prices: PriceTable = field(default_factory=PriceTable)  # what task costs are computed from
 
 
-def _storyboard(settings: Settings, notes: list[str]) -> Any:
+def _storyboard(settings: Settings, prices: PriceTable, notes: list[str]) -> Any:
     from activities.providers.storyboard import OfflineStoryboarder
 
     wanted = settings.storyboard_provider
@@ -39,7 +41,7 @@ def _storyboard(settings: Settings, notes: list[str]) -> Any:
     from activities.providers.gemini import GeminiStoryboarder
 
     try:
-        return GeminiStoryboarder(settings.google_api_key)
+        return GeminiStoryboarder(settings.google_api_key, prices=prices.token_prices())
     except ProviderUnavailableError as err:
         if wanted == "gemini":
             raise
@@ -52,7 +54,12 @@ def _fallback_reason(extra_ok: bool, missing: str) -> str:
 
 
 def _images(
-    settings: Settings, models: dict[str, Any], extra_ok: bool, device: str | None, notes: list[str]
+    settings: Settings,
+    models: dict[str, Any],
+    extra_ok: bool,
+    device: str | None,
+    prices: PriceTable,
+    notes: list[str],
 ) -> Any:
     from activities.providers.cards import StoryboardCardRenderer
 
@@ -78,7 +85,7 @@ def _images(
     if wanted == "gemini":
         from activities.providers.gemini import GeminiGridProvider
 
-        return GeminiGridProvider(settings.google_api_key)
+        return GeminiGridProvider(settings.google_api_key, prices_per_image=prices.image_prices())
     if wanted not in ("auto", "storyboard_card"):
         raise BadInputError(f"unknown image provider {wanted!r}", code="unknown_provider")
     if settings.model_dir:
@@ -94,8 +101,9 @@ def choose_providers(settings: Settings, device: str | None = None) -> Providers
     notes: list[str] = []
     models = discover_models(settings.model_dir) if settings.model_dir else {}
     extra_ok = bool(settings.model_dir) and gpu_extra_available()
-    storyboard = _storyboard(settings, notes)
-    images = _images(settings, models, extra_ok, device, notes)
+    prices = load_price_table(settings.price_table)
+    storyboard = _storyboard(settings, prices, notes)
+    images = _images(settings, models, extra_ok, device, prices, notes)
     video, video_name = None, "kenburns"
     wanted_video = settings.video_provider
     video_ok = extra_ok and "video" in models
@@ -122,5 +130,11 @@ def choose_providers(settings: Settings, device: str | None = None) -> Providers
     for note in notes:
         log.info("provider choice: %s", note)
     return Providers(
-        storyboard=storyboard, images=images, voice=voice, video_name=video_name, video=video, notes=notes
+        storyboard=storyboard,
+        images=images,
+        voice=voice,
+        video_name=video_name,
+        video=video,
+        notes=notes,
+        prices=prices,
     )

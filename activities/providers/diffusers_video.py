@@ -14,6 +14,8 @@ Rules:
   round(duration_s * fps) output frames at width x height (H.264 yuv420p, no audio).
 - SVD has no camera control: the shot's `movement` only chooses the motion amount
   (`motion_bucket_id`), recorded in params.
+- `overlay` (a `kenburns.FixedOverlay`, e.g. a storyboard card's banner) is applied as in
+  `kenburns_clip`: composited by FFmpeg on the output-size frames, fixed, and recorded in params.
 - Progress per denoising step; `cancelled()` raises `CancelledByUser` from the step callback and
   no output file is left behind. Out of memory first retries with a smaller decode chunk and then
   with forward chunking; still failing is a non-retryable `gpu_oom`.
@@ -30,6 +32,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,6 +40,7 @@ from typing import Any
 
 from activities.errors import BadInputError, CancelledByUser
 from activities.media.ffmpeg import run_ffmpeg
+from activities.media.kenburns import FixedOverlay, overlay_file, overlay_options
 from activities.media.probe import MediaInfo, probe
 from activities.providers import diffusers_common, gpu_pool
 from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
@@ -203,6 +207,7 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
         cancelled: Cancelled | None = None,
         seed: int | None = None,
         timeout_s: float | None = 600,
+        overlay: FixedOverlay | None = None,
     ) -> VideoClip:
         """Animate a still into an MP4 of exactly round(duration_s * fps) frames; returns the probe."""
         src, out = Path(image_path), Path(out_path)
@@ -310,9 +315,10 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
             "device": str(self.device),
             "gpu_seconds": round(gpu_seconds, 6),
             "timing": timing,
+            "overlay": overlay.describe() if overlay is not None else None,
         }
         info_out = self._encode(
-            frames, out, duration_s, fps, width, height, on_progress, cancelled, timeout_s
+            frames, out, duration_s, fps, width, height, on_progress, cancelled, timeout_s, overlay
         )
         return VideoClip(**vars(info_out), gpu_seconds=round(gpu_seconds, 6), params=params)
 
@@ -380,24 +386,32 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
         on_progress: Progress | None,
         cancelled: Cancelled | None,
         timeout_s: float | None,
+        overlay: FixedOverlay | None = None,
     ) -> MediaInfo:
         out_frames = max(1, round(duration_s * fps))
         in_rate = len(frames) / duration_s
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp_dir = Path(tempfile.mkdtemp(prefix=".svd-frames-", dir=out.parent))
         tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex[:8]}.partial{out.suffix or '.mp4'}")
+        stack = ExitStack()
         try:
             for i, frame in enumerate(frames):
                 frame.convert("RGB").save(tmp_dir / f"{i:05d}.png", compress_level=1)
             vf = (
                 f"scale={width}:{height}:force_original_aspect_ratio=increase:flags=lanczos,"
                 f"crop={width}:{height},setsar=1,fps={fps},"
-                f"tpad=stop_mode=clone:stop_duration={1.0 / max(in_rate, 1e-3):.4f},format=yuv420p"
+                f"tpad=stop_mode=clone:stop_duration={1.0 / max(in_rate, 1e-3):.4f}"
             )
+            filters = ["-vf", f"{vf},format=yuv420p"]
+            overlay_png = stack.enter_context(overlay_file(overlay, tmp_dir))
+            if overlay is not None and overlay_png is not None:  # fixed, after scale/crop
+                place = ":".join(f"{k}={v}" for k, v in overlay_options(overlay).items())
+                graph = f"[0:v]{vf}[bg];[1:v]format=rgba[ov];[bg][ov]overlay={place},format=yuv420p[v]"
+                filters = ["-i", str(overlay_png), "-filter_complex", graph, "-map", "[v]"]
             args = [
                 "-framerate", f"{in_rate:.6f}",
                 "-i", str(tmp_dir / "%05d.png"),
-                "-vf", vf,
+                *filters,
                 "-frames:v", str(out_frames),
                 "-r", str(fps),
                 "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
@@ -418,6 +432,7 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
             )
             os.replace(tmp, out)
         finally:
+            stack.close()
             tmp.unlink(missing_ok=True)
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return probe(out)

@@ -13,7 +13,7 @@ from api.actions import run_actions
 from api.convert import links
 from api.deps import CallerDep, IdempotencyDep, RateLimited, ServicesDep, SessionDep, WorkspaceDep, scoped
 from api.errors import responses
-from api.schemas import Links, TaskCounts, TaskOut, TaskOutput, TurnOut
+from api.schemas import Links, TaskCounts, TaskOut, TaskOutput, TurnOut, Usage, UsageByType
 from schema.actions import TaskCancel, TaskCancelArgs, TaskRetry, TaskRetryArgs
 from schema.enums import TaskStatus, TaskType
 from schema.models import Node, Task
@@ -95,6 +95,23 @@ def count_tasks(workspace: WorkspaceDep, session: SessionDep) -> TaskCounts:
         .group_by(Task.status)
     )
     return TaskCounts(counts={TaskStatus(st).value: int(n) for st, n in session.execute(stmt)})
+
+
+@router.get("/usage", response_model=Usage)
+def task_usage(workspace: WorkspaceDep, session: SessionDep) -> Usage:
+    """What the workspace's generation used, per task type: task counts by outcome, busy seconds,
+    measured GPU seconds and cost (USD, where `DIRECTORDECK_PRICE_TABLE` prices it)."""
+    rows = [
+        UsageByType(**{**r._asdict(), "cost": None if r.cost is None else float(r.cost)})
+        for r in task_repo.usage_by_type(session, workspace.id, USER_TASK_TYPES)
+    ]
+    costs = [r.cost for r in rows if r.cost is not None]
+    return Usage(
+        by_type=rows,
+        tasks=sum(r.tasks for r in rows),
+        gpu_seconds=sum(r.gpu_seconds for r in rows),
+        cost=round(sum(costs), 4) if costs else None,
+    )
 
 
 @router.get("/{task_id}", response_model=TaskOut)

@@ -66,7 +66,7 @@ async def create_workspace(
             422, "webhooks_not_configured", "webhook callbacks need a webhook secret on the server"
         )
     if body.story is not None:
-        rate_limit(request, caller)  # a storyboard starts work like any generation endpoint
+        await run_in_threadpool(rate_limit, request, caller)  # a storyboard starts work like generation
 
     async def handler() -> WorkspaceCreated:
         def create() -> Workspace:

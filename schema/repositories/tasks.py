@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -243,6 +243,50 @@ def count_by_status(session: Session, workspace_id: uuid.UUID) -> dict[str, int]
     """How many tasks the workspace has per status value (statuses with none are absent)."""
     stmt = select(Task.status, func.count()).where(Task.workspace_id == workspace_id).group_by(Task.status)
     return {TaskStatus(status).value: int(n) for status, n in session.execute(stmt)}
+
+
+class UsageRow(NamedTuple):
+    type: TaskType
+    tasks: int
+    succeeded: int
+    failed: int
+    canceled: int
+    busy_seconds: float  # started → finished, summed
+    gpu_seconds: float
+    cost: Decimal | None  # None: nothing of this type had a configured price
+
+
+def usage_by_type(
+    session: Session, workspace_id: uuid.UUID, types: Collection[TaskType] | None = None
+) -> list[UsageRow]:
+    """What the workspace's tasks used, per task type, in one statement: counts by outcome, wall
+    seconds of work, measured GPU seconds and priced cost (from the task rows)."""
+
+    def outcome(status: TaskStatus) -> Any:
+        return func.count().filter(Task.status == status)
+
+    busy = func.extract("epoch", Task.finished_at - Task.started_at)
+    stmt = (
+        select(
+            Task.type,
+            func.count(),
+            outcome(TaskStatus.succeeded),
+            outcome(TaskStatus.failed),
+            outcome(TaskStatus.canceled),
+            func.coalesce(func.sum(busy), 0.0),
+            func.coalesce(func.sum(Task.gpu_seconds), 0.0),
+            func.sum(Task.cost),
+        )
+        .where(Task.workspace_id == workspace_id)
+        .group_by(Task.type)
+        .order_by(Task.type)
+    )
+    if types is not None:
+        stmt = stmt.where(Task.type.in_(list(types)))
+    return [
+        UsageRow(TaskType(t), int(n), int(ok), int(bad), int(stop), float(b), float(g), cost)
+        for t, n, ok, bad, stop, b, g, cost in session.execute(stmt)
+    ]
 
 
 # --- transitions ---------------------------------------------------------------------

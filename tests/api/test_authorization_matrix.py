@@ -67,6 +67,7 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/workspaces/{workspace_id}/assets/{asset_id}/thumbnail"): None,
     ("GET", "/workspaces/{workspace_id}/tasks"): None,
     ("GET", "/workspaces/{workspace_id}/tasks/counts"): None,
+    ("GET", "/workspaces/{workspace_id}/tasks/usage"): None,
     ("GET", "/workspaces/{workspace_id}/tasks/{task_id}"): None,
     ("POST", "/workspaces/{workspace_id}/tasks/{task_id}/cancel"): None,
     ("POST", "/workspaces/{workspace_id}/tasks/{task_id}/retry"): None,

@@ -1,7 +1,8 @@
 """Shared media fixtures: small cards, Ken Burns clips and Piper narration, built once per session.
 
 Rule: everything is real (Pillow, FFmpeg, Piper) but tiny (320x180, ~3 s shots) so the whole
-media suite stays well under a minute on two cores.
+media suite stays well under a minute on two cores. Clips are made as the pipeline makes them
+from a card: with the card's banner fixed over every frame.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from activities.media.kenburns import kenburns_clip
-from activities.providers.cards import GridRequest, StoryboardCardRenderer
+from activities.media.kenburns import FixedOverlay, kenburns_clip
+from activities.providers.cards import GridRequest, StoryboardCardRenderer, card_banner
 from activities.providers.voice import PiperVoice
 from schema.storyboard import Camera, CameraMovement
 
@@ -55,7 +56,7 @@ def shot_files(media_dir: Path, voice: PiperVoice) -> list[ShotFiles]:
     out: list[ShotFiles] = []
     for i, (line, move) in enumerate(zip(LINES, MOVES, strict=True)):
         card = media_dir / f"card{i}.png"
-        png = renderer.render_grid(
+        rendered = renderer.render_grid(
             GridRequest(
                 shot_number=i + 1,
                 visual=line,
@@ -65,11 +66,22 @@ def shot_files(media_dir: Path, voice: PiperVoice) -> list[ShotFiles]:
                 height=H,
                 seed=i,
             )
-        )[0].png
-        card.write_bytes(png)
+        )[0]
+        card.write_bytes(rendered.png)
+        banner = card_banner(rendered.params, W, H)
+        assert banner is not None
         wav = media_dir / f"narration{i}.wav"
         speech = voice.synthesize(line, wav)
         clip = media_dir / f"clip{i}.mp4"
-        kenburns_clip(card, clip, duration_s=3.0, width=W, height=H, fps=24, movement=move)
+        kenburns_clip(
+            card,
+            clip,
+            duration_s=3.0,
+            width=W,
+            height=H,
+            fps=24,
+            movement=move,
+            overlay=FixedOverlay(banner, label="storyboard_banner"),
+        )
         out.append(ShotFiles(card=card, clip=clip, wav=wav, narration=line, speech_s=speech))
     return out

@@ -57,9 +57,15 @@ def test_asking_for_diffusers_without_models_is_a_coded_error(tmp_path: Path) ->
     assert err.value.code == "model_missing"
 
 
-async def test_project_pipeline_renders_through_the_diffusers_providers(make_rig, model_dir: Path) -> None:
+async def test_project_pipeline_renders_through_the_diffusers_providers(
+    make_rig, model_dir: Path, tmp_path: Path
+) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"gpu_second": 0.01}')
     # small generation sizes keep the tiny random models quick on CPU; outputs are still 1280x720
-    async with make_rig(model_dir=model_dir, image_resolution=64, video_resolution=64) as rig:
+    async with make_rig(
+        model_dir=model_dir, image_resolution=64, video_resolution=64, price_table=prices
+    ) as rig:
         ws = rig.new_workspace("fox on diffusers")
         result = await rig.client.execute_workflow(
             ProjectPipelineWorkflow.run,
@@ -95,3 +101,10 @@ async def test_project_pipeline_renders_through_the_diffusers_providers(make_rig
     info = probe(rig.acts.storage.local_path(result.compose.asset_key))
     assert info.has_video and info.has_audio and info.duration_s > 1
     assert scalar(db, "select count(*) from task where workspace_id=:ws and status<>'succeeded'", ws=ws) == 0
+    # measured device seconds on every diffusers task, priced from the table (kept to 0.0001 USD)
+    gpu_tasks = rows(
+        db, "select gpu_seconds, cost from task where workspace_id=:ws and type in ('grid', 'video')", ws=ws
+    )
+    assert len(gpu_tasks) == 6 and all(t.gpu_seconds and t.gpu_seconds > 0 for t in gpu_tasks)
+    for t in gpu_tasks:
+        assert float(t.cost) == pytest.approx(t.gpu_seconds * 0.01, abs=1e-4)
