@@ -34,10 +34,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 import string
-import tempfile
 import unicodedata
 import uuid
 import zipfile
@@ -51,7 +49,7 @@ from temporalio import activity
 
 from activities.errors import BadInputError, CancelledByUser
 from activities.ledger import stored_asset, unit_of_work
-from activities.runtime import Cancelled, Progress, coded, run_blocking
+from activities.runtime import Cancelled, Progress, coded
 from infra.storage import Storage, StoredObject
 from infra.telemetry import provider_span
 from schema.enums import AssetKind, NodeType, TaskStatus, WorkItemType
@@ -624,24 +622,20 @@ class ExportActivities:
             datetime.fromisoformat(inp.generated_at) if inp.generated_at else activity.info().scheduled_time
         )
         plan = await asyncio.to_thread(self._plan, inp, generated_at)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.work_dir, prefix="export-", suffix=".zip")
-        out = Path(tmp)
-        os.close(fd)
-        try:
-            with provider_span(
-                "export.package", kind="media", selection=inp.selection, files=len(plan.files)
-            ):
-                stats = await run_blocking(
-                    lambda progress, cancelled: write_package(
-                        plan, self.storage, out, on_progress=progress, cancelled=cancelled
-                    )
-                )
+
+        def package(out: Path, progress: Progress, cancelled: Cancelled) -> PackageStats:
+            stats = write_package(plan, self.storage, out, on_progress=progress, cancelled=cancelled)
             if stats.files == 0:
                 raise NothingToExport("nothing to export: none of the planned files is in storage")
-            stored = await asyncio.to_thread(self.storage.put_file, out, kind="archive", ext=".zip")
-        finally:
-            out.unlink(missing_ok=True)
+            return stats
+
+        stats, stored = await self.pipeline._render_to_storage(
+            ".zip",
+            "archive",
+            provider_span("export.package", kind="media", selection=inp.selection, files=len(plan.files)),
+            package,
+            prefix="export-",
+        )
         result: ExportResult = await self.pipeline._write([stored], self._write_export, inp, stats, stored)
         return result
 

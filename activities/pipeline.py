@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import activity
 
@@ -25,7 +27,7 @@ from activities.errors import BadInputError
 from activities.ledger import stored_asset, unit_of_work
 from activities.pricing import PriceTable
 from activities.providers.choice import Providers, choose_providers
-from activities.runtime import coded, run_blocking
+from activities.runtime import Cancelled, Progress, coded, run_blocking
 from infra.logging import remember_task_id
 from infra.settings import Settings
 from infra.storage import Storage, StoredObject, storage_from
@@ -58,6 +60,7 @@ from workflows.contracts import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 VOICE_TAIL_S = 0.5  # breathing room after the narration ends
 MAX_SHOT_S = 60.0
@@ -228,6 +231,29 @@ class PipelineActivities:
         for obj in stored:
             if obj.key not in used:
                 self.storage.delete(obj.key)
+
+    async def _render_to_storage(
+        self,
+        ext: str,
+        kind: str,
+        span: AbstractContextManager[Any],
+        render: Callable[[Path, Progress, Cancelled], T],
+        prefix: str = "",
+    ) -> tuple[T, StoredObject]:
+        """Run a blocking renderer into a fresh temp file under the work dir (heartbeating and
+        cancellable, inside `span`), then put the file in storage; the temp file never outlives
+        the call."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.work_dir, prefix=prefix, suffix=ext)
+        os.close(fd)
+        path = Path(name)
+        try:
+            with span:
+                made = await run_blocking(lambda progress, cancelled: render(path, progress, cancelled))
+            stored = await asyncio.to_thread(self.storage.put_file, path, kind=kind, ext=ext)
+        finally:
+            path.unlink(missing_ok=True)
+        return made, stored
 
     async def _write(self, stored: list[StoredObject], fn: Any, *args: Any) -> Any:
         try:
@@ -474,14 +500,13 @@ class PipelineActivities:
         if not text:
             raise BadInputError(f"shot {shot.idx} has no narration to speak", code="narration_empty")
         language = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
-        wav = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".wav")[1])
-        try:
-            voice = self.providers.voice
-            with provider_span("voice.synthesize", kind="tts", provider=voice.name, language=language):
-                duration = await run_blocking(lambda _p, _c: voice.synthesize(text, wav, language))
-            stored = await asyncio.to_thread(self.storage.put_file, wav, kind="audio", ext=".wav")
-        finally:
-            wav.unlink(missing_ok=True)
+        voice = self.providers.voice
+        duration, stored = await self._render_to_storage(
+            ".wav",
+            "audio",
+            provider_span("voice.synthesize", kind="tts", provider=voice.name, language=language),
+            lambda wav, _p, _c: voice.synthesize(text, wav, language),
+        )
         return await self._write(
             [stored], self._write_voice, inp, shot, text, language, float(duration), stored
         )
@@ -552,27 +577,24 @@ class PipelineActivities:
         # only a card source passes `overlay`, so a video callable without that keyword still serves
         # every other source
         extra: dict[str, Any] = {"overlay": overlay} if overlay is not None else {}
-        out = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".mp4")[1])
         clip = self.providers.video or kenburns_clip
-        try:
-            with provider_span("video.render", kind="media", provider=self.providers.video_name, fps=inp.fps):
-                info = await run_blocking(
-                    lambda progress, cancelled: clip(
-                        image_path,
-                        out,
-                        duration_s=duration,
-                        fps=inp.fps,
-                        width=VIDEO_WIDTH,
-                        height=VIDEO_HEIGHT,
-                        movement=movement,
-                        on_progress=progress,
-                        cancelled=cancelled,
-                        **extra,
-                    )
-                )
-            stored = await asyncio.to_thread(self.storage.put_file, out, kind="video", ext=".mp4")
-        finally:
-            out.unlink(missing_ok=True)
+        info, stored = await self._render_to_storage(
+            ".mp4",
+            "video",
+            provider_span("video.render", kind="media", provider=self.providers.video_name, fps=inp.fps),
+            lambda out, progress, cancelled: clip(
+                image_path,
+                out,
+                duration_s=duration,
+                fps=inp.fps,
+                width=VIDEO_WIDTH,
+                height=VIDEO_HEIGHT,
+                movement=movement,
+                on_progress=progress,
+                cancelled=cancelled,
+                **extra,
+            ),
+        )
         described = overlay.describe() if overlay is not None else None
         return await self._write([stored], self._write_video, inp, source, info, stored, movement, described)
 
@@ -646,23 +668,14 @@ class PipelineActivities:
             else int(hashlib.sha256(inp.task.workflow_id.encode()).hexdigest()[:8], 16)
         )
         provider = self.music
-        wav = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".wav")[1])
-        try:
-            with provider_span("music.generate", kind="media", provider=provider.name, mood=inp.mood):
-                info = await run_blocking(
-                    lambda progress, cancelled: provider.generate(
-                        inp.mood,
-                        duration,
-                        wav,
-                        seed=seed,
-                        hints=hints,
-                        on_progress=progress,
-                        cancelled=cancelled,
-                    )
-                )
-            stored = await asyncio.to_thread(self.storage.put_file, wav, kind="audio", ext=".wav")
-        finally:
-            wav.unlink(missing_ok=True)
+        info, stored = await self._render_to_storage(
+            ".wav",
+            "audio",
+            provider_span("music.generate", kind="media", provider=provider.name, mood=inp.mood),
+            lambda wav, progress, cancelled: provider.generate(
+                inp.mood, duration, wav, seed=seed, hints=hints, on_progress=progress, cancelled=cancelled
+            ),
+        )
         return await self._write([stored], self._write_music, inp, info, stored, provider.name)
 
     def _music_context(self, inp: MusicInput) -> tuple[list[str], float]:
@@ -766,18 +779,15 @@ class PipelineActivities:
         if music_path is not None:
             job_kwargs["music_path"] = music_path
         job = ComposeJob(**job_kwargs)
-        out = Path(tempfile.mkstemp(dir=self.work_dir, suffix=".mp4")[1])
         cache_dir = self.work_dir / "compose-cache"
-        try:
-            with provider_span("compose.ffmpeg", kind="media", mode=inp.mode, shots=len(shots)):
-                composed = await run_blocking(
-                    lambda progress, cancelled: run_compose(
-                        job, out, cache_dir=cache_dir, on_progress=progress, cancelled=cancelled
-                    )
-                )
-            stored = await asyncio.to_thread(self.storage.put_file, out, kind="video", ext=".mp4")
-        finally:
-            out.unlink(missing_ok=True)
+        composed, stored = await self._render_to_storage(
+            ".mp4",
+            "video",
+            provider_span("compose.ffmpeg", kind="media", mode=inp.mode, shots=len(shots)),
+            lambda out, progress, cancelled: run_compose(
+                job, out, cache_dir=cache_dir, on_progress=progress, cancelled=cancelled
+            ),
+        )
         return await self._write([stored], self._write_compose, inp, plan, composed, stored)
 
     def _compose_plan(self, inp: ComposeInput) -> list[dict[str, Any]]:
