@@ -30,6 +30,7 @@ __all__ = [
     "MOVEMENTS",
     "UPSCALE",
     "FixedOverlay",
+    "check_clip_request",
     "kenburns_clip",
     "overlay_file",
     "overlay_options",
@@ -142,6 +143,17 @@ def zoompan_expressions(movement: str, frames: int) -> dict[str, str]:
     return {"z": "1", "x": "0", "y": "0"}  # static: locked-off camera
 
 
+def check_clip_request(src: Path, duration_s: float, width: int, height: int) -> None:
+    """What every image-to-clip provider refuses up front: a missing still, a duration outside
+    0.2..120 s, an odd or tiny frame size (H.264 yuv420p needs even sides)."""
+    if not src.is_file():
+        raise BadInputError(f"Image not found: {src}", code="asset_missing")
+    if not 0.2 <= duration_s <= 120:
+        raise BadInputError(f"Clip duration must be 0.2..120 s, got {duration_s}.", code="duration_invalid")
+    if width % 2 or height % 2 or width < 16 or height < 16:
+        raise BadInputError(f"Clip size must be even and ≥16 px, got {width}x{height}.", code="size_invalid")
+
+
 def kenburns_clip(
     image_path: Path | str,
     out_path: Path | str,
@@ -162,12 +174,7 @@ def kenburns_clip(
     is composited at its fixed position on every frame after the move."""
     src = Path(image_path)
     out = Path(out_path)
-    if not src.is_file():
-        raise BadInputError(f"Image not found: {src}", code="asset_missing")
-    if not 0.2 <= duration_s <= 120:
-        raise BadInputError(f"Clip duration must be 0.2..120 s, got {duration_s}.", code="duration_invalid")
-    if width % 2 or height % 2 or width < 16 or height < 16:
-        raise BadInputError(f"Clip size must be even and ≥16 px, got {width}x{height}.", code="size_invalid")
+    check_clip_request(src, duration_s, width, height)
     info = probe(src)
     if not info.has_video:
         raise BadInputError(f"Not an image: {src}", code="asset_corrupt")

@@ -49,8 +49,25 @@ def _storyboard(settings: Settings, prices: PriceTable, notes: list[str]) -> Any
         return OfflineStoryboarder()
 
 
-def _fallback_reason(extra_ok: bool, missing: str) -> str:
-    return "the gpu extra is not installed" if not extra_ok else f"no {missing} pipeline found"
+def _wants_diffusers(wanted: str, available: bool, setting: str, pipeline: str) -> bool:
+    """Diffusers when asked for by name (a coded error if it cannot run here) or when `auto`
+    finds it runnable."""
+    if wanted != "diffusers":
+        return wanted == "auto" and available
+    if not available:
+        raise ProviderUnavailableError(
+            f"{setting}=diffusers needs the gpu extra and {pipeline} in DIRECTORDECK_MODEL_DIR",
+            code="model_missing",
+        )
+    return True
+
+
+def _offline_note(settings: Settings, extra_ok: bool, stage: str, missing: str) -> str | None:
+    """Why `auto` stayed offline although a model directory is configured (None: none is)."""
+    if not settings.model_dir:
+        return None
+    why = "the gpu extra is not installed" if not extra_ok else f"no {missing} pipeline found"
+    return f"{stage} (DIRECTORDECK_MODEL_DIR={settings.model_dir}: {why})"
 
 
 def _images(
@@ -64,14 +81,8 @@ def _images(
     from activities.providers.cards import StoryboardCardRenderer
 
     wanted = settings.image_provider
-    gpu_ok = extra_ok and "image" in models
-    if wanted == "diffusers" or (wanted == "auto" and gpu_ok):
-        if not gpu_ok:
-            raise ProviderUnavailableError(
-                "image_provider=diffusers needs the gpu extra and a text-to-image pipeline "
-                "(model_index.json) in DIRECTORDECK_MODEL_DIR",
-                code="model_missing",
-            )
+    usable = extra_ok and "image" in models
+    if _wants_diffusers(wanted, usable, "image_provider", "a text-to-image pipeline (model_index.json)"):
         from activities.generation_cache import CachedGridProvider, DiskStore, GenerationCache
         from activities.providers.diffusers_grid import DiffusersGridProvider
 
@@ -88,9 +99,9 @@ def _images(
         return GeminiGridProvider(settings.google_api_key, prices_per_image=prices.image_prices())
     if wanted not in ("auto", "storyboard_card"):
         raise BadInputError(f"unknown image provider {wanted!r}", code="unknown_provider")
-    if settings.model_dir:
-        why = _fallback_reason(extra_ok, "text-to-image")
-        notes.append(f"images: offline storyboard cards (DIRECTORDECK_MODEL_DIR={settings.model_dir}: {why})")
+    note = _offline_note(settings, extra_ok, "images: offline storyboard cards", "text-to-image")
+    if note:
+        notes.append(note)
     return StoryboardCardRenderer()
 
 
@@ -107,13 +118,7 @@ def choose_providers(settings: Settings, device: str | None = None) -> Providers
     video, video_name = None, "kenburns"
     wanted_video = settings.video_provider
     video_ok = extra_ok and "video" in models
-    if wanted_video == "diffusers" or (wanted_video == "auto" and video_ok):
-        if not video_ok:
-            raise ProviderUnavailableError(
-                "video_provider=diffusers needs the gpu extra and a Stable Video Diffusion pipeline in "
-                "DIRECTORDECK_MODEL_DIR",
-                code="model_missing",
-            )
+    if _wants_diffusers(wanted_video, video_ok, "video_provider", "a Stable Video Diffusion pipeline"):
         from activities.providers.diffusers_video import DiffusersVideoProvider
 
         svd = DiffusersVideoProvider(
@@ -123,9 +128,8 @@ def choose_providers(settings: Settings, device: str | None = None) -> Providers
         notes.append(f"video: diffusers ({models['video']})")
     elif wanted_video not in ("auto", "kenburns"):
         raise BadInputError(f"unknown video provider {wanted_video!r}", code="unknown_provider")
-    elif settings.model_dir:
-        why = _fallback_reason(extra_ok, "image-to-video")
-        notes.append(f"video: offline Ken Burns moves (DIRECTORDECK_MODEL_DIR={settings.model_dir}: {why})")
+    elif note := _offline_note(settings, extra_ok, "video: offline Ken Burns moves", "image-to-video"):
+        notes.append(note)
     voice = PiperVoice(voice=settings.piper_voice, zh_voice=settings.piper_voice_zh)
     for note in notes:
         log.info("provider choice: %s", note)

@@ -40,7 +40,7 @@ from typing import Any
 
 from activities.errors import BadInputError, CancelledByUser
 from activities.media.ffmpeg import run_ffmpeg
-from activities.media.kenburns import FixedOverlay, overlay_file, overlay_options
+from activities.media.kenburns import FixedOverlay, check_clip_request, overlay_file, overlay_options
 from activities.media.probe import MediaInfo, probe
 from activities.providers import diffusers_common, gpu_pool
 from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
@@ -211,16 +211,7 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
     ) -> VideoClip:
         """Animate a still into an MP4 of exactly round(duration_s * fps) frames; returns the probe."""
         src, out = Path(image_path), Path(out_path)
-        if not src.is_file():
-            raise BadInputError(f"Image not found: {src}", code="asset_missing")
-        if not 0.2 <= duration_s <= 120:
-            raise BadInputError(
-                f"Clip duration must be 0.2..120 s, got {duration_s}.", code="duration_invalid"
-            )
-        if width % 2 or height % 2 or width < 16 or height < 16:
-            raise BadInputError(
-                f"Clip size must be even and ≥16 px, got {width}x{height}.", code="size_invalid"
-            )
+        check_clip_request(src, duration_s, width, height)
         if movement not in MOTION_BUCKETS:
             raise BadInputError(
                 f"Unknown camera movement {movement!r}; use one of {', '.join(MOTION_BUCKETS)}.",
