@@ -93,9 +93,54 @@ def _turbo_scheduler() -> Any:
     )
 
 
+def _sd_pipeline(unet: Any, vae: Any, text_encoder: Any, tokenizer: Any) -> Any:
+    """An SD-Turbo-class text-to-image pipeline around the given modules (no safety checker)."""
+    from diffusers import StableDiffusionPipeline
+
+    return StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=_turbo_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def _svd_pipeline(unet: Any, vae: Any, image_encoder: Any) -> Any:
+    """A Stable-Video-Diffusion pipeline around the given modules, with SVD's own scheduler
+    (Euler, v-prediction, Karras sigmas) and image processor."""
+    from diffusers import EulerDiscreteScheduler, StableVideoDiffusionPipeline
+    from transformers import CLIPImageProcessor
+
+    scheduler = EulerDiscreteScheduler(
+        beta_schedule="scaled_linear",
+        beta_start=0.00085,
+        beta_end=0.012,
+        interpolation_type="linear",
+        num_train_timesteps=1000,
+        prediction_type="v_prediction",
+        sigma_max=700.0,
+        sigma_min=0.002,
+        steps_offset=1,
+        timestep_spacing="leading",
+        timestep_type="continuous",
+        use_karras_sigmas=True,
+    )
+    return StableVideoDiffusionPipeline(
+        vae=vae,
+        image_encoder=image_encoder,
+        unet=unet,
+        scheduler=scheduler,
+        feature_extractor=CLIPImageProcessor(crop_size=224, size=224),
+    )
+
+
 def build_tiny_sd(out_dir: Path | str, *, sample_size: int = 32, vocab_max_length: int = 77) -> Path:
     """Write a tiny SD-Turbo-class text-to-image pipeline (a few thousand parameters) to `out_dir`."""
-    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     _seeded()
@@ -136,16 +181,7 @@ def build_tiny_sd(out_dir: Path | str, *, sample_size: int = 32, vocab_max_lengt
             projection_dim=16,
         )
     )
-    pipe: Any = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=_turbo_scheduler(),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
+    pipe = _sd_pipeline(unet, vae, text_encoder, tokenizer)
     out = Path(out_dir)
     pipe.save_pretrained(out, safe_serialization=True)
     return out
@@ -155,11 +191,9 @@ def build_tiny_svd(out_dir: Path | str, *, num_frames: int = 4, image_size: int 
     """Write a tiny Stable-Video-Diffusion-class image-to-video pipeline to `out_dir`."""
     from diffusers import (
         AutoencoderKLTemporalDecoder,
-        EulerDiscreteScheduler,
-        StableVideoDiffusionPipeline,
         UNetSpatioTemporalConditionModel,
     )
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     _seeded()
     # the spatio-temporal blocks use 32-group norms: 32 channels is the smallest width they take
@@ -197,28 +231,7 @@ def build_tiny_svd(out_dir: Path | str, *, num_frames: int = 4, image_size: int 
             patch_size=32,
         )
     )
-    feature_extractor = CLIPImageProcessor(crop_size=224, size=224)
-    scheduler = EulerDiscreteScheduler(
-        beta_schedule="scaled_linear",
-        beta_start=0.00085,
-        beta_end=0.012,
-        interpolation_type="linear",
-        num_train_timesteps=1000,
-        prediction_type="v_prediction",
-        sigma_max=700.0,
-        sigma_min=0.002,
-        steps_offset=1,
-        timestep_spacing="leading",
-        timestep_type="continuous",
-        use_karras_sigmas=True,
-    )
-    pipe: Any = StableVideoDiffusionPipeline(
-        vae=vae,
-        image_encoder=image_encoder,
-        unet=unet,
-        scheduler=scheduler,
-        feature_extractor=feature_extractor,
-    )
+    pipe = _svd_pipeline(unet, vae, image_encoder)
     out = Path(out_dir)
     pipe.save_pretrained(out, safe_serialization=True)
     return out
@@ -361,7 +374,7 @@ def svd_image_encoder_config() -> dict[str, Any]:
 def build_sd_turbo_architecture(*, device: Any = "cpu", dtype: Any = None) -> Any:
     """An in-memory SD-Turbo-architecture `StableDiffusionPipeline` with random weights (benchmark)."""
     import torch
-    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     _seeded()
@@ -369,16 +382,7 @@ def build_sd_turbo_architecture(*, device: Any = "cpu", dtype: Any = None) -> An
         unet = UNet2DConditionModel(**sd_turbo_unet_config())
         vae = AutoencoderKL(**sd_turbo_vae_config())
         text_encoder = CLIPTextModel(CLIPTextConfig(**sd_turbo_text_encoder_config()))
-    pipe: Any = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tiny_clip_tokenizer(),
-        unet=unet,
-        scheduler=_turbo_scheduler(),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
+    pipe = _sd_pipeline(unet, vae, text_encoder, tiny_clip_tokenizer())
     return pipe.to(device=device, dtype=dtype or torch.float32)
 
 
@@ -387,38 +391,16 @@ def build_svd_architecture(*, num_frames: int = 25, device: Any = "cpu", dtype: 
     import torch
     from diffusers import (
         AutoencoderKLTemporalDecoder,
-        EulerDiscreteScheduler,
-        StableVideoDiffusionPipeline,
         UNetSpatioTemporalConditionModel,
     )
-    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     _seeded()
     with torch.device(device):
         unet = UNetSpatioTemporalConditionModel(**svd_unet_config(num_frames))
         vae = AutoencoderKLTemporalDecoder(**svd_vae_config())
         image_encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**svd_image_encoder_config()))
-    scheduler = EulerDiscreteScheduler(
-        beta_schedule="scaled_linear",
-        beta_start=0.00085,
-        beta_end=0.012,
-        interpolation_type="linear",
-        num_train_timesteps=1000,
-        prediction_type="v_prediction",
-        sigma_max=700.0,
-        sigma_min=0.002,
-        steps_offset=1,
-        timestep_spacing="leading",
-        timestep_type="continuous",
-        use_karras_sigmas=True,
-    )
-    pipe: Any = StableVideoDiffusionPipeline(
-        vae=vae,
-        image_encoder=image_encoder,
-        unet=unet,
-        scheduler=scheduler,
-        feature_extractor=CLIPImageProcessor(crop_size=224, size=224),
-    )
+    pipe = _svd_pipeline(unet, vae, image_encoder)
     return pipe.to(device=device, dtype=dtype or torch.float32)
 
 
