@@ -34,6 +34,7 @@ __all__ = [
     "card_banner",
     "cell_cameras",
     "contact_sheet",
+    "decode_image",
     "find_cjk_font",
     "is_card",
     "render_banner",
@@ -405,7 +406,8 @@ def _draw_frame_layer(
     return layer
 
 
-def _decode_png(data: bytes, what: str) -> Image.Image:
+def decode_image(data: bytes, what: str) -> Image.Image:
+    """Image bytes → an RGB image; undecodable bytes are a non-retryable `asset_corrupt`."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.load()
@@ -503,14 +505,14 @@ def _render_card(
     f_small = _font(max(8, int(16 * u)))
     # parent thumbnail (faded, top-right) and references (bottom-left of viewport)
     if req.parent_png:
-        parent = _faded_thumb(_decode_png(req.parent_png, "parent"), int(vw * 0.24), int(vh * 0.3))
+        parent = _faded_thumb(decode_image(req.parent_png, "parent"), int(vw * 0.24), int(vh * 0.3))
         px, py = vx0 + vw - parent.width - int(8 * u), vy0 + int(8 * u)
         img.paste(parent, (px, py))
         d.rectangle([px, py, px + parent.width, py + parent.height], outline=_INK, width=1)
         _safe_text(d, (px + 4, py + parent.height + 2), "from parent", f_small, _INK)
     x_ref = vx0 + int(8 * u)
     for i, data in enumerate(req.reference_pngs[:3]):
-        ref = _faded_thumb(_decode_png(data, f"reference #{i + 1}"), int(vw * 0.12), int(vh * 0.16))
+        ref = _faded_thumb(decode_image(data, f"reference #{i + 1}"), int(vw * 0.12), int(vh * 0.16))
         ry = vy0 + vh - ref.height - int(22 * u)
         img.paste(ref, (x_ref, ry))
         d.rectangle([x_ref, ry, x_ref + ref.width, ry + ref.height], outline=_INK, width=1)

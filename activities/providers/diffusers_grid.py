@@ -35,7 +35,7 @@ from typing import Any
 
 from activities.errors import BadInputError, CancelledByUser
 from activities.providers import diffusers_common, gpu_pool
-from activities.providers.cards import GRID_SIZES, GridRequest, RenderedImage, cell_cameras
+from activities.providers.cards import GRID_SIZES, GridRequest, RenderedImage, cell_cameras, decode_image
 from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
 from schema.storyboard import Camera
 
@@ -105,17 +105,6 @@ class _Pipes(ResidentPipeline):
             self._i2i = AutoPipelineForImage2Image.from_pipe(self.pipe)
             self._i2i.set_progress_bar_config(disable=True)
         return self._i2i
-
-
-def _decode_image(data: bytes, what: str) -> Any:
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            return img.convert("RGB")
-    except Exception as exc:  # Pillow raises many types for bad bytes
-        raise BadInputError(f"The {what} image could not be decoded: {exc}", code="asset_corrupt") from exc
 
 
 def _cover(img: Any, width: int, height: int) -> Any:
@@ -313,10 +302,10 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
 
     def _init_image(self, req: GridRequest, size: tuple[int, int]) -> tuple[Any, str | None, bytes | None]:
         if req.parent_png is not None:
-            return _cover(_decode_image(req.parent_png, "parent"), *size), "parent", req.parent_png
+            return _cover(decode_image(req.parent_png, "parent"), *size), "parent", req.parent_png
         if req.reference_pngs:
             ref = req.reference_pngs[0]
-            return _cover(_decode_image(ref, "reference #1"), *size), "reference_1", ref
+            return _cover(decode_image(ref, "reference #1"), *size), "reference_1", ref
         return None, None, None
 
     def _render(

@@ -43,6 +43,7 @@ from activities.media.ffmpeg import run_ffmpeg
 from activities.media.kenburns import FixedOverlay, check_clip_request, overlay_file, overlay_options
 from activities.media.probe import MediaInfo, probe
 from activities.providers import diffusers_common, gpu_pool
+from activities.providers.cards import decode_image
 from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
 from activities.providers.diffusers_grid import _cover, generation_size
 
@@ -219,9 +220,7 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
             )
         if cancelled is not None and cancelled():
             raise CancelledByUser("Video generation cancelled before it started.")
-        from activities.providers.diffusers_grid import _decode_image
-
-        still = _decode_image(src.read_bytes(), "source")
+        still = decode_image(src.read_bytes(), "source")
         gen_w, gen_h = generation_size(width, height, self.resolution, multiple=8)
         cond = _cover(still, gen_w, gen_h)
         resident = self.pipe()

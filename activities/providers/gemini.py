@@ -380,7 +380,8 @@ class GeminiGridProvider:
         on_progress: Callable[[float], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> list[RenderedImage]:
-        from activities.providers.diffusers_grid import _cover, _decode_image, cell_prompt
+        from activities.providers.cards import decode_image
+        from activities.providers.diffusers_grid import _cover, cell_prompt
 
         if req.size not in GRID_SIZES:
             raise BadInputError(f"Grid size must be 1, 4 or 9, got {req.size}.", code="grid_size_invalid")
@@ -388,7 +389,7 @@ class GeminiGridProvider:
         if init is None and req.reference_pngs:
             init = req.reference_pngs[0]
         if init is not None:
-            _decode_image(init, "parent" if req.parent_png is not None else "reference #1")  # fail fast
+            decode_image(init, "parent" if req.parent_png is not None else "reference #1")  # fail fast
         aspect = _closest_aspect(req.width, req.height)
         out: list[RenderedImage] = []
         for i, cam in enumerate(cell_cameras(req.camera, req.size, req.seed), start=1):
@@ -428,7 +429,7 @@ class GeminiGridProvider:
                 )
             if isinstance(data, str):  # JSON transport: base64 text
                 data = base64.b64decode(data)
-            img = _cover(_decode_image(bytes(data), f"Gemini cell {i}"), req.width, req.height)
+            img = _cover(decode_image(bytes(data), f"Gemini cell {i}"), req.width, req.height)
             buf = io.BytesIO()
             img.save(buf, format="PNG")
             usage = _usage(response, self.model, None)
