@@ -21,8 +21,7 @@ from infra.telemetry import (
 from infra.temporal_client import data_converter
 from tests.workflows.test_pipeline import rows
 from workers.pools import WORKFLOWS
-from workflows.contracts import PipelineInput, ShotWorkflowInput, StoryboardWorkflowInput
-from workflows.project_pipeline import ProjectPipelineWorkflow
+from workflows.contracts import ShotWorkflowInput, StoryboardWorkflowInput
 from workflows.shot import ShotWorkflow
 from workflows.storyboard import StoryboardWorkflow
 
@@ -76,22 +75,10 @@ def workflow_side_counts(spans: Sequence[ReadableSpan]) -> collections.Counter:
 
 async def test_pipeline_run_is_one_trace_from_the_client_span_to_every_activity(traced_rig, spans) -> None:
     async with traced_rig() as rig:
-        ws = rig.new_workspace("traced")
         with tracer().start_as_current_span("POST /workspaces/{id}/pipeline") as root:
             trace_id = current_trace_id()
-            result = await rig.client.execute_workflow(
-                ProjectPipelineWorkflow.run,
-                PipelineInput(
-                    workspace_id=ws,
-                    story="a fox steals the moon",
-                    shot_count=3,
-                    grid_size=4,
-                    shot_concurrency=3,
-                    queues=rig.queues,
-                ),
-                id=f"pipeline-{ws}",
-                task_queue=rig.queues.cpu,
-            )
+            ws, handle = await rig.start_pipeline(title="traced")
+            result = await handle.result()
         mirrored = rows(rig.db_url, "select workflow_id from task where workspace_id=:ws", ws=ws)
         shots = [f"shot-{s.work_item_id}" for s in result.shots]
         histories = await histories_of(rig.client, [*shots, *(r.workflow_id for r in mirrored)])

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,8 @@ from infra.storage import FileSystemStorage
 from schema.enums import WorkspaceType
 from schema.repositories import workspaces as workspace_repo
 from workers.pools import build_worker
-from workflows.contracts import POOLS, Queues
+from workflows.contracts import POOLS, PipelineInput, Queues
+from workflows.project_pipeline import ProjectPipelineWorkflow
 
 
 @dataclass
@@ -39,6 +41,26 @@ class Rig:
 
     def wf_id(self, prefix: str) -> str:
         return f"{prefix}-{uuid.uuid4()}"
+
+    async def start_pipeline(
+        self, *, shots: int = 3, concurrency: int = 3, grid_size: int = 4, title: str = "test"
+    ) -> tuple[str, Any]:
+        """A new workspace and its project pipeline ("a fox steals the moon"), started: (ws, handle)."""
+        ws = self.new_workspace(title)
+        handle = await self.client.start_workflow(  # type: ignore[attr-defined]
+            ProjectPipelineWorkflow.run,
+            PipelineInput(
+                workspace_id=ws,
+                story="a fox steals the moon",
+                shot_count=shots,
+                grid_size=grid_size,
+                shot_concurrency=concurrency,
+                queues=self.queues,
+            ),
+            id=f"pipeline-{ws}",
+            task_queue=self.queues.cpu,
+        )
+        return ws, handle
 
 
 @pytest.fixture

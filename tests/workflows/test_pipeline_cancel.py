@@ -9,7 +9,7 @@ import pytest
 from temporalio.client import WorkflowFailureError
 
 from tests.workflows.test_pipeline import rows, scalar
-from workflows.contracts import CancelShot, PipelineInput
+from workflows.contracts import CancelShot
 from workflows.project_pipeline import ProjectPipelineWorkflow
 
 
@@ -23,26 +23,9 @@ async def _wait_for(handle, predicate, timeout: float = 60.0):  # type: ignore[n
     raise AssertionError(f"pipeline never reached the expected state: {progress}")
 
 
-async def _start_pipeline(rig, *, shots: int, concurrency: int):  # type: ignore[no-untyped-def]
-    ws = rig.new_workspace()
-    handle = await rig.client.start_workflow(
-        ProjectPipelineWorkflow.run,
-        PipelineInput(
-            workspace_id=ws,
-            story="a fox steals the moon",
-            shot_count=shots,
-            shot_concurrency=concurrency,
-            queues=rig.queues,
-        ),
-        id=f"pipeline-{ws}",
-        task_queue=rig.queues.cpu,
-    )
-    return ws, handle
-
-
 async def test_cancel_one_queued_shot_rest_goes_on(make_rig) -> None:
     async with make_rig() as rig:
-        _, handle = await _start_pipeline(rig, shots=3, concurrency=1)
+        _, handle = await rig.start_pipeline(shots=3, concurrency=1)
         progress = await _wait_for(handle, lambda p: p.stage == "shots")
         last = progress.shots[-1].work_item_id
         await handle.signal(ProjectPipelineWorkflow.cancel_shot, CancelShot(work_item_id=last))
@@ -55,7 +38,7 @@ async def test_cancel_one_queued_shot_rest_goes_on(make_rig) -> None:
 
 async def test_cancel_whole_run_stops_every_child_and_records_it(make_rig) -> None:
     async with make_rig() as rig:
-        ws, handle = await _start_pipeline(rig, shots=4, concurrency=2)
+        ws, handle = await rig.start_pipeline(shots=4, concurrency=2)
         await _wait_for(handle, lambda p: p.stage == "shots" and any(s.status == "running" for s in p.shots))
         await handle.cancel()
         with pytest.raises(WorkflowFailureError):

@@ -18,8 +18,6 @@ from activities.providers.diffusers_grid import DiffusersGridProvider
 from activities.providers.tiny_models import build_tiny_sd, build_tiny_svd
 from infra.settings import Settings
 from tests.workflows.test_pipeline import rows, scalar
-from workflows.contracts import PipelineInput
-from workflows.project_pipeline import ProjectPipelineWorkflow
 
 
 @pytest.fixture(scope="module")
@@ -66,20 +64,8 @@ async def test_project_pipeline_renders_through_the_diffusers_providers(
     async with make_rig(
         model_dir=model_dir, image_resolution=64, video_resolution=64, price_table=prices
     ) as rig:
-        ws = rig.new_workspace("fox on diffusers")
-        result = await rig.client.execute_workflow(
-            ProjectPipelineWorkflow.run,
-            PipelineInput(
-                workspace_id=ws,
-                story="a fox steals the moon",
-                shot_count=3,
-                grid_size=4,
-                shot_concurrency=3,
-                queues=rig.queues,
-            ),
-            id=f"pipeline-{ws}",
-            task_queue=rig.queues.cpu,
-        )
+        ws, handle = await rig.start_pipeline(title="fox on diffusers")
+        result = await handle.result()
     assert result.status == "succeeded", result
     db = rig.db_url
     images = rows(
