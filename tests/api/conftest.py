@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.ledger import dispose_engines, unit_of_work
+from activities.ledger import dispose_engines, stored_asset, unit_of_work
 from activities.pipeline import PipelineActivities
 from activities.providers.choice import choose_providers
 from api.auth import mint_dev_token
@@ -30,7 +30,6 @@ from api.services import ApiConfig
 from infra.settings import Settings
 from infra.storage import FileSystemStorage
 from schema.enums import AssetKind, TaskType, WorkspaceType
-from schema.repositories import assets as asset_repo
 from schema.repositories import conversations as conversation_repo
 from schema.repositories import events as event_repo
 from schema.repositories import favorites as favorite_repo
@@ -120,17 +119,7 @@ def seed_workspace(db_url: str, storage: FileSystemStorage, owner: str, *, shots
         cells = []
         for n in range(1, 5):
             obj = storage.put_bytes(png_bytes(hash((str(ws.id), n)) % 1000), kind="image", ext=".png")
-            asset = asset_repo.get_or_create_by_hash(
-                s,
-                workspace_id=ws.id,
-                content_hash=obj.sha256,
-                storage_key=obj.key,
-                kind=AssetKind.image,
-                mime="image/png",
-                size_bytes=obj.size,
-                width=8,
-                height=8,
-            )
+            asset = stored_asset(s, ws.id, obj, AssetKind.image, "image/png", width=8, height=8)
             asset_ids.append(asset.id)
             cells.append({"cell": n, "asset_id": asset.id, "payload": {"prompt": f"cell {n}"}})
         task = task_repo.create(

@@ -30,10 +30,10 @@ from activities.export import (
     require_files,
     write_package,
 )
+from activities.ledger import stored_asset
 from infra.storage import FileSystemStorage
 from schema.enums import AssetKind, NodeType, WorkspaceType
 from schema.models import Asset
-from schema.repositories import assets as asset_repo
 from schema.repositories import favorites as favorite_repo
 from schema.repositories import nodes as node_repo
 from schema.repositories import storyboard as storyboard_repo
@@ -58,15 +58,7 @@ def put(session: Session, storage: FileSystemStorage, ws: object, data: bytes, k
         AssetKind.audio: (".wav", "audio/wav"),
     }[kind]
     obj = storage.put_bytes(data, kind=kind.value, ext=ext)
-    return asset_repo.get_or_create_by_hash(
-        session,
-        workspace_id=ws,  # type: ignore[arg-type]
-        content_hash=obj.sha256,
-        storage_key=obj.key,
-        kind=kind,
-        mime=mime,
-        size_bytes=obj.size,
-    )
+    return stored_asset(session, ws, obj, kind, mime)  # type: ignore[arg-type]
 
 
 def seed_project(

@@ -17,13 +17,12 @@ import pytest
 from temporalio.client import WorkflowFailureError
 
 from activities.errors import BadInputError, CancelledByUser
-from activities.ledger import unit_of_work
+from activities.ledger import stored_asset, unit_of_work
 from activities.media.ffmpeg import run_ffmpeg
 from activities.media.probe import probe
 from activities.pipeline import PipelineActivities
 from infra.storage import Storage
 from schema.enums import AssetKind, NodeType, WorkspaceType
-from schema.repositories import assets as asset_repo
 from schema.repositories import nodes as node_repo
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import workspaces as workspace_repo
@@ -82,26 +81,8 @@ def workspace_with_clips(
             for i in range(shots)
         ]
         written = storyboard_repo.replace_storyboard(s, ws.id, {"title": "fox", "scenes": [scene]})
-        video = asset_repo.get_or_create_by_hash(
-            s,
-            workspace_id=ws.id,
-            content_hash=clip.sha256,
-            storage_key=clip.key,
-            kind=AssetKind.video,
-            mime="video/mp4",
-            size_bytes=clip.size,
-            duration_s=SHOT_S,
-        )
-        voice = asset_repo.get_or_create_by_hash(
-            s,
-            workspace_id=ws.id,
-            content_hash=speech.sha256,
-            storage_key=speech.key,
-            kind=AssetKind.audio,
-            mime="audio/wav",
-            size_bytes=speech.size,
-            duration_s=1.5,
-        )
+        video = stored_asset(s, ws.id, clip, AssetKind.video, "video/mp4", duration_s=SHOT_S)
+        voice = stored_asset(s, ws.id, speech, AssetKind.audio, "audio/wav", duration_s=1.5)
         for i, shot in enumerate(written):
             node_repo.create_node(s, type=NodeType.video, work_item_id=shot.id, asset_id=video.id)
             if i < narrated:
