@@ -25,7 +25,6 @@ from temporalio import activity
 
 from activities.errors import BadInputError
 from activities.ledger import stored_asset, unit_of_work
-from activities.pricing import PriceTable
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import Cancelled, Progress, coded, run_blocking
 from infra.logging import remember_task_id
@@ -121,14 +120,8 @@ class PipelineActivities:
 
     @property
     def music(self) -> Any:
-        """The background-music provider: `providers.music` when one is configured, else the
-        offline procedural one."""
-        provider = getattr(self.providers, "music", None)
-        if provider is None:
-            from activities.providers.music import ProceduralMusic
-
-            provider = ProceduralMusic()
-        return provider
+        """The background-music provider (a seam for test doubles, like the other providers)."""
+        return self.providers.music
 
     @classmethod
     def from_settings(
@@ -185,8 +178,7 @@ class PipelineActivities:
     ) -> None:
         """Succeed the task with its result, measured GPU seconds and cost (priced usage of its
         provider calls plus priced GPU time; none without a price table)."""
-        prices = getattr(self.providers, "prices", None) or PriceTable()
-        cost = prices.task_cost(gpu_seconds, usages)
+        cost = self.providers.prices.task_cost(gpu_seconds, usages)
         row = task_repo.mark_succeeded(
             session, task.workflow_id, result=result, gpu_seconds=gpu_seconds, cost=cost
         )

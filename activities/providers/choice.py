@@ -19,6 +19,12 @@ from infra.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def _procedural_music() -> Any:
+    from activities.providers.music import ProceduralMusic
+
+    return ProceduralMusic()
+
+
 @dataclass
 class Providers:
     storyboard: Any
@@ -28,6 +34,7 @@ class Providers:
     video: Callable[..., Any] | None = None  # shaped like kenburns_clip; None = kenburns_clip
     notes: list[str] = field(default_factory=list)  # what `auto` chose and why, for people
     prices: PriceTable = field(default_factory=PriceTable)  # what task costs are computed from
+    music: Any = field(default_factory=_procedural_music)  # background music (offline synthesis)
 
 
 def _storyboard(settings: Settings, prices: PriceTable, notes: list[str]) -> Any:
