@@ -44,8 +44,11 @@ async def test_cancel_video_job_on_a_worker_process(cluster: Cluster) -> None:
         )
         wf_id = f"video-{shot}-cancel"
         handle = await cluster.client.start_workflow(
-            ShotVideoWorkflow.run,  # a 60 s clip at 720p: far longer than this test waits
-            VideoWorkflowInput(workspace_id=ws, work_item_id=shot, duration_s=60.0, queues=cluster.queues),
+            # the longest clip allowed (120 s at 720p): about 20 s of encoding on 2 free cores, so
+            # the cancel lands mid-encode even when a loaded machine notices FFmpeg late (60 s
+            # took ~10 s and was once finished before the cancel arrived)
+            ShotVideoWorkflow.run,
+            VideoWorkflowInput(workspace_id=ws, work_item_id=shot, duration_s=120.0, queues=cluster.queues),
             id=wf_id,
             task_queue=cluster.queues.cpu,
         )
