@@ -36,7 +36,7 @@ from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.export import NamingInvalid, plan_package
+from activities.export import FormatInvalid, NamingInvalid, NothingToExport, plan_package
 from activities.ledger import unit_of_work
 from agent.propose import estimated_cost, needs_snapshot, proposal_reason
 from agent.resolve import DEFAULT_TRACK, Focus, Resolver, TargetUnresolved, as_uuid
@@ -1222,19 +1222,22 @@ class _Executor:
     def _export_package(self, a: A.ExportPackage) -> ActionResult:
         ws = self.ws
         selection = a.args.selection
+        formats = list(a.args.formats)
         try:  # checks the naming pattern and reads what would be packaged (ledger reads only)
-            plan = plan_package(self.session, ws.id, selection, a.args.naming)
-        except NamingInvalid as err:
+            plan = plan_package(self.session, ws.id, selection, a.args.naming, formats=formats)
+        except (NamingInvalid, FormatInvalid, NothingToExport) as err:
             raise InvalidInput(err.message, code=err.code) from err
         files = plan.files
-        if not files:
+        if not files and not plan.generated:
             what = (
                 "no favorite has a file"
                 if selection == "favorites"
                 else "no shot has a selected image or clip"
             )
             raise InvalidInput(f"nothing to export: {what} yet", code="nothing_to_export")
-        inp = ExportWorkflowInput(workspace_id=str(ws.id), selection=selection, naming=a.args.naming)
+        inp = ExportWorkflowInput(
+            workspace_id=str(ws.id), selection=selection, naming=a.args.naming, formats=formats
+        )
         started = self._start("export", f"export-{ws.id}-{uuid.uuid4()}", inp)
         shots = sorted({e.manifest["shot"] for e in files if e.manifest.get("shot") is not None})
         if selection == "favorites":
@@ -1243,8 +1246,19 @@ class _Executor:
             summary = f"started packaging {len(shots)} selected shot{'s' if len(shots) != 1 else ''}"
             if any(e.manifest.get("role") == "compose" for e in files):
                 summary += " and the latest compose"
+        extra = [f for f in formats if f != "media"]
+        if extra and "media" in formats:
+            summary += f" with {', '.join(extra)}"
+        elif extra:
+            summary = f"started exporting {', '.join(extra)} of the cut"
         return self._started(
-            a, [started], summary=summary, selection=selection, files=len(files), shots=shots
+            a,
+            [started],
+            summary=summary,
+            selection=selection,
+            files=len(files),
+            shots=shots,
+            formats=formats,
         )
 
 

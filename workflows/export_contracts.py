@@ -12,6 +12,15 @@ from dataclasses import dataclass, field
 from workflows.contracts import Queues, TaskRef
 
 EXPORT_SELECTIONS = ("favorites", "selected")
+# what a package holds (activities/timeline.py writes all but `media`): `media` the selection's
+# files (today's zip); `otio`, `fcpxml`, `fcp7xml` (Premiere/FCP 7 XML), `edl` editor timelines of
+# the cut with its media; `srt`, `vtt` subtitles; `capcut` a CapCut/Jianying draft folder
+EXPORT_FORMATS = ("media", "otio", "fcpxml", "fcp7xml", "edl", "srt", "vtt", "capcut")
+DEFAULT_FORMATS = ("media",)
+
+
+def _default_formats() -> list[str]:
+    return list(DEFAULT_FORMATS)
 
 
 @dataclass
@@ -24,6 +33,7 @@ class ExportWorkflowInput:
     selection: str = "selected"
     naming: str | None = None
     queues: Queues = field(default_factory=Queues)
+    formats: list[str] = field(default_factory=_default_formats)
 
 
 @dataclass
@@ -34,6 +44,7 @@ class ExportInput:
     # ISO-8601 time fixed by the workflow: written into manifest.json and as every entry's
     # timestamp, so a retried attempt builds the same bytes (same content-addressed asset)
     generated_at: str = ""
+    formats: list[str] = field(default_factory=_default_formats)
 
 
 @dataclass
@@ -45,3 +56,5 @@ class ExportResult:
     files: int  # media files in the zip (manifest.json not counted)
     missing: int = 0  # manifest entries whose file could not be included
     selection: str = "selected"
+    formats: list[str] = field(default_factory=_default_formats)
+    generated: list[str] = field(default_factory=list)  # timeline/subtitle/draft files written

@@ -38,6 +38,7 @@ __all__ = [
     "ComposeResult",
     "ComposeShot",
     "build_ass",
+    "caption_cues",
     "compose",
     "subtitle_font_dir",
 ]
@@ -312,10 +313,19 @@ def build_ass(
 def _captions(
     job: ComposeJob, starts: list[float], ends: list[float], speech: list[float | None]
 ) -> list[tuple[float, float, str]]:
+    return caption_cues([shot.narration for shot in job.shots], starts, ends, speech)
+
+
+def caption_cues(
+    narrations: list[str], starts: list[float], ends: list[float], speech: list[float | None]
+) -> list[tuple[float, float, str]]:
+    """(start, end, text) captions of a cut: each shot's narration split into caption-sized
+    chunks, spread over the shot (or over its speech plus a short hold) by length. The one rule
+    the burned-in subtitles and the SRT/VTT/timeline exports share."""
     captions: list[tuple[float, float, str]] = []
-    for i, shot in enumerate(job.shots):
-        cjk = bool(re.search(r"[\u3400-\u9fff]", shot.narration))
-        chunks = _split_caption(shot.narration, 32 if cjk else 84)
+    for i, narration in enumerate(narrations):
+        cjk = bool(re.search(r"[\u3400-\u9fff]", narration))
+        chunks = _split_caption(narration, 32 if cjk else 84)
         if not chunks:
             continue
         start, end = starts[i], ends[i]
