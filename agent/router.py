@@ -40,6 +40,7 @@ from activities.export import FormatInvalid, NamingInvalid, NothingToExport, pla
 from activities.ledger import unit_of_work
 from agent.propose import estimated_cost, needs_snapshot, proposal_reason
 from agent.resolve import DEFAULT_TRACK, Focus, Resolver, TargetUnresolved, as_uuid
+from infra.search_attributes import start_options
 from infra.settings import Settings
 from schema import actions as A
 from schema.domain_errors import DomainError, InvalidInput, InvalidTransition, NotFound
@@ -182,6 +183,10 @@ class _Start:
     task_id: str
     input: dict[str, Any]
     error: dict[str, Any] | None = None
+    # for the Temporal UI (search attributes and memo): who asked, the workspace title, the shot
+    user_id: str | None = None
+    title: str | None = None
+    shot_number: int | None = None
 
 
 @dataclass
@@ -469,13 +474,23 @@ class ActionRouter:
 
     async def _dispatch(self, plan: _Plan) -> None:
         for start in plan.starts:
-            wf_cls, _, _ = WORKFLOW_KINDS[start.kind]
+            wf_cls, _, task_type = WORKFLOW_KINDS[start.kind]
+            work_item_id = start.input.get("work_item_id")
             try:
                 await self.client.start_workflow(
                     wf_cls.run,
                     build_input(start.kind, start.input, self.queues),
                     id=start.workflow_id,
                     task_queue=self.queues.cpu,
+                    **start_options(
+                        self.settings.temporal_search_attributes,
+                        str(start.input.get("workspace_id")),
+                        task_type.value,
+                        work_item_id=str(work_item_id) if work_item_id else None,
+                        user_id=start.user_id,
+                        title=start.title,
+                        shot_number=start.shot_number,
+                    ),
                 )
             except WorkflowAlreadyStartedError:
                 pass  # started by an earlier attempt of this turn, or already running
@@ -584,7 +599,19 @@ class _Executor:
             work_item_id=work_item_id,
             payload={"workflow": kind, "input": data, "requested_by": self.caller.user_id, **extra},
         )
-        self.starts.append(_Start(self.index, kind, workflow_id, str(row.id), data))
+        shot = self.session.get(WorkItem, work_item_id) if work_item_id is not None else None
+        self.starts.append(
+            _Start(
+                self.index,
+                kind,
+                workflow_id,
+                str(row.id),
+                data,
+                user_id=self.caller.user_id,
+                title=self.ws.title,
+                shot_number=shot.idx if shot is not None else None,
+            )
+        )
         return str(row.id), workflow_id
 
     def _started(self, action: A.AnyAction, started: list[tuple[str, str]], **data: Any) -> ActionResult:

@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.common import failure_code, record_task, start_task, task_ref
+    from workflows.common import child_options, failure_code, record_task, start_task, task_ref
     from workflows.compose import ComposeWorkflow
     from workflows.contracts import (
         CancelShot,
@@ -91,6 +91,7 @@ class ProjectPipelineWorkflow:
             ),
             id=f"storyboard-{ws}",
             task_queue=inp.queues.cpu,
+            **child_options("storyboard"),
         )
         progress.stage = "shots"
         progress.shots_total = len(board.shot_ids)
@@ -111,6 +112,7 @@ class ProjectPipelineWorkflow:
             ),
             id=f"compose-{ws}-{workflow.uuid4()}",
             task_queue=inp.queues.cpu,
+            **child_options("compose"),
         )
         progress.compose_node_id = compose.node_id
         progress.stage = "done"
@@ -141,6 +143,7 @@ class ProjectPipelineWorkflow:
                     ),
                     id=f"shot-{wi}",
                     task_queue=inp.queues.cpu,
+                    **child_options("shot", work_item_id=wi, shot_number=number),
                 )
                 self._running[wi] = handle
                 self._progress.shots[number - 1].status = "running"

@@ -1,10 +1,18 @@
-"""Timeline exports of a pipeline-made project: the real pipeline (offline providers, real
-FFmpeg, real Temporal and PostgreSQL) makes a 3-shot cut with music, the `export` workflow
-packages it with every format, and the package is read back with OpenTimelineIO and its
-adapters, `srt`, `webvtt` and the CapCut draft's JSON."""
+"""One pipeline run, two properties. The real pipeline (offline providers, real FFmpeg, real
+Temporal and PostgreSQL) makes a 3-shot cut with music; an `export.package` with every format,
+run through the ActionRouter like a button or a sentence, packages it.
+
+- Timeline exports: the package is read back with OpenTimelineIO and its adapters, `srt`,
+  `webvtt` and the CapCut draft's JSON (clip count, order and durations match the cut; media
+  relink from the unzipped package).
+- The Temporal UI's search (dev server registered as `directordeck up` does): a
+  `WorkspaceId = '…'` query finds every workflow of the run — pipeline, storyboard, shots,
+  grids, voices, videos, music, compose — and the export, each with its task type, work item,
+  user and memo (workspace title, shot number)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import uuid
@@ -17,17 +25,42 @@ import webvtt
 
 from activities.ledger import unit_of_work
 from activities.timeline import FILE_NAMES, OTIO_ADAPTERS, capcut_material_paths
+from agent.router import ActionRouter, Caller
+from infra.search_attributes import (
+    TASK_TYPE,
+    USER_ID,
+    WORK_ITEM_ID,
+    WORKSPACE_ID,
+    start_options,
+    workspace_query,
+)
+from infra.settings import Settings
 from schema.enums import NodeType
 from schema.repositories import nodes as node_repo
+from tests.workflows.test_pipeline import rows
 from workflows.contracts import PipelineInput
 from workflows.export import ExportWorkflow
-from workflows.export_contracts import EXPORT_FORMATS, ExportResult, ExportWorkflowInput
+from workflows.export_contracts import EXPORT_FORMATS, ExportResult
 from workflows.project_pipeline import ProjectPipelineWorkflow
 
 FPS = 24  # the pipeline's preview cut
+OWNER = "tester"  # Rig.new_workspace's owner
 
 
-async def test_a_pipeline_cut_exports_to_every_editor_format(make_rig, tmp_path: Path) -> None:
+async def _listed(client, query: str, expected: int) -> list:  # type: ignore[no-untyped-def]
+    """Visibility is eventually consistent: wait (briefly) until `expected` executions are listed."""
+    found: list = []
+    for _ in range(100):
+        found = [w async for w in client.list_workflows(query)]
+        if len(found) >= expected:
+            return found
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def test_a_pipeline_run_exports_to_every_editor_format_and_is_found_by_workspace(
+    make_rig, data_dir: Path, tmp_path: Path
+) -> None:
     async with make_rig() as rig:
         ws = rig.new_workspace("Fox & Moon")
         await rig.client.execute_workflow(
@@ -42,19 +75,34 @@ async def test_a_pipeline_cut_exports_to_every_editor_format(make_rig, tmp_path:
             ),
             id=f"pipeline-{ws}",
             task_queue=rig.queues.cpu,
+            **start_options(True, ws, "pipeline", user_id=OWNER, title="Fox & Moon"),
         )
-        result: ExportResult = await rig.client.execute_workflow(
-            ExportWorkflow.run,
-            ExportWorkflowInput(workspace_id=ws, formats=list(EXPORT_FORMATS), queues=rig.queues),
-            id=f"export-{ws}-all",
-            task_queue=rig.queues.cpu,
+        router = ActionRouter(rig.db_url, rig.client, rig.queues, Settings(data_dir=data_dir))
+        export = {"type": "export.package", "args": {"formats": list(EXPORT_FORMATS)}}
+        turn = await router.run(
+            Caller(OWNER), ws, {"mode": "execute", "intent": "export", "actions": [export], "message": ""}
         )
+        assert turn.ok, turn
+        [export_wf] = turn.results[0].workflow_ids
+        result: ExportResult = await rig.client.get_workflow_handle_for(
+            ExportWorkflow.run, export_wf
+        ).result()
+
+        tasks = rows(
+            rig.db_url, "select workflow_id, type, work_item_id from task where workspace_id=:ws", ws=ws
+        )
+        shots = rows(rig.db_url, "select id, idx from work_item where workspace_id=:ws", ws=ws)
+        expected = {t.workflow_id: t for t in tasks} | {f"shot-{s.id}": s for s in shots}
+        listed = await _listed(rig.client, workspace_query(ws), len(expected))
+        failed = await _listed(rig.client, workspace_query(ws, "ExecutionStatus = 'Failed'"), 0)
+        memos = {w.id: await w.memo() for w in listed}
         with unit_of_work(rig.db_url) as session:
             cut = node_repo.compose_inputs(session, uuid.UUID(ws))
             compose, _ = node_repo.latest_output(session, uuid.UUID(ws), NodeType.compose)
             music_node = compose.payload.get("music_node_id")
         archive = zipfile.ZipFile(io.BytesIO(rig.acts.storage.local_path(result.storage_key).read_bytes()))
     assert music_node, "the cut was composed with music"
+    _check_search(ws, tasks, shots, expected, listed, failed, memos)
     root = tmp_path / "package"
     archive.extractall(root)
     manifest = json.loads((root / "manifest.json").read_text())
@@ -95,3 +143,27 @@ async def test_a_pipeline_cut_exports_to_every_editor_format(make_rig, tmp_path:
     assert [round(s["target_timerange"]["duration"] * FPS / 1_000_000) for s in video_track["segments"]] == (
         expected_frames
     )
+
+
+def _check_search(ws, tasks, shots, expected, listed, failed, memos) -> None:  # type: ignore[no-untyped-def]
+    assert {t.type for t in tasks} >= {"pipeline", "storyboard", "grid", "voice", "video", "music", "compose"}
+    assert "export" in {t.type for t in tasks}
+    assert sorted(w.id for w in listed) == sorted(expected)  # every workflow, and only this workspace's
+    assert failed == []
+    shot_numbers = {str(s.id): s.idx for s in shots}
+    for execution in listed:
+        attrs = execution.typed_search_attributes
+        assert attrs.get(WORKSPACE_ID) == ws and attrs.get(USER_ID) == OWNER, execution.id
+        memo = memos[execution.id]
+        assert memo["workspace_title"] == "Fox & Moon"
+        row = expected[execution.id]
+        if execution.id.startswith("shot-"):
+            assert attrs.get(TASK_TYPE) == "shot" and attrs.get(WORK_ITEM_ID) == str(row.id)
+            assert memo["shot_number"] == row.idx
+            continue
+        assert attrs.get(TASK_TYPE) == row.type, execution.id
+        if row.work_item_id is not None:  # grid, voice, video: their shot, and its number
+            assert attrs.get(WORK_ITEM_ID) == str(row.work_item_id)
+            assert memo["shot_number"] == shot_numbers[str(row.work_item_id)]
+        else:
+            assert attrs.get(WORK_ITEM_ID) is None and "shot_number" not in memo
