@@ -143,6 +143,20 @@ def _cmd_search_attributes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_capcut_relink(args: argparse.Namespace) -> int:
+    from activities.timeline import relink_capcut_draft
+
+    draft = Path(args.draft)
+    if not (draft / "draft_content.json").is_file():
+        print(
+            f"error: {draft} is not a draft folder — fix: name the folder holding draft_content.json",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"relinked {relink_capcut_draft(draft)} media paths in {draft.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="directordeck", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the `temporal operator` commands instead (Temporal Cloud: tcld)",
     )
     attrs.set_defaults(fn=_cmd_search_attributes)
+
+    relink = sub.add_parser(
+        "capcut-relink", help="point an exported CapCut/Jianying draft at its media where it now sits"
+    )
+    relink.add_argument(
+        "draft", help="the draft folder (capcut/<title>/ of an export, copied into the drafts dir)"
+    )
+    relink.set_defaults(fn=_cmd_capcut_relink)
 
     schema = sub.add_parser("schema", help="print JSON Schemas")
     schema.add_argument("which", choices=["actions"])

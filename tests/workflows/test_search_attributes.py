@@ -53,3 +53,19 @@ async def test_the_embedded_server_has_them_and_registering_again_adds_none(temp
         ListSearchAttributesRequest(namespace=client.namespace)
     )
     assert set(ATTRIBUTES) <= set(listed.custom_attributes)
+
+
+def test_directordeck_ui_prints_the_workspace_link(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from infra import cli
+    from infra.settings import get_settings
+
+    monkeypatch.setenv("DIRECTORDECK_TEMPORAL_UI_URL", "https://temporal.example.com")
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "directordeck")
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["ui", "--workspace", "ws-9"]) == 0
+    finally:
+        get_settings.cache_clear()
+    assert capsys.readouterr().out.strip() == (
+        "https://temporal.example.com/namespaces/directordeck/workflows?query=WorkspaceId%20%3D%20%27ws-9%27"
+    )
