@@ -787,8 +787,7 @@ def _write_generated(
     """The timeline, subtitle and draft files of `plan.formats`, written into `archive`."""
     if plan.cut is None:
         return []
-    missing = {p for p in dropped}
-    if missing & {s.video.path for s in plan.cut.shots}:
+    if dropped & {s.video.path for s in plan.cut.shots}:
         raise NothingToExport("a clip of the cut is not in storage; the timeline cannot name it")
     timeline = build_timeline(plan.cut)
     written: list[str] = []
