@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from agent.resolve import Focus
 from schema.enums import TaskStatus, TaskType, WorkItemType
 from schema.models import WorkItem
 from schema.repositories import (
@@ -27,6 +26,7 @@ from schema.repositories import (
     work_items,
     workspaces,
 )
+from services.resolve import Focus
 
 MAX_SHOT_LINES = 60
 MAX_SNAPSHOTS = 10

@@ -21,8 +21,8 @@ from typing import Any
 from temporalio.langgraph import LangGraphPlugin
 
 from agent.activities import AgentDeps, ConversationActivities, register_deps
+from agent.conversation import ConversationWorkflow
 from agent.graph import GRAPH_NAME, build_graph
-from workflows.conversation import ConversationWorkflow
 
 AGENT_WORKFLOWS: list[type] = [ConversationWorkflow]
 

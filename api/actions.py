@@ -82,8 +82,8 @@ async def run_actions(
             422, "webhooks_not_configured", "webhook callbacks need DIRECTORDECK_WEBHOOK_SECRET on the server"
         )
     router = await services.action_router()  # 503 router_unavailable when the agent is not installed
-    from agent.resolve import Focus
-    from agent.router import Caller
+    from services.resolve import Focus
+    from services.router import Caller
 
     turn = Turn(mode="execute", intent=intent[:200], actions=actions, message="")
     focus = Focus(work_item_id=str(work_item_id) if work_item_id else None, track=track)

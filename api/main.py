@@ -41,10 +41,10 @@ from api.services import ApiConfig, Services
 from api.sse import EventHub
 from api.webhooks import WebhookDispatcher
 from infra.metrics import MetricsMiddleware, metrics_app, register_ledger_collector
+from infra.queues import Queues
 from infra.settings import Settings, get_settings
 from infra.storage import Storage
 from infra.telemetry import TracingMiddleware, setup_tracing
-from workflows.contracts import Queues
 
 log = logging.getLogger("directordeck.api")
 

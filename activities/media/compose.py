@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 import ffmpeg
 
-from activities.errors import BadInputError, CancelledByUser
 from activities.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 from activities.media.probe import MediaInfo, audio_duration_s, probe
+from schema.errors import BadInputError, CancelledByUser
 
 __all__ = [
     "ComposeJob",

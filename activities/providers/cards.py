@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from activities.errors import BadInputError, CancelledByUser
+from schema.errors import BadInputError, CancelledByUser
 from schema.storyboard import CAMERA_ANGLES, SHOT_SIZES, Camera
 
 __all__ = [

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from activities.errors import BadInputError, ProviderUnavailableError
 from activities.pricing import PriceTable, load_price_table
 from infra.settings import Settings
+from schema.errors import BadInputError, ProviderUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -33,10 +33,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from activities.errors import BadInputError, CancelledByUser
 from activities.providers import diffusers_common, gpu_pool
 from activities.providers.cards import GRID_SIZES, GridRequest, RenderedImage, cell_cameras, decode_image
 from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
+from schema.errors import BadInputError, CancelledByUser
 from schema.storyboard import Camera
 
 __all__ = ["DiffusersGridProvider", "cell_prompt", "generation_size"]

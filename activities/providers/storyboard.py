@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from activities.errors import BadInputError, ProviderUnavailableError
+from schema.errors import BadInputError, ProviderUnavailableError
 from schema.storyboard import Camera, SceneSpec, ShotSpec, Storyboard, validate_story_request
 
 __all__ = [

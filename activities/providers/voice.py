@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from activities.errors import BadInputError, ProviderUnavailableError
+from schema.errors import BadInputError, ProviderUnavailableError
 
 __all__ = ["ZH_VOICE_ENV", "PiperVoice", "default_voice_paths", "has_cjk"]
 

@@ -127,7 +127,7 @@ def create_conversation(body: ConversationCreate, caller: CallerDep, session: Se
         track_id=body.track_id,
         title=body.title,
     )
-    from workflows.conversation import conversation_workflow_id
+    from agent.conversation import conversation_workflow_id
 
     conversation.workflow_id = conversation_workflow_id(str(conversation.id))
     session.flush()
@@ -187,7 +187,7 @@ def get_conversation(
 
 
 def _input(session: Any, conversation: Conversation) -> Any:
-    from workflows.conversation import ConversationInput
+    from agent.conversation import ConversationInput
 
     track_name = None
     if conversation.track_id is not None:
@@ -281,7 +281,7 @@ async def send_message(
             return [event_payload(e) for e in event_repo.since(s, conversation.workspace_id, after, 200)]
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
-        from workflows.conversation import ConversationWorkflow, UserMessage, conversation_workflow_id
+        from agent.conversation import ConversationWorkflow, UserMessage, conversation_workflow_id
 
         operation = WithStartWorkflowOperation(
             ConversationWorkflow.run,
@@ -388,7 +388,7 @@ async def confirm(
     Returns the agent's reply for that turn."""
     conversation = await run_in_threadpool(_conversation, session, caller, conversation_id)
     await run_in_threadpool(session.close)
-    from workflows.conversation import Confirmation, ConversationWorkflow, conversation_workflow_id
+    from agent.conversation import Confirmation, ConversationWorkflow, conversation_workflow_id
 
     client = await services.temporal()
     handle = client.get_workflow_handle(conversation_workflow_id(str(conversation.id)))

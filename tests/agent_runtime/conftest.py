@@ -14,19 +14,19 @@ from typing import Any
 import pytest
 from temporalio.worker import Worker
 
-from activities.ledger import unit_of_work
 from activities.pipeline import PipelineActivities
 from activities.providers.choice import choose_providers
 from agent.activities import LOCAL, AgentDeps, register_deps, unregister_deps
-from agent.router import ActionRouter
 from agent.worker import AGENT_WORKFLOWS, agent_activities, agent_plugin
+from infra.ledger import unit_of_work
+from infra.queues import POOLS, QUEUE_CPU, Queues
 from infra.settings import Settings
 from infra.storage import FileSystemStorage
 from schema.enums import WorkspaceType
 from schema.repositories import storyboard
 from schema.repositories import workspaces as workspace_repo
+from services.router import ActionRouter
 from workers.pools import WORKFLOWS, build_worker, pool_activities, pool_specs
-from workflows.contracts import POOLS, QUEUE_CPU, Queues
 
 OWNER = "alice"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from types import SimpleNamespace
 
-from activities.ledger import unit_of_work
 from agent.context import MAX_SHOT_LINES, build_context
 from agent.planner import PlanningContext
-from agent.resolve import Focus, match_snapshot
+from infra.ledger import unit_of_work
 from schema.enums import WorkspaceType
 from schema.repositories import nodes, snapshots, storyboard, tracks, workspaces
+from services.resolve import Focus, match_snapshot
 
 
 def test_context_is_bounded_scoped_and_accepted_by_the_planner(fresh_db_url: str) -> None:

@@ -15,22 +15,22 @@ from sqlalchemy import text
 from temporalio.client import WorkflowHistory, WorkflowUpdateStage
 from temporalio.worker import Replayer
 
-from activities.ledger import unit_of_work
 from agent import client as conv
 from agent.activities import AgentDeps
-from agent.planner.base import OfflineTurnPlanner
-from agent.worker import AGENT_WORKFLOWS, agent_plugin
-from infra.temporal_client import data_converter
-from schema.repositories import conversations, nodes, tracks, work_items
-from tests.agent_runtime.conftest import OWNER
-from workflows.contracts import QUEUE_CPU, QUEUE_GPU_IMAGE
-from workflows.conversation import (
+from agent.conversation import (
     AgentReply,
     ConversationInput,
     ConversationWorkflow,
     UserMessage,
     conversation_workflow_id,
 )
+from agent.planner.base import OfflineTurnPlanner
+from agent.worker import AGENT_WORKFLOWS, agent_plugin
+from infra.ledger import unit_of_work
+from infra.queues import QUEUE_CPU, QUEUE_GPU_IMAGE
+from infra.temporal_client import data_converter
+from schema.repositories import conversations, nodes, tracks, work_items
+from tests.agent_runtime.conftest import OWNER
 
 # Workflows evicted from a stopped Worker's cache are closed when garbage-collected; LangGraph's
 # stream generators and temporalio-langgraph's interceptor then log "Exception ignored" noise.

@@ -15,11 +15,11 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from pydantic import PrivateAttr
 
-from activities.ledger import unit_of_work
 from agent.graph import build_graph
 from agent.planner.base import choose_planner
 from agent.planner.gemini import TOOL_NAME, ChatModelPlanner
 from agent.state import TurnRequest, initial_state
+from infra.ledger import unit_of_work
 from schema.repositories import work_items
 from tests.agent_runtime.conftest import OWNER
 

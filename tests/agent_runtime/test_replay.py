@@ -15,9 +15,9 @@ from temporalio.worker import Replayer
 
 from agent.activities import AgentDeps, unregister_deps
 from agent.worker import AGENT_WORKFLOWS, agent_plugin
+from infra.queues import Queues
 from infra.settings import Settings
 from infra.temporal_client import data_converter
-from workflows.contracts import Queues
 
 HISTORY = Path(__file__).parent / "histories" / "conversation.json"
 

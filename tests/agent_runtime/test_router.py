@@ -10,16 +10,16 @@ import pytest
 from sqlalchemy import text
 from temporalio.client import WorkflowFailureError
 
-from activities.ledger import unit_of_work
 from agent.planner import OfflinePlanner
-from agent.router import Caller, Focus, TurnResult
+from infra.ledger import unit_of_work
+from infra.queues import QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_TTS
 from schema.actions import Turn
 from schema.domain_errors import NotFound
 from schema.enums import TaskStatus, WorkspaceType
 from schema.repositories import events, snapshots, tasks, work_items
 from schema.repositories import workspaces as workspace_repo
+from services.router import Caller, Focus, TurnResult
 from tests.agent_runtime.conftest import OWNER
-from workflows.contracts import QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_TTS
 
 # Workflows evicted from a stopped Worker's cache are closed when garbage-collected; LangGraph's
 # stream generators and temporalio-langgraph's interceptor then log "Exception ignored" noise.

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from api.main import create_app
+from infra.queues import Queues
 from tests.api.conftest import Stack, api_test_config, pipeline_workers, uid
 from tests.api.test_webhooks import SECRET, Receiver
-from workflows.contracts import Queues
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 

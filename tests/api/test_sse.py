@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from activities.ledger import unit_of_work
+from infra.ledger import unit_of_work
 from schema.repositories import events as event_repo
 from tests.api.conftest import Stack, uid
 

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
-from activities.ledger import unit_of_work
 from api import webhooks
+from infra.ledger import unit_of_work
 from schema.api_models import Webhook
 from schema.enums import TaskType
 from schema.repositories import tasks as task_repo

@@ -52,7 +52,7 @@ def test_no_cjk_font_is_info_with_the_fix(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_gpu_check_names_the_pipelines_the_model_dir_holds(tmp_path: Path) -> None:
     pytest.importorskip("diffusers")
-    from activities.providers.tiny_models import build_tiny_sd
+    from tests.support.tiny_models import build_tiny_sd
 
     build_tiny_sd(tmp_path / "models" / "sd-turbo")
     check = _by_name(Settings(data_dir=tmp_path, model_dir=tmp_path / "models"))["gpu providers"]

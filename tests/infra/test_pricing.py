@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from activities.errors import BadInputError
 from activities.pricing import PriceTable, load_price_table
 from activities.providers.choice import choose_providers
 from infra.settings import Settings
+from schema.errors import BadInputError
 
 TABLE = {
     "tokens": {"gemini-3-flash-preview": {"input": 0.30, "output": 2.50}},

@@ -16,7 +16,7 @@ import psycopg
 
 from tests.conftest import free_port
 
-CLI = [sys.executable, "-m", "infra.cli"]
+CLI = [sys.executable, "-m", "launch.cli"]
 REPO = Path(__file__).resolve().parents[2]
 
 

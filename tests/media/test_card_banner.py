@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from activities.errors import BadInputError
 from activities.media.compose import ComposeJob, ComposeShot, compose
 from activities.media.kenburns import FixedOverlay, kenburns_clip
 from activities.media.probe import extract_frame
@@ -27,6 +26,7 @@ from activities.providers.cards import (
     is_card,
     render_banner,
 )
+from schema.errors import BadInputError
 from schema.storyboard import Camera
 from tests.media.conftest import ShotFiles
 
@@ -204,7 +204,7 @@ def test_diffusers_video_applies_the_banner_the_same_way(
     pytest.importorskip("diffusers")
     pytest.importorskip("transformers")
     from activities.providers.diffusers_video import DiffusersVideoProvider
-    from activities.providers.tiny_models import build_tiny_svd
+    from tests.support.tiny_models import build_tiny_svd
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny convs on a shared 2-core box

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from activities.errors import BadInputError, CancelledByUser
 from activities.providers.cards import CARD_LABEL, GridRequest, StoryboardCardRenderer, contact_sheet
+from schema.errors import BadInputError, CancelledByUser
 from schema.storyboard import Camera
 
 VISUAL = "Medium close-up, low angle: the fox steals the moon, the decisive moment, night."

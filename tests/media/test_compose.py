@@ -11,10 +11,10 @@ import psutil
 import pytest
 from PIL import Image
 
-from activities.errors import BadInputError, CancelledByUser
 from activities.media.compose import ComposeJob, ComposeResult, ComposeShot, build_ass, compose
 from activities.media.ffmpeg import ffmpeg_exe, live_ffmpeg_pids
 from activities.media.probe import extract_frame, probe
+from schema.errors import BadInputError, CancelledByUser
 from tests.media.conftest import H, ShotFiles, W
 
 

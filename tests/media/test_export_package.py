@@ -17,7 +17,6 @@ from pathlib import Path, PurePosixPath
 import pytest
 from sqlalchemy.orm import Session
 
-from activities.errors import CancelledByUser
 from activities.export import (
     MANIFEST,
     AssetCorrupt,
@@ -33,6 +32,7 @@ from activities.export import (
 from activities.ledger import stored_asset
 from infra.storage import FileSystemStorage
 from schema.enums import AssetKind, NodeType, WorkspaceType
+from schema.errors import CancelledByUser
 from schema.models import Asset
 from schema.repositories import favorites as favorite_repo
 from schema.repositories import nodes as node_repo

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from activities.errors import BadInputError
 from activities.media.kenburns import kenburns_clip
 from activities.media.probe import extract_frame
+from schema.errors import BadInputError
 from tests.media.conftest import ShotFiles
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from activities.errors import BadInputError, CancelledByUser
 from activities.media.probe import probe
 from activities.providers.music import (
     RECIPES,
@@ -22,6 +21,7 @@ from activities.providers.music import (
     render_music,
     resolve_mood,
 )
+from schema.errors import BadInputError, CancelledByUser
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int, int]:

@@ -8,8 +8,8 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from activities.errors import BadInputError, ProviderUnavailableError
 from activities.providers.storyboard import OfflineStoryboarder, get_storyboard_provider, parse_story
+from schema.errors import BadInputError, ProviderUnavailableError
 from schema.storyboard import (
     MAX_SHOTS,
     MAX_STORY_CHARS,

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from activities.errors import BadInputError, ProviderUnavailableError
 from activities.providers.voice import ZH_VOICE_ENV, PiperVoice
+from schema.errors import BadInputError, ProviderUnavailableError
 
 
 def _samples(path: Path) -> tuple[np.ndarray, int]:

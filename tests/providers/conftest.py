@@ -29,14 +29,14 @@ def torch_cpu() -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def tiny_sd_dir(torch_cpu: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from activities.providers.tiny_models import build_tiny_sd
+    from tests.support.tiny_models import build_tiny_sd
 
     return build_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd-turbo")
 
 
 @pytest.fixture(scope="session")
 def tiny_svd_dir(torch_cpu: object, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from activities.providers.tiny_models import build_tiny_svd
+    from tests.support.tiny_models import build_tiny_svd
 
     return build_tiny_svd(tmp_path_factory.mktemp("models") / "tiny-svd", num_frames=4)
 

@@ -9,10 +9,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from activities.errors import CancelledByUser, ProviderUnavailableError  # noqa: E402
 from activities.providers import diffusers_common  # noqa: E402
 from activities.providers.diffusers_grid import DiffusersGridProvider  # noqa: E402
 from activities.providers.diffusers_video import DiffusersVideoProvider  # noqa: E402
+from schema.errors import CancelledByUser, ProviderUnavailableError  # noqa: E402
 
 PROVIDERS = [(DiffusersGridProvider, "pipes"), (DiffusersVideoProvider, "pipe")]
 

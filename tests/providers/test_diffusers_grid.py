@@ -9,15 +9,15 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from activities.errors import (
+from activities.providers import gpu_pool
+from activities.providers.cards import GridRequest
+from activities.providers.diffusers_grid import DiffusersGridProvider, generation_size
+from schema.errors import (
     BadInputError,
     CancelledByUser,
     ProviderUnavailableError,
     TransientProviderError,
 )
-from activities.providers import gpu_pool
-from activities.providers.cards import GridRequest
-from activities.providers.diffusers_grid import DiffusersGridProvider, generation_size
 from schema.storyboard import Camera
 from tests.providers.conftest import png_pixels, solid_png
 

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from activities.errors import BadInputError, CancelledByUser, ProviderUnavailableError, TransientProviderError
 from activities.providers.cards import GridRequest
 from activities.providers.gemini import (
     GeminiGridProvider,
@@ -29,6 +28,7 @@ from activities.providers.gemini import (
     storyboard_json_schema,
 )
 from activities.providers.storyboard import OfflineStoryboarder
+from schema.errors import BadInputError, CancelledByUser, ProviderUnavailableError, TransientProviderError
 from schema.storyboard import Camera, Storyboard
 
 

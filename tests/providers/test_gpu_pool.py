@@ -12,8 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from activities.errors import ProviderUnavailableError, TransientProviderError  # noqa: E402
 from activities.providers import gpu_pool  # noqa: E402
+from schema.errors import ProviderUnavailableError, TransientProviderError  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +98,7 @@ def test_pool_gate_drains_running_jobs_and_hands_new_ones_back() -> None:
 
 
 def test_exclusive_serialises_calls_and_stays_cancellable() -> None:
-    from activities.errors import CancelledByUser
+    from schema.errors import CancelledByUser
 
     lock = threading.Lock()
     with gpu_pool.exclusive(lock):

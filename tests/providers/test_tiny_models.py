@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 
-from activities.providers import tiny_models  # noqa: E402
+from tests.support import tiny_models  # noqa: E402
 
 
 def _params(module: object) -> float:

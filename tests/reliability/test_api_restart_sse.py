@@ -13,8 +13,8 @@ import uuid
 import httpx
 import pytest
 
-from activities.ledger import unit_of_work
 from api.auth import mint_dev_token
+from infra.ledger import unit_of_work
 from infra.process import die_with_parent
 from infra.settings import Settings
 from schema.enums import WorkspaceType

@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from activities.errors import BadInputError, CancelledByUser
-from activities.ledger import stored_asset, unit_of_work
+from activities.ledger import stored_asset
 from activities.media.ffmpeg import run_ffmpeg
 from activities.media.probe import probe
 from activities.pipeline import PipelineActivities
+from infra.ledger import unit_of_work
 from infra.storage import Storage
 from schema.enums import AssetKind, NodeType, WorkspaceType
+from schema.errors import BadInputError, CancelledByUser
 from schema.repositories import nodes as node_repo
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import workspaces as workspace_repo

@@ -8,9 +8,9 @@ import time
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from activities.errors import TransientProviderError
 from activities.media.ffmpeg import live_ffmpeg_pids
 from activities.pipeline import PipelineActivities
+from schema.errors import TransientProviderError
 from tests.workflows.test_pipeline import rows, scalar
 from workflows.contracts import GridWorkflowInput, StoryboardWorkflowInput, VideoWorkflowInput
 from workflows.grid import GridWorkflow

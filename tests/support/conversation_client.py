@@ -9,7 +9,7 @@ from __future__ import annotations
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from workflows.conversation import (
+from agent.conversation import (
     AgentReply,
     Confirmation,
     ConversationInput,

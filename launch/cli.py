@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from infra.run import run_up
+    from launch.run import run_up
 
     return run_up(get_settings())
 
@@ -57,19 +57,19 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from infra.doctor import run_doctor
+    from launch.doctor import run_doctor
 
     return run_doctor(get_settings())
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from infra.run import run_worker
+    from launch.run import run_worker
 
     return run_worker(get_settings(), args.pool, device=args.device)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from infra.demo import run_demo
+    from launch.demo import run_demo
 
     return run_demo(get_settings(), args.story, shots=args.shots, as_json=args.json)
 
@@ -92,7 +92,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from infra.bench import run_bench
+    from launch.bench import run_bench
 
     return run_bench(quick=args.quick, json_path=Path(args.json) if args.json else None, only=args.only)
 

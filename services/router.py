@@ -7,7 +7,7 @@ Rules:
   (so "add a shot, then make it 5 s" sees the new shot) and any unresolvable target or
   repository error rolls the whole turn back — no partial writes; the failing action carries the
   error code (``target_unresolved``, or the repository's), the others say why they did not run;
-- execute vs propose (:mod:`agent.propose`): a proposal is computed by running the turn in that
+- execute vs propose (:mod:`services.propose`): a proposal is computed by running the turn in that
   same transaction and rolling it back, so targets are checked before the user is asked, and
   nothing is written until the turn comes back with ``confirmed=True``;
 - a snapshot is taken first, in the same transaction, before any batch change;
@@ -37,9 +37,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.export import NamingInvalid, plan_package
-from activities.ledger import unit_of_work
-from agent.propose import estimated_cost, needs_snapshot, proposal_reason
-from agent.resolve import DEFAULT_TRACK, Focus, Resolver, TargetUnresolved, as_uuid
+from infra.ledger import unit_of_work
+from infra.queues import Queues
 from infra.settings import Settings
 from schema import actions as A
 from schema.domain_errors import DomainError, InvalidInput, InvalidTransition, NotFound
@@ -64,18 +63,19 @@ from schema.repositories import (
     work_items,
     workspaces,
 )
+from services.propose import estimated_cost, needs_snapshot, proposal_reason
+from services.resolve import DEFAULT_TRACK, Focus, Resolver, TargetUnresolved, as_uuid
 from workflows.compose import ComposeWorkflow
 from workflows.contracts import (
     ComposeWorkflowInput,
+    ExportWorkflowInput,
     GridWorkflowInput,
     MusicWorkflowInput,
-    Queues,
     StoryboardWorkflowInput,
     VideoWorkflowInput,
     VoiceWorkflowInput,
 )
 from workflows.export import ExportWorkflow
-from workflows.export_contracts import ExportWorkflowInput
 from workflows.grid import GridWorkflow, grid_workflow_id
 from workflows.music import MusicWorkflow, music_workflow_id
 from workflows.shot_video import ShotVideoWorkflow

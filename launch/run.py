@@ -17,8 +17,8 @@ async def _serve(settings: Settings, endpoints: Endpoints) -> None:
 
     from activities.pipeline import PipelineActivities
     from api.main import create_app
+    from infra.queues import POOLS
     from workers.pools import run_pools
-    from workflows.contracts import POOLS
 
     stop = asyncio.Event()
     install_stop_signals(stop)
@@ -26,7 +26,7 @@ async def _serve(settings: Settings, endpoints: Endpoints) -> None:
     acts = PipelineActivities.from_settings(settings, endpoints.database_url)
     workers = asyncio.create_task(run_pools(client, POOLS, acts, settings, stop))
     from infra.metrics import BacklogPoller, register_ledger_collector
-    from workflows.contracts import Queues
+    from infra.queues import Queues
 
     register_ledger_collector(endpoints.database_url)  # tasks / durations / GPU seconds at /metrics
     backlog = asyncio.create_task(

@@ -22,17 +22,13 @@ from collections.abc import Iterator
 
 from temporalio.client import WorkflowFailureError
 
-from activities.errors import BadInputError
+from activities.contracts import ComposeResult
+from infra.queues import Queues
 from infra.settings import Settings
 from infra.stack import EmbeddedServices, read_running_stack
 from infra.temporal_client import connect
-from workflows.contracts import (
-    ComposeResult,
-    PipelineInput,
-    PipelineProgress,
-    PipelineResult,
-    Queues,
-)
+from schema.errors import BadInputError
+from workflows.contracts import PipelineInput, PipelineProgress, PipelineResult
 from workflows.project_pipeline import ProjectPipelineWorkflow, pipeline_workflow_id
 
 DEMO_OWNER = "demo"
@@ -77,12 +73,12 @@ def _export_name(title: str, workspace_id: str) -> str:
 async def _run(
     settings: Settings, story: str, shots: int, database_url: str, temporal: str, run_workers: bool
 ) -> tuple[dict, int]:
-    from activities.ledger import unit_of_work
     from activities.pipeline import PipelineActivities
+    from infra.ledger import unit_of_work
+    from infra.queues import POOLS
     from schema.repositories import tasks as task_repo
     from schema.repositories import workspaces as workspace_repo
     from workers.pools import run_pools
-    from workflows.contracts import POOLS
 
     client = await connect(settings, temporal)
     with unit_of_work(database_url) as session:
@@ -164,7 +160,7 @@ async def _run(
 
 def _report_music(database_url: str, workspace_id: str, cut: ComposeResult, outcome: dict) -> None:
     """Say which background music the cut has, or why it has none (the failed music task)."""
-    from activities.ledger import unit_of_work
+    from infra.ledger import unit_of_work
     from schema.enums import TaskType
     from schema.repositories import nodes as node_repo
     from schema.repositories import tasks as task_repo
