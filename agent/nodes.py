@@ -21,8 +21,8 @@ from agent.state import MAX_PLAN_ATTEMPTS, AgentState
 from infra.ledger import unit_of_work
 from schema.actions import Turn
 from schema.domain_errors import DomainError
+from services.execution import Caller, failed_turn
 from services.resolve import Focus
-from services.router import Caller, failed_turn
 
 # --- activities -------------------------------------------------------------------------------
 

@@ -6,9 +6,9 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from api.convert import emit
 from api.deps import SessionDep, WorkspaceDep, scoped
 from api.errors import responses
+from api.presenters import emit
 from api.schemas import CharacterCreate, CharacterOut, CharacterReference, CharacterUpdate
 from schema.models import Asset, Character
 from schema.repositories import characters as character_repo

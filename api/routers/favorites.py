@@ -13,9 +13,9 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from activities.export import plan_package, safe_label, write_package
-from api.convert import emit
 from api.deps import ServicesDep, SessionDep, WorkspaceDep, scoped
 from api.errors import ApiError, responses
+from api.presenters import emit
 from api.schemas import FavoriteCreate, FavoriteOut
 from schema.errors import DirectorDeckError
 from schema.models import Favorite

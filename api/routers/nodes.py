@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from api.convert import emit, links, node_out, nodes_out
 from api.deps import SessionDep, WorkspaceDep, scoped, scoped_track
 from api.errors import ApiError, responses
+from api.presenters import emit, links, node_out, nodes_out
 from api.schemas import (
     FavoriteCreate,
     FavoriteOut,

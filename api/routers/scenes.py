@@ -6,9 +6,9 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from api.convert import emit
 from api.deps import SessionDep, WorkspaceDep, scoped
 from api.errors import ApiError, responses
+from api.presenters import emit
 from api.schemas import Reorder, SceneCreate, SceneOut, SceneUpdate
 from schema.enums import WorkspaceType
 from schema.models import Scene, Workspace

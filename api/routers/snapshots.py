@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.convert import emit
 from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped
 from api.errors import ApiError, responses
+from api.presenters import emit
 from api.schemas import (
     FieldChange,
     RollbackOut,

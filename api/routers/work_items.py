@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
-from api.convert import emit, links, nodes_out
 from api.deps import SessionDep, WorkspaceDep, scoped, scoped_track
 from api.errors import ApiError, responses
+from api.presenters import emit, links, nodes_out
 from api.schemas import (
     Merge,
     NodeOut,

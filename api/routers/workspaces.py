@@ -9,9 +9,9 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.actions import run_actions
-from api.convert import emit
 from api.deps import CallerDep, IdempotencyDep, ServicesDep, SessionDep, WorkspaceDep, rate_limit
 from api.errors import ApiError, responses
+from api.presenters import emit
 from api.schemas import Me, WorkspaceCreate, WorkspaceCreated, WorkspaceOut, WorkspaceUpdate
 from schema.actions import GenStoryboard, GenStoryboardArgs
 from schema.db import unit_of_work

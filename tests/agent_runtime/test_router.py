@@ -18,7 +18,8 @@ from schema.domain_errors import NotFound
 from schema.enums import TaskStatus, WorkspaceType
 from schema.repositories import events, snapshots, tasks, work_items
 from schema.repositories import workspaces as workspace_repo
-from services.router import Caller, Focus, TurnResult
+from services.execution import Caller, TurnResult
+from services.resolve import Focus
 from tests.agent_runtime.conftest import OWNER
 
 # Workflows evicted from a stopped Worker's cache are closed when garbage-collected; LangGraph's
