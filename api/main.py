@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from agent.registry import check_registry
 from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers
 from api.idempotency import purge_expired
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -83,6 +84,7 @@ def create_app(
     background: bool = True,
 ) -> FastAPI:
     settings = settings or get_settings()
+    check_registry()  # a half-added Action DSL verb must not serve requests
     setup_tracing(settings, "api")  # idempotent: `up` and the CLI already did it
     config = config or ApiConfig.from_settings(settings)
     services = Services(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeAlias, Union
 
 from pydantic import (
@@ -638,6 +638,7 @@ class Verb:
     cost: Callable[[Any, int | None], int] | None = None
     read_only: bool = False
     args_optional: bool = False
+    example: dict[str, Any] = field(default_factory=dict)  # valid args: the prompt catalogue and tests
 
     @property
     def family(self) -> str:
@@ -645,31 +646,64 @@ class Verb:
 
 
 VERBS: tuple[Verb, ...] = (
-    Verb("project.create", "ProjectCreate", ProjectCreateArgs),
-    Verb("project.update_meta", "ProjectUpdateMeta", ProjectUpdateMetaArgs),
-    Verb("project.set_style", "ProjectSetStyle", ProjectSetStyleArgs),
-    Verb("project.set_rules", "ProjectSetRules", ProjectSetRulesArgs),
-    Verb("character.create", "CharacterCreate", CharacterCreateArgs),
-    Verb("character.update", "CharacterUpdate", CharacterUpdateArgs),
-    Verb("character.attach_reference", "CharacterAttachReference", CharacterAttachReferenceArgs),
-    Verb("character.lock", "CharacterLock", CharacterLockArgs),
-    Verb("scene.add", "SceneAdd", SceneAddArgs),
-    Verb("scene.update", "SceneUpdate", SceneUpdateArgs),
-    Verb("scene.reorder", "SceneReorder", SceneReorderArgs),
-    Verb("scene.delete", "SceneDelete", SceneDeleteArgs, confirm="always"),
-    Verb("shot.add", "ShotAdd", ShotAddArgs),
-    Verb("shot.update", "ShotUpdate", ShotUpdateArgs, confirm="many_shots"),
-    Verb("shot.split", "ShotSplit", ShotSplitArgs),
-    Verb("shot.merge", "ShotMerge", ShotMergeArgs, confirm="always"),
-    Verb("shot.reorder", "ShotReorder", ShotReorderArgs),
-    Verb("shot.delete", "ShotDelete", ShotDeleteArgs, confirm="always"),
-    Verb("gen.storyboard", "GenStoryboard", GenStoryboardArgs, cost=lambda a, n: 2),
+    Verb(
+        "project.create",
+        "ProjectCreate",
+        ProjectCreateArgs,
+        example={"title": "The Fox and the Moon", "shot_count": 6},
+    ),
+    Verb("project.update_meta", "ProjectUpdateMeta", ProjectUpdateMetaArgs, example={"aspect_ratio": "9:16"}),
+    Verb("project.set_style", "ProjectSetStyle", ProjectSetStyleArgs, example={"style": "ink wash"}),
+    Verb(
+        "project.set_rules",
+        "ProjectSetRules",
+        ProjectSetRulesArgs,
+        example={"rules": ["keep the fox orange"]},
+    ),
+    Verb("character.create", "CharacterCreate", CharacterCreateArgs, example={"name": "Fox"}),
+    Verb(
+        "character.update",
+        "CharacterUpdate",
+        CharacterUpdateArgs,
+        example={"name": "Fox", "patch": {"outfit": "a green scarf"}},
+    ),
+    Verb(
+        "character.attach_reference",
+        "CharacterAttachReference",
+        CharacterAttachReferenceArgs,
+        example={"name": "Fox", "shot": 1, "cell": 2},
+    ),
+    Verb("character.lock", "CharacterLock", CharacterLockArgs, example={"name": "Fox", "locks": ["face"]}),
+    Verb("scene.add", "SceneAdd", SceneAddArgs, example={}),
+    Verb("scene.update", "SceneUpdate", SceneUpdateArgs, example={"scene": 1, "patch": {"place": "forest"}}),
+    Verb("scene.reorder", "SceneReorder", SceneReorderArgs, example={"scene": 2, "to": 1}),
+    Verb("scene.delete", "SceneDelete", SceneDeleteArgs, confirm="always", example={"scene": 2}),
+    Verb("shot.add", "ShotAdd", ShotAddArgs, example={"after": 2}),
+    Verb(
+        "shot.update",
+        "ShotUpdate",
+        ShotUpdateArgs,
+        confirm="many_shots",
+        example={"shots": [2, 3], "patch": {"time_of_day": "night"}},
+    ),
+    Verb("shot.split", "ShotSplit", ShotSplitArgs, example={"shot": 2, "parts": 2}),
+    Verb("shot.merge", "ShotMerge", ShotMergeArgs, confirm="always", example={"shots": [2, 3]}),
+    Verb("shot.reorder", "ShotReorder", ShotReorderArgs, example={"shot": 4, "to": 1}),
+    Verb("shot.delete", "ShotDelete", ShotDeleteArgs, confirm="always", example={"shots": [5]}),
+    Verb(
+        "gen.storyboard",
+        "GenStoryboard",
+        GenStoryboardArgs,
+        cost=lambda a, n: 2,
+        example={"story": "a fox steals the moon", "shot_count": 6},
+    ),
     Verb(
         "gen.grid",
         "GenGrid",
         GenGridArgs,
         confirm="many_shots",
         cost=lambda a, n: a.size * _n_shots(a.shots, n),
+        example={"shots": [1], "size": 9},
     ),
     Verb(
         "gen.video",
@@ -677,22 +711,55 @@ VERBS: tuple[Verb, ...] = (
         GenVideoArgs,
         confirm="many_shots",
         cost=lambda a, n: 10 * _n_shots(a.shots, n),
+        example={"shots": [1]},
     ),
-    Verb("gen.voice", "GenVoice", GenVoiceArgs, confirm="many_shots", cost=lambda a, n: _n_shots(a.shots, n)),
-    Verb("gen.music", "GenMusic", GenMusicArgs, cost=lambda a, n: 2),
-    Verb("gen.compose", "GenCompose", GenComposeArgs, cost=lambda a, n: 5 if a.mode == "preview" else 10),
-    Verb("track.fork", "TrackFork", TrackForkArgs),
-    Verb("track.switch", "TrackSwitch", TrackSwitchArgs),
-    Verb("node.commit", "NodeCommit", NodeCommitArgs),
-    Verb("node.reference", "NodeReference", NodeReferenceArgs),
-    Verb("node.favorite", "NodeFavorite", NodeFavoriteArgs),
-    Verb("task.status", "TaskStatusAction", TaskStatusArgs, read_only=True, args_optional=True),
-    Verb("task.list", "TaskList", TaskListArgs, read_only=True, args_optional=True),
-    Verb("task.cancel", "TaskCancel", TaskCancelArgs),
-    Verb("task.retry", "TaskRetry", TaskRetryArgs),
-    Verb("version.snapshot", "VersionSnapshot", VersionSnapshotArgs, args_optional=True),
-    Verb("version.rollback", "VersionRollback", VersionRollbackArgs, confirm="always"),
-    Verb("export.package", "ExportPackage", ExportPackageArgs, args_optional=True),
+    Verb(
+        "gen.voice",
+        "GenVoice",
+        GenVoiceArgs,
+        confirm="many_shots",
+        cost=lambda a, n: _n_shots(a.shots, n),
+        example={"shots": [1]},
+    ),
+    Verb("gen.music", "GenMusic", GenMusicArgs, cost=lambda a, n: 2, example={"mood": "calm"}),
+    Verb(
+        "gen.compose",
+        "GenCompose",
+        GenComposeArgs,
+        cost=lambda a, n: 5 if a.mode == "preview" else 10,
+        example={"mode": "preview"},
+    ),
+    Verb("track.fork", "TrackFork", TrackForkArgs, example={"shot": 1, "from_cell": 7}),
+    Verb("track.switch", "TrackSwitch", TrackSwitchArgs, example={"shot": 1, "track": "B"}),
+    Verb("node.commit", "NodeCommit", NodeCommitArgs, example={"shot": 1, "cell": 4}),
+    Verb("node.reference", "NodeReference", NodeReferenceArgs, example={"shot": 1, "cell": 7, "track": "B"}),
+    Verb("node.favorite", "NodeFavorite", NodeFavoriteArgs, example={"shot": 1, "cell": 2}),
+    Verb("task.status", "TaskStatusAction", TaskStatusArgs, read_only=True, args_optional=True, example={}),
+    Verb(
+        "task.list",
+        "TaskList",
+        TaskListArgs,
+        read_only=True,
+        args_optional=True,
+        example={"status": "failed"},
+    ),
+    Verb("task.cancel", "TaskCancel", TaskCancelArgs, example={"kind": "video"}),
+    Verb("task.retry", "TaskRetry", TaskRetryArgs, example={"status_filter": "failed"}),
+    Verb("version.snapshot", "VersionSnapshot", VersionSnapshotArgs, args_optional=True, example={}),
+    Verb(
+        "version.rollback",
+        "VersionRollback",
+        VersionRollbackArgs,
+        confirm="always",
+        example={"before": "neon"},
+    ),
+    Verb(
+        "export.package",
+        "ExportPackage",
+        ExportPackageArgs,
+        args_optional=True,
+        example={"selection": "favorites"},
+    ),
 )
 VERBS_BY_NAME: dict[str, Verb] = {v.name: v for v in VERBS}
 

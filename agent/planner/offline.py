@@ -622,7 +622,8 @@ def _img_text(lang: Lang, cell: int | None) -> str:
     return _t(lang, f"#{cell}", f"第{cell}张")
 
 
-def _describe(a: AnyAction, lang: Lang) -> str:
+def describe(a: AnyAction, lang: Lang) -> str:
+    """The EN/ZH summary of one planned action (what the user reads before it runs)."""
     d = a.args.model_dump(exclude_none=True, by_alias=True)
     t = a.type
     zh = lang == "zh"
@@ -2026,6 +2027,46 @@ HANDLERS: tuple[tuple[str, Handler], ...] = (
     ("shot.update", _h_shot_update),
 )
 
+# verb -> the handler that reads it from a sentence (agent/registry.py checks every verb has one)
+PLANNER_ENTRIES: dict[str, Handler] = {
+    "project.create": _h_storyboard,
+    "project.update_meta": _h_meta,
+    "project.set_style": _h_style,
+    "project.set_rules": _h_rules,
+    "character.create": _h_character,
+    "character.update": _h_character,
+    "character.attach_reference": _h_character,
+    "character.lock": _h_character,
+    "scene.add": _h_scene,
+    "scene.update": _h_scene,
+    "scene.reorder": _h_scene,
+    "scene.delete": _h_scene,
+    "shot.add": _h_shot_add,
+    "shot.update": _h_shot_update,
+    "shot.split": _h_shot_split,
+    "shot.merge": _h_shot_merge,
+    "shot.reorder": _h_shot_reorder,
+    "shot.delete": _h_shot_delete,
+    "gen.storyboard": _h_storyboard,
+    "gen.grid": _h_grid,
+    "gen.video": _h_video,
+    "gen.voice": _h_voice,
+    "gen.music": _h_music,
+    "gen.compose": _h_compose,
+    "track.fork": _h_fork,
+    "track.switch": _h_switch,
+    "node.commit": _h_commit,
+    "node.reference": _h_reference,
+    "node.favorite": _h_favorite,
+    "task.status": _h_task_list,
+    "task.list": _h_task_list,
+    "task.cancel": _h_task_cancel,
+    "task.retry": _h_task_retry,
+    "version.snapshot": _h_snapshot,
+    "version.rollback": _h_rollback,
+    "export.package": _h_export,
+}
+
 
 # --------------------------------------------------------------------------------------------------
 # Planner
@@ -2120,7 +2161,7 @@ class OfflinePlanner:
         intent = " + ".join(dict.fromkeys(a.type for a in actions))[:200]
         turn = Turn(mode="execute", intent=intent, actions=actions, message="")
         mode = turn.decide_mode()
-        described = [_describe(a, lang) for a in actions]
+        described = [describe(a, lang) for a in actions]
         message = _t(lang, "; ".join(described) + ".", "；".join(described) + "。")
         if mode == "propose":
             message += _t(

@@ -28,7 +28,7 @@ from infra.queues import Queues
 from schema.enums import TaskType
 from schema.repositories import tasks as task_repo
 from tests.api.conftest import Stack, api_test_config, uid
-from tests.media.test_export_package import Project, seed_project
+from tests.support.seeders import Project, seed_project
 from workflows.export import ExportWorkflow
 
 

@@ -10,7 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from tests.workflows.test_pipeline import rows
+from tests.support.ledger_rows import rows
 
 REPO = Path(__file__).resolve().parents[2]
 

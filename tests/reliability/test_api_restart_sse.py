@@ -20,9 +20,9 @@ from infra.settings import Settings
 from schema.enums import WorkspaceType
 from schema.repositories import events as event_repo
 from schema.repositories import workspaces as workspace_repo
-from tests.api.test_sse import frames
 from tests.conftest import free_port
 from tests.reliability.conftest import REPO, Cluster, wait_for
+from tests.support.sse import frames
 
 UVICORN = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory"]
 

@@ -19,8 +19,8 @@ from activities.providers.cards import banner_height, card_banner
 from infra.ledger import unit_of_work
 from schema.enums import AssetKind, NodeType
 from schema.repositories import nodes as node_repo
-from tests.workflows.test_pipeline import scalar
-from tests.workflows.test_retries_and_cancel import _storyboard
+from tests.support.ledger_rows import scalar
+from tests.support.seeders import _storyboard
 from workflows.contracts import GridWorkflowInput, VideoWorkflowInput
 from workflows.grid import GridWorkflow
 from workflows.shot_video import ShotVideoWorkflow

@@ -35,8 +35,8 @@ from schema.repositories import favorites as favorite_repo
 from schema.repositories import nodes as node_repo
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import workspaces as workspace_repo
-from tests.media.test_export_package import Project, put, seed_project
-from tests.workflows.test_pipeline import rows, save_history, scalar
+from tests.support.ledger_rows import rows, save_history, scalar
+from tests.support.seeders import Project, put, seed_project
 from workflows.contracts import ExportWorkflowInput
 from workflows.export import ExportWorkflow
 

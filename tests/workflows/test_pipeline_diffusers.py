@@ -16,8 +16,8 @@ from activities.providers.choice import choose_providers
 from activities.providers.diffusers_grid import DiffusersGridProvider
 from infra.settings import Settings
 from schema.errors import ProviderUnavailableError
+from tests.support.ledger_rows import rows, scalar
 from tests.support.tiny_models import build_tiny_sd, build_tiny_svd
-from tests.workflows.test_pipeline import rows, scalar
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from activities.media.kenburns import kenburns_clip
 from activities.media.probe import MediaInfo
 from activities.providers.diffusers_video import DiffusersVideoProvider, VideoClip
 from schema.errors import BadInputError, CancelledByUser
-from tests.providers.conftest import solid_png
+from tests.activities.providers.conftest import solid_png
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 

@@ -40,7 +40,7 @@ from schema.repositories import (
 )
 
 if TYPE_CHECKING:
-    from tests.ledger.conftest import Factory
+    from tests.schema.conftest import Factory
 
 STORYBOARD: dict[str, Any] = {
     "title": "The Fox Who Stole the Moon",

@@ -18,7 +18,7 @@ from schema.models import Asset, Node, NodeRef, Track, WorkItem
 from schema.repositories import assets, favorites, nodes, tracks, work_items
 
 if TYPE_CHECKING:
-    from tests.ledger.conftest import Factory
+    from tests.schema.conftest import Factory
 
 SHA = "ab" * 32
 

@@ -15,7 +15,6 @@ from sqlalchemy import text
 from temporalio.client import WorkflowHistory, WorkflowUpdateStage
 from temporalio.worker import Replayer
 
-from agent import client as conv
 from agent.activities import AgentDeps
 from agent.conversation import (
     AgentReply,
@@ -30,7 +29,8 @@ from infra.ledger import unit_of_work
 from infra.queues import QUEUE_CPU, QUEUE_GPU_IMAGE
 from infra.temporal_client import data_converter
 from schema.repositories import conversations, nodes, tracks, work_items
-from tests.agent_runtime.conftest import OWNER
+from tests.support import conversation_client as conv
+from tests.support.agent_rig import OWNER
 
 # Workflows evicted from a stopped Worker's cache are closed when garbage-collected; LangGraph's
 # stream generators and temporalio-langgraph's interceptor then log "Exception ignored" noise.

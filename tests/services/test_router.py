@@ -20,7 +20,7 @@ from schema.repositories import events, snapshots, tasks, work_items
 from schema.repositories import workspaces as workspace_repo
 from services.execution import Caller, TurnResult
 from services.resolve import Focus
-from tests.agent_runtime.conftest import OWNER
+from tests.support.agent_rig import OWNER
 
 # Workflows evicted from a stopped Worker's cache are closed when garbage-collected; LangGraph's
 # stream generators and temporalio-langgraph's interceptor then log "Exception ignored" noise.
@@ -343,7 +343,7 @@ async def test_gen_music_starts_a_music_workflow_and_says_what_it_makes(make_age
 
 
 async def test_gen_compose_with_music_uses_the_latest_track_or_makes_one(make_agent_rig) -> None:
-    from tests.workflows.test_music import workspace_with_clips
+    from tests.support.seeders import workspace_with_clips
 
     async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
         ws = workspace_with_clips(rig.db_url, rig.acts.storage, rig.acts.work_dir / "clips", owner=OWNER)
@@ -383,7 +383,7 @@ async def test_export_package_packages_the_selected_versions(make_agent_rig) -> 
     import json
     import zipfile
 
-    from tests.workflows.test_music import workspace_with_clips
+    from tests.support.seeders import workspace_with_clips
 
     async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
         ws = workspace_with_clips(rig.db_url, rig.acts.storage, rig.acts.work_dir / "clips", owner=OWNER)

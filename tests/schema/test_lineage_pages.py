@@ -19,7 +19,7 @@ from schema.models import Node, NodeRef, WorkItem
 from schema.repositories import nodes
 
 if TYPE_CHECKING:
-    from tests.ledger.conftest import Factory
+    from tests.schema.conftest import Factory
 
 
 def _walk(fetch: Callable[..., nodes.Page[Any]], limit: int) -> tuple[list[Any], list[str | None]]:

@@ -1,8 +1,8 @@
 """Replay guard for the conversation workflow (LangGraph running inside it, via the plugin).
 
 The history is recorded from a real run with
-`DD_RECORD_HISTORIES=1 pytest tests/agent_runtime/test_conversation.py -k propose` and committed
-under tests/agent_runtime/histories/. A change to the workflow, the graph's shape or the
+`DD_RECORD_HISTORIES=1 pytest tests/agent/test_conversation.py -k propose` and committed
+under tests/agent/histories/. A change to the workflow, the graph's shape or the
 workflow-side nodes that would break running conversations fails here.
 """
 

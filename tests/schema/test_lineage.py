@@ -13,7 +13,7 @@ from schema.models import Node
 from schema.repositories import nodes, tracks
 
 if TYPE_CHECKING:
-    from tests.ledger.conftest import Factory
+    from tests.schema.conftest import Factory
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from activities.media.compose import ComposeJob, ComposeResult, ComposeShot, bui
 from activities.media.ffmpeg import ffmpeg_exe, live_ffmpeg_pids
 from activities.media.probe import extract_frame, probe
 from schema.errors import BadInputError, CancelledByUser
-from tests.media.conftest import H, ShotFiles, W
+from tests.activities.media.conftest import H, ShotFiles, W
 
 
 def _shots(files: list[ShotFiles]) -> list[ComposeShot]:

@@ -13,7 +13,7 @@ import pytest
 from activities.media.ffmpeg import ffmpeg_exe, live_ffmpeg_pids, run_ffmpeg
 from activities.media.probe import audio_duration_s, extract_frame, probe
 from schema.errors import BadInputError, CancelledByUser, MediaToolError
-from tests.media.conftest import H, ShotFiles, W
+from tests.activities.media.conftest import H, ShotFiles, W
 
 ENDLESS = ["-re", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-t", "600", "-f", "null", "-"]
 

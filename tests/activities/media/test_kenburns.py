@@ -11,7 +11,7 @@ from PIL import Image
 from activities.media.kenburns import kenburns_clip
 from activities.media.probe import extract_frame
 from schema.errors import BadInputError
-from tests.media.conftest import ShotFiles
+from tests.activities.media.conftest import ShotFiles
 
 
 @pytest.mark.parametrize("movement", ["push_in", "pan_left", "tilt_up", "static"])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from activities.providers import cards
-from infra import doctor
 from infra.settings import Settings
+from launch import doctor
 
 
 def _by_name(settings: Settings) -> dict[str, doctor.Check]:

@@ -28,7 +28,7 @@ from activities.providers.cards import (
 )
 from schema.errors import BadInputError
 from schema.storyboard import Camera
-from tests.media.conftest import ShotFiles
+from tests.activities.media.conftest import ShotFiles
 
 W, H = 480, 270
 FPS = 24

@@ -19,7 +19,7 @@ from schema.errors import (
     TransientProviderError,
 )
 from schema.storyboard import Camera
-from tests.providers.conftest import png_pixels, solid_png
+from tests.activities.providers.conftest import png_pixels, solid_png
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 

@@ -21,7 +21,7 @@ from agent.planner.gemini import TOOL_NAME, ChatModelPlanner
 from agent.state import TurnRequest, initial_state
 from infra.ledger import unit_of_work
 from schema.repositories import work_items
-from tests.agent_runtime.conftest import OWNER
+from tests.support.agent_rig import OWNER
 
 
 class FakeGeminiChatModel(BaseChatModel):
