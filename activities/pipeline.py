@@ -58,6 +58,7 @@ from schema.repositories import tasks as task_repo
 from schema.repositories import tracks as track_repo
 from schema.repositories import work_items as work_item_repo
 from schema.repositories import workspaces as workspace_repo
+from schema.text import language_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -492,7 +493,7 @@ class PipelineActivities:
         text = (inp.text or shot.spec.get("narration") or "").strip()
         if not text:
             raise BadInputError(f"shot {shot.idx} has no narration to speak", code="narration_empty")
-        language = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+        language = language_of(text)
         voice = self.providers.voice
         duration, stored = await self._render_to_storage(
             ".wav",

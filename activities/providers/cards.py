@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from schema.errors import BadInputError, CancelledByUser
 from schema.storyboard import CAMERA_ANGLES, SHOT_SIZES, Camera
+from schema.text import has_cjk
 
 __all__ = [
     "CARD_LABEL",
@@ -184,15 +185,9 @@ def _font(size: int, cjk: bool = False) -> ImageFont.FreeTypeFont | ImageFont.Im
         return ImageFont.load_default()
 
 
-def _has_cjk(text: str) -> bool:
-    return any(
-        "\u3000" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uff00" <= ch <= "\uffef" for ch in text
-    )
-
-
 def _text_font(text: str, size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]:
     """Font for `text` and whether its glyphs are really available."""
-    if _has_cjk(text):
+    if has_cjk(text, punctuation=True):
         has_cjk_font = find_cjk_font() is not None
         return _font(size, cjk=has_cjk_font), has_cjk_font
     return _font(size), True
@@ -214,7 +209,7 @@ def _wrap(text: str, font: Any, max_width: float, max_lines: int) -> list[str]:
     """Greedy pixel-width wrap; CJK text wraps per character. Overflow ends with an ellipsis."""
     lines: list[str] = []
     tokens: list[str]
-    if _has_cjk(text):
+    if has_cjk(text, punctuation=True):
         tokens = list(text)
         sep = ""
     else:

@@ -36,6 +36,7 @@ from schema.actions import (
     Turn,
     parse_action,
 )
+from schema.text import cjk_count, has_cjk, language_of
 
 Lang = Literal["en", "zh"]
 Targets = list[int] | Literal["all"]
@@ -126,7 +127,6 @@ def _t(lang: Lang, en: str, zh: str) -> str:
 # Parsing helpers
 # --------------------------------------------------------------------------------------------------
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _UNIT_AFTER = r"(?!\s*(?:(?:s|secs?|seconds?|fps|p|x|min|minutes?|%)(?![a-z])|秒|张|幅|宫格|格|分钟))"
 _NUMX = rf"{NUM}{_UNIT_AFTER}"
 _EN_ITEM = rf"{_NUMX}(?:{RANGE_SEP}(?:shots?\s*)?#?\s*{_NUMX})?"
@@ -1036,7 +1036,7 @@ _META_SEGMENT = [
 def _strip_meta(story: str) -> str:
     parts = [s.strip() for s in re.split(r"[,;，；。]", story)]
     keep = [s for s in parts if s and not any(re.match(m, s, re.I) for m in _META_SEGMENT)]
-    joined = ", ".join(keep) if not _CJK.search(story) else "，".join(keep)
+    joined = ", ".join(keep) if not has_cjk(story) else "，".join(keep)
     joined = re.sub(
         r",?\s+(?:and\s+)?(?:make it\s+|in\s+|with\s+|using\s+)?(?:an?\s+)?"
         r"(?:[\w'&-]+\s+){0,2}[\w'&-]+[- ]style$",
@@ -1111,7 +1111,7 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             ),
         )
     shot_count = _shot_count(p)
-    title = _clip(story, 20) if _CJK.search(story) else _title_case(_clip(re.sub(r"[.!?]+$", "", story), 60))
+    title = _clip(story, 20) if has_cjk(story) else _title_case(_clip(re.sub(r"[.!?]+$", "", story), 60))
     style = _style(p)
     create = _act(
         "project.create",
@@ -1638,7 +1638,7 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     if p.lang == "zh":
         text = re.sub(r"\s*([,，、。；;])\s*", r"\1", text)
         text = re.sub(r"[,，、。；;]{2,}", "，", text).strip(" ,，、。；;:：的")
-        return text if len(_CJK.findall(text)) >= 2 else None
+        return text if cjk_count(text) >= 2 else None
     content = [
         w for w in re.findall(r"[A-Za-z]{3,}", text) if w.lower() not in {"the", "and", "for", "with", "from"}
     ]
@@ -2116,7 +2116,7 @@ class OfflinePlanner:
             context if isinstance(context, PlanningContext) else PlanningContext.model_validate(context or {})
         )
         text = _normalize(sentence)
-        lang: Lang = "zh" if _CJK.search(text) else "en"
+        lang: Lang = language_of(text)
         if not text:
             return _no_action("clarify", "What would you like to do?")
         if lx.INJECTION_RE.search(text):
