@@ -20,13 +20,9 @@ from sqlalchemy.orm import Session
 from infra.queues import Queues
 from schema import actions as A
 from schema.domain_errors import DomainError
-from schema.enums import (
-    TaskType,
-)
+from schema.enums import TaskType
 from schema.models import WorkItem, Workspace
-from schema.repositories import (
-    tasks,
-)
+from schema.repositories import tasks
 from services.resolve import Focus, Resolver, TargetUnresolved
 from workflows.compose import ComposeWorkflow
 from workflows.contracts import (
@@ -49,7 +45,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SHOT_COUNT = 6
 TURN_KEY_PREFIX = "turn-"
-READ_ONLY = frozenset({"task.list", "task.status"})  # no events, no idempotency record
+READ_ONLY = frozenset(v.name for v in A.VERBS if v.read_only)  # no events, no idempotency record
 RETRYABLE_TYPES = (
     TaskType.storyboard,
     TaskType.grid,

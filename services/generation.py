@@ -5,22 +5,14 @@ Each function is the executor of one verb (``@executes``); it runs inside the tu
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
 from schema import actions as A
 from schema.domain_errors import InvalidInput
-from schema.enums import (
-    NodeStatus,
-    NodeType,
-    WorkspaceType,
-)
+from schema.enums import NodeStatus, NodeType, WorkspaceType
 from schema.models import Node
-from schema.repositories import (
-    nodes,
-    work_items,
-)
+from schema.repositories import nodes, work_items
 from services.execution import (
     DEFAULT_SHOT_COUNT,
     ActionResult,
@@ -40,8 +32,6 @@ from workflows.contracts import (
 )
 from workflows.grid import grid_workflow_id
 from workflows.music import music_workflow_id
-
-log = logging.getLogger(__name__)
 
 
 def start_storyboard(ex: Execution, story: str, shot_count: int | None) -> tuple[str, str]:

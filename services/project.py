@@ -5,28 +5,14 @@ Each function is the executor of one verb (``@executes``); it runs inside the tu
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from schema import actions as A
-from schema.enums import (
-    WorkspaceType,
-)
-from schema.repositories import (
-    characters,
-    storyboard,
-    work_items,
-    workspaces,
-)
-from services.execution import (
-    ActionResult,
-    Execution,
-    executes,
-)
+from schema.enums import WorkspaceType
+from schema.repositories import characters, storyboard, work_items, workspaces
+from services.execution import ActionResult, Execution, executes
 from services.generation import start_storyboard
 from services.resolve import TargetUnresolved, as_uuid
-
-log = logging.getLogger(__name__)
 
 
 @executes("project.create")

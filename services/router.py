@@ -39,17 +39,8 @@ from infra.queues import Queues
 from infra.settings import Settings
 from schema import actions as A
 from schema.domain_errors import DomainError, InvalidInput, InvalidTransition, NotFound
-from schema.enums import (
-    TaskStatus,
-    TaskType,
-)
-from schema.repositories import (
-    events,
-    snapshots,
-    tasks,
-    work_items,
-    workspaces,
-)
+from schema.enums import TaskStatus, TaskType
+from schema.repositories import events, snapshots, tasks, work_items, workspaces
 from services import exports, generation, project, shots, versions  # noqa: F401 - registers the executors
 from services import tasks as task_verbs  # noqa: F401
 from services import tracks as track_verbs  # noqa: F401

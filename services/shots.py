@@ -5,24 +5,10 @@ Each function is the executor of one verb (``@executes``); it runs inside the tu
 
 from __future__ import annotations
 
-import logging
-
 from schema import actions as A
-from schema.enums import (
-    WorkspaceType,
-)
-from schema.repositories import (
-    storyboard,
-    work_items,
-)
-from services.execution import (
-    ActionResult,
-    Execution,
-    executes,
-    shots_label,
-)
-
-log = logging.getLogger(__name__)
+from schema.enums import WorkspaceType
+from schema.repositories import storyboard, work_items
+from services.execution import ActionResult, Execution, executes, shots_label
 
 
 @executes("scene.add")

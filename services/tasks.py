@@ -5,23 +5,14 @@ Each function is the executor of one verb (``@executes``); it runs inside the tu
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
 from schema import actions as A
 from schema.domain_errors import InvalidTransition
-from schema.enums import (
-    ACTIVE_TASK_STATUSES,
-    USER_TASK_TYPES,
-    TaskStatus,
-    TaskType,
-)
+from schema.enums import ACTIVE_TASK_STATUSES, USER_TASK_TYPES, TaskStatus, TaskType
 from schema.models import Task
-from schema.repositories import (
-    tasks,
-    work_items,
-)
+from schema.repositories import tasks, work_items
 from services.execution import (
     RETRYABLE_TYPES,
     WORKFLOW_KINDS,
@@ -34,8 +25,6 @@ from services.execution import (
 from services.resolve import DEFAULT_TRACK
 from workflows.grid import grid_workflow_id
 from workflows.music import music_workflow_id
-
-log = logging.getLogger(__name__)
 
 
 def _task_view(t: Task) -> dict[str, Any]:

@@ -5,26 +5,11 @@ Each function is the executor of one verb (``@executes``); it runs inside the tu
 
 from __future__ import annotations
 
-import logging
-
 from schema import actions as A
-from schema.enums import (
-    NodeType,
-)
-from schema.repositories import (
-    favorites,
-    nodes,
-    tracks,
-    work_items,
-)
-from services.execution import (
-    ActionResult,
-    Execution,
-    executes,
-)
+from schema.enums import NodeType
+from schema.repositories import favorites, nodes, tracks, work_items
+from services.execution import ActionResult, Execution, executes
 from services.resolve import TargetUnresolved
-
-log = logging.getLogger(__name__)
 
 
 @executes("track.fork")

@@ -5,20 +5,10 @@ Each function is the executor of one verb (``@executes``); it runs inside the tu
 
 from __future__ import annotations
 
-import logging
-
 from schema import actions as A
-from schema.repositories import (
-    snapshots,
-)
-from services.execution import (
-    ActionResult,
-    Execution,
-    executes,
-)
+from schema.repositories import snapshots
+from services.execution import ActionResult, Execution, executes
 from services.resolve import TargetUnresolved
-
-log = logging.getLogger(__name__)
 
 
 @executes("version.snapshot")
