@@ -5,22 +5,13 @@ Each function is the executor of one verb (``@executes``); it runs inside the tu
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from activities.export import NamingInvalid, plan_package
 from schema import actions as A
 from schema.domain_errors import InvalidInput
-from services.execution import (
-    ActionResult,
-    Execution,
-    executes,
-)
-from workflows.contracts import (
-    ExportWorkflowInput,
-)
-
-log = logging.getLogger(__name__)
+from services.execution import ActionResult, Execution, executes
+from workflows.contracts import ExportWorkflowInput
 
 
 @executes("export.package")

@@ -1,6 +1,6 @@
 """Execute or propose, and when to snapshot: the confirmation policy of the action router.
 
-Rules (ACTIONS.md): a turn is *proposed* (runs only after the user confirms) when any action is
+Rules (docs/actions.md): a turn is *proposed* (runs only after the user confirms) when any action is
 destructive or batch (:func:`schema.actions.requires_confirmation`), when the planner itself
 proposed it, or when its estimated cost is over the workspace's ``cost_limit``. A snapshot is
 taken before any batch change: more than one shot touched, a delete, a merge or a rollback.

@@ -1,4 +1,4 @@
-"""Every DOMAIN.md ledger invariant, proven twice: the repository raises a typed error, and the
+"""Every ledger invariant (docs/domain.md), proven twice: the repository raises a typed error, and the
 database itself rejects the raw write (IntegrityError naming the constraint) when the repository
 is bypassed."""
 
