@@ -25,7 +25,7 @@ from schema.enums import (
     WorkItemType,
     WorkspaceType,
 )
-from services.limits import DURATION_MAX_S, DURATION_MIN_S, MAX_POSITION, SPLIT_PARTS_MAX, SPLIT_PARTS_MIN
+from services.rules import DURATION_MAX_S, DURATION_MIN_S, MAX_POSITION, SPLIT_PARTS_MAX, SPLIT_PARTS_MIN
 
 JsonObject = dict[str, Any]
 Title = Annotated[str, Field(min_length=1, max_length=200)]
@@ -242,7 +242,7 @@ class WorkItemUpdate(In):
 
 
 class Split(In):
-    """Same bounds as the DSL's ``shot.split`` (:mod:`services.limits`)."""
+    """Same bounds as the DSL's ``shot.split`` (:mod:`services.rules`)."""
 
     parts: Annotated[int, Field(ge=SPLIT_PARTS_MIN, le=SPLIT_PARTS_MAX)] = 2
     specs: list[JsonObject] | None = Field(

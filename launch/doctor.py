@@ -183,7 +183,7 @@ def _gemini(settings: Settings) -> Check:
 
 
 def _cjk_font(_: Settings) -> Check:
-    from activities.providers.cards import CJK_FONT_ENV, find_cjk_font
+    from activities.media.fonts import CJK_FONT_ENV, find_cjk_font
 
     font = find_cjk_font()
     if font is None:

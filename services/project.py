@@ -5,14 +5,26 @@ Each function is the executor of one verb (``@executes``); it runs inside the tu
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from schema import actions as A
 from schema.enums import WorkspaceType
+from schema.models import Character, Conversation, Workspace
 from schema.repositories import characters, storyboard, work_items, workspaces
+from schema.repositories import characters as character_repo
+from schema.repositories import conversations as conversation_repo
+from schema.repositories import workspaces as workspace_repo
+from schema.repositories._shared import merge_patch
 from services.execution import ActionResult, Execution, executes
 from services.generation import start_storyboard
 from services.resolve import TargetUnresolved, as_uuid
+from services.rules import (
+    emit,
+)
 
 
 @executes("project.create")
@@ -118,3 +130,117 @@ def character_lock(ex: Execution, a: A.CharacterLock) -> ActionResult:
     row = ex.resolve.character(a.args.name)
     characters.update(ex.session, row.id, locks_patch={k: True for k in a.args.locks})
     return ex.done(a, f"locked {', '.join(a.args.locks)} of {row.name}", locks=list(a.args.locks))
+
+
+# --- id-based edits: the CRUD routes' path (same rules, see services/rules.py) -----------------
+
+
+def create_character(
+    session: Session,
+    workspace: Workspace,
+    *,
+    name: str,
+    profile: Mapping[str, Any] | None = None,
+    locks: Mapping[str, Any] | None = None,
+    by: str | None = None,
+) -> Character:
+    character = character_repo.create(
+        session, workspace.id, name=name, profile=dict(profile or {}), locks=dict(locks or {})
+    )
+    emit(session, workspace, "character.created", character_id=str(character.id), name=character.name)
+    return character
+
+
+def update_character(
+    session: Session,
+    workspace: Workspace,
+    character_id: uuid.UUID,
+    *,
+    profile: Mapping[str, Any] | None = None,
+    locks: Mapping[str, Any] | None = None,
+    by: str | None = None,
+) -> Character:
+    """Merge-patch the profile and/or the locks."""
+    character = character_repo.update(session, character_id, profile_patch=profile, locks_patch=locks)
+    emit(session, workspace, "character.updated", character_id=str(character_id))
+    return character
+
+
+def attach_character_reference(
+    session: Session,
+    workspace: Workspace,
+    character_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    *,
+    by: str | None = None,
+) -> Character:
+    character = character_repo.attach_reference(session, character_id, asset_id)
+    emit(session, workspace, "character.updated", character_id=str(character_id))
+    return character
+
+
+def delete_character(
+    session: Session, workspace: Workspace, character_id: uuid.UUID, *, by: str | None = None
+) -> None:
+    character_repo.delete(session, character_id)
+    emit(session, workspace, "character.deleted", character_id=str(character_id))
+
+
+JSON_PATCH_FIELDS = frozenset({"meta", "style_spec", "rules", "model_defaults"})  # merge-patched
+
+
+def create_workspace(session: Session, *, owner_id: str, **fields: Any) -> Workspace:
+    """A new workspace owned by `owner_id` (its storyboard, if any, starts through the router)."""
+    workspace = workspace_repo.create(session, owner_id=owner_id, **fields)
+    emit(session, workspace, "workspace.created", title=workspace.title)
+    return workspace
+
+
+def update_workspace(session: Session, workspace: Workspace, body: Mapping[str, Any]) -> Workspace:
+    """Apply the fields given: JSON fields merge-patch (null keeps them), a null title is ignored."""
+    changes: dict[str, Any] = {}
+    for field, value in body.items():
+        if field in JSON_PATCH_FIELDS:
+            if value is None:
+                continue
+            value = merge_patch(getattr(workspace, field), value)
+        elif field == "title" and value is None:
+            continue
+        changes[field] = value
+    if not changes:
+        return workspace
+    workspace = workspace_repo.update(session, workspace.id, changes)
+    emit(session, workspace, "workspace.updated", fields=sorted(changes))
+    return workspace
+
+
+def delete_workspace(session: Session, workspace: Workspace) -> None:
+    """Delete the workspace and everything in it (its events too: streams end)."""
+    workspace_repo.delete(session, workspace.id)
+
+
+def create_conversation(
+    session: Session,
+    workspace: Workspace,
+    *,
+    owner_id: str,
+    mode: Any,
+    work_item_id: uuid.UUID | None,
+    track_id: uuid.UUID | None,
+    title: str | None,
+    workflow_id_for: Callable[[str], str],
+) -> Conversation:
+    """A chat on `workspace` (Pro mode: bound to a work item and track); `workflow_id_for` names
+    the durable conversation workflow that will serve it."""
+    conversation = conversation_repo.create(
+        session,
+        workspace_id=workspace.id,
+        owner_id=owner_id,
+        mode=mode,
+        work_item_id=work_item_id,
+        track_id=track_id,
+        title=title,
+    )
+    conversation.workflow_id = workflow_id_for(str(conversation.id))
+    session.flush()
+    return conversation

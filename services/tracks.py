@@ -5,11 +5,25 @@ Each function is the executor of one verb (``@executes``); it runs inside the tu
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
 from schema import actions as A
+from schema.domain_errors import Conflict, NotFound
 from schema.enums import NodeType
+from schema.models import Favorite, Node, Track, WorkItem, Workspace
 from schema.repositories import favorites, nodes, tracks, work_items
+from schema.repositories import favorites as favorite_repo
+from schema.repositories import nodes as node_repo
+from schema.repositories import tracks as track_repo
+from schema.repositories.tracks import TrackDeletion
 from services.execution import ActionResult, Execution, executes
 from services.resolve import TargetUnresolved
+from services.rules import (
+    emit,
+)
 
 
 @executes("track.fork")
@@ -84,3 +98,109 @@ def node_favorite(ex: Execution, a: A.NodeFavorite) -> ActionResult:
     item = ex.resolve.item_of(node)
     fav = favorites.add(ex.session, item.id, node_id=node.id, tags=list(args.tags))
     return ex.done(a, "added to favorites", favorite_id=str(fav.id), node_id=str(node.id), tags=fav.tags)
+
+
+# --- id-based edits: the CRUD routes' path (same rules, see services/rules.py) -----------------
+
+
+def _node_item(session: Session, node_id: uuid.UUID, what: str) -> tuple[Node, uuid.UUID]:
+    node = session.get(Node, node_id)
+    if node is None:
+        raise NotFound("node", node_id)
+    if node.work_item_id is None:
+        raise Conflict(f"workspace-level nodes cannot be {what}", code="node_has_no_work_item")
+    return node, node.work_item_id
+
+
+def fork_track(
+    session: Session,
+    workspace: Workspace,
+    work_item_id: uuid.UUID,
+    from_node_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    by: str | None = None,
+) -> Track:
+    """Start a new track (branch) of the work item from one of its nodes."""
+    track = track_repo.fork(session, work_item_id, from_node_id, name)
+    emit(
+        session,
+        workspace,
+        "track.forked",
+        work_item_id=str(work_item_id),
+        track_id=str(track.id),
+        name=track.name,
+        from_node_id=str(from_node_id),
+    )
+    return track
+
+
+def rename_track(
+    session: Session, workspace: Workspace, track_id: uuid.UUID, name: str, *, by: str | None = None
+) -> Track:
+    track = track_repo.rename(session, track_id, name)
+    emit(session, workspace, "track.renamed", track_id=str(track_id), name=track.name)
+    return track
+
+
+def delete_track(
+    session: Session, workspace: Workspace, track_id: uuid.UUID, *, by: str | None = None
+) -> TrackDeletion:
+    """Delete a track; nodes that still matter are kept (moved to no track)."""
+    work_item_id = track_repo.require_track(session, track_id).work_item_id
+    result = track_repo.delete_track(session, track_id)
+    emit(
+        session,
+        workspace,
+        "track.deleted",
+        track_id=str(track_id),
+        work_item_id=str(work_item_id),
+        deleted=len(result.deleted_node_ids),
+        kept=len(result.kept_node_ids),
+    )
+    return result
+
+
+def commit_node(
+    session: Session, workspace: Workspace, node_id: uuid.UUID, *, by: str | None = None
+) -> WorkItem:
+    """Make the node its work item's selected (current) version."""
+    _, work_item_id = _node_item(session, node_id, "selected")
+    item = node_repo.select_node(session, work_item_id, node_id)
+    emit(session, workspace, "node.committed", work_item_id=str(item.id), node_id=str(node_id))
+    return item
+
+
+def favorite_node(
+    session: Session,
+    workspace: Workspace,
+    node_id: uuid.UUID,
+    tags: Sequence[str] = (),
+    *,
+    by: str | None = None,
+) -> Favorite:
+    """Pin the node (with tags) on its work item; pinning again adds the tags."""
+    _, work_item_id = _node_item(session, node_id, "pinned")
+    favorite = favorite_repo.add(session, work_item_id, node_id=node_id, tags=list(tags))
+    emit(session, workspace, "favorite.added", favorite_id=str(favorite.id), node_id=str(node_id))
+    return favorite
+
+
+def set_favorite_tags(
+    session: Session,
+    workspace: Workspace,
+    favorite_id: uuid.UUID,
+    tags: Sequence[str],
+    *,
+    by: str | None = None,
+) -> Favorite:
+    favorite = favorite_repo.set_tags(session, favorite_id, tags)
+    emit(session, workspace, "favorite.updated", favorite_id=str(favorite_id))
+    return favorite
+
+
+def remove_favorite(
+    session: Session, workspace: Workspace, favorite_id: uuid.UUID, *, by: str | None = None
+) -> None:
+    favorite_repo.remove(session, favorite_id)
+    emit(session, workspace, "favorite.removed", favorite_id=str(favorite_id))

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import ffmpeg
 
 from activities.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+from activities.media.fonts import find_cjk_font
 from activities.media.probe import MediaInfo, audio_duration_s, probe
 from schema.errors import BadInputError, CancelledByUser
 from schema.text import has_cjk
@@ -344,8 +345,6 @@ def _font_for(captions: list[tuple[float, float, str]], fonts_dir: Path, work_fo
     base = fonts_dir / "Aileron-Regular.ttf"
     _link(base, work_fonts / base.name)
     if any(has_cjk(text) for _, _, text in captions):
-        from activities.providers.cards import find_cjk_font
-
         cjk = find_cjk_font()
         if cjk is not None:
             try:

@@ -90,8 +90,8 @@ def _images(
     wanted = settings.image_provider
     usable = extra_ok and "image" in models
     if _wants_diffusers(wanted, usable, "image_provider", "a text-to-image pipeline (model_index.json)"):
-        from activities.generation_cache import CachedGridProvider, DiskStore, GenerationCache
         from activities.providers.diffusers_grid import DiffusersGridProvider
+        from activities.providers.generation_cache import CachedGridProvider, DiskStore, GenerationCache
 
         notes.append(f"images: diffusers ({models['image']})")
         return CachedGridProvider(

@@ -317,7 +317,7 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
     def _identity(self) -> dict[str, str]:
         if self.model_dir is None:
             return {"model_id": "in-memory", "weights_hash": "in-memory"}
-        from activities.generation_cache import model_identity
+        from activities.providers.generation_cache import model_identity
 
         model_id, weights_hash = model_identity(self.model_dir)
         return {"model_id": model_id, "weights_hash": weights_hash}

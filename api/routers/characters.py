@@ -11,7 +11,7 @@ from api.errors import responses
 from api.schemas import CharacterCreate, CharacterOut, CharacterReference, CharacterUpdate
 from schema.models import Asset, Character
 from schema.repositories import characters as character_repo
-from services import edits
+from services import project as project_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/characters", tags=["characters"])
 
@@ -25,7 +25,7 @@ def list_characters(workspace: WorkspaceDep, session: SessionDep) -> list[Charac
 def create_character(
     body: CharacterCreate, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> Character:
-    character = edits.create_character(
+    character = project_service.create_character(
         session, workspace, name=body.name, profile=body.profile, locks=body.locks, by=caller.user_id
     )
     session.commit()
@@ -47,7 +47,7 @@ def update_character(
 ) -> Character:
     """Merge-patch the profile and/or the locks."""
     scoped(session, Character, character_id, workspace, "character")
-    character = edits.update_character(
+    character = project_service.update_character(
         session, workspace, character_id, profile=body.profile, locks=body.locks, by=caller.user_id
     )
     session.commit()
@@ -65,7 +65,7 @@ def attach_reference(
     """Attach a stored image of this workspace as a reference of the character."""
     scoped(session, Character, character_id, workspace, "character")
     scoped(session, Asset, body.asset_id, workspace, "asset")
-    character = edits.attach_character_reference(
+    character = project_service.attach_character_reference(
         session, workspace, character_id, body.asset_id, by=caller.user_id
     )
     session.commit()
@@ -77,6 +77,6 @@ def delete_character(
     character_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> Response:
     scoped(session, Character, character_id, workspace, "character")
-    edits.delete_character(session, workspace, character_id, by=caller.user_id)
+    project_service.delete_character(session, workspace, character_id, by=caller.user_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

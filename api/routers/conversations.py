@@ -73,6 +73,7 @@ from schema.enums import ConversationMode, MessageRole, WorkItemType
 from schema.models import Conversation, Message, Track, WorkItem
 from schema.repositories import conversations as conversation_repo
 from schema.repositories import events as event_repo
+from services import project as project_service
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
@@ -118,19 +119,18 @@ def create_conversation(body: ConversationCreate, caller: CallerDep, session: Se
         if body.work_item_id is None:
             raise ApiError(422, "track_needs_work_item", "a track is chosen together with its work item")
         scoped_track(session, body.track_id, workspace)
-    conversation = conversation_repo.create(
+    from agent.conversation import conversation_workflow_id
+
+    conversation = project_service.create_conversation(
         session,
-        workspace_id=workspace.id,
+        workspace,
         owner_id=caller.user_id,
         mode=body.mode,
         work_item_id=body.work_item_id,
         track_id=body.track_id,
         title=body.title,
+        workflow_id_for=conversation_workflow_id,
     )
-    from agent.conversation import conversation_workflow_id
-
-    conversation.workflow_id = conversation_workflow_id(str(conversation.id))
-    session.flush()
     session.commit()
     return conversation
 

@@ -19,7 +19,7 @@ from api.schemas import FavoriteCreate, FavoriteOut
 from schema.errors import DirectorDeckError
 from schema.models import Favorite
 from schema.repositories import favorites as favorite_repo
-from services import edits
+from services import tracks as track_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/favorites", tags=["favorites"])
 
@@ -47,7 +47,7 @@ def set_favorite_tags(
 ) -> Favorite:
     """Replace the favorite's tags."""
     scoped(session, Favorite, favorite_id, workspace, "favorite")
-    favorite = edits.set_favorite_tags(session, workspace, favorite_id, body.tags, by=caller.user_id)
+    favorite = track_service.set_favorite_tags(session, workspace, favorite_id, body.tags, by=caller.user_id)
     session.commit()
     return favorite
 
@@ -57,7 +57,7 @@ def delete_favorite(
     favorite_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> Response:
     scoped(session, Favorite, favorite_id, workspace, "favorite")
-    edits.remove_favorite(session, workspace, favorite_id, by=caller.user_id)
+    track_service.remove_favorite(session, workspace, favorite_id, by=caller.user_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

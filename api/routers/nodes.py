@@ -23,7 +23,7 @@ from api.schemas import (
 )
 from schema.models import Favorite, Node, WorkItem
 from schema.repositories import nodes as node_repo
-from services import edits
+from services import tracks as track_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}")
 
@@ -33,7 +33,7 @@ def rename_track(
     track_id: uuid.UUID, body: TrackRename, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> TrackOut:
     scoped_track(session, track_id, workspace)
-    track = edits.rename_track(session, workspace, track_id, body.name, by=caller.user_id)
+    track = track_service.rename_track(session, workspace, track_id, body.name, by=caller.user_id)
     session.commit()
     return TrackOut.model_validate(track)
 
@@ -45,7 +45,7 @@ def delete_track(
     """Delete a track; nodes that are selected, referenced, favorited or ancestors of kept work
     stay (moved to no track) — nothing that matters is lost."""
     scoped_track(session, track_id, workspace)
-    result = edits.delete_track(session, workspace, track_id, by=caller.user_id)
+    result = track_service.delete_track(session, workspace, track_id, by=caller.user_id)
     session.commit()
     return TrackDeletionOut(deleted_node_ids=result.deleted_node_ids, kept_node_ids=result.kept_node_ids)
 
@@ -157,7 +157,7 @@ def commit_node(
 ) -> WorkItem:
     """Make the node its work item's selected (current) version."""
     scoped(session, Node, node_id, workspace, "node")
-    item = edits.commit_node(session, workspace, node_id, by=caller.user_id)
+    item = track_service.commit_node(session, workspace, node_id, by=caller.user_id)
     session.commit()
     return item
 
@@ -174,6 +174,6 @@ def favorite_node(
 ) -> Favorite:
     """Pin the node (with tags) on its work item; pinning again adds the tags."""
     scoped(session, Node, node_id, workspace, "node")
-    favorite = edits.favorite_node(session, workspace, node_id, body.tags, by=caller.user_id)
+    favorite = track_service.favorite_node(session, workspace, node_id, body.tags, by=caller.user_id)
     session.commit()
     return favorite

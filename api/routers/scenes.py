@@ -11,7 +11,7 @@ from api.errors import responses
 from api.schemas import Reorder, SceneCreate, SceneOut, SceneUpdate
 from schema.models import Scene
 from schema.repositories import storyboard as storyboard_repo
-from services import edits
+from services import shots as shot_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/scenes", tags=["scenes"])
 
@@ -23,7 +23,7 @@ def list_scenes(workspace: WorkspaceDep, session: SessionDep) -> list[Scene]:
 
 @router.post("", response_model=SceneOut, status_code=status.HTTP_201_CREATED, responses=responses(409))
 def create_scene(body: SceneCreate, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep) -> Scene:
-    scene = edits.create_scene(
+    scene = shot_service.create_scene(
         session,
         workspace,
         title=body.title,
@@ -47,7 +47,7 @@ def update_scene(
 ) -> Scene:
     """Set title/goal; merge-patch the spec."""
     scoped(session, Scene, scene_id, workspace, "scene")
-    scene = edits.update_scene(
+    scene = shot_service.update_scene(
         session, workspace, scene_id, title=body.title, goal=body.goal, spec=body.spec, by=caller.user_id
     )
     session.commit()
@@ -60,7 +60,7 @@ def reorder_scene(
 ) -> list[Scene]:
     """Move the scene to position `to`; returns every scene in the new order."""
     scoped(session, Scene, scene_id, workspace, "scene")
-    order = edits.reorder_scene(session, workspace, scene_id, body.to, by=caller.user_id)
+    order = shot_service.reorder_scene(session, workspace, scene_id, body.to, by=caller.user_id)
     session.commit()
     return order
 
@@ -71,6 +71,6 @@ def delete_scene(
 ) -> Response:
     """Delete a scene; its shots stay (detached), later scenes move up. A snapshot is taken first."""
     scoped(session, Scene, scene_id, workspace, "scene")
-    edits.delete_scene(session, workspace, scene_id, by=caller.user_id)
+    shot_service.delete_scene(session, workspace, scene_id, by=caller.user_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -22,7 +22,7 @@ from api.schemas import (
 )
 from schema.models import Snapshot, WorkItem, Workspace
 from schema.repositories import snapshots as snapshot_repo
-from services import edits
+from services import versions as version_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/snapshots", tags=["snapshots"])
 
@@ -37,7 +37,7 @@ def create_snapshot(
     """Save every work item's selection, spec, locks, duration and position (and the style/rules)."""
     if body.work_item_id is not None:
         scoped(session, WorkItem, body.work_item_id, workspace, "work_item")
-    snapshot = edits.take_snapshot(
+    snapshot = version_service.take_snapshot(
         session, workspace, body.note, work_item_id=body.work_item_id, by=caller.user_id
     )
     session.commit()
@@ -153,7 +153,7 @@ def rollback_snapshot(
     """Restore the snapshot's selections, specs, locks, durations and shot order (and style/rules).
     A safety snapshot is taken first, so the rollback itself can be undone."""
     scoped(session, Snapshot, snapshot_id, workspace, "snapshot")
-    outcome = edits.rollback_snapshot(session, workspace, snapshot_id, by=caller.user_id)
+    outcome = version_service.rollback_snapshot(session, workspace, snapshot_id, by=caller.user_id)
     session.commit()
     result = outcome.result
     return RollbackOut(

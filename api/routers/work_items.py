@@ -32,7 +32,8 @@ from schema.repositories import nodes as node_repo
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import tracks as track_repo
 from schema.repositories import work_items as work_item_repo
-from services import edits
+from services import shots as shot_service
+from services import tracks as track_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}", tags=["work items"])
 
@@ -88,7 +89,7 @@ def create_work_item(
     """Add a shot (narrative projects; at a position or at the end) or a draft."""
     if body.type == WorkItemType.shot and body.scene_id is not None:
         scoped(session, Scene, body.scene_id, workspace, "scene")
-    item = edits.create_work_item(
+    item = shot_service.create_work_item(
         session,
         workspace,
         type=body.type,
@@ -123,7 +124,7 @@ def update_work_item(
     if body.scene_id is not None:
         scoped(session, Scene, body.scene_id, workspace, "scene")
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    item = edits.update_work_item(session, workspace, work_item_id, changes, by=caller.user_id)
+    item = shot_service.update_work_item(session, workspace, work_item_id, changes, by=caller.user_id)
     session.commit()
     return item
 
@@ -140,7 +141,7 @@ def delete_work_item(
     """Delete a shot or draft with its tracks and nodes (409 if another item references its nodes).
     A snapshot is taken first, so the delete can be rolled back."""
     scoped(session, WorkItem, work_item_id, workspace, "work_item")
-    edits.delete_work_item(session, workspace, work_item_id, by=caller.user_id)
+    shot_service.delete_work_item(session, workspace, work_item_id, by=caller.user_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -151,7 +152,7 @@ def reorder_shot(
 ) -> list[WorkItem]:
     """Move a shot to position `to`; returns every shot in the new order."""
     scoped(session, WorkItem, work_item_id, workspace, "work_item")
-    order = edits.reorder_shot(session, workspace, work_item_id, body.to, by=caller.user_id)
+    order = shot_service.reorder_shot(session, workspace, work_item_id, body.to, by=caller.user_id)
     session.commit()
     return order
 
@@ -162,7 +163,7 @@ def split_shot(
 ) -> list[WorkItem]:
     """Split a shot into consecutive parts (the original keeps its id, nodes and selection as part 1)."""
     scoped(session, WorkItem, work_item_id, workspace, "work_item")
-    parts = edits.split_shot(
+    parts = shot_service.split_shot(
         session, workspace, work_item_id, parts=body.parts, specs=body.specs, by=caller.user_id
     )
     session.commit()
@@ -175,7 +176,7 @@ def merge_shots(body: Merge, workspace: WorkspaceDep, session: SessionDep, calle
     first, so the merge can be rolled back."""
     for item_id in body.work_item_ids:
         scoped(session, WorkItem, item_id, workspace, "work_item")
-    merged = edits.merge_shots(session, workspace, body.work_item_ids, by=caller.user_id)
+    merged = shot_service.merge_shots(session, workspace, body.work_item_ids, by=caller.user_id)
     session.commit()
     return merged
 
@@ -209,7 +210,7 @@ def fork_track(
     """Start a new track (branch) from a node of this work item."""
     scoped(session, WorkItem, work_item_id, workspace, "work_item")
     scoped(session, Node, body.from_node_id, workspace, "node")
-    track = edits.fork_track(
+    track = track_service.fork_track(
         session, workspace, work_item_id, body.from_node_id, name=body.name, by=caller.user_id
     )
     session.commit()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from activities.providers import cards
+from activities.media import fonts
 from infra.settings import Settings
 from launch import doctor
 
@@ -43,11 +43,11 @@ def test_a_missing_voice_fails_with_its_fix(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_no_cjk_font_is_info_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(cards.CJK_FONT_ENV, raising=False)
-    monkeypatch.setattr(cards, "_CJK_FONT_CANDIDATES", ())
-    monkeypatch.setattr(cards, "packaged_cjk_font", lambda: None)
+    monkeypatch.delenv(fonts.CJK_FONT_ENV, raising=False)
+    monkeypatch.setattr(fonts, "_CJK_FONT_CANDIDATES", ())
+    monkeypatch.setattr(fonts, "packaged_cjk_font", lambda: None)
     check = _by_name(Settings(data_dir=tmp_path))["chinese text"]
-    assert check.status == "info" and cards.CJK_FONT_ENV in check.fix
+    assert check.status == "info" and fonts.CJK_FONT_ENV in check.fix
 
 
 def test_gpu_check_names_the_pipelines_the_model_dir_holds(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""services.edits: the REST CRUD routes' writes — same events, DSL limits, snapshots first."""
+"""Id-based edits (the CRUD routes' path through services/): same events, DSL limits, snapshots first."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from schema.repositories import events as event_repo
 from schema.repositories import snapshots as snapshot_repo
 from schema.repositories import work_items as work_item_repo
 from schema.repositories import workspaces as workspace_repo
-from services import edits
-from services.limits import DURATION_MAX_S, DURATION_MIN_S, SPLIT_PARTS_MAX, SPLIT_PARTS_MIN
+from services import project as project_service
+from services import shots as shot_service
+from services import versions as version_service
 from services.router import _coerce_turn
+from services.rules import DURATION_MAX_S, DURATION_MIN_S, SPLIT_PARTS_MAX, SPLIT_PARTS_MIN
 
 USER = "edits-user"
 
@@ -77,10 +79,10 @@ def test_split_beyond_the_dsl_limit_is_rejected_on_both_paths(db: Session, parts
     ws = _workspace(db)
     shot = _shot_ids(db, ws)[0]
     with pytest.raises(InvalidInput) as svc:
-        edits.split_shot(db, ws, shot, parts=parts, by=USER)
+        shot_service.split_shot(db, ws, shot, parts=parts, by=USER)
     assert svc.value.code == "split_parts_out_of_range"
     with pytest.raises(InvalidInput):
-        edits.split_shot(db, ws, shot, specs=[{}] * parts, by=USER)
+        shot_service.split_shot(db, ws, shot, specs=[{}] * parts, by=USER)
     assert len(_shot_ids(db, ws)) == 3
 
 
@@ -89,7 +91,7 @@ def test_split_at_the_dsl_limit_is_accepted_on_both_paths(db: Session) -> None:
     Split.model_validate({"parts": SPLIT_PARTS_MAX})
     ws = _workspace(db, shots=1)
     [shot] = _shot_ids(db, ws)
-    parts = edits.split_shot(db, ws, shot, parts=SPLIT_PARTS_MAX, by=USER)
+    parts = shot_service.split_shot(db, ws, shot, parts=SPLIT_PARTS_MAX, by=USER)
     assert [p.idx for p in parts] == list(range(1, SPLIT_PARTS_MAX + 1)) and parts[0].id == shot
     assert _events(db, ws)[-1] == (
         "work_item.split",
@@ -108,9 +110,9 @@ def test_duration_bounds_match_the_dsl(db: Session, seconds: float) -> None:
     ws = _workspace(db, shots=1)
     [shot] = _shot_ids(db, ws)
     for call in (
-        lambda: edits.create_work_item(db, ws, duration_s=seconds, by=USER),
-        lambda: edits.update_work_item(db, ws, shot, {"duration_s": seconds}, by=USER),
-        lambda: edits.split_shot(db, ws, shot, specs=[{"duration_s": seconds}, {}], by=USER),
+        lambda: shot_service.create_work_item(db, ws, duration_s=seconds, by=USER),
+        lambda: shot_service.update_work_item(db, ws, shot, {"duration_s": seconds}, by=USER),
+        lambda: shot_service.split_shot(db, ws, shot, specs=[{"duration_s": seconds}, {}], by=USER),
     ):
         with pytest.raises(InvalidInput) as err:
             call()
@@ -123,7 +125,7 @@ def test_duration_bounds_match_the_dsl(db: Session, seconds: float) -> None:
 def test_delete_takes_a_snapshot_first(db: Session) -> None:
     ws = _workspace(db)
     ids = _shot_ids(db, ws)
-    snap = edits.delete_work_item(db, ws, ids[1], by=USER)
+    snap = shot_service.delete_work_item(db, ws, ids[1], by=USER)
     assert snap.note == "before shot.delete shot 2" and snap.created_by == USER
     assert str(ids[1]) in [e["id"] for e in snap.data["work_items"]]
     assert _shot_ids(db, ws) == [ids[0], ids[2]]
@@ -133,7 +135,7 @@ def test_delete_takes_a_snapshot_first(db: Session) -> None:
 def test_merge_takes_a_snapshot_first(db: Session) -> None:
     ws = _workspace(db)
     ids = _shot_ids(db, ws)
-    merged = edits.merge_shots(db, ws, ids[:2], by=USER)
+    merged = shot_service.merge_shots(db, ws, ids[:2], by=USER)
     assert merged.id == ids[0] and merged.duration_s == 6.0
     snap = snapshot_repo.latest(db, ws.id)
     assert snap is not None and snap.note == "before shot.merge shots 1–2"
@@ -146,10 +148,10 @@ def test_merge_takes_a_snapshot_first(db: Session) -> None:
 
 def test_scene_delete_takes_a_snapshot_first(db: Session) -> None:
     ws = _workspace(db, shots=1)
-    scene = edits.create_scene(db, ws, title="night", by=USER)
+    scene = shot_service.create_scene(db, ws, title="night", by=USER)
     [shot] = _shot_ids(db, ws)
-    edits.update_work_item(db, ws, shot, {"scene_id": scene.id}, by=USER)
-    snap = edits.delete_scene(db, ws, scene.id, by=USER)
+    shot_service.update_work_item(db, ws, shot, {"scene_id": scene.id}, by=USER)
+    snap = shot_service.delete_scene(db, ws, scene.id, by=USER)
     assert snap.note == "before scene.delete scene 1"
     assert snap.data["work_items"][0]["scene_id"] == str(scene.id)
     assert work_item_repo.require_work_item(db, shot).scene_id is None
@@ -159,9 +161,9 @@ def test_scene_delete_takes_a_snapshot_first(db: Session) -> None:
 def test_rollback_takes_a_safety_snapshot(db: Session) -> None:
     ws = _workspace(db, shots=1)
     [shot] = _shot_ids(db, ws)
-    saved = edits.take_snapshot(db, ws, "v1", by=USER)
-    edits.update_work_item(db, ws, shot, {"spec": {"visual": "changed"}}, by=USER)
-    outcome = edits.rollback_snapshot(db, ws, saved.id, by=USER)
+    saved = version_service.take_snapshot(db, ws, "v1", by=USER)
+    shot_service.update_work_item(db, ws, shot, {"spec": {"visual": "changed"}}, by=USER)
+    outcome = version_service.rollback_snapshot(db, ws, saved.id, by=USER)
     assert outcome.safety.note == "before rollback to v1" and outcome.safety.created_by == USER
     assert outcome.result.restored_work_item_ids == [shot]
     assert work_item_repo.require_work_item(db, shot).spec["visual"] == "shot 1"
@@ -173,9 +175,9 @@ def test_rollback_takes_a_safety_snapshot(db: Session) -> None:
 def test_non_destructive_edits_take_no_snapshot(db: Session) -> None:
     ws = _workspace(db)
     ids = _shot_ids(db, ws)
-    edits.reorder_shot(db, ws, ids[0], 3, by=USER)
-    edits.split_shot(db, ws, ids[1], parts=2, by=USER)
-    edits.update_work_item(db, ws, ids[2], {"spec": {"visual": "x"}, "duration_s": 4}, by=USER)
+    shot_service.reorder_shot(db, ws, ids[0], 3, by=USER)
+    shot_service.split_shot(db, ws, ids[1], parts=2, by=USER)
+    shot_service.update_work_item(db, ws, ids[2], {"spec": {"visual": "x"}, "duration_s": 4}, by=USER)
     assert snapshot_repo.latest(db, ws.id) is None
 
 
@@ -184,12 +186,12 @@ def test_non_destructive_edits_take_no_snapshot(db: Session) -> None:
 
 def test_events_keep_the_route_payloads(db: Session) -> None:
     ws = _workspace(db, shots=0)
-    item = edits.create_work_item(db, ws, spec={"visual": "a"}, duration_s=4, at_idx=1, by=USER)
-    edits.update_work_item(db, ws, item.id, {"spec": {"visual": "b"}, "duration_s": None}, by=USER)
-    edits.reorder_shot(db, ws, item.id, 1, by=USER)
-    character = edits.create_character(db, ws, name="Fox", by=USER)
-    edits.update_character(db, ws, character.id, profile={"age": 3}, by=USER)
-    edits.delete_character(db, ws, character.id, by=USER)
+    item = shot_service.create_work_item(db, ws, spec={"visual": "a"}, duration_s=4, at_idx=1, by=USER)
+    shot_service.update_work_item(db, ws, item.id, {"spec": {"visual": "b"}, "duration_s": None}, by=USER)
+    shot_service.reorder_shot(db, ws, item.id, 1, by=USER)
+    character = project_service.create_character(db, ws, name="Fox", by=USER)
+    project_service.update_character(db, ws, character.id, profile={"age": 3}, by=USER)
+    project_service.delete_character(db, ws, character.id, by=USER)
     assert _events(db, ws) == [
         ("work_item.created", {"work_item_id": str(item.id), "type": "shot", "idx": 1}),
         ("work_item.updated", {"work_item_id": str(item.id), "fields": ["duration_s", "spec"]}),
@@ -203,16 +205,16 @@ def test_events_keep_the_route_payloads(db: Session) -> None:
 def test_rules(db: Session) -> None:
     ws = _workspace(db, shots=1)
     with pytest.raises(InvalidInput) as err:
-        edits.create_work_item(db, ws, tags=["x"], by=USER)
+        shot_service.create_work_item(db, ws, tags=["x"], by=USER)
     assert err.value.code == "shot_tags_unsupported"
     drafts = _workspace(db, shots=0, type=WorkspaceType.draft_space)
-    draft = edits.create_work_item(db, drafts, type=WorkItemType.draft, tags=["cat"], by=USER)
+    draft = shot_service.create_work_item(db, drafts, type=WorkItemType.draft, tags=["cat"], by=USER)
     with pytest.raises(InvalidInput) as err:
-        edits.create_work_item(db, drafts, type=WorkItemType.draft, at_idx=1, by=USER)
+        shot_service.create_work_item(db, drafts, type=WorkItemType.draft, at_idx=1, by=USER)
     assert err.value.code == "draft_has_no_scene"
     with pytest.raises(Conflict) as conflict:
-        edits.split_shot(db, drafts, draft.id, parts=2, by=USER)
+        shot_service.split_shot(db, drafts, draft.id, parts=2, by=USER)
     assert conflict.value.code == "not_a_shot" and conflict.value.http_status == 409
     with pytest.raises(Conflict) as conflict:
-        edits.create_scene(db, drafts, title="x", by=USER)
+        shot_service.create_scene(db, drafts, title="x", by=USER)
     assert conflict.value.code == "scenes_need_narrative_project"

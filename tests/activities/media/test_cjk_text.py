@@ -11,18 +11,20 @@ import pytest
 from PIL import Image, ImageFont
 
 from activities.media import compose as compose_mod
+from activities.media import fonts
 from activities.media.compose import build_ass, subtitle_font_dir
 from activities.media.ffmpeg import ffmpeg_exe
+from activities.media.fonts import find_cjk_font, packaged_cjk_font
 from activities.providers import cards
-from activities.providers.cards import GridRequest, StoryboardCardRenderer, find_cjk_font, packaged_cjk_font
+from activities.providers.cards import GridRequest, StoryboardCardRenderer
 from schema.storyboard import Camera
 
 
 @pytest.fixture
 def packaged_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """No configured and no system CJK font: only the wheel's font is left."""
-    monkeypatch.delenv(cards.CJK_FONT_ENV, raising=False)
-    monkeypatch.setattr(cards, "_CJK_FONT_CANDIDATES", ())
+    monkeypatch.delenv(fonts.CJK_FONT_ENV, raising=False)
+    monkeypatch.setattr(fonts, "_CJK_FONT_CANDIDATES", ())
     cards._font.cache_clear()
     font = packaged_cjk_font()
     assert font is not None, "pylopdf-fonts-zh-cn is a runtime dependency and must be installed"
@@ -45,7 +47,7 @@ def test_configured_font_wins_over_packaged(
 ) -> None:
     custom = tmp_path / "custom.otf"
     custom.write_bytes(packaged_only.read_bytes())
-    monkeypatch.setenv(cards.CJK_FONT_ENV, str(custom))
+    monkeypatch.setenv(fonts.CJK_FONT_ENV, str(custom))
     assert find_cjk_font() == custom
 
 

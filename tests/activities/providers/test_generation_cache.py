@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from activities.generation_cache import (
+from activities.providers.cards import GridRequest, StoryboardCardRenderer
+from activities.providers.generation_cache import (
     WEIGHTS_MANIFEST,
     CachedGridProvider,
     DiskStore,
@@ -20,7 +21,6 @@ from activities.generation_cache import (
     model_identity,
     weights_fingerprint,
 )
-from activities.providers.cards import GridRequest, StoryboardCardRenderer
 from schema.storyboard import Camera
 
 
