@@ -21,8 +21,10 @@ COPY activities ./activities
 COPY agent ./agent
 COPY api ./api
 COPY infra ./infra
+COPY launch ./launch
 COPY migrations ./migrations
 COPY schema ./schema
+COPY services ./services
 COPY workers ./workers
 COPY workflows ./workflows
 RUN pip install . \

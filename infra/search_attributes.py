@@ -3,7 +3,7 @@
 Rules:
 - four Keyword attributes, `WorkspaceId`, `WorkItemId`, `TaskType`, `UserId` (``ATTRIBUTES``):
   the embedded dev server registers them at start (``dev_server_args``); a production cluster gets
-  them once from ``directordeck temporal search-attributes`` (or ``temporal operator
+  them once from ``directordeck search-attributes`` (or ``temporal operator
   search-attribute create``, printed by ``create_commands``);
 - every workflow a client starts carries them as typed search attributes and a memo
   (``workspace_title``, ``shot_number``) — ``start_options``; child workflows get their parent's

@@ -21,9 +21,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import TaskOutcome, TaskRef
     from activities.pipeline import PipelineActivities
     from infra.search_attributes import MEMO_TITLE, USER_ID, WORKSPACE_ID, memo, search_attributes
-    from workflows.contracts import TaskOutcome, TaskRef
 
 T = TypeVar("T")
 

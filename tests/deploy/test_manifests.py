@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
+from infra.queues import POOLS
 from infra.settings import Settings
-from workflows.contracts import POOLS
 
 REPO = Path(__file__).resolve().parents[2]
 API_PORT = 8000
@@ -82,6 +83,13 @@ def _ours(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
+def _packaged() -> list[str]:
+    """The top-level packages `pip install .` installs (pyproject's setuptools `include`)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    include = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    return [pattern.rstrip("*") for pattern in include]
+
+
 def _pool(args: list[str]) -> str | None:
     return args[args.index("--pool") + 1] if "--pool" in args else None
 
@@ -92,7 +100,7 @@ def test_dockerfile_builds_both_images_and_serves_the_api(dockerfile: str, k8s: 
     assert f"EXPOSE {API_PORT}" in dockerfile
     [cmd] = re.findall(r"^CMD (\[.*\])$", dockerfile, re.M)
     assert yaml.safe_load(cmd) == _containers(k8s)["directordeck-api"]["args"]
-    for package in ("activities", "agent", "api", "infra", "migrations", "schema", "workers", "workflows"):
+    for package in _packaged():
         assert f"COPY {package} ./{package}" in dockerfile  # everything `pip install .` packages
     assert "pip install '.[gpu]'" in dockerfile
 

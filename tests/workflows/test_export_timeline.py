@@ -23,9 +23,9 @@ import opentimelineio as otio
 import srt
 import webvtt
 
-from activities.ledger import unit_of_work
+from activities.contracts import EXPORT_FORMATS, ExportResult
 from activities.timeline import FILE_NAMES, OTIO_ADAPTERS, capcut_material_paths
-from agent.router import ActionRouter, Caller
+from infra.ledger import unit_of_work
 from infra.search_attributes import (
     TASK_TYPE,
     USER_ID,
@@ -37,10 +37,11 @@ from infra.search_attributes import (
 from infra.settings import Settings
 from schema.enums import NodeType
 from schema.repositories import nodes as node_repo
-from tests.workflows.test_pipeline import rows
+from services.execution import Caller
+from services.router import ActionRouter
+from tests.support.ledger_rows import rows
 from workflows.contracts import PipelineInput
 from workflows.export import ExportWorkflow
-from workflows.export_contracts import EXPORT_FORMATS, ExportResult
 from workflows.project_pipeline import ProjectPipelineWorkflow
 
 FPS = 24  # the pipeline's preview cut

@@ -56,8 +56,8 @@ async def test_the_embedded_server_has_them_and_registering_again_adds_none(temp
 
 
 def test_directordeck_ui_prints_the_workspace_link(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    from infra import cli
     from infra.settings import get_settings
+    from launch import cli
 
     monkeypatch.setenv("DIRECTORDECK_TEMPORAL_UI_URL", "https://temporal.example.com")
     monkeypatch.setenv("TEMPORAL_NAMESPACE", "directordeck")
