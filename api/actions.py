@@ -81,6 +81,8 @@ async def run_actions(
         raise ApiError(
             422, "webhooks_not_configured", "webhook callbacks need DIRECTORDECK_WEBHOOK_SECRET on the server"
         )
+    if webhook_url:
+        await webhooks.check_webhook_target(services, webhook_url)
     router = await services.action_router()  # 503 router_unavailable when the agent is not installed
     from agent.resolve import Focus
     from agent.router import Caller

@@ -3,8 +3,9 @@
 Rules: ``create_app`` builds everything from Settings (plus, optionally, already-open connections:
 the stack's database URL, a Temporal client, task queues, storage — tests and ``directordeck up``
 pass theirs); nothing connects at import time; every route except ``/health`` needs a bearer
-token; background work of the API process (LISTEN/NOTIFY hub for SSE, webhook deliveries,
-idempotency-key and rate-bucket housekeeping) starts and stops with the app's lifespan.
+token (``/metrics``: the metrics token or an admin's); background work of the API process
+(LISTEN/NOTIFY hub for SSE, webhook deliveries, idempotency-key and rate-bucket housekeeping)
+starts and stops with the app's lifespan.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import require_metrics_access
 from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers
 from api.idempotency import purge_expired
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -40,7 +43,7 @@ from api.routers import (
 from api.services import ApiConfig, Services
 from api.sse import EventHub
 from api.webhooks import WebhookDispatcher
-from infra.metrics import MetricsMiddleware, metrics_app, register_ledger_collector
+from infra.metrics import REGISTRY, MetricsMiddleware, register_ledger_collector
 from infra.settings import Settings, get_settings
 from infra.storage import Storage
 from infra.telemetry import TracingMiddleware, setup_tracing
@@ -69,6 +72,46 @@ async def _housekeeping(services: Services, limiter: RateLimiter) -> None:
         with contextlib.suppress(Exception):
             await run_in_threadpool(purge_idle_buckets, limiter)
         await asyncio.sleep(HOUSEKEEPING_S)
+
+
+IDEMPOTENCY_409 = {
+    "description": "`idempotency_request_in_progress`: a request with this Idempotency-Key is still "
+    "running; repeat it after `Retry-After` seconds to get its response",
+    "headers": {
+        "Retry-After": {"description": "seconds to wait before repeating", "schema": {"type": "integer"}}
+    },
+}
+
+
+def _document_retry_after(app: FastAPI) -> None:
+    """Every operation taking `Idempotency-Key` documents its 409 with `Retry-After`."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    if not isinstance(operation, dict):
+                        continue
+                    params = operation.get("parameters", [])
+                    if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in params):
+                        existing = operation.setdefault("responses", {}).get("409", {})
+                        operation["responses"]["409"] = {
+                            **existing,
+                            **IDEMPOTENCY_409,
+                            "content": existing.get("content")
+                            or {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                        }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -164,12 +207,23 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)  # outer: 413s carry the id too
     app.add_middleware(MetricsMiddleware)  # outermost: every answer is counted, 413s included
-    app.add_route("/metrics", metrics_app(), include_in_schema=False)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text; operators only: `Bearer <DIRECTORDECK_METRICS_TOKEN>` or an admin's token
+        (the series sum every user's tasks and GPU seconds)."""
+        await run_in_threadpool(
+            require_metrics_access, request.headers.get("authorization"), settings, config
+        )
+        body = await run_in_threadpool(generate_latest, REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
+        """Liveness: the process answers (no dependency is checked; see /ready)."""
         return {"status": "ok"}
 
+    _document_retry_after(app)
     for module in (
         workspaces,
         characters,

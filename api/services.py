@@ -40,6 +40,8 @@ class ApiConfig:
     webhook_poll_s: float = 2.0
     webhook_max_attempts: int = 6
     webhook_secret: str | None = None
+    webhook_allowed_networks: tuple[str, ...] = ()  # CIDRs exempt from the SSRF guard (api.webhook_targets)
+    metrics_token: str | None = None
     idempotency_ttl_s: int = 48 * 3600
     public_url: str | None = None
     db_pool_size: int = 10
@@ -63,6 +65,8 @@ class ApiConfig:
             if value is not None:
                 setattr(config, name, value)
         config.webhook_secret = getattr(settings, "webhook_secret", None) or settings.effective_jwt_secret
+        config.webhook_allowed_networks = tuple(getattr(settings, "webhook_allowed_networks", None) or ())
+        config.metrics_token = getattr(settings, "metrics_token", None)
         if config.public_url is None:
             config.public_url = f"http://{settings.api_host}:{settings.api_port}"
         return config

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     api_idempotency_ttl_s: int = 172_800  # keys are kept at least 24 h
     api_db_pool_size: int = 10
     webhook_secret: str | None = None  # HMAC key for webhooks; dev falls back to the JWT secret
+    # CIDRs webhooks may reach although they are loopback/private/link-local (default: none)
+    webhook_allowed_networks: list[str] = []
+    metrics_token: str | None = None  # bearer token for /metrics (admins' JWTs work too)
 
     # --- providers ---------------------------------------------------------------------
     google_api_key: str | None = Field(default=None, validation_alias=_env("GOOGLE_API_KEY"))

@@ -13,10 +13,12 @@ from api.convert import emit
 from api.deps import CallerDep, IdempotencyDep, ServicesDep, SessionDep, WorkspaceDep, rate_limit
 from api.errors import ApiError, responses
 from api.schemas import Me, WorkspaceCreate, WorkspaceCreated, WorkspaceOut, WorkspaceUpdate
+from api.webhooks import check_webhook_target
 from schema.actions import GenStoryboard, GenStoryboardArgs
 from schema.db import unit_of_work
 from schema.enums import WorkspaceType
 from schema.models import Workspace
+from schema.repositories import events as event_repo
 from schema.repositories import workspaces as workspace_repo
 from schema.repositories._shared import merge_patch
 
@@ -65,6 +67,8 @@ async def create_workspace(
         raise ApiError(
             422, "webhooks_not_configured", "webhook callbacks need a webhook secret on the server"
         )
+    if body.webhook_url is not None:
+        await check_webhook_target(services, str(body.webhook_url))
     if body.story is not None:
         await run_in_threadpool(rate_limit, request, caller)  # a storyboard starts work like generation
 
@@ -134,7 +138,8 @@ def update_workspace(body: WorkspaceUpdate, workspace: WorkspaceDep, session: Se
 
 @router.delete("/workspaces/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_workspace(workspace: WorkspaceDep, session: SessionDep) -> Response:
-    """Delete the workspace and everything in it."""
+    """Delete the workspace and everything in it. Its event streams receive `workspace.deleted` and end."""
     workspace_repo.delete(session, workspace.id)
+    event_repo.notify_deleted(session, workspace.id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -106,7 +106,7 @@ def upsert_running(
         parent_task_id=parent_task_id,
         trace_id=trace_id,
         retries=retries,
-        started_at=func.now(),
+        started_at=func.clock_timestamp(),
     )
     stmt = _insert(values)
     active = Task.status.in_(_ACTIVE)
@@ -115,7 +115,9 @@ def upsert_running(
         set_={
             "status": TaskStatus.running,
             "run_id": func.coalesce(stmt.excluded.run_id, Task.run_id),
-            "started_at": case((active, func.coalesce(Task.started_at, func.now())), else_=func.now()),
+            "started_at": case(
+                (active, func.coalesce(Task.started_at, func.clock_timestamp())), else_=func.clock_timestamp()
+            ),
             "retries": case(
                 (active, func.greatest(Task.retries, stmt.excluded.retries)), else_=Task.retries + 1
             ),
@@ -123,7 +125,7 @@ def upsert_running(
             "finished_at": None,
             "progress": case((active, Task.progress), else_=0.0),
             "trace_id": func.coalesce(Task.trace_id, stmt.excluded.trace_id),
-            "updated_at": func.now(),
+            "updated_at": func.clock_timestamp(),
         },
         where=active
         | (stmt.excluded.run_id.is_not(None) & Task.run_id.is_distinct_from(stmt.excluded.run_id)),
@@ -168,7 +170,7 @@ def record_outcome(
         work_item_id=work_item_id,
         error=None if error is None else dict(error),
         result=None if result is None else dict(result),
-        finished_at=func.now(),
+        finished_at=func.clock_timestamp(),
         progress=1.0 if status == TaskStatus.succeeded else 0.0,
     )
     stmt = _insert(values)
@@ -179,9 +181,9 @@ def record_outcome(
             "run_id": func.coalesce(stmt.excluded.run_id, Task.run_id),
             "error": stmt.excluded.error,
             "result": func.coalesce(stmt.excluded.result, Task.result),
-            "finished_at": func.now(),
+            "finished_at": func.clock_timestamp(),
             "progress": 1.0 if status == TaskStatus.succeeded else Task.progress,
-            "updated_at": func.now(),
+            "updated_at": func.clock_timestamp(),
         },
         where=Task.status.in_(_ACTIVE),
     )
@@ -293,7 +295,7 @@ def usage_by_type(
 
 
 def mark_running(session: Session, task: TaskKey, *, run_id: str | None = None) -> Task:
-    changes: dict[str, Any] = {"started_at": func.coalesce(Task.started_at, func.now())}
+    changes: dict[str, Any] = {"started_at": func.coalesce(Task.started_at, func.clock_timestamp())}
     if run_id is not None:
         changes["run_id"] = run_id
     return _transition(session, task, TaskStatus.running, changes)
@@ -307,7 +309,7 @@ def mark_succeeded(
     cost: Decimal | float | None = None,
     gpu_seconds: float | None = None,
 ) -> Task:
-    changes: dict[str, Any] = {"finished_at": func.now(), "progress": 1.0, "error": None}
+    changes: dict[str, Any] = {"finished_at": func.clock_timestamp(), "progress": 1.0, "error": None}
     if result is not None:
         changes["result"] = dict(result)
     if cost is not None:
@@ -320,14 +322,17 @@ def mark_succeeded(
 def mark_failed(
     session: Session, task: TaskKey, code: str, message: str, *, result: Mapping[str, Any] | None = None
 ) -> Task:
-    changes: dict[str, Any] = {"finished_at": func.now(), "error": {"code": code, "message": message}}
+    changes: dict[str, Any] = {
+        "finished_at": func.clock_timestamp(),
+        "error": {"code": code, "message": message},
+    }
     if result is not None:
         changes["result"] = dict(result)
     return _transition(session, task, TaskStatus.failed, changes)
 
 
 def mark_canceled(session: Session, task: TaskKey) -> Task:
-    return _transition(session, task, TaskStatus.canceled, {"finished_at": func.now()})
+    return _transition(session, task, TaskStatus.canceled, {"finished_at": func.clock_timestamp()})
 
 
 def requeue(session: Session, task: TaskKey, *, run_id: str | None = None) -> Task:
@@ -338,7 +343,7 @@ def requeue(session: Session, task: TaskKey, *, run_id: str | None = None) -> Ta
         "finished_at": None,
         "started_at": None,
         "progress": 0.0,
-        "queued_at": func.now(),
+        "queued_at": func.clock_timestamp(),
     }
     if run_id is not None:
         changes["run_id"] = run_id
