@@ -10,6 +10,7 @@ transaction fails, stored files that no asset row uses are removed again (no orp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from temporalio import activity
 
 from activities.errors import BadInputError
@@ -32,7 +34,8 @@ from infra.settings import Settings
 from infra.storage import Storage, StoredObject, storage_from
 from infra.telemetry import current_trace_id, provider_span
 from schema.domain_errors import DomainError
-from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType
+from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType, WorkItemType
+from schema.models import WorkItem
 from schema.repositories import assets as asset_repo
 from schema.repositories import events as event_repo
 from schema.repositories import nodes as node_repo
@@ -248,11 +251,16 @@ class PipelineActivities:
         return made, stored
 
     async def _write(self, stored: list[StoredObject], fn: Any, *args: Any) -> Any:
+        """Write the result in one transaction; files that ended up in no asset row (the write
+        failed, or an earlier attempt's result was kept) are deleted from storage."""
         try:
-            return await asyncio.to_thread(fn, *args)
+            result = await asyncio.to_thread(fn, *args)
         except BaseException:
-            await asyncio.to_thread(self._discard_orphans, stored)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._discard_orphans, stored)
             raise
+        await asyncio.to_thread(self._discard_orphans, stored)
+        return result
 
     # --- task mirroring -------------------------------------------------------------------
 
@@ -411,6 +419,7 @@ class PipelineActivities:
                     obj,
                     AssetKind.image,
                     "image/png",
+                    for_node=f"{wf}/grid/{img.cell}",
                     width=img.width,
                     height=img.height,
                 )
@@ -521,6 +530,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.audio,
                 "audio/wav",
+                for_node=f"{wf}/voice",
                 duration_s=duration,
             )
             node = node_repo.create_node(
@@ -609,6 +619,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.video,
                 "video/mp4",
+                for_node=f"{wf}/video",
                 width=info.width,
                 height=info.height,
                 duration_s=info.duration_s,
@@ -690,6 +701,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.audio,
                 "audio/wav",
+                for_node=f"{wf}/music",
                 duration_s=plan.duration_s,
             )
             # a workspace-level node, like compose: background music belongs to the whole cut
@@ -825,6 +837,20 @@ class PipelineActivities:
         if inp.music_node_id:
             payload["music_node_id"] = inp.music_node_id
         with unit_of_work(self.database_url) as session:
+            used = {p["work_item_id"] for p in plan}
+            left_out = [  # the cut says what it left out: every shot without a clip
+                {"work_item_id": str(item_id), "shot_number": int(idx or 0), "reason": "no_video"}
+                for item_id, idx in session.execute(
+                    select(WorkItem.id, WorkItem.idx)
+                    .where(
+                        WorkItem.workspace_id == _uuid(inp.task.workspace_id),
+                        WorkItem.type == WorkItemType.shot,
+                    )
+                    .order_by(WorkItem.idx)
+                )
+                if str(item_id) not in used
+            ]
+            payload["left_out"] = left_out
             task = task_repo.get_by_workflow_id(session, wf)
             asset = stored_asset(
                 session,
@@ -832,6 +858,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.video,
                 "video/mp4",
+                for_node=f"{wf}/compose",
                 width=composed.width,
                 height=composed.height,
                 duration_s=composed.duration_s,
@@ -865,6 +892,7 @@ class PipelineActivities:
                 reencoded_shots=list(composed.reencoded_shots),
                 cached_shots=list(composed.cached_shots),
                 music_node_id=inp.music_node_id,
+                left_out=left_out,
             )
             self._finish_task(
                 session,
@@ -874,6 +902,7 @@ class PipelineActivities:
                     "asset_key": stored.key,
                     "duration_s": result.duration_s,
                     "shots": result.shots,
+                    "left_out": left_out,
                     **({"music_node_id": inp.music_node_id} if inp.music_node_id else {}),
                 },
             )

@@ -31,7 +31,8 @@ _FROM: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.succeeded: frozenset(ACTIVE_TASK_STATUSES),
     TaskStatus.failed: frozenset(ACTIVE_TASK_STATUSES),
     TaskStatus.canceled: frozenset(ACTIVE_TASK_STATUSES),
-    TaskStatus.queued: frozenset({TaskStatus.failed, TaskStatus.canceled}),
+    TaskStatus.partial: frozenset(ACTIVE_TASK_STATUSES),
+    TaskStatus.queued: frozenset({TaskStatus.failed, TaskStatus.canceled, TaskStatus.partial}),
 }
 _ACTIVE = [s.value for s in ACTIVE_TASK_STATUSES]
 
@@ -160,7 +161,7 @@ def record_outcome(
     worker got to it) cannot reopen the task (`upsert_running` restarts only a new run)."""
     status = TaskStatus(status)
     if status not in TERMINAL_TASK_STATUSES:
-        raise InvalidInput("an outcome is succeeded, failed or canceled", code="outcome_not_final")
+        raise InvalidInput("an outcome is succeeded, partial, failed or canceled", code="outcome_not_final")
     values = _values(
         workspace_id=workspace_id,
         type=type,
@@ -171,7 +172,7 @@ def record_outcome(
         error=None if error is None else dict(error),
         result=None if result is None else dict(result),
         finished_at=func.clock_timestamp(),
-        progress=1.0 if status == TaskStatus.succeeded else 0.0,
+        progress=1.0 if status in (TaskStatus.succeeded, TaskStatus.partial) else 0.0,
     )
     stmt = _insert(values)
     stmt = stmt.on_conflict_do_update(
@@ -182,7 +183,7 @@ def record_outcome(
             "error": stmt.excluded.error,
             "result": func.coalesce(stmt.excluded.result, Task.result),
             "finished_at": func.clock_timestamp(),
-            "progress": 1.0 if status == TaskStatus.succeeded else Task.progress,
+            "progress": 1.0 if status in (TaskStatus.succeeded, TaskStatus.partial) else Task.progress,
             "updated_at": func.clock_timestamp(),
         },
         where=Task.status.in_(_ACTIVE),
