@@ -25,10 +25,11 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from temporalio import activity
 
-from activities.errors import BadInputError
+from activities.errors import BadInputError, DiskFullError
 from activities.ledger import stored_asset, unit_of_work
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import Cancelled, Progress, coded, run_blocking
+from infra import diskguard
 from infra.logging import remember_task_id
 from infra.settings import Settings
 from infra.storage import Storage, StoredObject, storage_from
@@ -114,11 +115,20 @@ class _ShotView:
 
 
 class PipelineActivities:
-    def __init__(self, database_url: str, storage: Storage, providers: Providers, work_dir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        storage: Storage,
+        providers: Providers,
+        work_dir: Path,
+        *,
+        min_free_disk_mb: int = 0,
+    ) -> None:
         self.database_url = database_url
         self.storage = storage
         self.providers = providers
         self.work_dir = work_dir
+        self.min_free_disk_mb = min_free_disk_mb  # disk guard (infra.diskguard); 0: off
         work_dir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -138,7 +148,11 @@ class PipelineActivities:
             region=settings.aws_region,
         )
         return cls(
-            database_url, storage, choose_providers(settings, device=device), settings.data_path / "work"
+            database_url,
+            storage,
+            choose_providers(settings, device=device),
+            settings.data_path / "work",
+            min_free_disk_mb=settings.min_free_disk_mb,
         )
 
     # --- shared steps ---------------------------------------------------------------------
@@ -239,6 +253,10 @@ class PipelineActivities:
         cancellable, inside `span`), then put the file in storage; the temp file never outlives
         the call."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            diskguard.require(self.work_dir, self.min_free_disk_mb)
+        except diskguard.LowDiskSpace as exc:
+            raise DiskFullError(str(exc)) from exc
         fd, name = tempfile.mkstemp(dir=self.work_dir, prefix=prefix, suffix=ext)
         os.close(fd)
         path = Path(name)

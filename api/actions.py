@@ -18,6 +18,7 @@ from api.auth import Principal
 from api.errors import ApiError
 from api.schemas import ActionResultOut, TurnOut
 from api.services import Services
+from infra import diskguard
 from schema.actions import AnyAction, Turn
 from schema.db import unit_of_work
 
@@ -63,6 +64,15 @@ def turn_out(result: Any) -> TurnOut:
     )
 
 
+def require_disk_space(services: Services) -> None:
+    """507 `disk_full` below the disk guard's threshold: no new generation starts."""
+    settings = services.settings
+    try:
+        diskguard.require(settings.data_path, settings.min_free_disk_mb)
+    except diskguard.LowDiskSpace as exc:
+        raise ApiError(507, exc.code, str(exc)) from exc
+
+
 async def run_actions(
     services: Services,
     caller: Principal,
@@ -83,6 +93,7 @@ async def run_actions(
         )
     if webhook_url:
         await webhooks.check_webhook_target(services, webhook_url)
+    require_disk_space(services)
     router = await services.action_router()  # 503 router_unavailable when the agent is not installed
     from agent.resolve import Focus
     from agent.router import Caller

@@ -14,14 +14,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_metrics_access
-from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers
+from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers, request_id_of
 from api.idempotency import purge_expired
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.ratelimit import RateLimiter, purge_idle_buckets
@@ -112,6 +114,46 @@ def _document_retry_after(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+READY_TIMEOUT_S = 3.0
+
+
+async def readiness(services: Services) -> dict[str, dict[str, Any]]:
+    """Each dependency's state: {"ok": bool, "detail": str}."""
+    from sqlalchemy import text
+
+    from infra import diskguard
+
+    def database() -> str:
+        with services.engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return "answers"
+
+    async def temporal() -> str:
+        client = await services.temporal()
+        await client.service_client.check_health(timeout=timedelta(seconds=READY_TIMEOUT_S))
+        return "answers"
+
+    async def check(fn: Any) -> dict[str, Any]:
+        try:
+            detail = await asyncio.wait_for(fn(), timeout=READY_TIMEOUT_S)
+            return {"ok": True, "detail": detail}
+        except Exception as exc:
+            return {
+                "ok": False,
+                "detail": (getattr(exc, "message", None) or str(exc) or type(exc).__name__)[:300],
+            }
+
+    db_check, temporal_check = await asyncio.gather(
+        check(lambda: run_in_threadpool(database)), check(temporal)
+    )
+    settings = services.settings
+    space = diskguard.disk_space(settings.data_path, settings.min_free_disk_mb)
+    disk = {"ok": space.ok or settings.min_free_disk_mb == 0, "detail": f"{space.free_mb:.0f} MiB free"}
+    if not disk["ok"]:
+        disk.update(code="disk_full", detail=space.problem())
+    return {"database": db_check, "temporal": temporal_check, "disk": disk}
 
 
 def create_app(
@@ -222,6 +264,19 @@ def create_app(
     async def health() -> dict[str, str]:
         """Liveness: the process answers (no dependency is checked; see /ready)."""
         return {"status": "ok"}
+
+    @app.get("/ready", tags=["ops"], responses={503: {"description": "a dependency is down (see checks)"}})
+    async def ready(request: Request) -> Response:
+        """Readiness: the ledger answers, Temporal answers, the disk guard has room. 200 when all
+        hold, else 503 `not_ready` with each check's state (a load balancer stops sending work)."""
+        checks = await readiness(services)
+        ok = all(c["ok"] for c in checks.values())
+        body = {"status": "ready" if ok else "not_ready", "checks": checks}
+        if not ok:
+            body.update(
+                code="not_ready", message="a dependency is not ready", request_id=request_id_of(request)
+            )
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     _document_retry_after(app)
     for module in (

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     cjk_font: Path | None = None  # read by activities/providers/cards.py for Chinese text on cards/subtitles
 
     # --- storage -----------------------------------------------------------------------
+    min_free_disk_mb: int = Field(default=1024, ge=0)  # disk guard (infra/diskguard.py); 0 disables it
     storage_backend: Literal["fs", "s3"] = "fs"
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = Field(default=None, validation_alias=_env("AWS_ENDPOINT_URL_S3"))

@@ -55,7 +55,9 @@ async def test_missing_and_bad_tokens_are_401(stack: Stack) -> None:
     r = await c.get("/workspaces", headers={"Authorization": "Basic abc"})
     _error(r, 401, "unauthorized")
     # a genuine token past its exp has its own code (a client refreshes it); a forged one does not
-    r = await c.get("/workspaces", headers={"Authorization": f"Bearer {_hs(st, {'sub': 'eve', 'exp': now - 3600})}"})
+    r = await c.get(
+        "/workspaces", headers={"Authorization": f"Bearer {_hs(st, {'sub': 'eve', 'exp': now - 3600})}"}
+    )
     _error(r, 401, "token_expired")
     assert r.headers["www-authenticate"] == "Bearer"
 

@@ -357,3 +357,57 @@ async def test_deleting_a_workspace_ends_its_stream_with_workspace_deleted(
         # the loop ended because the server closed the stream
     assert seen[-1][0] == "workspace.deleted" and seen[-1][1]["data"]["workspace_id"] == s.workspace
     assert time.monotonic() - started < 5  # woken by NOTIFY, not a slow poll
+
+
+# --- /ready and the disk guard ---------------------------------------------------------------
+
+
+async def test_ready_checks_the_database_temporal_and_the_disk_guard(stack: Stack, seeded) -> None:
+    c = stack.client
+    r = await c.get("/ready")
+    assert r.status_code == 200, r.text
+    assert {k: v["ok"] for k, v in r.json()["checks"].items()} == {
+        "database": True,
+        "temporal": True,
+        "disk": True,
+    }
+    s = seeded(uid())
+    h = stack.auth(s.owner)
+    with unit_of_work(stack.db_url) as session:
+        tasks_before = session.scalar(
+            text("select count(*) from task where workspace_id = :ws"), {"ws": s.workspace}
+        )
+    saved = stack.settings.min_free_disk_mb
+    stack.settings.min_free_disk_mb = 10**9  # a threshold no disk meets: the guard trips
+    try:
+        r = await c.get("/ready")
+        assert r.status_code == 503 and r.json()["code"] == "not_ready"
+        assert r.json()["checks"]["disk"]["code"] == "disk_full"
+        r = await c.post(f"/workspaces/{s.workspace}/generate/storyboard", json={"story": "a fox"}, headers=h)
+        _error(r, 507, "disk_full")
+        assert (await c.get("/health")).status_code == 200  # liveness is not readiness
+    finally:
+        stack.settings.min_free_disk_mb = saved
+    with unit_of_work(stack.db_url) as session:  # nothing was started while the disk was "full"
+        after = session.scalar(
+            text("select count(*) from task where workspace_id = :ws"), {"ws": s.workspace}
+        )
+    assert after == tasks_before
+    assert (await c.get("/ready")).status_code == 200  # space is back: ready again
+
+
+async def test_ready_says_the_database_is_down_while_health_stays_up(stack: Stack, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from api.main import create_app
+    from infra.settings import Settings
+    from tests.conftest import free_port
+
+    dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing"
+    app = create_app(
+        Settings(data_dir=tmp_path), database_url=dead, temporal_client=stack.temporal, background=False
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as http:
+        assert (await http.get("/health")).status_code == 200
+        r = await http.get("/ready")
+    assert r.status_code == 503
+    checks = r.json()["checks"]
+    assert checks["database"]["ok"] is False and checks["temporal"]["ok"] is True

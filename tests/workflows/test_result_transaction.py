@@ -97,3 +97,20 @@ async def test_a_failed_write_commits_nothing_and_keeps_no_file(fresh_db_url: st
             s.scalar(select(Task.status).where(Task.workflow_id == inp.task.workflow_id))
             == TaskStatus.canceled
         )
+
+
+async def test_below_the_disk_guard_nothing_is_rendered(fresh_db_url: str, tmp_path: Path) -> None:
+    from activities.errors import DiskFullError
+
+    storage = FileSystemStorage(tmp_path / "storage")
+    settings = Settings(data_dir=tmp_path)
+    acts = PipelineActivities(
+        fresh_db_url, storage, choose_providers(settings), tmp_path / "w", min_free_disk_mb=10**9
+    )
+    rendered: list[Path] = []
+    with pytest.raises(DiskFullError) as err:
+        await acts._render_to_storage(
+            ".wav", "audio", __import__("contextlib").nullcontext(), lambda p, *_: rendered.append(p)
+        )
+    assert err.value.code == "disk_full" and err.value.retryable and rendered == []
+    assert list((tmp_path / "w").iterdir()) == []
