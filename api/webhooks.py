@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from api import webhook_targets
 from api.errors import ApiError
+from api.presenters import task_out  # the same shape as GET /tasks/{id}
 from api.schemas import Links
 from api.services import Services
 from schema.api_models import Webhook
@@ -152,7 +153,6 @@ class WebhookDispatcher:
         return len(due)
 
     def _claim(self) -> list[_Due]:
-        from api.routers.tasks import task_out  # the same shape as GET /tasks/{id}
 
         links = Links(self.services.config.public_url or "")
         with unit_of_work(self.services.sessions) as session:

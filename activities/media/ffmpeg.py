@@ -22,7 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from activities.errors import (
+from infra.process import die_with_parent
+from schema.errors import (
     CancelledByUser,
     DirectorDeckError,
     DiskFullError,
@@ -30,7 +31,6 @@ from activities.errors import (
     MediaToolKilled,
     ProviderUnavailableError,
 )
-from infra.process import die_with_parent
 
 __all__ = ["POLL_INTERVAL_S", "ffmpeg_exe", "live_ffmpeg_pids", "run_ffmpeg"]
 

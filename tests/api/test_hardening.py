@@ -18,13 +18,13 @@ import httpx
 import pytest
 from sqlalchemy import select, text
 
-from activities.ledger import unit_of_work
 from api import webhook_targets, webhooks
+from infra.ledger import unit_of_work
 from schema.api_models import Webhook
 from schema.enums import TaskType
 from schema.repositories import tasks as task_repo
 from tests.api.conftest import Stack, uid
-from tests.api.test_sse import frames
+from tests.support.sse import frames
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 
@@ -256,7 +256,7 @@ async def test_metrics_need_the_metrics_token_or_an_admin(stack: Stack, seeded) 
 
 def test_cli_token_with_an_empty_user_is_one_line() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "token", "--user", ""],
+        [sys.executable, "-m", "launch.cli", "token", "--user", ""],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ import contextlib
 import psutil
 
 from activities.media.ffmpeg import live_ffmpeg_pids
-from tests.workflows.test_pipeline import rows
+from tests.support.ledger_rows import rows
 
 
 async def _kill_first_clip_ffmpeg(killed: list[int]) -> None:

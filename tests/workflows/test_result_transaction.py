@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from activities.ledger import unit_of_work
+from activities.contracts import TaskRef, VoiceInput
 from activities.pipeline import PipelineActivities
 from activities.providers.choice import choose_providers
+from infra.ledger import unit_of_work
 from infra.settings import Settings
 from infra.storage import FileSystemStorage
 from schema.enums import NodeType, TaskStatus, TaskType, WorkspaceType
@@ -20,7 +21,6 @@ from schema.models import Asset, Event, Node, Task
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import tasks as task_repo
 from schema.repositories import workspaces as workspace_repo
-from workflows.contracts import TaskRef, VoiceInput
 
 
 def _voice_task(db_url: str) -> tuple[VoiceInput, str]:
@@ -100,7 +100,7 @@ async def test_a_failed_write_commits_nothing_and_keeps_no_file(fresh_db_url: st
 
 
 async def test_below_the_disk_guard_nothing_is_rendered(fresh_db_url: str, tmp_path: Path) -> None:
-    from activities.errors import DiskFullError
+    from schema.errors import DiskFullError
 
     storage = FileSystemStorage(tmp_path / "storage")
     settings = Settings(data_dir=tmp_path)
