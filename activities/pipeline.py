@@ -10,6 +10,7 @@ transaction fails, stored files that no asset row uses are removed again (no orp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from temporalio import activity
 
 from activities.contracts import (
@@ -42,14 +44,16 @@ from activities.contracts import (
 from activities.ledger import stored_asset
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import Cancelled, Progress, coded, run_blocking
+from infra import diskguard
 from infra.ledger import unit_of_work
 from infra.logging import remember_task_id
 from infra.settings import Settings
 from infra.storage import Storage, StoredObject, storage_from
 from infra.telemetry import current_trace_id, provider_span
 from schema.domain_errors import DomainError
-from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType
-from schema.errors import BadInputError
+from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType, WorkItemType
+from schema.errors import BadInputError, DiskFullError
+from schema.models import WorkItem
 from schema.repositories import assets as asset_repo
 from schema.repositories import events as event_repo
 from schema.repositories import nodes as node_repo
@@ -113,11 +117,20 @@ class _ShotView:
 
 
 class PipelineActivities:
-    def __init__(self, database_url: str, storage: Storage, providers: Providers, work_dir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        storage: Storage,
+        providers: Providers,
+        work_dir: Path,
+        *,
+        min_free_disk_mb: int = 0,
+    ) -> None:
         self.database_url = database_url
         self.storage = storage
         self.providers = providers
         self.work_dir = work_dir
+        self.min_free_disk_mb = min_free_disk_mb  # disk guard (infra.diskguard); 0: off
         work_dir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -137,7 +150,11 @@ class PipelineActivities:
             region=settings.aws_region,
         )
         return cls(
-            database_url, storage, choose_providers(settings, device=device), settings.data_path / "work"
+            database_url,
+            storage,
+            choose_providers(settings, device=device),
+            settings.data_path / "work",
+            min_free_disk_mb=settings.min_free_disk_mb,
         )
 
     # --- shared steps ---------------------------------------------------------------------
@@ -238,6 +255,10 @@ class PipelineActivities:
         cancellable, inside `span`), then put the file in storage; the temp file never outlives
         the call."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            diskguard.require(self.work_dir, self.min_free_disk_mb)
+        except diskguard.LowDiskSpace as exc:
+            raise DiskFullError(str(exc)) from exc
         fd, name = tempfile.mkstemp(dir=self.work_dir, prefix=prefix, suffix=ext)
         os.close(fd)
         path = Path(name)
@@ -250,11 +271,16 @@ class PipelineActivities:
         return made, stored
 
     async def _write(self, stored: list[StoredObject], fn: Any, *args: Any) -> Any:
+        """Write the result in one transaction; files that ended up in no asset row (the write
+        failed, or an earlier attempt's result was kept) are deleted from storage."""
         try:
-            return await asyncio.to_thread(fn, *args)
+            result = await asyncio.to_thread(fn, *args)
         except BaseException:
-            await asyncio.to_thread(self._discard_orphans, stored)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._discard_orphans, stored)
             raise
+        await asyncio.to_thread(self._discard_orphans, stored)
+        return result
 
     # --- task mirroring -------------------------------------------------------------------
 
@@ -413,6 +439,7 @@ class PipelineActivities:
                     obj,
                     AssetKind.image,
                     "image/png",
+                    for_node=f"{wf}/grid/{img.cell}",
                     width=img.width,
                     height=img.height,
                 )
@@ -523,6 +550,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.audio,
                 "audio/wav",
+                for_node=f"{wf}/voice",
                 duration_s=duration,
             )
             node = node_repo.create_node(
@@ -611,6 +639,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.video,
                 "video/mp4",
+                for_node=f"{wf}/video",
                 width=info.width,
                 height=info.height,
                 duration_s=info.duration_s,
@@ -692,6 +721,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.audio,
                 "audio/wav",
+                for_node=f"{wf}/music",
                 duration_s=plan.duration_s,
             )
             # a workspace-level node, like compose: background music belongs to the whole cut
@@ -827,6 +857,20 @@ class PipelineActivities:
         if inp.music_node_id:
             payload["music_node_id"] = inp.music_node_id
         with unit_of_work(self.database_url) as session:
+            used = {p["work_item_id"] for p in plan}
+            left_out = [  # the cut says what it left out: every shot without a clip
+                {"work_item_id": str(item_id), "shot_number": int(idx or 0), "reason": "no_video"}
+                for item_id, idx in session.execute(
+                    select(WorkItem.id, WorkItem.idx)
+                    .where(
+                        WorkItem.workspace_id == _uuid(inp.task.workspace_id),
+                        WorkItem.type == WorkItemType.shot,
+                    )
+                    .order_by(WorkItem.idx)
+                )
+                if str(item_id) not in used
+            ]
+            payload["left_out"] = left_out
             task = task_repo.get_by_workflow_id(session, wf)
             asset = stored_asset(
                 session,
@@ -834,6 +878,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.video,
                 "video/mp4",
+                for_node=f"{wf}/compose",
                 width=composed.width,
                 height=composed.height,
                 duration_s=composed.duration_s,
@@ -867,6 +912,7 @@ class PipelineActivities:
                 reencoded_shots=list(composed.reencoded_shots),
                 cached_shots=list(composed.cached_shots),
                 music_node_id=inp.music_node_id,
+                left_out=left_out,
             )
             self._finish_task(
                 session,
@@ -876,6 +922,7 @@ class PipelineActivities:
                     "asset_key": stored.key,
                     "duration_s": result.duration_s,
                     "shots": result.shots,
+                    "left_out": left_out,
                     **({"music_node_id": inp.music_node_id} if inp.music_node_id else {}),
                 },
             )

@@ -9,12 +9,15 @@ Rules:
   ``user`` (Supabase's ``role: "authenticated"`` included);
 - HS256 tokens are checked with ``settings.effective_jwt_secret``; any other algorithm only against
   ``settings.jwks_url`` (the ``alg: none`` and algorithm-confusion tricks are rejected);
-- a failure answers 401 ``unauthorized`` with ``WWW-Authenticate: Bearer`` and never says which
-  check failed beyond a short reason.
+- a failure answers 401 with ``WWW-Authenticate: Bearer``: ``token_expired`` for a genuine token
+  past its ``exp`` (the signature checked first: a forged expired token is ``unauthorized``), else
+  ``unauthorized`` with a short reason and never more;
+- ``/metrics`` answers the metrics token (``DIRECTORDECK_METRICS_TOKEN``) or an admin's token only.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -112,7 +115,9 @@ def verify_token(token: str, settings: Settings) -> Principal:
         else:
             raise _unauthorized("token algorithm not accepted")
     except jwt.ExpiredSignatureError as exc:
-        raise _unauthorized("token expired") from exc
+        raise ApiError(
+            401, "token_expired", "token expired: get a new one", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
     except jwt.PyJWKClientError as exc:
         raise _unauthorized("token signing key not found") from exc
     except jwt.PyJWTError as exc:
@@ -137,4 +142,14 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-__all__ = ["Principal", "bearer_token", "mint_dev_token", "verify_token"]
+def require_metrics_access(authorization: str | None, settings: Settings, config: Any) -> None:
+    """Pass for the metrics token or an admin's bearer token; 401/403 otherwise."""
+    token = bearer_token(authorization)
+    expected = getattr(config, "metrics_token", None)
+    if expected and hmac.compare_digest(token.encode(), str(expected).encode()):
+        return
+    if not verify_token(token, settings).is_admin:
+        raise ApiError(403, "metrics_forbidden", "metrics need the metrics token or an admin's token")
+
+
+__all__ = ["Principal", "bearer_token", "mint_dev_token", "require_metrics_access", "verify_token"]

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     api_idempotency_ttl_s: int = 172_800  # keys are kept at least 24 h
     api_db_pool_size: int = 10
     webhook_secret: str | None = None  # HMAC key for webhooks; dev falls back to the JWT secret
+    # CIDRs webhooks may reach although they are loopback/private/link-local (default: none)
+    webhook_allowed_networks: list[str] = []
+    metrics_token: str | None = None  # bearer token for /metrics (admins' JWTs work too)
 
     # --- providers ---------------------------------------------------------------------
     google_api_key: str | None = Field(default=None, validation_alias=_env("GOOGLE_API_KEY"))
@@ -79,6 +82,7 @@ class Settings(BaseSettings):
     cjk_font: Path | None = None  # read by activities/providers/cards.py for Chinese text on cards/subtitles
 
     # --- storage -----------------------------------------------------------------------
+    min_free_disk_mb: int = Field(default=1024, ge=0)  # disk guard (infra/diskguard.py); 0 disables it
     storage_backend: Literal["fs", "s3"] = "fs"
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = Field(default=None, validation_alias=_env("AWS_ENDPOINT_URL_S3"))

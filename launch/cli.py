@@ -87,6 +87,18 @@ def _cmd_token(args: argparse.Namespace) -> int:
     if not settings.effective_jwt_secret:
         print("error: no JWT secret to sign with — fix: set DIRECTORDECK_JWT_SECRET", file=sys.stderr)
         return 2
+    if not args.user.strip():
+        print(
+            "error: token_user_empty: --user is empty — fix: pass a user name, e.g. --user alice",
+            file=sys.stderr,
+        )
+        return 2
+    if args.ttl <= 0:
+        print(
+            "error: token_ttl_invalid: --ttl must be positive — fix: pass seconds, e.g. --ttl 3600",
+            file=sys.stderr,
+        )
+        return 2
     print(mint_dev_token(args.user, args.role, args.ttl, settings=settings))
     return 0
 

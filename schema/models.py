@@ -279,7 +279,7 @@ class Task(Base):
     gpu_seconds: Mapped[float | None] = mapped_column(Double)
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     progress: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
-    queued_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    queued_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = created_at()

@@ -159,7 +159,9 @@ def get_conversation(
     conversation_id: uuid.UUID,
     caller: CallerDep,
     session: SessionDep,
-    after_seq: Annotated[int, Query(ge=0, description="Only messages after this sequence number")] = 0,
+    after_seq: Annotated[
+        int, Query(ge=0, le=2**31 - 1, description="Only messages after this sequence number")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
 ) -> ConversationHistory:
     """The conversation with its messages (oldest first) and the proposal still awaiting an answer."""

@@ -14,6 +14,8 @@ from api.sse import workspace_events
 from schema.models import Event
 from schema.repositories import events as event_repo
 
+MAX_EVENT_ID = 2**63 - 1  # event.id is a bigint: anything larger is not an id
+
 router = APIRouter(prefix="/workspaces/{workspace_id}/events", tags=["events"])
 
 SSE_RESPONSES = {
@@ -33,8 +35,12 @@ def _resume_point(last_event_id: str | None, after: int | None) -> int:
             raise ApiError(
                 422, "last_event_id_invalid", "Last-Event-ID must be an event id (integer)"
             ) from exc
-        if value < 0:
-            raise ApiError(422, "last_event_id_invalid", "Last-Event-ID must not be negative")
+        if not 0 <= value <= MAX_EVENT_ID:
+            raise ApiError(
+                422,
+                "last_event_id_invalid",
+                f"Last-Event-ID must be an event id between 0 and {MAX_EVENT_ID}",
+            )
         return value
     return after or 0
 
@@ -47,7 +53,9 @@ def stream_events(
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", description="Resume after this event id")
     ] = None,
-    after: Annotated[int | None, Query(ge=0, description="Resume after this event id (header wins)")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_EVENT_ID, description="Resume after this event id (header wins)")
+    ] = None,
 ) -> EventSourceResponse:
     """Task progress and ledger changes as Server-Sent Events. Reconnect with `Last-Event-ID` (or
     `?after=`) to receive every event you missed, exactly once, in order."""
@@ -65,7 +73,7 @@ def stream_events(
 def list_events(
     workspace: WorkspaceDep,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_EVENT_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[Event]:
     """The event log as JSON, oldest first (page with `after` = the last id you saw)."""

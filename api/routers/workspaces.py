@@ -12,6 +12,7 @@ from api.actions import run_actions
 from api.deps import CallerDep, IdempotencyDep, ServicesDep, SessionDep, WorkspaceDep, rate_limit
 from api.errors import ApiError, responses
 from api.schemas import Me, WorkspaceCreate, WorkspaceCreated, WorkspaceOut, WorkspaceUpdate
+from api.webhooks import check_webhook_target
 from schema.actions import GenStoryboard, GenStoryboardArgs
 from schema.db import unit_of_work
 from schema.enums import WorkspaceType
@@ -62,6 +63,8 @@ async def create_workspace(
         raise ApiError(
             422, "webhooks_not_configured", "webhook callbacks need a webhook secret on the server"
         )
+    if body.webhook_url is not None:
+        await check_webhook_target(services, str(body.webhook_url))
     if body.story is not None:
         await run_in_threadpool(rate_limit, request, caller)  # a storyboard starts work like generation
 
@@ -119,7 +122,7 @@ def update_workspace(body: WorkspaceUpdate, workspace: WorkspaceDep, session: Se
 
 @router.delete("/workspaces/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_workspace(workspace: WorkspaceDep, session: SessionDep) -> Response:
-    """Delete the workspace and everything in it."""
+    """Delete the workspace and everything in it. Its event streams receive `workspace.deleted` and end."""
     project_service.delete_workspace(session, workspace)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
