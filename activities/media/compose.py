@@ -6,7 +6,8 @@ Rules:
   burned in, encoded with the delivery settings. With a crossfade, each overlap is one short
   *join* piece (the xfade of the two shots' frames, with the incoming shot's lines). Pieces are
   joined by stream copy (concat demuxer); the audio (narration timeline, music ducked under
-  speech, loudnorm to -16 LUFS) is an audio-only pass muxed in by the same final FFmpeg call.
+  speech, loudnorm to -16 LUFS) is an audio-only pass, cached by its own key (a changed picture
+  never re-mixes the sound); the final FFmpeg call only stream-copies both into the MP4.
 - Timing is in whole frames on the output timeline (shot i lasts round(duration*fps) frames), and
   the narration timeline uses the same frame-quantised spans, so picture and sound stay aligned.
 - Pieces and whole cuts are content-addressed: the key hashes the input *contents* and every
@@ -15,7 +16,8 @@ Rules:
   crossfade, its two joins). Everything is written to a temp name and renamed atomically, so a
   crash never leaves a half piece or cut in the cache.
 - Filter graphs are built with ffmpeg-python and executed only through `run_ffmpeg`, so progress
-  (pieces = first 90 %, the final mux = the rest) and cancellation behave the same everywhere.
+  (pieces = first 85 %, audio to 95 %, the final mux = the rest) and cancellation behave the same
+  everywhere.
 """
 
 from __future__ import annotations
@@ -639,19 +641,31 @@ def _audio_graph(job: ComposeJob, tl: _Timeline) -> Any:
     )
 
 
-def _final_args(job: ComposeJob, tl: _Timeline, concat_list: str, out: Path) -> list[str]:
-    """The one final call: pieces joined by stream copy (concat demuxer) + the audio-only pass."""
-    video = ffmpeg.input(concat_list, f="concat", safe=0)
+def _audio_args(job: ComposeJob, tl: _Timeline, out: Path) -> list[str]:
+    """The audio-only pass: narration timeline + ducked music + loudnorm → AAC."""
     enc = ENCODE[job.mode]["output"]
     return ffmpeg.output(
-        video.video,
         _audio_graph(job, tl),
         str(out),
-        vcodec="copy",
         acodec="aac",
         audio_bitrate=enc["audio_bitrate"],
         ar=48000,
         ac=2,
+        t=f"{tl.total / tl.fps:.6f}",
+        f="mp4",
+    ).get_args()
+
+
+def _final_args(job: ComposeJob, tl: _Timeline, concat_list: str, audio: Path, out: Path) -> list[str]:
+    """The final call, stream copy only: the pieces (concat demuxer) + the mixed audio, +faststart."""
+    video = ffmpeg.input(concat_list, f="concat", safe=0)
+    sound = ffmpeg.input(str(audio))
+    return ffmpeg.output(
+        video.video,
+        sound.audio,
+        str(out),
+        vcodec="copy",
+        acodec="copy",
         t=f"{tl.total / tl.fps:.6f}",
         movflags="+faststart",
         f="mp4",
@@ -729,8 +743,8 @@ def compose(
     cache_dir = Path(cache_dir).resolve()  # FFmpeg runs with cwd=work dir: keep every path absolute
     out_path = Path(out_path).resolve()
     seg_dir, cut_dir, probe_dir = cache_dir / "segments", cache_dir / "cuts", cache_dir / "probe"
-    seg_dir.mkdir(parents=True, exist_ok=True)
-    cut_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (seg_dir, cut_dir, cache_dir / "audio"):
+        folder.mkdir(parents=True, exist_ok=True)
     last = [0.0]
 
     def report(value: float) -> None:
@@ -767,10 +781,9 @@ def compose(
 
     tl = _Timeline.of(job)
     pieces, events = _plan_pieces(job, tl, video_shas, speech, seg_dir)
-    cut_key = _digest(
+    audio_key = _digest(
         {
             "format": CUT_FORMAT,
-            "pieces": [p.key for p in pieces],
             "narration": audio_shas,
             "frames": tl.frames,
             "overlap": tl.overlap,
@@ -782,6 +795,8 @@ def compose(
             "audio_bitrate": ENCODE[job.mode]["output"]["audio_bitrate"],
         }
     )
+    cut_key = _digest({"format": CUT_FORMAT, "pieces": [p.key for p in pieces], "audio": audio_key})
+    audio_mix = cache_dir / "audio" / f"{audio_key}.m4a"
     cut, cut_meta = cut_dir / f"{cut_key}.mp4", cut_dir / f"{cut_key}.json"
     all_shots = list(range(len(job.shots)))
     segment_keys = [next(p.key for p in pieces if p.shot == i) for i in all_shots]
@@ -857,7 +872,7 @@ def compose(
             base = done
 
             def piece_progress(f: float, base: int = base, n: int = piece.frames) -> None:
-                report(0.9 * (base + f * n) / todo_frames)
+                report(0.85 * (base + f * n) / todo_frames)
 
             try:
                 run_ffmpeg(
@@ -878,15 +893,32 @@ def compose(
                 if not any(p.kind == "body" and p.shot == piece.shot for p in pieces):
                     reencoded.add(piece.shot)  # a shot that is all crossfade lives in its join
             done += piece.frames
-        report(0.9)
+        report(0.85)
+
+        total_s = tl.total / tl.fps
+        if not (audio_mix.is_file() and audio_mix.stat().st_size > 0):  # sound is its own, cached pass
+            check_cancel()
+            tmp_audio = audio_mix.with_name(f".{audio_key}.{uuid.uuid4().hex[:8]}.partial.m4a")
+            try:
+                run_ffmpeg(
+                    _audio_args(job, tl, tmp_audio),
+                    expected_duration_s=total_s,
+                    on_progress=lambda f: report(0.85 + 0.1 * f),
+                    cancelled=cancelled,
+                    timeout_s=timeout_s,
+                    cwd=work,
+                )
+                os.replace(tmp_audio, audio_mix)
+            finally:
+                tmp_audio.unlink(missing_ok=True)
+        report(0.95)
 
         check_cancel()
         (work / "pieces.ffconcat").write_text(_concat_list(pieces, tl.fps), encoding="utf-8")
-        total_s = tl.total / tl.fps
         run_ffmpeg(
-            _final_args(job, tl, "pieces.ffconcat", tmp_cut),
+            _final_args(job, tl, "pieces.ffconcat", audio_mix, tmp_cut),
             expected_duration_s=total_s,
-            on_progress=lambda f: report(0.9 + 0.1 * f),
+            on_progress=lambda f: report(0.95 + 0.05 * f),
             cancelled=cancelled,
             timeout_s=timeout_s,
             cwd=work,

@@ -279,10 +279,10 @@ def test_music_fills_the_gaps_under_narration_and_no_music_changes_nothing(
     shot_files: list[ShotFiles], cache: Path, tmp_path: Path
 ) -> None:
     """Offline background music really is in the mix: audible where nobody speaks, ducked where
-    they do; without music the stage-2 graph has no music filter at all (today's behaviour)."""
+    they do; without music the audio pass has no music filter at all, and the final call only copies."""
     import wave
 
-    from activities.media.compose import _final_args, _Timeline
+    from activities.media.compose import _audio_args, _final_args, _Timeline
     from activities.media.ffmpeg import run_ffmpeg
     from activities.providers.music import ProceduralMusic
 
@@ -319,8 +319,13 @@ def test_music_fills_the_gaps_under_narration_and_no_music_changes_nothing(
     assert scored.duration_s == pytest.approx(plain.duration_s, abs=0.05)
     assert scored.cached_shots == [0, 1]  # music never invalidates the shot segments
 
-    graph = " ".join(_final_args(plain_job, _Timeline.of(plain_job), "list.ffconcat", tmp_path / "o.mp4"))
+    graph = " ".join(_audio_args(plain_job, _Timeline.of(plain_job), tmp_path / "a.m4a"))
     assert not any(f in graph for f in ("sidechaincompress", "amix", "afade", "stream_loop"))
-    graph = " ".join(_final_args(scored_job, _Timeline.of(scored_job), "list.ffconcat", tmp_path / "o.mp4"))
+    graph = " ".join(_audio_args(scored_job, _Timeline.of(scored_job), tmp_path / "a.m4a"))
     assert all(f in graph for f in ("sidechaincompress", "amix", "afade", "stream_loop"))
-    assert "-c:v copy" in graph or "-vcodec copy" in graph  # the picture is never re-encoded here
+    assert "libx264" not in graph  # the audio pass touches no picture
+    final = _final_args(
+        scored_job, _Timeline.of(scored_job), "list.ffconcat", tmp_path / "a.m4a", tmp_path / "o.mp4"
+    )
+    assert "-vcodec copy" in " ".join(final) and "-acodec copy" in " ".join(final)  # nothing re-encoded here
+    assert "libx264" not in final and "aac" not in final
