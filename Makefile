@@ -35,8 +35,11 @@ up: $(RUN_STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+# style and the one-way layers (import-linter contract in .importlinter; see docs/architecture.md)
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # every group; MoviePy (the compose baseline) goes into its own .venv-moviepy on first use (it pins
 # Pillow < 12). The API throughput rows need `wrk` (apt-get install wrk); without it they are skipped.

@@ -37,9 +37,11 @@ from typing import Any, Literal
 
 import ffmpeg
 
-from activities.errors import BadInputError, CancelledByUser
 from activities.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+from activities.media.fonts import find_cjk_font
 from activities.media.probe import MediaInfo, audio_duration_s, probe
+from schema.errors import BadInputError, CancelledByUser
+from schema.text import has_cjk
 
 __all__ = [
     "ComposeJob",
@@ -234,7 +236,7 @@ def _split_caption(text: str, limit: int) -> list[str]:
     text = " ".join(text.split())
     if len(text) <= limit:
         return [text] if text else []
-    cjk = bool(re.search(r"[\u3400-\u9fff]", text))
+    cjk = has_cjk(text)
     parts = [p for p in re.split(r"(?<=[.!?。！？；;])\s*", text) if p]
     chunks: list[str] = []
     for part in parts:
@@ -309,7 +311,7 @@ def _shot_captions(
     shot: ComposeShot, span_s: float, speech_s: float | None, offset_s: float = 0.0
 ) -> list[tuple[float, float, str]]:
     """One shot's caption chunks over its on-screen span [offset, offset + span] (times in s)."""
-    cjk = bool(_CJK.search(shot.narration))
+    cjk = has_cjk(shot.narration)
     chunks = _split_caption(shot.narration, 32 if cjk else 84)
     if not chunks:
         return []
@@ -336,9 +338,6 @@ def _captions(
     return captions
 
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
-
 def _link(src: Path, dst: Path) -> None:
     if dst.exists() or dst.is_symlink():
         return
@@ -350,9 +349,7 @@ def _link(src: Path, dst: Path) -> None:
 
 def _font_choice(captions: list[tuple[float, float, str]]) -> tuple[str, Path | None]:
     """The ASS font name for these captions and the CJK font file it needs (None: Aileron)."""
-    if any(_CJK.search(text) for _, _, text in captions):
-        from activities.providers.cards import find_cjk_font
-
+    if any(has_cjk(text) for _, _, text in captions):
         cjk = find_cjk_font()
         if cjk is not None:
             try:
