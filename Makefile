@@ -41,6 +41,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# every group; MoviePy (the compose baseline) goes into its own .venv-moviepy on first use (it pins
+# Pillow < 12). The API throughput rows need `wrk` (apt-get install wrk); without it they are skipped.
 bench: $(STAMP)
 	$(BIN)/directordeck bench
 

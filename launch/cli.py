@@ -156,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the benchmarks (tests/bench) and print the figures")
     bench.add_argument("--quick", action="store_true", help="small sizes, rough figures, a fast check")
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    bench.add_argument("--only", metavar="EXPR", help="pytest -k expression, e.g. pipeline or ledger")
+    bench.add_argument(
+        "--only", metavar="GROUP", help="compose, api, chat or pipeline (else a pytest -k expression)"
+    )
     bench.set_defaults(fn=_cmd_bench)
 
     schema = sub.add_parser("schema", help="print JSON Schemas")

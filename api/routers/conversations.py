@@ -7,6 +7,8 @@ Rules:
   Update (Update-with-Start: the first message starts ``conversation-<id>``) and answers with an
   SSE stream of typed events:
 
+    received        {conversation_id}: the server has the message (sent at once, before anything
+                    reaches the agent, so a client sees the turn start even on a busy server)
     accepted        the turn is durably queued (the workflow accepted the update)
     progress        ledger events of the workspace while the turn runs (task.queued, ...)
     plan            {intent, actions} the agent decided on
@@ -82,7 +84,7 @@ TURN_TIMEOUT_S = 600.0
 
 SSE_RESPONSES = {
     200: {
-        "description": "text/event-stream of typed events: accepted, progress, plan, proposal, "
+        "description": "text/event-stream of typed events: received, accepted, progress, plan, proposal, "
         "action_result, task_started, assistant_text, done (or error)",
         "content": {"text/event-stream": {}},
     },
@@ -283,6 +285,7 @@ async def send_message(
             return [event_payload(e) for e in event_repo.since(s, conversation.workspace_id, after, 200)]
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
+        yield sse_json("received", {"conversation_id": str(conversation.id)})
         from agent.conversation import ConversationWorkflow, UserMessage, conversation_workflow_id
 
         operation = WithStartWorkflowOperation(
