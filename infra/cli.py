@@ -80,6 +80,18 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return run_plan(args.sentence, Path(args.context) if args.context else None, args.json)
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from agent.eval import run_eval_cli
+
+    return run_eval_cli(
+        Path(args.file),
+        contexts_path=Path(args.contexts) if args.contexts else None,
+        planner=args.planner,
+        as_json=args.json,
+        failures=args.failures,
+    )
+
+
 def _cmd_token(args: argparse.Namespace) -> int:
     from api.auth import mint_dev_token
 
@@ -134,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--context", help="JSON file describing the workspace")
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(fn=_cmd_plan)
+
+    ev = sub.add_parser("eval", help="score a planner on a labelled sentence set (JSONL)")
+    ev.add_argument("what", choices=["planner"])
+    ev.add_argument("file", help="JSONL set: sentence, lang, context, expect, tags")
+    ev.add_argument("--contexts", help="named context fixtures (default: contexts.json next to FILE)")
+    ev.add_argument("--planner", choices=["offline", "gemini", "auto"], default="offline")
+    ev.add_argument("--json", action="store_true", help="print the figures and every case as JSON")
+    ev.add_argument("--failures", action="store_true", help="also list the cases not planned correctly")
+    ev.set_defaults(fn=_cmd_eval)
 
     token = sub.add_parser("token", help="mint a bearer token for the API (dev secret unless configured)")
     token.add_argument("--user", required=True)
