@@ -16,6 +16,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -968,7 +969,9 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:list|show|show me|check|see)\s+(?:the\s+|all\s+|my\s+)?(?:\w+\s+)?(?:jobs?|tasks?|queue)\b"
     )
     en = en or p.starts(
-        r"(?:task|job)\s+(?:list|status)\b|status\b|progress\b|how are (?:the )?(?:jobs|tasks)"
+        r"(?:task|job)\s+(?:list|status)\b|status\b|progress\b"
+        r"|how (?:are|is) (?:the |my |our )?(?:jobs?|tasks?|renders?|generations?|videos?|things)\b"
+        r"|(?:is )?anything (?:still )?(?:in the queue|queued|running|pending|rendering)"
     )
     en = en or (
         p.starts(r"(?:what|which|how|is|are|has|have)\b")
@@ -1315,7 +1318,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\bcompose\b|\bassemble\b|\bstitch\b"
         r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b"
         r"|\b(?:make|create|generate|build|do|give me|show me)\s+(?:a |the )?(?:quick |rough )?"
-        r"(?:preview|rough cut|final cut|final video|final version)\b|^preview\b"
+        r"(?:preview|rough cut|final cut|final video|final version)\b|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
     )
     zh = p.has(r"合成(?!一个?(?:分镜|镜头))|预览版|出预览|成片|粗剪|最终版|终版")
     if not (en or zh):
@@ -1326,6 +1329,9 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 # character -----------------------------------------------------------------------------------------
 def _character_name(p: Parsed, ctx: PlanningContext) -> str | None:
+    named = re.search(r"\b(?:named|called)\s+([A-Z][\w'-]*)|(?:叫做|名叫|名为|叫)\s*([^\s,，:：的是]{1,10})", p.cased)
+    if named and p.has(r"\b(?:create|add|new|make|introduce)\b|新建|创建|添加|新增|加入"):
+        return next(g for g in named.groups() if g)
     for name in sorted(ctx.characters, key=len, reverse=True):
         if name and name.lower() in p.text:
             return name
@@ -1459,6 +1465,19 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*第?\s*({NUM})",
             p.text,
         )
+        edge = re.search(
+            rf"\bscene\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+)?(front|start|beginning|end|back)\b"
+            rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*(最前面|开头|最后面|最后|末尾)",
+            p.text,
+        )
+        if not m and edge:
+            g = [x for x in edge.groups() if x]
+            n = parse_int(g[0]) or 0
+            to = 1 if g[1] in {"front", "start", "beginning", "最前面", "开头"} else (ctx.workspace.scenes or 0)
+            if to < 1:
+                raise _Stop("clarify", p.t("Move it to which position?", "请问移到第几位？"))
+            _check_scenes(p, ctx, [n, to])
+            return [_act("scene.reorder", scene=n, to=to)]
         if not m:
             raise _Stop("clarify", p.t("Move which scene where?", "请问把第几场移到哪里？"))
         g = [x for x in m.groups() if x]
@@ -1745,7 +1764,12 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     if m:
         candidate = m.group(1)
     elif p.lang == "en":
-        m = re.search(r"\b(?:showing|depicting|featuring|of|with|where)\s+(.+)$|,\s*(.+)$", p.cased, re.I)
+        m = re.search(
+            r"\bbut\s+(?:make\s+it\s+|keep\s+it\s+|have\s+it\s+|with\s+)?(.+)$"
+            r"|\b(?:showing|depicting|featuring|of|with|where)\s+(.+)$|,\s*(.+)$",
+            p.cased,
+            re.I,
+        )
         if not m:
             return None
         candidate = next(g for g in m.groups() if g)
@@ -1754,6 +1778,10 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     remove = [
         r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b",
         r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出图|的图|图片|出",
+        r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)",
+        _SHOT_LAST,
+        _SHOT_THIS,
+        _SHOT_OPENING,
         _CAMERA_PHRASES,
         *_SHOT_LIST,
         *_SHOT_ALL,
@@ -1880,6 +1908,12 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     shot = _owner_shot(p, ctx)
     track = p.track or (ctx.focus.track if ctx.focus.shot == shot else None)
     limit = _grid_limit(ctx, shot, track)
+    if not p.cells and not p.this_one:
+        m = re.search(
+            r"(?:favou?rite|star|pin|bookmark|收藏)\s*(?:images?\s+|pics?\s+)?([\d\s,&、和]+(?:and\s+\d+)?)$", p.text
+        )
+        if m:
+            p.cells = parse_number_list(m.group(1))
     if len(p.cells) > 1:
         return [
             _act("node.favorite", cell=_check_cell(p, c, limit), shot=shot, track=track, tags=tags)
@@ -1907,7 +1941,7 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate)\b"
         r".{0,40}\b(?:videos?|clips?)\b"
         r"|\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
-        r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)(?:一个|一段|个)?(?:视频|动画)|动起来|动态化"
+        r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
     ):
         return None
     model = (
@@ -1929,7 +1963,7 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\bnarrat(?:e|ion|or)\b|\bvoice(?:-?over)?s?\b|\bdub(?:bing)?\b"
         r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
-        r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频"
+        r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频|配个音|配一下音|配上音"
     ):
         return None
     if _quoted(p.cased) and p.has(r"\b(?:set|change|update|to)\b|改成|改为|[:：]"):
@@ -2032,6 +2066,7 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         args["language"] = "zh" if value in {"chinese", "中文"} else "en"
     if p.has(
         r"\b(?:for|on|to)\s+(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|发到|发布到|投放到|平台"
+        r"|(?:发|投|给)?(?:抖音|b站|小红书|快手)用"
     ):
         args["platform"] = _first(lx.PLATFORMS, p.text)
     m = re.search(
@@ -2055,6 +2090,10 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if isinstance(p.shots, list) or p.this_shot:
         return None  # a per-shot style override: shot.update
     style = _style(p)
+    if not style:
+        m = re.search(r"\bto (?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:style|aesthetic|look)\b", p.text)
+        if m and m.group(1) not in lx.STYLE_STOPWORDS:
+            style = m.group(1)
     if not style:
         raise _Stop(
             "clarify",
@@ -2112,7 +2151,10 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
 
 def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     patch = _patch(p)
-    change_verb = p.has(r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot)\b|改|调|设|换|变")
+    change_verb = p.has(
+        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put)\b"
+        r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要"
+    )
     question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")
     if question and not change_verb:
         return None
@@ -2126,11 +2168,8 @@ def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
                 ),
             )
         return None
-    if (
-        p.shots is None
-        and not (p.this_shot or p.last_shot)
-        and not (change_verb or p.has(r"\bit\b|\bthem\b|它|这"))
-    ):
+    named = p.this_shot or p.last_shot or p.last_n or p.from_end or p.desc is not None or p.rest
+    if p.shots is None and not named and not (change_verb or p.has(r"\bit\b|\bthem\b|它|这")):
         return None
     shots = _targets(p, ctx)
     _check_duration(p, patch)
@@ -2415,7 +2454,7 @@ class OfflinePlanner:
         cleaned = re.sub(
             r"\b(?:just|only|the|shots?|please|pls|ones?|those|numbers?)\b|只要|就|镜头|分镜", " ", p.text
         )
-        if re.search(r"[a-z]{2,}", cleaned):
+        if re.search(r"[a-z]{2,}", re.sub(r"\b(?:and|to|through)\b", " ", cleaned)):
             return None
         numbers = parse_number_list(cleaned.strip())
         if not numbers:
@@ -2526,6 +2565,8 @@ class OfflinePlanner:
             try:
                 result = handler(p, ctx)
             except _Stop as stop:
+                if stop.intent == "out_of_range" and not readings:
+                    raise  # the sentence names something that does not exist: say so
                 first_stop = first_stop or stop
                 continue
             if result:
@@ -2697,6 +2738,10 @@ def _carry_focus(ctx: PlanningContext, actions: list[AnyAction]) -> PlanningCont
     if len(named) == 1:
         update["focus"] = ctx.focus.model_copy(update={"shot": named[0]})
     return ctx.model_copy(update=update)
+
+
+understand.register_known_words(Path(__file__).read_text(encoding="utf-8"))
+understand.register_known_words(Path(lx.__file__).read_text(encoding="utf-8"))
 
 
 def plan(sentence: str, context: PlanningContext | dict[str, Any] | None = None) -> Turn:

@@ -14,8 +14,10 @@ Rules:
 
 from __future__ import annotations
 
+import ast
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
@@ -53,8 +55,39 @@ class Repair:
     typos: int = 0
 
 
+_KNOWN: set[str] = set()
+
+
+def register_known_words(source: str) -> None:
+    """Words the grammar itself uses (the string constants of its source, docstrings left out):
+    never "repaired"."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words = re.sub(r"\\[A-Za-z]", " ", node.value)  # regex escapes: "\\bstitch" is "stitch"
+            _KNOWN.update(w.lower() for w in re.findall(r"[A-Za-z]{4,}", words))
+
+
 def _max_distance(word: str) -> int:
     return 1 if len(word) <= 7 else 2
+
+
+def _plausible_typo(word: str, candidate: str) -> bool:
+    """People keep the first letter; a 4-letter word only counts as a typo when its letters are
+    swapped ("shto"), so "lake" never becomes "make"."""
+    if word[0] != candidate[0]:
+        return False
+    if len(word) == 4:
+        return sorted(word) == sorted(candidate)
+    return True
 
 
 def repair_typos(text: str) -> Repair:
@@ -74,12 +107,12 @@ def repair_typos(text: str) -> Repair:
             return _SYNONYMS[low]
         if len(low) < 4 or low in vocab or low in COMMON_WORDS or not low.isalpha():
             return word
-        if low + "s" in vocab or (low.endswith("s") and low[:-1] in vocab):
-            return word  # a plural or singular of a known word
+        if low in _KNOWN or low + "s" in vocab or (low.endswith("s") and low[:-1] in vocab):
+            return word  # a word the grammar knows, or a plural/singular of one
         best = process.extractOne(
             low, VOCABULARY, scorer=DamerauLevenshtein.distance, score_cutoff=_max_distance(low)
         )
-        if best is None or best[1] == 0:
+        if best is None or best[1] == 0 or not _plausible_typo(low, str(best[0])):
             return word
         out.evidence.append(f"“{word}” read as “{best[0]}” (typo)")
         out.typos += 1
@@ -277,7 +310,7 @@ _VERB_EN = (
     r"commit|use|start|iterate|switch|move|split|merge|set|change|render|create|lock|favou?rite|star|take|"
     r"save|narrate|give|put|turn|redo|draw|undo|revert|restore|go|roll|pick|select|choose|shorten|"
     r"lengthen|trim|insert|rename|send|share|post|upload|email|print|tweet|publish|voice|do|apply|"
-    r"rebuild|shoot|extend|speed|slow|keep|leave|don'?t)\b"
+    r"rebuild|shoot|extend|speed|slow|don'?t)\b"
 )
 _VERB_ZH = (
     r"(?:把|给|为|将|生成|合成|删除|删掉|取消|重试|导出|添加|加|配|锁定|收藏|改|设|切换|拆|合并|移|"
@@ -298,6 +331,7 @@ _SPLIT = (
     r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组)"
     r"|[,，]?\s*并且?(?=把|给|帮|生成|合成|删除|取消|重试|导出|添加|加|做成|配|锁定|收藏|发|分享|上传)"
     r"|,\s+and\s+(?=" + _VERB_EN + r")|\s+and\s+(?=(?:also\s+)?" + _VERB_EN + r")"
+    r"|\s+and\s+(?=shots?\s*#?\s*\d+\s+(?:to|at|in|should)\b)"
     r"|[,，]\s*)\s*"
 )
 
@@ -316,9 +350,29 @@ def _independent(segment: str) -> bool:
     return bool(re.match(r"(?:it|them|this|that)\b", s))
 
 
+def _bare_target(piece: str) -> bool:
+    if not re.search(_TARGET, piece.lower()):
+        return False
+    rest = re.sub(_TARGET + r"|\d+|" + NUM, " ", piece.lower())
+    return not re.sub(r"\b(?:and|the|shots?|#|to|through)\b|[,，、和与及\s个第镜头分]", "", rest)
+
+
 def segment(text: str) -> list[str]:
-    """Split a sentence into clauses; a piece without its own verb or target joins the one before."""
-    pieces = [p for p in re.split(_SPLIT, text) if p and p.strip(" ,，.。")]
+    """Split a sentence into clauses; a piece without its own verb or target joins the one before,
+    and a piece that is only a target ("shot 2 and …") joins the one after."""
+    raw = [p for p in re.split(_SPLIT, text) if p and p.strip(" ,，.。")]
+    pieces: list[str] = []
+    carry = ""
+    for piece in raw:
+        if carry:
+            piece = f"{carry} and {piece}"
+            carry = ""
+        if _bare_target(piece):
+            carry = piece
+            continue
+        pieces.append(piece)
+    if carry:
+        pieces.append(carry)
     out: list[str] = []
     for piece in pieces:
         if out and not _independent(piece):
@@ -337,7 +391,8 @@ def is_negated(clause: str) -> bool:
 
 _DESC_EN = [
     r"\b(?:the\s+|all\s+(?:the\s+)?)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring)"
-    r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+[a-z]+)?)",
+    r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|get|with|at|in|on|and"
+    r"|at|into|for|please|pls)\b)[a-z]+)?)",
     r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones)\b",
 ]
 _DESC_ZH = [r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)"]
@@ -409,8 +464,8 @@ _ORDINAL_WORDS = {
     "five": 5,
 }
 NEVER_MIND = (
-    r"^\s*(?:never ?mind|nevermind|forget it|cancel|no|nope|nothing|none|skip it|stop|不用了?|算了|不要了?|取消|没事|不了)"
-    r"\s*[.!。！]*\s*$"
+    r"^\s*(?:never ?mind|nevermind|forget it|cancel|no|nope|nothing|none|skip it|stop"
+    r"|不用了?|算了|不要了?|取消|没事|不了)\s*[.!。！]*\s*$"
 )
 
 
@@ -427,7 +482,7 @@ def choice_index(answer: str, labels: list[str]) -> int | None:
     elif re.fullmatch(r"[ab]", a):
         n = 1 if a == "a" else 2
     else:
-        m = re.fullmatch(r"第\s*(\S{1,2})\s*(?:个|种|项|条)?", a)
+        m = re.fullmatch(r"第\s*(\S{1,2}?)\s*(?:个|种|项|条)?", a)
         n = parse_int(m.group(1)) if m else None
         if n is None:
             if re.search(r"\b(?:last|latter)\b|最后一个|后者", a):
@@ -442,8 +497,13 @@ def choice_index(answer: str, labels: list[str]) -> int | None:
     return None if best is None else int(best[2])
 
 
-ALL_ANSWER = r"^\s*(?:all|all of them|every(?:one| one| shot)?|each|all shots|the whole thing|everything|全部|所有|都要|全都|每个|所有的|全部的)\b"
+ALL_ANSWER = (
+    r"^\s*(?:all|all of them|every(?:one| one| shot)?|each|all shots|the whole thing|everything"
+    r"|全部|所有|都要|全都|每个|所有的|全部的)(?![a-z])"
+)
 
+
+register_known_words(Path(__file__).read_text(encoding="utf-8"))
 
 __all__ = [
     "ALL_ANSWER",
