@@ -181,6 +181,8 @@ _ZH_NOT_SHOT = r"(?!\s*(?:场景|场|方案|版本|任务|角色|宫格|张|幅|
 
 _SHOT_ALL = [
     r"\b(?:all|every|each)\s+(?:of\s+)?(?:the\s+|my\s+|our\s+)?(?:\d+\s+)?shots?\b",
+    r"^everything\b(?!\s+(?:together|else))",
+    r"^(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
     r"(?:所有|全部|每个|每一个|每一|全体|整个)(?:的)?\s*(?:分镜|镜头)",
     r"(?:分镜|镜头)(?:全部|都)",
@@ -194,7 +196,10 @@ _SHOT_LIST = [
 ]
 _SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
 _SHOT_LAST = r"\b(?:the\s+)?(?:last|final)\s+shot\b|最后一个(?:分镜|镜头)|最后一镜"
-_SHOT_OPENING = r"\b(?:the\s+)?(?:opening|very first)\s+(?:shot|one)\b|开头(?:那个|的|那一个)?(?:镜头|分镜)|开场(?:的)?(?:镜头|分镜)"
+_SHOT_OPENING = (
+    r"\b(?:the\s+)?(?:opening|very first)\s+(?:shot|one)\b"
+    r"|开头(?:那个|的|那一个)?(?:镜头|分镜)|开场(?:的)?(?:镜头|分镜)"
+)
 _SHOT_FROM_END = (
     r"\b(?:the\s+)?(?:penultimate|second[- ](?:to[- ])?last|next[- ]to[- ]last)\s+(?:shot|one)\b"
     rf"|倒数第\s*({NUM})\s*个?\s*(?:分镜|镜头)?"
@@ -963,7 +968,7 @@ def _task_id(p: Parsed) -> str | None:
 
 def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = (
-        p.starts(r"(?:what|which|how many|any|are there|is (?:anything|something))\b")
+        p.starts(r"(?:what|whats|what's|which|how many|any|are there|is (?:anything|something))\b")
         and p.has(r"\b(?:running|jobs?|tasks?|queue[d]?|in progress|going on|failed|pending|rendering)\b")
     ) or p.starts(
         r"(?:list|show|show me|check|see)\s+(?:the\s+|all\s+|my\s+)?(?:\w+\s+)?(?:jobs?|tasks?|queue)\b"
@@ -1018,7 +1023,7 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 # task.retry ----------------------------------------------------------------------------------------
 def _h_task_retry(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
-        p.starts(r"(?:retry|re-?run|try (?:again|once more)|restart|resubmit)\b")
+        p.starts(r"(?:retry|re-?run|try (?:again|once more)|restart|resubmit)\b|try\b.{0,30}\bagain\b")
         or p.has(r"重试|重新运行|重跑|再试|重新跑|重新提交")
     ):
         return None
@@ -1133,6 +1138,7 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         return True
     return p.has(
         rf"关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
+        rf"|^(?:做|拍|来)(?:一个|个|一支|支|一部)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)?(?:广告|短片|动画|短剧|漫剧)[，,]\s*讲"
     )
 
 
@@ -1198,6 +1204,7 @@ def _story(p: Parsed) -> str | None:
     patterns = [
         rf"关于(.+?)的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}",
         r"讲(?:一个|个)?(.+?)的故事",
+        r"讲(?:一个|个|的是)?(.+?)(?:[，,。；]|$)",
         r"(?:故事|内容|剧情|主题)(?:是|为)?\s*[:：]\s*(.+)$",
         r"(?:故事板|分镜|项目)\s*[:：,，]\s*(.+)$",
         r"\babout\s+(.+)$",
@@ -1316,9 +1323,10 @@ def _compose_opts(p: Parsed) -> dict[str, Any]:
 def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcompose\b|\bassemble\b|\bstitch\b"
-        r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b"
+        r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
         r"|\b(?:make|create|generate|build|do|give me|show me)\s+(?:a |the )?(?:quick |rough )?"
-        r"(?:preview|rough cut|final cut|final video|final version)\b|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
+        r"(?:preview|rough cut|final cut|final video|final version)\b"
+        r"|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
     )
     zh = p.has(r"合成(?!一个?(?:分镜|镜头))|预览版|出预览|成片|粗剪|最终版|终版")
     if not (en or zh):
@@ -1329,7 +1337,9 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 # character -----------------------------------------------------------------------------------------
 def _character_name(p: Parsed, ctx: PlanningContext) -> str | None:
-    named = re.search(r"\b(?:named|called)\s+([A-Z][\w'-]*)|(?:叫做|名叫|名为|叫)\s*([^\s,，:：的是]{1,10})", p.cased)
+    named = re.search(
+        r"\b(?:named|called)\s+([A-Z][\w'-]*)|(?:叫做|名叫|名为|叫)\s*([^\s,，:：的是]{1,10})", p.cased
+    )
     if named and p.has(r"\b(?:create|add|new|make|introduce)\b|新建|创建|添加|新增|加入"):
         return next(g for g in named.groups() if g)
     for name in sorted(ctx.characters, key=len, reverse=True):
@@ -1473,7 +1483,11 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         if not m and edge:
             g = [x for x in edge.groups() if x]
             n = parse_int(g[0]) or 0
-            to = 1 if g[1] in {"front", "start", "beginning", "最前面", "开头"} else (ctx.workspace.scenes or 0)
+            to = (
+                1
+                if g[1] in {"front", "start", "beginning", "最前面", "开头"}
+                else (ctx.workspace.scenes or 0)
+            )
             if to < 1:
                 raise _Stop("clarify", p.t("Move it to which position?", "请问移到第几位？"))
             _check_scenes(p, ctx, [n, to])
@@ -1745,7 +1759,7 @@ def _fork_name(p: Parsed) -> str | None:
 def _h_fork(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\b(?:new|another|separate)\s+(?:branch|track|variant|direction|idea|version)\b"
-        r"|\bbranch (?:off|out)\b|\bfork\b"
+        r"|\bbranch (?:off|out)\b|\bfork\b|^branch\s+(?:from|off|at)\b"
         r"|另起|新方案|新的方案|另开|新建方案|开一个新方案|新分支|新轨道|新的分支"
     ):
         return None
@@ -1910,7 +1924,8 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     limit = _grid_limit(ctx, shot, track)
     if not p.cells and not p.this_one:
         m = re.search(
-            r"(?:favou?rite|star|pin|bookmark|收藏)\s*(?:images?\s+|pics?\s+)?([\d\s,&、和]+(?:and\s+\d+)?)$", p.text
+            r"(?:favou?rite|star|pin|bookmark|收藏)\s*(?:images?\s+|pics?\s+)?([\d\s,&、和]+(?:and\s+\d+)?)$",
+            p.text,
         )
         if m:
             p.cells = parse_number_list(m.group(1))
@@ -1925,11 +1940,12 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 # generation ----------------------------------------------------------------------------------------
 def _gen_targets(p: Parsed, ctx: PlanningContext) -> Targets:
-    if p.shots is None and p.desc is None and not p.pronoun and ctx.carried is None:
-        if p.has(r"\beverything\b|\ball of them\b|\bthe whole thing\b|所有|全部|每个|都") or p.starts(
-            r"(?:animate|voice|narrate)\s+all\b"
-        ):
-            return _minus_excluded(p, ctx, "all")
+    unnamed = p.shots is None and p.desc is None and not p.pronoun and ctx.carried is None
+    if unnamed and (
+        p.has(r"\beverything\b|\ball of them\b|\bthe whole thing\b|所有|全部|每个|都")
+        or p.starts(r"(?:animate|voice|narrate)\s+all\b")
+    ):
+        return _minus_excluded(p, ctx, "all")
     return _targets(p, ctx)
 
 
@@ -2277,7 +2293,10 @@ _GEN_VERB = (
     r"|生成|做成|制作|动起来|合成"
 )
 _TARGET_KEYS = {"shots", "shot", "track", "reason", "language", "kind", "size", "mode", "selection"}
-_YES_ANSWER = r"^\s*(?:y|yes|yep|yeah|sure|ok|okay|do it|go ahead|right|correct|是的?|对|好的?|可以|行|没错)\s*[.!。！]*\s*$"
+_YES_ANSWER = (
+    r"^\s*(?:y|yes|yep|yeah|sure|ok|okay|do it|go ahead|right|correct"
+    r"|是的?|对|好的?|可以|行|没错)\s*[.!。！]*\s*$"
+)
 
 
 @dataclass
@@ -2452,7 +2471,9 @@ class OfflinePlanner:
         except _Stop:
             return None
         cleaned = re.sub(
-            r"\b(?:just|only|the|shots?|please|pls|ones?|those|numbers?)\b|只要|就|镜头|分镜", " ", p.text
+            r"\b(?:just|only|the|shots?|please|pls|ones?|those|numbers?|both)\b|只要|就|镜头|分镜|第|个",
+            " ",
+            p.text,
         )
         if re.search(r"[a-z]{2,}", re.sub(r"\b(?:and|to|through)\b", " ", cleaned)):
             return None
@@ -2522,6 +2543,7 @@ class OfflinePlanner:
                 )
             evidence += [f"{reading.family} ← “{piece[:80]}”", *reading.evidence]
             competing += reading.competing
+            new = _merge_repeats(actions, new)
             actions.extend(new)
             ctx = _carry_focus(ctx, new)
         if unread and actions:
@@ -2551,7 +2573,7 @@ class OfflinePlanner:
     @staticmethod
     def _is_rule(clause: Parsed, ctx: PlanningContext) -> bool:
         try:
-            return _h_rules(clause, ctx) is not None or _h_compose(clause, ctx) is not None
+            return _h_rules(clause, ctx) is not None
         except _Stop:
             return True
 
@@ -2718,6 +2740,22 @@ class OfflinePlanner:
             evidence=_clip_evidence(evidence),
             question=PendingQuestion(kind="choice", text=text[:4000], lang=lang, choices=choices),
         )
+
+
+def _merge_repeats(done: list[AnyAction], new: list[AnyAction]) -> list[AnyAction]:
+    """ "narrate shot 5 and give it a female voice": a clause that repeats the previous action on
+    the same targets refines it (its arguments are added) instead of running it twice."""
+    if not done or len(new) != 1 or new[0].type != done[-1].type or not new[0].type.startswith("gen."):
+        return new
+    last, again = done[-1], new[0]
+    if getattr(last.args, "shots", None) != getattr(again.args, "shots", None):
+        return new
+    merged = {
+        **last.args.model_dump(exclude_none=True, by_alias=True),
+        **again.args.model_dump(exclude_none=True, exclude_defaults=True, by_alias=True),
+    }
+    done[-1] = parse_action({"type": last.type, "args": merged, "reason": last.reason})
+    return []
 
 
 def _carry_focus(ctx: PlanningContext, actions: list[AnyAction]) -> PlanningContext:

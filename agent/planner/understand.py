@@ -28,11 +28,289 @@ from agent.planner.numbers import NUM, ORD, parse_int, parse_number_list, parse_
 # --- typo repair ------------------------------------------------------------------------------
 
 VOCABULARY: tuple[str, ...] = tuple(
-    ["shot", "shots", "scene", "scenes", "night", "animate", "generate", "regenerate", "narrate", "narration", "delete", "remove", "cancel", "retry", "compose", "preview", "video", "videos", "grid", "grids", "storyboard", "snapshot", "rollback", "favorite", "favourite", "reference", "character", "rainy", "snowy", "foggy", "stormy", "sunset", "sunrise", "dawn", "dusk", "moonlight", "closeup", "angle", "seconds", "second", "shorter", "longer", "images", "image", "pictures", "picture", "music", "voice", "voiceover", "export", "download", "split", "merge", "switch", "track", "branch", "commit", "iterate", "jobs", "tasks", "running", "failed", "subtitles", "neon", "lighting", "dreamy", "cheerful", "tense", "through", "except", "faster", "slower", "render", "final", "should", "would", "could", "please", "change", "make", "every", "create", "project", "style", "watercolor", "golden", "evening", "morning", "afternoon", "cinematic", "dramatic", "romantic", "mysterious", "melancholic", "eerie", "handheld", "tracking", "overhead", "narrator", "animation", "generation", "thunderstorm", "lonelier", "opening", "penultimate", "last", "first", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "twelve", "eleven", "three", "seven", "eight"]
+    [
+        "shot",
+        "shots",
+        "scene",
+        "scenes",
+        "night",
+        "animate",
+        "generate",
+        "regenerate",
+        "narrate",
+        "narration",
+        "delete",
+        "remove",
+        "cancel",
+        "retry",
+        "compose",
+        "preview",
+        "video",
+        "videos",
+        "grid",
+        "grids",
+        "storyboard",
+        "snapshot",
+        "rollback",
+        "favorite",
+        "favourite",
+        "reference",
+        "character",
+        "rainy",
+        "snowy",
+        "foggy",
+        "stormy",
+        "sunset",
+        "sunrise",
+        "dawn",
+        "dusk",
+        "moonlight",
+        "closeup",
+        "angle",
+        "seconds",
+        "second",
+        "shorter",
+        "longer",
+        "images",
+        "image",
+        "pictures",
+        "picture",
+        "music",
+        "voice",
+        "voiceover",
+        "export",
+        "download",
+        "split",
+        "merge",
+        "switch",
+        "track",
+        "branch",
+        "commit",
+        "iterate",
+        "jobs",
+        "tasks",
+        "running",
+        "failed",
+        "subtitles",
+        "neon",
+        "lighting",
+        "dreamy",
+        "cheerful",
+        "tense",
+        "through",
+        "except",
+        "faster",
+        "slower",
+        "render",
+        "final",
+        "should",
+        "would",
+        "could",
+        "please",
+        "change",
+        "make",
+        "every",
+        "create",
+        "project",
+        "style",
+        "watercolor",
+        "golden",
+        "evening",
+        "morning",
+        "afternoon",
+        "cinematic",
+        "dramatic",
+        "romantic",
+        "mysterious",
+        "melancholic",
+        "eerie",
+        "handheld",
+        "tracking",
+        "overhead",
+        "narrator",
+        "animation",
+        "generation",
+        "thunderstorm",
+        "lonelier",
+        "opening",
+        "penultimate",
+        "last",
+        "first",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "twelve",
+        "eleven",
+        "three",
+        "seven",
+        "eight",
+    ]
 )
 # real words one edit away from a vocabulary word: never "repaired"
 COMMON_WORDS = frozenset(
-    ["short", "shoot", "shut", "shop", "show", "shout", "spot", "slot", "host", "shots'", "shoots", "sort", "shit", "might", "light", "right", "sight", "fight", "tight", "eight", "nigh", "knight", "nights", "fright", "grip", "grim", "grin", "grit", "arid", "rid", "grind", "gird", "down", "drawn", "lawn", "damn", "darn", "dean", "dark", "desk", "disk", "duck", "dust", "husk", "musk", "noon", "neo", "moon", "nylon", "sense", "dense", "terse", "tease", "tenth", "tenses", "entry", "retro", "verge", "merged", "emerge", "movie", "movies", "more", "mode", "love", "mood", "moves", "mover", "seen", "scent", "scenic", "scare", "scent", "rain", "rainy", "snow", "foggy", "fog", "vide", "vid", "side", "wide", "ride", "hide", "tide", "voices", "choice", "noise", "trace", "race", "tracks", "trick", "truck", "image", "imagine", "second", "seconds", "secondly", "make", "made", "male", "mate", "mike", "jobs", "joke", "jog", "change", "chance", "charge", "style", "stale", "stile", "last", "lost", "list", "east", "fast", "past", "vast", "cast", "first", "fist", "should", "shoulder", "could", "cloud", "would", "world", "every", "very", "ever", "split", "spilt", "spit", "final", "finale", "music", "musical", "angle", "angel", "ankle", "single", "jangle", "dawn", "drawn", "dusk", "sunset", "unset", "render", "tender", "fender", "lender", "sender", "export", "expert", "merge"]
+    [
+        "short",
+        "shoot",
+        "shut",
+        "shop",
+        "show",
+        "shout",
+        "spot",
+        "slot",
+        "host",
+        "shots'",
+        "shoots",
+        "sort",
+        "shit",
+        "might",
+        "light",
+        "right",
+        "sight",
+        "fight",
+        "tight",
+        "eight",
+        "nigh",
+        "knight",
+        "nights",
+        "fright",
+        "grip",
+        "grim",
+        "grin",
+        "grit",
+        "arid",
+        "rid",
+        "grind",
+        "gird",
+        "down",
+        "drawn",
+        "lawn",
+        "damn",
+        "darn",
+        "dean",
+        "dark",
+        "desk",
+        "disk",
+        "duck",
+        "dust",
+        "husk",
+        "musk",
+        "noon",
+        "neo",
+        "moon",
+        "nylon",
+        "sense",
+        "dense",
+        "terse",
+        "tease",
+        "tenth",
+        "tenses",
+        "entry",
+        "retro",
+        "verge",
+        "merged",
+        "emerge",
+        "movie",
+        "movies",
+        "more",
+        "mode",
+        "love",
+        "mood",
+        "moves",
+        "mover",
+        "seen",
+        "scent",
+        "scenic",
+        "scare",
+        "scent",
+        "rain",
+        "rainy",
+        "snow",
+        "foggy",
+        "fog",
+        "vide",
+        "vid",
+        "side",
+        "wide",
+        "ride",
+        "hide",
+        "tide",
+        "voices",
+        "choice",
+        "noise",
+        "trace",
+        "race",
+        "tracks",
+        "trick",
+        "truck",
+        "image",
+        "imagine",
+        "second",
+        "seconds",
+        "secondly",
+        "make",
+        "made",
+        "male",
+        "mate",
+        "mike",
+        "jobs",
+        "joke",
+        "jog",
+        "change",
+        "chance",
+        "charge",
+        "style",
+        "stale",
+        "stile",
+        "last",
+        "lost",
+        "list",
+        "east",
+        "fast",
+        "past",
+        "vast",
+        "cast",
+        "first",
+        "fist",
+        "should",
+        "shoulder",
+        "could",
+        "cloud",
+        "would",
+        "world",
+        "every",
+        "very",
+        "ever",
+        "split",
+        "spilt",
+        "spit",
+        "final",
+        "finale",
+        "music",
+        "musical",
+        "angle",
+        "angel",
+        "ankle",
+        "single",
+        "jangle",
+        "dawn",
+        "drawn",
+        "dusk",
+        "sunset",
+        "unset",
+        "render",
+        "tender",
+        "fender",
+        "lender",
+        "sender",
+        "export",
+        "expert",
+        "merge",
+    ]
 )
 _SYNONYMS = {"regen": "regenerate", "pls": "please", "plz": "please", "u": "you", "ur": "your"}
 _ZH_TYPOS = {
@@ -165,7 +443,7 @@ _EXCEPT_EN = (
 _LEAVE_EN = (
     r"(?:^|,\s*|\band\s+)(?:please\s+)?(?:don'?t|do not|never)\s+(?:touch|change|edit|modify|alter)\s+"
     r"(?P<x>[^,;]+?)(?=\s*(?:,|;|\band\b|$))"
-    r"|(?:^|,\s*|\band\s+)(?:leave|keep)\s+(?P<y>(?:the\s+)?(?:shots?\s*#?\s*\S+(?:\s*(?:,|and|-|to)\s*\S+)*"
+    r"|(?:^|,\s*|\b(?:and|but)\s+)(?:leave|keep)\s+(?P<y>(?:the\s+)?(?:shots?\s*#?\s*\S+(?:\s*(?:,|and|-|to)\s*\S+)*"
     r"|(?:first|last|final|opening)\s+(?:one|shot)))\s+(?:alone|as (?:it is|is)|unchanged|untouched)"
     r"(?=\s*(?:,|;|\band\b|$))"
 )
@@ -184,7 +462,7 @@ NEGATED_CLAUSE = (
 PADDING = (
     r"(?:,\s*|\s+)(?:but|and)\s+keep\s+(?:everything|all|the rest|anything)\s+else\s+"
     r"(?:the same|as (?:it is|is)|unchanged)\b"
-    r"|[,，]?\s*(?:thanks?(?: you)?(?: so much| a lot)?|thx|ty|谢谢(?:你|啦)?|多谢)\s*[!.。！]*\s*$"
+    r"|[,，]?\s*(?<![a-z])(?:thanks?(?: you)?(?: so much| a lot)?|thx|ty|谢谢(?:你|啦)?|多谢)\s*[!.。！]*\s*$"
     r"|\s+(?:tbh|lol|pls|please)\s*[!.?]*$"
 )
 
@@ -210,7 +488,11 @@ def _fragment_numbers(fragment: str, total: int | None) -> list[int]:
         if n:
             return [n]
     cleaned = re.sub(r"shots?|the|#|第|个|镜头|分镜|号", " ", f)
-    return parse_number_list(cleaned.strip())
+    found = parse_number_list(cleaned.strip())
+    if found:
+        return found
+    tokens = re.findall(rf"{NUM}(?:\s*(?:-|to|through|到|至)\s*{NUM})?", f)
+    return parse_number_list(", ".join(tokens)) if tokens else []
 
 
 def extract_exceptions(text: str, total: int | None) -> Exceptions:
@@ -232,9 +514,7 @@ def extract_exceptions(text: str, total: int | None) -> Exceptions:
                 f"except shot{'s' if len(nums) > 1 else ''} {nums} ← “{m.group(0).strip(' ,，')}”"
             )
             keep = "，" if pattern is _EXCEPT_ZH and m.group(0).endswith(("，", ",")) else ""
-            out.text = (out.text[: m.start()] + (", " if not keep else keep) + out.text[m.end() :]).strip(
-                " ,，"
-            )
+            out.text = (out.text[: m.start()] + (keep or ", ") + out.text[m.end() :]).strip(" ,，")
     return out
 
 
@@ -251,17 +531,18 @@ def strip_padding(text: str) -> tuple[str, list[str]]:
 
 # --- relative durations -----------------------------------------------------------------------
 
+_S = r"\s*(?:s|secs?|seconds?)"
 _REL_EN = [
     (
-        rf"\b(?P<n>{NUM}|an?|one|half a)\s*(?:more\s+)?(?:s|secs?|seconds?)\s+(?P<dir>shorter|longer|less|more)\b",
+        rf"\b(?P<n>{NUM}|an?|one|half a)\s*(?:more\s+)?{_S}\s+(?P<dir>shorter|longer|less|more)\b",
         None,
     ),
     (
-        rf"\b(?:add|give it|give)\s+(?P<n>{NUM}|an?|one)\s*(?:extra\s+|more\s+)?(?:s|secs?|seconds?)\s+(?:to|for)\b",
+        rf"\b(?:add|give it|give)\s+(?P<n>{NUM}|an?|one)\s*(?:extra\s+|more\s+)?{_S}\s+(?:to|for)\b",
         +1,
     ),
     (
-        rf"\b(?:trim|cut|take|shave|remove)\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\s+(?:off|from|out of)\b",
+        rf"\b(?:trim|cut|take|shave|remove)\s+(?P<n>{NUM}|an?|one){_S}\s+(?:off|from|out of)\b",
         -1,
     ),
     (rf"\b(?:shorten|trim)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", -1),
@@ -397,7 +678,39 @@ _DESC_EN = [
 ]
 _DESC_ZH = [r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)"]
 _NOT_KEYWORDS = frozenset(
-    ["first", "last", "final", "opening", "other", "remaining", "selected", "current", "next", "previous", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "all", "these", "those", "some", "rest", "few", "new", "same", "following", "above", "below", "scene"]
+    [
+        "first",
+        "last",
+        "final",
+        "opening",
+        "other",
+        "remaining",
+        "selected",
+        "current",
+        "next",
+        "previous",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "all",
+        "these",
+        "those",
+        "some",
+        "rest",
+        "few",
+        "new",
+        "same",
+        "following",
+        "above",
+        "below",
+        "scene",
+    ]
 )
 _ZH_NOT_KEYWORDS = frozenset(
     {"所有", "全部", "每个", "其他", "最后", "开头", "这个", "那个", "剩下", "前面", "后面"}
@@ -493,6 +806,14 @@ def choice_index(answer: str, labels: list[str]) -> int | None:
         return n - 1 if 1 <= n <= len(labels) else None
     if not labels:
         return None
+    if re.search(r"[\u4e00-\u9fff]", a):
+        content = set(re.sub(r"[的那个一这是吧呢啊要就用选]", "", a))
+        if not content:
+            return None
+        scores = [len(content & set(label)) / len(content) for label in labels]
+        best_i = max(range(len(labels)), key=lambda i: scores[i])
+        ties = sum(1 for x in scores if x == scores[best_i])
+        return best_i if scores[best_i] >= 0.75 and ties == 1 else None
     best = process.extractOne(a, [x.lower() for x in labels], scorer=fuzz.token_set_ratio, score_cutoff=80)
     return None if best is None else int(best[2])
 
