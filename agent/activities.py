@@ -44,7 +44,11 @@ class AgentDeps:
 
     def get_planner(self) -> Planner:
         if self.planner is None:
-            self.planner = choose_planner(self.settings.google_api_key)
+            self.planner = choose_planner(
+                self.settings.google_api_key,
+                mode=self.settings.planner,
+                timeout_s=self.settings.planner_timeout_s,
+            )
         return self.planner
 
     def get_router(self) -> ActionRouter:

@@ -77,7 +77,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from agent.dry_run import run_plan
 
-    return run_plan(args.sentence, Path(args.context) if args.context else None, args.json)
+    return run_plan(
+        args.sentence, Path(args.context) if args.context else None, args.json, planner=args.planner
+    )
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -145,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("sentence")
     plan.add_argument("--context", help="JSON file describing the workspace")
     plan.add_argument("--json", action="store_true")
+    plan.add_argument(
+        "--planner",
+        choices=["offline", "gemini", "auto"],
+        default="offline",
+        help="offline grammar, Gemini (needs GOOGLE_API_KEY), or offline first and Gemini when unsure",
+    )
     plan.set_defaults(fn=_cmd_plan)
 
     ev = sub.add_parser("eval", help="score a planner on a labelled sentence set (JSONL)")
