@@ -1,7 +1,8 @@
 """``directordeck plan`` / ``directordeck schema actions``: run the offline planner without side effects.
 
 Rule: this prints what the agent *would* do (and which planner said so); it never executes an
-action, touches the ledger or starts a workflow; ``--planner gemini|auto`` may call the LLM. Exit codes: 0 planned (including "unsupported" / clarifying turns), 2 bad input.
+action, touches the ledger or starts a workflow; ``--planner gemini|auto`` may call the LLM.
+Exit codes: 0 planned (including "unsupported" / clarifying turns), 2 bad input.
 """
 
 from __future__ import annotations
