@@ -277,6 +277,14 @@ def _snapshot_note(turn: A.Turn) -> str:
     return ("before " + " + ".join(parts))[:500]
 
 
+def _rollback_summary(note: str, changes: list[str]) -> str:
+    """Rollback says exactly what it restored (and a proposal shows it before it runs)."""
+    if not changes:
+        return f"rolled back to “{note}”: nothing had changed since, nothing to restore"
+    shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
+    return f"rolled back to “{note}”: restored {shown}"
+
+
 def _leaves(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return [leaf for v in value.values() for leaf in _leaves(v)]
@@ -1207,7 +1215,7 @@ class _Executor:
         if self.snapshot_id is not None and str(snap.id) == self.snapshot_id:
             raise TargetUnresolved("that is the snapshot just taken; name an earlier change")
         outcome = snapshots.rollback(self.session, snap.id)
-        summary = f"rolled back to “{snap.note}”"
+        summary = _rollback_summary(snap.note, outcome.changes)
         if outcome.missing_work_item_ids:
             summary += f" ({len(outcome.missing_work_item_ids)} deleted shots could not come back)"
         return self._done(
@@ -1217,6 +1225,7 @@ class _Executor:
             restored_work_item_ids=[str(i) for i in outcome.restored_work_item_ids],
             missing_work_item_ids=[str(i) for i in outcome.missing_work_item_ids],
             missing_node_ids=[str(i) for i in outcome.missing_node_ids],
+            restored=outcome.changes,
         )
 
     def _export_package(self, a: A.ExportPackage) -> ActionResult:
