@@ -15,8 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from agent.resolve import Focus
-from schema.enums import TaskStatus, TaskType, WorkItemType
+from schema.enums import USER_TASK_TYPES, TaskStatus, TaskType, WorkItemType
 from schema.models import WorkItem
 from schema.repositories import (
     characters,
@@ -28,6 +27,7 @@ from schema.repositories import (
     work_items,
     workspaces,
 )
+from services.resolve import Focus
 
 MAX_SHOT_LINES = 60
 MAX_SNAPSHOTS = 10
@@ -36,7 +36,6 @@ MAX_SCENES = 30
 MAX_RUNNING = 10
 VISUAL_CHARS = 90
 STORY_CHARS = 1200
-USER_TASK_TYPES = tuple(t for t in TaskType if t != TaskType.agent_turn)
 
 
 def _clip(text: Any, limit: int) -> str:
