@@ -73,6 +73,17 @@ DEFAULT_MUSIC_S = 30.0  # background music for a workspace with no shots yet
 VIDEO_WIDTH, VIDEO_HEIGHT = 1280, 720  # shot clips (the video providers' default size)
 
 
+def with_modifier(visual: str, prompt: str | None) -> str:
+    """A grid prompt extends the shot's description ("keep it simple", "更孤独一点"); it never
+    replaces it. A prompt that already starts with the description is used as it is."""
+    visual, prompt = (visual or "").strip(), (prompt or "").strip()
+    if not prompt or prompt == visual:
+        return visual
+    if not visual or prompt.startswith(visual):
+        return prompt
+    return f"{visual}, {prompt}"
+
+
 def _uuid(value: str | uuid.UUID) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
@@ -392,7 +403,7 @@ class PipelineActivities:
         camera = Camera.model_validate(shot.spec.get("camera") or {})
         request = GridRequest(
             shot_number=shot.idx,
-            visual=inp.prompt or shot.spec.get("visual", ""),
+            visual=with_modifier(shot.spec.get("visual", ""), inp.prompt),
             camera=camera,
             size=inp.size,
             seed=seed,

@@ -577,6 +577,12 @@ class ConversationReply(Out):
     workspace_id: str | None = None
     focus: JsonObject = Field(default_factory=dict)
     undo: str | None = None
+    planner: str | None = Field(default=None, description="Which planner answered: offline, gemini:…")
+    confidence: float | None = Field(default=None, description="How sure the planner was (0–1)")
+    evidence: list[str] = Field(default_factory=list, description="Which words mapped to what")
+    question: JsonObject | None = Field(
+        default=None, description="A clarifying question (kind, choices); the next message answers it"
+    )
 
 
 # --- exports --------------------------------------------------------------------------------

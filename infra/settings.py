@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # --- providers ---------------------------------------------------------------------
     google_api_key: str | None = Field(default=None, validation_alias=_env("GOOGLE_API_KEY"))
     storyboard_provider: Literal["auto", "offline", "gemini"] = "auto"
+    # agent planner: offline grammar only, Gemini always (offline fallback), or offline first and
+    # Gemini only when the offline planner is unsure (auto; offline when no GOOGLE_API_KEY)
+    planner: Literal["auto", "offline", "gemini"] = "auto"
+    planner_timeout_s: float = 20.0
     image_provider: Literal["auto", "storyboard_card", "diffusers", "gemini"] = "auto"
     video_provider: Literal["auto", "kenburns", "diffusers"] = "auto"
     voice_provider: Literal["auto", "piper"] = "auto"

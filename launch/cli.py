@@ -77,7 +77,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from agent.dry_run import run_plan
 
-    return run_plan(args.sentence, Path(args.context) if args.context else None, args.json)
+    return run_plan(
+        args.sentence, Path(args.context) if args.context else None, args.json, planner=args.planner
+    )
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from agent.eval import run_eval_cli
+
+    return run_eval_cli(
+        Path(args.file),
+        contexts_path=Path(args.contexts) if args.contexts else None,
+        planner=args.planner,
+        as_json=args.json,
+        failures=args.failures,
+    )
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
@@ -145,7 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("sentence")
     plan.add_argument("--context", help="JSON file describing the workspace")
     plan.add_argument("--json", action="store_true")
+    plan.add_argument(
+        "--planner",
+        choices=["offline", "gemini", "auto"],
+        default="offline",
+        help="offline grammar, Gemini (needs GOOGLE_API_KEY), or offline first and Gemini when unsure",
+    )
     plan.set_defaults(fn=_cmd_plan)
+
+    ev = sub.add_parser("eval", help="score a planner on a labelled sentence set (JSONL)")
+    ev.add_argument("what", choices=["planner"])
+    ev.add_argument("file", help="JSONL set: sentence, lang, context, expect, tags")
+    ev.add_argument("--contexts", help="named context fixtures (default: contexts.json next to FILE)")
+    ev.add_argument("--planner", choices=["offline", "gemini", "auto"], default="offline")
+    ev.add_argument("--json", action="store_true", help="print the figures and every case as JSON")
+    ev.add_argument("--failures", action="store_true", help="also list the cases not planned correctly")
+    ev.set_defaults(fn=_cmd_eval)
 
     token = sub.add_parser("token", help="mint a bearer token for the API (dev secret unless configured)")
     token.add_argument("--user", required=True)
