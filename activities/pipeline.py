@@ -36,6 +36,7 @@ from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType
 from schema.repositories import assets as asset_repo
 from schema.repositories import events as event_repo
 from schema.repositories import nodes as node_repo
+from schema.repositories import stages as stage_repo
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import tasks as task_repo
 from schema.repositories import tracks as track_repo
@@ -825,6 +826,10 @@ class PipelineActivities:
         if inp.music_node_id:
             payload["music_node_id"] = inp.music_node_id
         with unit_of_work(self.database_url) as session:
+            # never drop a shot silently: the cut names every shot it had to leave out, and why
+            missing = stage_repo.missing_from_compose(session, _uuid(inp.task.workspace_id), plan)
+            if missing:
+                payload["missing_shots"] = missing
             task = task_repo.get_by_workflow_id(session, wf)
             asset = stored_asset(
                 session,
@@ -875,6 +880,7 @@ class PipelineActivities:
                     "duration_s": result.duration_s,
                     "shots": result.shots,
                     **({"music_node_id": inp.music_node_id} if inp.music_node_id else {}),
+                    **({"missing_shots": missing} if missing else {}),
                 },
             )
             return result

@@ -2,9 +2,11 @@
 
 Rules: ``create_app`` builds everything from Settings (plus, optionally, already-open connections:
 the stack's database URL, a Temporal client, task queues, storage — tests and ``directordeck up``
-pass theirs); nothing connects at import time; every route except ``/health`` needs a bearer
-token; background work of the API process (LISTEN/NOTIFY hub for SSE, webhook deliveries,
-idempotency-key and rate-bucket housekeeping) starts and stops with the app's lifespan.
+pass theirs); nothing connects at import time; every route needs a bearer token or the browser
+session cookie (``api.browser_session``) except ``/health``, the sign-in routes and the studio's
+static files at ``/`` (``api.routers.studio``); background work of the API process (LISTEN/NOTIFY
+hub for SSE, webhook deliveries, idempotency-key and rate-bucket housekeeping) starts and stops
+with the app's lifespan.
 """
 
 from __future__ import annotations
@@ -32,7 +34,10 @@ from api.routers import (
     generation,
     nodes,
     scenes,
+    session,
     snapshots,
+    stages,
+    studio,
     tasks,
     work_items,
     workspaces,
@@ -184,6 +189,9 @@ def create_app(
         generation,
         events,
         conversations,
+        stages,
+        session,
+        studio,
     ):
         app.include_router(module.router)
     return app

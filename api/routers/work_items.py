@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
+from api.concurrency import check_if_match, set_etag
 from api.convert import emit, links, nodes_out
 from api.deps import SessionDep, WorkspaceDep, scoped, scoped_track
 from api.errors import ApiError, responses
@@ -128,17 +129,29 @@ def create_work_item(body: WorkItemCreate, workspace: WorkspaceDep, session: Ses
 
 
 @router.get("/work-items/{work_item_id}", response_model=WorkItemOut)
-def get_work_item(work_item_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> WorkItem:
-    return scoped(session, WorkItem, work_item_id, workspace, "work_item")
+def get_work_item(
+    work_item_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, response: Response
+) -> WorkItem:
+    """The work item; `ETag` is its version (send it back as `If-Match` when you PATCH)."""
+    item = scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    set_etag(response, item.updated_at)
+    return item
 
 
-@router.patch("/work-items/{work_item_id}", response_model=WorkItemOut, responses=responses(409))
+@router.patch("/work-items/{work_item_id}", response_model=WorkItemOut, responses=responses(409, 412))
 def update_work_item(
-    work_item_id: uuid.UUID, body: WorkItemUpdate, workspace: WorkspaceDep, session: SessionDep
+    request: Request,
+    response: Response,
+    work_item_id: uuid.UUID,
+    body: WorkItemUpdate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
 ) -> WorkItem:
     """Merge-patch the spec (prompt = `visual`, `narration`, `dialogue`, `camera`...) and locks;
-    replace tags; set duration or scene (null clears)."""
+    replace tags; set duration or scene (null clears). With `If-Match: "<version>"`, 412
+    `version_mismatch` when the item changed since that version."""
     item = scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    check_if_match(request, session, WorkItem, item.id)
     fields = body.model_fields_set
     if body.spec:
         item = work_item_repo.update_spec(session, item.id, body.spec)
@@ -154,6 +167,8 @@ def update_work_item(
         item = work_item_repo.set_scene(session, item.id, body.scene_id)
     emit(session, workspace.id, "work_item.updated", work_item_id=str(item.id), fields=sorted(fields))
     session.commit()
+    session.refresh(item)
+    set_etag(response, item.updated_at)
     return item
 
 
