@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.installed-run
 STORY ?= a fox steals the moon
 SHOTS ?= 6
 
-.PHONY: install demo up test lint bench clean
+.PHONY: install demo up test lint bench clean studio
 
 $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/directordeck bench
+
+# the web studio: type-check, build into api/studio_dist (committed, so demo/test need no node) and
+# check the bundle budget; needs node >= 20.19 and npm
+studio:
+	cd studio && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
