@@ -55,7 +55,12 @@ def stored_asset(
     mime: str,
     **media: Any,
 ) -> Asset:
-    """The asset row of a file just put in storage: found by content hash on a retry, never doubled."""
+    """The asset row of a file just put in storage: found by content hash on a retry, never doubled.
+    `thumbnails` (from activities.thumbnails.make_thumbnails) are recorded with it, once."""
+    thumbs = media.pop("thumbnails", None) or None
+    if thumbs:
+        media.setdefault("thumbnail_key", (thumbs.get("512") or thumbs.get("256") or {}).get("key"))
+        media["thumbnails"] = thumbs
     return asset_repo.get_or_create_by_hash(
         session,
         workspace_id=workspace_id if isinstance(workspace_id, uuid.UUID) else uuid.UUID(str(workspace_id)),

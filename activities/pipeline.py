@@ -27,6 +27,7 @@ from activities.errors import BadInputError
 from activities.ledger import stored_asset, unit_of_work
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import Cancelled, Progress, coded, run_blocking
+from activities.thumbnails import make_thumbnails
 from infra.logging import remember_task_id
 from infra.settings import Settings
 from infra.storage import Storage, StoredObject, storage_from
@@ -381,7 +382,11 @@ class PipelineActivities:
         stored = await asyncio.to_thread(
             lambda: [self.storage.put_bytes(img.png, kind="image", ext=".png") for img in images]
         )
-        return await self._write(stored, self._write_grid, inp, request, images, stored, provider.name)
+        made = await asyncio.to_thread(lambda: [make_thumbnails(self.storage, obj) for obj in stored])
+        written = stored + [obj for _, objs in made for obj in objs]
+        return await self._write(
+            written, self._write_grid, inp, request, images, stored, provider.name, [t for t, _ in made]
+        )
 
     def _existing_grid(self, inp: GridInput) -> GridResult | None:
         with unit_of_work(self.database_url) as session:
@@ -398,14 +403,20 @@ class PipelineActivities:
             )
 
     def _write_grid(
-        self, inp: GridInput, request: Any, images: list[Any], stored: list[StoredObject], provider: str
+        self,
+        inp: GridInput,
+        request: Any,
+        images: list[Any],
+        stored: list[StoredObject],
+        provider: str,
+        thumbnails: list[dict[str, Any]] | None = None,
     ) -> GridResult:
         wf = inp.task.workflow_id
         with unit_of_work(self.database_url) as session:
             task = task_repo.get_by_workflow_id(session, wf)
             track = track_repo.get_or_create(session, _uuid(inp.work_item_id), inp.track)
             cells = []
-            for img, obj in zip(images, stored, strict=True):
+            for n, (img, obj) in enumerate(zip(images, stored, strict=True)):
                 asset = stored_asset(
                     session,
                     inp.task.workspace_id,
@@ -414,6 +425,7 @@ class PipelineActivities:
                     "image/png",
                     width=img.width,
                     height=img.height,
+                    thumbnails=thumbnails[n] if thumbnails else None,
                 )
                 cells.append(
                     {
@@ -589,7 +601,12 @@ class PipelineActivities:
             ),
         )
         described = overlay.describe() if overlay is not None else None
-        return await self._write([stored], self._write_video, inp, source, info, stored, movement, described)
+        thumbs, thumb_objs = await asyncio.to_thread(
+            make_thumbnails, self.storage, stored, video=True, duration_s=info.duration_s
+        )
+        return await self._write(
+            [stored, *thumb_objs], self._write_video, inp, source, info, stored, movement, described, thumbs
+        )
 
     def _write_video(
         self,
@@ -599,6 +616,7 @@ class PipelineActivities:
         stored: StoredObject,
         movement: str,
         overlay: dict[str, Any] | None = None,
+        thumbnails: dict[str, Any] | None = None,
     ) -> VideoResult:
         wf = inp.task.workflow_id
         provider = self.providers.video_name
@@ -613,6 +631,7 @@ class PipelineActivities:
                 width=info.width,
                 height=info.height,
                 duration_s=info.duration_s,
+                thumbnails=thumbnails,
             )
             node = node_repo.create_node(
                 session,
@@ -781,7 +800,12 @@ class PipelineActivities:
                 job, out, cache_dir=cache_dir, on_progress=progress, cancelled=cancelled
             ),
         )
-        return await self._write([stored], self._write_compose, inp, plan, composed, stored)
+        thumbs, thumb_objs = await asyncio.to_thread(
+            make_thumbnails, self.storage, stored, video=True, duration_s=composed.duration_s
+        )
+        return await self._write(
+            [stored, *thumb_objs], self._write_compose, inp, plan, composed, stored, thumbs
+        )
 
     def _compose_plan(self, inp: ComposeInput) -> list[dict[str, Any]]:
         with unit_of_work(self.database_url) as session:
@@ -807,7 +831,12 @@ class PipelineActivities:
         return path
 
     def _write_compose(
-        self, inp: ComposeInput, plan: list[dict[str, Any]], composed: Any, stored: StoredObject
+        self,
+        inp: ComposeInput,
+        plan: list[dict[str, Any]],
+        composed: Any,
+        stored: StoredObject,
+        thumbnails: dict[str, Any] | None = None,
     ) -> ComposeResult:
         wf = inp.task.workflow_id
         payload: dict[str, Any] = {
@@ -840,6 +869,7 @@ class PipelineActivities:
                 width=composed.width,
                 height=composed.height,
                 duration_s=composed.duration_s,
+                thumbnails=thumbnails,
             )
             node = node_repo.create_node(
                 session,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import PurePosixPath
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -117,11 +117,26 @@ def download_asset(
 
 @router.get("/{asset_id}/thumbnail", response_class=Response, responses=FILE_RESPONSES)
 def download_thumbnail(
-    request: Request, asset_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, services: ServicesDep
+    request: Request,
+    asset_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    services: ServicesDep,
+    size: Annotated[
+        Literal[256, 512] | None,
+        Query(description="Long side in px (WebP; a poster frame for clips). Default: 512"),
+    ] = None,
 ) -> Response:
-    """The asset's thumbnail (404 `thumbnail_not_found` when it has none)."""
+    """The asset's thumbnail, made once when the file was stored (404 `thumbnail_not_found` when it
+    has none). Cached for a year (`immutable`); the ETag is the thumbnail's sha256."""
     asset = scoped(session, Asset, asset_id, workspace, "asset")
     session.close()
+    wanted = size or 512
+    # the other size rather than a 404 when only one was made
+    sized = asset_repo.thumbnail(asset, wanted) or asset_repo.thumbnail(asset, 768 - wanted)
+    if sized is not None:
+        key, digest = sized
+        return _serve(request, services, key, digest, "image/webp", f"{asset.id}-{wanted}.webp")
     if not asset.thumbnail_key:
         raise ApiError(404, "thumbnail_not_found", "this asset has no thumbnail")
     key = asset.thumbnail_key
