@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers
+from api.event_schemas import install_event_schemas
 from api.idempotency import purge_expired
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.ratelimit import RateLimiter, purge_idle_buckets
@@ -194,4 +195,5 @@ def create_app(
         studio,
     ):
         app.include_router(module.router)
+    install_event_schemas(app)  # every SSE event type in the OpenAPI document
     return app

@@ -47,6 +47,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.convert import links
 from api.deps import (
     CallerDep,
     IdempotencyDep,
@@ -58,6 +59,7 @@ from api.deps import (
     scoped_track,
 )
 from api.errors import ApiError, not_found, responses
+from api.event_schemas import add_task_links
 from api.schemas import (
     ConfirmCreate,
     ConversationCreate,
@@ -276,9 +278,13 @@ async def send_message(
     hub = request.app.state.event_hub
     poll_s = services.config.sse_poll_s
 
+    urls = links(request)
+
     def fetch(after: int) -> list[dict[str, Any]]:
         with unit_of_work(services.sessions) as s:
-            return [event_payload(e) for e in event_repo.since(s, conversation.workspace_id, after, 200)]
+            rows = [event_payload(e) for e in event_repo.since(s, conversation.workspace_id, after, 200)]
+            add_task_links(s, conversation.workspace_id, rows, urls)
+            return rows
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         from workflows.conversation import ConversationWorkflow, UserMessage, conversation_workflow_id

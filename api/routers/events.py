@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
 
+from api.convert import links
 from api.deps import ServicesDep, SessionDep, WorkspaceDep
 from api.errors import ApiError
 from api.schemas import EventOut
@@ -19,7 +20,8 @@ router = APIRouter(prefix="/workspaces/{workspace_id}/events", tags=["events"])
 SSE_RESPONSES = {
     200: {
         "description": "text/event-stream: `id` = event id, `event` = kind (task.running, task.succeeded, "
-        "work_item.updated, ...), `data` = JSON {id, kind, data, created_at}; `: ping` comments keep it open",
+        "work_item.updated, ...), `data` = JSON {id, kind, data, created_at}; `: ping` comments keep it "
+        "open. Every kind's schema: `x-sse-events`; task events carry `task_url`, task.succeeded `outputs`",
         "content": {"text/event-stream": {}},
     }
 }
@@ -55,7 +57,9 @@ def stream_events(
     config = services.config
     hub = request.app.state.event_hub
     return EventSourceResponse(
-        workspace_events(services.sessions, hub, workspace.id, start, poll_s=config.sse_poll_s),
+        workspace_events(
+            services.sessions, hub, workspace.id, start, poll_s=config.sse_poll_s, urls=links(request)
+        ),
         ping=config.sse_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
