@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
@@ -19,6 +19,8 @@ from schema.models import Asset
 from schema.repositories import assets as asset_repo
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/assets", tags=["assets"])
+
+THUMBNAIL_PX = (256, 512)
 
 FILE_RESPONSES = {
     200: {"description": "The file (or the requested byte range with 206)", "content": {"*/*": {}}},
@@ -123,12 +125,14 @@ def download_thumbnail(
     session: SessionDep,
     services: ServicesDep,
     size: Annotated[
-        Literal[256, 512] | None,
-        Query(description="Long side in px (WebP; a poster frame for clips). Default: 512"),
+        int | None,
+        Query(description="Long side in px: 256 or 512 (WebP; a poster frame for clips). Default 512"),
     ] = None,
 ) -> Response:
     """The asset's thumbnail, made once when the file was stored (404 `thumbnail_not_found` when it
     has none). Cached for a year (`immutable`); the ETag is the thumbnail's sha256."""
+    if size is not None and size not in THUMBNAIL_PX:
+        raise ApiError(422, "thumbnail_size_invalid", "size is 256 or 512")
     asset = scoped(session, Asset, asset_id, workspace, "asset")
     session.close()
     wanted = size or 512

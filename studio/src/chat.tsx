@@ -52,7 +52,8 @@ function lookup(spec: Record<string, any>, path: string): any {
 
 function show(v: any): string {
   if (v === undefined || v === null || v === "") return "—";
-  return typeof v === "string" ? v : JSON.stringify(v);
+  const text = typeof v === "string" ? v : JSON.stringify(v);
+  return text.length > 48 ? `${text.slice(0, 47)}…` : text;
 }
 
 export function ProposalCard({ proposal, shots, onAnswer, busy }: { proposal: Proposal; shots: Shot[]; onAnswer: (approve: boolean) => void; busy: boolean }) {
@@ -68,6 +69,7 @@ export function ProposalCard({ proposal, shots, onAnswer, busy }: { proposal: Pr
       for (const idx of idxs) {
         const shot = shots.find((s) => s.idx === idx);
         for (const [field, after] of flatten(a.args?.patch ?? {})) {
+          if (after === null || after === undefined) continue; // fields the patch leaves alone
           changes.push({ shot: idx, field, before: show(shot ? lookup(shot.spec, field) : undefined), after: show(after) });
         }
       }
@@ -93,7 +95,7 @@ export function ProposalCard({ proposal, shots, onAnswer, busy }: { proposal: Pr
                 <tr>
                   <th scope="row">#{c.shot}</th>
                   <td>{c.field}</td>
-                  <td class="before">{c.before}</td>
+                  <td class="before" title={c.before}>{c.before}</td>
                   <td aria-hidden="true">→</td>
                   <td class="after">{c.after}</td>
                 </tr>
