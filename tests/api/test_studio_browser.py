@@ -94,10 +94,31 @@ async def stage_done(page: Any, idx: int, stage: str) -> None:
     )
 
 
+def chromium_env(tmp: Path) -> dict[str, str]:
+    """The system fonts plus the Noto Sans SC the project already ships (pylopdf-fonts-zh-cn), for
+    this browser only: the Chinese screenshots show glyphs on a machine without CJK fonts, and
+    nothing on the machine changes. (The studio itself uses the visitor's system fonts.)"""
+    from activities.providers.cards import packaged_cjk_font
+
+    env = dict(os.environ)
+    font = packaged_cjk_font()
+    if font is not None:
+        conf = tmp / "fonts.conf"
+        conf.write_text(
+            '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+            "<include ignore_missing='yes'>/etc/fonts/fonts.conf</include>"
+            f"<dir>{font.parent}</dir><cachedir>{tmp / 'fc-cache'}</cachedir></fontconfig>"
+        )
+        env["FONTCONFIG_FILE"] = str(conf)
+    return env
+
+
 @pytest.mark.timeout(600)
 async def test_studio_end_to_end(stack: Stack, live_url: str, tmp_path: Path) -> None:
     async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, env=chromium_env(tmp_path)
+        )
         try:
             await _flow(browser, live_url, tmp_path)
         finally:
@@ -271,7 +292,7 @@ async def _flow(browser: Any, url: str, tmp: Path) -> None:
     await bob.get_by_role("button", name="Sign in (dev)").click()
     await expect(bob.get_by_text("No projects yet")).to_be_visible()
     await bob.goto(project_url)
-    await expect(bob.get_by_role("alert")).to_contain_text("workspace_not_found")
+    await expect(bob.get_by_role("alert").first).to_contain_text("workspace_not_found")
     await expect(bob.locator("article.card")).to_have_count(0)
     await other.close()
     await ctx.close()
