@@ -317,6 +317,10 @@ function BatchEdit({ shots, onDone, onClear }: { shots: Shot[]; onDone: (msg: st
   const [movement, setMovement] = useState("");
   const [duration, setDuration] = useState("");
   const [error, setError] = useState("");
+  // the version of each shot this form started from (sent as If-Match): a change made elsewhere
+  // meanwhile is refused (412) instead of silently overwritten
+  const base = useRef(new Map<string, string>());
+  shots.forEach((s) => base.current.has(s.id) || base.current.set(s.id, s.version));
   async function apply(e: Event) {
     e.preventDefault();
     setError("");
@@ -327,10 +331,13 @@ function BatchEdit({ shots, onDone, onClear }: { shots: Shot[]; onDone: (msg: st
     let mismatch = false;
     for (const shot of shots) {
       try {
-        await patch(`/workspaces/${shot.workspace_id}/work-items/${shot.id}`, body, { ifMatch: shot.version });
+        const out = await patch(`/workspaces/${shot.workspace_id}/work-items/${shot.id}`, body, { ifMatch: base.current.get(shot.id) ?? shot.version });
+        base.current.set(shot.id, out.version);
       } catch (err) {
-        if (err instanceof ApiError && err.code === "version_mismatch") mismatch = true;
-        else {
+        if (err instanceof ApiError && err.code === "version_mismatch") {
+          mismatch = true;
+          base.current.delete(shot.id); // start again from the reloaded board
+        } else {
           setError(`${shotLabel(shot.idx)} — ${errorText(err)}`);
           onDone("");
           return;

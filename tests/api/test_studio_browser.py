@@ -18,6 +18,7 @@ import asyncio
 import os
 import re
 import shutil
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -161,9 +162,7 @@ async def _flow(browser: Any, url: str, tmp: Path) -> None:
     proposal = chat.get_by_role("region", name="Proposal")
     await expect(proposal).to_be_visible(timeout=STEP_S)
     await shots.take("proposal")
-    rows = [
-        " ".join((await r.inner_text()).split()) for r in await proposal.locator(".diff-table tr").all()
-    ]
+    rows = [" ".join((await r.inner_text()).split()) for r in await proposal.locator(".diff-table tr").all()]
     for idx in (2, 3):  # the diff of the shot fields: before → after
         assert any(r.startswith(f"#{idx} time_of_day") and r.endswith("→ night") for r in rows), rows
         assert any(r.startswith(f"#{idx} lighting") and r.endswith("→ neon") for r in rows), rows
@@ -297,3 +296,79 @@ async def _flow(browser: Any, url: str, tmp: Path) -> None:
     await other.close()
     await ctx.close()
     await asyncio.sleep(0)
+
+
+@pytest.mark.timeout(300)
+async def test_board_batch_edit_reorder_conflict_and_failed_task(
+    stack: Stack, live_url: str, tmp_path: Path
+) -> None:
+    """The board's own edits on a seeded project (no generation): a batch edit of two shots, a
+    reorder by keyboard, a concurrent change answered 412 and reloaded, and a failed task in the
+    queue with its real code and message and a Retry button."""
+    from activities.ledger import unit_of_work
+    from schema.enums import TaskType
+    from schema.repositories import tasks as task_repo
+
+    owner = f"studio-{os.urandom(3).hex()}"
+    seeded = stack.seed_workspace(owner, shots=3, title="Seeded board")
+    with unit_of_work(stack.db_url) as s:
+        failed = task_repo.create(
+            s, workspace_id=uuid.UUID(seeded.workspace), type=TaskType.video, workflow_id=f"video-{owner}"
+        )
+        task_repo.mark_running(s, failed.id)
+        task_repo.mark_failed(s, failed.id, "ffmpeg_failed", "encoder exited with 1")
+    async with playwright_api.async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, env=chromium_env(tmp_path)
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+            errors: list[str] = []
+            watch_console(page, errors)
+            await page.goto(f"{live_url}/")
+            await page.get_by_label("User name (dev stack)").fill(owner)
+            await page.get_by_role("button", name="Sign in (dev)").click()
+            await page.get_by_role("link", name=re.compile("Seeded board")).click()
+            await expect(page.locator("article.card")).to_have_count(3, timeout=STEP_S)
+
+            # the failed task: real code and message, and a retry button
+            row = page.locator('li.task[data-task-type="video"]')
+            await expect(row).to_contain_text("ffmpeg_failed")
+            await expect(row).to_contain_text("encoder exited with 1")
+            await expect(row.get_by_role("button", name="Retry video")).to_be_visible()
+
+            # batch edit shots 1 and 2
+            await card(page, 1).get_by_role("checkbox").check()
+            await card(page, 2).get_by_role("checkbox").check()
+            batch = page.get_by_role("form", name="Batch edit")
+            await batch.get_by_label("Duration").fill("6")
+            await batch.get_by_role("button", name="Apply").click()
+            await expect(card(page, 1)).to_contain_text("6.0 s")
+            await expect(card(page, 2)).to_contain_text("6.0 s")
+            await expect(card(page, 3)).not_to_contain_text("6.0 s")
+
+            # another tab changes shot 1 while this form is open: the version the form started from
+            # is refused (412), the board is reloaded and says so
+            h = stack.auth(owner)
+            r = await stack.client.patch(
+                f"/workspaces/{seeded.workspace}/work-items/{seeded.shots[0]}",
+                json={"spec": {"narration": "changed in another tab"}},
+                headers=h,
+            )
+            assert r.status_code == 200
+            await batch.get_by_label("Duration").fill("7")
+            await batch.get_by_role("button", name="Apply").click()
+            await expect(page.get_by_role("status").filter(has_text="changed this meanwhile")).to_be_visible()
+            await expect(card(page, 1)).to_contain_text("changed in another tab")
+
+            # reorder from the keyboard: focus "Move later" on shot 1 and press Enter
+            first_narration = await card(page, 1).locator(".narration").inner_text()
+            await card(page, 1).get_by_role("button", name=re.compile("^Move later")).focus()
+            await page.keyboard.press("Enter")
+            await expect(card(page, 2).locator(".narration")).to_have_text(first_narration, timeout=STEP_S)
+            assert await unnamed_controls(page) == []
+            # the browser logs the refused PATCH (412) itself; nothing else may go wrong
+            assert [e for e in errors if "412 (Precondition Failed)" not in e] == [], errors
+            assert len(errors) == 1, errors
+        finally:
+            await browser.close()
