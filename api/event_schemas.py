@@ -8,7 +8,8 @@ Rules:
   under ``components.schemas`` and describes both streams' ``text/event-stream`` bodies with a
   ``oneOf`` of them plus an ``x-sse-events`` map (event name → schema), so a client can generate
   its types; a test checks that every kind the code emits is listed here;
-- a task event (``task.*``) carries ``task_url``; ``task.succeeded`` also carries ``outputs``:
+- a task event (``task.*``) carries ``task_url``; ``task.succeeded`` also carries ``outputs``
+  (added by ``api.presenters.add_task_links``):
   every stored file the task produced (node id, type, grid cell, asset id, content and
   thumbnail URLs), read from the ledger when the event is sent — the ledger row stays small and
   a client never has to ask "what did this task make?".
@@ -16,17 +17,11 @@ Rules:
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from api.schemas import Links
-from schema.models import Asset, Node
 
 
 class _Data(BaseModel):
@@ -288,45 +283,4 @@ def install_event_schemas(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-# --- task outputs on task events --------------------------------------------------------------
-
-
-def add_task_links(
-    session: Session, workspace_id: uuid.UUID, rows: list[dict[str, Any]], urls: Links
-) -> None:
-    """Add `task_url` to task events and `outputs` to `task.succeeded` ones (one query per batch)."""
-    succeeded = {}
-    for row in rows:
-        if not row["kind"].startswith("task.") or not isinstance(row.get("data"), dict):
-            continue
-        task_id = row["data"].get("task_id")
-        if not task_id:
-            continue
-        row["data"] = {**row["data"], "task_url": urls.task(workspace_id, uuid.UUID(str(task_id)))}
-        if row["kind"] == "task.succeeded":
-            succeeded[str(task_id)] = row
-    if not succeeded:
-        return
-    stmt = (
-        select(Node.task_id, Node.id, Node.type, Node.cell, Asset.id, Asset.thumbnail_key)
-        .join(Asset, Asset.id == Node.asset_id)
-        .where(Node.task_id.in_([uuid.UUID(t) for t in succeeded]), Node.workspace_id == workspace_id)
-        .order_by(Node.task_id, Node.cell.nulls_first(), Node.created_at, Node.id)
-    )
-    outputs: dict[str, list[dict[str, Any]]] = {t: [] for t in succeeded}
-    for task_id, node_id, node_type, cell, asset_id, thumb in session.execute(stmt):
-        outputs[str(task_id)].append(
-            {
-                "node_id": str(node_id),
-                "type": node_type.value,
-                "cell": cell,
-                "asset_id": str(asset_id),
-                "url": urls.asset_content(workspace_id, asset_id),
-                "thumbnail_url": urls.asset_thumbnail(workspace_id, asset_id) if thumb else None,
-            }
-        )
-    for task_id, row in succeeded.items():
-        row["data"]["outputs"] = outputs[task_id]
-
-
-__all__ = ["CHAT_EVENTS", "EVENT_DATA", "add_task_links", "install_event_schemas"]
+__all__ = ["CHAT_EVENTS", "EVENT_DATA", "install_event_schemas"]

@@ -25,7 +25,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 from sse_starlette import ServerSentEvent
 
-from api.event_schemas import add_task_links
+from api.presenters import add_task_links
 from api.schemas import Links
 from schema.db import json_dumps, normalize_url, unit_of_work
 from schema.models import Workspace
@@ -125,7 +125,7 @@ async def workspace_events(
     urls: Links | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Every event of the workspace with id > after_id, then new ones as they commit, forever.
-    With `urls`, task events carry their task URL and outputs (api.event_schemas)."""
+    With `urls`, task events carry their task URL and outputs (api.presenters.add_task_links)."""
 
     def fetch(after: int, check_exists: bool) -> list[dict[str, Any]] | None:
         """The next events; None when the workspace is gone (checked now and then, when idle)."""

@@ -19,9 +19,9 @@ from temporalio.worker import Worker
 
 from activities.export import ExportActivities
 from activities.pipeline import PipelineActivities
+from infra.queues import POOLS, QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO, QUEUE_TTS, Queues
 from infra.settings import Settings
 from workflows.compose import ComposeWorkflow
-from workflows.contracts import POOLS, QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO, QUEUE_TTS, Queues
 from workflows.export import ExportWorkflow
 from workflows.grid import GridWorkflow
 from workflows.music import MusicWorkflow

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse
 
-from api.convert import links
 from api.deps import ServicesDep, SessionDep, WorkspaceDep
 from api.errors import ApiError
+from api.presenters import links
 from api.schemas import EventOut
 from api.sse import workspace_events
 from schema.models import Event

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import Field
 
-from api.convert import links
 from api.deps import SessionDep, WorkspaceDep
+from api.presenters import links
 from api.schemas import Out
 from schema.models import Asset
 from schema.repositories import stages as stage_repo

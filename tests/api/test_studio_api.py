@@ -17,12 +17,13 @@ import jwt
 import pytest
 from PIL import Image
 
-from activities.ledger import stored_asset, unit_of_work
+from activities.ledger import stored_asset
 from activities.thumbnails import make_thumbnails
 from api.browser_session import SESSION_AUDIENCE, SESSION_ISSUER
 from api.event_schemas import EVENT_DATA
 from api.main import create_app
 from api.routers.studio import DIST
+from infra.ledger import unit_of_work
 from infra.settings import Settings
 from schema.enums import AssetKind, NodeType, TaskType
 from schema.repositories import events as event_repo

@@ -99,7 +99,7 @@ def chromium_env(tmp: Path) -> dict[str, str]:
     """The system fonts plus the Noto Sans SC the project already ships (pylopdf-fonts-zh-cn), for
     this browser only: the Chinese screenshots show glyphs on a machine without CJK fonts, and
     nothing on the machine changes. (The studio itself uses the visitor's system fonts.)"""
-    from activities.providers.cards import packaged_cjk_font
+    from activities.media.fonts import packaged_cjk_font
 
     env = dict(os.environ)
     font = packaged_cjk_font()
@@ -305,7 +305,7 @@ async def test_board_batch_edit_reorder_conflict_and_failed_task(
     """The board's own edits on a seeded project (no generation): a batch edit of two shots, a
     reorder by keyboard, a concurrent change answered 412 and reloaded, and a failed task in the
     queue with its real code and message and a Retry button."""
-    from activities.ledger import unit_of_work
+    from infra.ledger import unit_of_work
     from schema.enums import TaskType
     from schema.repositories import tasks as task_repo
 

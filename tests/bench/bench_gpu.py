@@ -64,7 +64,7 @@ def bench_grid(torch: Any, device: Any, quick: bool, repeats: int, compile_modes
     rows: list[dict] = []
     side = 64 if quick else 512
     if quick:
-        from activities.providers.tiny_models import build_tiny_sd
+        from tests.support.tiny_models import build_tiny_sd
 
         model_dir = build_tiny_sd(Path(tempfile.mkdtemp(prefix="bench-sd-")) / "tiny-sd")
         make = lambda steps, mb: DiffusersGridProvider(  # noqa: E731
@@ -72,7 +72,7 @@ def bench_grid(torch: Any, device: Any, quick: bool, repeats: int, compile_modes
         )
         pipe = None
     else:
-        from activities.providers.tiny_models import build_sd_turbo_architecture
+        from tests.support.tiny_models import build_sd_turbo_architecture
 
         pipe = build_sd_turbo_architecture(device=device, dtype=torch.float16)
         make = lambda steps, mb: DiffusersGridProvider(  # noqa: E731
@@ -143,12 +143,12 @@ def bench_video(torch: Any, device: Any, quick: bool, steps: int) -> list[dict]:
     Image.new("RGB", (1024, 576), (180, 110, 60)).save(still)
     frames_list = (4, 8) if quick else (14, 25)
     if quick:
-        from activities.providers.tiny_models import build_tiny_svd
+        from tests.support.tiny_models import build_tiny_svd
 
         model_dir = build_tiny_svd(work / "tiny-svd", num_frames=8)
         pipe = None
     else:
-        from activities.providers.tiny_models import build_svd_architecture
+        from tests.support.tiny_models import build_svd_architecture
 
         pipe = build_svd_architecture(num_frames=25, device=device, dtype=torch.float16)
     width, height = (64, 36) if quick else (1024, 576)
