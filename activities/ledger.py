@@ -36,7 +36,12 @@ def stored_asset(
 
     With `for_node` (the idempotency key of the node this asset becomes the file of), the key is
     locked for the transaction and, when that node was already committed by an earlier attempt,
-    its asset is answered and nothing is inserted (the node insert will find that node too)."""
+    its asset is answered and nothing is inserted (the node insert will find that node too).
+    `thumbnails` (from activities.thumbnails.make_thumbnails) are recorded with it, once."""
+    thumbs = media.pop("thumbnails", None) or None
+    if thumbs:
+        media.setdefault("thumbnail_key", (thumbs.get("512") or thumbs.get("256") or {}).get("key"))
+        media["thumbnails"] = thumbs
     if for_node is not None:
         key = func.hashtextextended(literal("directordeck.node:" + for_node), 0)
         session.execute(select(func.pg_advisory_xact_lock(key)))

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from temporalio import activity
 
 from activities.contracts import (
@@ -44,6 +43,7 @@ from activities.contracts import (
 from activities.ledger import stored_asset
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import Cancelled, Progress, coded, run_blocking
+from activities.thumbnails import make_thumbnails
 from infra import diskguard
 from infra.ledger import unit_of_work
 from infra.logging import remember_task_id
@@ -51,12 +51,12 @@ from infra.settings import Settings
 from infra.storage import Storage, StoredObject, storage_from
 from infra.telemetry import current_trace_id, provider_span
 from schema.domain_errors import DomainError
-from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType, WorkItemType
+from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType
 from schema.errors import BadInputError, DiskFullError
-from schema.models import WorkItem
 from schema.repositories import assets as asset_repo
 from schema.repositories import events as event_repo
 from schema.repositories import nodes as node_repo
+from schema.repositories import stages as stage_repo
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import tasks as task_repo
 from schema.repositories import tracks as track_repo
@@ -419,7 +419,11 @@ class PipelineActivities:
         stored = await asyncio.to_thread(
             lambda: [self.storage.put_bytes(img.png, kind="image", ext=".png") for img in images]
         )
-        return await self._write(stored, self._write_grid, inp, request, images, stored, provider.name)
+        made = await asyncio.to_thread(lambda: [make_thumbnails(self.storage, obj) for obj in stored])
+        written = stored + [obj for _, objs in made for obj in objs]
+        return await self._write(
+            written, self._write_grid, inp, request, images, stored, provider.name, [t for t, _ in made]
+        )
 
     def _existing_grid(self, inp: GridInput) -> GridResult | None:
         with unit_of_work(self.database_url) as session:
@@ -436,14 +440,20 @@ class PipelineActivities:
             )
 
     def _write_grid(
-        self, inp: GridInput, request: Any, images: list[Any], stored: list[StoredObject], provider: str
+        self,
+        inp: GridInput,
+        request: Any,
+        images: list[Any],
+        stored: list[StoredObject],
+        provider: str,
+        thumbnails: list[dict[str, Any]] | None = None,
     ) -> GridResult:
         wf = inp.task.workflow_id
         with unit_of_work(self.database_url) as session:
             task = task_repo.get_by_workflow_id(session, wf)
             track = track_repo.get_or_create(session, _uuid(inp.work_item_id), inp.track)
             cells = []
-            for img, obj in zip(images, stored, strict=True):
+            for n, (img, obj) in enumerate(zip(images, stored, strict=True)):
                 asset = stored_asset(
                     session,
                     inp.task.workspace_id,
@@ -453,6 +463,7 @@ class PipelineActivities:
                     for_node=f"{wf}/grid/{img.cell}",
                     width=img.width,
                     height=img.height,
+                    thumbnails=thumbnails[n] if thumbnails else None,
                 )
                 cells.append(
                     {
@@ -629,7 +640,12 @@ class PipelineActivities:
             ),
         )
         described = overlay.describe() if overlay is not None else None
-        return await self._write([stored], self._write_video, inp, source, info, stored, movement, described)
+        thumbs, thumb_objs = await asyncio.to_thread(
+            make_thumbnails, self.storage, stored, video=True, duration_s=info.duration_s
+        )
+        return await self._write(
+            [stored, *thumb_objs], self._write_video, inp, source, info, stored, movement, described, thumbs
+        )
 
     def _write_video(
         self,
@@ -639,6 +655,7 @@ class PipelineActivities:
         stored: StoredObject,
         movement: str,
         overlay: dict[str, Any] | None = None,
+        thumbnails: dict[str, Any] | None = None,
     ) -> VideoResult:
         wf = inp.task.workflow_id
         provider = self.providers.video_name
@@ -654,6 +671,7 @@ class PipelineActivities:
                 width=info.width,
                 height=info.height,
                 duration_s=info.duration_s,
+                thumbnails=thumbnails,
             )
             node = node_repo.create_node(
                 session,
@@ -823,7 +841,12 @@ class PipelineActivities:
                 job, out, cache_dir=cache_dir, on_progress=progress, cancelled=cancelled
             ),
         )
-        return await self._write([stored], self._write_compose, inp, plan, composed, stored)
+        thumbs, thumb_objs = await asyncio.to_thread(
+            make_thumbnails, self.storage, stored, video=True, duration_s=composed.duration_s
+        )
+        return await self._write(
+            [stored, *thumb_objs], self._write_compose, inp, plan, composed, stored, thumbs
+        )
 
     def _compose_plan(self, inp: ComposeInput) -> list[dict[str, Any]]:
         with unit_of_work(self.database_url) as session:
@@ -849,7 +872,12 @@ class PipelineActivities:
         return path
 
     def _write_compose(
-        self, inp: ComposeInput, plan: list[dict[str, Any]], composed: Any, stored: StoredObject
+        self,
+        inp: ComposeInput,
+        plan: list[dict[str, Any]],
+        composed: Any,
+        stored: StoredObject,
+        thumbnails: dict[str, Any] | None = None,
     ) -> ComposeResult:
         wf = inp.task.workflow_id
         payload: dict[str, Any] = {
@@ -868,20 +896,10 @@ class PipelineActivities:
         if inp.music_node_id:
             payload["music_node_id"] = inp.music_node_id
         with unit_of_work(self.database_url) as session:
-            used = {p["work_item_id"] for p in plan}
-            left_out = [  # the cut says what it left out: every shot without a clip
-                {"work_item_id": str(item_id), "shot_number": int(idx or 0), "reason": "no_video"}
-                for item_id, idx in session.execute(
-                    select(WorkItem.id, WorkItem.idx)
-                    .where(
-                        WorkItem.workspace_id == _uuid(inp.task.workspace_id),
-                        WorkItem.type == WorkItemType.shot,
-                    )
-                    .order_by(WorkItem.idx)
-                )
-                if str(item_id) not in used
-            ]
-            payload["left_out"] = left_out
+            # never drop a shot silently: the cut names every shot it had to leave out, and why
+            left_out = stage_repo.missing_from_compose(session, _uuid(inp.task.workspace_id), plan)
+            if left_out:
+                payload["missing_shots"] = left_out
             task = task_repo.get_by_workflow_id(session, wf)
             asset = stored_asset(
                 session,
@@ -893,6 +911,7 @@ class PipelineActivities:
                 width=composed.width,
                 height=composed.height,
                 duration_s=composed.duration_s,
+                thumbnails=thumbnails,
             )
             node = node_repo.create_node(
                 session,
@@ -933,8 +952,8 @@ class PipelineActivities:
                     "asset_key": stored.key,
                     "duration_s": result.duration_s,
                     "shots": result.shots,
-                    "left_out": left_out,
                     **({"music_node_id": inp.music_node_id} if inp.music_node_id else {}),
+                    **({"missing_shots": left_out} if left_out else {}),
                 },
             )
             return result

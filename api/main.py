@@ -2,10 +2,11 @@
 
 Rules: ``create_app`` builds everything from Settings (plus, optionally, already-open connections:
 the stack's database URL, a Temporal client, task queues, storage — tests and ``directordeck up``
-pass theirs); nothing connects at import time; every route except ``/health`` needs a bearer
-token (``/metrics``: the metrics token or an admin's); background work of the API process
-(LISTEN/NOTIFY hub for SSE, webhook deliveries, idempotency-key and rate-bucket housekeeping)
-starts and stops with the app's lifespan.
+pass theirs); nothing connects at import time; every route needs a bearer token or the browser
+session cookie (``api.browser_session``) except ``/health``, ``/ready``, the sign-in routes and the
+studio's static files at ``/`` (``api.routers.studio``); ``/metrics`` needs the metrics token or an
+admin's; background work of the API process (LISTEN/NOTIFY hub for SSE, webhook deliveries,
+idempotency-key and rate-bucket housekeeping) starts and stops with the app's lifespan.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from agent.registry import check_registry
 from api.auth import require_metrics_access
 from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers, request_id_of
+from api.event_schemas import install_event_schemas
 from api.idempotency import purge_expired
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.ratelimit import RateLimiter, purge_idle_buckets
@@ -38,7 +40,10 @@ from api.routers import (
     generation,
     nodes,
     scenes,
+    session,
     snapshots,
+    stages,
+    studio,
     tasks,
     work_items,
     workspaces,
@@ -295,6 +300,10 @@ def create_app(
         generation,
         events,
         conversations,
+        stages,
+        session,
+        studio,
     ):
         app.include_router(module.router)
+    install_event_schemas(app)  # every SSE event type in the OpenAPI document
     return app

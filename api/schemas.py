@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from schema.enums import (
     AssetKind,
@@ -104,6 +104,12 @@ class WorkspaceOut(Out):
     cost_limit: int | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="Optimistic-concurrency version: send it as If-Match on PATCH (412 if stale)")
+    def version(self) -> str:
+        from api.concurrency import version_of
+
+        return version_of(self.updated_at)
 
 
 class WorkspaceCreate(In):
@@ -212,6 +218,12 @@ class WorkItemOut(Out):
     selected_node_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="Optimistic-concurrency version: send it as If-Match on PATCH (412 if stale)")
+    def version(self) -> str:
+        from api.concurrency import version_of
+
+        return version_of(self.updated_at)
 
 
 class WorkItemCreate(In):

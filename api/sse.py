@@ -27,6 +27,8 @@ import psycopg
 from sqlalchemy.engine import make_url
 from sse_starlette import ServerSentEvent
 
+from api.presenters import add_task_links
+from api.schemas import Links
 from schema.db import json_dumps, normalize_url, unit_of_work
 from schema.models import Workspace
 from schema.repositories import events as event_repo
@@ -122,8 +124,10 @@ async def workspace_events(
     *,
     poll_s: float,
     stop: Callable[[], bool] = lambda: False,
+    urls: Links | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """Every event of the workspace with id > after_id, then new ones as they commit, forever."""
+    """Every event of the workspace with id > after_id, then new ones as they commit, forever.
+    With `urls`, task events carry their task URL and outputs (api.presenters.add_task_links)."""
 
     def fetch(after: int) -> list[dict[str, Any]] | None:
         """The next events; None when the workspace is gone (checked whenever nothing is new)."""
@@ -131,6 +135,8 @@ async def workspace_events(
             rows = [event_payload(e) for e in event_repo.since(session, workspace_id, after, BATCH)]
             if not rows and session.get(Workspace, workspace_id) is None:
                 return None
+            if urls is not None:
+                add_task_links(session, workspace_id, rows, urls)
             return rows
 
     wake = hub.subscribe(workspace_id)

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     api_port: int = 8000
     jwt_secret: str | None = None
     jwks_url: str | None = None
+    session_secret: str | None = None  # signs browser session cookies (default: the JWT secret)
+    session_ttl_s: int = 12 * 3600  # browser session cookie lifetime
     api_public_url: str | None = None  # absolute URLs in webhook bodies (default http://api_host:api_port)
     api_cors_origins: list[str] = []
     api_max_request_bytes: int = 1_048_576

@@ -235,7 +235,9 @@ class Asset(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     duration_s: Mapped[float | None] = mapped_column(Double)
-    thumbnail_key: Mapped[str | None] = mapped_column(Text)
+    thumbnail_key: Mapped[str | None] = mapped_column(Text)  # the 512 px thumbnail (older readers)
+    # long side in px -> {"key", "sha256"} of the WebP thumbnail (a poster frame for clips)
+    thumbnails: Mapped[dict[str, Any]] = _json_object()
     created_at: Mapped[datetime] = created_at()
 
 

@@ -60,6 +60,7 @@ from api.deps import (
     scoped_track,
 )
 from api.errors import ApiError, not_found, responses
+from api.presenters import add_task_links, links
 from api.schemas import (
     ConfirmCreate,
     ConversationCreate,
@@ -280,9 +281,13 @@ async def send_message(
     hub = request.app.state.event_hub
     poll_s = services.config.sse_poll_s
 
+    urls = links(request)
+
     def fetch(after: int) -> list[dict[str, Any]]:
         with unit_of_work(services.sessions) as s:
-            return [event_payload(e) for e in event_repo.since(s, conversation.workspace_id, after, 200)]
+            rows = [event_payload(e) for e in event_repo.since(s, conversation.workspace_id, after, 200)]
+            add_task_links(s, conversation.workspace_id, rows, urls)
+            return rows
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
         yield sse_json("received", {"conversation_id": str(conversation.id)})

@@ -9,6 +9,7 @@ from sse_starlette import EventSourceResponse
 
 from api.deps import ServicesDep, SessionDep, WorkspaceDep
 from api.errors import ApiError
+from api.presenters import links
 from api.schemas import EventOut
 from api.sse import workspace_events
 from schema.models import Event
@@ -21,7 +22,8 @@ router = APIRouter(prefix="/workspaces/{workspace_id}/events", tags=["events"])
 SSE_RESPONSES = {
     200: {
         "description": "text/event-stream: `id` = event id, `event` = kind (task.running, task.succeeded, "
-        "work_item.updated, ...), `data` = JSON {id, kind, data, created_at}; `: ping` comments keep it open",
+        "work_item.updated, ...), `data` = JSON {id, kind, data, created_at}; `: ping` comments keep it "
+        "open. Every kind's schema: `x-sse-events`; task events carry `task_url`, task.succeeded `outputs`",
         "content": {"text/event-stream": {}},
     }
 }
@@ -63,7 +65,9 @@ def stream_events(
     config = services.config
     hub = request.app.state.event_hub
     return EventSourceResponse(
-        workspace_events(services.sessions, hub, workspace.id, start, poll_s=config.sse_poll_s),
+        workspace_events(
+            services.sessions, hub, workspace.id, start, poll_s=config.sse_poll_s, urls=links(request)
+        ),
         ping=config.sse_ping_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

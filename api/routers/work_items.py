@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
+from api.concurrency import check_if_match, set_etag
 from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped, scoped_track
 from api.errors import responses
 from api.presenters import links, nodes_out
@@ -126,12 +127,19 @@ def create_work_item(
 
 
 @router.get("/work-items/{work_item_id}", response_model=WorkItemOut)
-def get_work_item(work_item_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> WorkItem:
-    return scoped(session, WorkItem, work_item_id, workspace, "work_item")
+def get_work_item(
+    work_item_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, response: Response
+) -> WorkItem:
+    """The work item; `ETag` is its version (send it back as `If-Match` when you PATCH)."""
+    item = scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    set_etag(response, item.updated_at)
+    return item
 
 
-@router.patch("/work-items/{work_item_id}", response_model=WorkItemOut, responses=responses(409))
+@router.patch("/work-items/{work_item_id}", response_model=WorkItemOut, responses=responses(409, 412))
 def update_work_item(
+    request: Request,
+    response: Response,
     work_item_id: uuid.UUID,
     body: WorkItemUpdate,
     workspace: WorkspaceDep,
@@ -139,13 +147,17 @@ def update_work_item(
     caller: CallerDep,
 ) -> WorkItem:
     """Merge-patch the spec (prompt = `visual`, `narration`, `dialogue`, `camera`...) and locks;
-    replace tags; set duration or scene (null clears)."""
+    replace tags; set duration or scene (null clears). With `If-Match: "<version>"`, 412
+    `version_mismatch` when the item changed since that version."""
     scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    check_if_match(request, session, WorkItem, work_item_id)
     if body.scene_id is not None:
         scoped(session, Scene, body.scene_id, workspace, "scene")
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     item = shot_service.update_work_item(session, workspace, work_item_id, changes, by=caller.user_id)
     session.commit()
+    session.refresh(item)
+    set_etag(response, item.updated_at)
     return item
 
 

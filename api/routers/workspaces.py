@@ -9,6 +9,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.actions import run_actions
+from api.concurrency import check_if_match
 from api.deps import CallerDep, IdempotencyDep, ServicesDep, SessionDep, WorkspaceDep, rate_limit
 from api.errors import ApiError, responses
 from api.schemas import Me, WorkspaceCreate, WorkspaceCreated, WorkspaceOut, WorkspaceUpdate
@@ -110,9 +111,13 @@ def get_workspace(workspace: WorkspaceDep) -> Workspace:
     return workspace
 
 
-@router.patch("/workspaces/{workspace_id}", response_model=WorkspaceOut)
-def update_workspace(body: WorkspaceUpdate, workspace: WorkspaceDep, session: SessionDep) -> Workspace:
-    """Update title, meta, style, rules, model defaults or cost limit (JSON fields merge-patch)."""
+@router.patch("/workspaces/{workspace_id}", response_model=WorkspaceOut, responses=responses(412))
+def update_workspace(
+    request: Request, body: WorkspaceUpdate, workspace: WorkspaceDep, session: SessionDep
+) -> Workspace:
+    """Update title, meta, style, rules, model defaults or cost limit (JSON fields merge-patch).
+    With `If-Match: "<version>"`, 412 `version_mismatch` when it changed since that version."""
+    check_if_match(request, session, Workspace, workspace.id)
     workspace = project_service.update_workspace(
         session, workspace, {f: getattr(body, f) for f in body.model_fields_set}
     )

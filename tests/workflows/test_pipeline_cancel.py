@@ -41,10 +41,10 @@ async def test_cancel_one_queued_shot_rest_goes_on(make_rig) -> None:
     assert pipeline.status == "partial" and pipeline.error["code"] == "shots_failed"
     assert "shot 3 canceled" in pipeline.error["message"]
     assert [s["work_item_id"] for s in pipeline.result["shots_not_done"]] == [last]
-    assert result.compose.left_out == [{"work_item_id": last, "shot_number": 3, "reason": "no_video"}]
+    assert result.compose.left_out == [{"work_item_id": last, "idx": 3, "reason": "no clip yet"}]
     left_out = scalar(
         rig.db_url,
-        "select payload->'left_out' from node where type = 'compose' and "
+        "select payload->'missing_shots' from node where type = 'compose' and "
         "workspace_id = (select workspace_id from work_item where id = :wi)",
         wi=last,
     )
