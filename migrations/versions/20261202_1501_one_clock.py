@@ -5,7 +5,7 @@ task.queued_at defaulted to now() (the transaction's start), so they came out ea
 created_at on every new row. They now use the same clock.
 
 Revision ID: 1501
-Revises: 0004
+Revises: 1201
 Create Date: 2026-12-02 10:00:00.000000+00:00
 """
 
