@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.installed-run
 STORY ?= a fox steals the moon
 SHOTS ?= 6
 
-.PHONY: install demo up test lint bench clean
+.PHONY: install demo up test lint bench clean studio browser
 
 $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
@@ -32,8 +32,24 @@ demo: $(RUN_STAMP)
 up: $(RUN_STAMP)
 	$(BIN)/directordeck up
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest -q
+
+# the browser suite (tests/api/test_studio_browser.py) drives Debian's `chromium` through Playwright
+# (Playwright's own browser download cannot work here): installed with apt-get when running as root
+# and missing; otherwise a note, and the suite skips saying why. DD_CHROMIUM points at another binary.
+CHROMIUM ?= $(or $(DD_CHROMIUM),/usr/bin/chromium)
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "make: installing Debian chromium for the browser tests (apt-get)"; \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; } \
+			|| echo "make: NOTE could not install chromium; tests/api/test_studio_browser.py will skip"; \
+	else \
+		echo "make: NOTE $(CHROMIUM) is missing and this is not root: the browser tests will skip" \
+			"(install it with: sudo apt-get install chromium)"; \
+	fi
 
 # style and the one-way layers (import-linter contract in .importlinter; see docs/architecture.md)
 lint: $(STAMP)
@@ -41,8 +57,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# every group; MoviePy (the compose baseline) goes into its own .venv-moviepy on first use (it pins
+# Pillow < 12). The API throughput rows need `wrk` (apt-get install wrk); without it they are skipped.
 bench: $(STAMP)
 	$(BIN)/directordeck bench
+
+# the web studio: type-check, build into api/studio_dist (committed, so demo/test need no node) and
+# check the bundle budget; needs node >= 20.19 and npm
+studio:
+	cd studio && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

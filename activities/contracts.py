@@ -40,7 +40,7 @@ class TaskRef:
 @dataclass
 class TaskOutcome:
     task: TaskRef
-    status: str  # queued | running | succeeded | failed | canceled
+    status: str  # queued | running | succeeded | partial | failed | canceled
     error_code: str | None = None
     error_message: str | None = None
     result: dict = field(default_factory=dict)
@@ -162,6 +162,8 @@ class ComposeResult:
     reencoded_shots: list[int]
     cached_shots: list[int]
     music_node_id: str | None = None
+    # shots the cut left out (no clip): {work_item_id, shot_number, reason}
+    left_out: list[dict] = field(default_factory=list)
 
 
 @dataclass

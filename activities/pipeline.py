@@ -10,6 +10,7 @@ transaction fails, stored files that no asset row uses are removed again (no orp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -42,6 +43,8 @@ from activities.contracts import (
 from activities.ledger import stored_asset
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import Cancelled, Progress, coded, run_blocking
+from activities.thumbnails import make_thumbnails
+from infra import diskguard
 from infra.ledger import unit_of_work
 from infra.logging import remember_task_id
 from infra.settings import Settings
@@ -49,10 +52,11 @@ from infra.storage import Storage, StoredObject, storage_from
 from infra.telemetry import current_trace_id, provider_span
 from schema.domain_errors import DomainError
 from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType
-from schema.errors import BadInputError
+from schema.errors import BadInputError, DiskFullError
 from schema.repositories import assets as asset_repo
 from schema.repositories import events as event_repo
 from schema.repositories import nodes as node_repo
+from schema.repositories import stages as stage_repo
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import tasks as task_repo
 from schema.repositories import tracks as track_repo
@@ -67,6 +71,17 @@ VOICE_TAIL_S = 0.5  # breathing room after the narration ends
 MAX_SHOT_S = 60.0
 DEFAULT_MUSIC_S = 30.0  # background music for a workspace with no shots yet
 VIDEO_WIDTH, VIDEO_HEIGHT = 1280, 720  # shot clips (the video providers' default size)
+
+
+def with_modifier(visual: str, prompt: str | None) -> str:
+    """A grid prompt extends the shot's description ("keep it simple", "更孤独一点"); it never
+    replaces it. A prompt that already starts with the description is used as it is."""
+    visual, prompt = (visual or "").strip(), (prompt or "").strip()
+    if not prompt or prompt == visual:
+        return visual
+    if not visual or prompt.startswith(visual):
+        return prompt
+    return f"{visual}, {prompt}"
 
 
 def _uuid(value: str | uuid.UUID) -> uuid.UUID:
@@ -113,11 +128,20 @@ class _ShotView:
 
 
 class PipelineActivities:
-    def __init__(self, database_url: str, storage: Storage, providers: Providers, work_dir: Path) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        storage: Storage,
+        providers: Providers,
+        work_dir: Path,
+        *,
+        min_free_disk_mb: int = 0,
+    ) -> None:
         self.database_url = database_url
         self.storage = storage
         self.providers = providers
         self.work_dir = work_dir
+        self.min_free_disk_mb = min_free_disk_mb  # disk guard (infra.diskguard); 0: off
         work_dir.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -137,7 +161,11 @@ class PipelineActivities:
             region=settings.aws_region,
         )
         return cls(
-            database_url, storage, choose_providers(settings, device=device), settings.data_path / "work"
+            database_url,
+            storage,
+            choose_providers(settings, device=device),
+            settings.data_path / "work",
+            min_free_disk_mb=settings.min_free_disk_mb,
         )
 
     # --- shared steps ---------------------------------------------------------------------
@@ -238,6 +266,10 @@ class PipelineActivities:
         cancellable, inside `span`), then put the file in storage; the temp file never outlives
         the call."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            diskguard.require(self.work_dir, self.min_free_disk_mb)
+        except diskguard.LowDiskSpace as exc:
+            raise DiskFullError(str(exc)) from exc
         fd, name = tempfile.mkstemp(dir=self.work_dir, prefix=prefix, suffix=ext)
         os.close(fd)
         path = Path(name)
@@ -250,11 +282,16 @@ class PipelineActivities:
         return made, stored
 
     async def _write(self, stored: list[StoredObject], fn: Any, *args: Any) -> Any:
+        """Write the result in one transaction; files that ended up in no asset row (the write
+        failed, or an earlier attempt's result was kept) are deleted from storage."""
         try:
-            return await asyncio.to_thread(fn, *args)
+            result = await asyncio.to_thread(fn, *args)
         except BaseException:
-            await asyncio.to_thread(self._discard_orphans, stored)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self._discard_orphans, stored)
             raise
+        await asyncio.to_thread(self._discard_orphans, stored)
+        return result
 
     # --- task mirroring -------------------------------------------------------------------
 
@@ -366,7 +403,7 @@ class PipelineActivities:
         camera = Camera.model_validate(shot.spec.get("camera") or {})
         request = GridRequest(
             shot_number=shot.idx,
-            visual=inp.prompt or shot.spec.get("visual", ""),
+            visual=with_modifier(shot.spec.get("visual", ""), inp.prompt),
             camera=camera,
             size=inp.size,
             seed=seed,
@@ -382,7 +419,11 @@ class PipelineActivities:
         stored = await asyncio.to_thread(
             lambda: [self.storage.put_bytes(img.png, kind="image", ext=".png") for img in images]
         )
-        return await self._write(stored, self._write_grid, inp, request, images, stored, provider.name)
+        made = await asyncio.to_thread(lambda: [make_thumbnails(self.storage, obj) for obj in stored])
+        written = stored + [obj for _, objs in made for obj in objs]
+        return await self._write(
+            written, self._write_grid, inp, request, images, stored, provider.name, [t for t, _ in made]
+        )
 
     def _existing_grid(self, inp: GridInput) -> GridResult | None:
         with unit_of_work(self.database_url) as session:
@@ -399,22 +440,30 @@ class PipelineActivities:
             )
 
     def _write_grid(
-        self, inp: GridInput, request: Any, images: list[Any], stored: list[StoredObject], provider: str
+        self,
+        inp: GridInput,
+        request: Any,
+        images: list[Any],
+        stored: list[StoredObject],
+        provider: str,
+        thumbnails: list[dict[str, Any]] | None = None,
     ) -> GridResult:
         wf = inp.task.workflow_id
         with unit_of_work(self.database_url) as session:
             task = task_repo.get_by_workflow_id(session, wf)
             track = track_repo.get_or_create(session, _uuid(inp.work_item_id), inp.track)
             cells = []
-            for img, obj in zip(images, stored, strict=True):
+            for n, (img, obj) in enumerate(zip(images, stored, strict=True)):
                 asset = stored_asset(
                     session,
                     inp.task.workspace_id,
                     obj,
                     AssetKind.image,
                     "image/png",
+                    for_node=f"{wf}/grid/{img.cell}",
                     width=img.width,
                     height=img.height,
+                    thumbnails=thumbnails[n] if thumbnails else None,
                 )
                 cells.append(
                     {
@@ -523,6 +572,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.audio,
                 "audio/wav",
+                for_node=f"{wf}/voice",
                 duration_s=duration,
             )
             node = node_repo.create_node(
@@ -590,7 +640,12 @@ class PipelineActivities:
             ),
         )
         described = overlay.describe() if overlay is not None else None
-        return await self._write([stored], self._write_video, inp, source, info, stored, movement, described)
+        thumbs, thumb_objs = await asyncio.to_thread(
+            make_thumbnails, self.storage, stored, video=True, duration_s=info.duration_s
+        )
+        return await self._write(
+            [stored, *thumb_objs], self._write_video, inp, source, info, stored, movement, described, thumbs
+        )
 
     def _write_video(
         self,
@@ -600,6 +655,7 @@ class PipelineActivities:
         stored: StoredObject,
         movement: str,
         overlay: dict[str, Any] | None = None,
+        thumbnails: dict[str, Any] | None = None,
     ) -> VideoResult:
         wf = inp.task.workflow_id
         provider = self.providers.video_name
@@ -611,9 +667,11 @@ class PipelineActivities:
                 stored,
                 AssetKind.video,
                 "video/mp4",
+                for_node=f"{wf}/video",
                 width=info.width,
                 height=info.height,
                 duration_s=info.duration_s,
+                thumbnails=thumbnails,
             )
             node = node_repo.create_node(
                 session,
@@ -692,6 +750,7 @@ class PipelineActivities:
                 stored,
                 AssetKind.audio,
                 "audio/wav",
+                for_node=f"{wf}/music",
                 duration_s=plan.duration_s,
             )
             # a workspace-level node, like compose: background music belongs to the whole cut
@@ -782,7 +841,12 @@ class PipelineActivities:
                 job, out, cache_dir=cache_dir, on_progress=progress, cancelled=cancelled
             ),
         )
-        return await self._write([stored], self._write_compose, inp, plan, composed, stored)
+        thumbs, thumb_objs = await asyncio.to_thread(
+            make_thumbnails, self.storage, stored, video=True, duration_s=composed.duration_s
+        )
+        return await self._write(
+            [stored, *thumb_objs], self._write_compose, inp, plan, composed, stored, thumbs
+        )
 
     def _compose_plan(self, inp: ComposeInput) -> list[dict[str, Any]]:
         with unit_of_work(self.database_url) as session:
@@ -808,7 +872,12 @@ class PipelineActivities:
         return path
 
     def _write_compose(
-        self, inp: ComposeInput, plan: list[dict[str, Any]], composed: Any, stored: StoredObject
+        self,
+        inp: ComposeInput,
+        plan: list[dict[str, Any]],
+        composed: Any,
+        stored: StoredObject,
+        thumbnails: dict[str, Any] | None = None,
     ) -> ComposeResult:
         wf = inp.task.workflow_id
         payload: dict[str, Any] = {
@@ -827,6 +896,10 @@ class PipelineActivities:
         if inp.music_node_id:
             payload["music_node_id"] = inp.music_node_id
         with unit_of_work(self.database_url) as session:
+            # never drop a shot silently: the cut names every shot it had to leave out, and why
+            left_out = stage_repo.missing_from_compose(session, _uuid(inp.task.workspace_id), plan)
+            if left_out:
+                payload["missing_shots"] = left_out
             task = task_repo.get_by_workflow_id(session, wf)
             asset = stored_asset(
                 session,
@@ -834,9 +907,11 @@ class PipelineActivities:
                 stored,
                 AssetKind.video,
                 "video/mp4",
+                for_node=f"{wf}/compose",
                 width=composed.width,
                 height=composed.height,
                 duration_s=composed.duration_s,
+                thumbnails=thumbnails,
             )
             node = node_repo.create_node(
                 session,
@@ -867,6 +942,7 @@ class PipelineActivities:
                 reencoded_shots=list(composed.reencoded_shots),
                 cached_shots=list(composed.cached_shots),
                 music_node_id=inp.music_node_id,
+                left_out=left_out,
             )
             self._finish_task(
                 session,
@@ -877,6 +953,7 @@ class PipelineActivities:
                     "duration_s": result.duration_s,
                     "shots": result.shots,
                     **({"music_node_id": inp.music_node_id} if inp.music_node_id else {}),
+                    **({"missing_shots": left_out} if left_out else {}),
                 },
             )
             return result

@@ -40,11 +40,25 @@ class AgentDeps:
     queues: Queues
     settings: Settings
     planner: Planner | None = None
+    feedback: Any = None  # agent.feedback.TurnFeedback, or None: built on first use
     _router: ActionRouter | None = field(default=None, repr=False)
+    _feedback_checked: bool = field(default=False, repr=False)
+
+    def get_feedback(self) -> Any:
+        if self.feedback is None and not self._feedback_checked:
+            from agent.feedback import langfuse_feedback
+
+            self._feedback_checked = True
+            self.feedback = langfuse_feedback(self.settings)
+        return self.feedback
 
     def get_planner(self) -> Planner:
         if self.planner is None:
-            self.planner = choose_planner(self.settings.google_api_key)
+            self.planner = choose_planner(
+                self.settings.google_api_key,
+                mode=self.settings.planner,
+                timeout_s=self.settings.planner_timeout_s,
+            )
         return self.planner
 
     def get_router(self) -> ActionRouter:
@@ -112,7 +126,12 @@ class ConversationActivities:
     async def record_turn(self, inp: RecordTurnInput) -> int:
         """Store the turn's user and assistant messages; returns the new sequence watermark
         (unchanged when the conversation has no workspace yet)."""
-        return await asyncio.to_thread(self._record, inp)
+        seq = await asyncio.to_thread(self._record, inp)
+        feedback = self.deps.get_feedback()
+        if feedback is not None:
+            reply = {**inp.assistant_data, "message": inp.assistant_text}
+            await asyncio.to_thread(feedback.on_reply, inp.turn_id, inp.phase, inp.user_text, reply)
+        return seq
 
     def _record(self, inp: RecordTurnInput) -> int:
         if not inp.workspace_id:

@@ -1,10 +1,11 @@
 """The context builder: a bounded summary of one workspace for the planner, never the workspace.
 
-Rule: the output is the :class:`agent.planner.PlanningContext` dict the offline planner takes
-(workspace, focus, tracks, latest grid, task counts, snapshots, characters) plus a ``shot_index``
-of one short line per shot (at most ``MAX_SHOT_LINES``) for LLM planners. Its size does not grow
-with the project: capped lists, clipped text, a fixed number of statements. Reads only, and only
-the caller's workspace (``get_for_owner``).
+Rule: the output is the :class:`agent.planner.PlanningContext` dict the planners take: workspace,
+story summary, scenes, shots (number, scene, duration, clipped visual — for "the shots in the
+forest" and "three seconds shorter"), focus, tracks, latest grid, task counts and the running
+tasks, snapshots, characters; plus a ``shot_index`` of one short line per shot for LLM planners.
+Its size does not grow with the project: capped lists (``MAX_*``), clipped text, a fixed number of
+statements. Reads only, and only the caller's workspace (``get_for_owner``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from schema.enums import USER_TASK_TYPES, TaskStatus, WorkItemType
+from schema.enums import USER_TASK_TYPES, TaskStatus, TaskType, WorkItemType
 from schema.models import WorkItem
 from schema.repositories import (
     characters,
@@ -31,7 +32,10 @@ from services.resolve import Focus
 MAX_SHOT_LINES = 60
 MAX_SNAPSHOTS = 10
 MAX_CHARACTERS = 20
+MAX_SCENES = 30
+MAX_RUNNING = 10
 VISUAL_CHARS = 90
+STORY_CHARS = 1200
 
 
 def _clip(text: Any, limit: int) -> str:
@@ -78,12 +82,31 @@ def build_context(
     if focused is not None and focused.workspace_id != ws.id:
         focused = None
 
+    scene_rows = storyboard.list_scenes(session, ws.id)
+    scene_number = {sc.id: sc.idx for sc in scene_rows}
+    story_task = next(iter(tasks.list_tasks(session, ws.id, type=TaskType.storyboard, limit=1)), None)
+    story = ((story_task.payload or {}).get("input") or {}).get("story") if story_task else None
     ctx: dict[str, Any] = {
+        "story": _clip(story, STORY_CHARS) or None,
+        "scenes": [
+            {"number": sc.idx, "title": _clip(sc.title, 80)} for sc in scene_rows[:MAX_SCENES] if sc.idx
+        ],
+        "shots": [
+            {
+                "number": item.idx,
+                "scene": scene_number.get(item.scene_id),
+                "duration_s": item.duration_s,
+                "visual": _clip((item.spec or {}).get("visual"), VISUAL_CHARS),
+                "selected": item.selected_node_id is not None,
+            }
+            for item in shots[:MAX_SHOT_LINES]
+            if item.idx is not None
+        ],
         "workspace": {
             "type": ws.type.value,
             "title": _clip(ws.title, 120),
             "shots": len(shots),
-            "scenes": len(storyboard.list_scenes(session, ws.id)),
+            "scenes": len(scene_rows),
             "style": _clip(ws.style, 120) or None,
             "cost_limit": ws.cost_limit,
         },
@@ -113,6 +136,8 @@ def build_context(
                 "node": str(grid.group.id),
             }
     counts = {"running": 0, "queued": 0, "failed": 0}
+    running: list[dict[str, Any]] = []
+    shot_of = {item.id: item.idx for item in shots}
     for t in tasks.list_tasks(
         session,
         ws.id,
@@ -121,11 +146,21 @@ def build_context(
         limit=500,
     ):
         counts[t.status.value] += 1
+        if t.status != TaskStatus.failed and len(running) < MAX_RUNNING:
+            running.append(
+                {
+                    "id": str(t.id),
+                    "type": t.type.value,
+                    "status": t.status.value,
+                    "shot": shot_of.get(t.work_item_id),
+                }
+            )
     ctx["tasks"] = counts
+    ctx["running"] = running
     recent = snapshots.list_for_workspace(session, ws.id, limit=MAX_SNAPSHOTS)
     ctx["snapshots"] = [{"id": str(s.id), "note": _clip(s.note, 200)} for s in reversed(recent)]
     ctx["characters"] = [c.name for c in characters.list_for_workspace(session, ws.id)[:MAX_CHARACTERS]]
     return ctx
 
 
-__all__ = ["MAX_SHOT_LINES", "build_context", "shot_line"]
+__all__ = ["MAX_RUNNING", "MAX_SCENES", "MAX_SHOT_LINES", "STORY_CHARS", "build_context", "shot_line"]

@@ -66,6 +66,7 @@ class ConversationInput:
     idle_timeout_s: int = 7 * 24 * 3600
     turns_before: int = 0  # turns of earlier runs (continue-as-new)
     last_seq: int = 0  # ledger message watermark
+    question: dict[str, Any] | None = None  # an unanswered clarifying question (continue-as-new)
 
 
 @dataclass
@@ -95,6 +96,10 @@ class AgentReply:
     workspace_id: str | None = None
     focus: dict[str, Any] = field(default_factory=dict)
     undo: str | None = None
+    planner: str | None = None  # which planner answered (offline, gemini:…)
+    confidence: float | None = None
+    evidence: list[str] = field(default_factory=list)  # which words mapped to what
+    question: dict[str, Any] | None = None  # a clarifying question the next message answers
 
 
 @dataclass
@@ -120,6 +125,7 @@ class ConversationWorkflow:
         self._turns = 0  # this run
         self._seq = inp.last_seq
         self._pending: dict[str, Any] | None = None  # {"turn_id", "text", "payload"}
+        self._question: dict[str, Any] | None = inp.question  # the last turn's clarifying question
         self._last_reply: AgentReply | None = None
         self._closed = False
         self._lock = asyncio.Lock()
@@ -163,6 +169,7 @@ class ConversationWorkflow:
                 idle_timeout_s=inp.idle_timeout_s,
                 turns_before=inp.turns_before + self._turns,
                 last_seq=self._seq,
+                question=self._question,
             )
         )
 
@@ -213,6 +220,7 @@ class ConversationWorkflow:
                 workspace_id=self._workspace_id,
                 mode=self._inp.mode,
                 focus=dict(self._focus),
+                question=self._question,
             )
             reply = await self._invoke(initial_state(request), turn_id, msg.text)
             await self._record(turn_id, "turn", msg.text, reply)
@@ -305,6 +313,7 @@ class ConversationWorkflow:
             )
         else:
             reply = AgentReply(**out["reply"])
+            self._question = reply.question  # answered or replaced by every new reply
             self._workspace_id = reply.workspace_id or self._workspace_id
             if reply.focus:
                 self._focus = {
@@ -338,6 +347,11 @@ class ConversationWorkflow:
                     "results": reply.results,
                     "snapshot_id": reply.snapshot_id,
                     "proposal": reply.proposal,
+                    "actions": reply.actions,
+                    "planner": reply.planner,
+                    "confidence": reply.confidence,
+                    "evidence": reply.evidence,
+                    "question": reply.question,
                 },
                 work_item_id=self._focus.get("work_item_id"),
                 track=self._focus.get("track"),

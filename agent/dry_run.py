@@ -1,7 +1,8 @@
 """``directordeck plan`` / ``directordeck schema actions``: run the offline planner without side effects.
 
-Rule: this prints what the agent *would* do; it never executes an action, touches the ledger or
-starts a workflow. Exit codes: 0 planned (including "unsupported" / clarifying turns), 2 bad input.
+Rule: this prints what the agent *would* do (and which planner said so); it never executes an
+action, touches the ledger or starts a workflow; ``--planner gemini|auto`` may call the LLM.
+Exit codes: 0 planned (including "unsupported" / clarifying turns), 2 bad input.
 """
 
 from __future__ import annotations
@@ -57,6 +58,16 @@ def format_turn(turn: Turn) -> str:
     else:
         lines.append("actions: (none)")
     lines.append(f"message: {turn.message}")
+    if turn.planner:
+        lines.append(f"planner: {turn.planner}")
+    if turn.confidence is not None:
+        lines.append(f"confidence: {turn.confidence:.2f}")
+    if turn.evidence:
+        lines.append("evidence:")
+        lines.extend(f"  - {e}" for e in turn.evidence)
+    if turn.question is not None and turn.question.choices:
+        lines.append("choices:")
+        lines.extend(f"  {i}) {c.label}" for i, c in enumerate(turn.question.choices, 1))
     return "\n".join(lines)
 
 
@@ -72,10 +83,12 @@ def run_plan(
     context_path: Path | None,
     as_json: bool,
     *,
+    planner: str = "offline",
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Plan one sentence against an optional context file and print the turn. Returns the exit code."""
+    """Plan one sentence against an optional context file and print the turn (``planner``:
+    offline, gemini or auto — the turn says which one answered). Returns the exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
     try:
@@ -83,7 +96,17 @@ def run_plan(
     except ValueError as exc:
         print(f"error: {exc}", file=err)
         return 2
-    turn = OfflinePlanner().plan(sentence, context)
+    if planner == "offline":
+        turn = OfflinePlanner().plan(sentence, context).model_copy(update={"planner": "offline"})
+    else:
+        from agent.planner.hybrid import sync_plan_fn
+
+        try:
+            plan = sync_plan_fn(planner)
+        except ValueError as exc:
+            print(f"error: {exc}", file=err)
+            return 2
+        turn = plan(sentence, context.model_dump(mode="json"))
     print(turn_json(turn) if as_json else format_turn(turn), file=out)
     return 0
 

@@ -36,7 +36,10 @@ async def load_context(state: AgentState) -> dict[str, Any]:
         with unit_of_work(deps.database_url) as session:
             return build_context(session, req["user_id"], req.get("workspace_id"), Focus(**req["focus"]))
 
-    return {"context": await asyncio.to_thread(read)}
+    context = await asyncio.to_thread(read)
+    if req.get("question"):
+        context["question"] = req["question"]  # the next sentence may answer it
+    return {"context": context}
 
 
 async def plan(state: AgentState) -> dict[str, Any]:
@@ -135,6 +138,10 @@ async def respond(state: AgentState) -> dict[str, Any]:
         "workspace_id": req.get("workspace_id"),
         "focus": dict(req["focus"]),
         "undo": None,
+        "planner": turn.get("planner"),
+        "confidence": turn.get("confidence"),
+        "evidence": list(turn.get("evidence") or []),
+        "question": None,
     }
     if state.get("errors"):
         first = state["errors"][0]
@@ -147,7 +154,9 @@ async def respond(state: AgentState) -> dict[str, Any]:
         }
     if not turn.get("actions"):
         message = turn.get("message") or "I can't do that yet."
-        return {"reply": {**base, "status": "no_action", "message": message}}
+        return {
+            "reply": {**base, "status": "no_action", "message": message, "question": turn.get("question")}
+        }
     if approval is not None and not approval.get("approve"):
         note = approval.get("note")
         message = "OK, I did not do it. Nothing was changed." + (f" ({note})" if note else "")

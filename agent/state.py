@@ -8,7 +8,7 @@ conversation.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 MAX_PLAN_ATTEMPTS = 3  # the first plan + up to two repair rounds
 
@@ -20,6 +20,7 @@ class TurnRequest(TypedDict):
     workspace_id: str | None
     mode: str  # agent | pro
     focus: dict[str, Any]  # {"work_item_id", "track"}
+    question: NotRequired[dict[str, Any] | None]  # the previous turn's clarifying question (PendingQuestion)
 
 
 class AgentState(TypedDict, total=False):

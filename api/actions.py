@@ -18,6 +18,7 @@ from api.errors import ApiError
 from api.presenters import turn_out
 from api.schemas import TurnOut
 from api.services import Services
+from infra import diskguard
 from schema.actions import AnyAction, Turn
 from schema.db import unit_of_work
 
@@ -41,6 +42,15 @@ def _status_for(code: str) -> int:
     return 409
 
 
+def require_disk_space(services: Services) -> None:
+    """507 `disk_full` below the disk guard's threshold: no new generation starts."""
+    settings = services.settings
+    try:
+        diskguard.require(settings.data_path, settings.min_free_disk_mb)
+    except diskguard.LowDiskSpace as exc:
+        raise ApiError(507, exc.code, str(exc)) from exc
+
+
 async def run_actions(
     services: Services,
     caller: Principal,
@@ -59,6 +69,9 @@ async def run_actions(
         raise ApiError(
             422, "webhooks_not_configured", "webhook callbacks need DIRECTORDECK_WEBHOOK_SECRET on the server"
         )
+    if webhook_url:
+        await webhooks.check_webhook_target(services, webhook_url)
+    require_disk_space(services)
     router = await services.action_router()  # 503 router_unavailable when the agent is not installed
     from services.execution import Caller
     from services.resolve import Focus

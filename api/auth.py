@@ -9,12 +9,16 @@ Rules:
   ``user`` (Supabase's ``role: "authenticated"`` included);
 - HS256 tokens are checked with ``settings.effective_jwt_secret``; any other algorithm only against
   ``settings.jwks_url`` (the ``alg: none`` and algorithm-confusion tricks are rejected);
-- a failure answers 401 ``unauthorized`` with ``WWW-Authenticate: Bearer`` and never says which
-  check failed beyond a short reason.
+- a failure answers 401 with ``WWW-Authenticate: Bearer``: ``token_expired`` for a genuine token
+  past its ``exp`` (the signature checked first: a forged expired token is ``unauthorized``; a
+  client signs in again on it instead of giving up), else ``unauthorized`` with a short reason and
+  never more;
+- ``/metrics`` answers the metrics token (``DIRECTORDECK_METRICS_TOKEN``) or an admin's token only.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,8 +50,14 @@ class Principal:
         return self.role == "admin"
 
 
-def _unauthorized(reason: str) -> ApiError:
+def unauthorized(reason: str) -> ApiError:
     return ApiError(401, "unauthorized", reason, headers={"WWW-Authenticate": "Bearer"})
+
+
+def token_expired(reason: str = "token expired") -> ApiError:
+    return ApiError(
+        401, "token_expired", reason, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    )
 
 
 def mint_dev_token(
@@ -97,44 +107,62 @@ def verify_token(token: str, settings: Settings) -> Principal:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
-        raise _unauthorized("malformed token") from exc
+        raise unauthorized("malformed token") from exc
     alg = header.get("alg")
     options = {"require": ["exp", "sub"], "verify_aud": False}
     try:
         if alg == "HS256":
             secret = settings.effective_jwt_secret
             if not secret:
-                raise _unauthorized("HS256 tokens are not accepted here")
+                raise unauthorized("HS256 tokens are not accepted here")
             claims = jwt.decode(token, secret, algorithms=["HS256"], options=options, leeway=LEEWAY_S)
         elif alg in ASYMMETRIC_ALGORITHMS and settings.jwks_url:
             key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token)
             claims = jwt.decode(token, key, algorithms=[alg], options=options, leeway=LEEWAY_S)
         else:
-            raise _unauthorized("token algorithm not accepted")
+            raise unauthorized("token algorithm not accepted")
     except jwt.ExpiredSignatureError as exc:
-        raise _unauthorized("token expired") from exc
+        raise token_expired() from exc
     except jwt.PyJWKClientError as exc:
-        raise _unauthorized("token signing key not found") from exc
+        raise unauthorized("token signing key not found") from exc
     except jwt.PyJWTError as exc:
-        raise _unauthorized("invalid token") from exc
+        raise unauthorized("invalid token") from exc
     aud = claims.get("aud")
     if aud is not None:
         auds = {aud} if isinstance(aud, str) else set(aud) if isinstance(aud, list) else set()
         if not auds & ACCEPTED_AUDIENCES:
-            raise _unauthorized("token audience not accepted")
+            raise unauthorized("token audience not accepted")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 255:
-        raise _unauthorized("token subject missing")
+        raise unauthorized("token subject missing")
     return Principal(user_id=sub, role=_role(claims))
 
 
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
-        raise _unauthorized("missing bearer token")
+        raise unauthorized("missing bearer token")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("missing bearer token")
+        raise unauthorized("missing bearer token")
     return token.strip()
 
 
-__all__ = ["Principal", "bearer_token", "mint_dev_token", "verify_token"]
+def require_metrics_access(authorization: str | None, settings: Settings, config: Any) -> None:
+    """Pass for the metrics token or an admin's bearer token; 401/403 otherwise."""
+    token = bearer_token(authorization)
+    expected = getattr(config, "metrics_token", None)
+    if expected and hmac.compare_digest(token.encode(), str(expected).encode()):
+        return
+    if not verify_token(token, settings).is_admin:
+        raise ApiError(403, "metrics_forbidden", "metrics need the metrics token or an admin's token")
+
+
+__all__ = [
+    "Principal",
+    "bearer_token",
+    "mint_dev_token",
+    "require_metrics_access",
+    "token_expired",
+    "unauthorized",
+    "verify_token",
+]

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal, bearer_token, verify_token
+from api.browser_session import SESSION_COOKIE, check_csrf, verify_session
 from api.errors import ApiError, not_found
 from api.idempotency import Idempotency
 from api.ratelimit import RateLimiter, retry_after_header
@@ -30,6 +31,12 @@ from schema.repositories import workspaces as workspace_repo
 M = TypeVar("M")
 
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT: `directordeck token --user NAME`, or Supabase")
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    description="Browser session (POST /auth/session or /auth/dev-session); unsafe methods also need "
+    "the X-CSRF-Token header (the dd_csrf cookie's value)",
+)
 
 
 def get_services(request: Request) -> Services:
@@ -58,9 +65,16 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def get_caller(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    session_cookie: Annotated[str | None, Depends(cookie_scheme)],
 ) -> Principal:
+    """The bearer token's user; without one, the browser session cookie's (CSRF-checked)."""
+    if credentials is None and session_cookie:
+        principal, csrf = verify_session(session_cookie, services.settings)
+        check_csrf(request, csrf)
+        return principal
     token = bearer_token(f"Bearer {credentials.credentials}" if credentials else None)
     if services.settings.jwks_url:  # a JWKS fetch may block
         return await run_in_threadpool(verify_token, token, services.settings)

@@ -2,8 +2,10 @@
 
 Rules: ``create_app`` builds everything from Settings (plus, optionally, already-open connections:
 the stack's database URL, a Temporal client, task queues, storage — tests and ``directordeck up``
-pass theirs); nothing connects at import time; every route except ``/health`` needs a bearer
-token; background work of the API process (LISTEN/NOTIFY hub for SSE, webhook deliveries,
+pass theirs); nothing connects at import time; every route needs a bearer token or the browser
+session cookie (``api.browser_session``) except ``/health``, ``/ready``, the sign-in routes and the
+studio's static files at ``/`` (``api.routers.studio``); ``/metrics`` needs the metrics token or an
+admin's; background work of the API process (LISTEN/NOTIFY hub for SSE, webhook deliveries,
 idempotency-key and rate-bucket housekeeping) starts and stops with the app's lifespan.
 """
 
@@ -13,13 +15,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from agent.registry import check_registry
-from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers
+from api.auth import require_metrics_access
+from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers, request_id_of
+from api.event_schemas import install_event_schemas
 from api.idempotency import purge_expired
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.ratelimit import RateLimiter, purge_idle_buckets
@@ -33,7 +40,10 @@ from api.routers import (
     generation,
     nodes,
     scenes,
+    session,
     snapshots,
+    stages,
+    studio,
     tasks,
     work_items,
     workspaces,
@@ -41,7 +51,7 @@ from api.routers import (
 from api.services import ApiConfig, Services
 from api.sse import EventHub
 from api.webhooks import WebhookDispatcher
-from infra.metrics import MetricsMiddleware, metrics_app, register_ledger_collector
+from infra.metrics import REGISTRY, MetricsMiddleware, register_ledger_collector
 from infra.queues import Queues
 from infra.settings import Settings, get_settings
 from infra.storage import Storage
@@ -70,6 +80,86 @@ async def _housekeeping(services: Services, limiter: RateLimiter) -> None:
         with contextlib.suppress(Exception):
             await run_in_threadpool(purge_idle_buckets, limiter)
         await asyncio.sleep(HOUSEKEEPING_S)
+
+
+IDEMPOTENCY_409 = {
+    "description": "`idempotency_request_in_progress`: a request with this Idempotency-Key is still "
+    "running; repeat it after `Retry-After` seconds to get its response",
+    "headers": {
+        "Retry-After": {"description": "seconds to wait before repeating", "schema": {"type": "integer"}}
+    },
+}
+
+
+def _document_retry_after(app: FastAPI) -> None:
+    """Every operation taking `Idempotency-Key` documents its 409 with `Retry-After`."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    if not isinstance(operation, dict):
+                        continue
+                    params = operation.get("parameters", [])
+                    if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in params):
+                        existing = operation.setdefault("responses", {}).get("409", {})
+                        operation["responses"]["409"] = {
+                            **existing,
+                            **IDEMPOTENCY_409,
+                            "content": existing.get("content")
+                            or {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                        }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+READY_TIMEOUT_S = 3.0
+
+
+async def readiness(services: Services) -> dict[str, dict[str, Any]]:
+    """Each dependency's state: {"ok": bool, "detail": str}."""
+    from sqlalchemy import text
+
+    from infra import diskguard
+
+    def database() -> str:
+        with services.engine.connect() as conn:
+            conn.execute(text("select 1"))
+        return "answers"
+
+    async def temporal() -> str:
+        client = await services.temporal()
+        await client.service_client.check_health(timeout=timedelta(seconds=READY_TIMEOUT_S))
+        return "answers"
+
+    async def check(fn: Any) -> dict[str, Any]:
+        try:
+            detail = await asyncio.wait_for(fn(), timeout=READY_TIMEOUT_S)
+            return {"ok": True, "detail": detail}
+        except Exception as exc:
+            return {
+                "ok": False,
+                "detail": (getattr(exc, "message", None) or str(exc) or type(exc).__name__)[:300],
+            }
+
+    db_check, temporal_check = await asyncio.gather(
+        check(lambda: run_in_threadpool(database)), check(temporal)
+    )
+    settings = services.settings
+    space = diskguard.disk_space(settings.data_path, settings.min_free_disk_mb)
+    disk = {"ok": space.ok or settings.min_free_disk_mb == 0, "detail": f"{space.free_mb:.0f} MiB free"}
+    if not disk["ok"]:
+        disk.update(code="disk_full", detail=space.problem())
+    return {"database": db_check, "temporal": temporal_check, "disk": disk}
 
 
 def create_app(
@@ -166,12 +256,36 @@ def create_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=config.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)  # outer: 413s carry the id too
     app.add_middleware(MetricsMiddleware)  # outermost: every answer is counted, 413s included
-    app.add_route("/metrics", metrics_app(), include_in_schema=False)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text; operators only: `Bearer <DIRECTORDECK_METRICS_TOKEN>` or an admin's token
+        (the series sum every user's tasks and GPU seconds)."""
+        await run_in_threadpool(
+            require_metrics_access, request.headers.get("authorization"), settings, config
+        )
+        body = await run_in_threadpool(generate_latest, REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", tags=["ops"])
     async def health() -> dict[str, str]:
+        """Liveness: the process answers (no dependency is checked; see /ready)."""
         return {"status": "ok"}
 
+    @app.get("/ready", tags=["ops"], responses={503: {"description": "a dependency is down (see checks)"}})
+    async def ready(request: Request) -> Response:
+        """Readiness: the ledger answers, Temporal answers, the disk guard has room. 200 when all
+        hold, else 503 `not_ready` with each check's state (a load balancer stops sending work)."""
+        checks = await readiness(services)
+        ok = all(c["ok"] for c in checks.values())
+        body = {"status": "ready" if ok else "not_ready", "checks": checks}
+        if not ok:
+            body.update(
+                code="not_ready", message="a dependency is not ready", request_id=request_id_of(request)
+            )
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    _document_retry_after(app)
     for module in (
         workspaces,
         characters,
@@ -186,6 +300,10 @@ def create_app(
         generation,
         events,
         conversations,
+        stages,
+        session,
+        studio,
     ):
         app.include_router(module.router)
+    install_event_schemas(app)  # every SSE event type in the OpenAPI document
     return app

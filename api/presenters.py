@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.schemas import ActionResultOut, AssetOut, Links, NodeOut, TaskOut, TaskOutput, TurnOut
@@ -46,8 +47,6 @@ def nodes_out(session: Session, nodes: list[Node], links: Links) -> list[NodeOut
     ids = {n.asset_id for n in nodes if n.asset_id is not None}
     assets: dict[uuid.UUID, Asset] = {}
     if ids:
-        from sqlalchemy import select
-
         assets = {a.id: a for a in session.scalars(select(Asset).where(Asset.id.in_(ids)))}
     return [node_out(n, assets.get(n.asset_id) if n.asset_id else None, links) for n in nodes]
 
@@ -102,3 +101,41 @@ def turn_out(result: Any) -> TurnOut:
         task_ids=[t for r in results for t in r.task_ids],
         workflow_ids=[w for r in results for w in r.workflow_ids],
     )
+
+
+def add_task_links(
+    session: Session, workspace_id: uuid.UUID, rows: list[dict[str, Any]], urls: Links
+) -> None:
+    """Add `task_url` to task events and `outputs` to `task.succeeded` ones (one query per batch)."""
+    succeeded = {}
+    for row in rows:
+        if not row["kind"].startswith("task.") or not isinstance(row.get("data"), dict):
+            continue
+        task_id = row["data"].get("task_id")
+        if not task_id:
+            continue
+        row["data"] = {**row["data"], "task_url": urls.task(workspace_id, uuid.UUID(str(task_id)))}
+        if row["kind"] == "task.succeeded":
+            succeeded[str(task_id)] = row
+    if not succeeded:
+        return
+    stmt = (
+        select(Node.task_id, Node.id, Node.type, Node.cell, Asset.id, Asset.thumbnail_key)
+        .join(Asset, Asset.id == Node.asset_id)
+        .where(Node.task_id.in_([uuid.UUID(t) for t in succeeded]), Node.workspace_id == workspace_id)
+        .order_by(Node.task_id, Node.cell.nulls_first(), Node.created_at, Node.id)
+    )
+    outputs: dict[str, list[dict[str, Any]]] = {t: [] for t in succeeded}
+    for task_id, node_id, node_type, cell, asset_id, thumb in session.execute(stmt):
+        outputs[str(task_id)].append(
+            {
+                "node_id": str(node_id),
+                "type": node_type.value,
+                "cell": cell,
+                "asset_id": str(asset_id),
+                "url": urls.asset_content(workspace_id, asset_id),
+                "thumbnail_url": urls.asset_thumbnail(workspace_id, asset_id) if thumb else None,
+            }
+        )
+    for task_id, row in succeeded.items():
+        row["data"]["outputs"] = outputs[task_id]

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from schema.actions import ExportFormat
 from schema.enums import (
@@ -105,6 +105,12 @@ class WorkspaceOut(Out):
     cost_limit: int | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="Optimistic-concurrency version: send it as If-Match on PATCH (412 if stale)")
+    def version(self) -> str:
+        from api.concurrency import version_of
+
+        return version_of(self.updated_at)
 
 
 class WorkspaceCreate(In):
@@ -213,6 +219,12 @@ class WorkItemOut(Out):
     selected_node_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="Optimistic-concurrency version: send it as If-Match on PATCH (412 if stale)")
+    def version(self) -> str:
+        from api.concurrency import version_of
+
+        return version_of(self.updated_at)
 
 
 class WorkItemCreate(In):
@@ -578,6 +590,12 @@ class ConversationReply(Out):
     workspace_id: str | None = None
     focus: JsonObject = Field(default_factory=dict)
     undo: str | None = None
+    planner: str | None = Field(default=None, description="Which planner answered: offline, gemini:…")
+    confidence: float | None = Field(default=None, description="How sure the planner was (0–1)")
+    evidence: list[str] = Field(default_factory=list, description="Which words mapped to what")
+    question: JsonObject | None = Field(
+        default=None, description="A clarifying question (kind, choices); the next message answers it"
+    )
 
 
 # --- exports --------------------------------------------------------------------------------

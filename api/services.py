@@ -37,6 +37,8 @@ class ApiConfig:
     webhook_poll_s: float
     webhook_max_attempts: int
     webhook_secret: str
+    webhook_allowed_networks: tuple[str, ...]  # CIDRs exempt from the SSRF guard (api.webhook_targets)
+    metrics_token: str | None  # bearer token for /metrics (admins' tokens work too)
     idempotency_ttl_s: int
     public_url: str
     db_pool_size: int
@@ -59,6 +61,8 @@ class ApiConfig:
             )
         }
         values["webhook_secret"] = settings.webhook_secret or settings.effective_jwt_secret
+        values["webhook_allowed_networks"] = tuple(settings.webhook_allowed_networks)
+        values["metrics_token"] = settings.metrics_token
         values["public_url"] = settings.api_public_url or f"http://{settings.api_host}:{settings.api_port}"
         values.update(overrides)
         return cls(**values)

@@ -8,7 +8,9 @@ Rules:
   events commit (NOTIFY); a stream also re-reads every ``poll_s`` seconds, so a lost notification
   (or a hub reconnecting) delays an event but never loses it;
 - a comment line (``: ping``) every ``ping_s`` seconds keeps proxies from closing idle streams;
-- no database connection is held while a stream waits.
+- no database connection is held while a stream waits;
+- when the workspace is deleted (its event log goes with it), the stream sends one last
+  ``workspace.deleted`` event (no id: there is nothing to resume after) and ends.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import psycopg
 from sqlalchemy.engine import make_url
 from sse_starlette import ServerSentEvent
 
+from api.presenters import add_task_links
+from api.schemas import Links
 from schema.db import json_dumps, normalize_url, unit_of_work
 from schema.models import Workspace
 from schema.repositories import events as event_repo
@@ -32,7 +36,7 @@ from schema.repositories import events as event_repo
 log = logging.getLogger("directordeck.api.sse")
 
 BATCH = 500
-EXISTS_EVERY = 6  # idle polls between checks that the workspace still exists
+WORKSPACE_DELETED = "workspace.deleted"
 
 
 def libpq_url(database_url: str) -> str:
@@ -120,28 +124,32 @@ async def workspace_events(
     *,
     poll_s: float,
     stop: Callable[[], bool] = lambda: False,
+    urls: Links | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    """Every event of the workspace with id > after_id, then new ones as they commit, forever."""
+    """Every event of the workspace with id > after_id, then new ones as they commit, forever.
+    With `urls`, task events carry their task URL and outputs (api.presenters.add_task_links)."""
 
-    def fetch(after: int, check_exists: bool) -> list[dict[str, Any]] | None:
-        """The next events; None when the workspace is gone (checked now and then, when idle)."""
+    def fetch(after: int) -> list[dict[str, Any]] | None:
+        """The next events; None when the workspace is gone (checked whenever nothing is new)."""
         with unit_of_work(sessions) as session:
             rows = [event_payload(e) for e in event_repo.since(session, workspace_id, after, BATCH)]
-            if not rows and check_exists and session.get(Workspace, workspace_id) is None:
+            if not rows and session.get(Workspace, workspace_id) is None:
                 return None
+            if urls is not None:
+                add_task_links(session, workspace_id, rows, urls)
             return rows
 
     wake = hub.subscribe(workspace_id)
     last = after_id
     try:
         yield ServerSentEvent(comment="stream open", retry=2000)
-        idle = 0
         while not stop():
             wake.clear()
-            batch = await asyncio.to_thread(fetch, last, idle > 0 and idle % EXISTS_EVERY == 0)
-            if batch is None:
-                return  # the workspace was deleted: nothing more will ever come
-            idle = 0 if batch else idle + 1
+            batch = await asyncio.to_thread(fetch, last)
+            if batch is None:  # the workspace was deleted: say so, nothing more will ever come
+                gone = {"id": None, "kind": WORKSPACE_DELETED, "data": {"workspace_id": str(workspace_id)}}
+                yield ServerSentEvent(data=json_dumps(gone), event=WORKSPACE_DELETED)
+                return
             for item in batch:
                 last = item["id"]
                 yield ServerSentEvent(data=json_dumps(item), event=item["kind"], id=str(item["id"]))

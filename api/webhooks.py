@@ -13,6 +13,10 @@ Delivery contract (what a receiver verifies):
 - any 2xx is success; anything else (or no answer in 10 s) is retried with exponential backoff
   (2, 4, 8, ... s) up to ``webhook_max_attempts``, then marked ``failed``.
 
+Targets: checked by api.webhook_targets when registered (422 ``webhook_target_forbidden``) and again
+at every send (DNS re-resolved, the checked address connected to, redirects not followed); a target
+that became forbidden is marked ``failed`` without a request.
+
 Replicas: a delivery is claimed by pushing its ``next_attempt_at`` forward under
 ``FOR UPDATE SKIP LOCKED``, so two API processes never send the same attempt.
 """
@@ -34,6 +38,8 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from api import webhook_targets
+from api.errors import ApiError
 from api.presenters import task_out  # the same shape as GET /tasks/{id}
 from api.schemas import Links
 from api.services import Services
@@ -71,6 +77,15 @@ def verify(
         return False
     expected = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+async def check_webhook_target(services: Services, url: str) -> None:
+    """422 ``webhook_target_forbidden`` unless `url` may receive webhooks (resolves DNS now)."""
+    allowed = webhook_targets.parse_networks(services.config.webhook_allowed_networks)
+    try:
+        await asyncio.to_thread(webhook_targets.check, url, allowed)
+    except webhook_targets.WebhookTargetError as exc:
+        raise ApiError(422, webhook_targets.WebhookTargetError.code, str(exc)) from exc
 
 
 def register(
@@ -173,19 +188,33 @@ class WebhookDispatcher:
             "user-agent": "DirectorDeck-Webhook/1",
         }
         error: str | None = None
+        allowed = webhook_targets.parse_networks(self.services.config.webhook_allowed_networks)
         try:
-            response = await client.post(due.url, content=body, headers=headers)
+            target = await asyncio.to_thread(webhook_targets.check, due.url, allowed)
+        except webhook_targets.WebhookTargetError as exc:
+            log.warning("webhook %s not sent: %s", due.id, exc)
+            await asyncio.to_thread(self._record, due, f"{exc.code}: {exc}"[:500], final=True)
+            return
+        headers["host"] = target.host
+        try:
+            response = await client.post(
+                target.connect_url,
+                content=body,
+                headers=headers,
+                follow_redirects=False,
+                extensions={"sni_hostname": target.server_name},
+            )
             if not 200 <= response.status_code < 300:
                 error = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         await asyncio.to_thread(self._record, due, error)
 
-    def _record(self, due: _Due, error: str | None) -> None:
+    def _record(self, due: _Due, error: str | None, *, final: bool = False) -> None:
         now = datetime.now(UTC)
         if error is None:
             values: dict[str, Any] = {"status": "delivered", "delivered_at": now, "last_error": None}
-        elif due.attempt >= self.services.config.webhook_max_attempts:
+        elif final or due.attempt >= self.services.config.webhook_max_attempts:
             values = {"status": "failed", "last_error": error}
         else:
             values = {"last_error": error, "next_attempt_at": now + timedelta(seconds=2**due.attempt)}

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     api_port: int = 8000
     jwt_secret: str | None = None
     jwks_url: str | None = None
+    session_secret: str | None = None  # signs browser session cookies (default: the JWT secret)
+    session_ttl_s: int = 12 * 3600  # browser session cookie lifetime
     api_public_url: str | None = None  # absolute URLs in webhook bodies (default http://api_host:api_port)
     api_cors_origins: list[str] = []
     api_max_request_bytes: int = 1_048_576
@@ -68,10 +70,17 @@ class Settings(BaseSettings):
     api_idempotency_ttl_s: int = 172_800  # keys are kept at least 24 h
     api_db_pool_size: int = 10
     webhook_secret: str | None = None  # HMAC key for webhooks; dev falls back to the JWT secret
+    # CIDRs webhooks may reach although they are loopback/private/link-local (default: none)
+    webhook_allowed_networks: list[str] = []
+    metrics_token: str | None = None  # bearer token for /metrics (admins' JWTs work too)
 
     # --- providers ---------------------------------------------------------------------
     google_api_key: str | None = Field(default=None, validation_alias=_env("GOOGLE_API_KEY"))
     storyboard_provider: Literal["auto", "offline", "gemini"] = "auto"
+    # agent planner: offline grammar only, Gemini always (offline fallback), or offline first and
+    # Gemini only when the offline planner is unsure (auto; offline when no GOOGLE_API_KEY)
+    planner: Literal["auto", "offline", "gemini"] = "auto"
+    planner_timeout_s: float = 20.0
     image_provider: Literal["auto", "storyboard_card", "diffusers", "gemini"] = "auto"
     video_provider: Literal["auto", "kenburns", "diffusers"] = "auto"
     voice_provider: Literal["auto", "piper"] = "auto"
@@ -85,6 +94,7 @@ class Settings(BaseSettings):
     cjk_font: Path | None = None  # read by activities/providers/cards.py for Chinese text on cards/subtitles
 
     # --- storage -----------------------------------------------------------------------
+    min_free_disk_mb: int = Field(default=1024, ge=0)  # disk guard (infra/diskguard.py); 0 disables it
     storage_backend: Literal["fs", "s3"] = "fs"
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = Field(default=None, validation_alias=_env("AWS_ENDPOINT_URL_S3"))

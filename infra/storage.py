@@ -85,8 +85,12 @@ class FileSystemStorage:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             os.close(fd)
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
+            try:
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)  # no half-written file stays behind (disk full...)
+                raise
         return StoredObject(key, sha, target.stat().st_size)
 
     def put_bytes(self, data: bytes, *, kind: str, ext: str) -> StoredObject:
@@ -96,9 +100,13 @@ class FileSystemStorage:
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, target)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return StoredObject(key, sha, len(data))
 
     def local_path(self, key: str) -> Path:

@@ -77,7 +77,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from agent.dry_run import run_plan
 
-    return run_plan(args.sentence, Path(args.context) if args.context else None, args.json)
+    return run_plan(
+        args.sentence, Path(args.context) if args.context else None, args.json, planner=args.planner
+    )
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from agent.eval import run_eval_cli
+
+    return run_eval_cli(
+        Path(args.file),
+        contexts_path=Path(args.contexts) if args.contexts else None,
+        planner=args.planner,
+        as_json=args.json,
+        failures=args.failures,
+    )
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
@@ -86,6 +100,18 @@ def _cmd_token(args: argparse.Namespace) -> int:
     settings = get_settings()
     if not settings.effective_jwt_secret:
         print("error: no JWT secret to sign with — fix: set DIRECTORDECK_JWT_SECRET", file=sys.stderr)
+        return 2
+    if not args.user.strip():
+        print(
+            "error: token_user_empty: --user is empty — fix: pass a user name, e.g. --user alice",
+            file=sys.stderr,
+        )
+        return 2
+    if args.ttl <= 0:
+        print(
+            "error: token_ttl_invalid: --ttl must be positive — fix: pass seconds, e.g. --ttl 3600",
+            file=sys.stderr,
+        )
         return 2
     print(mint_dev_token(args.user, args.role, args.ttl, settings=settings))
     return 0
@@ -187,7 +213,22 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("sentence")
     plan.add_argument("--context", help="JSON file describing the workspace")
     plan.add_argument("--json", action="store_true")
+    plan.add_argument(
+        "--planner",
+        choices=["offline", "gemini", "auto"],
+        default="offline",
+        help="offline grammar, Gemini (needs GOOGLE_API_KEY), or offline first and Gemini when unsure",
+    )
     plan.set_defaults(fn=_cmd_plan)
+
+    ev = sub.add_parser("eval", help="score a planner on a labelled sentence set (JSONL)")
+    ev.add_argument("what", choices=["planner"])
+    ev.add_argument("file", help="JSONL set: sentence, lang, context, expect, tags")
+    ev.add_argument("--contexts", help="named context fixtures (default: contexts.json next to FILE)")
+    ev.add_argument("--planner", choices=["offline", "gemini", "auto"], default="offline")
+    ev.add_argument("--json", action="store_true", help="print the figures and every case as JSON")
+    ev.add_argument("--failures", action="store_true", help="also list the cases not planned correctly")
+    ev.set_defaults(fn=_cmd_eval)
 
     token = sub.add_parser("token", help="mint a bearer token for the API (dev secret unless configured)")
     token.add_argument("--user", required=True)
@@ -198,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="run the benchmarks (tests/bench) and print the figures")
     bench.add_argument("--quick", action="store_true", help="small sizes, rough figures, a fast check")
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    bench.add_argument("--only", metavar="EXPR", help="pytest -k expression, e.g. pipeline or ledger")
+    bench.add_argument(
+        "--only", metavar="GROUP", help="compose, api, chat or pipeline (else a pytest -k expression)"
+    )
     bench.set_defaults(fn=_cmd_bench)
 
     ui = sub.add_parser("ui", help="print the Temporal UI link listing one workspace's workflows")

@@ -210,6 +210,12 @@ async def _run_traced(
     return outcome, code
 
 
+def studio_url(settings: Settings, workspace_id: str) -> str:
+    """The demo project in the web studio (signed in as the demo's owner on a dev stack)."""
+    base = (settings.api_public_url or f"http://{settings.api_host}:{settings.api_port}").rstrip("/")
+    return f"{base}/?user={DEMO_OWNER}#/p/{workspace_id}"
+
+
 def run_demo(settings: Settings, story: str, *, shots: int, as_json: bool) -> int:
     from schema.storyboard import validate_story_request
 
@@ -226,6 +232,7 @@ def run_demo(settings: Settings, story: str, *, shots: int, as_json: bool) -> in
             )
             namespace = settings.temporal_namespace
             outcome["temporal_ui_workspace"] = ui_link(ui_url, namespace, outcome["workspace_id"])
+    outcome["studio_url"] = studio_url(settings, outcome["workspace_id"])
     if as_json:
         print(json.dumps(outcome))
     elif code == 0:
@@ -234,6 +241,7 @@ def run_demo(settings: Settings, story: str, *, shots: int, as_json: bool) -> in
         if outcome.get("temporal_ui"):
             _say(f"Temporal UI: {outcome['temporal_ui']} (live while a stack runs: `directordeck up`)")
             _say(f"every workflow of this workspace: {outcome['temporal_ui_workspace']}")
+        _say(f"Studio: {outcome['studio_url']} (with `directordeck up` running)")
         print(outcome["video_path"])
     else:
         _say(f"error: {outcome['error']['message']} (code {outcome['error']['code']})")

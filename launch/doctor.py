@@ -196,6 +196,20 @@ def _cjk_font(_: Settings) -> Check:
     return Check("ok", "chinese text", str(font))
 
 
+def _disk(settings: Settings) -> Check:
+    from infra.diskguard import disk_space
+
+    space = disk_space(settings.data_path, settings.min_free_disk_mb)
+    if settings.min_free_disk_mb and not space.ok:
+        return Check(
+            "FAIL",
+            "disk",
+            f"disk_full: {space.problem()}",
+            "free space or lower DIRECTORDECK_MIN_FREE_DISK_MB",
+        )
+    return Check("ok", "disk", f"{space.free_mb:.0f} MiB free (guard: {settings.min_free_disk_mb} MiB)")
+
+
 CHECKS: list[Callable[[Settings], Check]] = [
     _python,
     _temporal,
@@ -204,6 +218,7 @@ CHECKS: list[Callable[[Settings], Check]] = [
     _voice,
     _cjk_font,
     _data_dir,
+    _disk,
     _ports,
     _remote,
     _gpu,

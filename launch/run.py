@@ -49,6 +49,7 @@ async def _serve(settings: Settings, endpoints: Endpoints) -> None:
         stop.set()
         await workers
         raise StackError(f"the API could not start on {endpoints.api_url}", fix="see the log above")
+    print(f"  Studio       {endpoints.api_url}/  (dev sign-in: any user name)", flush=True)
     print(f"  API docs     {endpoints.api_url}/docs", flush=True)
     if endpoints.temporal_ui_url:
         print(f"  Temporal UI  {endpoints.temporal_ui_url}", flush=True)

@@ -835,8 +835,29 @@ def cost_units(action: AnyAction, total_shots: int | None = None) -> int:
 # --------------------------------------------------------------------------------------------------
 
 
+class Choice(_Model):
+    """One reading offered in a clarifying question: what it would do, in words and as actions."""
+
+    label: ShortText
+    actions: list[Action] = Field(default_factory=list)
+
+
+class PendingQuestion(_Model):
+    """A clarifying question the next message answers: ``shots`` (which shots?) re-plans ``text``
+    with the answer as its targets; ``choice`` picks one of ``choices``."""
+
+    kind: Literal["shots", "choice"]
+    text: Annotated[str, Field(max_length=4000)] = Field(description="The sentence being clarified.")
+    lang: Literal["en", "zh"] = "en"
+    choices: Annotated[list[Choice], Field(max_length=5)] = Field(default_factory=list)
+
+
 class Turn(_Model):
-    """One agent turn: what to do (``actions``) and what to say (``message``)."""
+    """One agent turn: what to do (``actions``) and what to say (``message``).
+
+    ``confidence`` (0–1) and ``evidence`` (which words mapped to what) say how sure the planner
+    is; ``question`` is set when the turn asks, so the next message is read as its answer;
+    ``planner`` names the planner that answered (offline, gemini, …)."""
 
     mode: Literal["execute", "propose"] = Field(
         description="propose = run only after the user confirms (destructive or costly actions)."
@@ -844,6 +865,12 @@ class Turn(_Model):
     intent: Annotated[str, Field(max_length=200)] = Field(description="Short summary of what the user asked.")
     actions: list[Action] = Field(default_factory=list)
     message: Annotated[str, Field(max_length=2000)] = Field(description="What to tell the user.")
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+    evidence: Annotated[list[Annotated[str, Field(max_length=300)]], Field(max_length=40)] = Field(
+        default_factory=list
+    )
+    question: PendingQuestion | None = None
+    planner: Annotated[str, Field(max_length=60)] | None = None
 
     def decide_mode(self) -> Literal["execute", "propose"]:
         """The mode the confirmation rule requires for these actions (ignores cost limits)."""
@@ -871,8 +898,10 @@ __all__ = [
     "AnyAction",
     "CameraSpec",
     "CharacterPatch",
+    "Choice",
     "GridReference",
     "NodeTarget",
+    "PendingQuestion",
     "ScenePatch",
     "SceneSpec",
     "ShotList",

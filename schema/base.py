@@ -59,4 +59,8 @@ def created_at() -> Mapped[datetime]:
 
 
 def updated_at() -> Mapped[datetime]:
-    return mapped_column(server_default=func.now(), onupdate=func.now(), nullable=False)
+    """Last change, from the same clock as created_at (clock_timestamp()): a new row's updated_at is
+    never earlier than its created_at (now() would be the transaction's start, before it)."""
+    return mapped_column(
+        server_default=func.clock_timestamp(), onupdate=func.clock_timestamp(), nullable=False
+    )

@@ -73,13 +73,16 @@ class TaskStatus(StrEnum):
     succeeded = "succeeded"
     failed = "failed"
     canceled = "canceled"
+    partial = "partial"  # finished, but some parts (a pipeline's shots) failed: its error says which
 
     @property
     def is_terminal(self) -> bool:
         return self in TERMINAL_TASK_STATUSES
 
 
-TERMINAL_TASK_STATUSES = frozenset({TaskStatus.succeeded, TaskStatus.failed, TaskStatus.canceled})
+TERMINAL_TASK_STATUSES = frozenset(
+    {TaskStatus.succeeded, TaskStatus.failed, TaskStatus.canceled, TaskStatus.partial}
+)
 ACTIVE_TASK_STATUSES = frozenset({TaskStatus.queued, TaskStatus.running})
 # the task types a user sees (lists, counts, usage); agent_turn rows only keep idempotent outcomes
 USER_TASK_TYPES = tuple(t for t in TaskType if t != TaskType.agent_turn)

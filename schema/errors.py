@@ -42,6 +42,22 @@ class MediaToolError(DirectorDeckError):
     retryable = False
 
 
+class MediaToolKilled(MediaToolError):
+    """FFmpeg was killed by a signal (the OOM killer, an operator, a crash): not the input's fault,
+    so the activity is retried."""
+
+    code = "ffmpeg_killed"
+    retryable = True
+
+
+class DiskFullError(DirectorDeckError):
+    """No space left on the device (a write failed with ENOSPC, or the disk guard refused new work
+    below its free-space threshold). Retried with backoff: freeing space lets the work finish."""
+
+    code = "disk_full"
+    retryable = True
+
+
 class TransientProviderError(DirectorDeckError):
     """A provider failure worth retrying (quota, timeout, flaky network)."""
 

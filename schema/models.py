@@ -235,7 +235,9 @@ class Asset(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     duration_s: Mapped[float | None] = mapped_column(Double)
-    thumbnail_key: Mapped[str | None] = mapped_column(Text)
+    thumbnail_key: Mapped[str | None] = mapped_column(Text)  # the 512 px thumbnail (older readers)
+    # long side in px -> {"key", "sha256"} of the WebP thumbnail (a poster frame for clips)
+    thumbnails: Mapped[dict[str, Any]] = _json_object()
     created_at: Mapped[datetime] = created_at()
 
 
@@ -279,7 +281,7 @@ class Task(Base):
     gpu_seconds: Mapped[float | None] = mapped_column(Double)
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     progress: Mapped[float] = mapped_column(Double, default=0.0, server_default="0")
-    queued_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    queued_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = created_at()

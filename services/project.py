@@ -17,6 +17,7 @@ from schema.models import Character, Conversation, Workspace
 from schema.repositories import characters, storyboard, work_items, workspaces
 from schema.repositories import characters as character_repo
 from schema.repositories import conversations as conversation_repo
+from schema.repositories import events as event_repo
 from schema.repositories import workspaces as workspace_repo
 from schema.repositories._shared import merge_patch
 from services.execution import ActionResult, Execution, executes
@@ -215,8 +216,10 @@ def update_workspace(session: Session, workspace: Workspace, body: Mapping[str, 
 
 
 def delete_workspace(session: Session, workspace: Workspace) -> None:
-    """Delete the workspace and everything in it (its events too: streams end)."""
+    """Delete the workspace and everything in it (its events too); its event streams are told
+    `workspace.deleted` at commit and end."""
     workspace_repo.delete(session, workspace.id)
+    event_repo.notify_deleted(session, workspace.id)
 
 
 def create_conversation(

@@ -2,8 +2,9 @@
 
 Rules (docs/actions.md): a turn is *proposed* (runs only after the user confirms) when any action is
 destructive or batch (:func:`schema.actions.requires_confirmation`), when the planner itself
-proposed it, or when its estimated cost is over the workspace's ``cost_limit``. A snapshot is
-taken before any batch change: more than one shot touched, a delete, a merge or a rollback.
+proposed it, or when its estimated cost is over the workspace's ``cost_limit``. A snapshot (one
+row, cheap) is taken before every turn that changes something — single-shot edits included — so
+every applied turn can be undone; only reads, cancels, retries, exports and manual snapshots skip it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from schema.actions import AnyAction, Turn, cost_units, requires_confirmation
 
 _DESTRUCTIVE = {"shot.delete", "scene.delete", "shot.merge", "version.rollback"}
+_NO_SNAPSHOT = {"task.list", "task.status", "task.cancel", "task.retry", "version.snapshot", "export.package"}
 
 
 def shots_touched(action: AnyAction, total_shots: int) -> int:
@@ -43,11 +45,8 @@ def proposal_reason(turn: Turn, *, total_shots: int, cost_limit: int | None) -> 
 
 
 def needs_snapshot(turn: Turn, *, total_shots: int) -> bool:
-    """Snapshot before any batch change (>1 shot touched), delete, merge or rollback."""
-    return any(
-        a.type in _DESTRUCTIVE or (a.type != "task.cancel" and shots_touched(a, total_shots) > 1)
-        for a in turn.actions
-    )
+    """Snapshot before every turn that changes the workspace (undo for everything)."""
+    return any(a.type not in _NO_SNAPSHOT for a in turn.actions)
 
 
 def estimated_cost(turn: Turn, total_shots: int) -> int:

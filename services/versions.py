@@ -23,6 +23,14 @@ from services.rules import (
 )
 
 
+def rollback_summary(note: str, changes: list[str]) -> str:
+    """Rollback says exactly what it restored (and a proposal shows it before it runs)."""
+    if not changes:
+        return f"rolled back to “{note}”: nothing had changed since, nothing to restore"
+    shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
+    return f"rolled back to “{note}”: restored {shown}"
+
+
 @executes("version.snapshot")
 def version_snapshot(ex: Execution, a: A.VersionSnapshot) -> ActionResult:
     snap = snapshots.take(
@@ -37,7 +45,7 @@ def version_rollback(ex: Execution, a: A.VersionRollback) -> ActionResult:
     if ex.snapshot_id is not None and str(snap.id) == ex.snapshot_id:
         raise TargetUnresolved("that is the snapshot just taken; name an earlier change")
     outcome = snapshots.rollback(ex.session, snap.id)
-    summary = f"rolled back to “{snap.note}”"
+    summary = rollback_summary(snap.note, outcome.changes)
     if outcome.missing_work_item_ids:
         summary += f" ({len(outcome.missing_work_item_ids)} deleted shots could not come back)"
     return ex.done(
@@ -47,6 +55,7 @@ def version_rollback(ex: Execution, a: A.VersionRollback) -> ActionResult:
         restored_work_item_ids=[str(i) for i in outcome.restored_work_item_ids],
         missing_work_item_ids=[str(i) for i in outcome.missing_work_item_ids],
         missing_node_ids=[str(i) for i in outcome.missing_node_ids],
+        restored=outcome.changes,
     )
 
 

@@ -3,10 +3,12 @@
 Rules: every activity call has a start-to-close timeout and a retry policy; long ones also have a
 heartbeat timeout and wait for the activity to acknowledge cancellation (so an FFmpeg child is gone
 before the task is marked canceled); a failure is recorded on the task row with its stable code and
-re-raised as a non-retryable ApplicationError of the same type; every child workflow carries the
-Temporal UI's search attributes and memo (its parent's workspace and user, its own task type,
-work item and shot: `child_options`, patched in so that histories recorded before it replay
-unchanged).
+re-raised as a non-retryable ApplicationError of the same type. Only bad input is non-retryable:
+an infrastructure failure (database or storage outage, a killed FFmpeg, a full disk, a lost worker)
+is retried with backoff for about 5.5 minutes (RETRY), so an outage that `up` heals is waited out
+instead of being recorded as the user's failure. Every child workflow carries the Temporal UI's
+search attributes and memo (its parent's workspace and user, its own task type, work item and
+shot: `child_options`, patched in so that histories recorded before it replay unchanged).
 """
 
 from __future__ import annotations
@@ -42,11 +44,11 @@ NON_RETRYABLE_CODES = [
     "invariant_violation",
 ]
 
-RETRY = RetryPolicy(
+RETRY = RetryPolicy(  # 1 + 2 + 4 + 8 + 16 + 10 x 30 s: ~5.5 min of outage waited out
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    maximum_attempts=5,
+    maximum_attempts=16,
     non_retryable_error_types=NON_RETRYABLE_CODES,
 )
 

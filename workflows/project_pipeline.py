@@ -68,12 +68,34 @@ class ProjectPipelineWorkflow:
             self._progress.stage, self._progress.error = "failed", f"{code}: {message}"
             await record_task(TaskOutcome(task, "failed", code, message), inp.queues.cpu)
             raise ApplicationError(message, type=code, non_retryable=True) from err
+        not_done = [
+            {
+                "shot_number": r.shot_number,
+                "work_item_id": r.work_item_id,
+                "status": r.status,
+                "error": r.error,
+            }
+            for r in result.shots
+            if r.status != "succeeded"
+        ]
         summary = {
             "status": result.status,
             "shots": len(result.shots),
             "compose_node_id": result.compose.node_id if result.compose else None,
+            "shots_not_done": not_done,
+            "left_out": list(result.compose.left_out) if result.compose else [],
         }
-        await record_task(TaskOutcome(task, "succeeded", result=summary), inp.queues.cpu)
+        if result.status == "partial":  # said honestly: which shots, and why
+            why = "; ".join(
+                f"shot {s['shot_number']} {s['status']}: {s['error'] or ''}".strip() for s in not_done
+            )
+            outcome = TaskOutcome(
+                task, "partial", "shots_failed", f"{len(not_done)} of {len(result.shots)} shots: {why}"[:2000]
+            )
+            outcome.result = summary
+        else:
+            outcome = TaskOutcome(task, "succeeded", result=summary)
+        await record_task(outcome, inp.queues.cpu)
         return result
 
     async def _run(self, inp: PipelineInput) -> PipelineResult:

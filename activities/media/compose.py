@@ -1,15 +1,23 @@
 """Compose: ordered shot clips + narration → one H.264/AAC MP4 with burned-in subtitles.
 
 Rules:
-- Stage 1 normalises every shot into a cached segment (exact duration, WxH, fps, yuv420p, AAC 48 kHz
-  stereo narration). The cache key is a hash of the input *contents* and every setting that
-  changes the bytes, so changing one shot re-encodes exactly that shot; segments are written to a
-  temp name and renamed atomically, so a crash never leaves a half segment in the cache.
-- Stage 2 is ONE FFmpeg filter graph: concat (or xfade/acrossfade), ASS subtitles via libass with
-  a font we ship to it (Pillow's bundled font), music ducked under speech by sidechaincompress,
-  loudnorm to -16 LUFS, H.264 + AAC, +faststart; written to a temp name and renamed.
+- Every output frame is encoded exactly once. Each shot's *body* (its frames outside any
+  crossfade) is one video-only piece, scaled/padded/timed and with that shot's own subtitle lines
+  burned in, encoded with the delivery settings. With a crossfade, each overlap is one short
+  *join* piece (the xfade of the two shots' frames, with the incoming shot's lines). Pieces are
+  joined by stream copy (concat demuxer); the audio (narration timeline, music ducked under
+  speech, loudnorm to -16 LUFS) is an audio-only pass, cached by its own key (a changed picture
+  never re-mixes the sound); the final FFmpeg call only stream-copies both into the MP4.
+- Timing is in whole frames on the output timeline (shot i lasts round(duration*fps) frames), and
+  the narration timeline uses the same frame-quantised spans, so picture and sound stay aligned.
+- Pieces and whole cuts are content-addressed: the key hashes the input *contents* and every
+  setting that changes the bytes (the piece's ASS document included). Identical inputs return the
+  stored cut without starting FFmpeg; changing one shot re-encodes that shot's piece (and, with a
+  crossfade, its two joins). Everything is written to a temp name and renamed atomically, so a
+  crash never leaves a half piece or cut in the cache.
 - Filter graphs are built with ffmpeg-python and executed only through `run_ffmpeg`, so progress
-  (stage 1 = first half, stage 2 = second half) and cancellation behave the same everywhere.
+  (pieces = first 85 %, audio to 95 %, the final mux = the rest) and cancellation behave the same
+  everywhere.
 """
 
 from __future__ import annotations
@@ -45,16 +53,16 @@ __all__ = [
     "subtitle_font_dir",
 ]
 
-SEGMENT_FORMAT = "seg-v1"
+SEGMENT_FORMAT = "seg-v2"  # bump when a piece's bytes change for the same key payload
+CUT_FORMAT = "cut-v2"
 STILL_CODECS = {"png", "mjpeg", "webp", "bmp", "tiff", "gif", "jpegls", "jpeg2000"}
 MODE_DEFAULTS: dict[str, dict[str, int]] = {
     "preview": {"width": 640, "height": 360, "fps": 24},
     "final": {"width": 1280, "height": 720, "fps": 30},
 }
-# stage 1 keeps quality high (it is re-encoded once more); stage 2 is the delivery encode
+# the delivery encode; each piece is encoded once with it and then only stream-copied
 ENCODE: dict[str, dict[str, dict[str, Any]]] = {
     "preview": {
-        "segment": {"preset": "ultrafast", "crf": 20, "audio_bitrate": "192k"},
         "output": {
             "preset": "veryfast",
             "crf": 28,
@@ -64,7 +72,6 @@ ENCODE: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
     "final": {
-        "segment": {"preset": "veryfast", "crf": 16, "audio_bitrate": "256k"},
         "output": {"preset": "medium", "crf": 20, "audio_bitrate": "160k"},
     },
 }
@@ -130,6 +137,8 @@ class ComposeResult:
     narration_truncated: list[int] = field(default_factory=list)
     video_codec: str | None = None
     audio_codec: str | None = None
+    reencoded_joins: list[int] = field(default_factory=list)  # crossfades encoded (k: shot k-1 → k)
+    cut_cached: bool = False  # the whole cut came from the cache: FFmpeg never started
 
 
 # ------------------------------------------------------------------------------------------------
@@ -155,19 +164,6 @@ def _file_sha256(path: Path) -> str:
     with _hash_lock:
         _hash_cache[key] = value
     return value
-
-
-def _check_asset(
-    path: Path | None, what: str, *, need_video: bool = False, need_audio: bool = False
-) -> MediaInfo:
-    if path is None or not Path(path).is_file():
-        raise BadInputError(f"{what} is missing: {path}", code="asset_missing")
-    info = probe(path)  # raises asset_corrupt
-    if need_video and not info.has_video:
-        raise BadInputError(f"{what} has no video stream: {path}", code="asset_corrupt")
-    if need_audio and not info.has_audio:
-        raise BadInputError(f"{what} has no audio stream: {path}", code="asset_corrupt")
-    return info
 
 
 def _validate(job: ComposeJob) -> None:
@@ -312,9 +308,31 @@ def build_ass(
     return "\n".join(lines) + "\n", events
 
 
+def _shot_captions(
+    narration: str, span_s: float, speech_s: float | None, offset_s: float = 0.0
+) -> list[tuple[float, float, str]]:
+    """One shot's caption chunks over its on-screen span [offset, offset + span] (times in s)."""
+    cjk = has_cjk(narration)
+    chunks = _split_caption(narration, 32 if cjk else 84)
+    if not chunks:
+        return []
+    start, end = offset_s, offset_s + span_s
+    if speech_s:
+        end = min(end, start + max(1.2, float(speech_s) + SUBTITLE_HOLD_S))
+    total_chars = sum(len(c) for c in chunks)
+    captions: list[tuple[float, float, str]] = []
+    t = start
+    for chunk in chunks:
+        span = (end - start) * len(chunk) / total_chars
+        captions.append((t, t + span, chunk))
+        t += span
+    return captions
+
+
 def _captions(
     job: ComposeJob, starts: list[float], ends: list[float], speech: list[float | None]
 ) -> list[tuple[float, float, str]]:
+    """Every shot's captions on the cut's timeline (shot i is on screen from starts[i] to ends[i])."""
     return caption_cues([shot.narration for shot in job.shots], starts, ends, speech)
 
 
@@ -326,27 +344,31 @@ def caption_cues(
     the burned-in subtitles and the SRT/VTT/timeline exports share."""
     captions: list[tuple[float, float, str]] = []
     for i, narration in enumerate(narrations):
-        cjk = has_cjk(narration)
-        chunks = _split_caption(narration, 32 if cjk else 84)
-        if not chunks:
-            continue
-        start, end = starts[i], ends[i]
-        if speech[i]:
-            end = min(end, start + max(1.2, float(speech[i] or 0) + SUBTITLE_HOLD_S))
-        total_chars = sum(len(c) for c in chunks)
-        t = start
-        for chunk in chunks:
-            span = (end - start) * len(chunk) / total_chars
-            captions.append((t, t + span, chunk))
-            t += span
+        captions += _shot_captions(narration, ends[i] - starts[i], speech[i], starts[i])
     return captions
 
 
 def _link(src: Path, dst: Path) -> None:
+    if dst.exists() or dst.is_symlink():
+        return
     try:
         os.symlink(src.resolve(), dst)
     except OSError:  # no symlinks here (some Windows setups, odd filesystems): copy instead
         shutil.copyfile(src, dst)
+
+
+def _font_choice(captions: list[tuple[float, float, str]]) -> tuple[str, Path | None]:
+    """The ASS font name for these captions and the CJK font file it needs (None: Aileron)."""
+    if any(has_cjk(text) for _, _, text in captions):
+        cjk = find_cjk_font()
+        if cjk is not None:
+            try:
+                from PIL import ImageFont
+
+                return str(ImageFont.truetype(str(cjk), 20).getname()[0]), cjk
+            except OSError:
+                pass
+    return SUBTITLE_FONT_NAME, None
 
 
 def _font_for(captions: list[tuple[float, float, str]], fonts_dir: Path, work_fonts: Path) -> str:
@@ -354,119 +376,254 @@ def _font_for(captions: list[tuple[float, float, str]], fonts_dir: Path, work_fo
     work_fonts.mkdir(parents=True, exist_ok=True)
     base = fonts_dir / "Aileron-Regular.ttf"
     _link(base, work_fonts / base.name)
-    if any(has_cjk(text) for _, _, text in captions):
-        cjk = find_cjk_font()
-        if cjk is not None:
-            try:
-                from PIL import ImageFont
-
-                name = ImageFont.truetype(str(cjk), 20).getname()[0]
-                _link(cjk, work_fonts / f"cjk{cjk.suffix}")
-                return str(name)
-            except OSError:
-                pass
-    return SUBTITLE_FONT_NAME
+    name, cjk = _font_choice(captions)
+    if cjk is not None:
+        _link(cjk, work_fonts / f"cjk{cjk.suffix}")
+    return name
 
 
 # ------------------------------------------------------------------------------------------------
-# stage 1: segments
+# the plan: frame timeline, pieces, keys
 # ------------------------------------------------------------------------------------------------
 
 
-def _segment_key(job: ComposeJob, shot: ComposeShot, video_sha: str, audio_sha: str | None) -> str:
-    payload = {
+@dataclass
+class _Timeline:
+    """The cut in whole output frames: shot i lasts frames[i]; neighbours overlap by `overlap`."""
+
+    fps: int
+    frames: list[int]
+    overlap: int
+
+    @classmethod
+    def of(cls, job: ComposeJob) -> _Timeline:
+        fps = job.resolved_fps
+        frames = [max(1, round(s.duration_s * fps)) for s in job.shots]
+        # floor keeps every body non-negative: duration >= 2*crossfade (validated) => N >= 2*C
+        overlap = math.floor(job.crossfade_s * fps + 1e-6) if len(job.shots) > 1 else 0
+        return cls(fps, frames, overlap)
+
+    @property
+    def starts(self) -> list[int]:
+        out, t = [], 0
+        for n in self.frames:
+            out.append(t)
+            t += n - self.overlap
+        return out
+
+    @property
+    def total(self) -> int:
+        return sum(self.frames) - self.overlap * (len(self.frames) - 1)
+
+    def span(self, i: int) -> int:
+        """Frames shot i is *the* shot on screen (its captions' span): up to the next shot's start."""
+        return self.frames[i] - (self.overlap if i < len(self.frames) - 1 else 0)
+
+    def body(self, i: int) -> tuple[int, int]:
+        """Shot-local [first, end) frames of shot i outside any crossfade."""
+        lo = self.overlap if i > 0 else 0
+        hi = self.frames[i] - (self.overlap if i < len(self.frames) - 1 else 0)
+        return lo, hi
+
+
+@dataclass
+class _Piece:
+    """One video-only piece of the cut, encoded once and then only stream-copied."""
+
+    kind: Literal["body", "join"]
+    shot: int  # body: its shot; join: the shot faded *into* (from shot-1)
+    frames: int
+    key: str
+    ass: str | None  # ASS document burned in (shot-local times of `shot`)
+    font_file: Path | None
+    path: Path
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _encode_settings(job: ComposeJob) -> dict[str, Any]:
+    return {
         "format": SEGMENT_FORMAT,
         "ffmpeg": Path(ffmpeg_exe()).name,
-        "video": video_sha,
-        "audio": audio_sha,
-        "duration": round(shot.duration_s, 4),
-        "narration": shot.narration,
         "w": job.resolved_width,
         "h": job.resolved_height,
         "fps": job.resolved_fps,
-        "mode": job.mode,
-        "encoder": ENCODE[job.mode]["segment"],
+        "encoder": ENCODE[job.mode]["output"],
     }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _segment_args(job: ComposeJob, shot: ComposeShot, video_info: MediaInfo, out: Path) -> list[str]:
-    w, h, fps, d = job.resolved_width, job.resolved_height, job.resolved_fps, shot.duration_s
-    enc = ENCODE[job.mode]["segment"]
-    still = (video_info.video_codec or "") in STILL_CODECS and video_info.duration_s < 0.2
+def _plan_pieces(
+    job: ComposeJob,
+    tl: _Timeline,
+    video_shas: list[str],
+    speech: list[float | None],
+    seg_dir: Path,
+) -> tuple[list[_Piece], int]:
+    """The pieces in cut order and the number of subtitle events burned in."""
+    settings = _encode_settings(job)
+    fps = tl.fps
+    pieces: list[_Piece] = []
+    events_total = 0
+    docs: list[tuple[str | None, Path | None, int]] = []
+    for i, shot in enumerate(job.shots):
+        doc: str | None = None
+        font_file: Path | None = None
+        events = 0
+        if job.subtitles:
+            captions = _shot_captions(shot.narration, tl.span(i) / fps, speech[i])
+            if captions:
+                font_name, font_file = _font_choice(captions)
+                doc, events = build_ass(
+                    captions, width=job.resolved_width, height=job.resolved_height, font_name=font_name
+                )
+                if not events:
+                    doc = None
+        docs.append((doc, font_file, events))
+        events_total += events
+
+    def source(i: int) -> dict[str, Any]:
+        return {"video": video_shas[i], "frames": tl.frames[i]}
+
+    for i in range(len(job.shots)):
+        doc, font_file, _ = docs[i]
+        font_id = _font_identity(font_file)
+        if i > 0 and tl.overlap > 0:
+            key = _digest(
+                {
+                    **settings,
+                    "kind": "join",
+                    "from": source(i - 1),
+                    "into": source(i),
+                    "overlap": tl.overlap,
+                    "ass": doc,
+                    "font": font_id,
+                }
+            )
+            pieces.append(_Piece("join", i, tl.overlap, key, doc, font_file, seg_dir / f"{key}.mp4"))
+        lo, hi = tl.body(i)
+        if hi > lo:
+            key = _digest(
+                {**settings, "kind": "body", **source(i), "lo": lo, "hi": hi, "ass": doc, "font": font_id}
+            )
+            pieces.append(_Piece("body", i, hi - lo, key, doc, font_file, seg_dir / f"{key}.mp4"))
+    return pieces, events_total
+
+
+def _font_identity(font_file: Path | None) -> str | None:
+    if font_file is None:
+        return None
+    st = font_file.stat()
+    return f"{font_file.name}:{st.st_size}"
+
+
+# ------------------------------------------------------------------------------------------------
+# FFmpeg arguments: pieces and the final mux
+# ------------------------------------------------------------------------------------------------
+
+
+def _shot_video(job: ComposeJob, shot: ComposeShot, info: MediaInfo, frames: int) -> Any:
+    """The shot as frames of the output (WxH, fps, yuv420p), held on its last frame to `frames`;
+    pts are shot-local (frame n at n/fps)."""
+    w, h, fps = job.resolved_width, job.resolved_height, job.resolved_fps
+    d = frames / fps
+    still = (info.video_codec or "") in STILL_CODECS and info.duration_s < 0.2
     vin = ffmpeg.input(str(shot.video_path), **({"loop": 1, "t": f"{d + 1:.3f}"} if still else {}))
-    v = (
+    return (
         vin.video.filter("setpts", "PTS-STARTPTS")
         .filter("scale", w, h, force_original_aspect_ratio="decrease", flags="bicubic")
         .filter("pad", w, h, "(ow-iw)/2", "(oh-ih)/2", color="black")
         .filter("setsar", 1)
         .filter("fps", fps)
-        .filter("tpad", stop_mode="clone", stop_duration=f"{d:.3f}")
-        .filter("trim", duration=f"{d:.3f}")
-        .filter("setpts", "PTS-STARTPTS")
-        .filter("format", "yuv420p")
+        .filter("tpad", stop_mode="clone", stop_duration=f"{d + 2 / fps:.4f}")
     )
-    if shot.audio_path is not None:
-        a = ffmpeg.input(str(shot.audio_path)).audio
-    else:
-        a = ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi").audio
-    a = (
-        a.filter("aresample", 48000)
-        .filter("aformat", sample_fmts="fltp", sample_rates=48000, channel_layouts="stereo")
-        .filter("apad")
-        .filter("atrim", duration=f"{d:.3f}")
-        .filter("asetpts", "PTS-STARTPTS")
-    )
+
+
+def _video_output(job: ComposeJob, v: Any, out: Path) -> list[str]:
+    enc = ENCODE[job.mode]["output"]
+    extra = {k: enc[k] for k in ("maxrate", "bufsize") if k in enc}
     return ffmpeg.output(
         v,
-        a,
         str(out),
         vcodec="libx264",
         preset=enc["preset"],
         crf=enc["crf"],
         pix_fmt="yuv420p",
-        r=fps,
-        g=fps * 2,
-        acodec="aac",
-        audio_bitrate=enc["audio_bitrate"],
-        ar=48000,
-        ac=2,
-        t=f"{d:.3f}",
-        movflags="+faststart",
+        profile="high",
+        r=job.resolved_fps,
+        g=job.resolved_fps * 2,
         f="mp4",
+        **extra,
     ).get_args()
 
 
-# ------------------------------------------------------------------------------------------------
-# stage 2: the one graph
-# ------------------------------------------------------------------------------------------------
-
-
-def _final_args(
+def _piece_args(
     job: ComposeJob,
-    segments: list[Path],
-    total: float,
+    tl: _Timeline,
+    piece: _Piece,
+    infos: dict[int, MediaInfo],
     out: Path,
     ass_name: str | None,
-    fonts_name: str | None,
 ) -> list[str]:
-    cf = job.crossfade_s if len(segments) > 1 else 0.0
-    inputs = [ffmpeg.input(str(p)) for p in segments]
-    if cf <= 0:
-        joined = ffmpeg.concat(*[s for i in inputs for s in (i.video, i.audio)], v=1, a=1).node
-        v, a = joined[0], joined[1]
+    """FFmpeg arguments that encode one piece (video only) into `out`."""
+    i = piece.shot
+    if piece.kind == "body":
+        lo, hi = tl.body(i)
+        # trim keeps the shot-local pts, so the shot's ASS times apply as they are
+        v = _shot_video(job, job.shots[i], infos[i], tl.frames[i]).filter(
+            "trim", start_frame=lo, end_frame=hi
+        )
+        if ass_name:
+            v = v.filter("ass", ass_name, fontsdir="fonts")
+        v = v.filter("setpts", "PTS-STARTPTS")
     else:
-        v, a = inputs[0].video, inputs[0].audio
-        offset = 0.0
-        for k in range(1, len(inputs)):
-            offset += job.shots[k - 1].duration_s - cf
-            v = ffmpeg.filter(
-                [v, inputs[k].video], "xfade", transition="fade", duration=cf, offset=f"{offset:.3f}"
-            )
-            a = ffmpeg.filter([a, inputs[k].audio], "acrossfade", d=cf, c1="tri", c2="tri")
-    if ass_name:
-        v = v.filter("ass", ass_name, fontsdir=fonts_name or ".")
+        c = tl.overlap
+        n_prev = tl.frames[i - 1]
+        tail = (
+            _shot_video(job, job.shots[i - 1], infos[i - 1], n_prev)
+            .filter("trim", start_frame=n_prev - c, end_frame=n_prev)
+            .filter("setpts", "PTS-STARTPTS")
+        )
+        head = (
+            _shot_video(job, job.shots[i], infos[i], tl.frames[i])
+            .filter("trim", start_frame=0, end_frame=c)
+            .filter("setpts", "PTS-STARTPTS")
+        )
+        v = ffmpeg.filter(
+            [tail, head], "xfade", transition="fade", duration=f"{c / tl.fps:.6f}", offset=0
+        ).filter("setpts", "PTS-STARTPTS")
+        if ass_name:  # the incoming shot's lines, over the blend (its local t=0 is the join's start)
+            v = v.filter("ass", ass_name, fontsdir="fonts")
     v = v.filter("format", "yuv420p")
+    return _video_output(job, v, out)
+
+
+def _audio_graph(job: ComposeJob, tl: _Timeline) -> Any:
+    """Narration on the frame timeline (acrossfade on overlaps), music ducked under it, loudnorm."""
+    fps = tl.fps
+    total = tl.total / fps
+    parts = []
+    for shot, frames in zip(job.shots, tl.frames, strict=True):
+        if shot.audio_path is not None:
+            a = ffmpeg.input(str(Path(shot.audio_path).resolve())).audio
+        else:
+            a = ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi").audio
+        parts.append(
+            a.filter("aresample", 48000)
+            .filter("aformat", sample_fmts="fltp", sample_rates=48000, channel_layouts="stereo")
+            .filter("apad")
+            .filter("atrim", duration=f"{frames / fps:.6f}")
+            .filter("asetpts", "PTS-STARTPTS")
+        )
+    if len(parts) == 1:
+        a = parts[0]
+    elif tl.overlap <= 0:
+        a = ffmpeg.concat(*parts, v=0, a=1)
+    else:
+        a = parts[0]
+        for part in parts[1:]:
+            a = ffmpeg.filter([a, part], "acrossfade", d=f"{tl.overlap / fps:.6f}", c1="tri", c2="tri")
     if job.music_path is not None:
         fade = min(MUSIC_FADE_OUT_S, total / 4)
         music = (
@@ -483,38 +640,100 @@ def _final_args(
         a = ffmpeg.filter(
             [speech, ducked], "amix", inputs=2, duration="first", normalize=0, dropout_transition=0
         )
-    a = (
+    return (
         a.filter("loudnorm", **LOUDNESS)
         .filter("aresample", 48000)
-        .filter("atrim", duration=f"{total:.3f}")
+        .filter("atrim", duration=f"{total:.6f}")
         .filter("asetpts", "PTS-STARTPTS")
     )
+
+
+def _audio_args(job: ComposeJob, tl: _Timeline, out: Path) -> list[str]:
+    """The audio-only pass: narration timeline + ducked music + loudnorm → AAC."""
     enc = ENCODE[job.mode]["output"]
-    extra = {k: enc[k] for k in ("maxrate", "bufsize") if k in enc}
     return ffmpeg.output(
-        v,
-        a,
+        _audio_graph(job, tl),
         str(out),
-        vcodec="libx264",
-        preset=enc["preset"],
-        crf=enc["crf"],
-        pix_fmt="yuv420p",
-        r=job.resolved_fps,
-        g=job.resolved_fps * 2,
         acodec="aac",
         audio_bitrate=enc["audio_bitrate"],
         ar=48000,
         ac=2,
-        t=f"{total:.3f}",
+        t=f"{tl.total / tl.fps:.6f}",
+        f="mp4",
+    ).get_args()
+
+
+def _final_args(job: ComposeJob, tl: _Timeline, concat_list: str, audio: Path, out: Path) -> list[str]:
+    """The final call, stream copy only: the pieces (concat demuxer) + the mixed audio, +faststart."""
+    video = ffmpeg.input(concat_list, f="concat", safe=0)
+    sound = ffmpeg.input(str(audio))
+    return ffmpeg.output(
+        video.video,
+        sound.audio,
+        str(out),
+        vcodec="copy",
+        acodec="copy",
+        t=f"{tl.total / tl.fps:.6f}",
         movflags="+faststart",
         f="mp4",
-        **extra,
     ).get_args()
+
+
+def _concat_list(pieces: list[_Piece], fps: int) -> str:
+    lines = ["ffconcat version 1.0"]
+    for piece in pieces:
+        quoted = str(piece.path).replace("'", "'\\''")
+        lines += [f"file '{quoted}'", f"duration {piece.frames / fps:.6f}"]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------
+# probing, cached by content
+# ------------------------------------------------------------------------------------------------
+
+
+def _probe_by_content(path: Path, sha: str, probe_dir: Path) -> MediaInfo:
+    """`probe`, remembered per content hash (the same bytes always probe the same)."""
+    record = probe_dir / f"{sha}.json"
+    try:
+        return MediaInfo(**json.loads(record.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass
+    info = probe(path)
+    probe_dir.mkdir(parents=True, exist_ok=True)
+    tmp = probe_dir / f".{sha}.{uuid.uuid4().hex[:8]}.partial"
+    tmp.write_text(json.dumps(info.__dict__))
+    os.replace(tmp, record)
+    return info
+
+
+def _check_probed(info: MediaInfo, path: Path, what: str, *, need_video: bool = False) -> None:
+    if need_video and not info.has_video:
+        raise BadInputError(f"{what} has no video stream: {path}", code="asset_corrupt")
+    if not need_video and not info.has_audio:
+        raise BadInputError(f"{what} has no audio stream: {path}", code="asset_corrupt")
+
+
+def _require_file(path: Path | None, what: str) -> Path:
+    if path is None or not Path(path).is_file():
+        raise BadInputError(f"{what} is missing: {path}", code="asset_missing")
+    if Path(path).stat().st_size == 0:
+        raise BadInputError(f"{what} is empty: {path}", code="asset_corrupt")
+    return Path(path)
 
 
 # ------------------------------------------------------------------------------------------------
 # entry point
 # ------------------------------------------------------------------------------------------------
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.stem}.{uuid.uuid4().hex[:8]}.partial{dst.suffix}")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def compose(
@@ -528,10 +747,11 @@ def compose(
 ) -> ComposeResult:
     """Compose `job` into `out_path` (MP4). Progress 0..1; raises CancelledByUser when cancelled."""
     _validate(job)
-    cache_dir = Path(cache_dir).resolve()  # stage 2 runs with cwd=work dir: keep every path absolute
+    cache_dir = Path(cache_dir).resolve()  # FFmpeg runs with cwd=work dir: keep every path absolute
     out_path = Path(out_path).resolve()
-    seg_dir = cache_dir / "segments"
-    seg_dir.mkdir(parents=True, exist_ok=True)
+    seg_dir, cut_dir, probe_dir = cache_dir / "segments", cache_dir / "cuts", cache_dir / "probe"
+    for folder in (seg_dir, cut_dir, cache_dir / "audio"):
+        folder.mkdir(parents=True, exist_ok=True)
     last = [0.0]
 
     def report(value: float) -> None:
@@ -544,115 +764,202 @@ def compose(
         if cancelled is not None and cancelled():
             raise CancelledByUser("Compose cancelled.")
 
-    # validate every input before doing any work
-    video_infos: list[MediaInfo] = []
+    # 1. what the cut is made of, by content (no FFmpeg yet)
+    video_shas: list[str] = []
+    audio_shas: list[str | None] = []
     speech: list[float | None] = []
-    keys: list[str] = []
     truncated: list[int] = []
     for i, shot in enumerate(job.shots):
         check_cancel()
-        video_infos.append(_check_asset(Path(shot.video_path), f"Shot {i} video", need_video=True))
-        audio_sha = None
-        if shot.audio_path is not None:
-            _check_asset(Path(shot.audio_path), f"Shot {i} narration audio", need_audio=True)
-            seconds = audio_duration_s(shot.audio_path)
-            speech.append(seconds)
-            if seconds > shot.duration_s + 0.05:
-                truncated.append(i)
-            audio_sha = _file_sha256(Path(shot.audio_path))
-        else:
+        video_shas.append(_file_sha256(_require_file(shot.video_path, f"Shot {i} video")))
+        if shot.audio_path is None:
+            audio_shas.append(None)
             speech.append(None)
-        keys.append(_segment_key(job, shot, _file_sha256(Path(shot.video_path)), audio_sha))
+            continue
+        audio = _require_file(shot.audio_path, f"Shot {i} narration audio")
+        audio_shas.append(_file_sha256(audio))
+        seconds = audio_duration_s(audio)  # WAV header; other formats are probed
+        speech.append(seconds)
+        if seconds > shot.duration_s + 0.05:
+            truncated.append(i)
+    music_sha = None
     if job.music_path is not None:
-        _check_asset(Path(job.music_path), "Background music", need_audio=True)
+        music_sha = _file_sha256(_require_file(job.music_path, "Background music"))
 
-    # stage 1
-    total_input = sum(s.duration_s for s in job.shots)
-    done_s = 0.0
-    reencoded: list[int] = []
-    cached: list[int] = []
-    segments: list[Path] = []
-    for i, (shot, key) in enumerate(zip(job.shots, keys, strict=True)):
+    tl = _Timeline.of(job)
+    pieces, events = _plan_pieces(job, tl, video_shas, speech, seg_dir)
+    audio_key = _digest(
+        {
+            "format": CUT_FORMAT,
+            "narration": audio_shas,
+            "frames": tl.frames,
+            "overlap": tl.overlap,
+            "fps": tl.fps,
+            "music": music_sha,
+            "music_gain_db": job.music_gain_db,
+            "loudness": LOUDNESS,
+            "ducking": DUCKING,
+            "audio_bitrate": ENCODE[job.mode]["output"]["audio_bitrate"],
+        }
+    )
+    cut_key = _digest({"format": CUT_FORMAT, "pieces": [p.key for p in pieces], "audio": audio_key})
+    audio_mix = cache_dir / "audio" / f"{audio_key}.m4a"
+    cut, cut_meta = cut_dir / f"{cut_key}.mp4", cut_dir / f"{cut_key}.json"
+    all_shots = list(range(len(job.shots)))
+    segment_keys = [next(p.key for p in pieces if p.shot == i) for i in all_shots]
+
+    # 2. the whole cut is stored: copy it out, FFmpeg never starts
+    if cut.is_file() and cut_meta.is_file():
+        try:
+            meta = json.loads(cut_meta.read_text())
+        except (OSError, ValueError):
+            meta = None
+        if meta is not None:
+            check_cancel()
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            _copy_atomic(cut, out_path)
+            report(1.0)
+            return ComposeResult(
+                path=out_path,
+                duration_s=meta["duration_s"],
+                width=meta["width"],
+                height=meta["height"],
+                reencoded_shots=[],
+                cached_shots=all_shots,
+                subtitle_events=events,
+                segment_keys=segment_keys,
+                narration_truncated=truncated,
+                video_codec=meta.get("video_codec"),
+                audio_codec=meta.get("audio_codec"),
+                cut_cached=True,
+            )
+
+    # 3. validate every input the work reads before doing any of it
+    todo = [p for p in pieces if not (p.path.is_file() and p.path.stat().st_size > 0)]
+    need_probe = sorted({j for p in todo for j in ((p.shot - 1, p.shot) if p.kind == "join" else (p.shot,))})
+    infos: dict[int, MediaInfo] = {}
+    for i in need_probe:
         check_cancel()
-        target = seg_dir / f"{key}.mp4"
-        if target.is_file() and target.stat().st_size > 0:
-            cached.append(i)
-        else:
-            tmp = seg_dir / f".{key}.{uuid.uuid4().hex[:8]}.partial.mp4"
-            base = done_s
+        path = Path(job.shots[i].video_path)
+        infos[i] = _probe_by_content(path, video_shas[i], probe_dir)
+        _check_probed(infos[i], path, f"Shot {i} video", need_video=True)
+    for i, shot in enumerate(job.shots):
+        sha = audio_shas[i]
+        if shot.audio_path is not None and sha is not None:
+            check_cancel()
+            path = Path(shot.audio_path)
+            _check_probed(_probe_by_content(path, sha, probe_dir), path, f"Shot {i} narration audio")
+    if job.music_path is not None and music_sha is not None:
+        path = Path(job.music_path)
+        _check_probed(_probe_by_content(path, music_sha, probe_dir), path, "Background music")
 
-            def seg_progress(f: float, base: float = base, d: float = shot.duration_s) -> None:
-                report(0.5 * (base + f * d) / total_input)
-
-            try:
-                run_ffmpeg(
-                    _segment_args(job, shot, video_infos[i], tmp),
-                    expected_duration_s=shot.duration_s,
-                    on_progress=seg_progress,
-                    cancelled=cancelled,
-                    timeout_s=timeout_s,
-                )
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
-            reencoded.append(i)
-        segments.append(target)
-        done_s += shot.duration_s
-        report(0.5 * done_s / total_input)
-
-    # timeline
-    cf = job.crossfade_s if len(job.shots) > 1 else 0.0
-    starts: list[float] = []
-    t = 0.0
-    for shot in job.shots:
-        starts.append(t)
-        t += shot.duration_s - cf
-    total = total_input - cf * (len(job.shots) - 1)
-    ends = [*starts[1:], total]
-
-    # stage 2
-    check_cancel()
+    # 4. encode the missing pieces (each output frame once), then join + audio in one call
     work = cache_dir / "work" / uuid.uuid4().hex
     work.mkdir(parents=True, exist_ok=True)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = out_path.with_name(f".{out_path.stem}.{uuid.uuid4().hex[:8]}.partial.mp4")
-    events = 0
+    tmp_cut = cut_dir / f".{cut_key}.{uuid.uuid4().hex[:8]}.partial.mp4"
+    reencoded: set[int] = set()
+    joins: list[int] = []
     try:
-        ass_name = fonts_name = None
-        if job.subtitles:
-            captions = _captions(job, starts, ends, speech)
-            if captions:
-                font_name = _font_for(captions, subtitle_font_dir(cache_dir), work / "fonts")
-                text, events = build_ass(
-                    captions, width=job.resolved_width, height=job.resolved_height, font_name=font_name
+        if any(p.ass for p in todo):
+            fonts = subtitle_font_dir(cache_dir)
+            (work / "fonts").mkdir()
+            _link(fonts / "Aileron-Regular.ttf", work / "fonts" / "Aileron-Regular.ttf")
+        todo_frames = max(1, sum(p.frames for p in todo))
+        done = 0
+        for piece in todo:
+            check_cancel()
+            ass_name = None
+            if piece.ass:
+                ass_name = f"{piece.key}.ass"
+                (work / ass_name).write_text(piece.ass, encoding="utf-8")
+                if piece.font_file is not None:
+                    _link(piece.font_file, work / "fonts" / f"cjk{piece.font_file.suffix}")
+            tmp = seg_dir / f".{piece.key}.{uuid.uuid4().hex[:8]}.partial.mp4"
+            base = done
+
+            def piece_progress(f: float, base: int = base, n: int = piece.frames) -> None:
+                report(0.85 * (base + f * n) / todo_frames)
+
+            try:
+                run_ffmpeg(
+                    _piece_args(job, tl, piece, infos, tmp, ass_name),
+                    expected_duration_s=piece.frames / tl.fps,
+                    on_progress=piece_progress,
+                    cancelled=cancelled,
+                    timeout_s=timeout_s,
+                    cwd=work,
                 )
-                (work / "subs.ass").write_text(text, encoding="utf-8")
-                ass_name, fonts_name = "subs.ass", "fonts"
+                os.replace(tmp, piece.path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            if piece.kind == "body":
+                reencoded.add(piece.shot)
+            else:
+                joins.append(piece.shot)
+                if not any(p.kind == "body" and p.shot == piece.shot for p in pieces):
+                    reencoded.add(piece.shot)  # a shot that is all crossfade lives in its join
+            done += piece.frames
+        report(0.85)
+
+        total_s = tl.total / tl.fps
+        if not (audio_mix.is_file() and audio_mix.stat().st_size > 0):  # sound is its own, cached pass
+            check_cancel()
+            tmp_audio = audio_mix.with_name(f".{audio_key}.{uuid.uuid4().hex[:8]}.partial.m4a")
+            try:
+                run_ffmpeg(
+                    _audio_args(job, tl, tmp_audio),
+                    expected_duration_s=total_s,
+                    on_progress=lambda f: report(0.85 + 0.1 * f),
+                    cancelled=cancelled,
+                    timeout_s=timeout_s,
+                    cwd=work,
+                )
+                os.replace(tmp_audio, audio_mix)
+            finally:
+                tmp_audio.unlink(missing_ok=True)
+        report(0.95)
+
+        check_cancel()
+        (work / "pieces.ffconcat").write_text(_concat_list(pieces, tl.fps), encoding="utf-8")
         run_ffmpeg(
-            _final_args(job, segments, total, tmp_out.resolve(), ass_name, fonts_name),
-            expected_duration_s=total,
-            on_progress=lambda f: report(0.5 + 0.5 * f),
+            _final_args(job, tl, "pieces.ffconcat", audio_mix, tmp_cut),
+            expected_duration_s=total_s,
+            on_progress=lambda f: report(0.95 + 0.05 * f),
             cancelled=cancelled,
             timeout_s=timeout_s,
             cwd=work,
         )
-        os.replace(tmp_out, out_path)
+        info = probe(tmp_cut)
+        meta = {
+            "duration_s": info.duration_s,
+            "width": info.width,
+            "height": info.height,
+            "video_codec": info.video_codec,
+            "audio_codec": info.audio_codec,
+        }
+        os.replace(tmp_cut, cut)
+        meta_tmp = cut_dir / f".{cut_key}.{uuid.uuid4().hex[:8]}.partial.json"
+        meta_tmp.write_text(json.dumps(meta))
+        os.replace(meta_tmp, cut_meta)
+        _copy_atomic(cut, out_path)
     finally:
-        tmp_out.unlink(missing_ok=True)
+        tmp_cut.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
 
-    info = probe(out_path)
     report(1.0)
+    reencoded_shots = sorted(reencoded)
     return ComposeResult(
         path=out_path,
         duration_s=info.duration_s,
         width=info.width,
         height=info.height,
-        reencoded_shots=reencoded,
-        cached_shots=cached,
+        reencoded_shots=reencoded_shots,
+        cached_shots=[i for i in all_shots if i not in reencoded],
         subtitle_events=events,
-        segment_keys=keys,
+        segment_keys=segment_keys,
         narration_truncated=truncated,
         video_codec=info.video_codec,
         audio_codec=info.audio_codec,
+        reencoded_joins=joins,
     )

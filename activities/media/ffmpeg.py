@@ -13,16 +13,24 @@ import atexit
 import collections
 import contextlib
 import os
+import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from infra.process import die_with_parent
-from schema.errors import CancelledByUser, MediaToolError, ProviderUnavailableError
+from schema.errors import (
+    CancelledByUser,
+    DirectorDeckError,
+    DiskFullError,
+    MediaToolError,
+    MediaToolKilled,
+    ProviderUnavailableError,
+)
 
 __all__ = ["POLL_INTERVAL_S", "ffmpeg_exe", "live_ffmpeg_pids", "run_ffmpeg"]
 
@@ -102,6 +110,24 @@ def _describe(args: Sequence[str]) -> str:
     return text if len(text) <= 400 else text[:400] + " …"
 
 
+ENOSPC_EXIT = 228  # AVERROR(ENOSPC) as an exit status (-28 & 0xff)
+
+
+def _exit_error(returncode: int, stderr_tail: str, args: Sequence[Any]) -> DirectorDeckError:
+    """The typed error for a non-zero exit: killed by a signal (retryable), disk full (its own
+    code, retryable), else `ffmpeg_failed` (the input: not retried)."""
+    detail = f"command: ffmpeg {_describe(args)}\n{stderr_tail}"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = "unknown signal"
+        return MediaToolKilled(f"FFmpeg was killed by signal {-returncode} ({name}).\n{detail}")
+    if returncode == ENOSPC_EXIT or "No space left on device" in stderr_tail:
+        return DiskFullError(f"No space left on device while FFmpeg was writing.\n{detail}")
+    return MediaToolError(f"FFmpeg exited with status {returncode}.\n{detail}", code="ffmpeg_failed")
+
+
 def run_ffmpeg(
     args: Sequence[str],
     *,
@@ -177,10 +203,7 @@ def run_ffmpeg(
             reader.join(timeout=5)  # EOF follows exit; the stderr tail is complete after this
         if returncode != 0:
             stderr_tail = "\n".join(tail)
-            err = MediaToolError(
-                f"FFmpeg exited with status {returncode}.\ncommand: ffmpeg {_describe(args)}\n{stderr_tail}",
-                code="ffmpeg_failed",
-            )
+            err = _exit_error(returncode, stderr_tail, args)
             err.stderr_tail = stderr_tail  # type: ignore[attr-defined]
             err.returncode = returncode  # type: ignore[attr-defined]
             raise err

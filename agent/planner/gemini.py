@@ -117,6 +117,11 @@ class ChatModelPlanner:
                 config={"callbacks": langfuse_callbacks(get_settings())},
             )
         calls = [c for c in getattr(reply, "tool_calls", None) or [] if c.get("name") == TOOL_NAME]
+        invalid = [c for c in getattr(reply, "invalid_tool_calls", None) or [] if c.get("name") == TOOL_NAME]
+        if not calls and invalid:
+            # the function call's arguments were not valid JSON: hand the validator something it
+            # rejects with a reason, so the repair round quotes it back to the model
+            return {"malformed_arguments": str(invalid[0].get("args") or "")[:2000]}
         if not calls:
             text = reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
             return {

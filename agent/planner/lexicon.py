@@ -44,22 +44,22 @@ LIGHTING: Table = [
 
 WEATHER: Table = [
     (r"thunderstorm|\bstorm(?:y)?\b|暴风雨|雷雨|雷电", "storm"),
-    (r"\brain(?:y|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨", "rain"),
-    (r"\bsnow(?:y|ing)?\b|下雪|雪天|雪景|大雪", "snow"),
+    (r"\brain(?:y|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景", "rain"),
+    (r"\bsnow(?:y|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪", "snow"),
     (r"\bfog(?:gy)?\b|\bmist(?:y)?\b|\bhaze\b|大雾|雾气|薄雾|雾", "fog"),
 ]
 
 MOODS: Table = [
     (r"\btense\b|suspenseful|紧张|悬疑", "tense"),
     (r"\bdreamy\b|dreamlike|梦幻", "dreamy"),
-    (r"cheerful|\bhappy\b|joyful|upbeat|欢快|开心|快乐|愉快", "cheerful"),
-    (r"melanchol(?:y|ic)|\bsad\b|wistful|忧郁|悲伤|伤感|忧伤", "melancholic"),
+    (r"cheerful|\bhapp(?:y|ier)\b|joyful|upbeat|欢快|开心|快乐|愉快", "cheerful"),
+    (r"melanchol(?:y|ic)|\bsad(?:der)?\b|wistful|忧郁|悲伤|伤感|忧伤", "melancholic"),
     (r"mysterious|神秘", "mysterious"),
     (r"romantic|浪漫", "romantic"),
     (r"\beerie\b|creepy|spooky|诡异|阴森|恐怖", "eerie"),
     (r"\bepic\b|grand|史诗|宏大", "epic"),
-    (r"\bcalm\b|peaceful|serene|tranquil|soothing|舒缓|宁静|平静|安静", "calm"),
-    (r"\bcozy\b|\bcosy\b|\bwarm\b|温馨|温暖", "warm"),
+    (r"\bcalm(?:er)?\b|peaceful|serene|tranquil|soothing|舒缓|宁静|平静|安静", "calm"),
+    (r"\bcoz(?:y|ier)\b|\bcosy\b|\bwarm(?:er)?\b|温馨|温暖", "warm"),
     (r"\bmoody\b|brooding|压抑|阴郁", "moody"),
     (r"playful|whimsical|俏皮|童趣", "playful"),
     (r"nostalgic|怀旧", "nostalgic"),

@@ -13,15 +13,17 @@ Rules:
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.planner import lexicon as lx
+from agent.planner import rx as re
+from agent.planner import understand
 from agent.planner.numbers import (
     NUM,
     ORD,
@@ -33,6 +35,7 @@ from agent.planner.numbers import (
 )
 from schema.actions import (
     AnyAction,
+    PendingQuestion,
     Turn,
     parse_action,
 )
@@ -83,10 +86,35 @@ class SnapshotInfo(_Ctx):
     note: str = ""
 
 
+class ShotInfo(_Ctx):
+    """One shot line: its number, scene, duration and (clipped) visual description."""
+
+    number: int
+    scene: int | None = None
+    duration_s: float | None = None
+    visual: str = ""
+    selected: bool = False
+
+
+class SceneInfo(_Ctx):
+    number: int
+    title: str = ""
+
+
+class RunningTask(_Ctx):
+    id: str = ""
+    type: str = ""
+    status: str = ""
+    shot: int | None = None
+
+
 class PlanningContext(_Ctx):
     """What the context builder tells the planner about the workspace. Every part is optional.
 
-    ``tracks`` maps a shot number (as a string) to its track names; ``snapshots`` are oldest first.
+    ``tracks`` maps a shot number (as a string) to its track names; ``snapshots`` are oldest first;
+    ``shots`` are bounded shot lines (number, duration, visual) for references such as "the shots
+    in the forest" and relative edits; ``question`` is the clarifying question the previous turn
+    asked (the new sentence may be its answer).
     """
 
     workspace: WorkspaceInfo = Field(default_factory=WorkspaceInfo)
@@ -96,6 +124,18 @@ class PlanningContext(_Ctx):
     tasks: TaskCounts = Field(default_factory=TaskCounts)
     snapshots: list[SnapshotInfo] = Field(default_factory=list)
     characters: list[str] = Field(default_factory=list)
+    story: str | None = None
+    scenes: list[SceneInfo] = Field(default_factory=list)
+    shots: list[ShotInfo] = Field(default_factory=list)
+    running: list[RunningTask] = Field(default_factory=list)
+    question: PendingQuestion | None = None
+    # set by the planner itself while it plans one sentence (never by the context builder)
+    carried: list[int] | Literal["all"] | None = Field(default=None, exclude=True)
+    answer_shots: list[int] | Literal["all"] | None = Field(default=None, exclude=True)
+    excluded: list[int] = Field(default_factory=list, exclude=True)
+
+    def shot_info(self, number: int) -> ShotInfo | None:
+        return next((s for s in self.shots if s.number == number), None)
 
     @field_validator("characters", mode="before")
     @classmethod
@@ -113,10 +153,11 @@ class PlanningContext(_Ctx):
 class _Stop(Exception):
     """A family was recognised but cannot be planned: ask, refuse or report out of range."""
 
-    def __init__(self, intent: str, message: str) -> None:
+    def __init__(self, intent: str, message: str, *, ask_shots: bool = False) -> None:
         super().__init__(message)
         self.intent = intent
         self.message = message
+        self.ask_shots = ask_shots  # the next message may name the shots (a PendingQuestion)
 
 
 def _t(lang: Lang, en: str, zh: str) -> str:
@@ -140,6 +181,8 @@ _ZH_NOT_SHOT = r"(?!\s*(?:场景|场|方案|版本|任务|角色|宫格|张|幅|
 
 _SHOT_ALL = [
     r"\b(?:all|every|each)\s+(?:of\s+)?(?:the\s+|my\s+|our\s+)?(?:\d+\s+)?shots?\b",
+    r"^everything\b(?!\s+(?:together|else))",
+    r"^(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
     r"(?:所有|全部|每个|每一个|每一|全体|整个)(?:的)?\s*(?:分镜|镜头)",
     r"(?:分镜|镜头)(?:全部|都)",
@@ -153,6 +196,19 @@ _SHOT_LIST = [
 ]
 _SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
 _SHOT_LAST = r"\b(?:the\s+)?(?:last|final)\s+shot\b|最后一个(?:分镜|镜头)|最后一镜"
+_SHOT_OPENING = (
+    r"\b(?:the\s+)?(?:opening|very first)\s+(?:shot|one)\b"
+    r"|开头(?:那个|的|那一个)?(?:镜头|分镜)|开场(?:的)?(?:镜头|分镜)"
+)
+_SHOT_FROM_END = (
+    r"\b(?:the\s+)?(?:penultimate|second[- ](?:to[- ])?last|next[- ]to[- ]last)\s+(?:shot|one)\b"
+    rf"|倒数第\s*({NUM})\s*个?\s*(?:分镜|镜头)?"
+)
+_SHOT_EDGE_BARE = (
+    rf"\bthe\s+(first|last|final)\s+({NUM})\b(?!\s*(?:s\b|secs?|seconds?|images?|pictures?|pics|cells?))"
+)
+_PRONOUN = r"\b(?:it|them|those|these|they|both)\b|它们|它|这些|这几个|那些"
+
 _SHOT_EDGE_N = (
     rf"\b(?:the\s+)?(first|last|final)\s+({NUM})\s+shots\b"
     rf"|(前|最后|后)\s*({NUM})\s*个?\s*(?:分镜|镜头)"
@@ -236,11 +292,26 @@ class Parsed:
     this_one: bool = False
     track: str | None = None
     masked: str = ""
+    from_end: int = 0
+    rest: bool = False
+    pronoun: bool = False
+    desc: Any = None
+    evidence: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.text = self.cased.lower()
         self.head = re.sub(_ZH_PREFIX, "", re.sub(_EN_PREFIX, "", self.text)).strip()
         masked = self.text
+        m_end = re.search(_SHOT_FROM_END, masked)
+        if m_end:
+            self.from_end = (parse_int(m_end.group(1)) or 0) if m_end.group(1) else 2
+            masked = re.sub(_SHOT_FROM_END, " § ", masked)
+        self.desc = understand.description_ref(masked)
+        if self.desc is not None:
+            a, b = self.desc.span
+            masked = masked[:a] + " § " + masked[b:]
+        self.rest = re.search(understand.REST_WORDS, masked) is not None
+        self.pronoun = re.search(_PRONOUN, masked) is not None
         scenes: set[int] = set()
         for pattern in _SCENE_LIST:
             for m in re.finditer(pattern, masked):
@@ -256,6 +327,16 @@ class Parsed:
             for m in re.finditer(pattern, masked):
                 shots.update(parse_number_list(_clean_list(m.group(1))))
             masked = re.sub(pattern, " § ", masked)
+        if re.search(_SHOT_OPENING, masked):
+            shots.add(1)
+            masked = re.sub(_SHOT_OPENING, " § ", masked)
+        for m in re.finditer(_SHOT_EDGE_BARE, masked):
+            count = parse_int(m.group(2)) or 0
+            if m.group(1) == "first":
+                shots.update(range(1, count + 1))
+            else:
+                self.last_n = count
+        masked = re.sub(_SHOT_EDGE_BARE, " § ", masked)
         for m in re.finditer(_SHOT_ORD, masked):
             n = parse_ordinal(m.group(1))
             if n:
@@ -278,7 +359,9 @@ class Parsed:
         rest = re.sub(_SHOT_AS_CAMERA, " ", masked)
         self.vague_shot = (
             self.shots is None
-            and not (self.this_shot or self.last_shot or self.last_n)
+            and not (
+                self.this_shot or self.last_shot or self.last_n or self.from_end or self.desc or self.rest
+            )
             and re.search(r"\bshots?\b|分镜|镜头", rest) is not None
         )
         cells: list[int] = []
@@ -432,10 +515,56 @@ def _ask_shot(p: Parsed) -> _Stop:
     return _Stop(
         "clarify",
         p.t(
-            'Which shot do you mean? Say e.g. "shot 3" or "shots 8-12".',
-            "请问是哪个分镜？例如“第3个分镜”或“第8到12个分镜”。",
+            'Which shot do you mean? Say e.g. "shot 3", "shots 8-12" or "all of them".',
+            "请问是哪个分镜？例如“第3个分镜”“第8到12个分镜”或“全部”。",
         ),
+        ask_shots=True,
     )
+
+
+def _all_numbers(p: Parsed, ctx: PlanningContext) -> list[int]:
+    total = ctx.workspace.shots
+    if not total:
+        raise _Stop(
+            "clarify",
+            p.t(
+                "I don't know how many shots there are; which shot numbers?",
+                "我不知道共有几个分镜，请说分镜编号。",
+            ),
+            ask_shots=True,
+        )
+    return list(range(1, total + 1))
+
+
+def _minus_excluded(p: Parsed, ctx: PlanningContext, shots: Targets) -> Targets:
+    if not ctx.excluded:
+        return shots
+    numbers = _all_numbers(p, ctx) if shots == "all" else shots
+    kept = [n for n in numbers if n not in ctx.excluded]
+    if not kept:
+        raise _Stop("clarify", p.t("That leaves no shots to change.", "这样就没有要改的分镜了。"))
+    return kept
+
+
+def _by_description(p: Parsed, ctx: PlanningContext) -> list[int]:
+    key = p.desc.keyword
+    visuals = {s.number: s.visual for s in ctx.shots if s.visual}
+    found, fuzzy = understand.match_descriptions(key, visuals)
+    if not found:
+        raise _Stop(
+            "clarify",
+            p.t(
+                f"I can't tell which shots are “{key}”; which shot numbers?",
+                f"我分不清哪些分镜是“{key}”，请说分镜编号。",
+            ),
+            ask_shots=True,
+        )
+    p.evidence.append(
+        f"shots {format_numbers(found)} ← “{key}” ({'similar' if fuzzy else 'found'} in their descriptions)"
+    )
+    if fuzzy:
+        p.evidence.append("guess: fuzzy description match")
+    return found
 
 
 def _check_shots(p: Parsed, ctx: PlanningContext, shots: Targets) -> Targets:
@@ -460,8 +589,20 @@ def _check_shots(p: Parsed, ctx: PlanningContext, shots: Targets) -> Targets:
 def _targets(
     p: Parsed, ctx: PlanningContext, *, allow_all: bool = True, implicit_focus: bool = True
 ) -> Targets:
-    """Shots the clause is about: explicit > "last shot" > "this shot"/focus; else ask."""
+    """Shots the clause is about: explicit > "the rest" (after exceptions) > by description >
+    from the end > "last shot" > the answer to a question > "them"/an earlier clause > focus; else ask."""
     shots: Targets | None = p.shots
+    if shots is None and p.rest and ctx.excluded:
+        shots = "all"
+        p.evidence.append("“the rest/others” ← all shots but the excepted ones")
+    if shots is None and p.desc is not None:
+        shots = _by_description(p, ctx)
+    if shots is None and p.from_end:
+        total = ctx.workspace.shots
+        if not total:
+            raise _ask_shot(p)
+        shots = [total - p.from_end + 1]
+        p.evidence.append(f"shot {shots[0]} ← {p.from_end}. from the end")
     if shots is None and p.last_n:
         total = ctx.workspace.shots
         if not total:
@@ -486,10 +627,18 @@ def _targets(
                     "我不知道共有几个分镜，请说分镜编号。",
                 ),
             )
+    if shots is None and ctx.answer_shots is not None and not p.this_shot:
+        shots = ctx.answer_shots
+        p.evidence.append("shots ← your answer to my question")
+    if shots is None and ctx.carried is not None and (p.pronoun or implicit_focus) and not p.this_shot:
+        shots = ctx.carried
+        p.evidence.append(f"“{'them' if p.pronoun else 'it'}” ← {_shots_text('en', shots)} named before")
     if shots is None and (p.this_shot or implicit_focus) and ctx.focus.shot:
         shots = [ctx.focus.shot]
     if shots is None:
         raise _ask_shot(p)
+    if ctx.excluded:
+        shots = _minus_excluded(p, ctx, shots)
     if shots == "all" and not allow_all:
         raise _Stop(
             "clarify",
@@ -823,13 +972,15 @@ def _task_id(p: Parsed) -> str | None:
 
 def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = (
-        p.starts(r"(?:what|which|how many|any|are there|is (?:anything|something))\b")
+        p.starts(r"(?:what|whats|what's|which|how many|any|are there|is (?:anything|something))\b")
         and p.has(r"\b(?:running|jobs?|tasks?|queue[d]?|in progress|going on|failed|pending|rendering)\b")
     ) or p.starts(
         r"(?:list|show|show me|check|see)\s+(?:the\s+|all\s+|my\s+)?(?:\w+\s+)?(?:jobs?|tasks?|queue)\b"
     )
     en = en or p.starts(
-        r"(?:task|job)\s+(?:list|status)\b|status\b|progress\b|how are (?:the )?(?:jobs|tasks)"
+        r"(?:task|job)\s+(?:list|status)\b|status\b|progress\b"
+        r"|how (?:are|is) (?:the |my |our )?(?:jobs?|tasks?|renders?|generations?|videos?|things)\b"
+        r"|(?:is )?anything (?:still )?(?:in the queue|queued|running|pending|rendering)"
     )
     en = en or (
         p.starts(r"(?:what|which|how|is|are|has|have)\b")
@@ -876,7 +1027,7 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 # task.retry ----------------------------------------------------------------------------------------
 def _h_task_retry(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
-        p.starts(r"(?:retry|re-?run|try (?:again|once more)|restart|resubmit)\b")
+        p.starts(r"(?:retry|re-?run|try (?:again|once more)|restart|resubmit)\b|try\b.{0,30}\bagain\b")
         or p.has(r"重试|重新运行|重跑|再试|重新跑|重新提交")
     ):
         return None
@@ -991,6 +1142,7 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         return True
     return p.has(
         rf"关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
+        rf"|^(?:做|拍|来)(?:一个|个|一支|支|一部)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)?(?:广告|短片|动画|短剧|漫剧)[，,]\s*讲"
     )
 
 
@@ -1056,12 +1208,14 @@ def _story(p: Parsed) -> str | None:
     patterns = [
         rf"关于(.+?)的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}",
         r"讲(?:一个|个)?(.+?)的故事",
+        r"讲(?:一个|个|的是)?(.+?)(?:[，,。；]|$)",
         r"(?:故事|内容|剧情|主题)(?:是|为)?\s*[:：]\s*(.+)$",
         r"(?:故事板|分镜|项目)\s*[:：,，]\s*(.+)$",
         r"\babout\s+(.+)$",
         r"\bstory(?:board)?\s*[:\-]\s*(.+)$",
         r"\b(?:where|in which)\s+(.+)$",
         r"\b(?:storyboard|story|video|film)\s+(?:of|for)\s+(.+)$",
+        r"\b(?:new project|project|storyboard|story|idea|video|film)\s*[:\-]\s*(.+)$",
     ]
     for pattern in patterns:
         m = re.search(pattern, p.cased, re.I)
@@ -1105,6 +1259,10 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not _looks_like_storyboard(p):
         return None
     story = _story(p)
+    if not story and ctx.story and ctx.workspace.type == "narrative_project":
+        shot_count = _shot_count(p)
+        p.evidence.append("story ← this project's story (planning context)")
+        return [_act("gen.storyboard", story=ctx.story[:4000], shot_count=shot_count)]
     if not story:
         raise _Stop(
             "clarify",
@@ -1186,9 +1344,10 @@ def _compose_opts(p: Parsed) -> dict[str, Any]:
 def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcompose\b|\bassemble\b|\bstitch\b"
-        r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b"
+        r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
         r"|\b(?:make|create|generate|build|do|give me|show me)\s+(?:a |the )?(?:quick |rough )?"
-        r"(?:preview|rough cut|final cut|final video|final version)\b|^preview\b"
+        r"(?:preview|rough cut|final cut|final video|final version)\b"
+        r"|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
     )
     zh = p.has(r"合成(?!一个?(?:分镜|镜头))|预览版|出预览|成片|粗剪|最终版|终版")
     if not (en or zh):
@@ -1199,6 +1358,11 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 # character -----------------------------------------------------------------------------------------
 def _character_name(p: Parsed, ctx: PlanningContext) -> str | None:
+    named = re.search(
+        r"\b(?:named|called)\s+([A-Z][\w'-]*)|(?:叫做|名叫|名为|叫)\s*([^\s,，:：的是]{1,10})", p.cased
+    )
+    if named and p.has(r"\b(?:create|add|new|make|introduce)\b|新建|创建|添加|新增|加入"):
+        return next(g for g in named.groups() if g)
     for name in sorted(ctx.characters, key=len, reverse=True):
         if name and name.lower() in p.text:
             return name
@@ -1332,6 +1496,23 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*第?\s*({NUM})",
             p.text,
         )
+        edge = re.search(
+            rf"\bscene\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+)?(front|start|beginning|end|back)\b"
+            rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*(最前面|开头|最后面|最后|末尾)",
+            p.text,
+        )
+        if not m and edge:
+            g = [x for x in edge.groups() if x]
+            n = parse_int(g[0]) or 0
+            to = (
+                1
+                if g[1] in {"front", "start", "beginning", "最前面", "开头"}
+                else (ctx.workspace.scenes or 0)
+            )
+            if to < 1:
+                raise _Stop("clarify", p.t("Move it to which position?", "请问移到第几位？"))
+            _check_scenes(p, ctx, [n, to])
+            return [_act("scene.reorder", scene=n, to=to)]
         if not m:
             raise _Stop("clarify", p.t("Move which scene where?", "请问把第几场移到哪里？"))
         g = [x for x in m.groups() if x]
@@ -1599,7 +1780,7 @@ def _fork_name(p: Parsed) -> str | None:
 def _h_fork(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\b(?:new|another|separate)\s+(?:branch|track|variant|direction|idea|version)\b"
-        r"|\bbranch (?:off|out)\b|\bfork\b"
+        r"|\bbranch (?:off|out)\b|\bfork\b|^branch\s+(?:from|off|at)\b"
         r"|另起|新方案|新的方案|另开|新建方案|开一个新方案|新分支|新轨道|新的分支"
     ):
         return None
@@ -1618,7 +1799,12 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     if m:
         candidate = m.group(1)
     elif p.lang == "en":
-        m = re.search(r"\b(?:showing|depicting|featuring|of|with|where)\s+(.+)$|,\s*(.+)$", p.cased, re.I)
+        m = re.search(
+            r"\bbut\s+(?:make\s+it\s+|keep\s+it\s+|have\s+it\s+|with\s+)?(.+)$"
+            r"|\b(?:showing|depicting|featuring|of|with|where)\s+(.+)$|,\s*(.+)$",
+            p.cased,
+            re.I,
+        )
         if not m:
             return None
         candidate = next(g for g in m.groups() if g)
@@ -1627,6 +1813,10 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     remove = [
         r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b",
         r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出图|的图|图片|出",
+        r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)",
+        _SHOT_LAST,
+        _SHOT_THIS,
+        _SHOT_OPENING,
         _CAMERA_PHRASES,
         *_SHOT_LIST,
         *_SHOT_ALL,
@@ -1753,6 +1943,13 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     shot = _owner_shot(p, ctx)
     track = p.track or (ctx.focus.track if ctx.focus.shot == shot else None)
     limit = _grid_limit(ctx, shot, track)
+    if not p.cells and not p.this_one:
+        m = re.search(
+            r"(?:favou?rite|star|pin|bookmark|收藏)\s*(?:images?\s+|pics?\s+)?([\d\s,&、和]+(?:and\s+\d+)?)$",
+            p.text,
+        )
+        if m:
+            p.cells = parse_number_list(m.group(1))
     if len(p.cells) > 1:
         return [
             _act("node.favorite", cell=_check_cell(p, c, limit), shot=shot, track=track, tags=tags)
@@ -1764,10 +1961,12 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 # generation ----------------------------------------------------------------------------------------
 def _gen_targets(p: Parsed, ctx: PlanningContext) -> Targets:
-    if p.shots is None and p.has(r"\beverything\b|\ball of them\b|\bthe whole thing\b|所有|全部|每个|都"):
-        return "all"
-    if p.shots is None and p.starts(r"(?:animate|voice|narrate)\s+all\b"):
-        return "all"
+    unnamed = p.shots is None and p.desc is None and not p.pronoun and ctx.carried is None
+    if unnamed and (
+        p.has(r"\beverything\b|\ball of them\b|\bthe whole thing\b|所有|全部|每个|都")
+        or p.starts(r"(?:animate|voice|narrate)\s+all\b")
+    ):
+        return _minus_excluded(p, ctx, "all")
     return _targets(p, ctx)
 
 
@@ -1779,7 +1978,7 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate)\b"
         r".{0,40}\b(?:videos?|clips?)\b"
         r"|\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
-        r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)(?:一个|一段|个)?(?:视频|动画)|动起来|动态化"
+        r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
     ):
         return None
     model = (
@@ -1801,7 +2000,7 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\bnarrat(?:e|ion|or)\b|\bvoice(?:-?over)?s?\b|\bdub(?:bing)?\b"
         r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
-        r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频"
+        r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频|配个音|配一下音|配上音"
     ):
         return None
     if _quoted(p.cased) and p.has(r"\b(?:set|change|update|to)\b|改成|改为|[:：]"):
@@ -1904,6 +2103,7 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         args["language"] = "zh" if value in {"chinese", "中文"} else "en"
     if p.has(
         r"\b(?:for|on|to)\s+(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|发到|发布到|投放到|平台"
+        r"|(?:发|投|给)?(?:抖音|b站|小红书|快手)用"
     ):
         args["platform"] = _first(lx.PLATFORMS, p.text)
     m = re.search(
@@ -1927,6 +2127,10 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if isinstance(p.shots, list) or p.this_shot:
         return None  # a per-shot style override: shot.update
     style = _style(p)
+    if not style:
+        m = re.search(r"\bto (?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:style|aesthetic|look)\b", p.text)
+        if m and m.group(1) not in lx.STYLE_STOPWORDS:
+            style = m.group(1)
     if not style:
         raise _Stop(
             "clarify",
@@ -1984,7 +2188,10 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
 
 def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     patch = _patch(p)
-    change_verb = p.has(r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot)\b|改|调|设|换|变")
+    change_verb = p.has(
+        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put)\b"
+        r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要"
+    )
     question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")
     if question and not change_verb:
         return None
@@ -1998,11 +2205,8 @@ def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
                 ),
             )
         return None
-    if (
-        p.shots is None
-        and not (p.this_shot or p.last_shot)
-        and not (change_verb or p.has(r"\bit\b|\bthem\b|它|这"))
-    ):
+    named = p.this_shot or p.last_shot or p.last_n or p.from_end or p.desc is not None or p.rest
+    if p.shots is None and not named and not (change_verb or p.has(r"\bit\b|\bthem\b|它|这")):
         return None
     shots = _targets(p, ctx)
     _check_duration(p, patch)
@@ -2015,12 +2219,48 @@ def _check_duration(p: Parsed, spec: dict[str, Any]) -> None:
         raise _Stop("out_of_range", p.t("A shot lasts 2–8 seconds.", "单个分镜时长需要在2到8秒之间。"))
 
 
+def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    """ "three seconds shorter", "延长2秒": the new duration is the shot's current one plus the delta
+    (from the planning context); unknown current durations are asked, never assumed."""
+    rel = understand.relative_duration(p.text)
+    if rel is None:
+        return None
+    shots = _targets(p, ctx)
+    numbers = _all_numbers(p, ctx) if shots == "all" else shots
+    groups: dict[float, list[int]] = {}
+    for n in numbers:
+        info = ctx.shot_info(n)
+        if info is None or info.duration_s is None:
+            raise _Stop(
+                "clarify",
+                p.t(
+                    f"I don't know how long shot {n} is now; how many seconds should it last?",
+                    f"我不知道第{n}个分镜现在多长，请直接说要改成几秒。",
+                ),
+            )
+        new = round(info.duration_s + rel.delta, 2)
+        if not 2 <= new <= 8:
+            raise _Stop(
+                "out_of_range",
+                p.t(
+                    f"Shot {n} lasts {info.duration_s:g} s; “{rel.phrase}” would make it {new:g} s, "
+                    "but a shot lasts 2–8 seconds. How long should it be?",
+                    f"第{n}个分镜现在{info.duration_s:g}秒，“{rel.phrase}”会变成{new:g}秒，超出2到8秒。要改成几秒？",
+                ),
+            )
+        p.evidence.append(f"shot {n}: {info.duration_s:g} s {rel.delta:+g} s → {new:g} s ← “{rel.phrase}”")
+        groups.setdefault(new, []).append(n)
+    ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
+    return [_act("shot.update", shots=ns, patch={"duration_s": d}) for d, ns in ordered]
+
+
 HANDLERS: tuple[tuple[str, Handler], ...] = (
     ("task.list", _h_task_list),
     ("task.cancel", _h_task_cancel),
     ("task.retry", _h_task_retry),
     ("version.rollback", _h_rollback),
     ("version.snapshot", _h_snapshot),
+    ("shot.update(relative)", _h_relative_duration),
     ("project.create", _h_storyboard),
     ("export.package", _h_export),
     ("gen.compose", _h_compose),
@@ -2103,7 +2343,54 @@ _CLAUSE_SPLIT = (
 )
 
 
+CONFIDENCE_THRESHOLD = 0.6
+"""Below this confidence the planner asks (offering its reading as a choice) instead of acting."""
+SURE_ENOUGH_TO_RUN_COSTLY = 0.85
+"""Below this, a destructive or costly plan is proposed (confirmed first) even when it may run."""
+_DESTRUCTIVE = {"shot.delete", "scene.delete", "shot.merge", "version.rollback"}
+_COSTLY = {"gen.video", "gen.grid", "gen.voice", "gen.storyboard", "gen.compose", "gen.music"}
+_GEN_VERB = (
+    r"\b(?:animate|generate|render|regenerate|redo|draw|compose)\b|\b(?:make|create|turn)\b.{0,30}\b(?:clip|animation)\b"
+    r"|生成|做成|制作|动起来|合成"
+)
+_TARGET_KEYS = {"shots", "shot", "track", "reason", "language", "kind", "size", "mode", "selection"}
+_YES_ANSWER = (
+    r"^\s*(?:y|yes|yep|yeah|sure|ok|okay|do it|go ahead|right|correct"
+    r"|是的?|对|好的?|可以|行|没错)\s*[.!。！]*\s*$"
+)
+
+
+@dataclass
+class _Reading:
+    family: str
+    actions: list[ActionDict]
+    evidence: list[str]
+    competing: list[_Reading] = field(default_factory=list)
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(a["type"] for a in self.actions)
+
+
+def _specificity(actions: list[ActionDict]) -> int:
+    def leaves(v: Any) -> int:
+        if isinstance(v, dict):
+            return sum(leaves(x) for x in v.values())
+        if isinstance(v, list):
+            return sum(leaves(x) for x in v) if v and isinstance(v[0], dict) else int(bool(v))
+        return int(v is not None and v != "")
+
+    return sum(leaves(v) for a in actions for k, v in a["args"].items() if k not in _TARGET_KEYS)
+
+
+def _risky(types: tuple[str, ...] | list[str]) -> bool:
+    return any(t in _DESTRUCTIVE or t in _COSTLY for t in types)
+
+
 def _unsupported(lang: Lang, text: str) -> Turn:
+    """No action, and the 2–3 closest supported families. A wish the product cannot fulfil
+    (posting, sending, buying …) is said so plainly, with exporting offered as the closest step."""
+    wish = understand.is_unsupported_wish(text)
     tokens = set(re.findall(r"[a-z]+", text.lower()))
     scored: list[tuple[int, int, lx.FamilyHint]] = []
     for i, hint in enumerate(lx.FAMILY_HINTS):
@@ -2117,19 +2404,64 @@ def _unsupported(lang: Lang, text: str) -> Turn:
         hint = next(h for h in lx.FAMILY_HINTS if h.family == default)
         if hint not in best:
             best.append(hint)
+    if wish:
+        export = next(h for h in lx.FAMILY_HINTS if h.family == "export.package")
+        best = [export, *[h for h in best if h is not export]][:3]
     if lang == "zh":
         message = "我暂时还做不到。最接近的功能：" + "；".join(h.zh for h in best) + "。"
+        if wish:
+            message += "我不会替你发布、发送、分享或购买任何东西。"
     else:
         message = "I can't do that yet. Closest supported: " + "; ".join(h.en for h in best) + "."
-    return Turn(mode="execute", intent="unsupported", actions=[], message=message)
+        if wish:
+            message += " I never post, send, share or buy anything for you."
+    return Turn(
+        mode="execute",
+        intent="unsupported",
+        actions=[],
+        message=message,
+        confidence=1.0 if wish else None,
+        evidence=["a wish outside what DirectorDeck does (posting, sending, buying …)"] if wish else [],
+        planner="offline",
+    )
 
 
-def _no_action(intent: str, message: str) -> Turn:
-    return Turn(mode="execute", intent=intent, actions=[], message=message)
+def _no_action(intent: str, message: str, **extra: Any) -> Turn:
+    return Turn(mode="execute", intent=intent, actions=[], message=message, planner="offline", **extra)
+
+
+def _refusal(lang: Lang) -> Turn:
+    return _no_action(
+        "refused",
+        _t(
+            lang,
+            "I can only change this workspace through its supported actions; "
+            "I won't run commands, touch the database, skip confirmations or look at other users' data.",
+            "我只能通过支持的操作修改当前工作区，不会执行命令、操作数据库、跳过确认或访问其他用户的数据。",
+        ),
+        confidence=1.0,
+        evidence=["instruction override / command / other users' data: refused"],
+    )
+
+
+def _is_injection(text: str) -> bool:
+    return lx.INJECTION_RE.search(text) is not None or understand.is_extra_injection(text)
+
+
+def _parse_all(dicts: list[ActionDict], reason: str) -> list[AnyAction]:
+    return [parse_action({**d, "reason": d.get("reason") or reason[:500]}) for d in dicts]
+
+
+def _clip_evidence(evidence: list[str]) -> list[str]:
+    return [e[:300] for e in dict.fromkeys(evidence)][:40]
 
 
 class OfflinePlanner:
-    """Maps a sentence to a :class:`Turn` with a fixed grammar; see the module docstring for rules."""
+    """Maps a sentence to a :class:`Turn` with a fixed grammar; see the module docstring for rules.
+
+    Every turn carries a ``confidence`` and ``evidence``; below :data:`CONFIDENCE_THRESHOLD` it
+    asks one question offering its reading as a choice, and a clarifying question carries a
+    :class:`~schema.actions.PendingQuestion` so the next sentence is read as the answer."""
 
     def plan(self, sentence: str, context: PlanningContext | dict[str, Any] | None = None) -> Turn:
         ctx = (
@@ -2139,32 +2471,126 @@ class OfflinePlanner:
         lang: Lang = language_of(text)
         if not text:
             return _no_action("clarify", "What would you like to do?")
-        if lx.INJECTION_RE.search(text):
+        if _is_injection(text):
+            return _refusal(lang)
+        if ctx.question is not None:
+            answered = self._answer(text, lang, ctx)
+            if answered is not None:
+                return answered
+            ctx = ctx.model_copy(update={"question": None})
+        return self._plan_sentence(text, lang, ctx)
+
+    # --- a clarifying question's answer ---------------------------------------------------------
+
+    def _answer(self, text: str, lang: Lang, ctx: PlanningContext) -> Turn | None:
+        q = ctx.question
+        assert q is not None
+        base = ctx.model_copy(update={"question": None})
+        if re.match(understand.NEVER_MIND, text, re.I):
             return _no_action(
-                "refused",
-                _t(
-                    lang,
-                    "I can only change this workspace through its supported actions; "
-                    "I won't run commands, touch the database or look at other users' data.",
-                    "我只能通过支持的操作修改当前工作区，不会执行命令、操作数据库或访问其他用户的数据。",
-                ),
+                "cancelled",
+                _t(lang, "OK, never mind: nothing was changed.", "好的，不改了，什么都没有变。"),
+                confidence=1.0,
+                evidence=[f"“{text}” declines the question about “{q.text[:120]}”"],
             )
-        whole = Parsed(text, lang)
-        clauses = (
-            [whole]
-            if _looks_like_storyboard(whole) or re.search(r'[:："「]', text)
-            else [Parsed(c, lang) for c in re.split(_CLAUSE_SPLIT, text) if c and c.strip(" ,，.。")]
+        if q.kind == "choice":
+            labels = [c.label for c in q.choices]
+            idx = understand.choice_index(text, labels)
+            if idx is None and len(labels) == 1 and re.match(_YES_ANSWER, text, re.I):
+                idx = 0
+            if idx is None:
+                return None
+            choice = q.choices[idx]
+            return self._finish(
+                list(choice.actions),
+                lang,
+                base,
+                evidence=[f"“{text}” picks choice {idx + 1}: {choice.label}"],
+                confidence=0.95,
+            )
+        standalone = self._plan_sentence(text, lang, base)
+        if standalone.actions:
+            return standalone
+        targets = self._answer_targets(text, lang, base)
+        if targets is None:
+            return None
+        turn = self._plan_sentence(
+            q.text,
+            q.lang,
+            base.model_copy(update={"answer_shots": targets}),
+            evidence=[f"“{text}” read as the answer to “{q.text[:120]}”"],
+        )
+        return turn
+
+    def _answer_targets(self, text: str, lang: Lang, ctx: PlanningContext) -> Targets | None:
+        if re.match(understand.ALL_ANSWER, text.lower()):
+            return "all"
+        p = Parsed(text, lang)
+        try:
+            if p.shots is not None or p.desc is not None or p.from_end or p.last_n or p.last_shot:
+                return _targets(p, ctx, implicit_focus=False)
+        except _Stop:
+            return None
+        cleaned = re.sub(
+            r"\b(?:just|only|the|shots?|please|pls|ones?|those|numbers?|both)\b|只要|就|镜头|分镜|第|个",
+            " ",
+            p.text,
+        )
+        if re.search(r"[a-z]{2,}", re.sub(r"\b(?:and|to|through)\b", " ", cleaned)):
+            return None
+        numbers = parse_number_list(cleaned.strip())
+        if not numbers:
+            return None
+        try:
+            return _check_shots(p, ctx, numbers)
+        except _Stop:
+            return None
+
+    # --- one sentence ---------------------------------------------------------------------------
+
+    def _plan_sentence(
+        self, text: str, lang: Lang, ctx: PlanningContext, *, evidence: list[str] | None = None
+    ) -> Turn:
+        evidence = list(evidence or [])
+        repair = understand.repair_typos(text)
+        evidence += repair.evidence
+        fixed = repair.text
+        if _is_injection(fixed):
+            return _refusal(lang)
+        exceptions = understand.extract_exceptions(fixed, ctx.workspace.shots)
+        if exceptions.excluded:
+            ctx = ctx.model_copy(update={"excluded": exceptions.excluded})
+            evidence += exceptions.evidence
+        body, padding = understand.strip_padding(exceptions.text)
+        evidence += padding
+        whole = Parsed(body, lang)
+        pieces = (
+            [body]
+            if _looks_like_storyboard(whole) or re.search(r'[:："「]', body)
+            else understand.segment(body)
         )
         actions: list[AnyAction] = []
-        for clause in clauses or [whole]:
+        unread: list[str] = []
+        skipped: list[str] = []
+        competing: list[_Reading] = []
+        for piece in pieces or [body]:
+            clause = Parsed(piece, lang)
+            if understand.is_negated(piece) and not self._is_rule(clause, ctx):
+                skipped.append(piece)
+                evidence.append(f"skipped “{piece}” (you said not to)")
+                continue
+            if understand.is_unsupported_wish(piece):
+                unread.append(piece)
+                continue
             try:
-                dicts = self._plan_clause(clause, ctx)
+                reading = self._plan_clause(clause, ctx)
             except _Stop as stop:
-                return _no_action(stop.intent, stop.message)
-            if dicts is None:
-                return _unsupported(lang, clause.text)
+                return self._stop_turn(stop, text, lang, evidence)
+            if reading is None:
+                unread.append(piece)
+                continue
             try:
-                new = [parse_action({**d, "reason": d.get("reason") or clause.cased[:500]}) for d in dicts]
+                new = _parse_all(reading.actions, clause.cased)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(x) for x in first["loc"][-2:])
@@ -2176,12 +2602,122 @@ class OfflinePlanner:
                         f"无法生成有效的操作（{where}：{first['msg']}）。",
                     ),
                 )
+            evidence += [f"{reading.family} ← “{piece[:80]}”", *reading.evidence]
+            competing += reading.competing
+            new = _merge_repeats(actions, new)
             actions.extend(new)
             ctx = _carry_focus(ctx, new)
-        intent = " + ".join(dict.fromkeys(a.type for a in actions))[:200]
-        turn = Turn(mode="execute", intent=intent, actions=actions, message="")
+        if unread and actions:
+            return self._ask_partial(actions, unread, lang, evidence)
+        if unread:
+            return _unsupported(lang, unread[0])
+        if not actions:
+            if skipped:
+                return _no_action(
+                    "no_action",
+                    _t(lang, "OK, I won't do that; nothing was changed.", "好的，不做，什么都没有改。"),
+                    confidence=0.9,
+                    evidence=_clip_evidence(evidence),
+                )
+            return _unsupported(lang, text)
+        confidence = 1.0 - 0.1 * min(repair.typos, 3)
+        if any("guess: fuzzy" in e for e in evidence):
+            confidence -= 0.25
+        if competing:
+            confidence -= 0.2
+            evidence += [f"also possible: {' + '.join(r.types)}" for r in competing]
+            if _risky([a.type for a in actions]) or any(_risky(r.types) for r in competing):
+                first = [a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in actions]
+                return self._ask_choices([first, *[r.actions for r in competing]], text, lang, ctx, evidence)
+        return self._finish(actions, lang, ctx, evidence=evidence, confidence=round(max(confidence, 0.0), 2))
+
+    @staticmethod
+    def _is_rule(clause: Parsed, ctx: PlanningContext) -> bool:
+        try:
+            return _h_rules(clause, ctx) is not None
+        except _Stop:
+            return True
+
+    def _plan_clause(self, p: Parsed, ctx: PlanningContext) -> _Reading | None:
+        """Every handler reads the clause; the first reading wins unless a later one of another
+        family explains more of it (a setting over a generation nobody asked for)."""
+        readings: list[_Reading] = []
+        first_stop: _Stop | None = None
+        for family, handler in HANDLERS:
+            p.evidence = []
+            try:
+                result = handler(p, ctx)
+            except _Stop as stop:
+                if stop.intent == "out_of_range" and not readings:
+                    raise  # the sentence names something that does not exist: say so
+                first_stop = first_stop or stop
+                continue
+            if result:
+                readings.append(_Reading(family, result, list(p.evidence)))
+        if not readings:
+            if first_stop is not None:
+                raise first_stop
+            return None
+        pick = readings[0]
+        others = [r for r in readings[1:] if r.types[0].split(".")[0] != pick.types[0].split(".")[0]]
+        if pick.types[0].startswith("gen.") and not p.has(_GEN_VERB):
+            setting = next((r for r in others if r.types[0].startswith("project.")), None)
+            if setting is not None:
+                setting.evidence.append(f"a setting, not {pick.types[0]} (no generation verb)")
+                others = [r for r in others if r is not setting]
+                pick = setting
+        spec = _specificity(pick.actions)
+        pick.competing = [r for r in others if _specificity(r.actions) > max(spec, 1)]
+        return pick
+
+    # --- turns ----------------------------------------------------------------------------------
+
+    def _finish(
+        self,
+        actions: list[AnyAction] | list[dict[str, Any]],
+        lang: Lang,
+        ctx: PlanningContext,
+        *,
+        evidence: list[str],
+        confidence: float,
+    ) -> Turn:
+        parsed = [a if not isinstance(a, dict) else parse_action(a) for a in actions]
+        intent = " + ".join(dict.fromkeys(a.type for a in parsed))[:200]
+        turn = Turn(mode="execute", intent=intent, actions=parsed, message="")
         mode = turn.decide_mode()
-        described = [describe(a, lang) for a in actions]
+        touched: set[int] = set()
+        for a in parsed:
+            if a.type == "shot.update":
+                shots = a.args.shots  # type: ignore[union-attr]
+                touched.update(range(10_000) if shots == "all" else shots)
+        if len(touched) > 1:
+            mode = "propose"
+        if confidence < SURE_ENOUGH_TO_RUN_COSTLY and _risky([a.type for a in parsed]):
+            mode = "propose"
+            evidence = [*evidence, "not sure enough to run a costly or destructive action without asking"]
+        types = {a.type for a in parsed}
+        if "gen.storyboard" in types and "project.create" not in types and ctx.workspace.shots:
+            mode = "propose"  # a new storyboard replaces the shots of this project
+        described = [describe(a, lang) for a in parsed]
+        if confidence < CONFIDENCE_THRESHOLD:
+            label = _t(lang, "; ".join(described), "；".join(described))[:200]
+            return _no_action(
+                "clarify",
+                _t(lang, f"Did you mean: {label}? (yes / no)", f"你的意思是：{label}？（是 / 不是）"),
+                confidence=confidence,
+                evidence=_clip_evidence(evidence),
+                question=PendingQuestion(
+                    kind="choice",
+                    text=intent or "?",
+                    lang=lang,
+                    choices=[
+                        {
+                            "label": label,
+                            "actions": [a.model_dump(mode="json", by_alias=True) for a in parsed],
+                        }
+                    ],
+                ),
+            )
         message = _t(lang, "; ".join(described) + ".", "；".join(described) + "。")
         if mode == "propose":
             message += _t(
@@ -2189,26 +2725,122 @@ class OfflinePlanner:
                 " This needs your confirmation; a snapshot is taken first so it can be undone.",
                 "此操作需要你确认；执行前会先保存快照，可随时回退。",
             )
-        return turn.model_copy(update={"mode": mode, "message": message[:2000]})
+        return turn.model_copy(
+            update={
+                "mode": mode,
+                "message": message[:2000],
+                "confidence": confidence,
+                "evidence": _clip_evidence(evidence),
+                "planner": "offline",
+            }
+        )
 
-    def _plan_clause(self, p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-        for _family, handler in HANDLERS:
-            result = handler(p, ctx)
-            if result is not None:
-                return result
-        return None
+    def _stop_turn(self, stop: _Stop, text: str, lang: Lang, evidence: list[str]) -> Turn:
+        question = PendingQuestion(kind="shots", text=text[:4000], lang=lang) if stop.ask_shots else None
+        return _no_action(stop.intent, stop.message, evidence=_clip_evidence(evidence), question=question)
+
+    def _ask_partial(
+        self, actions: list[AnyAction], unread: list[str], lang: Lang, evidence: list[str]
+    ) -> Turn:
+        described = _t(
+            lang,
+            "; ".join(describe(a, lang) for a in actions),
+            "；".join(describe(a, lang) for a in actions),
+        )
+        what = "”, “".join(u[:80] for u in unread)
+        cant = understand.is_unsupported_wish(" ".join(unread))
+        message = _t(
+            lang,
+            f"I can do this: {described}. "
+            + (f"I can't do “{what}”." if cant else f"I didn't understand “{what}”.")
+            + " Should I do just the first part? (yes / no)",
+            f"我可以做：{described}。"
+            + (f"但“{what}”我做不到。" if cant else f"但我没看懂“{what}”。")
+            + "只做前面的部分吗？（是 / 不是）",
+        )
+        choice = {
+            "label": described[:200],
+            "actions": [a.model_dump(mode="json", by_alias=True) for a in actions],
+        }
+        return _no_action(
+            "clarify",
+            message[:2000],
+            confidence=0.5,
+            evidence=_clip_evidence([*evidence, *(f"could not read “{u[:120]}”" for u in unread)]),
+            question=PendingQuestion(
+                kind="choice", text=" ".join(unread)[:4000], lang=lang, choices=[choice]
+            ),
+        )
+
+    def _ask_choices(
+        self,
+        readings: list[list[ActionDict]],
+        text: str,
+        lang: Lang,
+        ctx: PlanningContext,
+        evidence: list[str],
+    ) -> Turn:
+        choices = []
+        for acts in readings[:3]:
+            parsed = _parse_all(acts, text)
+            label = _t(
+                lang,
+                "; ".join(describe(a, lang) for a in parsed),
+                "；".join(describe(a, lang) for a in parsed),
+            )
+            choices.append(
+                {"label": label[:200], "actions": [a.model_dump(mode="json", by_alias=True) for a in parsed]}
+            )
+        listed = " ".join(f"{i}) {c['label']}" for i, c in enumerate(choices, 1))
+        return _no_action(
+            "clarify",
+            _t(lang, f"Which do you mean? {listed}. Say 1 or 2.", f"你是指哪一个？{listed}。请回复1或2。")[
+                :2000
+            ],
+            confidence=0.5,
+            evidence=_clip_evidence(evidence),
+            question=PendingQuestion(kind="choice", text=text[:4000], lang=lang, choices=choices),
+        )
+
+
+def _merge_repeats(done: list[AnyAction], new: list[AnyAction]) -> list[AnyAction]:
+    """ "narrate shot 5 and give it a female voice": a clause that repeats the previous action on
+    the same targets refines it (its arguments are added) instead of running it twice."""
+    if not done or len(new) != 1 or new[0].type != done[-1].type or not new[0].type.startswith("gen."):
+        return new
+    last, again = done[-1], new[0]
+    if getattr(last.args, "shots", None) != getattr(again.args, "shots", None):
+        return new
+    merged = {
+        **last.args.model_dump(exclude_none=True, by_alias=True),
+        **again.args.model_dump(exclude_none=True, exclude_defaults=True, by_alias=True),
+    }
+    done[-1] = parse_action({"type": last.type, "args": merged, "reason": last.reason})
+    return []
 
 
 def _carry_focus(ctx: PlanningContext, actions: list[AnyAction]) -> PlanningContext:
-    """Later clauses ("…, then animate it") refer to the shot the previous clause named."""
-    for a in reversed(actions):
+    """Later clauses ("…, then animate it/them") refer to the shots the previous clause named."""
+    named: list[int] = []
+    for a in actions:
         shots = getattr(a.args, "shots", None)
         shot = getattr(a.args, "shot", None)
-        if isinstance(shots, list) and len(shots) == 1:
-            shot = shots[0]
-        if isinstance(shot, int):
-            return ctx.model_copy(update={"focus": ctx.focus.model_copy(update={"shot": shot})})
-    return ctx
+        if shots == "all":
+            return ctx.model_copy(update={"carried": "all"})
+        if isinstance(shots, list):
+            named.extend(n for n in shots if n not in named)
+        elif isinstance(shot, int) and shot not in named:
+            named.append(shot)
+    if not named:
+        return ctx
+    update: dict[str, Any] = {"carried": sorted(named)}
+    if len(named) == 1:
+        update["focus"] = ctx.focus.model_copy(update={"shot": named[0]})
+    return ctx.model_copy(update=update)
+
+
+understand.register_known_words(Path(__file__).read_text(encoding="utf-8"))
+understand.register_known_words(Path(lx.__file__).read_text(encoding="utf-8"))
 
 
 def plan(sentence: str, context: PlanningContext | dict[str, Any] | None = None) -> Turn:

@@ -20,6 +20,8 @@ from schema.repositories import assets as asset_repo
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/assets", tags=["assets"])
 
+THUMBNAIL_PX = (256, 512)
+
 FILE_RESPONSES = {
     200: {"description": "The file (or the requested byte range with 206)", "content": {"*/*": {}}},
     206: {"description": "Partial content"},
@@ -117,11 +119,28 @@ def download_asset(
 
 @router.get("/{asset_id}/thumbnail", response_class=Response, responses=FILE_RESPONSES)
 def download_thumbnail(
-    request: Request, asset_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, services: ServicesDep
+    request: Request,
+    asset_id: uuid.UUID,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    services: ServicesDep,
+    size: Annotated[
+        int | None,
+        Query(description="Long side in px: 256 or 512 (WebP; a poster frame for clips). Default 512"),
+    ] = None,
 ) -> Response:
-    """The asset's thumbnail (404 `thumbnail_not_found` when it has none)."""
+    """The asset's thumbnail, made once when the file was stored (404 `thumbnail_not_found` when it
+    has none). Cached for a year (`immutable`); the ETag is the thumbnail's sha256."""
+    if size is not None and size not in THUMBNAIL_PX:
+        raise ApiError(422, "thumbnail_size_invalid", "size is 256 or 512")
     asset = scoped(session, Asset, asset_id, workspace, "asset")
     session.close()
+    wanted = size or 512
+    # the other size rather than a 404 when only one was made
+    sized = asset_repo.thumbnail(asset, wanted) or asset_repo.thumbnail(asset, 768 - wanted)
+    if sized is not None:
+        key, digest = sized
+        return _serve(request, services, key, digest, "image/webp", f"{asset.id}-{wanted}.webp")
     if not asset.thumbnail_key:
         raise ApiError(404, "thumbnail_not_found", "this asset has no thumbnail")
     key = asset.thumbnail_key

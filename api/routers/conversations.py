@@ -7,6 +7,8 @@ Rules:
   Update (Update-with-Start: the first message starts ``conversation-<id>``) and answers with an
   SSE stream of typed events:
 
+    received        {conversation_id}: the server has the message (sent at once, before anything
+                    reaches the agent, so a client sees the turn start even on a busy server)
     accepted        the turn is durably queued (the workflow accepted the update)
     progress        ledger events of the workspace while the turn runs (task.queued, ...)
     plan            {intent, actions} the agent decided on
@@ -58,6 +60,7 @@ from api.deps import (
     scoped_track,
 )
 from api.errors import ApiError, not_found, responses
+from api.presenters import add_task_links, links
 from api.schemas import (
     ConfirmCreate,
     ConversationCreate,
@@ -83,7 +86,7 @@ TURN_TIMEOUT_S = 600.0
 
 SSE_RESPONSES = {
     200: {
-        "description": "text/event-stream of typed events: accepted, progress, plan, proposal, "
+        "description": "text/event-stream of typed events: received, accepted, progress, plan, proposal, "
         "action_result, task_started, assistant_text, done (or error)",
         "content": {"text/event-stream": {}},
     },
@@ -160,7 +163,9 @@ def get_conversation(
     conversation_id: uuid.UUID,
     caller: CallerDep,
     session: SessionDep,
-    after_seq: Annotated[int, Query(ge=0, description="Only messages after this sequence number")] = 0,
+    after_seq: Annotated[
+        int, Query(ge=0, le=2**31 - 1, description="Only messages after this sequence number")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
 ) -> ConversationHistory:
     """The conversation with its messages (oldest first) and the proposal still awaiting an answer."""
@@ -277,11 +282,16 @@ async def send_message(
     hub = request.app.state.event_hub
     poll_s = services.config.sse_poll_s
 
+    urls = links(request)
+
     def fetch(after: int) -> list[dict[str, Any]]:
         with unit_of_work(services.sessions) as s:
-            return [event_payload(e) for e in event_repo.since(s, conversation.workspace_id, after, 200)]
+            rows = [event_payload(e) for e in event_repo.since(s, conversation.workspace_id, after, 200)]
+            add_task_links(s, conversation.workspace_id, rows, urls)
+            return rows
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
+        yield sse_json("received", {"conversation_id": str(conversation.id)})
         from agent.conversation import ConversationWorkflow, UserMessage, conversation_workflow_id
 
         operation = WithStartWorkflowOperation(

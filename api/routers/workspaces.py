@@ -9,9 +9,11 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.actions import run_actions
+from api.concurrency import check_if_match
 from api.deps import CallerDep, IdempotencyDep, ServicesDep, SessionDep, WorkspaceDep, rate_limit
 from api.errors import ApiError, responses
 from api.schemas import Me, WorkspaceCreate, WorkspaceCreated, WorkspaceOut, WorkspaceUpdate
+from api.webhooks import check_webhook_target
 from schema.actions import GenStoryboard, GenStoryboardArgs
 from schema.db import unit_of_work
 from schema.enums import WorkspaceType
@@ -62,6 +64,8 @@ async def create_workspace(
         raise ApiError(
             422, "webhooks_not_configured", "webhook callbacks need a webhook secret on the server"
         )
+    if body.webhook_url is not None:
+        await check_webhook_target(services, str(body.webhook_url))
     if body.story is not None:
         await run_in_threadpool(rate_limit, request, caller)  # a storyboard starts work like generation
 
@@ -107,9 +111,13 @@ def get_workspace(workspace: WorkspaceDep) -> Workspace:
     return workspace
 
 
-@router.patch("/workspaces/{workspace_id}", response_model=WorkspaceOut)
-def update_workspace(body: WorkspaceUpdate, workspace: WorkspaceDep, session: SessionDep) -> Workspace:
-    """Update title, meta, style, rules, model defaults or cost limit (JSON fields merge-patch)."""
+@router.patch("/workspaces/{workspace_id}", response_model=WorkspaceOut, responses=responses(412))
+def update_workspace(
+    request: Request, body: WorkspaceUpdate, workspace: WorkspaceDep, session: SessionDep
+) -> Workspace:
+    """Update title, meta, style, rules, model defaults or cost limit (JSON fields merge-patch).
+    With `If-Match: "<version>"`, 412 `version_mismatch` when it changed since that version."""
+    check_if_match(request, session, Workspace, workspace.id)
     workspace = project_service.update_workspace(
         session, workspace, {f: getattr(body, f) for f in body.model_fields_set}
     )
@@ -119,7 +127,7 @@ def update_workspace(body: WorkspaceUpdate, workspace: WorkspaceDep, session: Se
 
 @router.delete("/workspaces/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_workspace(workspace: WorkspaceDep, session: SessionDep) -> Response:
-    """Delete the workspace and everything in it."""
+    """Delete the workspace and everything in it. Its event streams receive `workspace.deleted` and end."""
     project_service.delete_workspace(session, workspace)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

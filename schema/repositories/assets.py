@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, union, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from schema.models import Asset
 from schema.repositories._shared import require
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+THUMBNAIL_SIZES = ("256", "512")  # long side in px
 
 
 def get(session: Session, asset_id: uuid.UUID) -> Asset | None:
@@ -50,8 +52,10 @@ def get_or_create_by_hash(
     height: int | None = None,
     duration_s: float | None = None,
     thumbnail_key: str | None = None,
+    thumbnails: dict[str, Any] | None = None,
 ) -> Asset:
-    """The workspace's asset with these bytes, created if missing. Idempotent."""
+    """The workspace's asset with these bytes, created if missing. Idempotent. An existing row
+    without thumbnails gets the ones given (made once: the first writer's stay)."""
     if not SHA256_HEX.match(content_hash):
         raise InvalidInput("content_hash must be a lower-case sha256 hex digest", code="content_hash_invalid")
     if size_bytes < 0:
@@ -70,6 +74,7 @@ def get_or_create_by_hash(
             height=height,
             duration_s=duration_s,
             thumbnail_key=thumbnail_key,
+            thumbnails=thumbnails or {},
         )
         .on_conflict_do_nothing(index_elements=[Asset.workspace_id, Asset.content_hash])
         .returning(Asset)
@@ -79,6 +84,8 @@ def get_or_create_by_hash(
         return asset
     existing = get_by_hash(session, workspace_id, content_hash)
     assert existing is not None
+    if thumbnails and not existing.thumbnails:
+        return set_thumbnails(session, existing.id, thumbnails, thumbnail_key)
     return existing
 
 
@@ -90,7 +97,11 @@ def keys_in_use(session: Session, storage_keys: Sequence[str]) -> set[str]:
     keys = list(storage_keys)
     files = select(Asset.storage_key).where(Asset.storage_key.in_(keys))
     thumbs = select(Asset.thumbnail_key).where(Asset.thumbnail_key.in_(keys))
-    return {key for key in session.scalars(files.union(thumbs)) if key is not None}
+    sized = [
+        select(Asset.thumbnails[size]["key"].astext).where(Asset.thumbnails[size]["key"].astext.in_(keys))
+        for size in THUMBNAIL_SIZES
+    ]
+    return {key for key in session.scalars(union(files, thumbs, *sized)) if key is not None}
 
 
 def set_thumbnail(session: Session, asset_id: uuid.UUID, thumbnail_key: str) -> Asset:
@@ -102,6 +113,29 @@ def set_thumbnail(session: Session, asset_id: uuid.UUID, thumbnail_key: str) -> 
         execution_options={"synchronize_session": "fetch"},
     )
     return require_asset(session, asset_id)
+
+
+def set_thumbnails(
+    session: Session, asset_id: uuid.UUID, thumbnails: dict[str, Any], thumbnail_key: str | None = None
+) -> Asset:
+    """Record the sized thumbnails once (only on a row that has none yet)."""
+    session.execute(
+        update(Asset)
+        .where(Asset.id == asset_id, Asset.thumbnails == text("'{}'::jsonb"))
+        .values(thumbnails=thumbnails, thumbnail_key=func.coalesce(Asset.thumbnail_key, thumbnail_key)),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    asset = require_asset(session, asset_id)
+    session.refresh(asset)
+    return asset
+
+
+def thumbnail(asset: Asset, size: int) -> tuple[str, str] | None:
+    """(storage key, sha256) of the asset's thumbnail of this long side, if it has one."""
+    entry = (asset.thumbnails or {}).get(str(size))
+    if isinstance(entry, dict) and entry.get("key"):
+        return str(entry["key"]), str(entry.get("sha256") or "")
+    return None
 
 
 def list_for_workspace(

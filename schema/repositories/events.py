@@ -56,3 +56,8 @@ def latest_id(session: Session, workspace_id: uuid.UUID) -> int:
         select(func.coalesce(func.max(Event.id), 0)).where(Event.workspace_id == workspace_id)
     )
     return int(value or 0)
+
+
+def notify_deleted(session: Session, workspace_id: uuid.UUID) -> None:
+    """Wake the workspace's listeners at commit (its events are gone with it; streams end)."""
+    session.execute(select(func.pg_notify(EVENTS_CHANNEL, f"{workspace_id}:deleted")))

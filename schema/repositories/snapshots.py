@@ -30,6 +30,27 @@ class RollbackResult:
     restored_work_item_ids: list[uuid.UUID] = field(default_factory=list)
     missing_work_item_ids: list[uuid.UUID] = field(default_factory=list)  # deleted since the snapshot
     missing_node_ids: list[uuid.UUID] = field(default_factory=list)  # selection could not be restored
+    changes: list[str] = field(default_factory=list)  # what the rollback actually changed, in words
+
+
+def _shot_label(entry: dict[str, Any], item: WorkItem) -> str:
+    idx = entry.get("idx") if entry.get("idx") is not None else item.idx
+    return f"shot {idx}" if item.type == WorkItemType.shot else "draft"
+
+
+def _diff(entry: dict[str, Any], item: WorkItem, node_id: uuid.UUID | None) -> list[str]:
+    saved_spec = entry.get("spec") or {}
+    spec = item.spec or {}
+    what = sorted(k for k in set(saved_spec) | set(spec) if saved_spec.get(k) != spec.get(k))
+    out = [f"{k} back to {saved_spec[k]!r}" if k in saved_spec else f"{k} removed" for k in what]
+    if (entry.get("locks") or {}) != (item.locks or {}):
+        out.append("locks")
+    if entry.get("duration_s") != item.duration_s:
+        old = entry.get("duration_s")
+        out.append(f"duration {item.duration_s:g} s → {old:g} s" if old and item.duration_s else "duration")
+    if node_id != item.selected_node_id:
+        out.append("selected image")
+    return out
 
 
 def take(
@@ -125,17 +146,26 @@ def rollback(session: Session, snapshot_id: uuid.UUID) -> RollbackResult:
         if item is None:
             result.missing_work_item_ids.append(item_id)
             continue
+        node_id = uuid.UUID(entry["selected_node_id"]) if entry.get("selected_node_id") else None
+        restorable = node_id is None or usable.get(node_id) == item_id
+        changed = _diff(entry, item, node_id if restorable else item.selected_node_id)
+        if changed:
+            result.changes.append(f"{_shot_label(entry, item)}: {', '.join(changed)}")
         item.spec = entry.get("spec") or {}
         item.locks = entry.get("locks") or {}
         item.duration_s = entry.get("duration_s")
-        node_id = uuid.UUID(entry["selected_node_id"]) if entry.get("selected_node_id") else None
-        if node_id is not None and usable.get(node_id) != item_id:
+        if not restorable:
+            assert node_id is not None
             result.missing_node_ids.append(node_id)
         else:
             item.selected_node_id = node_id
         result.restored_work_item_ids.append(item_id)
     if snapshot.work_item_id is None:
         saved_ws = snapshot.data.get("workspace") or {}
+        if saved_ws.get("style") != workspace.style:
+            result.changes.append(f"project style back to {saved_ws.get('style')!r}")
+        if (saved_ws.get("rules") or {}) != (workspace.rules or {}):
+            result.changes.append("project rules")
         workspace.style = saved_ws.get("style")
         workspace.style_spec = saved_ws.get("style_spec") or {}
         workspace.rules = saved_ws.get("rules") or {}
@@ -145,6 +175,8 @@ def rollback(session: Session, snapshot_id: uuid.UUID) -> RollbackResult:
             shots,
             key=lambda s: (0, saved_order[s.id], 0) if s.id in saved_order else (1, 0, s.idx or 0),
         )
+        if [s.id for s in ordered] != [s.id for s in shots]:
+            result.changes.append("shot order")
         work_items.set_positions(session, [(s, i) for i, s in enumerate(ordered, start=1)])
     session.flush()
     return result

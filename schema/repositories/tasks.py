@@ -31,7 +31,8 @@ _FROM: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.succeeded: frozenset(ACTIVE_TASK_STATUSES),
     TaskStatus.failed: frozenset(ACTIVE_TASK_STATUSES),
     TaskStatus.canceled: frozenset(ACTIVE_TASK_STATUSES),
-    TaskStatus.queued: frozenset({TaskStatus.failed, TaskStatus.canceled}),
+    TaskStatus.partial: frozenset(ACTIVE_TASK_STATUSES),
+    TaskStatus.queued: frozenset({TaskStatus.failed, TaskStatus.canceled, TaskStatus.partial}),
 }
 _ACTIVE = [s.value for s in ACTIVE_TASK_STATUSES]
 
@@ -106,7 +107,7 @@ def upsert_running(
         parent_task_id=parent_task_id,
         trace_id=trace_id,
         retries=retries,
-        started_at=func.now(),
+        started_at=func.clock_timestamp(),
     )
     stmt = _insert(values)
     active = Task.status.in_(_ACTIVE)
@@ -115,7 +116,9 @@ def upsert_running(
         set_={
             "status": TaskStatus.running,
             "run_id": func.coalesce(stmt.excluded.run_id, Task.run_id),
-            "started_at": case((active, func.coalesce(Task.started_at, func.now())), else_=func.now()),
+            "started_at": case(
+                (active, func.coalesce(Task.started_at, func.clock_timestamp())), else_=func.clock_timestamp()
+            ),
             "retries": case(
                 (active, func.greatest(Task.retries, stmt.excluded.retries)), else_=Task.retries + 1
             ),
@@ -123,7 +126,7 @@ def upsert_running(
             "finished_at": None,
             "progress": case((active, Task.progress), else_=0.0),
             "trace_id": func.coalesce(Task.trace_id, stmt.excluded.trace_id),
-            "updated_at": func.now(),
+            "updated_at": func.clock_timestamp(),
         },
         where=active
         | (stmt.excluded.run_id.is_not(None) & Task.run_id.is_distinct_from(stmt.excluded.run_id)),
@@ -158,7 +161,7 @@ def record_outcome(
     worker got to it) cannot reopen the task (`upsert_running` restarts only a new run)."""
     status = TaskStatus(status)
     if status not in TERMINAL_TASK_STATUSES:
-        raise InvalidInput("an outcome is succeeded, failed or canceled", code="outcome_not_final")
+        raise InvalidInput("an outcome is succeeded, partial, failed or canceled", code="outcome_not_final")
     values = _values(
         workspace_id=workspace_id,
         type=type,
@@ -168,8 +171,8 @@ def record_outcome(
         work_item_id=work_item_id,
         error=None if error is None else dict(error),
         result=None if result is None else dict(result),
-        finished_at=func.now(),
-        progress=1.0 if status == TaskStatus.succeeded else 0.0,
+        finished_at=func.clock_timestamp(),
+        progress=1.0 if status in (TaskStatus.succeeded, TaskStatus.partial) else 0.0,
     )
     stmt = _insert(values)
     stmt = stmt.on_conflict_do_update(
@@ -179,9 +182,9 @@ def record_outcome(
             "run_id": func.coalesce(stmt.excluded.run_id, Task.run_id),
             "error": stmt.excluded.error,
             "result": func.coalesce(stmt.excluded.result, Task.result),
-            "finished_at": func.now(),
-            "progress": 1.0 if status == TaskStatus.succeeded else Task.progress,
-            "updated_at": func.now(),
+            "finished_at": func.clock_timestamp(),
+            "progress": 1.0 if status in (TaskStatus.succeeded, TaskStatus.partial) else Task.progress,
+            "updated_at": func.clock_timestamp(),
         },
         where=Task.status.in_(_ACTIVE),
     )
@@ -293,7 +296,7 @@ def usage_by_type(
 
 
 def mark_running(session: Session, task: TaskKey, *, run_id: str | None = None) -> Task:
-    changes: dict[str, Any] = {"started_at": func.coalesce(Task.started_at, func.now())}
+    changes: dict[str, Any] = {"started_at": func.coalesce(Task.started_at, func.clock_timestamp())}
     if run_id is not None:
         changes["run_id"] = run_id
     return _transition(session, task, TaskStatus.running, changes)
@@ -307,7 +310,7 @@ def mark_succeeded(
     cost: Decimal | float | None = None,
     gpu_seconds: float | None = None,
 ) -> Task:
-    changes: dict[str, Any] = {"finished_at": func.now(), "progress": 1.0, "error": None}
+    changes: dict[str, Any] = {"finished_at": func.clock_timestamp(), "progress": 1.0, "error": None}
     if result is not None:
         changes["result"] = dict(result)
     if cost is not None:
@@ -320,14 +323,17 @@ def mark_succeeded(
 def mark_failed(
     session: Session, task: TaskKey, code: str, message: str, *, result: Mapping[str, Any] | None = None
 ) -> Task:
-    changes: dict[str, Any] = {"finished_at": func.now(), "error": {"code": code, "message": message}}
+    changes: dict[str, Any] = {
+        "finished_at": func.clock_timestamp(),
+        "error": {"code": code, "message": message},
+    }
     if result is not None:
         changes["result"] = dict(result)
     return _transition(session, task, TaskStatus.failed, changes)
 
 
 def mark_canceled(session: Session, task: TaskKey) -> Task:
-    return _transition(session, task, TaskStatus.canceled, {"finished_at": func.now()})
+    return _transition(session, task, TaskStatus.canceled, {"finished_at": func.clock_timestamp()})
 
 
 def requeue(session: Session, task: TaskKey, *, run_id: str | None = None) -> Task:
@@ -338,7 +344,7 @@ def requeue(session: Session, task: TaskKey, *, run_id: str | None = None) -> Ta
         "finished_at": None,
         "started_at": None,
         "progress": 0.0,
-        "queued_at": func.now(),
+        "queued_at": func.clock_timestamp(),
     }
     if run_id is not None:
         changes["run_id"] = run_id

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from types import SimpleNamespace
 
-from agent.context import MAX_SHOT_LINES, build_context
+from agent.context import MAX_RUNNING, MAX_SHOT_LINES, STORY_CHARS, build_context
 from agent.planner import PlanningContext
 from infra.ledger import unit_of_work
-from schema.enums import WorkspaceType
-from schema.repositories import nodes, snapshots, storyboard, tracks, workspaces
+from schema.enums import TaskType, WorkspaceType
+from schema.repositories import nodes, snapshots, storyboard, tasks, tracks, workspaces
 from services.resolve import Focus, match_snapshot
 
 
@@ -27,6 +27,10 @@ def test_context_is_bounded_scoped_and_accepted_by_the_planner(fresh_db_url: str
         )
         for i in range(15):
             snapshots.take(s, ws.id, f"note {i}")
+        story = "A fox steals the moon. " * 200
+        tasks.create(s, workspace_id=ws.id, type=TaskType.storyboard, payload={"input": {"story": story}})
+        for _ in range(MAX_RUNNING + 5):
+            tasks.create(s, workspace_id=ws.id, type=TaskType.grid, work_item_id=third.id)
         ws_id = str(ws.id)
     with unit_of_work(fresh_db_url) as s:
         ctx = build_context(s, "alice", ws_id, Focus(work_item_id=str(third.id), track="B"))
@@ -43,7 +47,15 @@ def test_context_is_bounded_scoped_and_accepted_by_the_planner(fresh_db_url: str
     assert [x["note"] for x in ctx["snapshots"]][-1] == "note 14" and len(ctx["snapshots"]) == 10
     parsed = PlanningContext.model_validate(ctx)
     assert parsed.latest_grid is not None and parsed.latest_grid.cells == 9
-    assert len(str(ctx)) < 12_000  # bounded whatever the project size
+    assert ctx["story"].startswith("A fox steals the moon.") and len(ctx["story"]) <= STORY_CHARS
+    assert ctx["scenes"] == [{"number": 1, "title": "all"}]
+    assert len(ctx["shots"]) == MAX_SHOT_LINES and ctx["shots"][2]["number"] == 3
+    assert ctx["shots"][2]["duration_s"] == 3.0 and len(ctx["shots"][2]["visual"]) <= 90
+    assert len(ctx["running"]) == MAX_RUNNING and ctx["running"][0]["shot"] == 3
+    assert ctx["tasks"]["queued"] == MAX_RUNNING + 6  # the grids and the storyboard
+    assert parsed.shot_info(3) is not None and parsed.story
+    # bounded whatever the project size (story, scenes, shots, tasks, snapshots are all capped)
+    assert len(str(ctx)) < 26_000
 
 
 def test_before_change_matches_the_newest_snapshot_with_all_the_words() -> None:

@@ -274,3 +274,23 @@ async def test_pro_mode_grid_iterate_fork_reference_commit(make_agent_rig) -> No
         conversation = conversations.get_by_workflow_id(s, conversation_workflow_id(inp.conversation_id))
         assert conversation is not None and conversation.mode.value == "pro" and conversation.track_id == b.id
     assert committed.results[0]["data"]["track"] == "B"
+
+
+async def test_a_clarifying_question_keeps_its_context_for_the_next_message(make_agent_rig) -> None:
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
+        ws = rig.workspace(3)
+        inp = ConversationInput(conversation_id=str(uuid.uuid4()), user_id=OWNER, workspace_id=ws)
+        send = lambda t: conv.send_message(rig.client, inp, t, task_queue=rig.queues.cpu)  # noqa: E731
+
+        asked = reply_of(await send("make it rainy"))
+        answered = reply_of(await send("all of them"))
+        done = reply_of(await conv.confirm(rig.client, inp.conversation_id, approve=True))
+        rainy = shots_of(rig.db_url, ws)
+
+    assert asked.status == "no_action" and asked.question is not None
+    assert asked.question["kind"] == "shots" and asked.question["text"] == "make it rainy"
+    assert answered.status == "awaiting_confirmation"
+    assert answered.actions[0]["type"] == "shot.update"
+    assert answered.actions[0]["args"] == {"shots": "all", "patch": {"weather": "rain"}}
+    assert done.status == "done"
+    assert [spec.get("weather") for _, spec, _ in rainy] == ["rain", "rain", "rain"]

@@ -163,5 +163,5 @@ def test_gemini_is_an_optional_extra() -> None:
     except ImportError:
         assert planner.name == "offline"  # the key alone does not break the agent
     else:
-        assert planner.name.startswith("gemini:")
+        assert "gemini:" in planner.name  # auto: offline first, Gemini when unsure
     assert choose_planner(None).name == "offline"

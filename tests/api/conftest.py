@@ -176,6 +176,7 @@ def api_test_config() -> ApiConfig:
         sse_poll_s=5.0,  # streams must be woken by NOTIFY (test_sse checks the latency)
         webhook_poll_s=0.2,
         webhook_secret="test-webhook-secret",
+        webhook_allowed_networks=("127.0.0.0/8",),  # the tests' receivers listen on loopback
         public_url="http://api.test",
     )
 

@@ -44,7 +44,7 @@ async def test_missing_and_bad_tokens_are_401(stack: Stack) -> None:
     for token in (
         "not-a-jwt",
         _hs(st, good, secret="another-secret-that-is-long-enough-0123456789"),
-        _hs(st, {"sub": "eve", "exp": now - 3600}),
+        _hs(st, {"sub": "eve", "exp": now - 3600}, secret="forged-secret-that-is-long-enough-0123456789"),
         _hs(st, {"exp": now + 60}),
         _hs(st, {"sub": "eve"}),
         _hs(st, {**good, "aud": "someone-else"}),
@@ -54,6 +54,11 @@ async def test_missing_and_bad_tokens_are_401(stack: Stack) -> None:
         _error(r, 401, "unauthorized")
     r = await c.get("/workspaces", headers={"Authorization": "Basic abc"})
     _error(r, 401, "unauthorized")
+    # a genuine token past its exp has its own code (a client signs in again); a forged one does not
+    expired = _hs(st, {"sub": "eve", "exp": now - 3600})
+    r = await c.get("/workspaces", headers={"Authorization": f"Bearer {expired}"})
+    _error(r, 401, "token_expired")
+    assert r.headers["www-authenticate"].startswith("Bearer")
 
 
 async def test_supabase_tokens_and_roles(stack: Stack, seeded) -> None:

@@ -304,3 +304,22 @@ async def test_snapshots_diff_and_rollback(stack: Stack, seeded) -> None:
     assert listed[:2] == [safety, snap]
     detail = (await c.get(f"{base}/snapshots/{safety}", headers=h)).json()
     assert len(detail["data"]["work_items"]) == 3
+
+
+async def test_storyboard_etag_answers_304_until_the_storyboard_changes(stack: Stack) -> None:
+    c, user = stack.client, uid()
+    h = stack.auth(user)
+    s = stack.seed_workspace(user, shots=3, title="etag")
+    base = f"/workspaces/{s.workspace}"
+    first = await c.get(f"{base}/storyboard", headers=h)
+    assert first.status_code == 200 and first.headers["content-type"] == "application/json"
+    etag = first.headers["etag"]
+    assert len(first.json()["shots"]) == 3
+    same = await c.get(f"{base}/storyboard", headers={**h, "If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == etag
+    await c.patch(f"{base}/work-items/{s.shots[1]}", json={"spec": {"visual": "neon night"}}, headers=h)
+    changed = await c.get(f"{base}/storyboard", headers={**h, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert changed.json()["shots"][1]["spec"]["visual"] == "neon night"
+    other = stack.auth(uid())  # the ETag never opens another user's workspace
+    assert (await c.get(f"{base}/storyboard", headers={**other, "If-None-Match": etag})).status_code == 404

@@ -12,6 +12,12 @@ concurrent httpx clients (BENCH_API_CLIENTS) on one event loop. Measured:
   conversation; the sentence plans to a read-only action so nothing heavy starts).
 
 Printed: request count, errors, throughput, p50/p90/p99/max latency in ms.
+
+Throughput is measured from outside with `wrk` (a compiled load generator: 1 thread, 50
+connections; `apt-get install wrk`, the test skips with that hint when it is missing): a bare
+FastAPI app with one JSON route and no middleware, served the same way (uvicorn, one process), is
+the reference; `/health` and the 60-shot storyboard are reported as ratios of its req/s.
+The chat figures (first SSE event, `plan` event) are taken with 1 client and with 50.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -62,8 +70,21 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 """
 
 
+BARE_SERVER = """
+import sys, uvicorn
+from fastapi import FastAPI
+app = FastAPI()
+@app.get("/health")
+async def health():
+    return {"status": "ok"}
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+WRK_CONNECTIONS = 50
+WRK_DURATION_S = 3 if QUICK else 8
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
+    ordered = sorted(samples) or [0.0]
 
     def pick(q: float) -> float:
         return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))] * 1000
@@ -154,6 +175,7 @@ async def api_server(temporal_env, pg, pg_template_url: str) -> AsyncIterator[di
             "settings": settings,
             "prefix": prefix,
             "temporal": temporal_env.client,
+            "workers": 1,
         }
     finally:
         proc.terminate()
@@ -163,6 +185,96 @@ async def api_server(temporal_env, pg, pg_template_url: str) -> AsyncIterator[di
             proc.kill()
         dispose_engines(db_url)
         pg.drop_database(name)
+
+
+async def _wait_up(proc: subprocess.Popen[bytes], url: str) -> None:
+    async with httpx.AsyncClient() as probe:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if (await probe.get(url)).status_code == 200:
+                    return
+            assert proc.poll() is None, "the server process exited"
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+_WRK_LATENCY = re.compile(r"^\s*(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+_WRK_RPS = re.compile(r"Requests/sec:\s*([\d.]+)")
+_WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
+
+
+def wrk(
+    url: str, headers: dict[str, str] | None = None, *, duration_s: int = WRK_DURATION_S
+) -> dict[str, Any]:
+    """One bounded `wrk` run on a loopback URL: req/s, p50/p90/p99 latency (ms), non-2xx count."""
+    cmd = ["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
+    for k, v in (headers or {}).items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(
+        [*cmd, url], capture_output=True, text=True, timeout=duration_s + 60, check=True
+    ).stdout
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    lat = {f"p{q}_ms": round(float(v) * scale[u], 2) for q, v, u in _WRK_LATENCY.findall(out)}
+    rps = _WRK_RPS.search(out)
+    non2xx = _WRK_NON2XX.search(out)
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        **lat,
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+async def test_wrk_health_and_storyboard_vs_bare_fastapi(
+    api_server: dict[str, Any], figures: dict[str, Any]
+) -> None:
+    if shutil.which("wrk") is None:
+        pytest.skip(
+            "wrk is not installed (Debian/Ubuntu: apt-get install wrk): the API throughput rows are skipped"
+        )
+    user = "bench-wrk"
+    storage = FileSystemStorage(api_server["data_dir"] / "storage")
+    seeded = await asyncio.to_thread(
+        seed_workspace, api_server["db_url"], storage, user, shots=60, title="wrk"
+    )
+    token = mint_dev_token(user, settings=api_server["settings"])
+    auth = {"Authorization": f"Bearer {token}"}
+    storyboard = f"{api_server['base']}/workspaces/{seeded.workspace}/storyboard"
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)])
+    try:
+        await _wait_up(bare, f"http://127.0.0.1:{port}/health")
+        for url, h in (
+            (f"http://127.0.0.1:{port}/health", None),
+            (f"{api_server['base']}/health", None),
+            (storyboard, auth),
+        ):
+            await asyncio.to_thread(wrk, url, h, duration_s=1)  # warm-up: connections, pools, caches
+        bare_fig = await asyncio.to_thread(wrk, f"http://127.0.0.1:{port}/health")
+        health = await asyncio.to_thread(wrk, f"{api_server['base']}/health")
+        board = await asyncio.to_thread(wrk, storyboard, auth)
+    finally:
+        bare.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            bare.wait(10)
+    result = {
+        "tool": f"wrk -t1 -c{WRK_CONNECTIONS} -d{WRK_DURATION_S}s",
+        "api_processes": api_server["workers"],
+        "bare": bare_fig,
+        "health": health,
+        "storyboard": board,
+        "storyboard_bytes": len(httpx.get(storyboard, headers=auth).content),
+        "health_vs_bare": round(health["rps"] / bare_fig["rps"], 3),
+        "storyboard_vs_bare": round(board["rps"] / bare_fig["rps"], 3),
+    }
+    figures["api_wrk"] = result
+    for name in ("bare", "health", "storyboard"):
+        fig = result[name]
+        print(
+            f"\nwrk {name}: {fig['rps']} req/s, p50 {fig.get('p50_ms')} ms, p99 {fig.get('p99_ms')} ms",
+            flush=True,
+        )
+    assert bare_fig["non_2xx"] == health["non_2xx"] == board["non_2xx"] == 0
+    assert min(bare_fig["rps"], health["rps"], board["rps"]) > 0
 
 
 async def test_get_storyboard_60_shots(api_server: dict[str, Any]) -> None:
@@ -185,7 +297,7 @@ async def test_get_storyboard_60_shots(api_server: dict[str, Any]) -> None:
     assert errors == 0 and figures["requests"] > CLIENTS
 
 
-async def test_chat_message_to_first_sse_event(api_server: dict[str, Any]) -> None:
+async def test_chat_message_to_first_sse_event(api_server: dict[str, Any], figures: dict[str, Any]) -> None:
     pytest.importorskip("agent.conversation", reason="the conversation workflow is not installed")
     from tests.api.conftest import chat_workers
 
@@ -215,6 +327,7 @@ async def test_chat_message_to_first_sse_event(api_server: dict[str, Any]) -> No
                 conversations[n] = r.json()["id"]
 
         latencies: list[float] = []
+        plan_latencies: list[float] = []
         turn_latencies: list[float] = []
         errors = 0
 
@@ -241,17 +354,35 @@ async def test_chat_message_to_first_sse_event(api_server: dict[str, Any]) -> No
                             kind = line.partition(":")[2].strip()
                             if kind == "assistant_text":
                                 turn_latencies.append(time.perf_counter() - t0)
+                            elif kind == "plan":
+                                plan_latencies.append(time.perf_counter() - t0)
                             elif kind == "error":
                                 errors += 1
             except httpx.HTTPError:
                 errors += 1
 
-        limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-        started = time.monotonic()
-        async with httpx.AsyncClient(base_url=api_server["base"], timeout=120, limits=limits) as http:
-            for _ in range(CHAT_ROUNDS):
-                await asyncio.gather(*(first_event(http, n) for n in range(CLIENTS)))
-        wall = time.monotonic() - started
-        figures = report("POST chat message -> first SSE event (accepted)", latencies, errors, wall)
-        report("POST chat message -> assistant_text (whole agent turn)", turn_latencies, errors, wall)
-        assert errors == 0 and figures["requests"] == CLIENTS * CHAT_ROUNDS
+        chat: dict[str, Any] = {}
+        for label, clients in (("one_client", 1), ("many_clients", CLIENTS)):
+            latencies.clear()
+            plan_latencies.clear()
+            turn_latencies.clear()
+            limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+            started = time.monotonic()
+            async with httpx.AsyncClient(base_url=api_server["base"], timeout=120, limits=limits) as http:
+                for _ in range(CHAT_ROUNDS if clients > 1 else 10 * CHAT_ROUNDS):
+                    await asyncio.gather(*(first_event(http, n) for n in range(clients)))
+            wall = time.monotonic() - started
+            chat[label] = {
+                "clients": clients,
+                "first_event": report(
+                    f"{clients} client(s): chat message -> first SSE event", latencies, errors, wall
+                ),
+                "plan": report(
+                    f"{clients} client(s): chat message -> plan event", plan_latencies, errors, wall
+                ),
+                "turn": report(
+                    f"{clients} client(s): chat message -> assistant_text", turn_latencies, errors, wall
+                ),
+            }
+        figures["chat"] = chat
+        assert errors == 0 and chat["many_clients"]["first_event"]["requests"] == CLIENTS * CHAT_ROUNDS

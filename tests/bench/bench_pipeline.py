@@ -12,18 +12,11 @@ conftest.py), and check the figures are sane (not a speed threshold).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
-from tests.bench.pipeline_figures import (
-    BenchSizes,
-    activity_overhead_figures,
-    compose_figures,
-    compose_shots,
-    pipeline_figures,
-)
+from tests.bench.pipeline_figures import BenchSizes, activity_overhead_figures, pipeline_figures
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(3600)]
 
@@ -51,31 +44,6 @@ async def test_pipeline_overhead(pipeline_run: dict[str, Any], figures: dict[str
         assert run["providers"]["video"]["calls"] == pipeline_run["shots"]
         assert 0 < run["overhead_pct"] < 100
         assert run["compose_cached_shots"] == 0  # every run composes its own, new shots
-
-
-async def test_compose_speed_vs_moviepy(
-    pipeline_run: dict[str, Any], bench_dir, sizes: BenchSizes, figures: dict[str, Any]
-) -> None:
-    inputs = pipeline_run["inputs"]
-    shots = await asyncio.to_thread(
-        compose_shots, inputs["db_url"], inputs["storage_root"], inputs["workspace_id"]
-    )
-    assert len(shots) == pipeline_run["shots"]
-    result = await asyncio.to_thread(
-        compose_figures,
-        shots,
-        bench_dir / "compose",
-        repeats=sizes.compose_repeats,
-    )
-    figures["compose"] = result
-    for mode, entry in result["modes"].items():
-        ours, theirs = entry["ours"]["output"], entry["moviepy"]["output"]
-        for out in (ours, theirs):  # the same output spec from both
-            assert (out["width"], out["height"]) == (1280, 720), mode
-            assert out["video_codec"] == "h264" and out["audio_codec"] == "aac", mode
-            assert out["duration_s"] == pytest.approx(result["content_s"], rel=0.05), mode
-            assert out["fps"] == pytest.approx(entry["fps"], abs=0.1), mode
-        assert entry["ours"]["x_realtime"] > 0 and entry["moviepy"]["x_realtime"] > 0
 
 
 async def test_activity_overhead(temporal_env, sizes: BenchSizes, figures: dict[str, Any]) -> None:

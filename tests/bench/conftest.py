@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.bench.pipeline_figures import BenchSizes, bench_sizes, format_table, machine_info, write_json
+from tests.bench.summary import format_summary, summary
 from tests.conftest import clone_database
 
 FIGURES: dict[str, Any] = {}
@@ -70,7 +71,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
     with contextlib.suppress(OSError, AttributeError, KeyError):
         FIGURES["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     terminalreporter.section("DirectorDeck benchmark")
+    FIGURES["summary"] = summary(FIGURES)
     terminalreporter.write(format_table(FIGURES))
+    terminalreporter.write(format_summary(FIGURES["summary"]))
     target = os.environ.get("BENCH_JSON")
     if target:
         write_json(FIGURES, target)

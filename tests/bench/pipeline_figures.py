@@ -87,7 +87,7 @@ def quick_mode() -> bool:
 
 @dataclass(frozen=True)
 class BenchSizes:
-    shots: int = 6
+    shots: int = 12
     concurrencies: tuple[int, ...] = (1, 4)
     warmup_shots: int = 3
     pipeline_repeats: int = 2

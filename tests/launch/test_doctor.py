@@ -58,3 +58,12 @@ def test_gpu_check_names_the_pipelines_the_model_dir_holds(tmp_path: Path) -> No
     check = _by_name(Settings(data_dir=tmp_path, model_dir=tmp_path / "models"))["gpu providers"]
     assert check.status == "info" and "image: sd-turbo" in check.detail
     assert "video pipeline" in check.fix  # what is still missing, and where to put it
+
+
+def test_doctor_shows_the_disk_guard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from launch.doctor import _disk
+
+    ok = _disk(Settings(data_dir=tmp_path, min_free_disk_mb=1))
+    assert ok.status == "ok" and "MiB free" in ok.detail
+    full = _disk(Settings(data_dir=tmp_path, min_free_disk_mb=10**9))
+    assert full.status == "FAIL" and full.detail.startswith("disk_full:") and "MIN_FREE_DISK_MB" in full.fix

@@ -121,6 +121,8 @@ def test_up_serves_ui_and_api_stops_cleanly_and_keeps_data(tmp_path: Path) -> No
         api = f"http://127.0.0.1:{env['DIRECTORDECK_API_PORT']}"
         assert urllib.request.urlopen(f"{api}/health", timeout=5).status == 200
         assert urllib.request.urlopen(f"{api}/docs", timeout=5).status == 200
+        with urllib.request.urlopen(f"{api}/", timeout=5) as studio:  # the web studio
+            assert studio.status == 200 and b"/studio/assets/" in studio.read()
         ui = f"http://127.0.0.1:{env['DIRECTORDECK_TEMPORAL_UI_PORT']}"
         assert urllib.request.urlopen(ui, timeout=10).status == 200
         db = f"postgresql://postgres@127.0.0.1:{env['DIRECTORDECK_PG_PORT']}/directordeck"

@@ -42,7 +42,10 @@ async def test_api_serves_metrics_and_traces_requests(
         assert (
             await http.get("/workspaces/not-a-uuid", headers={"Authorization": f"Bearer {token}"})
         ).status_code
-        scrape = await http.get("/metrics")
+        assert (await http.get("/metrics")).status_code == 401  # operators only
+        assert (await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})).status_code == 403
+        admin = mint_dev_token("root", "admin", settings=settings)
+        scrape = await http.get("/metrics", headers={"Authorization": f"Bearer {admin}"})
     assert scrape.status_code == 200
     text = scrape.text
     assert 'directordeck_http_requests_total{method="GET",route="/workspaces",status="200"}' in text

@@ -63,21 +63,34 @@ async def wait_task(db_url: str, task_id: str, status: TaskStatus, timeout: floa
         await asyncio.sleep(0.1)
 
 
-async def test_single_shot_update_executes_without_snapshot(make_agent_rig) -> None:
+async def test_single_shot_update_executes_with_a_snapshot_that_undoes_it(make_agent_rig) -> None:
+    """Issue 13: single-shot edits are snapshotted too, and the rollback says what it restored."""
     async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
         ws = rig.workspace(3)
         result = await rig.router.run(ALICE, ws, planned("Make shot 2 last 5 seconds"))
         patch = turn({"type": "shot.update", "args": {"shots": [3], "patch": {"lighting": "golden hour"}}})
         result2 = await rig.router.run(ALICE, ws, patch)
+        shots = shots_of(rig.db_url, ws)
+        snaps = count(rig.db_url, "select count(*) from snapshot")
+        undo = turn({"type": "version.rollback", "args": {"snapshot_id": result.snapshot_id}}, mode="propose")
+        preview = await rig.router.run(ALICE, ws, undo)
+        undone = await rig.router.run(ALICE, ws, undo, confirmed=True)
+        restored = shots_of(rig.db_url, ws)
 
-    assert result.mode == "execute" and result.snapshot_id is None
+    assert result.mode == "execute" and result.snapshot_id is not None
+    assert result2.snapshot_id is not None and snaps == 2
     assert [r.status for r in result.results] == ["done"]
     assert result.results[0].data["shots"] == [2]
     assert result2.results[0].status == "done"
-    shots = shots_of(rig.db_url, ws)
     assert [s["duration_s"] for s in shots] == [4.0, 5.0, 4.0]
     assert shots[2]["spec"]["lighting"] == "golden hour" and "lighting" not in shots[1]["spec"]
-    assert count(rig.db_url, "select count(*) from snapshot") == 0
+    # the proposal shows what the rollback would change; the rollback says what it restored
+    assert "shot 2: duration 5 s → 4 s" in preview.proposal["preview"][0]
+    assert "shot 3: lighting removed" in preview.proposal["preview"][0]
+    summary = undone.results[0].data["summary"]
+    assert "shot 2: duration 5 s → 4 s" in summary and "shot 3: lighting removed" in summary
+    assert [s["duration_s"] for s in restored] == [4.0, 4.0, 4.0]
+    assert "lighting" not in restored[2]["spec"]
 
 
 async def test_batch_update_is_proposed_then_confirmed_with_snapshot_then_rolled_back(make_agent_rig) -> None:

@@ -34,6 +34,21 @@ async def test_cancel_one_queued_shot_rest_goes_on(make_rig) -> None:
     assert [s.status for s in result.shots] == ["succeeded", "succeeded", "canceled"]
     assert result.compose is not None and result.compose.shots == 2
     assert scalar(rig.db_url, "select count(*) from task where work_item_id = :wi", wi=last) == 0
+    # the pipeline's task row says partial (not succeeded), which shot and why; the cut says what it left out
+    pipeline = rows(
+        rig.db_url, "select status, error, result from task where workflow_id = :wf", wf=handle.id
+    )[0]
+    assert pipeline.status == "partial" and pipeline.error["code"] == "shots_failed"
+    assert "shot 3 canceled" in pipeline.error["message"]
+    assert [s["work_item_id"] for s in pipeline.result["shots_not_done"]] == [last]
+    assert result.compose.left_out == [{"work_item_id": last, "idx": 3, "reason": "no clip yet"}]
+    left_out = scalar(
+        rig.db_url,
+        "select payload->'missing_shots' from node where type = 'compose' and "
+        "workspace_id = (select workspace_id from work_item where id = :wi)",
+        wi=last,
+    )
+    assert left_out == result.compose.left_out
 
 
 async def test_cancel_whole_run_stops_every_child_and_records_it(make_rig) -> None:

@@ -67,7 +67,8 @@ def test_subtitles_are_burned_in(
     composed: ComposeResult, shot_files: list[ShotFiles], cache: Path, tmp_path: Path
 ) -> None:
     plain = compose(_job(shot_files, subtitles=False), tmp_path / "plain.mp4", cache_dir=cache)
-    assert plain.subtitle_events == 0 and plain.cached_shots == [0, 1, 2]
+    # subtitles are burned into each shot's one encode, so the subtitle-free cut is its own encode
+    assert plain.subtitle_events == 0 and plain.reencoded_shots == [0, 1, 2]
     t = 1.0  # shot 1 narration is on screen
     with_subs, without = _band(composed.path, t, tmp_path), _band(plain.path, t, tmp_path)
     band = slice(int(H * 0.75), H)
@@ -93,8 +94,58 @@ def test_changing_one_shot_reencodes_only_that_segment(shot_files: list[ShotFile
         ComposeJob(shots=shots, mode="preview", width=W, height=H), tmp_path / "b.mp4", cache_dir=cache
     )
     assert second.reencoded_shots == [1] and second.cached_shots == [0, 2]
+    assert not second.cut_cached and second.reencoded_joins == []
     assert len(list((cache / "segments").glob("*.mp4"))) == 4
     assert not list(cache.rglob("*.partial*"))
+    info = probe(second.path)
+    assert (info.video_codec, info.audio_codec, info.fps) == ("h264", "aac", 24)
+    assert info.duration_s == pytest.approx(sum(f.duration_s for f in shot_files), rel=0.05)
+
+
+def test_identical_inputs_return_the_stored_cut_without_starting_ffmpeg(
+    composed: ComposeResult, shot_files: list[ShotFiles], cache: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The same job again: the stored cut is copied out; neither run_ffmpeg nor a probe starts."""
+    import subprocess
+
+    import activities.media.compose as compose_mod
+
+    started: list[object] = []
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        started.append(args)
+        raise AssertionError("a process was started on a cache hit")
+
+    monkeypatch.setattr(compose_mod, "run_ffmpeg", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    again = compose(_job(shot_files), tmp_path / "again.mp4", cache_dir=cache)
+    monkeypatch.undo()
+    assert started == [] and again.cut_cached
+    assert again.reencoded_shots == [] and again.cached_shots == [0, 1, 2]
+    assert again.path.read_bytes() == composed.path.read_bytes()
+    assert (again.duration_s, again.width, again.height) == (composed.duration_s, W, H)
+    assert again.subtitle_events == composed.subtitle_events
+
+
+def test_crossfade_one_changed_shot_reencodes_its_body_and_its_two_joins(
+    shot_files: list[ShotFiles], tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first = compose(_job(shot_files, crossfade_s=0.5), tmp_path / "a.mp4", cache_dir=cache)
+    assert first.reencoded_shots == [0, 1, 2] and first.reencoded_joins == [1, 2]
+    changed = tmp_path / "new_clip.mp4"
+    shutil.copy(shot_files[0].clip, changed)
+    shots = _shots(shot_files)
+    shots[1] = ComposeShot(changed, shots[1].audio_path, shots[1].narration, shots[1].duration_s)
+    second = compose(
+        ComposeJob(shots=shots, mode="preview", width=W, height=H, crossfade_s=0.5),
+        tmp_path / "b.mp4",
+        cache_dir=cache,
+    )
+    assert second.reencoded_shots == [1] and second.cached_shots == [0, 2]
+    assert second.reencoded_joins == [1, 2]
+    expected = sum(f.duration_s for f in shot_files) - 2 * 0.5
+    assert second.duration_s == pytest.approx(expected, rel=0.05)
 
 
 def test_crossfade_and_ducked_music(shot_files: list[ShotFiles], cache: Path, tmp_path: Path) -> None:
@@ -108,8 +159,17 @@ def test_crossfade_and_ducked_music(shot_files: list[ShotFiles], cache: Path, tm
     result = compose(job, tmp_path / "xfade.mp4", cache_dir=cache)
     expected = sum(f.duration_s for f in shot_files) - 2 * 0.5
     assert result.duration_s == pytest.approx(expected, rel=0.05)
-    assert result.cached_shots == [0, 1, 2]
+    assert result.reencoded_joins == [1, 2]  # the overlaps are the only new picture
     assert probe(result.path).has_audio
+    # the music is audio only: another track re-mixes the sound and re-encodes no picture
+    other = tmp_path / "music2.wav"
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-ac", "2", str(other)], expected_duration_s=4
+    )
+    remixed = compose(
+        _job(shot_files, crossfade_s=0.5, music_path=other), tmp_path / "x2.mp4", cache_dir=cache
+    )
+    assert remixed.cached_shots == [0, 1, 2] and remixed.reencoded_joins == [] and not remixed.cut_cached
 
 
 @pytest.mark.parametrize("stage", ["segments", "final"])
@@ -117,6 +177,8 @@ def test_cancel_mid_compose_kills_ffmpeg(
     shot_files: list[ShotFiles], cache: Path, tmp_path: Path, stage: str
 ) -> None:
     cache_dir = tmp_path / "fresh" if stage == "segments" else cache  # "final": segments already cached
+    if stage == "final":  # ...but not the cut itself, so the final mux runs
+        shutil.rmtree(cache / "cuts", ignore_errors=True)
     progress: list[float] = []
     hit: dict[str, float] = {}
 
@@ -217,10 +279,10 @@ def test_music_fills_the_gaps_under_narration_and_no_music_changes_nothing(
     shot_files: list[ShotFiles], cache: Path, tmp_path: Path
 ) -> None:
     """Offline background music really is in the mix: audible where nobody speaks, ducked where
-    they do; without music the stage-2 graph has no music filter at all (today's behaviour)."""
+    they do; without music the audio pass has no music filter at all, and the final call only copies."""
     import wave
 
-    from activities.media.compose import _final_args
+    from activities.media.compose import _audio_args, _final_args, _Timeline
     from activities.media.ffmpeg import run_ffmpeg
     from activities.providers.music import ProceduralMusic
 
@@ -257,8 +319,13 @@ def test_music_fills_the_gaps_under_narration_and_no_music_changes_nothing(
     assert scored.duration_s == pytest.approx(plain.duration_s, abs=0.05)
     assert scored.cached_shots == [0, 1]  # music never invalidates the shot segments
 
-    segments = [tmp_path / "a.mp4", tmp_path / "b.mp4"]
-    graph = " ".join(_final_args(plain_job, segments, total, tmp_path / "o.mp4", None, None))
+    graph = " ".join(_audio_args(plain_job, _Timeline.of(plain_job), tmp_path / "a.m4a"))
     assert not any(f in graph for f in ("sidechaincompress", "amix", "afade", "stream_loop"))
-    graph = " ".join(_final_args(scored_job, segments, total, tmp_path / "o.mp4", None, None))
+    graph = " ".join(_audio_args(scored_job, _Timeline.of(scored_job), tmp_path / "a.m4a"))
     assert all(f in graph for f in ("sidechaincompress", "amix", "afade", "stream_loop"))
+    assert "libx264" not in graph  # the audio pass touches no picture
+    final = _final_args(
+        scored_job, _Timeline.of(scored_job), "list.ffconcat", tmp_path / "a.m4a", tmp_path / "o.mp4"
+    )
+    assert "-vcodec copy" in " ".join(final) and "-acodec copy" in " ".join(final)  # nothing re-encoded here
+    assert "libx264" not in final and "aac" not in final

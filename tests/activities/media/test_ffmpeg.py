@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import wave
@@ -118,3 +119,83 @@ def test_probe_video_audio_and_errors(tmp_path: Path, shot_files: list[ShotFiles
     assert corrupt.value.code == "asset_corrupt"
     frame = extract_frame(shot_files[0].clip, 1.0, tmp_path / "f.png")
     assert frame.stat().st_size > 0
+
+
+def test_a_signal_killed_ffmpeg_is_retryable_not_the_inputs_fault() -> None:
+    """The OOM killer (or a crash) ends FFmpeg: `ffmpeg_killed`, retryable (was ffmpeg_failed, final)."""
+    from schema.errors import MediaToolKilled
+
+    def killer() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            pids = live_ffmpeg_pids()
+            if pids:
+                time.sleep(0.2)
+                psutil.Process(pids[0]).kill()
+                return
+            time.sleep(0.02)
+
+    threading.Thread(target=killer, daemon=True).start()
+    with pytest.raises(MediaToolKilled) as err:
+        run_ffmpeg(ENDLESS, expected_duration_s=600, timeout_s=20)
+    assert err.value.code == "ffmpeg_killed" and err.value.retryable
+    assert "SIGKILL" in err.value.message
+    assert not _ffmpeg_children()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real 256 KiB filesystem (tmpfs; needs root, skipped elsewhere)."""
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tiny tmpfs here: {done.stderr.decode(errors='replace').strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_is_disk_full_not_ffmpeg_failed(tiny_disk: Path) -> None:
+    from schema.errors import DiskFullError
+
+    out = tiny_disk / "clip.mp4"
+    with pytest.raises(DiskFullError) as err:
+        run_ffmpeg(
+            [
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=640x360:rate=25",
+                "-t",
+                "20",
+                "-c:v",
+                "mpeg4",
+                "-q:v",
+                "1",
+                str(out),
+            ],
+            expected_duration_s=20,
+            timeout_s=60,
+        )
+    assert err.value.code == "disk_full" and err.value.retryable
+    assert "No space left" in err.value.message
+    assert not _ffmpeg_children()
+
+
+def test_storage_leaves_no_temp_file_when_the_disk_fills(tiny_disk: Path, tmp_path: Path) -> None:
+    from infra.storage import FileSystemStorage
+
+    storage = FileSystemStorage(tiny_disk / "storage")
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(1024 * 1024))
+    with pytest.raises(OSError):
+        storage.put_file(big, kind="video", ext=".mp4")
+    with pytest.raises(OSError):
+        storage.put_bytes(os.urandom(1024 * 1024), kind="video", ext=".mp4")
+    assert [p for p in (tiny_disk / "storage").rglob("*") if p.is_file()] == []  # no .tmp- left
+    small = storage.put_bytes(b"fits", kind="video", ext=".mp4")  # space is there again: it works
+    assert storage.exists(small.key)

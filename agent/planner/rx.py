@@ -1,0 +1,73 @@
+"""``re`` with CJK-safe word boundaries: every call adds ``re.ASCII``.
+
+Rule: with Python's default Unicode matching a Chinese character is a word character, so ``\\b``
+between "成" and "16:9" is no boundary and an argument written right after a Chinese character is
+lost. Under ``re.ASCII`` only ``[A-Za-z0-9_]`` are word characters, so ``\\b``, ``\\w`` and ``\\d``
+behave for English and numbers next to CJK text; explicit CJK ranges keep working. Text is NFKC
+normalised before it gets here (full-width digits and spaces are already ASCII).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+I = re.I  # noqa: E741 - mirrors re.I
+IGNORECASE = re.IGNORECASE
+Match = re.Match
+Pattern = re.Pattern
+escape = re.escape
+error = re.error
+
+
+def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(pattern, flags | re.ASCII)
+
+
+def search(pattern: str, string: str, flags: int = 0) -> re.Match[str] | None:
+    return re.search(pattern, string, flags | re.ASCII)
+
+
+def match(pattern: str, string: str, flags: int = 0) -> re.Match[str] | None:
+    return re.match(pattern, string, flags | re.ASCII)
+
+
+def fullmatch(pattern: str, string: str, flags: int = 0) -> re.Match[str] | None:
+    return re.fullmatch(pattern, string, flags | re.ASCII)
+
+
+def finditer(pattern: str, string: str, flags: int = 0) -> Iterator[re.Match[str]]:
+    return re.finditer(pattern, string, flags | re.ASCII)
+
+
+def findall(pattern: str, string: str, flags: int = 0) -> list[Any]:
+    return re.findall(pattern, string, flags | re.ASCII)
+
+
+def split(pattern: str, string: str, maxsplit: int = 0, flags: int = 0) -> list[str]:
+    return re.split(pattern, string, maxsplit=maxsplit, flags=flags | re.ASCII)
+
+
+def sub(
+    pattern: str, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0, flags: int = 0
+) -> str:
+    return re.sub(pattern, repl, string, count=count, flags=flags | re.ASCII)
+
+
+__all__ = [
+    "IGNORECASE",
+    "I",
+    "Match",
+    "Pattern",
+    "compile",
+    "error",
+    "escape",
+    "findall",
+    "finditer",
+    "fullmatch",
+    "match",
+    "search",
+    "split",
+    "sub",
+]

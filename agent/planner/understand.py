@@ -1,0 +1,848 @@
+"""Sentence-level understanding that runs before the per-clause grammar of the offline planner.
+
+Rules:
+- every rewrite leaves *evidence* (a short "what → why" line) so a plan can say how it was read;
+- typo repair uses rapidfuzz (Damerau–Levenshtein) against the planner's own vocabulary, only for
+  words the vocabulary and a list of common English look-alikes do not know, never for short words;
+- a wish the product cannot fulfil (post to a platform, e-mail, print, order, pay) is recognised
+  as such: it is refused, never mapped to the nearest supported verb;
+- exceptions ("all shots except 3", "don't touch shot 4", "除了第4个") become an excluded-shot set,
+  and a clause that only says what NOT to do is dropped, never executed;
+- clause splitting keeps a segment that has its own verb or target, and folds a bare modifier
+  ("keep it simple", "低角度", "1080p") back into the clause before it.
+"""
+
+from __future__ import annotations
+
+import ast
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from agent.planner import rx as re
+from agent.planner.numbers import NUM, ORD, parse_int, parse_number_list, parse_ordinal
+
+# --- typo repair ------------------------------------------------------------------------------
+
+VOCABULARY: tuple[str, ...] = tuple(
+    [
+        "shot",
+        "shots",
+        "scene",
+        "scenes",
+        "night",
+        "animate",
+        "generate",
+        "regenerate",
+        "narrate",
+        "narration",
+        "delete",
+        "remove",
+        "cancel",
+        "retry",
+        "compose",
+        "preview",
+        "video",
+        "videos",
+        "grid",
+        "grids",
+        "storyboard",
+        "snapshot",
+        "rollback",
+        "favorite",
+        "favourite",
+        "reference",
+        "character",
+        "rainy",
+        "snowy",
+        "foggy",
+        "stormy",
+        "sunset",
+        "sunrise",
+        "dawn",
+        "dusk",
+        "moonlight",
+        "closeup",
+        "angle",
+        "seconds",
+        "second",
+        "shorter",
+        "longer",
+        "images",
+        "image",
+        "pictures",
+        "picture",
+        "music",
+        "voice",
+        "voiceover",
+        "export",
+        "download",
+        "split",
+        "merge",
+        "switch",
+        "track",
+        "branch",
+        "commit",
+        "iterate",
+        "jobs",
+        "tasks",
+        "running",
+        "failed",
+        "subtitles",
+        "neon",
+        "lighting",
+        "dreamy",
+        "cheerful",
+        "tense",
+        "through",
+        "except",
+        "faster",
+        "slower",
+        "render",
+        "final",
+        "should",
+        "would",
+        "could",
+        "please",
+        "change",
+        "make",
+        "every",
+        "create",
+        "project",
+        "style",
+        "watercolor",
+        "golden",
+        "evening",
+        "morning",
+        "afternoon",
+        "cinematic",
+        "dramatic",
+        "romantic",
+        "mysterious",
+        "melancholic",
+        "eerie",
+        "handheld",
+        "tracking",
+        "overhead",
+        "narrator",
+        "animation",
+        "generation",
+        "thunderstorm",
+        "lonelier",
+        "opening",
+        "penultimate",
+        "last",
+        "first",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "twelve",
+        "eleven",
+        "three",
+        "seven",
+        "eight",
+    ]
+)
+# real words one edit away from a vocabulary word: never "repaired"
+COMMON_WORDS = frozenset(
+    [
+        "short",
+        "shoot",
+        "shut",
+        "shop",
+        "show",
+        "shout",
+        "spot",
+        "slot",
+        "host",
+        "shots'",
+        "shoots",
+        "sort",
+        "shit",
+        "might",
+        "light",
+        "right",
+        "sight",
+        "fight",
+        "tight",
+        "eight",
+        "nigh",
+        "knight",
+        "nights",
+        "fright",
+        "grip",
+        "grim",
+        "grin",
+        "grit",
+        "arid",
+        "rid",
+        "grind",
+        "gird",
+        "down",
+        "drawn",
+        "lawn",
+        "damn",
+        "darn",
+        "dean",
+        "dark",
+        "desk",
+        "disk",
+        "duck",
+        "dust",
+        "husk",
+        "musk",
+        "noon",
+        "neo",
+        "moon",
+        "nylon",
+        "sense",
+        "dense",
+        "terse",
+        "tease",
+        "tenth",
+        "tenses",
+        "entry",
+        "retro",
+        "verge",
+        "merged",
+        "emerge",
+        "movie",
+        "movies",
+        "more",
+        "mode",
+        "love",
+        "mood",
+        "moves",
+        "mover",
+        "seen",
+        "scent",
+        "scenic",
+        "scare",
+        "scent",
+        "rain",
+        "rainy",
+        "snow",
+        "foggy",
+        "fog",
+        "vide",
+        "vid",
+        "side",
+        "wide",
+        "ride",
+        "hide",
+        "tide",
+        "voices",
+        "choice",
+        "noise",
+        "trace",
+        "race",
+        "tracks",
+        "trick",
+        "truck",
+        "image",
+        "imagine",
+        "second",
+        "seconds",
+        "secondly",
+        "make",
+        "made",
+        "male",
+        "mate",
+        "mike",
+        "jobs",
+        "joke",
+        "jog",
+        "change",
+        "chance",
+        "charge",
+        "style",
+        "stale",
+        "stile",
+        "last",
+        "lost",
+        "list",
+        "east",
+        "fast",
+        "past",
+        "vast",
+        "cast",
+        "first",
+        "fist",
+        "should",
+        "shoulder",
+        "could",
+        "cloud",
+        "would",
+        "world",
+        "every",
+        "very",
+        "ever",
+        "split",
+        "spilt",
+        "spit",
+        "final",
+        "finale",
+        "music",
+        "musical",
+        "angle",
+        "angel",
+        "ankle",
+        "single",
+        "jangle",
+        "dawn",
+        "drawn",
+        "dusk",
+        "sunset",
+        "unset",
+        "render",
+        "tender",
+        "fender",
+        "lender",
+        "sender",
+        "export",
+        "expert",
+        "merge",
+    ]
+)
+_SYNONYMS = {"regen": "regenerate", "pls": "please", "plz": "please", "u": "you", "ur": "your"}
+_ZH_TYPOS = {
+    "分境": "分镜",
+    "分竟": "分镜",
+    "境头": "镜头",
+    "镜投": "镜头",
+    "竟头": "镜头",
+    "视屏": "视频",
+    "预栏": "预览",
+    "宫隔": "宫格",
+    "旁百": "旁白",
+}
+
+
+@dataclass
+class Repair:
+    text: str
+    evidence: list[str] = field(default_factory=list)
+    typos: int = 0
+
+
+_KNOWN: set[str] = set()
+
+
+def register_known_words(source: str) -> None:
+    """Words the grammar itself uses (the string constants of its source, docstrings left out):
+    never "repaired"."""
+    tree = ast.parse(source)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            words = re.sub(r"\\[A-Za-z]", " ", node.value)  # regex escapes: "\\bstitch" is "stitch"
+            _KNOWN.update(w.lower() for w in re.findall(r"[A-Za-z]{4,}", words))
+
+
+def _max_distance(word: str) -> int:
+    return 1 if len(word) <= 7 else 2
+
+
+def _plausible_typo(word: str, candidate: str) -> bool:
+    """People keep the first letter; a 4-letter word only counts as a typo when its letters are
+    swapped ("shto"), so "lake" never becomes "make"."""
+    if word[0] != candidate[0]:
+        return False
+    if len(word) == 4:
+        return sorted(word) == sorted(candidate)
+    return True
+
+
+def repair_typos(text: str) -> Repair:
+    """Fix misspelt domain words ("shto" → "shot", "nigth" → "night") and Chinese homophones."""
+    out = Repair(text)
+    for wrong, right in _ZH_TYPOS.items():
+        if wrong in out.text:
+            out.text = out.text.replace(wrong, right)
+            out.evidence.append(f"“{wrong}” read as “{right}” (typo)")
+            out.typos += 1
+    vocab = set(VOCABULARY)
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        low = word.lower()
+        if low in _SYNONYMS:
+            return _SYNONYMS[low]
+        if len(low) < 4 or low in vocab or low in COMMON_WORDS or not low.isalpha():
+            return word
+        if low in _KNOWN or low + "s" in vocab or (low.endswith("s") and low[:-1] in vocab):
+            return word  # a word the grammar knows, or a plural/singular of one
+        best = process.extractOne(
+            low, VOCABULARY, scorer=DamerauLevenshtein.distance, score_cutoff=_max_distance(low)
+        )
+        if best is None or best[1] == 0 or not _plausible_typo(low, str(best[0])):
+            return word
+        out.evidence.append(f"“{word}” read as “{best[0]}” (typo)")
+        out.typos += 1
+        return str(best[0])
+
+    out.text = re.sub(r"[A-Za-z]+", fix, out.text)
+    return out
+
+
+# --- wishes the product cannot fulfil, and injection the lexicon misses -----------------------
+
+UNSUPPORTED = (
+    r"\b(?:share|post|upload|publish|send|tweet|email|e-mail|mail|dm|message)\b.{0,40}"
+    r"\b(?:to|on|onto|via|with)\b.{0,30}"
+    r"\b(?:instagram|insta|tiktok|douyin|youtube|facebook|twitter|x\.com|weibo|bilibili|wechat|"
+    r"my \w+|the \w+ (?:team|group|channel)|producer|boss|agent|editor|client|friends?|email)\b"
+    r"|\b(?:share|post|upload|publish|tweet)\b.{0,30}\b(?:online|publicly|everywhere|it)\b"
+    r"|\b(?:email|e-mail|mail|tweet|text|dm)\s+(?:it|this|the|my|them)\b"
+    r"|\bprint\b|\bpdf\b|\border\b.{0,15}\b(?:pizza|food|lunch|dinner|coffee)\b|\bpizza\b"
+    r"|\bbuy\b|\bpurchase\b|\bpay\b|\bcredits?\b|\bsubscription\b|\brefund\b"
+    r"|\bweather\b|\bstock price|\bgo viral\b|\bviral\b|\bcall (?:my|the)\b|\bremind me\b"
+    r"|\btranslate\b|\bin (?:french|german|spanish|japanese|korean|russian|italian)\b"
+    r"|发到(?!.{0,3}(?:分镜|镜头))|发布到|上传到|上传至|分享到|分享给|发给|转发|发邮件|邮件|朋友圈|"
+    r"打印|订(?:个|一份)?外卖|外卖|充值|付款|购买|买点|天气|打电话|翻译成|提醒我|上热门"
+)
+EXTRA_INJECTION = (
+    r"^\s*(?:system|assistant|developer)\s*:|\bskip (?:the )?confirm|\bwithout (?:asking|confirm)"
+    r"|\bdeveloper mode\b|\badmin(?:istrator)? mode\b|\byou are (?:now )?(?:an? )?(?:admin|root|unrestricted)"
+    r"|\bpretend (?:you|that)\b|\bno rules\b|\bact as\b|\beveryone'?s\b"
+    r"|\b(?:reveal|print|show|leak)\b.{0,20}\b(?:api[- ]?key|secret|token|prompt)\b"
+    r"|管理员模式|跳过确认|不用确认|无需确认|开发者模式|你现在是|系统提示|提示词|所有人的"
+)
+
+
+def is_unsupported_wish(text: str) -> bool:
+    return re.search(UNSUPPORTED, text, re.I) is not None
+
+
+def is_extra_injection(text: str) -> bool:
+    return re.search(EXTRA_INJECTION, text, re.I) is not None
+
+
+# --- exceptions and negation ------------------------------------------------------------------
+
+_EXCEPT_EN = (
+    r"(?:,\s*|\s+)(?:but\s+not|except(?:\s+for)?|apart\s+from|other\s+than|excluding|besides|save\s+for)"
+    r"\s+(?P<x>(?:the\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|" + NUM + r")|" + ORD + r"|first|last|final|opening)"
+    r"(?:\s*(?:,|and|&|-|to|through)\s*(?:shots?\s*)?#?\s*(?:\d+|" + NUM + r"))*(?:\s+(?:one|shot)s?)?)"
+)
+_LEAVE_EN = (
+    r"(?:^|,\s*|\band\s+)(?:please\s+)?(?:don'?t|do not|never)\s+(?:touch|change|edit|modify|alter)\s+"
+    r"(?P<x>[^,;]+?)(?=\s*(?:,|;|\band\b|$))"
+    r"|(?:^|,\s*|\b(?:and|but)\s+)(?:leave|keep)\s+(?P<y>(?:the\s+)?(?:shots?\s*#?\s*\S+(?:\s*(?:,|and|-|to)\s*\S+)*"
+    r"|(?:first|last|final|opening)\s+(?:one|shot)))\s+(?:alone|as (?:it is|is)|unchanged|untouched)"
+    r"(?=\s*(?:,|;|\band\b|$))"
+)
+_EXCEPT_ZH = (
+    r"(?<![删去排移免解清])除了?(?P<x>[^，,。；;]{1,20}?)(?:以外|之外|外)?[，,]"
+    r"|[，,]?\s*(?P<y>第?[^，,。；;]{1,12}?)(?:个)?(?:不要动|别动|不动|不用改|不改|除外)"
+    r"|(?:别动|不要动|不动)(?P<z>[^，,。；;]{1,12})[，,]"
+)
+REST_WORDS = (
+    r"\b(?:the\s+)?(?:rest|others|other\s+(?:shots|ones)|remaining(?:\s+shots)?)\b|其他|其余|剩下|其它"
+)
+NEGATED_CLAUSE = (
+    r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|no)\b"
+    r"|^(?:先)?(?:不要|不用|别|无需|不必|先别)"
+)
+PADDING = (
+    r"(?:,\s*|\s+)(?:but|and)\s+keep\s+(?:everything|all|the rest|anything)\s+else\s+"
+    r"(?:the same|as (?:it is|is)|unchanged)\b"
+    r"|[,，]?\s*(?<![a-z])(?:thanks?(?: you)?(?: so much| a lot)?|thx|ty|谢谢(?:你|啦)?|多谢)\s*[!.。！]*\s*$"
+    r"|\s+(?:tbh|lol|pls|please)\s*[!.?]*$"
+)
+
+
+@dataclass
+class Exceptions:
+    text: str
+    excluded: list[int] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    needs_total: bool = False
+
+
+def _fragment_numbers(fragment: str, total: int | None) -> list[int]:
+    f = fragment.lower()
+    f = re.sub(r"\bones?\b", "shot", f)
+    if re.search(r"\b(?:first|opening)\b|第一|开头", f) and not re.search(r"\d|第[二三四五六七八九十]", f):
+        return [1]
+    if re.search(r"\b(?:last|final)\b|最后", f):
+        return [total] if total else []
+    m = re.search(ORD, f)
+    if m and not re.search(r"\d+\s*(?:,|and|-|to)", f):
+        n = parse_ordinal(m.group(0))
+        if n:
+            return [n]
+    cleaned = re.sub(r"shots?|the|#|第|个|镜头|分镜|号", " ", f)
+    found = parse_number_list(cleaned.strip())
+    if found:
+        return found
+    tokens = re.findall(rf"{NUM}(?:\s*(?:-|to|through|到|至)\s*{NUM})?", f)
+    return parse_number_list(", ".join(tokens)) if tokens else []
+
+
+def extract_exceptions(text: str, total: int | None) -> Exceptions:
+    """Take "except 3 and 7" / "don't touch shot 4" / "除了第4个" out of the sentence."""
+    out = Exceptions(text)
+    for pattern in (_EXCEPT_EN, _LEAVE_EN, _EXCEPT_ZH):
+        while True:
+            m = re.search(pattern, out.text, re.I)
+            if not m:
+                break
+            frag = next(g for g in m.groups() if g)
+            nums = _fragment_numbers(frag, total)
+            if not nums:
+                if re.search(r"\b(?:last|final)\b|最后", frag):
+                    out.needs_total = True
+                break
+            out.excluded.extend(n for n in nums if n not in out.excluded)
+            out.evidence.append(
+                f"except shot{'s' if len(nums) > 1 else ''} {nums} ← “{m.group(0).strip(' ,，')}”"
+            )
+            keep = "，" if pattern is _EXCEPT_ZH and m.group(0).endswith(("，", ",")) else ""
+            out.text = (out.text[: m.start()] + (keep or ", ") + out.text[m.end() :]).strip(" ,，")
+    return out
+
+
+def strip_padding(text: str) -> tuple[str, list[str]]:
+    evidence: list[str] = []
+    while True:
+        m = re.search(PADDING, text, re.I)
+        if not m or m.start() == 0:
+            break
+        evidence.append(f"ignored “{m.group(0).strip(' ,，')}” (padding)")
+        text = (text[: m.start()] + text[m.end() :]).strip()
+    return text, evidence
+
+
+# --- relative durations -----------------------------------------------------------------------
+
+_S = r"\s*(?:s|secs?|seconds?)"
+_REL_EN = [
+    (
+        rf"\b(?P<n>{NUM}|an?|one|half a)\s*(?:more\s+)?{_S}\s+(?P<dir>shorter|longer|less|more)\b",
+        None,
+    ),
+    (
+        rf"\b(?:add|give it|give)\s+(?P<n>{NUM}|an?|one)\s*(?:extra\s+|more\s+)?{_S}\s+(?:to|for)\b",
+        +1,
+    ),
+    (
+        rf"\b(?:trim|cut|take|shave|remove)\s+(?P<n>{NUM}|an?|one){_S}\s+(?:off|from|out of)\b",
+        -1,
+    ),
+    (rf"\b(?:shorten|trim)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", -1),
+    (rf"\b(?:lengthen|extend|stretch)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", +1),
+]
+_REL_ZH = [
+    (rf"(?:缩短|减少|减去|减|短|砍掉|剪掉)\s*(?P<n>{NUM}|半)\s*秒", -1),
+    (rf"(?:延长|加长|增加|拉长|长|加)\s*(?P<n>{NUM}|半)\s*秒", +1),
+]
+
+
+@dataclass
+class Relative:
+    delta: float
+    span: tuple[int, int]
+    phrase: str
+
+
+def relative_duration(text: str) -> Relative | None:
+    """``"three seconds shorter"`` → −3, ``"延长2秒"`` → +2 (None when the sentence sets no delta)."""
+    for pattern, sign in _REL_EN + _REL_ZH:
+        m = re.search(pattern, text, re.I)
+        if not m:
+            continue
+        raw = m.group("n").lower()
+        if raw in {"a", "an", "one"}:
+            n: float | None = 1.0
+        elif raw in {"half a", "半"}:
+            n = 0.5
+        else:
+            v = parse_int(raw)
+            n = float(v) if v is not None else None
+        if n is None:
+            continue
+        direction = sign
+        if direction is None:
+            direction = -1 if m.group("dir") in {"shorter", "less"} else +1
+        return Relative(direction * n, m.span(), m.group(0))
+    return None
+
+
+# --- clause segmentation ----------------------------------------------------------------------
+
+_VERB_EN = (
+    r"(?:animate|generate|regenerate|make|add|delete|remove|compose|cancel|stop|retry|export|download|"
+    r"commit|use|start|iterate|switch|move|split|merge|set|change|render|create|lock|favou?rite|star|take|"
+    r"save|narrate|give|put|turn|redo|draw|undo|revert|restore|go|roll|pick|select|choose|shorten|"
+    r"lengthen|trim|insert|rename|send|share|post|upload|email|print|tweet|publish|voice|do|apply|"
+    r"rebuild|shoot|extend|speed|slow|don'?t)\b"
+)
+_VERB_ZH = (
+    r"(?:把|给|为|将|生成|合成|删除|删掉|取消|重试|导出|添加|加|配|锁定|收藏|改|设|切换|拆|合并|移|"
+    r"保存|回到|撤销|做|出|重新|用|发|分享|上传|打印|还原|恢复|新建|创建|来)"
+)
+_TARGET = (
+    r"\bshots?\s*#?\s*\d|\bshots?\s+(?:"
+    + NUM
+    + r")\b|\b(?:the\s+)?(?:"
+    + ORD
+    + r"|last|final|opening)\s+shot"
+    r"|第\s*\S{1,3}\s*(?:个|场)|最后|开头"
+)
+_SPLIT = (
+    r"\s*(?:[;；]|。(?=.)|[.!?]\s+(?=[A-Za-z])"
+    r"|,?\s*\b(?:and\s+)?then\b|,?\s*\bafter that\b|,?\s*\band also\b"
+    r"|[,，]?\s*(?:然后|接着|之后再|随后|顺便|同时)"
+    r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组)"
+    r"|[,，]?\s*并且?(?=把|给|帮|生成|合成|删除|取消|重试|导出|添加|加|做成|配|锁定|收藏|发|分享|上传)"
+    r"|,\s+and\s+(?=" + _VERB_EN + r")|\s+and\s+(?=(?:also\s+)?" + _VERB_EN + r")"
+    r"|\s+and\s+(?=shots?\s*#?\s*\d+\s+(?:to|at|in|should)\b)"
+    r"|[,，]\s*)\s*"
+)
+
+
+def _independent(segment: str) -> bool:
+    if re.search(r"用$|^for\b|^(?:each|every one)\b|^每个", segment.strip().lower()):
+        return False  # a purpose or distributive modifier ("发抖音用", "每个5秒")
+    s = re.sub(
+        r"^(?:please|pls|and|also|just|now|first|then|so|ok|okay|can you|could you)\s+", "", segment.lower()
+    )
+    s = re.sub(r"^(?:请|麻烦|帮我|先|再|就|然后|并且?|也)", "", s)
+    if re.search(_TARGET, s):
+        return True
+    if re.match(_VERB_EN, s) or re.match(_VERB_ZH, s):
+        return True
+    return bool(re.match(r"(?:it|them|this|that)\b", s))
+
+
+def _bare_target(piece: str) -> bool:
+    if not re.search(_TARGET, piece.lower()):
+        return False
+    rest = re.sub(_TARGET + r"|\d+|" + NUM, " ", piece.lower())
+    return not re.sub(r"\b(?:and|the|shots?|#|to|through)\b|[,，、和与及\s个第镜头分]", "", rest)
+
+
+def segment(text: str) -> list[str]:
+    """Split a sentence into clauses; a piece without its own verb or target joins the one before,
+    and a piece that is only a target ("shot 2 and …") joins the one after."""
+    raw = [p for p in re.split(_SPLIT, text) if p and p.strip(" ,，.。")]
+    pieces: list[str] = []
+    carry = ""
+    for piece in raw:
+        if carry:
+            piece = f"{carry} and {piece}"
+            carry = ""
+        if _bare_target(piece):
+            carry = piece
+            continue
+        pieces.append(piece)
+    if carry:
+        pieces.append(carry)
+    out: list[str] = []
+    for piece in pieces:
+        if out and not _independent(piece):
+            joiner = "，" if re.search(r"[\u4e00-\u9fff]", out[-1] + piece) else ", "
+            out[-1] = out[-1] + joiner + piece
+        else:
+            out.append(piece)
+    return out
+
+
+def is_negated(clause: str) -> bool:
+    return re.search(NEGATED_CLAUSE, clause.strip().lower(), re.I) is not None
+
+
+# --- references by description ----------------------------------------------------------------
+
+_DESC_EN = [
+    r"\b(?:the\s+|all\s+(?:the\s+)?)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring)"
+    r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|get|with|at|in|on|and"
+    r"|at|into|for|please|pls)\b)[a-z]+)?)",
+    r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones)\b",
+]
+_DESC_ZH = [r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)"]
+_NOT_KEYWORDS = frozenset(
+    [
+        "first",
+        "last",
+        "final",
+        "opening",
+        "other",
+        "remaining",
+        "selected",
+        "current",
+        "next",
+        "previous",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "all",
+        "these",
+        "those",
+        "some",
+        "rest",
+        "few",
+        "new",
+        "same",
+        "following",
+        "above",
+        "below",
+        "scene",
+    ]
+)
+_ZH_NOT_KEYWORDS = frozenset(
+    {"所有", "全部", "每个", "其他", "最后", "开头", "这个", "那个", "剩下", "前面", "后面"}
+)
+
+
+@dataclass
+class DescriptionRef:
+    keyword: str
+    span: tuple[int, int]
+
+
+def description_ref(text: str) -> DescriptionRef | None:
+    for pattern in _DESC_EN:
+        for m in re.finditer(pattern, text, re.I):
+            k = m.group("k").lower().strip()
+            words = [w for w in k.split() if w not in {"the", "a"}]
+            k = words[-1] if words else ""
+            if (
+                k
+                and k not in _NOT_KEYWORDS
+                and not re.fullmatch(r"\d+|" + NUM, k)
+                and k not in {"night", "dusk"}
+            ):
+                return DescriptionRef(k, m.span())
+    for pattern in _DESC_ZH:
+        for m in re.finditer(pattern, text):
+            k = m.group("k")
+            k = re.sub(r"^(?:把|给|为|将|在|所有|全部)", "", k)
+            if len(k) >= 2 and k not in _ZH_NOT_KEYWORDS and not re.search(r"第|个|\d", k):
+                return DescriptionRef(k, m.span())
+    return None
+
+
+def match_descriptions(keyword: str, visuals: dict[int, str]) -> tuple[list[int], bool]:
+    """Shots whose description mentions ``keyword``: exact words first, then a fuzzy match
+    (rapidfuzz partial ratio ≥ 85). Returns (numbers, fuzzy?)."""
+    key = keyword.lower()
+    exact = [n for n, v in visuals.items() if key in v.lower()]
+    if exact:
+        return sorted(exact), False
+    if not key.isascii() or len(key) < 4:
+        return [], False
+    fuzzy = [n for n, v in visuals.items() if fuzz.partial_ratio(key, v.lower()) >= 85]
+    return sorted(fuzzy), True
+
+
+# --- answers to a clarifying question ---------------------------------------------------------
+
+_ORDINAL_WORDS = {
+    "first": 1,
+    "1st": 1,
+    "one": 1,
+    "second": 2,
+    "2nd": 2,
+    "two": 2,
+    "third": 3,
+    "3rd": 3,
+    "three": 3,
+    "fourth": 4,
+    "4th": 4,
+    "four": 4,
+    "fifth": 5,
+    "five": 5,
+}
+NEVER_MIND = (
+    r"^\s*(?:never ?mind|nevermind|forget it|cancel|no|nope|nothing|none|skip it|stop"
+    r"|不用了?|算了|不要了?|取消|没事|不了)\s*[.!。！]*\s*$"
+)
+
+
+def choice_index(answer: str, labels: list[str]) -> int | None:
+    """Which offered choice an answer picks: "2", "the first one", "第二个", "option B", or words
+    of a label (rapidfuzz token-set ratio ≥ 80). None when it is not a pick."""
+    a = unicodedata.normalize("NFKC", answer).strip().lower().strip(" .!?。！？")
+    a = re.sub(r"^(?:the|option|number|no\.?|choice|#)\s*", "", a)
+    a = re.sub(r"\s+(?:one|option|choice)$", "", a)
+    if a in _ORDINAL_WORDS:
+        n = _ORDINAL_WORDS[a]
+    elif re.fullmatch(r"\d", a):
+        n = int(a)
+    elif re.fullmatch(r"[ab]", a):
+        n = 1 if a == "a" else 2
+    else:
+        m = re.fullmatch(r"第\s*(\S{1,2}?)\s*(?:个|种|项|条)?", a)
+        n = parse_int(m.group(1)) if m else None
+        if n is None:
+            if re.search(r"\b(?:last|latter)\b|最后一个|后者", a):
+                n = len(labels)
+            elif re.search(r"\bformer\b|前者", a):
+                n = 1
+    if n is not None:
+        return n - 1 if 1 <= n <= len(labels) else None
+    if not labels:
+        return None
+    if re.search(r"[\u4e00-\u9fff]", a):
+        content = set(re.sub(r"[的那个一这是吧呢啊要就用选]", "", a))
+        if not content:
+            return None
+        scores = [len(content & set(label)) / len(content) for label in labels]
+        best_i = max(range(len(labels)), key=lambda i: scores[i])
+        ties = sum(1 for x in scores if x == scores[best_i])
+        return best_i if scores[best_i] >= 0.75 and ties == 1 else None
+    best = process.extractOne(a, [x.lower() for x in labels], scorer=fuzz.token_set_ratio, score_cutoff=80)
+    return None if best is None else int(best[2])
+
+
+ALL_ANSWER = (
+    r"^\s*(?:all|all of them|every(?:one| one| shot)?|each|all shots|the whole thing|everything"
+    r"|全部|所有|都要|全都|每个|所有的|全部的)(?![a-z])"
+)
+
+
+register_known_words(Path(__file__).read_text(encoding="utf-8"))
+
+__all__ = [
+    "ALL_ANSWER",
+    "NEVER_MIND",
+    "REST_WORDS",
+    "DescriptionRef",
+    "Exceptions",
+    "Relative",
+    "Repair",
+    "choice_index",
+    "description_ref",
+    "extract_exceptions",
+    "is_extra_injection",
+    "is_negated",
+    "is_unsupported_wish",
+    "match_descriptions",
+    "relative_duration",
+    "repair_typos",
+    "segment",
+    "strip_padding",
+]
