@@ -32,14 +32,15 @@ M = TypeVar("M")
 bearer_scheme = HTTPBearer(auto_error=False, description="JWT: `directordeck token --user NAME`, or Supabase")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in the thread pool, a hop this lookup does not need
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -70,6 +70,13 @@ async def _housekeeping(services: Services, limiter: RateLimiter) -> None:
         with contextlib.suppress(Exception):
             await run_in_threadpool(purge_idle_buckets, limiter)
         await asyncio.sleep(HOUSEKEEPING_S)
+
+
+UNTRACED_PATHS = frozenset({"/health", "/metrics"})
+
+
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in UNTRACED_PATHS
 
 
 def create_app(
@@ -137,6 +144,11 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # One SERVER span per request (FastAPI's native telemetry; TracingMiddleware binds the
+        # request id to it). No extra spans for dependency resolution, the endpoint and
+        # serialisation: they cost more than the 60-shot storyboard read itself. Probes and
+        # scrapes are not traced.
+        telemetry={"operation_spans": False, "exclude": _untraced},
     )
     app.state.settings = settings
     app.state.services = services
