@@ -8,9 +8,10 @@ conversation.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 MAX_PLAN_ATTEMPTS = 3  # the first plan + up to two repair rounds
+PLANNED_EVENT = "turn.planned"  # ledger event: a turn's validated plan, written as soon as it exists
 
 
 class TurnRequest(TypedDict):
@@ -20,6 +21,7 @@ class TurnRequest(TypedDict):
     workspace_id: str | None
     mode: str  # agent | pro
     focus: dict[str, Any]  # {"work_item_id", "track"}
+    update_id: NotRequired[str | None]  # the send_message Update: the API streams this turn's plan by it
 
 
 class AgentState(TypedDict, total=False):
