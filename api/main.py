@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from datetime import timedelta
 from typing import Any
 
@@ -165,6 +165,13 @@ async def readiness(services: Services) -> dict[str, dict[str, Any]]:
     return {"database": db_check, "temporal": temporal_check, "disk": disk}
 
 
+UNTRACED_PATHS = frozenset({"/health", "/metrics"})
+
+
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in UNTRACED_PATHS
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -230,6 +237,11 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # One SERVER span per request (FastAPI's native telemetry; TracingMiddleware binds the
+        # request id to it). No extra spans for dependency resolution, the endpoint and
+        # serialisation: they cost more than the 60-shot storyboard read itself. Probes and
+        # scrapes are not traced.
+        telemetry={"operation_spans": False, "exclude": _untraced},
     )
     app.state.settings = settings
     app.state.services = services
