@@ -185,7 +185,7 @@ _SHOT_ALL = [
     r"^(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
     r"(?:所有|全部|每个|每一个|每一|全体|整个)(?:的)?\s*(?:分镜|镜头)",
-    r"(?:分镜|镜头)(?:全部|都)",
+    r"(?<![个号0-9一二三四五六七八九十])(?:分镜|镜头)(?:全部|都)",  # not "第1到3个镜头都…" (those shots)
 ]
 _SHOT_LIST = [
     rf"\bshots?\s*(?:from\s+)?(?:#|no\.?\s*|number\s*)?({_EN_LIST})",
@@ -861,6 +861,12 @@ def describe(a: AnyAction, lang: Lang) -> str:
         img = _img_text(lang, d.get("cell"))
         if d.get("track"):
             img += _t(lang, f" from track {d['track']}", f"（{d['track']}方案）")
+        if t == "node.commit" and d.get("shots") is not None:
+            return _t(
+                lang,
+                f"Using {img} of each latest grid for {_shots_text(lang, d['shots'])}",
+                f"把{_shots_text(lang, d['shots'])}都设为各自最新宫格的{img}",
+            )
         if t == "node.commit":
             return _t(lang, f"Using {img} for shot {d['shot']}", f"把{img}设为第{d['shot']}个分镜的当前版本")
         if t == "node.reference":
@@ -1885,10 +1891,33 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     zh = p.has(
         r"设为|设成|定稿|选用|就用|选这张|用这张|选第|采用|确定用|作为(?:第\S{1,3}个)?(?:分镜|镜头)的?(?:当前|最终)?版本"
     )
+    batch = (
+        p.shots == "all"
+        or (isinstance(p.shots, list) and len(p.shots) > 1)
+        or (p.rest and bool(ctx.excluded))
+    )
+    if batch and p.has(r"\breferences?\b|\bref\b|参考"):
+        return None  # "use #2 as a reference for all shots" is not a selection
+    if batch and not (en or zh) and (p.cells or p.this_one or p.has(r"\bit\b|这个|这张|它")):
+        # "use the first image for every shot", "pick #2 in each shot", "每个镜头都用第一张"
+        en = p.has(r"\b(?:use|pick|select|choose|take|go with|keep|commit)\b")
+        zh = p.has(r"都用|全用|统一用|一律用|都选|都要|都设")
     if not (en or zh):
         return None
     if not (p.cells or p.this_one or p.has(r"\bit\b|这个|它")):
         return None
+    if batch:
+        if not p.cells:
+            raise _Stop(
+                "clarify",
+                p.t('Which image? Say e.g. "#1 for every shot".', "请问是哪一张？例如“每个镜头都用第1张”。"),
+            )
+        shots = _targets(p, ctx)
+        cell = _check_cell(p, p.cells[0], 9)
+        if isinstance(shots, list) and len(shots) == 1:
+            return [_act("node.commit", shot=shots[0], cell=cell, track=p.track)]
+        p.evidence.append(f"batch selection: #{cell} of each latest grid ← {_shots_text('en', shots)}")
+        return [_act("node.commit", shots=shots, cell=cell, track=p.track)]
     if isinstance(p.shots, list):
         shot = _one_shot(p, ctx)
     elif ctx.focus.shot:

@@ -510,3 +510,43 @@ async def test_storyboard_rebuild_is_proposed_snapshotted_then_undoable(make_age
     assert len(rebuilt) == 3 and all("rooftop" not in s["spec"].get("visual", "") for s in rebuilt)
     assert undone.ok and len(undone.results[0].data["missing_work_item_ids"]) == 1  # shot 4 is gone
     assert [s["spec"]["visual"] for s in restored] == [f"the fox on rooftop {i}" for i in range(1, 4)]
+
+
+async def test_batch_selection_uses_the_same_cell_of_each_latest_grid_and_is_undoable(make_agent_rig) -> None:
+    """Issue 13: "use the first image for every shot" — one proposed node.commit over many shots;
+    shots without a grid are skipped and named; the snapshot taken first undoes it."""
+    from schema.repositories import nodes, tracks
+
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
+        ws = rig.workspace(3)
+        firsts: dict[int, str] = {}
+        with unit_of_work(rig.db_url) as s:
+            for idx in (1, 2):
+                item = work_items.get_shot_by_idx(s, uuid.UUID(ws), idx)
+                assert item is not None
+                track = tracks.get_or_create(s, item.id, "A")
+                grid = nodes.create_grid(
+                    s, work_item_id=item.id, track_id=track.id, parent_id=None, payload={}, cells=[{}] * 4
+                )
+                firsts[idx] = str(grid.cells[0].id)
+        batch = planned("use the first image for every shot")
+        proposal = await rig.router.run(ALICE, ws, batch)
+        unchanged = shots_of(rig.db_url, ws)
+        done = await rig.router.run(ALICE, ws, batch, confirmed=True)
+        chosen = shots_of(rig.db_url, ws)
+        undo = turn({"type": "version.rollback", "args": {"snapshot_id": done.snapshot_id}})
+        undone = await rig.router.run(ALICE, ws, undo, confirmed=True)
+        restored = shots_of(rig.db_url, ws)
+
+    assert batch.actions[0].type == "node.commit" and batch.actions[0].args.shots == "all"
+    assert proposal.mode == "propose" and "touches all shots" in proposal.proposal["reason"]
+    assert "shots 1–2 now use image #1" in proposal.proposal["preview"][0]
+    assert "shot 3 skipped" in proposal.proposal["preview"][0]
+    assert [s["selected"] for s in unchanged] == [None, None, None]
+    assert done.ok and done.snapshot_id and done.results[0].data["shots"] == [1, 2]
+    assert done.results[0].data["skipped"] == [3]
+    assert [str(s["selected"]) for s in chosen[:2]] == [firsts[1], firsts[2]] and chosen[2][
+        "selected"
+    ] is None
+    assert undone.ok and [s["selected"] for s in restored] == [None, None, None]
+    assert "shot 1: selected image" in undone.results[0].data["summary"]
