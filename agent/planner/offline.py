@@ -458,6 +458,37 @@ _CAMERA_PHRASES = "|".join(
 )
 
 
+_LINE_FIELDS = {
+    "dialogue": (r"dialog(?:ue)?|lines?", r"台词|对白"),
+    "narration": (r"narration|voice-?over", r"旁白|解说词"),
+}
+_LANGUAGE_WORD = r"(?:english|chinese|mandarin|中文|英文|普通话)\W*$"
+
+
+def _line_text(p: Parsed, field: str) -> str | None:
+    """New text for a shot's dialogue or narration, quoted or after "to:"/":"/"改成":
+    "shot 4 needs dialogue: 'I can almost reach it'", "第三个镜头的旁白改成：月亮不见了"."""
+    en, zh = _LINE_FIELDS[field]
+    m = re.search(
+        rf"\b(?:{en})\b[^\"':]{{0,30}}?(?:\bto\b\s*:?|:|\bis\b|=|\bsays?\b\s*:?)\s*[\"']?([^\"']+?)[\"']?\s*[.!]?$",
+        p.cased,
+        re.I,
+    ) or re.search(rf"(?:{zh})(?:改成|改为|换成|是|为)?\s*:?\s*\"?([^\"]+?)\"?\s*[。！]?$", p.cased)
+    if m is None:
+        return None
+    text = m.group(1).strip(" .。:：")
+    if re.fullmatch(_LANGUAGE_WORD, text, re.I) or len(text) < 2:
+        return None  # "narration to English" is a project setting, not new text
+    if re.match(
+        r"(?:shots?|all|every|each|this|that|it|them|the (?:last|first|final|opening|rest))\b", text, re.I
+    ):
+        return None  # "add narration to shots 1-3" names targets, not text
+    quoted_or_colon = re.search(r'["\':]', p.cased[m.start() :]) is not None
+    if not quoted_or_colon and not p.has(r"\b(?:change|set|update|make|rewrite|replace)\b|改成|改为|换成"):
+        return None  # "narrate shot 3" has no new text
+    return text
+
+
 def _quoted(cased: str) -> str | None:
     m = re.search(r'"([^"]+)"|「([^」]+)」|『([^』]+)』', cased)
     if not m:
@@ -1095,6 +1126,22 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             before = re.sub(r"^(?:在|我|我们)", "", m.group(1)).strip()
+    if not before:  # "undo the neon thing", "revert the rain change", "撤销霓虹灯的修改": the object names it
+        m = re.search(
+            r"^(?:undo|revert|roll ?back|take back)\s+(?:the\s+|my\s+|that\s+|this\s+)?(.+?)"
+            r"(?:\s+(?:thing|change|changes|edit|edits|stuff|update|one))?\s*[.!?]*$",
+            p.head,
+            re.I,
+        ) or re.search(
+            r"(?:撤销|撤回|还原)(?:一下)?(?:刚才)?(.+?)(?:的)?(?:修改|改动|更改|操作|那次)", p.cased
+        )
+        what = m.group(1).strip(" .'\"") if m else ""
+        if what and not re.fullmatch(
+            r"(?:it|that|this|everything|all|last|the last|last change|changes?|edits?|刚才|上一步|上次)",
+            what,
+            re.I,
+        ):
+            before = what
     if before:
         return [_act("version.rollback", before=before, snapshot_id=_match_snapshot(ctx, before))]
     if ctx.snapshots:
@@ -1331,7 +1378,8 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcompose\b|\bassemble\b|\bstitch\b"
         r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
-        r"|\b(?:make|create|generate|build|do|give me|show me)\s+(?:a |the )?(?:quick |rough )?"
+        r"|\b(?:make|create|generate|build|do|give me|show me|render|cut)\s+(?:me\s+)?"
+        r"(?:a |the )?(?:quick |rough )?"
         r"(?:preview|rough cut|final cut|final video|final version)\b"
         r"|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
     )
@@ -1424,6 +1472,21 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         if m:
             key = _first(lx.LOCKS, m.group(1).lower()) or "profile"
             return [_act("character.update", name=name, patch={key: m.group(2).strip(" .。")})]
+        m = re.search(
+            rf"\b{re.escape(name)}\s+(?:now\s+)?(?:has|gets|got|should have)\s+(?:an?\s+)?"
+            r"(.+?)\s+(hair(?:style)?)\b",
+            p.cased,
+            re.I,
+        )
+        if m:
+            return [_act("character.update", name=name, patch={"hair": m.group(1).strip()})]
+        m = re.search(
+            rf"\b{re.escape(name)}\s+(?:now\s+)?(?:wears|is wearing|should wear)\s+(.+?)\s*(?:now)?[.!]?$",
+            p.cased,
+            re.I,
+        )
+        if m:
+            return [_act("character.update", name=name, patch={"outfit": m.group(1).strip()})]
     return None
 
 
@@ -1883,6 +1946,7 @@ def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcommit\b|\buse\b.*\bfor (?:shot|this shot|the shot)\b"
+        r"|^(?:let'?s\s+|i'?ll\s+|we'?ll\s+)?(?:just\s+)?use\s+(?:#|number|no\.|image|picture|option|the\s+\w+\s+one\b)"
         r"|\b(?:select|pick|choose|go with|keep|approve|lock in)\s+"
         r"(?:#|this|that|image|picture|the|number|option|\d)"
         r"|\bmake\b.*\bthe (?:main|selected|current|final|chosen)\b"
@@ -2014,6 +2078,8 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None
     if _quoted(p.cased) and p.has(r"\b(?:set|change|update|to)\b|改成|改为|[:：]"):
         return None  # new narration text: a shot.update
+    if _line_text(p, "narration") or _line_text(p, "dialogue"):
+        return None  # "the narration of shot 3 to: …" is new text, not a recording
     kind = "dialogue" if p.has(r"\bdialog(?:ue)?\b|对白|台词") else "narration"
     voice = _first(lx.VOICE, p.text)
     return [_act("gen.voice", shots=_gen_targets(p, ctx), voice=voice, kind=kind)]
@@ -2131,7 +2197,10 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"):
+    if not p.has(
+        r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"
+        r"|\bto (?:an? |the )?(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|vibe)\b"
+    ):
         return None
     if isinstance(p.shots, list) or p.this_shot:
         return None  # a per-shot style override: shot.update
@@ -2167,13 +2236,15 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
     m = re.search(
         r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=)|says?\s*:?)\s*\"([^\"]+)\"", p.cased, re.I
     ) or re.search(r"(?:台词|对白)(?:改成|改为|是|为|:)?\s*\"?([^\"]+?)\"?$", p.cased)
-    if m:
-        patch["dialogue"] = m.group(1).strip()
+    line = m.group(1).strip(" :：") if m else _line_text(p, "dialogue")
+    if line:
+        patch["dialogue"] = line
     m = re.search(r"\bnarration\b[^\"]{0,30}?(?:to|:|is|=)\s*\"([^\"]+)\"", p.cased, re.I) or re.search(
         r"旁白(?:改成|改为|是|为|:)\s*\"?([^\"]+?)\"?$", p.cased
     )
-    if m:
-        patch["narration"] = m.group(1).strip()
+    line = m.group(1).strip(" :：") if m else _line_text(p, "narration")
+    if line:
+        patch["narration"] = line
     if p.has(r"\bstyle\b|画风|风格|风(?=$|[\s,，。；;])"):
         style = _style(p)
         if style:

@@ -998,3 +998,44 @@ def test_batch_selection_is_not_a_reference_and_needs_an_image() -> None:
     ]
     asked = PLANNER.plan("use it for every shot", CTX)
     assert asked.actions == [] and "Which image" in asked.message
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # new line text is an edit, not a recording (a recording would overwrite the narration)
+        (
+            "change the narration of shot 3 to: the moon is gone",
+            [("shot.update", {"patch": {"narration": "the moon is gone"}})],
+        ),
+        ("第3个镜头旁白：月亮不见了", [("shot.update", {"patch": {"narration": "月亮不见了"}})]),
+        (
+            "shot 4 dialogue: 'almost there'",
+            [("shot.update", {"shots": [4], "patch": {"dialogue": "almost there"}})],
+        ),
+        ("add narration to shots 1-3", [("gen.voice", {"shots": [1, 2, 3]})]),
+        # the object of "undo" names the change
+        ("revert the neon lighting", [("version.rollback", {"snapshot_id": "snap-neon"})]),
+        # a character's look said as a fact
+        (
+            "Mia now has short silver hair",
+            [("character.update", {"name": "Mia", "patch": {"hair": "short silver"}})],
+        ),
+        # "to a … look" is a style; "render a preview" is compose
+        ("move everything to a pastel look", [("project.set_style", {"style": "pastel"})]),
+        ("render me a quick preview", [("gen.compose", {"mode": "preview"})]),
+    ],
+)
+def test_fixes_from_the_fresh_held_out_set_generalise(sentence: str, expected: Expected) -> None:
+    turn = PLANNER.plan(sentence, CTX)
+    assert [a.type for a in turn.actions] == [t for t, _ in expected], turn.message
+    for action, (_, subset) in zip(turn.actions, expected, strict=True):
+        args = _args(action)
+        assert {k: args.get(k) for k in subset} == subset, args
+
+
+def test_use_number_n_in_pro_mode_commits_that_image() -> None:
+    turn = PLANNER.plan("use number 6", CTX)
+    assert [(a.type, _args(a)) for a in turn.actions] == [
+        ("node.commit", {"shot": 3, "cell": 6, "track": "B"})
+    ]
