@@ -10,8 +10,8 @@ Rules:
 - selections: ``favorites`` — every favorite, grouped by shot order (drafts last), one folder per
   shot or draft; ``selected`` — per shot in order, the shot's selected version (the node
   ``work_item.selected_node_id`` points at), its clip and its narration as compose picks them
-  (``nodes.compose_inputs``: the selected video, else the newest ok video made from the selected
-  node; the newest ok narration), then the newest compose output of the workspace;
+  (``nodes.compose_inputs``: the shot's current clip and current narration pointers), then the
+  workspace's current cut (``workspace.current_cut_node_id``);
 - ``naming`` is an optional pattern for file names (``PLACEHOLDERS``; ``/`` makes folders, the
   stored file's extension is always appended; a pattern without a placeholder gets ``-{n}``);
   without it the layout is the favorites download's (``shot-03/hero-cell2-1a2b3c4d.png``) or, for
@@ -351,7 +351,7 @@ def _selected_items(session: Session, workspace_id: uuid.UUID) -> list[_Item]:
         str(node_id): row
         for node_id, row in node_repo.with_assets(session, [uuid.UUID(v) for v in clips.values()]).items()
     }
-    voices = node_repo.newest_voices(session, workspace_id)  # the narration compose uses
+    voices = node_repo.current_voices(session, workspace_id)  # the narration compose uses
     items: list[_Item] = []
     for version in versions:
         shot = version.work_item
@@ -378,7 +378,7 @@ def _selected_items(session: Session, workspace_id: uuid.UUID) -> list[_Item]:
         if not found:
             found.append(_Item(shot, None, None, "selected", folder, number, missing="no selected version"))
         items.extend(found)
-    composed = node_repo.latest_output(session, workspace_id, NodeType.compose)
+    composed = node_repo.current_output(session, workspace_id, NodeType.compose)
     if composed is not None:
         items.append(_Item(None, composed[0], composed[1], "compose", "", "all"))
     return items
