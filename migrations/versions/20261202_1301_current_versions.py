@@ -14,7 +14,7 @@ selected node if it is a video, else the newest ok video made from it, else with
 the newest ok video; the newest ok narration, cut and music), so nothing changes on upgrade.
 
 Revision ID: 1301
-Revises: 0004
+Revises: 1201
 Create Date: 2026-12-02 12:00:00.000000+00:00
 """
 
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '1301'
-down_revision: str | None = '0004'
+down_revision: str | None = '1201'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
