@@ -58,6 +58,7 @@ class StoryboardInput:
     shot_count: int
     style: str | None = None
     provider: str = "auto"
+    replace: bool = False  # a confirmed rebuild overwrites existing shots (else storyboard_exists)
 
 
 @dataclass

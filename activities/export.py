@@ -10,8 +10,8 @@ Rules:
 - selections: ``favorites`` — every favorite, grouped by shot order (drafts last), one folder per
   shot or draft; ``selected`` — per shot in order, the shot's selected version (the node
   ``work_item.selected_node_id`` points at), its clip and its narration as compose picks them
-  (``nodes.compose_inputs``: the selected video, else the newest ok video made from the selected
-  node; the newest ok narration), then the newest compose output of the workspace;
+  (``nodes.compose_inputs``: the shot's current clip and current narration pointers), then the
+  workspace's current cut (``workspace.current_cut_node_id``);
 - ``naming`` is an optional pattern for file names (``PLACEHOLDERS``; ``/`` makes folders, the
   stored file's extension is always appended; a pattern without a placeholder gets ``-{n}``);
   without it the layout is the favorites download's (``shot-03/hero-cell2-1a2b3c4d.png``) or, for
@@ -30,7 +30,7 @@ Rules:
 - ``formats`` say what the package holds (``EXPORT_FORMATS``; default ``media`` alone, today's
   zip): ``media`` is the selection's files; ``otio``/``fcpxml``/``fcp7xml``/``edl`` are timelines of
   the cut (``activities.timeline``) written at the package root next to the cut's media (each
-  shot's clip and narration as compose joins them, and the latest cut's music), which they name
+  shot's clip and narration as compose joins them, and the current cut's music), which they name
   by relative path; ``srt``/``vtt`` are its subtitles; ``capcut`` is a draft folder under
   ``capcut/<title>/`` with its own copy of the media in ``materials/``. Unknown formats are
   ``format_invalid``; a timeline or subtitles with no clip to cut are ``nothing_to_export``.
@@ -401,7 +401,7 @@ def _selected_items(session: Session, workspace_id: uuid.UUID) -> list[_Item]:
         str(node_id): row
         for node_id, row in node_repo.with_assets(session, [uuid.UUID(v) for v in clips.values()]).items()
     }
-    voices = node_repo.newest_voices(session, workspace_id)  # the narration compose uses
+    voices = node_repo.current_voices(session, workspace_id)  # the narration compose uses
     items: list[_Item] = []
     for version in versions:
         shot = version.work_item
@@ -428,7 +428,7 @@ def _selected_items(session: Session, workspace_id: uuid.UUID) -> list[_Item]:
         if not found:
             found.append(_Item(shot, None, None, "selected", folder, number, missing="no selected version"))
         items.extend(found)
-    composed = node_repo.latest_output(session, workspace_id, NodeType.compose)
+    composed = node_repo.current_output(session, workspace_id, NodeType.compose)
     if composed is not None:
         items.append(_Item(None, composed[0], composed[1], "compose", "", "all"))
     return items
@@ -579,12 +579,12 @@ class _CutRows:
 
 
 def _cut_rows(session: Session, workspace_id: uuid.UUID) -> _CutRows:
-    """The cut as compose makes it (``nodes.compose_inputs``), and the latest cut's music/size."""
+    """The cut as compose makes it (``nodes.compose_inputs``), and the current cut's music/size."""
     inputs = node_repo.compose_inputs(session, workspace_id)
     ids = [uuid.UUID(i["video_node_id"]) for i in inputs]
     ids += [uuid.UUID(i["voice_node_id"]) for i in inputs if i["voice_node_id"]]
-    latest = node_repo.latest_output(session, workspace_id, NodeType.compose)
-    music_id = str((latest[0].payload or {}).get("music_node_id") or "") if latest else ""
+    current = node_repo.current_output(session, workspace_id, NodeType.compose)
+    music_id = str((current[0].payload or {}).get("music_node_id") or "") if current else ""
     if music_id:
         ids.append(uuid.UUID(music_id))
     found = node_repo.with_assets(session, ids)
@@ -596,10 +596,10 @@ def _cut_rows(session: Session, workspace_id: uuid.UUID) -> _CutRows:
             continue
         voice = found.get(uuid.UUID(i["voice_node_id"])) if i["voice_node_id"] else None
         shots.append(_CutShotRow(item, float(i["duration_s"]), i["narration"], video, voice))
-    mode = str((latest[0].payload or {}).get("mode") or "preview") if latest else "preview"
+    mode = str((current[0].payload or {}).get("mode") or "preview") if current else "preview"
     defaults = MODE_DEFAULTS.get(mode, MODE_DEFAULTS["preview"])
-    width = int(latest[1].width or defaults["width"]) if latest else defaults["width"]
-    height = int(latest[1].height or defaults["height"]) if latest else defaults["height"]
+    width = int(current[1].width or defaults["width"]) if current else defaults["width"]
+    height = int(current[1].height or defaults["height"]) if current else defaults["height"]
     music = found.get(uuid.UUID(music_id)) if music_id else None
     return _CutRows(shots, music, mode, width, height)
 

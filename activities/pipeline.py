@@ -363,7 +363,9 @@ class PipelineActivities:
     ) -> StoryboardResult:
         data = board.model_dump(mode="json")
         with unit_of_work(self.database_url) as session:
-            shots = storyboard_repo.replace_storyboard(session, _uuid(inp.task.workspace_id), data)
+            shots = storyboard_repo.replace_storyboard(
+                session, _uuid(inp.task.workspace_id), data, replace=inp.replace
+            )
             result = StoryboardResult(
                 title=board.title,
                 shot_ids=[str(s.id) for s in shots],

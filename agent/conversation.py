@@ -10,6 +10,8 @@ Rules:
   Signal) resumes it; a new message while a proposal waits declines the proposal first, unless the
   message itself is a yes/no;
 - messages are stored in the ledger by an activity after every reply, not kept in workflow state;
+- the turn request carries the Update's id: the planner announces the validated plan under it as
+  a ledger event (``turn.planned``), which the API streams before the turn is executed;
 - after ``max_turns_per_run`` turns (and no proposal pending, no turn running) the workflow
   continues as new, carrying only ids, the focus and the message watermark;
 - an idle conversation ends after ``idle_timeout_s``; the next message starts it again (same id).
@@ -37,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from agent.state import TurnRequest, initial_state
 
 MAX_MESSAGE_CHARS = 4000
+PLAN_STREAM_PATCH = "turn-request-carries-update-id"  # histories before it planned without the id
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=500), maximum_attempts=10)
 _YES = re.compile(
     r"^\s*(?:y|yes|yep|yeah|sure|ok|okay|confirm(?:ed)?|go ahead|do it|proceed|approve[d]?|"
@@ -222,6 +225,9 @@ class ConversationWorkflow:
                 focus=dict(self._focus),
                 question=self._question,
             )
+            if workflow.patched(PLAN_STREAM_PATCH):  # the planner announces the plan under this id
+                update = workflow.current_update_info()
+                request["update_id"] = update.id if update is not None else None
             reply = await self._invoke(initial_state(request), turn_id, msg.text)
             await self._record(turn_id, "turn", msg.text, reply)
             return reply

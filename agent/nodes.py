@@ -10,6 +10,8 @@ sent to a thread pool, which a workflow cannot use).
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 from typing import Any
 
 from langgraph.types import interrupt
@@ -17,12 +19,15 @@ from pydantic import ValidationError
 
 from agent.activities import current_deps
 from agent.context import build_context
-from agent.state import MAX_PLAN_ATTEMPTS, AgentState
+from agent.state import MAX_PLAN_ATTEMPTS, PLANNED_EVENT, AgentState, TurnRequest
 from infra.ledger import unit_of_work
 from schema.actions import Turn
 from schema.domain_errors import DomainError
+from schema.repositories import events as event_repo
 from services.execution import Caller, failed_turn
 from services.resolve import Focus
+
+log = logging.getLogger(__name__)
 
 # --- activities -------------------------------------------------------------------------------
 
@@ -43,16 +48,36 @@ async def load_context(state: AgentState) -> dict[str, Any]:
 
 
 async def plan(state: AgentState) -> dict[str, Any]:
-    """Sentence → candidate turn (activity: the LLM call, or the offline grammar)."""
+    """Sentence → candidate turn (activity: the LLM call, or the offline grammar). A candidate that
+    passes `validate` (the same rule the workflow applies next) and has actions is announced at once
+    as a `turn.planned` ledger event, so the chat stream shows the plan before it is executed."""
     req = state["request"]
-    planner = current_deps().get_planner()
-    candidate = await planner.aplan(
+    deps = current_deps()
+    candidate = await deps.get_planner().aplan(
         req["text"],
         state.get("context") or {},
         feedback=state.get("errors") or None,
         previous=state.get("candidate"),
     )
+    turn = (await validate({"candidate": candidate}))["turn"]
+    if turn and turn.get("actions") and req.get("workspace_id") and req.get("update_id"):
+        await asyncio.to_thread(_announce_plan, deps.database_url, req, turn)
     return {"candidate": candidate, "attempts": (state.get("attempts") or 0) + 1}
+
+
+def _announce_plan(database_url: str, req: TurnRequest, turn: dict[str, Any]) -> None:
+    """Best effort: a ledger hiccup must not fail planning (the reply still carries the plan)."""
+    data = {
+        "turn_id": req["turn_id"],
+        "update_id": req.get("update_id"),
+        "intent": turn.get("intent") or "",
+        "actions": turn.get("actions") or [],
+    }
+    try:
+        with unit_of_work(database_url) as session:
+            event_repo.append(session, uuid.UUID(str(req["workspace_id"])), PLANNED_EVENT, data)
+    except Exception as exc:
+        log.warning("could not announce the plan of %s: %s", req["turn_id"], exc)
 
 
 async def execute(state: AgentState) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, NotRequired, TypedDict
 
 MAX_PLAN_ATTEMPTS = 3  # the first plan + up to two repair rounds
+PLANNED_EVENT = "turn.planned"  # ledger event: a turn's validated plan, written as soon as it exists
 
 
 class TurnRequest(TypedDict):
@@ -21,6 +22,7 @@ class TurnRequest(TypedDict):
     mode: str  # agent | pro
     focus: dict[str, Any]  # {"work_item_id", "track"}
     question: NotRequired[dict[str, Any] | None]  # the previous turn's clarifying question (PendingQuestion)
+    update_id: NotRequired[str | None]  # the send_message Update: the API streams this turn's plan by it
 
 
 class AgentState(TypedDict, total=False):

@@ -39,14 +39,15 @@ cookie_scheme = APIKeyCookie(
 )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in the thread pool, a hop this lookup does not need
     return request.app.state.services  # type: ignore[no-any-return]
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 

@@ -4,7 +4,7 @@ outputs added to task events.
 Rules:
 - ``EVENT_DATA`` names the ``data`` payload of every ledger event kind (``GET
   /workspaces/{id}/events``, and the ``progress`` events of a chat turn); ``CHAT_EVENTS`` the
-  typed events of ``POST /conversations/{id}/messages``. ``install_event_schemas`` puts them all
+  typed events of ``POST /conversations/{id}/messages``. ``add_event_schemas`` puts them all
   under ``components.schemas`` and describes both streams' ``text/event-stream`` bodies with a
   ``oneOf`` of them plus an ``x-sse-events`` map (event name → schema), so a client can generate
   its types; a test checks that every kind the code emits is listed here;
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -232,55 +230,41 @@ def _schema_name(kind: str, prefix: str) -> str:
     return prefix + "".join(part.capitalize() for part in kind.replace(".", "_").split("_"))
 
 
-def install_event_schemas(app: FastAPI) -> None:
-    """Describe both SSE streams in the app's OpenAPI document (built once, then cached)."""
+def add_event_schemas(doc: dict[str, Any]) -> None:
+    """Describe both SSE streams in an OpenAPI document: every event kind as a schema."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    ref = "#/components/schemas/"
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        doc = get_openapi(
-            title=app.title,
-            version=app.version,
-            description=app.description,
-            routes=app.routes,
-        )
-        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-        ref = "#/components/schemas/"
+    def add(model: type[BaseModel]) -> str:
+        schema = model.model_json_schema(ref_template=ref + "{model}")
+        for name, sub in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, sub)
+        schemas.setdefault(model.__name__, schema)
+        return ref + model.__name__
 
-        def add(model: type[BaseModel]) -> str:
-            schema = model.model_json_schema(ref_template=ref + "{model}")
-            for name, sub in schema.pop("$defs", {}).items():
-                schemas.setdefault(name, sub)
-            schemas.setdefault(model.__name__, schema)
-            return ref + model.__name__
-
-        ledger: dict[str, str] = {}
-        for kind, model in EVENT_DATA.items():
-            name = _schema_name(kind, "Event")
-            schemas[name] = {
-                "title": name,
-                "description": f"Ledger event `{kind}`",
-                "allOf": [{"$ref": add(LedgerEvent)}],
-                "properties": {"kind": {"const": kind}, "data": {"$ref": add(model)}},
-            }
-            ledger[kind] = ref + name
-        chat = {kind: add(model) for kind, model in CHAT_EVENTS.items()}
-        for path, events in (
-            ("/workspaces/{workspace_id}/events", ledger),
-            ("/conversations/{conversation_id}/messages", chat),
-        ):
-            op = next(iter(v for k, v in doc["paths"].get(path, {}).items() if k in ("get", "post")), None)
-            if op is None:
-                continue
-            content = op["responses"]["200"].setdefault("content", {})
-            content["text/event-stream"] = {
-                "schema": {"oneOf": [{"$ref": r} for r in dict.fromkeys(events.values())]},
-                "x-sse-events": {k: {"$ref": r} for k, r in events.items()},
-            }
-        app.openapi_schema = doc
-        return doc
-
-    app.openapi = openapi  # type: ignore[method-assign]
+    ledger: dict[str, str] = {}
+    for kind, model in EVENT_DATA.items():
+        name = _schema_name(kind, "Event")
+        schemas[name] = {
+            "title": name,
+            "description": f"Ledger event `{kind}`",
+            "allOf": [{"$ref": add(LedgerEvent)}],
+            "properties": {"kind": {"const": kind}, "data": {"$ref": add(model)}},
+        }
+        ledger[kind] = ref + name
+    chat = {kind: add(model) for kind, model in CHAT_EVENTS.items()}
+    for path, events in (
+        ("/workspaces/{workspace_id}/events", ledger),
+        ("/conversations/{conversation_id}/messages", chat),
+    ):
+        op = next(iter(v for k, v in doc["paths"].get(path, {}).items() if k in ("get", "post")), None)
+        if op is None:
+            continue
+        content = op["responses"]["200"].setdefault("content", {})
+        content["text/event-stream"] = {
+            "schema": {"oneOf": [{"$ref": r} for r in dict.fromkeys(events.values())]},
+            "x-sse-events": {k: {"$ref": r} for k, r in events.items()},
+        }
 
 
-__all__ = ["CHAT_EVENTS", "EVENT_DATA", "install_event_schemas"]
+__all__ = ["CHAT_EVENTS", "EVENT_DATA", "add_event_schemas"]

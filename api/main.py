@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from agent.registry import check_registry
 from api.auth import require_metrics_access
 from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers, request_id_of
-from api.event_schemas import install_event_schemas
+from api.event_schemas import add_event_schemas
 from api.idempotency import purge_expired
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from api.ratelimit import RateLimiter, purge_idle_buckets
@@ -91,32 +91,35 @@ IDEMPOTENCY_409 = {
 }
 
 
-def _document_retry_after(app: FastAPI) -> None:
+def _document_retry_after(doc: dict[str, Any]) -> None:
     """Every operation taking `Idempotency-Key` documents its 409 with `Retry-After`."""
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            params = operation.get("parameters", [])
+            if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in params):
+                existing = operation.setdefault("responses", {}).get("409", {})
+                operation["responses"]["409"] = {
+                    **existing,
+                    **IDEMPOTENCY_409,
+                    "content": existing.get("content")
+                    or {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+                }
+
+
+def _install_openapi(app: FastAPI) -> None:
+    """The OpenAPI document, built once: the routes, the idempotency 409s, every SSE event type."""
     from fastapi.openapi.utils import get_openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
+            doc = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            for item in schema.get("paths", {}).values():
-                for operation in item.values():
-                    if not isinstance(operation, dict):
-                        continue
-                    params = operation.get("parameters", [])
-                    if any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in params):
-                        existing = operation.setdefault("responses", {}).get("409", {})
-                        operation["responses"]["409"] = {
-                            **existing,
-                            **IDEMPOTENCY_409,
-                            "content": existing.get("content")
-                            or {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
-                        }
-            app.openapi_schema = schema
+            _document_retry_after(doc)
+            add_event_schemas(doc)
+            app.openapi_schema = doc
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -160,6 +163,13 @@ async def readiness(services: Services) -> dict[str, dict[str, Any]]:
     if not disk["ok"]:
         disk.update(code="disk_full", detail=space.problem())
     return {"database": db_check, "temporal": temporal_check, "disk": disk}
+
+
+UNTRACED_PATHS = frozenset({"/health", "/metrics"})
+
+
+def _untraced(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in UNTRACED_PATHS
 
 
 def create_app(
@@ -227,6 +237,11 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # One SERVER span per request (FastAPI's native telemetry; TracingMiddleware binds the
+        # request id to it). No extra spans for dependency resolution, the endpoint and
+        # serialisation: they cost more than the 60-shot storyboard read itself. Probes and
+        # scrapes are not traced.
+        telemetry={"operation_spans": False, "exclude": _untraced},
     )
     app.state.settings = settings
     app.state.services = services
@@ -285,7 +300,6 @@ def create_app(
             )
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    _document_retry_after(app)
     for module in (
         workspaces,
         characters,
@@ -305,5 +319,5 @@ def create_app(
         studio,
     ):
         app.include_router(module.router)
-    install_event_schemas(app)  # every SSE event type in the OpenAPI document
+    _install_openapi(app)  # idempotency 409s and every SSE event type in the OpenAPI document
     return app

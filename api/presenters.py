@@ -6,6 +6,7 @@ wherever it appears.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -13,14 +14,43 @@ from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.schemas import ActionResultOut, AssetOut, Links, NodeOut, TaskOut, TaskOutput, TurnOut
+from api.schemas import (
+    ActionResultOut,
+    AssetOut,
+    Links,
+    NodeOut,
+    SceneOut,
+    TaskOut,
+    TaskOutput,
+    TurnOut,
+    WorkItemOut,
+    WorkspaceOut,
+)
 from schema.models import Asset, Node, Task
 from schema.repositories import events as event_repo
 from schema.repositories import nodes as node_repo
+from schema.repositories.storyboard import DocumentFields, StoryboardDocument
+
+# The storyboard document is built by PostgreSQL (one statement) with exactly these fields, in
+# the order the response models declare them; StoryboardShot adds the selected file's id and URLs.
+STORYBOARD_FIELDS = DocumentFields(
+    workspace=tuple(WorkspaceOut.model_fields),
+    scene=tuple(SceneOut.model_fields),
+    shot=tuple(WorkItemOut.model_fields),
+)
+STORYBOARD_SHOT_FILE_FIELDS = ("selected_asset_id", "selected_url", "thumbnail_url")
 
 
 def links(request: Request) -> Links:
     return Links(str(request.base_url))
+
+
+def storyboard_body(doc: StoryboardDocument) -> bytes:
+    """The StoryboardOut JSON from the parts PostgreSQL built (joined, never parsed)."""
+    total = json.dumps(round(doc.total_duration_s, 3))
+    return (
+        f'{{"workspace":{doc.workspace},"scenes":{doc.scenes},"shots":{doc.shots},"total_duration_s":{total}}}'
+    ).encode()
 
 
 def emit(session: Session, workspace_id: uuid.UUID, kind: str, **data: Any) -> int:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ApiError
@@ -120,6 +122,12 @@ class Services:
         self.engine  # noqa: B018 - creates the factory
         assert self._sessions is not None
         return self._sessions
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        """A pooled connection in autocommit for one-statement reads: no BEGIN/ROLLBACK round trips."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
 
     # --- storage ------------------------------------------------------------------------
 

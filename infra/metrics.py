@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -107,8 +108,35 @@ def metrics_app(registry: CollectorRegistry = REGISTRY) -> Any:
     """An ASGI app answering GET with the Prometheus text format, whatever the path.
 
     FastAPI/Starlette: `app.add_route("/metrics", metrics_app(), include_in_schema=False)` serves
-    exactly `/metrics` (`app.mount` would redirect `/metrics` to `/metrics/`)."""
+    exactly `/metrics` (`app.mount` would redirect `/metrics` to `/metrics/`). Under
+    `PROMETHEUS_MULTIPROC_DIR` (an API served by several worker processes) the counters and
+    histograms are summed over every process of the server, whichever process answers."""
+    if os.environ.get(MULTIPROC_ENV) and registry is REGISTRY:
+        registry = _multiprocess_registry()
     return _MetricsApp(make_asgi_app(registry=registry))
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class _LedgerSeries(Collector):
+    """The ledger collectors registered in this process (read at scrape time, not per process)."""
+
+    def describe(self) -> Iterable[Any]:
+        return []
+
+    def collect(self) -> Iterable[Any]:
+        for collector in list(_ledger_collectors.values()):
+            yield from collector.collect()
+
+
+def _multiprocess_registry() -> CollectorRegistry:
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(_LedgerSeries())
+    return registry
 
 
 class _MetricsApp:

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     api_webhook_max_attempts: int = 6
     api_idempotency_ttl_s: int = 172_800  # keys are kept at least 24 h
     api_db_pool_size: int = 10
+    # `up` serves the API in-process with 1; with more, as its own supervised uvicorn process with
+    # this many worker processes (per-worker: a DB pool, the SSE LISTEN hub, the webhook poller)
+    api_workers: int = Field(default=1, ge=1, le=64)
     webhook_secret: str | None = None  # HMAC key for webhooks; dev falls back to the JWT secret
     # CIDRs webhooks may reach although they are loopback/private/link-local (default: none)
     webhook_allowed_networks: list[str] = []

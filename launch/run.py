@@ -32,6 +32,9 @@ async def _serve(settings: Settings, endpoints: Endpoints) -> None:
     backlog = asyncio.create_task(
         BacklogPoller.for_queues(client, Queues.prefixed(settings.task_queue_prefix)).run(stop)
     )
+    if settings.api_workers > 1:
+        await _serve_api_process(settings, endpoints, stop, workers, backlog)
+        return
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, database_url=endpoints.database_url, temporal_client=client),
@@ -49,16 +52,56 @@ async def _serve(settings: Settings, endpoints: Endpoints) -> None:
         stop.set()
         await workers
         raise StackError(f"the API could not start on {endpoints.api_url}", fix="see the log above")
+    _print_ready(settings, endpoints)
+    await asyncio.wait([workers, api, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    server.should_exit = True
+    await asyncio.gather(workers, api, backlog, return_exceptions=True)
+
+
+async def _serve_api_process(
+    settings: Settings,
+    endpoints: Endpoints,
+    stop: asyncio.Event,
+    workers: asyncio.Task[None],
+    backlog: asyncio.Task[None],
+) -> None:
+    """The API as `uvicorn --workers N` (launch/api_server.py); this process keeps the worker
+    pools, and serves their own series (queue backlog, provider calls) on DIRECTORDECK_METRICS_PORT."""
+    from launch.api_server import ApiProcess
+
+    api = ApiProcess(settings, endpoints.database_url, endpoints.temporal_address)
+    try:
+        await asyncio.to_thread(api.start)
+    except StackError:
+        stop.set()
+        await asyncio.gather(workers, backlog, return_exceptions=True)
+        raise
+    if settings.metrics_port:
+        from infra.metrics import start_metrics_server
+
+        start_metrics_server(settings.metrics_port)
+    print(f"  API          {settings.api_workers} worker processes", flush=True)
+    _print_ready(settings, endpoints)
+    try:
+        while not stop.is_set() and not workers.done() and api.exited() is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.5)
+        if api.exited() is not None and not stop.is_set():
+            print(f"The API process exited (code {api.exited()}); stopping.", flush=True)
+    finally:
+        stop.set()
+        await asyncio.to_thread(api.stop)
+        await asyncio.gather(workers, backlog, return_exceptions=True)
+
+
+def _print_ready(settings: Settings, endpoints: Endpoints) -> None:
     print(f"  Studio       {endpoints.api_url}/  (dev sign-in: any user name)", flush=True)
     print(f"  API docs     {endpoints.api_url}/docs", flush=True)
     if endpoints.temporal_ui_url:
         print(f"  Temporal UI  {endpoints.temporal_ui_url}", flush=True)
     print(f"  data         {settings.data_path}", flush=True)
     print("Ready. Ctrl-C to stop.", flush=True)
-    await asyncio.wait([workers, api, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-    stop.set()
-    server.should_exit = True
-    await asyncio.gather(workers, api, backlog, return_exceptions=True)
 
 
 def run_up(settings: Settings) -> int:

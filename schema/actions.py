@@ -510,14 +510,23 @@ class TrackSwitchArgs(_Model):
 
 # node ---------------------------------------------------------------------------------------------
 class NodeCommitArgs(_Model):
-    shot: ShotNumber
+    """Select an image as the shot's current version: one ``shot``, or a batch (``shots``: the
+    same cell ``#N`` of each shot's latest grid, e.g. "use the first image for every shot")."""
+
+    shot: ShotNumber | None = None
+    shots: ShotTargets | None = Field(
+        default=None, description="Batch selection: the same cell of each of these shots' latest grid."
+    )
     cell: GridCell | None = None
     node: NodeId | None = None
     track: TrackName | None = None
 
     @model_validator(mode="after")
     def _one_address(self) -> NodeCommitArgs:
+        _exactly_one(self, "shot", "shots")
         _exactly_one(self, "cell", "node")
+        if self.shots is not None and self.node is not None:
+            raise ValueError("a batch selection names a cell (#N), not one node id")
         return self
 
 
@@ -744,7 +753,7 @@ VERBS: tuple[Verb, ...] = (
     ),
     Verb("track.fork", "TrackFork", TrackForkArgs, example={"shot": 1, "from_cell": 7}),
     Verb("track.switch", "TrackSwitch", TrackSwitchArgs, example={"shot": 1, "track": "B"}),
-    Verb("node.commit", "NodeCommit", NodeCommitArgs, example={"shot": 1, "cell": 4}),
+    Verb("node.commit", "NodeCommit", NodeCommitArgs, confirm="many_shots", example={"shot": 1, "cell": 4}),
     Verb("node.reference", "NodeReference", NodeReferenceArgs, example={"shot": 1, "cell": 7, "track": "B"}),
     Verb("node.favorite", "NodeFavorite", NodeFavoriteArgs, example={"shot": 1, "cell": 2}),
     Verb("task.status", "TaskStatusAction", TaskStatusArgs, read_only=True, args_optional=True, example={}),

@@ -5,6 +5,8 @@ composite foreign keys against `UNIQUE (id, <parent>)` pairs, so a row can only 
 the same workspace / work item:
 
 - a work item's selected node belongs to that work item: (selected_node_id, id) -> node(id, work_item_id);
+  so do its current clip and narration (current_video/voice_node_id), and a workspace's current cut
+  and music are its own nodes: (current_cut/music_node_id, id) -> node(id, workspace_id);
 - lineage never crosses work items (nor workspaces): (parent_id, work_item_id) -> node(id, work_item_id)
   and (parent_id, workspace_id) -> node(id, workspace_id);
 - a node's track belongs to the node's work item: (track_id, work_item_id) -> track(id, work_item_id);
@@ -83,6 +85,21 @@ class Workspace(Base):
     __table_args__ = (
         CheckConstraint("cost_limit IS NULL OR cost_limit >= 0", name="cost_limit_non_negative"),
         Index("ix_workspace_owner_id", "owner_id"),
+        # The current cut and background music are workspace-level nodes of this workspace.
+        # Informational: deleting the node only forgets which one was current (SET NULL on the
+        # pointer alone). use_alter: workspace <-> node is a cycle.
+        ForeignKeyConstraint(
+            ["current_cut_node_id", "id"],
+            ["node.id", "node.workspace_id"],
+            ondelete="SET NULL (current_cut_node_id)",
+            use_alter=True,
+        ),
+        ForeignKeyConstraint(
+            ["current_music_node_id", "id"],
+            ["node.id", "node.workspace_id"],
+            ondelete="SET NULL (current_music_node_id)",
+            use_alter=True,
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -95,6 +112,10 @@ class Workspace(Base):
     rules: Mapped[dict[str, Any]] = _json_object()  # forbidden content, brand rules
     model_defaults: Mapped[dict[str, Any]] = _json_object()
     cost_limit: Mapped[int | None] = mapped_column(Integer)
+    # Which cut and which background music are current (compose/export use these; a snapshot
+    # records them and a rollback restores them). A new one becomes current when it is written.
+    current_cut_node_id: Mapped[uuid.UUID | None] = mapped_column()
+    current_music_node_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 
@@ -167,7 +188,23 @@ class WorkItem(Base):
             ["node.id", "node.work_item_id"],
             use_alter=True,
         ),
+        # The current clip and narration are this work item's nodes too. Informational: deleting
+        # the node forgets which one was current (SET NULL on the pointer alone).
+        ForeignKeyConstraint(
+            ["current_video_node_id", "id"],
+            ["node.id", "node.work_item_id"],
+            ondelete="SET NULL (current_video_node_id)",
+            use_alter=True,
+        ),
+        ForeignKeyConstraint(
+            ["current_voice_node_id", "id"],
+            ["node.id", "node.work_item_id"],
+            ondelete="SET NULL (current_voice_node_id)",
+            use_alter=True,
+        ),
         Index("ix_work_item_scene_id", "scene_id"),
+        Index("ix_work_item_current_video_node_id", "current_video_node_id"),
+        Index("ix_work_item_current_voice_node_id", "current_voice_node_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -180,6 +217,9 @@ class WorkItem(Base):
     locks: Mapped[dict[str, Any]] = _json_object()
     tags: Mapped[list[Any]] = _json_array()
     selected_node_id: Mapped[uuid.UUID | None] = mapped_column()
+    # The current clip and narration (what compose and export use; snapshots restore them).
+    current_video_node_id: Mapped[uuid.UUID | None] = mapped_column()
+    current_voice_node_id: Mapped[uuid.UUID | None] = mapped_column()
     created_at: Mapped[datetime] = created_at()
     updated_at: Mapped[datetime] = updated_at()
 

@@ -34,25 +34,55 @@ from workflows.grid import grid_workflow_id
 from workflows.music import music_workflow_id
 
 
-def start_storyboard(ex: Execution, story: str, shot_count: int | None) -> tuple[str, str]:
+def start_storyboard(
+    ex: Execution, story: str, shot_count: int | None, *, rebuild: bool = False
+) -> tuple[str, str]:
+    """Start the storyboard workflow. A project that has shots is only rebuilt when ``rebuild``
+    (a ``gen.storyboard`` the router proposed and the user confirmed, snapshot taken first)."""
     ws = ex.ws
     if ws.type != WorkspaceType.narrative_project:
         raise InvalidInput("only narrative projects have a storyboard", code="shots_need_narrative_project")
     existing = work_items.list_shots(ex.session, ws.id)
-    if existing:
+    if existing and not rebuild:
         raise InvalidInput(
             f"this project already has {len(existing)} shots; edit them, or start a new project",
             code="storyboard_exists",
         )
     inp = StoryboardWorkflowInput(
-        workspace_id=str(ws.id), story=story, shot_count=shot_count or DEFAULT_SHOT_COUNT, style=ws.style
+        workspace_id=str(ws.id),
+        story=story,
+        shot_count=shot_count or DEFAULT_SHOT_COUNT,
+        style=ws.style,
+        replace=bool(existing),
     )
-    return ex.start("storyboard", f"storyboard-{ws.id}", inp)
+    workflow_id = (
+        f"storyboard-{ws.id}" if not existing else f"storyboard-{ws.id}-rebuild-{uuid.uuid4().hex[:12]}"
+    )
+    return ex.start("storyboard", workflow_id, inp)
+
+
+def rebuild_summary(existing: int, planned: int) -> str:
+    """What rebuilding a storyboard of ``existing`` shots into ``planned`` shots does (the proposal
+    shows it before it runs)."""
+    text = f"rebuild the storyboard from the story: {existing} shots → {planned}, descriptions replaced"
+    if planned < existing:
+        gone = f"shot {existing} is" if planned + 1 == existing else f"shots {planned + 1}–{existing} are"
+        text += f"; {gone} deleted (undo restores the others, not deleted shots)"
+    else:
+        text += " (undo restores them from the snapshot taken first)"
+    return text
 
 
 @executes("gen.storyboard")
 def gen_storyboard(ex: Execution, a: A.GenStoryboard) -> ActionResult:
-    started = start_storyboard(ex, a.args.story, a.args.shot_count)
+    # a rebuild of this project's board: the router proposes it first (services/propose.py) and
+    # snapshots before it runs; after a project.create in the same turn it is a new board only
+    rebuild = not any(x.type == "project.create" for x in ex.turn.actions[: ex.index])
+    existing = len(work_items.list_shots(ex.session, ex.ws.id)) if rebuild else 0
+    started = start_storyboard(ex, a.args.story, a.args.shot_count, rebuild=rebuild)
+    if existing:
+        summary = "started to " + rebuild_summary(existing, a.args.shot_count or DEFAULT_SHOT_COUNT)
+        return ex.started(a, [started], summary=summary, workspace_id=str(ex.ws.id), rebuild=True)
     return ex.started(a, [started], summary="started the storyboard", workspace_id=str(ex.ws.id))
 
 
@@ -186,8 +216,8 @@ def gen_music(ex: Execution, a: A.GenMusic) -> ActionResult:
 
 
 def _latest_music(ex: Execution) -> Node | None:
-    """The workspace's newest usable background-music node (ok, with its file)."""
-    latest = nodes.latest_output(ex.session, ex.ws.id, NodeType.audio_music)
+    """The workspace's current background-music node (ok, with its file)."""
+    latest = nodes.current_output(ex.session, ex.ws.id, NodeType.audio_music)
     return None if latest is None else latest[0]
 
 

@@ -2,7 +2,8 @@
 
 Rules (docs/actions.md): a turn is *proposed* (runs only after the user confirms) when any action is
 destructive or batch (:func:`schema.actions.requires_confirmation`), when the planner itself
-proposed it, or when its estimated cost is over the workspace's ``cost_limit``. A snapshot (one
+proposed it, when it rebuilds the storyboard of a project that has shots (destructive), or when its
+estimated cost is over the workspace's ``cost_limit``. A snapshot (one
 row, cheap) is taken before every turn that changes something — single-shot edits included — so
 every applied turn can be undone; only reads, cancels, retries, exports and manual snapshots skip it.
 """
@@ -24,10 +25,23 @@ def shots_touched(action: AnyAction, total_shots: int) -> int:
     return 1 if getattr(action.args, "shot", None) is not None else 0
 
 
+def _rebuilds_storyboard(turn: Turn, index: int, total_shots: int) -> bool:
+    """A gen.storyboard on a project that has shots (not after a project.create in the turn)
+    rebuilds its board: destructive, so it is proposed, and snapshotted first."""
+    return (
+        turn.actions[index].type == "gen.storyboard"
+        and total_shots > 0
+        and not any(a.type == "project.create" for a in turn.actions[:index])
+    )
+
+
 def proposal_reason(turn: Turn, *, total_shots: int, cost_limit: int | None) -> str | None:
     """Why this turn must be confirmed first, or None when it may run now."""
     reasons: list[str] = []
-    for action in turn.actions:
+    for i, action in enumerate(turn.actions):
+        if _rebuilds_storyboard(turn, i, total_shots):
+            reasons.append(f"gen.storyboard rebuilds the storyboard and replaces its {total_shots} shots")
+            continue
         if not requires_confirmation(action):
             continue
         if action.type in _DESTRUCTIVE:

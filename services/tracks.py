@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 
 from schema import actions as A
 from schema.domain_errors import Conflict, NotFound
-from schema.enums import NodeType
+from schema.enums import NodeStatus, NodeType
 from schema.models import Favorite, Node, Track, WorkItem, Workspace
 from schema.repositories import favorites, nodes, tracks, work_items
 from schema.repositories import favorites as favorite_repo
 from schema.repositories import nodes as node_repo
 from schema.repositories import tracks as track_repo
 from schema.repositories.tracks import TrackDeletion
-from services.execution import ActionResult, Execution, executes
+from services.execution import ActionResult, Execution, executes, shots_label
 from services.resolve import TargetUnresolved
 from services.rules import (
     emit,
@@ -57,6 +57,9 @@ def track_switch(ex: Execution, a: A.TrackSwitch) -> ActionResult:
 
 @executes("node.commit")
 def node_commit(ex: Execution, a: A.NodeCommit) -> ActionResult:
+    if a.args.shots is not None:
+        return _commit_batch(ex, a)
+    assert a.args.shot is not None
     item = ex.resolve.shot(a.args.shot)
     node = ex.node_from(item, node=a.args.node, cell=a.args.cell, track=a.args.track)
     if node.type == NodeType.grid_group:
@@ -70,6 +73,35 @@ def node_commit(ex: Execution, a: A.NodeCommit) -> ActionResult:
         previous_node_id=previous,
         track=ex.resolve.track_name_of(node),
     )
+
+
+def _commit_batch(ex: Execution, a: A.NodeCommit) -> ActionResult:
+    """The same cell of each shot's latest grid (on ``track``, else the shot's current track);
+    shots without such a grid are skipped and named."""
+    assert a.args.shots is not None and a.args.cell is not None
+    items = ex.resolve.shots(a.args.shots)
+    used: list[WorkItem] = []
+    skipped: list[WorkItem] = []
+    changes: list[dict[str, str | int | None]] = []
+    for item in items:
+        try:
+            node = ex.node_from(item, node=None, cell=a.args.cell, track=a.args.track)
+        except TargetUnresolved:
+            node = None
+        if node is None or node.status != NodeStatus.ok:
+            skipped.append(item)
+            continue
+        previous = str(item.selected_node_id) if item.selected_node_id else None
+        nodes.select_node(ex.session, item.id, node.id)
+        used.append(item)
+        changes.append({"shot": item.idx, "node_id": str(node.id), "previous_node_id": previous})
+    if not used:
+        raise TargetUnresolved(f"none of {shots_label(items)} has a grid with image #{a.args.cell} yet")
+    verb = "uses" if len(used) == 1 else "use"
+    summary = f"{shots_label(used)} now {verb} image #{a.args.cell} of their latest grid"
+    if skipped:
+        summary += f" ({shots_label(skipped)} skipped: no grid with #{a.args.cell} yet)"
+    return ex.done(a, summary, shots=[i.idx for i in used], skipped=[i.idx for i in skipped], changes=changes)
 
 
 @executes("node.reference")

@@ -1,5 +1,9 @@
 """What every workflow shares: retry policies, timeouts, and task-row mirroring.
 
+Task-row mirroring never costs a remote activity per step: a work activity opens and closes its
+own task row; an orchestrating workflow (pipeline, compose with generated music) and the failure
+paths record theirs through local activities.
+
 Rules: every activity call has a start-to-close timeout and a retry policy; long ones also have a
 heartbeat timeout and wait for the activity to acknowledge cancellation (so an FFmpeg child is gone
 before the task is marked canceled); a failure is recorded on the task row with its stable code and
@@ -76,7 +80,21 @@ def failure_code(err: BaseException) -> tuple[str, str]:
     return "internal_error", str(err)
 
 
+# Task-row bookkeeping (start / outcome rows of orchestrating workflows) runs as LOCAL activities:
+# in the worker already running the workflow, recorded as a marker, no task-queue round trip.
+# Histories from before this patch scheduled them as remote activities on `queue`.
+LOCAL_BOOKKEEPING_PATCH = "task-bookkeeping-local-activities"
+
+
 async def record_task(outcome: TaskOutcome, queue: str) -> None:
+    if workflow.patched(LOCAL_BOOKKEEPING_PATCH):
+        await workflow.execute_local_activity_method(
+            PipelineActivities.record_task,
+            outcome,
+            start_to_close_timeout=LEDGER_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        return
     await workflow.execute_activity_method(
         PipelineActivities.record_task,
         outcome,
@@ -87,6 +105,14 @@ async def record_task(outcome: TaskOutcome, queue: str) -> None:
 
 
 async def start_task(task: TaskRef, queue: str) -> None:
+    if workflow.patched(LOCAL_BOOKKEEPING_PATCH):
+        await workflow.execute_local_activity_method(
+            PipelineActivities.start_task,
+            task,
+            start_to_close_timeout=LEDGER_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        return
     await workflow.execute_activity_method(
         PipelineActivities.start_task,
         task,

@@ -76,6 +76,7 @@ class StoryboardWorkflowInput:
     shot_count: int = 6
     style: str | None = None
     queues: Queues = field(default_factory=Queues)
+    replace: bool = False  # a confirmed rebuild: overwrite the shots the project has
 
 
 @dataclass

@@ -23,7 +23,13 @@ class StoryboardWorkflow:
             inp.queues.cpu,
             lambda: workflow.execute_activity_method(
                 PipelineActivities.storyboard,
-                StoryboardInput(task=task, story=inp.story, shot_count=inp.shot_count, style=inp.style),
+                StoryboardInput(
+                    task=task,
+                    story=inp.story,
+                    shot_count=inp.shot_count,
+                    style=inp.style,
+                    replace=inp.replace,
+                ),
                 task_queue=inp.queues.cpu,
                 **long_activity_options(timedelta(minutes=3), heartbeat=timedelta(seconds=30)),
             ),

@@ -185,7 +185,7 @@ _SHOT_ALL = [
     r"^(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
     r"(?:所有|全部|每个|每一个|每一|全体|整个)(?:的)?\s*(?:分镜|镜头)",
-    r"(?:分镜|镜头)(?:全部|都)",
+    r"(?<![个号0-9一二三四五六七八九十])(?:分镜|镜头)(?:全部|都)",  # not "第1到3个镜头都…" (those shots)
 ]
 _SHOT_LIST = [
     rf"\bshots?\s*(?:from\s+)?(?:#|no\.?\s*|number\s*)?({_EN_LIST})",
@@ -456,6 +456,37 @@ def _camera(text: str) -> dict[str, str]:
 _CAMERA_PHRASES = "|".join(
     p for table in (lx.CAMERA_SIZE, lx.CAMERA_ANGLE, lx.CAMERA_MOVEMENT) for p, _ in table
 )
+
+
+_LINE_FIELDS = {
+    "dialogue": (r"dialog(?:ue)?|lines?", r"台词|对白"),
+    "narration": (r"narration|voice-?over", r"旁白|解说词"),
+}
+_LANGUAGE_WORD = r"(?:english|chinese|mandarin|中文|英文|普通话)\W*$"
+
+
+def _line_text(p: Parsed, field: str) -> str | None:
+    """New text for a shot's dialogue or narration, quoted or after "to:"/":"/"改成":
+    "shot 4 needs dialogue: 'I can almost reach it'", "第三个镜头的旁白改成：月亮不见了"."""
+    en, zh = _LINE_FIELDS[field]
+    m = re.search(
+        rf"\b(?:{en})\b[^\"':]{{0,30}}?(?:\bto\b\s*:?|:|\bis\b|=|\bsays?\b\s*:?)\s*[\"']?([^\"']+?)[\"']?\s*[.!]?$",
+        p.cased,
+        re.I,
+    ) or re.search(rf"(?:{zh})(?:改成|改为|换成|是|为)?\s*:?\s*\"?([^\"]+?)\"?\s*[。！]?$", p.cased)
+    if m is None:
+        return None
+    text = m.group(1).strip(" .。:：")
+    if re.fullmatch(_LANGUAGE_WORD, text, re.I) or len(text) < 2:
+        return None  # "narration to English" is a project setting, not new text
+    if re.match(
+        r"(?:shots?|all|every|each|this|that|it|them|the (?:last|first|final|opening|rest))\b", text, re.I
+    ):
+        return None  # "add narration to shots 1-3" names targets, not text
+    quoted_or_colon = re.search(r'["\':]', p.cased[m.start() :]) is not None
+    if not quoted_or_colon and not p.has(r"\b(?:change|set|update|make|rewrite|replace)\b|改成|改为|换成"):
+        return None  # "narrate shot 3" has no new text
+    return text
 
 
 def _quoted(cased: str) -> str | None:
@@ -861,6 +892,12 @@ def describe(a: AnyAction, lang: Lang) -> str:
         img = _img_text(lang, d.get("cell"))
         if d.get("track"):
             img += _t(lang, f" from track {d['track']}", f"（{d['track']}方案）")
+        if t == "node.commit" and d.get("shots") is not None:
+            return _t(
+                lang,
+                f"Using {img} of each latest grid for {_shots_text(lang, d['shots'])}",
+                f"把{_shots_text(lang, d['shots'])}都设为各自最新宫格的{img}",
+            )
         if t == "node.commit":
             return _t(lang, f"Using {img} for shot {d['shot']}", f"把{img}设为第{d['shot']}个分镜的当前版本")
         if t == "node.reference":
@@ -1092,6 +1129,22 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             before = re.sub(r"^(?:在|我|我们)", "", m.group(1)).strip()
+    if not before:  # "undo the neon thing", "revert the rain change", "撤销霓虹灯的修改": the object names it
+        m = re.search(
+            r"^(?:undo|revert|roll ?back|take back)\s+(?:the\s+|my\s+|that\s+|this\s+)?(.+?)"
+            r"(?:\s+(?:thing|change|changes|edit|edits|stuff|update|one))?\s*[.!?]*$",
+            p.head,
+            re.I,
+        ) or re.search(
+            r"(?:撤销|撤回|还原)(?:一下)?(?:刚才)?(.+?)(?:的)?(?:修改|改动|更改|操作|那次)", p.cased
+        )
+        what = m.group(1).strip(" .'\"") if m else ""
+        if what and not re.fullmatch(
+            r"(?:it|that|this|everything|all|last|the last|last change|changes?|edits?|刚才|上一步|上次)",
+            what,
+            re.I,
+        ):
+            before = what
     if before:
         return [_act("version.rollback", before=before, snapshot_id=_match_snapshot(ctx, before))]
     if ctx.snapshots:
@@ -1345,7 +1398,8 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcompose\b|\bassemble\b|\bstitch\b"
         r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
-        r"|\b(?:make|create|generate|build|do|give me|show me)\s+(?:a |the )?(?:quick |rough )?"
+        r"|\b(?:make|create|generate|build|do|give me|show me|render|cut)\s+(?:me\s+)?"
+        r"(?:a |the )?(?:quick |rough )?"
         r"(?:preview|rough cut|final cut|final video|final version)\b"
         r"|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
     )
@@ -1438,6 +1492,21 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         if m:
             key = _first(lx.LOCKS, m.group(1).lower()) or "profile"
             return [_act("character.update", name=name, patch={key: m.group(2).strip(" .。")})]
+        m = re.search(
+            rf"\b{re.escape(name)}\s+(?:now\s+)?(?:has|gets|got|should have)\s+(?:an?\s+)?"
+            r"(.+?)\s+(hair(?:style)?)\b",
+            p.cased,
+            re.I,
+        )
+        if m:
+            return [_act("character.update", name=name, patch={"hair": m.group(1).strip()})]
+        m = re.search(
+            rf"\b{re.escape(name)}\s+(?:now\s+)?(?:wears|is wearing|should wear)\s+(.+?)\s*(?:now)?[.!]?$",
+            p.cased,
+            re.I,
+        )
+        if m:
+            return [_act("character.update", name=name, patch={"outfit": m.group(1).strip()})]
     return None
 
 
@@ -1897,6 +1966,7 @@ def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcommit\b|\buse\b.*\bfor (?:shot|this shot|the shot)\b"
+        r"|^(?:let'?s\s+|i'?ll\s+|we'?ll\s+)?(?:just\s+)?use\s+(?:#|number|no\.|image|picture|option|the\s+\w+\s+one\b)"
         r"|\b(?:select|pick|choose|go with|keep|approve|lock in)\s+"
         r"(?:#|this|that|image|picture|the|number|option|\d)"
         r"|\bmake\b.*\bthe (?:main|selected|current|final|chosen)\b"
@@ -1905,10 +1975,33 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     zh = p.has(
         r"设为|设成|定稿|选用|就用|选这张|用这张|选第|采用|确定用|作为(?:第\S{1,3}个)?(?:分镜|镜头)的?(?:当前|最终)?版本"
     )
+    batch = (
+        p.shots == "all"
+        or (isinstance(p.shots, list) and len(p.shots) > 1)
+        or (p.rest and bool(ctx.excluded))
+    )
+    if batch and p.has(r"\breferences?\b|\bref\b|参考"):
+        return None  # "use #2 as a reference for all shots" is not a selection
+    if batch and not (en or zh) and (p.cells or p.this_one or p.has(r"\bit\b|这个|这张|它")):
+        # "use the first image for every shot", "pick #2 in each shot", "每个镜头都用第一张"
+        en = p.has(r"\b(?:use|pick|select|choose|take|go with|keep|commit)\b")
+        zh = p.has(r"都用|全用|统一用|一律用|都选|都要|都设")
     if not (en or zh):
         return None
     if not (p.cells or p.this_one or p.has(r"\bit\b|这个|它")):
         return None
+    if batch:
+        if not p.cells:
+            raise _Stop(
+                "clarify",
+                p.t('Which image? Say e.g. "#1 for every shot".', "请问是哪一张？例如“每个镜头都用第1张”。"),
+            )
+        shots = _targets(p, ctx)
+        cell = _check_cell(p, p.cells[0], 9)
+        if isinstance(shots, list) and len(shots) == 1:
+            return [_act("node.commit", shot=shots[0], cell=cell, track=p.track)]
+        p.evidence.append(f"batch selection: #{cell} of each latest grid ← {_shots_text('en', shots)}")
+        return [_act("node.commit", shots=shots, cell=cell, track=p.track)]
     if isinstance(p.shots, list):
         shot = _one_shot(p, ctx)
     elif ctx.focus.shot:
@@ -2005,6 +2098,8 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None
     if _quoted(p.cased) and p.has(r"\b(?:set|change|update|to)\b|改成|改为|[:：]"):
         return None  # new narration text: a shot.update
+    if _line_text(p, "narration") or _line_text(p, "dialogue"):
+        return None  # "the narration of shot 3 to: …" is new text, not a recording
     kind = "dialogue" if p.has(r"\bdialog(?:ue)?\b|对白|台词") else "narration"
     voice = _first(lx.VOICE, p.text)
     return [_act("gen.voice", shots=_gen_targets(p, ctx), voice=voice, kind=kind)]
@@ -2122,7 +2217,10 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"):
+    if not p.has(
+        r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"
+        r"|\bto (?:an? |the )?(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|vibe)\b"
+    ):
         return None
     if isinstance(p.shots, list) or p.this_shot:
         return None  # a per-shot style override: shot.update
@@ -2158,13 +2256,15 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
     m = re.search(
         r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=)|says?\s*:?)\s*\"([^\"]+)\"", p.cased, re.I
     ) or re.search(r"(?:台词|对白)(?:改成|改为|是|为|:)?\s*\"?([^\"]+?)\"?$", p.cased)
-    if m:
-        patch["dialogue"] = m.group(1).strip()
+    line = m.group(1).strip(" :：") if m else _line_text(p, "dialogue")
+    if line:
+        patch["dialogue"] = line
     m = re.search(r"\bnarration\b[^\"]{0,30}?(?:to|:|is|=)\s*\"([^\"]+)\"", p.cased, re.I) or re.search(
         r"旁白(?:改成|改为|是|为|:)\s*\"?([^\"]+?)\"?$", p.cased
     )
-    if m:
-        patch["narration"] = m.group(1).strip()
+    line = m.group(1).strip(" :：") if m else _line_text(p, "narration")
+    if line:
+        patch["narration"] = line
     if p.has(r"\bstyle\b|画风|风格|风(?=$|[\s,，。；;])"):
         style = _style(p)
         if style:

@@ -11,7 +11,9 @@ Rules:
                     reaches the agent, so a client sees the turn start even on a busy server)
     accepted        the turn is durably queued (the workflow accepted the update)
     progress        ledger events of the workspace while the turn runs (task.queued, ...)
-    plan            {intent, actions} the agent decided on
+    plan            {intent, actions} the agent decided on: streamed as soon as the planner has
+                    a valid plan (its `turn.planned` ledger event, in a workspace), before the
+                    actions run; otherwise with the reply
     proposal        {proposal, message} when the turn waits for confirmation
     action_result   one per action: {type, status, data, task_ids, workflow_ids, error}
     task_started    one per started task: {task_id, workflow_id, type}
@@ -49,6 +51,7 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from agent.state import PLANNED_EVENT
 from api.deps import (
     CallerDep,
     IdempotencyDep,
@@ -210,9 +213,11 @@ def _input(session: Any, conversation: Conversation) -> Any:
     )
 
 
-def _reply_events(reply: Any) -> list[ServerSentEvent]:
-    """The typed events of a finished turn (everything but `done`)."""
-    out = [sse_json("plan", {"intent": reply.intent, "actions": reply.actions})]
+def _reply_events(reply: Any, *, streamed_plan: dict[str, Any] | None = None) -> list[ServerSentEvent]:
+    """The typed events of a finished turn (everything but `done`); `plan` only if the stream has
+    not shown this very plan already (a re-planned turn sends the plan it ran)."""
+    plan = {"intent": reply.intent, "actions": reply.actions}
+    out = [] if plan == streamed_plan else [sse_json("plan", plan)]
     if reply.status == "awaiting_confirmation":
         out.append(sse_json("proposal", {"proposal": reply.proposal, "message": reply.message}))
     for result in reply.results:
@@ -277,7 +282,10 @@ async def send_message(
         return conversation, inp, start
 
     conversation, inp, start_event = await run_in_threadpool(prepare)
+    # our own id for the Update when no Idempotency-Key names one: the planner announces this
+    # turn's plan under it (a `turn.planned` ledger event), so the stream can show it at once
     update_id = await idem.reserve_stream() if idem.key is not None else None
+    update_id = update_id or str(uuid.uuid4())
     client = await services.temporal()
     hub = request.app.state.event_hub
     poll_s = services.config.sse_poll_s
@@ -333,14 +341,21 @@ async def send_message(
         result.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "not retrieved"
         last = start_event
         finished: set[str] = set()  # tasks whose final event was already streamed
+        plan: dict[str, Any] | None = None  # the plan streamed from the planner's ledger event
         deadline = time.monotonic() + TURN_TIMEOUT_S
         try:
             while True:
                 wake.clear()
                 for item in await asyncio.to_thread(fetch, last):
                     last = item["id"]
+                    data = item.get("data") or {}
+                    if item["kind"] == PLANNED_EVENT and data.get("update_id") == handle.id:
+                        if plan is None:  # (a retried planner may announce twice: the first one)
+                            plan = {"intent": data.get("intent") or "", "actions": data.get("actions") or []}
+                            yield sse_json("plan", plan)
+                        continue
                     if item["kind"] in FINAL_TASK_EVENTS:
-                        finished.add(str((item.get("data") or {}).get("task_id") or ""))
+                        finished.add(str(data.get("task_id") or ""))
                     yield sse_json("progress", item, str(item["id"]))
                 if result.done() or time.monotonic() > deadline:
                     break
@@ -360,7 +375,7 @@ async def send_message(
             except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
                 yield sse_json("error", {"code": "temporal_unavailable", "message": str(exc)})
                 return
-            for event in _reply_events(reply):
+            for event in _reply_events(reply, streamed_plan=plan):
                 yield event
             pending = _started_task_ids(reply) - finished
             if follow and pending:

@@ -5,7 +5,7 @@ task.queued_at defaulted to now() (the transaction's start), so they came out ea
 created_at on every new row. They now use the same clock.
 
 Revision ID: 1501
-Revises: 1201
+Revises: 1301
 Create Date: 2026-12-02 10:00:00.000000+00:00
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '1501'
-down_revision: str | None = '1201'
+down_revision: str | None = '1301'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

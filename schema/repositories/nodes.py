@@ -11,6 +11,10 @@ Rules:
 - lineage walks (ancestors, descendants) are one recursive CTE each, carrying the node columns
   so every step is an index probe (no join back to the whole `node` table); reference lookups and
   the latest grid are one statement each;
+- which clip, narration, cut and music are *current* is an explicit pointer (work item:
+  `current_video_node_id`, `current_voice_node_id`; workspace: `current_cut_node_id`,
+  `current_music_node_id`), never "the newest node": a node written ok with a file becomes current,
+  selecting an image makes its clip current, and a snapshot rollback restores the pointers;
 - unbounded listings (lineage, references in and out) also come a page at a time (`*_page`:
   keyset pagination, `limit` + an opaque `cursor`, stable order); the whole-list functions stay
   for callers that need everything.
@@ -28,13 +32,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
-from sqlalchemy import Integer, bindparam, func, literal, or_, select, true, tuple_
+from sqlalchemy import Integer, bindparam, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
 from schema.domain_errors import Conflict, InvalidInput, InvariantViolation, NotFound
 from schema.enums import NodeStatus, NodeType, RefRole, WorkItemType
-from schema.models import Asset, Node, NodeRef, Track, WorkItem
+from schema.models import Asset, Node, NodeRef, Track, WorkItem, Workspace
 from schema.repositories._shared import require
 
 
@@ -413,38 +417,10 @@ def selected_versions(session: Session, workspace_id: uuid.UUID) -> list[Selecte
 
 
 def compose_inputs(session: Session, workspace_id: uuid.UUID) -> list[ComposeInput]:
-    """What compose uses, per shot in order, in one statement: the shot's clip (its selected node
-    if that is a video, else the newest ok video made from the selected node; with nothing
-    selected, the newest ok video of the shot) and its newest ok narration. Shots without a
-    clip are left out."""
-    selected = WorkItem.selected_node_id
-    video = aliased(Node)
-    clip = (
-        select(video.id, video.asset_id)
-        .where(
-            video.work_item_id == WorkItem.id,
-            video.type == NodeType.video,
-            video.status == NodeStatus.ok,
-            video.asset_id.is_not(None),
-            or_(selected.is_(None), video.id == selected, video.parent_id == selected),
-        )
-        .order_by(func.coalesce(video.id == selected, False).desc(), video.created_at.desc(), video.id.desc())
-        .limit(1)
-        .lateral("clip")
-    )
-    voice = aliased(Node)
-    speech = (
-        select(voice.id, voice.asset_id)
-        .where(
-            voice.work_item_id == WorkItem.id,
-            voice.type == NodeType.audio_voice,
-            voice.status == NodeStatus.ok,
-            voice.asset_id.is_not(None),
-        )
-        .order_by(voice.created_at.desc(), voice.id.desc())
-        .limit(1)
-        .lateral("speech")
-    )
+    """What compose uses, per shot in order, in one statement: the shot's current clip and its
+    current narration (the work item's pointers; a pointer to a node that is not ok or has no
+    file counts as none). Shots without a clip are left out."""
+    clip, speech = aliased(Node), aliased(Node)
     clip_file, speech_file = aliased(Asset), aliased(Asset)
     stmt = (
         select(
@@ -452,16 +428,21 @@ def compose_inputs(session: Session, workspace_id: uuid.UUID) -> list[ComposeInp
             WorkItem.idx,
             WorkItem.duration_s,
             WorkItem.spec,
-            clip.c.id,
+            clip.id,
             clip_file.storage_key,
-            speech.c.id,
+            speech.id,
             speech_file.storage_key,
         )
         .select_from(WorkItem)
-        .join(clip, true())
-        .join(clip_file, clip_file.id == clip.c.asset_id)
-        .outerjoin(speech, true())
-        .outerjoin(speech_file, speech_file.id == speech.c.asset_id)
+        .join(
+            clip,
+            (clip.id == WorkItem.current_video_node_id)
+            & (clip.status == NodeStatus.ok)
+            & (clip.type == NodeType.video),
+        )
+        .join(clip_file, clip_file.id == clip.asset_id)
+        .outerjoin(speech, (speech.id == WorkItem.current_voice_node_id) & (speech.status == NodeStatus.ok))
+        .outerjoin(speech_file, speech_file.id == speech.asset_id)
         .where(WorkItem.workspace_id == workspace_id, WorkItem.type == WorkItemType.shot)
         .order_by(WorkItem.idx)
     )
@@ -473,7 +454,7 @@ def compose_inputs(session: Session, workspace_id: uuid.UUID) -> list[ComposeInp
             narration=str((spec or {}).get("narration") or ""),
             video_node_id=str(video_id),
             video_key=video_key,
-            voice_node_id=None if voice_id is None else str(voice_id),
+            voice_node_id=None if voice_id is None or audio_key is None else str(voice_id),
             audio_key=audio_key,
         )
         for item_id, idx, duration, spec, video_id, video_key, voice_id, audio_key in session.execute(stmt)
@@ -488,45 +469,71 @@ def with_assets(session: Session, node_ids: Sequence[uuid.UUID]) -> dict[uuid.UU
     return {node.id: (node, asset) for node, asset in session.execute(stmt)}
 
 
-def newest_voices(session: Session, workspace_id: uuid.UUID) -> dict[uuid.UUID, tuple[Node, Asset]]:
-    """Each shot's newest ok narration with its file (the one compose uses), in one statement."""
-    newest = (
-        select(
-            Node.id,
-            func.row_number()
-            .over(partition_by=Node.work_item_id, order_by=(Node.created_at.desc(), Node.id.desc()))
-            .label("rank"),
-        )
-        .where(
-            Node.workspace_id == workspace_id,
-            Node.type == NodeType.audio_voice,
-            Node.status == NodeStatus.ok,
-            Node.work_item_id.is_not(None),
-            Node.asset_id.is_not(None),
-        )
-        .subquery()
-    )
+def current_voices(session: Session, workspace_id: uuid.UUID) -> dict[uuid.UUID, tuple[Node, Asset]]:
+    """Each shot's current narration with its file (the one compose uses), in one statement."""
     stmt = (
         select(Node, Asset)
-        .join(newest, newest.c.id == Node.id)
+        .join(WorkItem, WorkItem.current_voice_node_id == Node.id)
         .join(Asset, Asset.id == Node.asset_id)
-        .where(newest.c.rank == 1)
+        .where(WorkItem.workspace_id == workspace_id, Node.status == NodeStatus.ok)
     )
-    return {node.work_item_id: (node, asset) for node, asset in session.execute(stmt)}
+    return {node.work_item_id: (node, asset) for node, asset in session.execute(stmt)}  # type: ignore[misc]
 
 
-def latest_output(session: Session, workspace_id: uuid.UUID, type: NodeType) -> tuple[Node, Asset] | None:
-    """The workspace's newest ok node of `type` that has a file (the latest cut, the latest
-    background music), with that file."""
+_WORKSPACE_POINTERS = {NodeType.compose: "current_cut_node_id", NodeType.audio_music: "current_music_node_id"}
+_WORK_ITEM_POINTERS = {NodeType.video: "current_video_node_id", NodeType.audio_voice: "current_voice_node_id"}
+
+
+def current_output(session: Session, workspace_id: uuid.UUID, type: NodeType) -> tuple[Node, Asset] | None:
+    """The workspace's current cut (`compose`) or background music (`audio_music`) with its file;
+    None when there is none (or it is not ok / has no file)."""
+    pointer = getattr(Workspace, _WORKSPACE_POINTERS[type])
     stmt = (
         select(Node, Asset)
+        .join(Workspace, pointer == Node.id)
         .join(Asset, Asset.id == Node.asset_id)
-        .where(Node.workspace_id == workspace_id, Node.type == type, Node.status == NodeStatus.ok)
-        .order_by(Node.created_at.desc(), Node.id.desc())
-        .limit(1)
+        .where(Workspace.id == workspace_id, Node.status == NodeStatus.ok)
     )
     row = session.execute(stmt).one_or_none()
     return None if row is None else (row[0], row[1])
+
+
+def make_current(session: Session, node: Node) -> bool:
+    """Point the owner's current clip / narration / cut / music at `node` (an ok node with a file
+    of one of those types); returns whether a pointer moved."""
+    if node.status != NodeStatus.ok or node.asset_id is None:
+        return False
+    if node.work_item_id is not None and node.type in _WORK_ITEM_POINTERS:
+        owner: Any = session.get(WorkItem, node.work_item_id)
+        column = _WORK_ITEM_POINTERS[node.type]
+    elif node.work_item_id is None and node.type in _WORKSPACE_POINTERS:
+        owner = session.get(Workspace, node.workspace_id)
+        column = _WORKSPACE_POINTERS[node.type]
+    else:
+        return False
+    if owner is None or getattr(owner, column) == node.id:
+        return False
+    setattr(owner, column, node.id)
+    session.flush()
+    return True
+
+
+def clip_of(session: Session, work_item_id: uuid.UUID, node_id: uuid.UUID) -> uuid.UUID | None:
+    """The clip that goes with selecting `node_id`: the node itself if it is an ok video with a
+    file, else the newest ok video made from it (None when none was)."""
+    stmt = (
+        select(Node.id)
+        .where(
+            Node.work_item_id == work_item_id,
+            Node.type == NodeType.video,
+            Node.status == NodeStatus.ok,
+            Node.asset_id.is_not(None),
+            or_(Node.id == node_id, Node.parent_id == node_id),
+        )
+        .order_by((Node.id == node_id).desc(), Node.created_at.desc(), Node.id.desc())
+        .limit(1)
+    )
+    return session.scalar(stmt)
 
 
 # --- writes --------------------------------------------------------------------------
@@ -576,6 +583,7 @@ def create_node(
         node = Node(**values)
         session.add(node)
         session.flush()
+        make_current(session, node)
         return node
     stmt = (
         pg_insert(Node)
@@ -585,6 +593,7 @@ def create_node(
     )
     inserted = session.scalars(stmt).one_or_none()
     if inserted is not None:
+        make_current(session, inserted)
         return inserted
     existing = get_by_idempotency_key(session, idempotency_key)
     assert existing is not None
@@ -704,10 +713,13 @@ def set_result(
     if asset_id is not None:
         _check_assets(session, node.workspace_id, [asset_id])
         node.asset_id = asset_id
+    became_ok = node.status != NodeStatus.ok and NodeStatus(status) == NodeStatus.ok
     node.status = NodeStatus(status)
     if result is not None:
         node.result = dict(result)
     session.flush()
+    if became_ok or asset_id is not None:
+        make_current(session, node)
     return node
 
 
@@ -721,6 +733,8 @@ def select_node(session: Session, work_item_id: uuid.UUID, node_id: uuid.UUID) -
         )
     if node.status != NodeStatus.ok:
         raise InvariantViolation("only a finished (ok) node can be selected", code="selected_node_not_ok")
+    if item.selected_node_id != node_id:
+        item.current_video_node_id = clip_of(session, work_item_id, node_id)  # the clip of this version
     item.selected_node_id = node_id
     session.flush()
     return item

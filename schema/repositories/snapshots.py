@@ -1,10 +1,11 @@
 """Snapshots: saved selections and specs, for one-sentence rollback.
 
 Rule: a snapshot records, for every work item in scope (the whole workspace, or one work item),
-its selected node, spec, locks, duration and position; a workspace snapshot also records the
-style, style spec and rules. `rollback` restores exactly those fields. It never recreates deleted
-work items or nodes: what no longer exists is reported, not invented. Shots created after the
-snapshot keep existing and are placed after the restored ones.
+its selected node, current clip and narration, spec, locks, duration and position; a workspace
+snapshot also records the style, style spec, rules and the current cut and music. `rollback`
+restores exactly those fields and says, in words, what it changed (`RollbackResult.changes`).
+It never recreates deleted work items or nodes: what no longer exists is reported, not invented.
+Shots created after the snapshot keep existing and are placed after the restored ones.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from schema.models import Node, Snapshot, WorkItem, Workspace
 from schema.repositories import work_items
 from schema.repositories._shared import require
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: current clip / narration / cut / music pointers
 
 
 @dataclass
@@ -36,6 +37,25 @@ class RollbackResult:
 def _shot_label(entry: dict[str, Any], item: WorkItem) -> str:
     idx = entry.get("idx") if entry.get("idx") is not None else item.idx
     return f"shot {idx}" if item.type == WorkItemType.shot else "draft"
+
+
+# pointer column -> how a rollback names it (a snapshot of version 1 has no pointers: left as is)
+_ITEM_POINTERS = {"current_video_node_id": "clip", "current_voice_node_id": "narration"}
+_WORKSPACE_POINTERS = {"current_cut_node_id": "current cut", "current_music_node_id": "background music"}
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _pointer(value: Any) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+def _pointer_change(name: str, saved: uuid.UUID | None, now: uuid.UUID | None) -> str | None:
+    if saved == now:
+        return None
+    return f"{name} back to the earlier one" if saved is not None else f"{name} unset (there was none)"
 
 
 def _diff(entry: dict[str, Any], item: WorkItem, node_id: uuid.UUID | None) -> list[str]:
@@ -82,6 +102,7 @@ def take(
                 "spec": item.spec,
                 "locks": item.locks,
                 "duration_s": item.duration_s,
+                **{col: _text(getattr(item, col)) for col in _ITEM_POINTERS},
             }
             for item in items
         ],
@@ -91,6 +112,7 @@ def take(
             "style": workspace.style,
             "style_spec": workspace.style_spec,
             "rules": workspace.rules,
+            **{col: _text(getattr(workspace, col)) for col in _WORKSPACE_POINTERS},
         }
     snapshot = Snapshot(
         workspace_id=workspace_id, work_item_id=work_item_id, note=note, data=data, created_by=created_by
@@ -121,7 +143,8 @@ def latest(session: Session, workspace_id: uuid.UUID) -> Snapshot | None:
 
 
 def rollback(session: Session, snapshot_id: uuid.UUID) -> RollbackResult:
-    """Restore selections, specs, locks, durations, shot order (and workspace style/rules)."""
+    """Restore selections, current clips and narrations, specs, locks, durations, shot order (and
+    the workspace's style, rules, current cut and music)."""
     snapshot = require(session, Snapshot, snapshot_id)
     workspace = work_items.lock_shot_order(session, snapshot.workspace_id)
     saved = {uuid.UUID(entry["id"]): entry for entry in snapshot.data.get("work_items", [])}
@@ -133,7 +156,13 @@ def rollback(session: Session, snapshot_id: uuid.UUID) -> RollbackResult:
             )
         )
     }
-    wanted_nodes = {uuid.UUID(e["selected_node_id"]) for e in saved.values() if e.get("selected_node_id")}
+    saved_ws = snapshot.data.get("workspace") or {}
+    wanted_nodes = {
+        uuid.UUID(e[col])
+        for e in [*saved.values(), saved_ws]
+        for col in ("selected_node_id", *_ITEM_POINTERS, *_WORKSPACE_POINTERS)
+        if e.get(col)
+    }
     usable = {
         node_id: work_item_id
         for node_id, work_item_id in session.execute(
@@ -149,6 +178,17 @@ def rollback(session: Session, snapshot_id: uuid.UUID) -> RollbackResult:
         node_id = uuid.UUID(entry["selected_node_id"]) if entry.get("selected_node_id") else None
         restorable = node_id is None or usable.get(node_id) == item_id
         changed = _diff(entry, item, node_id if restorable else item.selected_node_id)
+        for col, name in _ITEM_POINTERS.items():
+            if col not in entry:  # a version-1 snapshot did not record it
+                continue
+            pointer = _pointer(entry[col])
+            if pointer is not None and usable.get(pointer) != item_id:
+                result.missing_node_ids.append(pointer)  # deleted since: leave the current one
+                continue
+            change = _pointer_change(name, pointer, getattr(item, col))
+            if change:
+                changed.append(change)
+                setattr(item, col, pointer)
         if changed:
             result.changes.append(f"{_shot_label(entry, item)}: {', '.join(changed)}")
         item.spec = entry.get("spec") or {}
@@ -161,7 +201,17 @@ def rollback(session: Session, snapshot_id: uuid.UUID) -> RollbackResult:
             item.selected_node_id = node_id
         result.restored_work_item_ids.append(item_id)
     if snapshot.work_item_id is None:
-        saved_ws = snapshot.data.get("workspace") or {}
+        for col, name in _WORKSPACE_POINTERS.items():
+            if col not in saved_ws:
+                continue
+            pointer = _pointer(saved_ws[col])
+            if pointer is not None and pointer not in usable:
+                result.missing_node_ids.append(pointer)
+                continue
+            change = _pointer_change(name, pointer, getattr(workspace, col))
+            if change:
+                result.changes.append(change)
+                setattr(workspace, col, pointer)
         if saved_ws.get("style") != workspace.style:
             result.changes.append(f"project style back to {saved_ws.get('style')!r}")
         if (saved_ws.get("rules") or {}) != (workspace.rules or {}):

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, cast
 
+from sqlalchemy import Connection, DateTime, Double, Table, TextClause, select, text
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schema.domain_errors import Conflict, InvalidInput, InvariantViolation, NotFound
 from schema.enums import WorkItemType, WorkspaceType
-from schema.models import Scene, WorkItem
+from schema.models import Scene, WorkItem, Workspace
 from schema.repositories import work_items
 from schema.repositories._shared import merge_patch, require
 
@@ -275,3 +277,104 @@ def require_scene(session: Session, scene_id: uuid.UUID) -> Scene:
     if scene is None:
         raise NotFound("scene", scene_id)
     return scene
+
+
+# --- the storyboard document, built in PostgreSQL ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocumentFields:
+    """Which columns the storyboard document shows, in order (the API's response models name them)."""
+
+    workspace: tuple[str, ...]
+    scene: tuple[str, ...]
+    shot: tuple[str, ...]  # work_item columns; each shot also gets its selected file's id and URLs
+
+
+@dataclass(frozen=True)
+class StoryboardDocument:
+    """The parts of one storyboard as JSON text (never parsed in Python) and the shots' total length."""
+
+    workspace: str
+    scenes: str
+    shots: str
+    total_duration_s: float
+
+
+def storyboard_document(
+    conn: Session | Connection,
+    workspace_id: uuid.UUID,
+    *,
+    owner_id: str | None,
+    base_url: str,
+    fields: DocumentFields,
+) -> StoryboardDocument | None:
+    """Workspace, scenes in order and shots in order (each with its selected version's file) in ONE
+    statement that also checks ownership (`owner_id` None: any owner, for admin reads); None when
+    the workspace is not there or not the owner's. The JSON is built by PostgreSQL in the shapes
+    pydantic writes (timestamps `…T…[.ffffff]Z`, floats with a fraction), so the API only joins
+    the parts; `base_url` prefixes the file URLs (`{base}/workspaces/{ws}/assets/{id}/content`)."""
+    row = conn.execute(
+        _document_sql(fields),
+        {"workspace_id": workspace_id, "owner_id": owner_id, "base": base_url.rstrip("/")},
+    ).one_or_none()
+    if row is None:
+        return None
+    return StoryboardDocument(row[0], row[1], row[2], float(row[3] or 0.0))
+
+
+def _json_value(table: Table, alias: str, name: str) -> str:
+    """SQL for one column's JSON value, formatted the way pydantic serialises the Python value."""
+    column = table.c[name]  # KeyError: a response field that is not a column of the table
+    ref = f'{alias}."{name}"'
+    if isinstance(column.type, DateTime):
+        return (
+            f"to_json(to_char({ref}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+            f" || CASE WHEN to_char({ref}, 'US') = '000000' THEN '' ELSE '.' || to_char({ref}, 'US') END"
+            f" || CASE to_char({ref}, 'TZH:TZM') WHEN '+00:00' THEN 'Z' ELSE to_char({ref}, 'TZH:TZM') END)"
+        )
+    if isinstance(column.type, Double):
+        return (
+            f"CASE WHEN {ref} IS NULL OR {ref} IN ('NaN', 'Infinity', '-Infinity') THEN NULL"
+            f" WHEN {ref}::text ~ '^-?[0-9]+$' THEN ({ref}::text || '.0')::json ELSE {ref}::text::json END"
+        )
+    return ref
+
+
+def _object(table: Table, alias: str, names: Sequence[str], *extra: tuple[str, str]) -> str:
+    pairs = [f"'{n}', {_json_value(table, alias, n)}" for n in names]
+    pairs += [f"'{key}', {sql}" for key, sql in extra]
+    return f"json_build_object({', '.join(pairs)})"
+
+
+@lru_cache(maxsize=8)
+def _document_sql(fields: DocumentFields) -> TextClause:
+    files = "CAST(:base AS text) || '/workspaces/' || w.id || '/assets/' || a.id"
+    workspace = _object(cast(Table, Workspace.__table__), "w", fields.workspace)
+    scene = _object(cast(Table, Scene.__table__), "s", fields.scene)
+    shot = _object(
+        cast(Table, WorkItem.__table__),
+        "wi",
+        fields.shot,
+        ("selected_asset_id", "a.id"),
+        ("selected_url", f"CASE WHEN a.id IS NOT NULL THEN {files} || '/content' END"),
+        ("thumbnail_url", f"CASE WHEN a.thumbnail_key <> '' THEN {files} || '/thumbnail' END"),
+    )
+    return text(
+        f"""
+        SELECT {workspace}::text, sc.doc::text, sh.doc::text, sh.total
+        FROM workspace w
+        CROSS JOIN LATERAL (
+            SELECT coalesce(json_agg({scene} ORDER BY s.idx), '[]')
+            FROM scene s WHERE s.workspace_id = w.id
+        ) AS sc(doc)
+        CROSS JOIN LATERAL (
+            SELECT coalesce(json_agg({shot} ORDER BY wi.idx), '[]'), sum(wi.duration_s)
+            FROM work_item wi
+            LEFT JOIN node n ON n.id = wi.selected_node_id
+            LEFT JOIN asset a ON a.id = n.asset_id
+            WHERE wi.workspace_id = w.id AND wi.type = 'shot'
+        ) AS sh(doc, total)
+        WHERE w.id = :workspace_id AND (CAST(:owner_id AS text) IS NULL OR w.owner_id = :owner_id)
+        """
+    )

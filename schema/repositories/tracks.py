@@ -2,8 +2,9 @@
 
 Rules: the main track is not a flag, it is whichever track holds the work item's selected node.
 Deleting a track never loses work that matters: its nodes are deleted EXCEPT those that are
-selected, referenced (node_ref), favorited, the fork point of another track, or an ancestor of
-any of those or of a node on another track; kept nodes stay in the work item with track_id NULL.
+selected, a current clip, referenced (node_ref), favorited, the fork point of another track, or an
+ancestor of any of those or of a node on another track; kept nodes stay in the work item with
+track_id NULL.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ def _keep_query(work_item_id: uuid.UUID, track_id: uuid.UUID) -> Select[tuple[uu
     protected = Node.track_id == track_id
     protected = protected & or_(
         exists().where(WorkItem.selected_node_id == Node.id),
+        exists().where(WorkItem.current_video_node_id == Node.id),
         exists().where(NodeRef.to_node_id == Node.id),
         exists().where(Favorite.node_id == Node.id),
         exists().where(other_track.created_from_node_id == Node.id, other_track.id != track_id),

@@ -978,3 +978,76 @@ def test_planning_is_fast() -> None:
         PLANNER.plan(sentence, CTX)
     per_sentence = (time.perf_counter() - start) / len(FAMILY_CASES)
     assert per_sentence < 0.05
+
+
+@pytest.mark.parametrize(
+    ("sentence", "shots", "cell"),
+    [
+        ("use the first image for every shot", "all", 1),
+        ("pick image 2 in each shot", "all", 2),
+        ("every shot should use image one", "all", 1),
+        ("use the 2nd picture for shots 1 and 4", [1, 4], 2),
+        ("use the first image for every shot except shot 3", [1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12], 1),
+        ("每个镜头都用第一张", "all", 1),
+        ("所有分镜都选第3张图", "all", 3),
+        ("第1到3个镜头都用第二张", [1, 2, 3], 2),
+        ("除了第2个镜头，其他都用第一张", [1, *range(3, 13)], 1),
+    ],
+)
+def test_batch_selection_in_both_languages_is_one_proposed_commit(
+    sentence: str, shots: Any, cell: int
+) -> None:
+    """Issue 13: "use the first image for every shot" is one batch node.commit, proposed first."""
+    turn = PLANNER.plan(sentence, CTX)
+    assert [a.type for a in turn.actions] == ["node.commit"], turn.message
+    assert _args(turn.actions[0]) == {"shots": shots, "cell": cell}
+    assert turn.mode == "propose" and requires_confirmation(turn.actions[0])
+
+
+def test_batch_selection_is_not_a_reference_and_needs_an_image() -> None:
+    assert [a.type for a in PLANNER.plan("use #2 as a reference for all shots", CTX).actions] != [
+        "node.commit"
+    ]
+    asked = PLANNER.plan("use it for every shot", CTX)
+    assert asked.actions == [] and "Which image" in asked.message
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        # new line text is an edit, not a recording (a recording would overwrite the narration)
+        (
+            "change the narration of shot 3 to: the moon is gone",
+            [("shot.update", {"patch": {"narration": "the moon is gone"}})],
+        ),
+        ("第3个镜头旁白：月亮不见了", [("shot.update", {"patch": {"narration": "月亮不见了"}})]),
+        (
+            "shot 4 dialogue: 'almost there'",
+            [("shot.update", {"shots": [4], "patch": {"dialogue": "almost there"}})],
+        ),
+        ("add narration to shots 1-3", [("gen.voice", {"shots": [1, 2, 3]})]),
+        # the object of "undo" names the change
+        ("revert the neon lighting", [("version.rollback", {"snapshot_id": "snap-neon"})]),
+        # a character's look said as a fact
+        (
+            "Mia now has short silver hair",
+            [("character.update", {"name": "Mia", "patch": {"hair": "short silver"}})],
+        ),
+        # "to a … look" is a style; "render a preview" is compose
+        ("move everything to a pastel look", [("project.set_style", {"style": "pastel"})]),
+        ("render me a quick preview", [("gen.compose", {"mode": "preview"})]),
+    ],
+)
+def test_fixes_from_the_fresh_held_out_set_generalise(sentence: str, expected: Expected) -> None:
+    turn = PLANNER.plan(sentence, CTX)
+    assert [a.type for a in turn.actions] == [t for t, _ in expected], turn.message
+    for action, (_, subset) in zip(turn.actions, expected, strict=True):
+        args = _args(action)
+        assert {k: args.get(k) for k in subset} == subset, args
+
+
+def test_use_number_n_in_pro_mode_commits_that_image() -> None:
+    turn = PLANNER.plan("use number 6", CTX)
+    assert [(a.type, _args(a)) for a in turn.actions] == [
+        ("node.commit", {"shot": 3, "cell": 6, "track": "B"})
+    ]

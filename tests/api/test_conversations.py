@@ -33,7 +33,11 @@ async def test_agent_mode_turn_proposal_confirm_and_history(stack: Stack, seeded
     kinds = [k for k, _ in events]
     assert kinds[:2] == ["received", "accepted"] and kinds[-1] == "done", kinds
     assert kinds.index("plan") < kinds.index("action_result") < kinds.index("assistant_text")
-    assert of(events, "plan")[0]["actions"][0]["type"] == "shot.update"
+    assert of(events, "plan")[0]["actions"][0]["type"] == "shot.update" and kinds.count("plan") == 1
+    # the plan is streamed as soon as the planner has it: before the events its execution writes
+    applied = next(i for i, (k, d) in enumerate(events) if k == "progress" and d["kind"] == "actions.applied")
+    assert kinds.index("plan") < applied, kinds
+    assert not [d for d in of(events, "progress") if d["kind"] == "turn.planned"]  # shown as `plan`
     assert of(events, "done")[0]["status"] == "done"
     assert any(p["kind"] == "actions.applied" for p in of(events, "progress"))
     shot = (await c.get(f"/workspaces/{s.workspace}/work-items/{s.shots[1]}", headers=h)).json()

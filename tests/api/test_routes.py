@@ -6,9 +6,15 @@ import io
 import json
 import uuid
 import zipfile
+from typing import Any
 
+from sqlalchemy import text
+
+from api.schemas import Links, SceneOut, StoryboardOut, StoryboardShot, WorkspaceOut
 from infra.ledger import unit_of_work
 from schema.repositories import nodes as node_repo
+from schema.repositories import storyboard as storyboard_repo
+from schema.repositories import workspaces as workspace_repo
 from tests.api.conftest import Stack, uid
 
 
@@ -323,3 +329,64 @@ async def test_storyboard_etag_answers_304_until_the_storyboard_changes(stack: S
     assert changed.json()["shots"][1]["spec"]["visual"] == "neon night"
     other = stack.auth(uid())  # the ETag never opens another user's workspace
     assert (await c.get(f"{base}/storyboard", headers={**other, "If-None-Match": etag})).status_code == 404
+
+
+def _storyboard_through_the_response_models(db_url: str, workspace_id: str, base: str) -> dict[str, Any]:
+    """The storyboard as the ORM + pydantic path renders it: the oracle for the SQL-built body."""
+    urls = Links(base)
+    with unit_of_work(db_url) as s:
+        ws = workspace_repo.get(s, uuid.UUID(workspace_id))
+        assert ws is not None
+        shots = []
+        for item, _node, asset in node_repo.selected_versions(s, ws.id):
+            shot = StoryboardShot.model_validate(item)
+            if asset is not None:
+                shot.selected_asset_id = asset.id
+                shot.selected_url = urls.asset_content(ws.id, asset.id)
+                if asset.thumbnail_key:
+                    shot.thumbnail_url = urls.asset_thumbnail(ws.id, asset.id)
+            shots.append(shot)
+        out = StoryboardOut(
+            workspace=WorkspaceOut.model_validate(ws),
+            scenes=[SceneOut.model_validate(sc) for sc in storyboard_repo.list_scenes(s, ws.id)],
+            shots=shots,
+            total_duration_s=round(sum(x.duration_s or 0.0 for x in shots), 3),
+        )
+        return json.loads(out.model_dump_json())  # type: ignore[no-any-return]
+
+
+async def test_storyboard_built_in_postgresql_equals_the_response_models_rendering(stack: Stack) -> None:
+    c, user = stack.client, uid()
+    h = stack.auth(user)
+    s = stack.seed_workspace(user, shots=5, title='quote " backslash \\ 狐狸 <tag>')
+    base = f"/workspaces/{s.workspace}"
+    with unit_of_work(stack.db_url) as db:  # the edge cases of the JSON the database writes
+        db.execute(
+            text(
+                "UPDATE work_item SET duration_s = 2.25, tags = '[\"a\", 1.5, null]',"
+                ' spec = spec || \'{"narration": "line \\"one\\"\\n二", "n": 3.0}\','
+                " created_at = date_trunc('second', created_at) WHERE id = :id"
+            ),
+            {"id": s.shots[1]},
+        )
+        db.execute(text("UPDATE asset SET thumbnail_key = 'thumb/x.jpg' WHERE id = :id"), {"id": s.assets[0]})
+        db.execute(
+            text('UPDATE workspace SET meta = \'{"language": "zh"}\', cost_limit = 7 WHERE id = :id'),
+            {"id": s.workspace},
+        )
+    r = await c.get(f"{base}/storyboard", headers=h)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = _storyboard_through_the_response_models(stack.db_url, s.workspace, "http://api.test")
+    assert body == expected  # same keys, same values, timestamps as the same strings
+    assert list(body) == list(expected) and list(body["shots"][0]) == list(expected["shots"][0])
+    assert all(isinstance(x["duration_s"], float) for x in body["shots"])
+    first, second = body["shots"][0], body["shots"][1]
+    assert first["selected_url"].endswith(f"/assets/{s.assets[0]}/content") and first["thumbnail_url"]
+    assert second["selected_url"] is None and "." not in second["created_at"]
+    assert body["total_duration_s"] == 14.25
+    StoryboardOut.model_validate(body)  # and it is what the OpenAPI document promises
+    admin = stack.auth(uid(), role="admin")  # admins read anyone's storyboard; others get 404
+    assert (await c.get(f"{base}/storyboard", headers=admin)).json() == body
+    missing = await c.get(f"{base}/storyboard", headers=stack.auth(uid()))
+    assert missing.status_code == 404 and missing.json()["code"] == "workspace_not_found"

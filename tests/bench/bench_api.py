@@ -3,7 +3,8 @@
     .venv/bin/pytest tests/bench/bench_api.py -s -p no:cacheprovider --override-ini addopts=
     BENCH_QUICK=1 ...   shorter runs
 
-The API runs as its own uvicorn process (one worker, like one replica) on a loopback port, against
+The API runs as its own uvicorn process (BENCH_API_WORKERS worker processes, default 1, as `up`
+serves it with DIRECTORDECK_API_WORKERS) on a loopback port, against
 the session's real PostgreSQL and Temporal dev server; the load generator is this process: 50
 concurrent httpx clients (BENCH_API_CLIENTS) on one event loop. Measured:
 
@@ -15,7 +16,7 @@ Printed: request count, errors, throughput, p50/p90/p99/max latency in ms.
 
 Throughput is measured from outside with `wrk` (a compiled load generator: 1 thread, 50
 connections; `apt-get install wrk`, the test skips with that hint when it is missing): a bare
-FastAPI app with one JSON route and no middleware, served the same way (uvicorn, one process), is
+FastAPI app with one JSON route and no middleware, served the same way (uvicorn, same processes), is
 the reference; `/health` and the 60-shot storyboard are reported as ratios of its req/s.
 The chat figures (first SSE event, `plan` event) are taken with 1 client and with 50.
 """
@@ -56,28 +57,29 @@ DURATION_S = 3.0 if QUICK else 10.0
 CHAT_ROUNDS = 1 if QUICK else 3
 SECRET = "bench-secret-0123456789-0123456789-0123456789"
 
+API_WORKERS = int(os.environ.get("BENCH_API_WORKERS", "1"))
+
+# The API as `up` serves it with DIRECTORDECK_API_WORKERS = API_WORKERS (1: one process; more:
+# `uvicorn --workers N` with launch.api_server's factory); the limiter is lifted by env.
 SERVER = """
 import sys, uvicorn
-from api.main import create_app
-from api.services import ApiConfig
-from infra.settings import Settings
-from workflows.contracts import Queues
-settings = Settings()
-config = ApiConfig.from_settings(settings)
-config.rate_per_minute, config.rate_burst = 1e9, 10**9  # measure the API, not the limiter
-app = create_app(settings, config=config, queues=Queues.prefixed(sys.argv[2]))
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+uvicorn.run("launch.api_server:app", factory=True, workers=int(sys.argv[2]), host="127.0.0.1",
+            port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
 
 
-BARE_SERVER = """
-import sys, uvicorn
+# The reference: one JSON route, no middleware, served the same way (same number of processes).
+BARE_APP = """
 from fastapi import FastAPI
 app = FastAPI()
 @app.get("/health")
 async def health():
     return {"status": "ok"}
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+BARE_SERVER = """
+import sys, uvicorn
+uvicorn.run("bare_app:app", workers=int(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]),
+            log_level="warning", access_log=False, app_dir=sys.argv[3])
 """
 WRK_CONNECTIONS = 50
 WRK_DURATION_S = 3 if QUICK else 8
@@ -156,8 +158,16 @@ async def api_server(temporal_env, pg, pg_template_url: str) -> AsyncIterator[di
         "TEMPORAL_ADDRESS": target,
         "DIRECTORDECK_DATA_DIR": str(data_dir),
         "DIRECTORDECK_JWT_SECRET": SECRET,
+        "DIRECTORDECK_TASK_QUEUE_PREFIX": prefix,
+        "DIRECTORDECK_API_RATE_PER_MINUTE": "1e9",  # measure the API, not the limiter
+        "DIRECTORDECK_API_RATE_BURST": str(10**9),
     }
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), prefix], env=env, cwd=Path.cwd())
+    if API_WORKERS > 1:  # as launch.api_server does: one metrics view over the workers
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir / "metrics")
+        (data_dir / "metrics").mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(port), str(API_WORKERS)], env=env, cwd=Path.cwd()
+    )
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as probe:
         for _ in range(300):
@@ -175,7 +185,7 @@ async def api_server(temporal_env, pg, pg_template_url: str) -> AsyncIterator[di
             "settings": settings,
             "prefix": prefix,
             "temporal": temporal_env.client,
-            "workers": 1,
+            "workers": API_WORKERS,
         }
     finally:
         proc.terminate()
@@ -240,7 +250,9 @@ async def test_wrk_health_and_storyboard_vs_bare_fastapi(
     auth = {"Authorization": f"Bearer {token}"}
     storyboard = f"{api_server['base']}/workspaces/{seeded.workspace}/storyboard"
     port = free_port()
-    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)])
+    bare_dir = Path(tempfile.mkdtemp(prefix="dd-bench-bare-"))
+    (bare_dir / "bare_app.py").write_text(BARE_APP)
+    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port), str(API_WORKERS), str(bare_dir)])
     try:
         await _wait_up(bare, f"http://127.0.0.1:{port}/health")
         for url, h in (

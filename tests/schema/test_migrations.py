@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -97,3 +98,72 @@ def test_scripts_are_found_from_the_package_and_named_by_date() -> None:
         previous = int(match.group(2))
         source = (Path(migrations.__file__).parent / "versions" / name).read_text()
         assert f"revision: str = '{match.group(2)}'" in source
+
+
+def test_current_version_pointers_are_backfilled_with_what_was_current(ledger_empty_url: str) -> None:
+    """1301: the pointers start at what the old "newest node" rule picked, so nothing changes on
+    upgrade (the selected image's newest clip, the newest narration, cut and music)."""
+    upgrade(ledger_empty_url, "0004")
+    engine = make_engine(ledger_empty_url)
+    try:
+        with engine.begin() as conn:
+            ws = conn.scalar(
+                text(
+                    "insert into workspace (owner_id, type, title) "
+                    "values ('u', 'narrative_project', 't') returning id"
+                )
+            )
+
+            def asset(n: int) -> Any:
+                return conn.scalar(
+                    text(
+                        "insert into asset (workspace_id, storage_key, content_hash, kind, mime, size_bytes) "
+                        "values (:ws, :k, :h, 'video', 'x/y', 1) returning id"
+                    ),
+                    {"ws": ws, "k": f"k/{n}", "h": f"{n:064x}"},
+                )
+
+            def node(item: Any, type: str, n: int | None, parent: Any = None) -> Any:
+                return conn.scalar(
+                    text(
+                        "insert into node (workspace_id, work_item_id, parent_id, type, asset_id) "
+                        "values (:ws, :item, :parent, cast(:type as node_type), :asset) returning id"
+                    ),
+                    {
+                        "ws": ws,
+                        "item": item,
+                        "parent": parent,
+                        "type": type,
+                        "asset": None if n is None else asset(n),
+                    },
+                )
+
+            shot = conn.scalar(
+                text("insert into work_item (workspace_id, type, idx) values (:ws, 'shot', 1) returning id"),
+                {"ws": ws},
+            )
+            image = node(shot, "image", 1)
+            clip = node(shot, "video", 2, parent=image)
+            node(shot, "video", 3)  # newer, but not made from the selected image
+            node(shot, "audio_voice", 4)
+            voice = node(shot, "audio_voice", 5)
+            node(None, "compose", 6)
+            cut = node(None, "compose", 7)
+            music = node(None, "audio_music", 8)
+            conn.execute(
+                text("update work_item set selected_node_id = :n where id = :i"), {"n": image, "i": shot}
+            )
+        upgrade(ledger_empty_url, "1301")
+        with engine.connect() as conn:
+            pointers = conn.execute(
+                text("select current_video_node_id, current_voice_node_id from work_item where id = :i"),
+                {"i": shot},
+            ).one()
+            workspace = conn.execute(
+                text("select current_cut_node_id, current_music_node_id from workspace where id = :w"),
+                {"w": ws},
+            ).one()
+    finally:
+        engine.dispose()
+    assert tuple(pointers) == (clip, voice)
+    assert tuple(workspace) == (cut, music)

@@ -377,6 +377,91 @@ def test_rollback_reports_what_no_longer_exists(ledger_db: Session, make: Factor
     assert result.restored_work_item_ids == [s2.id]
 
 
+def _file(session: Session, ws: Workspace, kind: AssetKind, n: int) -> Any:
+    return assets.get_or_create_by_hash(
+        session, workspace_id=ws.id, content_hash=f"{n:064x}", storage_key=f"k/{n}", kind=kind,
+        mime="x/y", size_bytes=1,
+    )  # fmt: skip
+
+
+def test_undo_restores_the_current_clip_narration_cut_and_music_and_says_so(
+    ledger_db: Session, make: Factory
+) -> None:
+    """Issue 13: "current" is a pointer a snapshot records, not the newest node; rolling back to
+    before a narration / a re-animation / a new cut / new music makes the earlier one current again
+    (compose and export follow) and the rollback names each restored pointer."""
+    ws = make.workspace()
+    s1, s2 = make.shot(ws, narration="one"), make.shot(ws)
+    image = make.node(s1, asset_id=_file(ledger_db, ws, AssetKind.image, 1).id)
+    nodes.select_node(ledger_db, s1.id, image.id)
+    clip1 = make.node(
+        s1, parent=image, type=NodeType.video, asset_id=_file(ledger_db, ws, AssetKind.video, 2).id
+    )
+    voice1 = make.node(s1, type=NodeType.audio_voice, asset_id=_file(ledger_db, ws, AssetKind.audio, 3).id)
+
+    def workspace_node(type: NodeType, n: int) -> Node:
+        kind = AssetKind.video if type == NodeType.compose else AssetKind.audio
+        return nodes.create_node(
+            ledger_db,
+            type=type,
+            work_item_id=None,
+            workspace_id=ws.id,
+            asset_id=_file(ledger_db, ws, kind, n).id,
+        )
+
+    cut1, music1 = workspace_node(NodeType.compose, 4), workspace_node(NodeType.audio_music, 5)
+    assert ledger_db.get(WorkItem, s1.id).current_video_node_id == clip1.id  # type: ignore[union-attr]
+    snap = snapshots.take(ledger_db, ws.id, "before the narration")
+
+    clip2 = make.node(
+        s1, parent=image, type=NodeType.video, asset_id=_file(ledger_db, ws, AssetKind.video, 6).id
+    )
+    voice2 = make.node(s1, type=NodeType.audio_voice, asset_id=_file(ledger_db, ws, AssetKind.audio, 7).id)
+    make.node(s2, type=NodeType.audio_voice, asset_id=_file(ledger_db, ws, AssetKind.audio, 8).id)
+    cut2, music2 = workspace_node(NodeType.compose, 9), workspace_node(NodeType.audio_music, 10)
+    [plan] = nodes.compose_inputs(ledger_db, ws.id)
+    assert (plan["video_node_id"], plan["voice_node_id"]) == (str(clip2.id), str(voice2.id))
+    assert nodes.current_output(ledger_db, ws.id, NodeType.compose)[0].id == cut2.id  # type: ignore[index]
+    assert nodes.current_output(ledger_db, ws.id, NodeType.audio_music)[0].id == music2.id  # type: ignore[index]
+
+    result = snapshots.rollback(ledger_db, snap.id)
+    ledger_db.expire_all()
+    [plan] = nodes.compose_inputs(ledger_db, ws.id)
+    assert (plan["video_node_id"], plan["voice_node_id"]) == (str(clip1.id), str(voice1.id))
+    voices = nodes.current_voices(ledger_db, ws.id)
+    assert {k: v[0].id for k, v in voices.items()} == {s1.id: voice1.id}
+    assert nodes.current_output(ledger_db, ws.id, NodeType.compose)[0].id == cut1.id  # type: ignore[index]
+    assert nodes.current_output(ledger_db, ws.id, NodeType.audio_music)[0].id == music1.id  # type: ignore[index]
+    assert "shot 1: clip back to the earlier one, narration back to the earlier one" in result.changes
+    assert "shot 2: narration unset (there was none)" in result.changes
+    assert "current cut back to the earlier one" in result.changes
+    assert "background music back to the earlier one" in result.changes
+    assert result.missing_node_ids == []
+    # nothing changed since: a second rollback restores nothing and says so
+    assert snapshots.rollback(ledger_db, snap.id).changes == []
+
+
+def test_selecting_another_version_makes_its_clip_current(ledger_db: Session, make: Factory) -> None:
+    ws = make.workspace()
+    shot = make.shot(ws)
+    a = make.node(shot, asset_id=_file(ledger_db, ws, AssetKind.image, 1).id)
+    b = make.node(shot, asset_id=_file(ledger_db, ws, AssetKind.image, 2).id)
+    clip_a = make.node(
+        shot, parent=a, type=NodeType.video, asset_id=_file(ledger_db, ws, AssetKind.video, 3).id
+    )
+    nodes.select_node(ledger_db, shot.id, b.id)
+    assert shot.current_video_node_id is None  # b has no clip yet: compose leaves the shot out
+    assert nodes.compose_inputs(ledger_db, ws.id) == []
+    nodes.select_node(ledger_db, shot.id, a.id)
+    assert shot.current_video_node_id == clip_a.id
+    pending = make.node(shot, parent=a, type=NodeType.video, status=NodeStatus.pending)
+    assert shot.current_video_node_id == clip_a.id  # a pending clip is not current yet
+    nodes.set_result(
+        ledger_db, pending.id, status=NodeStatus.ok, asset_id=_file(ledger_db, ws, AssetKind.video, 4).id
+    )
+    assert shot.current_video_node_id == pending.id
+
+
 # --- favorites, characters, assets ---------------------------------------------------
 
 

@@ -423,3 +423,130 @@ async def test_export_package_packages_the_selected_versions(make_agent_rig) -> 
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["selection"] == "selected" and manifest["files"] == r.data["files"]
     assert sorted({e["shot"] for e in manifest["items"] if e.get("shot")}) == [1, 2]
+
+
+def _voice(db_url: str, ws: str, idx: int, n: int) -> str:
+    """A finished narration for shot `idx` (as the voice activity writes it: it becomes current)."""
+    from schema.enums import AssetKind, NodeType
+    from schema.repositories import assets, nodes
+
+    with unit_of_work(db_url) as s:
+        item = work_items.get_shot_by_idx(s, uuid.UUID(ws), idx)
+        assert item is not None
+        asset = assets.get_or_create_by_hash(
+            s, workspace_id=uuid.UUID(ws), content_hash=f"{n:064x}", storage_key=f"k/{n}",
+            kind=AssetKind.audio, mime="audio/wav", size_bytes=1,
+        )  # fmt: skip
+        return str(
+            nodes.create_node(s, type=NodeType.audio_voice, work_item_id=item.id, asset_id=asset.id).id
+        )
+
+
+def _current_voices(db_url: str, ws: str) -> dict[int, str]:
+    with unit_of_work(db_url) as s:
+        return {w.idx: str(w.current_voice_node_id) for w in work_items.list_shots(s, uuid.UUID(ws))}  # type: ignore[misc]
+
+
+async def test_rollback_before_the_narration_restores_the_narration_and_the_proposal_says_so(
+    make_agent_rig,
+) -> None:
+    """Issue 13: undo covers generations: the snapshot records which narration is current."""
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
+        ws = rig.workspace(2)
+        first = _voice(rig.db_url, ws, 1, 1)
+        saved = await rig.router.run(
+            ALICE, ws, turn({"type": "version.snapshot", "args": {"note": "narration"}})
+        )
+        second = _voice(rig.db_url, ws, 1, 2)
+        third = _voice(rig.db_url, ws, 2, 3)
+        assert _current_voices(rig.db_url, ws) == {1: second, 2: third}  # the newest became current
+        back = planned("go back to before the narration", 2)
+        proposal = await rig.router.run(ALICE, ws, back)
+        after_proposal = _current_voices(rig.db_url, ws)
+        undone = await rig.router.run(ALICE, ws, back, confirmed=True)
+        restored = _current_voices(rig.db_url, ws)
+
+    assert saved.ok and second != first
+    assert proposal.mode == "propose" and after_proposal[1] == second  # the proposal changed nothing
+    preview = proposal.proposal["preview"][0]
+    assert "shot 1: narration back to the earlier one" in preview
+    assert "shot 2: narration unset (there was none)" in preview
+    assert undone.ok and restored == {1: first, 2: "None"}
+    assert "shot 1: narration back to the earlier one" in undone.results[0].data["summary"]
+    assert undone.results[0].data["restored"] == [
+        "shot 1: narration back to the earlier one",
+        "shot 2: narration unset (there was none)",
+    ]
+
+
+async def test_storyboard_rebuild_is_proposed_snapshotted_then_undoable(make_agent_rig) -> None:
+    """Issue 13: a storyboard rebuild with another shot count is a proposal (destructive, confirm
+    first, snapshot first), not a storyboard_exists refusal."""
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
+        ws = rig.workspace(4)
+        rebuild = turn(
+            {"type": "gen.storyboard", "args": {"story": "a fox steals the moon", "shot_count": 3}}
+        )
+        proposal = await rig.router.run(ALICE, ws, rebuild)
+        untouched = shots_of(rig.db_url, ws)
+        done = await rig.router.run(ALICE, ws, rebuild, confirmed=True)
+        [task_id] = done.results[0].task_ids
+        await wait_task(rig.db_url, task_id, TaskStatus.succeeded, timeout=60)
+        rebuilt = shots_of(rig.db_url, ws)
+        undo = turn({"type": "version.rollback", "args": {"snapshot_id": done.snapshot_id}})
+        undone = await rig.router.run(ALICE, ws, undo, confirmed=True)
+        restored = shots_of(rig.db_url, ws)
+
+    assert proposal.mode == "propose" and proposal.snapshot_id is None
+    assert "rebuilds the storyboard and replaces its 4 shots" in proposal.proposal["reason"]
+    assert (
+        "4 shots → 3" in proposal.proposal["preview"][0]
+        and "shot 4 is deleted" in proposal.proposal["preview"][0]
+    )
+    assert proposal.proposal["snapshot_first"] is True
+    assert [s["spec"]["visual"] for s in untouched] == [f"the fox on rooftop {i}" for i in range(1, 5)]
+    assert done.ok and done.snapshot_id and done.results[0].status == "started"
+    assert done.results[0].workflow_ids[0].startswith(f"storyboard-{ws}-rebuild-")
+    assert len(rebuilt) == 3 and all("rooftop" not in s["spec"].get("visual", "") for s in rebuilt)
+    assert undone.ok and len(undone.results[0].data["missing_work_item_ids"]) == 1  # shot 4 is gone
+    assert [s["spec"]["visual"] for s in restored] == [f"the fox on rooftop {i}" for i in range(1, 4)]
+
+
+async def test_batch_selection_uses_the_same_cell_of_each_latest_grid_and_is_undoable(make_agent_rig) -> None:
+    """Issue 13: "use the first image for every shot" — one proposed node.commit over many shots;
+    shots without a grid are skipped and named; the snapshot taken first undoes it."""
+    from schema.repositories import nodes, tracks
+
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
+        ws = rig.workspace(3)
+        firsts: dict[int, str] = {}
+        with unit_of_work(rig.db_url) as s:
+            for idx in (1, 2):
+                item = work_items.get_shot_by_idx(s, uuid.UUID(ws), idx)
+                assert item is not None
+                track = tracks.get_or_create(s, item.id, "A")
+                grid = nodes.create_grid(
+                    s, work_item_id=item.id, track_id=track.id, parent_id=None, payload={}, cells=[{}] * 4
+                )
+                firsts[idx] = str(grid.cells[0].id)
+        batch = planned("use the first image for every shot")
+        proposal = await rig.router.run(ALICE, ws, batch)
+        unchanged = shots_of(rig.db_url, ws)
+        done = await rig.router.run(ALICE, ws, batch, confirmed=True)
+        chosen = shots_of(rig.db_url, ws)
+        undo = turn({"type": "version.rollback", "args": {"snapshot_id": done.snapshot_id}})
+        undone = await rig.router.run(ALICE, ws, undo, confirmed=True)
+        restored = shots_of(rig.db_url, ws)
+
+    assert batch.actions[0].type == "node.commit" and batch.actions[0].args.shots == "all"
+    assert proposal.mode == "propose" and "touches all shots" in proposal.proposal["reason"]
+    assert "shots 1–2 now use image #1" in proposal.proposal["preview"][0]
+    assert "shot 3 skipped" in proposal.proposal["preview"][0]
+    assert [s["selected"] for s in unchanged] == [None, None, None]
+    assert done.ok and done.snapshot_id and done.results[0].data["shots"] == [1, 2]
+    assert done.results[0].data["skipped"] == [3]
+    assert [str(s["selected"]) for s in chosen[:2]] == [firsts[1], firsts[2]] and chosen[2][
+        "selected"
+    ] is None
+    assert undone.ok and [s["selected"] for s in restored] == [None, None, None]
+    assert "shot 1: selected image" in undone.results[0].data["summary"]

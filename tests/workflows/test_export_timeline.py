@@ -99,7 +99,7 @@ async def test_a_pipeline_run_exports_to_every_editor_format_and_is_found_by_wor
         memos = {w.id: await w.memo() for w in listed}
         with unit_of_work(rig.db_url) as session:
             cut = node_repo.compose_inputs(session, uuid.UUID(ws))
-            compose, _ = node_repo.latest_output(session, uuid.UUID(ws), NodeType.compose)
+            compose, _ = node_repo.current_output(session, uuid.UUID(ws), NodeType.compose)
             music_node = compose.payload.get("music_node_id")
         archive = zipfile.ZipFile(io.BytesIO(rig.acts.storage.local_path(result.storage_key).read_bytes()))
     assert music_node, "the cut was composed with music"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError
 
 from activities.media.probe import probe
@@ -56,6 +57,11 @@ async def test_project_pipeline_end_to_end(make_rig) -> None:
     assert progress.stage == "done" and progress.shots_done == 3
     # the parent's history holds only child starts/completions: a 60-shot project stays far from limits
     assert len(history_events) < 15 * (3 + 2)
+    # its task-row bookkeeping (running, then succeeded) ran as local activities: markers in the
+    # history, not one remote activity (task-queue round trip) each
+    kinds = [e.event_type for e in history_events]
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in kinds
+    assert kinds.count(EventType.EVENT_TYPE_MARKER_RECORDED) >= 2
     db = rig.db_url
     assert scalar(db, "select count(*) from work_item where workspace_id=:ws and type='shot'", ws=ws) == 3
     assert scalar(db, "select count(*) from node where workspace_id=:ws and type='grid_group'", ws=ws) == 3
