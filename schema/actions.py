@@ -587,9 +587,22 @@ class VersionRollbackArgs(_Model):
 
 
 # export -------------------------------------------------------------------------------------------
+ExportFormat = Literal["media", "otio", "fcpxml", "fcp7xml", "edl", "srt", "vtt", "capcut"]
+
+
+def _default_export_formats() -> list[ExportFormat]:
+    return ["media"]
+
+
 class ExportPackageArgs(_Model):
     selection: Literal["favorites", "selected"] = "selected"
     naming: ShortText | None = None
+    formats: Annotated[list[ExportFormat], Field(min_length=1, max_length=8)] = Field(
+        default_factory=_default_export_formats,
+        description="What the zip holds: media (the selection's files; the default), otio, fcpxml, "
+        "fcp7xml (Premiere / FCP 7 XML), edl (CMX 3600) timelines of the cut with its media, srt and "
+        "vtt subtitles, capcut (a CapCut/Jianying draft folder).",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -767,7 +780,7 @@ VERBS: tuple[Verb, ...] = (
         "ExportPackage",
         ExportPackageArgs,
         args_optional=True,
-        example={"selection": "favorites"},
+        example={"selection": "selected", "formats": ["media", "fcp7xml", "srt"]},
     ),
 )
 VERBS_BY_NAME: dict[str, Verb] = {v.name: v for v in VERBS}

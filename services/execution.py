@@ -135,6 +135,10 @@ class WorkflowStart:
     task_id: str
     input: dict[str, Any]
     error: dict[str, Any] | None = None
+    # for the Temporal UI (search attributes and memo): who asked, the workspace title, the shot
+    user_id: str | None = None
+    title: str | None = None
+    shot_number: int | None = None
 
 
 @dataclass
@@ -270,7 +274,19 @@ class Execution:
             work_item_id=work_item_id,
             payload={"workflow": kind, "input": data, "requested_by": self.caller.user_id, **extra},
         )
-        self.starts.append(WorkflowStart(self.index, kind, workflow_id, str(row.id), data))
+        shot = self.session.get(WorkItem, work_item_id) if work_item_id is not None else None
+        self.starts.append(
+            WorkflowStart(
+                self.index,
+                kind,
+                workflow_id,
+                str(row.id),
+                data,
+                user_id=self.caller.user_id,
+                title=self.ws.title,
+                shot_number=shot.idx if shot is not None else None,
+            )
+        )
         return str(row.id), workflow_id
 
     def started(self, action: A.AnyAction, started: list[tuple[str, str]], **data: Any) -> ActionResult:

@@ -36,6 +36,7 @@ from temporalio.service import RPCError
 
 from infra.ledger import unit_of_work
 from infra.queues import Queues
+from infra.search_attributes import start_options
 from infra.settings import Settings
 from schema import actions as A
 from schema.domain_errors import DomainError, InvalidInput, InvalidTransition, NotFound
@@ -307,13 +308,23 @@ class ActionRouter:
 
     async def _dispatch(self, plan: _Plan) -> None:
         for start in plan.starts:
-            wf_cls, _, _ = WORKFLOW_KINDS[start.kind]
+            wf_cls, _, task_type = WORKFLOW_KINDS[start.kind]
+            work_item_id = start.input.get("work_item_id")
             try:
                 await self.client.start_workflow(
                     wf_cls.run,
                     build_input(start.kind, start.input, self.queues),
                     id=start.workflow_id,
                     task_queue=self.queues.cpu,
+                    **start_options(
+                        self.settings.temporal_search_attributes,
+                        str(start.input.get("workspace_id")),
+                        task_type.value,
+                        work_item_id=str(work_item_id) if work_item_id else None,
+                        user_id=start.user_id,
+                        title=start.title,
+                        shot_number=start.shot_number,
+                    ),
                 )
             except WorkflowAlreadyStartedError:
                 pass  # started by an earlier attempt of this turn, or already running

@@ -101,12 +101,17 @@ def fresh_db_url(pg: EmbeddedPostgres, pg_template_url: str) -> Iterator[str]:
 async def temporal_env() -> AsyncIterator[object]:
     from temporalio.testing import WorkflowEnvironment
 
+    from infra.search_attributes import dev_server_args
     from infra.temporal_client import data_converter
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli_path()),
         data_converter=data_converter(),
-        dev_server_extra_args=["--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true"],
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "frontend.enableUpdateWorkflowExecution=true",
+            *dev_server_args(),  # the search attributes `directordeck up` registers
+        ],
     )
     yield env
     await env.shutdown()

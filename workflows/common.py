@@ -10,7 +10,9 @@ before the task is marked canceled); a failure is recorded on the task row with 
 re-raised as a non-retryable ApplicationError of the same type. Only bad input is non-retryable:
 an infrastructure failure (database or storage outage, a killed FFmpeg, a full disk, a lost worker)
 is retried with backoff for about 5.5 minutes (RETRY), so an outage that `up` heals is waited out
-instead of being recorded as the user's failure.
+instead of being recorded as the user's failure. Every child workflow carries the Temporal UI's
+search attributes and memo (its parent's workspace and user, its own task type, work item and
+shot: `child_options`, patched in so that histories recorded before it replay unchanged).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -27,6 +29,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import TaskOutcome, TaskRef
     from activities.pipeline import PipelineActivities
+    from infra.search_attributes import MEMO_TITLE, USER_ID, WORKSPACE_ID, memo, search_attributes
 
 T = TypeVar("T")
 
@@ -148,3 +151,24 @@ def task_ref(workspace_id: str, task_type: str, work_item_id: str | None = None)
         work_item_id=work_item_id,
         parent_workflow_id=parent_id(),
     )
+
+
+SEARCH_ATTRIBUTES_PATCH = "child-search-attributes-v1"
+
+
+def child_options(
+    task_type: str, *, work_item_id: str | None = None, shot_number: int | None = None
+) -> dict[str, Any]:
+    """`search_attributes` and `memo` for a child workflow start: the parent's WorkspaceId and
+    UserId (and title), the child's TaskType, WorkItemId and shot number. Empty when the parent
+    carries none (attributes off, or a start that set none)."""
+    parent = workflow.info().typed_search_attributes
+    workspace_id = parent.get(WORKSPACE_ID)
+    if workspace_id is None or not workflow.patched(SEARCH_ATTRIBUTES_PATCH):
+        return {}
+    return {
+        "search_attributes": search_attributes(
+            workspace_id, task_type, work_item_id=work_item_id, user_id=parent.get(USER_ID)
+        ),
+        "memo": memo(workflow.memo_value(MEMO_TITLE, None, type_hint=str), shot_number),
+    }

@@ -18,7 +18,7 @@ from temporalio.exceptions import CancelledError, ChildWorkflowError
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import ComposeInput, ComposeResult
     from activities.pipeline import PipelineActivities
-    from workflows.common import long_activity_options, mirrored, start_task, task_ref
+    from workflows.common import child_options, long_activity_options, mirrored, start_task, task_ref
     from workflows.contracts import ComposeWorkflowInput, MusicWorkflowInput
     from workflows.music import MusicWorkflow, music_workflow_id
 
@@ -45,6 +45,7 @@ class ComposeWorkflow:
                         MusicWorkflowInput(workspace_id=inp.workspace_id, queues=inp.queues),
                         id=music_workflow_id(inp.workspace_id, str(workflow.uuid4())),
                         task_queue=inp.queues.cpu,
+                        **child_options("music"),
                     )
                     request.music_node_id = music.node_id
                 except ChildWorkflowError as err:  # the cut still comes out, with narration only

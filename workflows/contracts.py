@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from activities.contracts import ComposeResult
+from activities.contracts import ComposeResult, default_formats
 from infra.queues import Queues
 
 
@@ -157,3 +157,4 @@ class ExportWorkflowInput:
     selection: str = "selected"
     naming: str | None = None
     queues: Queues = field(default_factory=Queues)
+    formats: list[str] = field(default_factory=default_formats)

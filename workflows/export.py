@@ -22,6 +22,7 @@ class ExportWorkflow:
             task=task,
             selection=inp.selection,
             naming=inp.naming,
+            formats=list(inp.formats),
             # fixed here (deterministic), so every attempt of the activity builds the same bytes
             generated_at=workflow.now().replace(microsecond=0).isoformat(),
         )

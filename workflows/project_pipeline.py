@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import TaskOutcome
-    from workflows.common import failure_code, record_task, start_task, task_ref
+    from workflows.common import child_options, failure_code, record_task, start_task, task_ref
     from workflows.compose import ComposeWorkflow
     from workflows.contracts import (
         CancelShot,
@@ -113,6 +113,7 @@ class ProjectPipelineWorkflow:
             ),
             id=f"storyboard-{ws}",
             task_queue=inp.queues.cpu,
+            **child_options("storyboard"),
         )
         progress.stage = "shots"
         progress.shots_total = len(board.shot_ids)
@@ -133,6 +134,7 @@ class ProjectPipelineWorkflow:
             ),
             id=f"compose-{ws}-{workflow.uuid4()}",
             task_queue=inp.queues.cpu,
+            **child_options("compose"),
         )
         progress.compose_node_id = compose.node_id
         progress.stage = "done"
@@ -163,6 +165,7 @@ class ProjectPipelineWorkflow:
                     ),
                     id=f"shot-{wi}",
                     task_queue=inp.queues.cpu,
+                    **child_options("shot", work_item_id=wi, shot_number=number),
                 )
                 self._running[wi] = handle
                 self._progress.shots[number - 1].status = "running"

@@ -13,7 +13,7 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import VoiceResult
-    from workflows.common import failure_code
+    from workflows.common import child_options, failure_code
     from workflows.contracts import (
         GridWorkflowInput,
         ShotWorkflowInput,
@@ -45,6 +45,7 @@ class ShotWorkflow:
             ),
             id=grid_workflow_id(wi, group_node_id),
             task_queue=inp.queues.cpu,
+            **child_options("grid", work_item_id=wi, shot_number=inp.shot_number),
         )
         voice = (
             asyncio.ensure_future(
@@ -53,6 +54,7 @@ class ShotWorkflow:
                     VoiceWorkflowInput(workspace_id=inp.workspace_id, work_item_id=wi, queues=inp.queues),
                     id=f"voice-{wi}-{workflow.uuid4()}",
                     task_queue=inp.queues.cpu,
+                    **child_options("voice", work_item_id=wi, shot_number=inp.shot_number),
                 )
             )
             if inp.with_voice
@@ -79,6 +81,7 @@ class ShotWorkflow:
                     ),
                     id=f"video-{wi}-{workflow.uuid4()}",
                     task_queue=inp.queues.cpu,
+                    **child_options("video", work_item_id=wi, shot_number=inp.shot_number),
                 )
                 result.video_node_id = video.node_id
         except ChildWorkflowError as err:

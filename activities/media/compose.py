@@ -48,6 +48,7 @@ __all__ = [
     "ComposeResult",
     "ComposeShot",
     "build_ass",
+    "caption_cues",
     "compose",
     "subtitle_font_dir",
 ]
@@ -308,11 +309,11 @@ def build_ass(
 
 
 def _shot_captions(
-    shot: ComposeShot, span_s: float, speech_s: float | None, offset_s: float = 0.0
+    narration: str, span_s: float, speech_s: float | None, offset_s: float = 0.0
 ) -> list[tuple[float, float, str]]:
     """One shot's caption chunks over its on-screen span [offset, offset + span] (times in s)."""
-    cjk = has_cjk(shot.narration)
-    chunks = _split_caption(shot.narration, 32 if cjk else 84)
+    cjk = has_cjk(narration)
+    chunks = _split_caption(narration, 32 if cjk else 84)
     if not chunks:
         return []
     start, end = offset_s, offset_s + span_s
@@ -332,9 +333,18 @@ def _captions(
     job: ComposeJob, starts: list[float], ends: list[float], speech: list[float | None]
 ) -> list[tuple[float, float, str]]:
     """Every shot's captions on the cut's timeline (shot i is on screen from starts[i] to ends[i])."""
+    return caption_cues([shot.narration for shot in job.shots], starts, ends, speech)
+
+
+def caption_cues(
+    narrations: list[str], starts: list[float], ends: list[float], speech: list[float | None]
+) -> list[tuple[float, float, str]]:
+    """(start, end, text) captions of a cut: each shot's narration split into caption-sized
+    chunks, spread over the shot (or over its speech plus a short hold) by length. The one rule
+    the burned-in subtitles and the SRT/VTT/timeline exports share."""
     captions: list[tuple[float, float, str]] = []
-    for i, shot in enumerate(job.shots):
-        captions += _shot_captions(shot, ends[i] - starts[i], speech[i], starts[i])
+    for i, narration in enumerate(narrations):
+        captions += _shot_captions(narration, ends[i] - starts[i], speech[i], starts[i])
     return captions
 
 
@@ -462,7 +472,7 @@ def _plan_pieces(
         font_file: Path | None = None
         events = 0
         if job.subtitles:
-            captions = _shot_captions(shot, tl.span(i) / fps, speech[i])
+            captions = _shot_captions(shot.narration, tl.span(i) / fps, speech[i])
             if captions:
                 font_name, font_file = _font_choice(captions)
                 doc, events = build_ass(

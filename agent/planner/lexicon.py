@@ -123,6 +123,19 @@ TASK_KIND: Table = [
     (r"exports?|导出", "export"),
 ]
 
+# export.package formats named in a sentence (several may match: "an EDL and subtitles")
+EXPORT_FORMAT_WORDS: Table = [
+    (r"premiere|\bfcp ?7\b|final cut (?:pro )?7|\bxml\b", "fcp7xml"),
+    (r"final cut pro(?! ?7)|\bfcpx(?:ml)?\b", "fcpxml"),
+    (r"\bedls?\b|cmx ?3600", "edl"),
+    (r"\botio\b|opentimelineio|davinci|\bresolve\b", "otio"),
+    (r"\bsrt\b", "srt"),
+    (r"\b(?:web)?vtt\b", "vtt"),
+    (r"capcut|jianying|剪映|草稿", "capcut"),
+]
+SUBTITLE_WORDS = r"\bsubtitles?\b|\bcaptions?\b|\bsubs\b|字幕"
+TIMELINE_WORDS = r"\btimelines?\b|\bnle\b|editing software|时间线"
+
 TASK_STATUS: Table = [
     (r"\bfail(?:ed|ing|ures?)?\b|errors?|失败|出错|报错", "failed"),
     (r"queued|waiting|pending|in (?:the )?queue|排队|等待", "queued"),
@@ -341,7 +354,24 @@ FAMILY_HINTS: tuple[FamilyHint, ...] = (
         "export.package",
         'download favorites ("Export my favorites")',
         "导出收藏（“导出收藏的图片”）",
-        ("export", "download", "package", "zip", "favorites", "save", "导出", "下载", "打包", "收藏"),
+        (
+            "export",
+            "download",
+            "package",
+            "zip",
+            "favorites",
+            "save",
+            "premiere",
+            "edl",
+            "subtitles",
+            "capcut",
+            "导出",
+            "下载",
+            "打包",
+            "收藏",
+            "字幕",
+            "剪映",
+        ),
     ),
     FamilyHint(
         "task.cancel",

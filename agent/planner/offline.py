@@ -934,6 +934,9 @@ def describe(a: AnyAction, lang: Lang) -> str:
         return _t(lang, f"Roll back to snapshot {d['snapshot_id']}", f"回到快照{d['snapshot_id']}")
     if t == "version.snapshot":
         return _t(lang, "Saving a snapshot", "保存快照")
+    if t == "export.package" and [f for f in d.get("formats") or [] if f != "media"]:
+        named = ", ".join(f for f in d["formats"] if f != "media")
+        return _t(lang, f"Exporting {named} of the cut", f"导出{named}")
     if t == "export.package":
         return _t(
             lang,
@@ -1337,8 +1340,23 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 # export / compose ----------------------------------------------------------------------------------
+def _export_formats(p: Parsed) -> list[str]:
+    """Editor/subtitle/draft formats a sentence names (empty: today's media zip)."""
+    found = [fmt for pattern, fmt in lx.EXPORT_FORMAT_WORDS if p.has(pattern)]
+    if p.has(lx.SUBTITLE_WORDS) and not {"srt", "vtt"} & set(found):
+        found += ["srt", "vtt"]
+    if p.has(lx.TIMELINE_WORDS) and not found:
+        found += ["otio", "fcpxml", "fcp7xml", "edl"]
+    return found
+
+
 def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not (p.starts(r"(?:export|download|package|zip)\b") or p.has(r"导出|下载|打包")):
+    asks = p.starts(r"(?:export|download|package|zip)\b") or p.has(r"导出|下载|打包")
+    gives = p.starts(r"(?:please )?(?:give|get|send|hand|make) (?:me |us )?(?:the |an? |some )?") or p.has(
+        r"给我|我要"
+    )
+    formats = _export_formats(p)
+    if not asks and not (gives and formats):
         return None
     favorites = p.has(r"\bfavou?rites?\b|\bfavs?\b|\bstarred\b|\bpinned\b|收藏")
     if isinstance(p.shots, list):
@@ -1349,6 +1367,8 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
                 "导出针对整个项目：要导出收藏的图片，还是选中的图？",
             ),
         )
+    if formats:  # timelines of the cut, subtitles, a CapCut draft
+        return [_act("export.package", selection="selected", formats=formats)]
     if not favorites and p.has(r"\b(?:video|mp4|movie|film|final cut)\b|成片|视频|影片"):
         return [_act("gen.compose", mode="final", **_compose_opts(p))]
     naming = None

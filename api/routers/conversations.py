@@ -74,6 +74,7 @@ from api.schemas import (
     MessageOut,
 )
 from api.sse import event_payload, sse_json
+from infra.search_attributes import start_options
 from schema.db import unit_of_work
 from schema.enums import ConversationMode, MessageRole, WorkItemType
 from schema.models import Conversation, Message, Track, WorkItem
@@ -307,6 +308,13 @@ async def send_message(
             id=conversation_workflow_id(str(conversation.id)),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             task_queue=services.queues.cpu,
+            **start_options(
+                services.settings.temporal_search_attributes and inp.workspace_id is not None,
+                str(inp.workspace_id),
+                "conversation",
+                work_item_id=inp.work_item_id,
+                user_id=inp.user_id,
+            ),
         )
         try:
             handle = await client.start_update_with_start_workflow(

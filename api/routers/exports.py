@@ -50,6 +50,8 @@ def exports_out(session: Session, tasks: list[Task], urls: Links) -> list[Export
                 download_url=download,
                 files=result.get("files"),
                 size_bytes=result.get("size_bytes"),
+                formats=list(result.get("formats") or requested.get("formats") or ["media"]),
+                generated=result.get("generated"),
             )
         )
     return out
@@ -76,10 +78,13 @@ async def create_export(
     idem: IdempotencyDep,
 ) -> ExportOut:
     """`export.package`: package the favorites or each shot's selected version as one zip, in
-    the background. Poll `GET .../exports/{task_id}` (or the task, or the event stream) for
-    `download_url`. 409 `nothing_to_export` when there is no file to package yet, 422
-    `naming_invalid` for a pattern with unknown placeholders."""
-    action = ExportPackage(args=ExportPackageArgs(selection=body.selection, naming=body.naming))
+    the background; `formats` adds editor timelines (OTIO, FCPXML, FCP 7 XML, EDL), subtitles
+    (SRT, WebVTT) and a CapCut/Jianying draft. Poll `GET .../exports/{task_id}` (or the task, or
+    the event stream) for `download_url`. 409 `nothing_to_export` when there is no file to
+    package yet, 422 `naming_invalid` for a pattern with unknown placeholders."""
+    action = ExportPackage(
+        args=ExportPackageArgs(selection=body.selection, naming=body.naming, formats=body.formats)
+    )
     urls = links(request)
 
     async def handler() -> ExportOut:

@@ -590,6 +590,18 @@ FAMILY_CASES: list[tuple[str, Expected, str]] = [
     ("Download the selected images", [("export.package", {"selection": "selected"})], "execute"),
     ("导出收藏的图片", [("export.package", {"selection": "favorites"})], "execute"),
     ("打包下载选中的图", [("export.package", {"selection": "selected"})], "execute"),
+    ("export it for Premiere", [("export.package", {"formats": ["fcp7xml"]})], "execute"),
+    ("Export an EDL", [("export.package", {"formats": ["edl"]})], "execute"),
+    ("give me subtitles", [("export.package", {"formats": ["srt", "vtt"]})], "execute"),
+    (
+        "Export the timeline",
+        [("export.package", {"formats": ["otio", "fcpxml", "fcp7xml", "edl"]})],
+        "execute",
+    ),
+    ("export for Final Cut Pro and an srt", [("export.package", {"formats": ["fcpxml", "srt"]})], "execute"),
+    ("导出剪映草稿", [("export.package", {"formats": ["capcut"]})], "execute"),
+    ("导出字幕", [("export.package", {"formats": ["srt", "vtt"]})], "execute"),
+    ("Export the final cut", [("gen.compose", {"mode": "final"})], "execute"),
     # several clauses
     (
         "Delete shot 5 then animate shot 3",

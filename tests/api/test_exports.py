@@ -190,3 +190,44 @@ async def test_other_users_workspace_answers_404(api: ExportApi) -> None:
     r = await c.get(f"/workspaces/{alice.workspace}/exports/{uuid.uuid4()}", headers=ha)
     assert r.status_code == 404 and r.json()["code"] == "export_not_found"
     assert (await c.post(f"/workspaces/{bob.workspace}/exports", json={}, headers={})).status_code == 401
+
+
+async def test_formats_add_a_timeline_and_subtitles_naming_the_cut_media(api: ExportApi) -> None:
+    import opentimelineio as otio
+    import srt
+
+    p, h = api.seed(title="Fox")
+    c = api.client
+    base = f"/workspaces/{p.workspace}/exports"
+    r = await c.post(base, json={"formats": ["otio", "srt"]}, headers=h)
+    assert r.status_code == 202, r.text
+    assert r.json()["formats"] == ["otio", "srt"]
+    done = await wait_done(c, f"{base}/{r.json()['task']['id']}", h)
+    assert done["task"]["status"] == "succeeded", done
+    assert done["generated"] == ["timeline.otio", "subtitles.srt"]
+    archive = zipfile.ZipFile(io.BytesIO((await c.get(done["download_url"], headers=h)).content))
+    names = archive.namelist()
+    # no `media`: only what the timeline names (each clip and narration compose would join)
+    assert names == [
+        "shot-01/video.mp4",
+        "shot-01/voice.wav",
+        "shot-02/video.mp4",
+        *done["generated"],
+        MANIFEST,
+    ]
+    timeline = otio.adapters.read_from_string(archive.read("timeline.otio").decode(), "otio_json")
+    clips = list(timeline.tracks[0].find_clips())
+    assert [c.media_reference.target_url for c in clips] == ["shot-01/video.mp4", "shot-02/video.mp4"]
+    assert list(srt.parse(archive.read("subtitles.srt").decode())) == []  # the seeded shots say nothing
+    manifest = json.loads(archive.read(MANIFEST))
+    assert manifest["formats"] == ["otio", "srt"] and manifest["generated"] == done["generated"]
+
+
+async def test_unknown_format_and_no_cut_answer_4xx(api: ExportApi) -> None:
+    _, h = api.seed()
+    c = api.client
+    empty = (await c.post("/workspaces", json={"title": "empty"}, headers=h)).json()["workspace"]["id"]
+    r = await c.post(f"/workspaces/{empty}/exports", json={"formats": ["avid"]}, headers=h)
+    assert r.status_code == 422 and r.json()["details"][0]["loc"][:2] == ["body", "formats"]
+    r = await c.post(f"/workspaces/{empty}/exports", json={"formats": ["srt"]}, headers=h)
+    assert r.status_code == 409 and r.json()["code"] == "nothing_to_export"
