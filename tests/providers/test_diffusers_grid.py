@@ -57,7 +57,10 @@ def test_grid_of_4_is_one_batched_call_with_per_cell_seeds(provider: DiffusersGr
         assert p["batch"]["calls"] == 1 and p["batch"]["chunk_sizes"] == [4]
         assert p["pipeline"] == "StableDiffusionPipeline" and p["attention"] == "sdpa"
         assert p["dtype"] == "fp32" and p["device"] == "cpu" and p["mode"] == "txt2img"
-        assert len(p["weights_hash"]) == 64 and p["gpu_seconds"] > 0 and p["timing"] == "wall"
+        assert len(p["weights_hash"]) == 64 and p["timing"] == "cpu_wall"
+        # wall time on a CPU is never GPU time: 0 GPU seconds, the wall time as cpu_seconds
+        assert p["gpu_seconds"] == 0.0 and p["cpu_seconds"] > 0 and p["compile_seconds"] == 0.0
+        assert p["denoiser"] == "unet" and p["vae_fp32_retry"] is False
         assert "ink wash style" in p["prompt"]
         assert (img.width, img.height) == (SIZE, SIZE) and img.png.startswith(b"\x89PNG")
     assert len({img.params["prompt"] for img in images}) == 4  # each cell frames the shot differently
