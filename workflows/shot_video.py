@@ -8,7 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.pipeline import PipelineActivities
-    from workflows.common import long_activity_options, mirrored, task_ref
+    from workflows.common import GPU_HEARTBEAT_TIMEOUT, long_activity_options, mirrored, task_ref
     from workflows.contracts import VideoInput, VideoResult, VideoWorkflowInput
 
 
@@ -30,6 +30,6 @@ class ShotVideoWorkflow:
                 PipelineActivities.render_video,
                 request,
                 task_queue=inp.queues.gpu_video,
-                **long_activity_options(timedelta(minutes=15)),
+                **long_activity_options(timedelta(minutes=15), heartbeat=GPU_HEARTBEAT_TIMEOUT),
             ),
         )
