@@ -160,3 +160,21 @@ def test_video_rejects_bad_input(provider: DiffusersVideoProvider, still: Path, 
     with pytest.raises(BadInputError) as err:
         provider.clip(tmp_path / "missing.png", tmp_path / "x.mp4", duration_s=1.0)
     assert err.value.code == "asset_missing"
+
+
+def test_video_cancel_during_decode_stops_before_the_next_chunk(
+    provider: DiffusersVideoProvider, still: Path, tmp_path: Path
+) -> None:
+    decoder = provider.pipe().pipe.vae.decoder
+    chunks: list[int] = []
+    hook = decoder.register_forward_hook(lambda *_: chunks.append(1))
+    out = tmp_path / "never.mp4"
+    try:
+        with pytest.raises(CancelledByUser, match="while decoding"):
+            # 4 frames in chunks of 2: the cancel lands after the first chunk
+            provider.clip(
+                still, out, duration_s=0.5, fps=8, width=32, height=32, cancelled=lambda: len(chunks) >= 1
+            )
+    finally:
+        hook.remove()
+    assert len(chunks) == 1 and not out.exists()
