@@ -35,8 +35,11 @@ up: $(RUN_STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+# style and the one-way layers (import-linter contract in .importlinter; see docs/architecture.md)
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/directordeck bench

@@ -47,19 +47,20 @@ from typing import Any
 from sqlalchemy.orm import Session
 from temporalio import activity
 
-from activities.errors import BadInputError, CancelledByUser
-from activities.ledger import stored_asset, unit_of_work
+from activities.contracts import EXPORT_SELECTIONS, ExportInput, ExportResult
+from activities.ledger import stored_asset
 from activities.runtime import Cancelled, Progress, coded
+from infra.ledger import unit_of_work
 from infra.storage import Storage, StoredObject
 from infra.telemetry import provider_span
 from schema.enums import AssetKind, NodeType, TaskStatus, WorkItemType
+from schema.errors import BadInputError, CancelledByUser
 from schema.models import Asset, Favorite, Node, WorkItem
 from schema.repositories import assets as asset_repo
 from schema.repositories import favorites as favorite_repo
 from schema.repositories import nodes as node_repo
 from schema.repositories import tasks as task_repo
 from schema.repositories import workspaces as workspace_repo
-from workflows.export_contracts import EXPORT_SELECTIONS, ExportInput, ExportResult
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "directordeck.export/1"

@@ -1,4 +1,4 @@
-"""Ledger access from activities: one engine per database URL per process, one unit of work per write.
+"""Ledger writes from activities: assets recorded beside the node that owns them.
 
 Rule: an activity writes its result (asset + node + task status + event) in ONE transaction, so a
 retried attempt either finds the committed result (idempotency keys) or writes it whole.
@@ -6,45 +6,15 @@ retried attempt either finds the committed result (idempotency keys) or writes i
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from infra.storage import StoredObject
-from schema import db
 from schema.enums import AssetKind
 from schema.models import Asset
 from schema.repositories import assets as asset_repo
-
-_lock = threading.Lock()
-_engines: dict[str, tuple[Engine, sessionmaker[Session]]] = {}
-
-
-def _factory(url: str) -> sessionmaker[Session]:
-    key = db.normalize_url(url)
-    with _lock:
-        if key not in _engines:
-            engine = db.make_engine(key, pool_size=5, max_overflow=10)
-            _engines[key] = (engine, db.session_factory(engine))
-        return _engines[key][1]
-
-
-@contextmanager
-def unit_of_work(url: str) -> Iterator[Session]:
-    """Commit on success, roll back on any error."""
-    with db.unit_of_work(_factory(url)) as session:
-        yield session
-
-
-def dispose_engines(url: str | None = None) -> None:
-    with _lock:
-        for key in [k for k in _engines if url is None or k == db.normalize_url(url)]:
-            _engines.pop(key)[0].dispose()
 
 
 def stored_asset(

@@ -23,25 +23,7 @@ from typing import Any, TypeVar
 
 from temporalio import activity
 
-from activities.errors import BadInputError
-from activities.ledger import stored_asset, unit_of_work
-from activities.providers.choice import Providers, choose_providers
-from activities.runtime import GPU_HEARTBEAT_EVERY_S, Cancelled, Progress, coded, run_blocking
-from infra.logging import remember_task_id
-from infra.settings import Settings
-from infra.storage import Storage, StoredObject, storage_from
-from infra.telemetry import current_trace_id, provider_span
-from schema.domain_errors import DomainError
-from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType
-from schema.repositories import assets as asset_repo
-from schema.repositories import events as event_repo
-from schema.repositories import nodes as node_repo
-from schema.repositories import storyboard as storyboard_repo
-from schema.repositories import tasks as task_repo
-from schema.repositories import tracks as track_repo
-from schema.repositories import work_items as work_item_repo
-from schema.repositories import workspaces as workspace_repo
-from workflows.contracts import (
+from activities.contracts import (
     ComposeInput,
     ComposeResult,
     GridInput,
@@ -57,6 +39,26 @@ from workflows.contracts import (
     VoiceInput,
     VoiceResult,
 )
+from activities.ledger import stored_asset
+from activities.providers.choice import Providers, choose_providers
+from activities.runtime import GPU_HEARTBEAT_EVERY_S, Cancelled, Progress, coded, run_blocking
+from infra.ledger import unit_of_work
+from infra.logging import remember_task_id
+from infra.settings import Settings
+from infra.storage import Storage, StoredObject, storage_from
+from infra.telemetry import current_trace_id, provider_span
+from schema.domain_errors import DomainError
+from schema.enums import AssetKind, NodeType, RefRole, TaskStatus, TaskType
+from schema.errors import BadInputError
+from schema.repositories import assets as asset_repo
+from schema.repositories import events as event_repo
+from schema.repositories import nodes as node_repo
+from schema.repositories import storyboard as storyboard_repo
+from schema.repositories import tasks as task_repo
+from schema.repositories import tracks as track_repo
+from schema.repositories import work_items as work_item_repo
+from schema.repositories import workspaces as workspace_repo
+from schema.text import language_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -519,7 +521,7 @@ class PipelineActivities:
         text = (inp.text or shot.spec.get("narration") or "").strip()
         if not text:
             raise BadInputError(f"shot {shot.idx} has no narration to speak", code="narration_empty")
-        language = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in text) else "en"
+        language = language_of(text)
         voice = self.providers.voice
         duration, stored = await self._render_to_storage(
             ".wav",

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from activities.errors import BadInputError
+from schema.errors import BadInputError
 
 __all__ = ["PriceTable", "TokenPrice", "load_price_table"]
 

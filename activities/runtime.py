@@ -21,8 +21,8 @@ from typing import ParamSpec, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.errors import CancelledByUser, DirectorDeckError
 from schema.domain_errors import DomainError
+from schema.errors import CancelledByUser, DirectorDeckError
 
 T = TypeVar("T")
 P = ParamSpec("P")

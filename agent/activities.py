@@ -19,13 +19,13 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.ledger import unit_of_work
 from agent.planner.base import Planner, choose_planner
-from agent.router import ActionRouter
+from infra.ledger import unit_of_work
+from infra.queues import Queues
 from infra.settings import Settings
 from schema.enums import ConversationMode, MessageRole
 from schema.repositories import conversations, nodes, tracks, work_items, workspaces
-from workflows.contracts import Queues
+from services.router import ActionRouter
 
 LOCAL = "local"
 PAGE = 500

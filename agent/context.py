@@ -14,8 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from agent.resolve import Focus
-from schema.enums import TaskStatus, TaskType, WorkItemType
+from schema.enums import USER_TASK_TYPES, TaskStatus, WorkItemType
 from schema.models import WorkItem
 from schema.repositories import (
     characters,
@@ -27,12 +26,12 @@ from schema.repositories import (
     work_items,
     workspaces,
 )
+from services.resolve import Focus
 
 MAX_SHOT_LINES = 60
 MAX_SNAPSHOTS = 10
 MAX_CHARACTERS = 20
 VISUAL_CHARS = 90
-USER_TASK_TYPES = tuple(t for t in TaskType if t != TaskType.agent_turn)
 
 
 def _clip(text: Any, limit: int) -> str:

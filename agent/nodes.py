@@ -15,14 +15,14 @@ from typing import Any
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
-from activities.ledger import unit_of_work
 from agent.activities import current_deps
 from agent.context import build_context
-from agent.resolve import Focus
-from agent.router import Caller, failed_turn
 from agent.state import MAX_PLAN_ATTEMPTS, AgentState
+from infra.ledger import unit_of_work
 from schema.actions import Turn
 from schema.domain_errors import DomainError
+from services.execution import Caller, failed_turn
+from services.resolve import Focus
 
 # --- activities -------------------------------------------------------------------------------
 

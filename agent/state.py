@@ -31,7 +31,7 @@ class AgentState(TypedDict, total=False):
     turn: dict[str, Any] | None  # the validated Turn (JSON)
     outcome: dict[str, Any] | None  # the router's TurnResult (JSON)
     approval: dict[str, Any] | None  # {"approve": bool, "note": str | None}
-    reply: dict[str, Any] | None  # what the user is told (see workflows.conversation.AgentReply)
+    reply: dict[str, Any] | None  # what the user is told (see agent.conversation.AgentReply)
 
 
 def initial_state(request: TurnRequest) -> AgentState:

@@ -21,14 +21,16 @@ from typing import Any
 from temporalio.langgraph import LangGraphPlugin
 
 from agent.activities import AgentDeps, ConversationActivities, register_deps
+from agent.conversation import ConversationWorkflow
 from agent.graph import GRAPH_NAME, build_graph
-from workflows.conversation import ConversationWorkflow
+from agent.registry import check_registry
 
 AGENT_WORKFLOWS: list[type] = [ConversationWorkflow]
 
 
 def agent_activities(deps: AgentDeps) -> list[Any]:
     """The agent's plain activities (the message ledger); the graph's come with the plugin."""
+    check_registry()  # every verb the planner may emit has an executor
     register_deps(deps)
     return [ConversationActivities(deps).record_turn]
 

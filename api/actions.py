@@ -9,14 +9,14 @@ confirmed unless the caller asks for a proposal (``confirmed=False``).
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
 from api import webhooks
 from api.auth import Principal
 from api.errors import ApiError
-from api.schemas import ActionResultOut, TurnOut
+from api.presenters import turn_out
+from api.schemas import TurnOut
 from api.services import Services
 from schema.actions import AnyAction, Turn
 from schema.db import unit_of_work
@@ -41,28 +41,6 @@ def _status_for(code: str) -> int:
     return 409
 
 
-def turn_out(result: Any) -> TurnOut:
-    results = [
-        ActionResultOut(
-            type=r.type,
-            status=r.status,
-            data=dict(r.data or {}),
-            task_ids=[str(t) for t in (r.task_ids or [])],
-            workflow_ids=[str(w) for w in (r.workflow_ids or [])],
-            error=dict(r.error) if r.error else None,
-        )
-        for r in result.results
-    ]
-    return TurnOut(
-        mode=result.mode,
-        results=results,
-        snapshot_id=str(result.snapshot_id) if result.snapshot_id else None,
-        proposal=dict(result.proposal) if result.proposal else None,
-        task_ids=[t for r in results for t in r.task_ids],
-        workflow_ids=[w for r in results for w in r.workflow_ids],
-    )
-
-
 async def run_actions(
     services: Services,
     caller: Principal,
@@ -82,8 +60,8 @@ async def run_actions(
             422, "webhooks_not_configured", "webhook callbacks need DIRECTORDECK_WEBHOOK_SECRET on the server"
         )
     router = await services.action_router()  # 503 router_unavailable when the agent is not installed
-    from agent.resolve import Focus
-    from agent.router import Caller
+    from services.execution import Caller
+    from services.resolve import Focus
 
     turn = Turn(mode="execute", intent=intent[:200], actions=actions, message="")
     focus = Focus(work_item_id=str(work_item_id) if work_item_id else None, track=track)

@@ -1,6 +1,6 @@
 """`Idempotency-Key` for every POST that starts work.
 
-Rules (per user; keys are kept at least 24 h — ApiConfig.idempotency_ttl_s, 48 h by default):
+Rules (per user; keys are kept at least 24 h — DIRECTORDECK_API_IDEMPOTENCY_TTL_S, 48 h by default):
 - the first request with a key claims it (a row with no response yet), runs, and stores its
   successful response (status + JSON body);
 - the same key with the same request (method, path, query and canonical JSON body) answers the

@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from agent.registry import check_registry
 from api.errors import ERROR_RESPONSES, ApiError, install_error_handlers
 from api.idempotency import purge_expired
 from api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
@@ -41,10 +42,10 @@ from api.services import ApiConfig, Services
 from api.sse import EventHub
 from api.webhooks import WebhookDispatcher
 from infra.metrics import MetricsMiddleware, metrics_app, register_ledger_collector
+from infra.queues import Queues
 from infra.settings import Settings, get_settings
 from infra.storage import Storage
 from infra.telemetry import TracingMiddleware, setup_tracing
-from workflows.contracts import Queues
 
 log = logging.getLogger("directordeck.api")
 
@@ -83,6 +84,7 @@ def create_app(
     background: bool = True,
 ) -> FastAPI:
     settings = settings or get_settings()
+    check_registry()  # a half-added Action DSL verb must not serve requests
     setup_tracing(settings, "api")  # idempotent: `up` and the CLI already did it
     config = config or ApiConfig.from_settings(settings)
     services = Services(

@@ -25,6 +25,7 @@ from schema.enums import (
     WorkItemType,
     WorkspaceType,
 )
+from services.rules import DURATION_MAX_S, DURATION_MIN_S, MAX_POSITION, SPLIT_PARTS_MAX, SPLIT_PARTS_MIN
 
 JsonObject = dict[str, Any]
 Title = Annotated[str, Field(min_length=1, max_length=200)]
@@ -180,7 +181,7 @@ class SceneCreate(In):
     title: Annotated[str, Field(max_length=200)] = ""
     goal: Annotated[str, Field(max_length=4000)] | None = None
     spec: JsonObject = Field(default_factory=dict, description="place, time_of_day, mood, cast, pacing")
-    at_idx: Annotated[int, Field(ge=1, le=999)] | None = Field(
+    at_idx: Annotated[int, Field(ge=1, le=MAX_POSITION)] | None = Field(
         default=None, description="Insert at this position (default: at the end)"
     )
 
@@ -192,7 +193,7 @@ class SceneUpdate(In):
 
 
 class Reorder(In):
-    to: Annotated[int, Field(ge=1, le=999, description="New 1-based position")]
+    to: Annotated[int, Field(ge=1, le=MAX_POSITION, description="New 1-based position")]
 
 
 # --- work items -----------------------------------------------------------------------------
@@ -218,9 +219,9 @@ class WorkItemCreate(In):
     spec: JsonObject = Field(
         default_factory=dict, description="visual, camera, characters, narration, dialogue, ..."
     )
-    duration_s: Annotated[float, Field(ge=0.5, le=60)] | None = None
+    duration_s: Annotated[float, Field(ge=DURATION_MIN_S, le=DURATION_MAX_S)] | None = None
     scene_id: uuid.UUID | None = None
-    at_idx: Annotated[int, Field(ge=1, le=999)] | None = Field(
+    at_idx: Annotated[int, Field(ge=1, le=MAX_POSITION)] | None = Field(
         default=None, description="Shots: insert at this position (default: at the end)"
     )
     tags: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=50)
@@ -234,18 +235,20 @@ class WorkItemUpdate(In):
     )
     locks: JsonObject | None = Field(default=None, description="JSON merge patch")
     tags: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=50)
-    duration_s: Annotated[float, Field(ge=0.5, le=60)] | None = Field(
+    duration_s: Annotated[float, Field(ge=DURATION_MIN_S, le=DURATION_MAX_S)] | None = Field(
         default=None, description="Seconds; send null to clear"
     )
     scene_id: uuid.UUID | None = Field(default=None, description="Send null to detach from its scene")
 
 
 class Split(In):
-    parts: Annotated[int, Field(ge=2, le=12)] = 2
+    """Same bounds as the DSL's ``shot.split`` (:mod:`services.rules`)."""
+
+    parts: Annotated[int, Field(ge=SPLIT_PARTS_MIN, le=SPLIT_PARTS_MAX)] = 2
     specs: list[JsonObject] | None = Field(
         default=None,
-        min_length=2,
-        max_length=12,
+        min_length=SPLIT_PARTS_MIN,
+        max_length=SPLIT_PARTS_MAX,
         description="One merge patch per part (may carry duration_s); overrides `parts`",
     )
 

@@ -3,8 +3,7 @@
 Rules: one instance per app (``app.state.services``); everything is created lazily on first use
 and reused, so ``/health`` and the OpenAPI document work without a database; a missing or
 unreachable backing service answers 503 with a stable code (``database_unavailable``,
-``temporal_unavailable``, ``router_unavailable``), never a stack trace. Knobs that are not (yet)
-fields of Settings are read with defaults in ApiConfig, so the API runs on any Settings.
+``temporal_unavailable``, ``router_unavailable``), never a stack trace.
 """
 
 from __future__ import annotations
@@ -18,54 +17,51 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ApiError
+from infra.queues import Queues
 from infra.settings import Settings
 from infra.storage import Storage, storage_from
 from schema import db
-from workflows.contracts import Queues
 
 log = logging.getLogger("directordeck.api")
-
-MiB = 1024 * 1024
 
 
 @dataclass
 class ApiConfig:
-    """API knobs. Read from Settings when the field exists there (``api_*``), else the default."""
+    """API knobs, taken from Settings (``api_*`` fields; their defaults live only there)."""
 
-    max_request_bytes: int = 1 * MiB
-    rate_per_minute: float = 60.0
-    rate_burst: int = 20
-    sse_ping_s: float = 15.0
-    sse_poll_s: float = 5.0
-    webhook_poll_s: float = 2.0
-    webhook_max_attempts: int = 6
-    webhook_secret: str | None = None
-    idempotency_ttl_s: int = 48 * 3600
-    public_url: str | None = None
-    db_pool_size: int = 10
+    max_request_bytes: int
+    rate_per_minute: float
+    rate_burst: int
+    sse_ping_s: float
+    sse_poll_s: float
+    webhook_poll_s: float
+    webhook_max_attempts: int
+    webhook_secret: str
+    idempotency_ttl_s: int
+    public_url: str
+    db_pool_size: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ApiConfig:
-        config = cls()
-        for name in (
-            "max_request_bytes",
-            "rate_per_minute",
-            "rate_burst",
-            "sse_ping_s",
-            "sse_poll_s",
-            "webhook_poll_s",
-            "webhook_max_attempts",
-            "idempotency_ttl_s",
-            "public_url",
-            "db_pool_size",
-        ):
-            value = getattr(settings, f"api_{name}", None)
-            if value is not None:
-                setattr(config, name, value)
-        config.webhook_secret = getattr(settings, "webhook_secret", None) or settings.effective_jwt_secret
-        if config.public_url is None:
-            config.public_url = f"http://{settings.api_host}:{settings.api_port}"
-        return config
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ApiConfig:
+        """The settings' values; `overrides` (tests, benchmarks) replace single knobs."""
+        values: dict[str, Any] = {
+            name: getattr(settings, f"api_{name}")
+            for name in (
+                "max_request_bytes",
+                "rate_per_minute",
+                "rate_burst",
+                "sse_ping_s",
+                "sse_poll_s",
+                "webhook_poll_s",
+                "webhook_max_attempts",
+                "idempotency_ttl_s",
+                "db_pool_size",
+            )
+        }
+        values["webhook_secret"] = settings.webhook_secret or settings.effective_jwt_secret
+        values["public_url"] = settings.api_public_url or f"http://{settings.api_host}:{settings.api_port}"
+        values.update(overrides)
+        return cls(**values)
 
 
 class Services:
@@ -163,7 +159,7 @@ class Services:
     async def action_router(self) -> Any:
         if self._router is None:
             try:
-                from agent.router import ActionRouter
+                from services.router import ActionRouter
             except ImportError as exc:
                 raise ApiError(503, "router_unavailable", "the action router is not installed") from exc
             client = await self.temporal()

@@ -34,6 +34,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from api.presenters import task_out  # the same shape as GET /tasks/{id}
 from api.schemas import Links
 from api.services import Services
 from schema.api_models import Webhook
@@ -137,7 +138,6 @@ class WebhookDispatcher:
         return len(due)
 
     def _claim(self) -> list[_Due]:
-        from api.routers.tasks import task_out  # the same shape as GET /tasks/{id}
 
         links = Links(self.services.config.public_url or "")
         with unit_of_work(self.services.sessions) as session:

@@ -205,7 +205,7 @@ class LedgerCollector(Collector):
     def _read(self) -> list[Any]:
         from sqlalchemy import text
 
-        from activities.ledger import unit_of_work
+        from infra.ledger import unit_of_work
 
         buckets = TASK_DURATION_BUCKETS
         bucket_sql = ", ".join(f"count(*) filter (where d <= {le}) as b{i}" for i, le in enumerate(buckets))
@@ -294,7 +294,7 @@ class BacklogPoller:
     @classmethod
     def for_queues(cls, client: Any, queues: Any, **kwargs: Any) -> BacklogPoller:
         """From a `workflows.contracts.Queues` (pool names as in POOLS)."""
-        from workflows.contracts import POOLS
+        from infra.queues import POOLS
 
         return cls(client, {pool: getattr(queues, pool.replace("-", "_")) for pool in POOLS}, **kwargs)
 

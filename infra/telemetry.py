@@ -68,7 +68,7 @@ log = logging.getLogger(__name__)
 
 TRACER_NAME = "directordeck"
 LLM_KINDS = frozenset({"llm", "agent"})  # provider_span kinds that Langfuse receives
-# agent steps: every workflow/activity span of a conversation (workflows.conversation) goes too
+# agent steps: every workflow/activity span of a conversation (agent.conversation) goes too
 AGENT_WORKFLOW_PREFIXES = ("conversation-",)
 KIND_ATTR = "directordeck.kind"
 DEFAULT_LANGFUSE_HOST = "https://cloud.langfuse.com"

@@ -12,6 +12,8 @@ Rules kept here:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeAlias, Union
 
 from pydantic import (
@@ -22,6 +24,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     TypeAdapter,
+    create_model,
     field_validator,
     model_serializer,
     model_validator,
@@ -602,267 +605,182 @@ class _Action(_Model):
         return {"type": data.pop("type"), "args": data.pop("args"), **data}
 
 
-class ProjectCreate(_Action):
-    type: Literal["project.create"] = "project.create"
-    args: ProjectCreateArgs
-
-
-class ProjectUpdateMeta(_Action):
-    type: Literal["project.update_meta"] = "project.update_meta"
-    args: ProjectUpdateMetaArgs
-
-
-class ProjectSetStyle(_Action):
-    type: Literal["project.set_style"] = "project.set_style"
-    args: ProjectSetStyleArgs
-
-
-class ProjectSetRules(_Action):
-    type: Literal["project.set_rules"] = "project.set_rules"
-    args: ProjectSetRulesArgs
-
-
-class CharacterCreate(_Action):
-    type: Literal["character.create"] = "character.create"
-    args: CharacterCreateArgs
-
-
-class CharacterUpdate(_Action):
-    type: Literal["character.update"] = "character.update"
-    args: CharacterUpdateArgs
-
-
-class CharacterAttachReference(_Action):
-    type: Literal["character.attach_reference"] = "character.attach_reference"
-    args: CharacterAttachReferenceArgs
-
-
-class CharacterLock(_Action):
-    type: Literal["character.lock"] = "character.lock"
-    args: CharacterLockArgs
-
-
-class SceneAdd(_Action):
-    type: Literal["scene.add"] = "scene.add"
-    args: SceneAddArgs
-
-
-class SceneUpdate(_Action):
-    type: Literal["scene.update"] = "scene.update"
-    args: SceneUpdateArgs
-
-
-class SceneReorder(_Action):
-    type: Literal["scene.reorder"] = "scene.reorder"
-    args: SceneReorderArgs
-
-
-class SceneDelete(_Action):
-    type: Literal["scene.delete"] = "scene.delete"
-    args: SceneDeleteArgs
-
-
-class ShotAdd(_Action):
-    type: Literal["shot.add"] = "shot.add"
-    args: ShotAddArgs
-
-
-class ShotUpdate(_Action):
-    type: Literal["shot.update"] = "shot.update"
-    args: ShotUpdateArgs
-
-
-class ShotSplit(_Action):
-    type: Literal["shot.split"] = "shot.split"
-    args: ShotSplitArgs
-
-
-class ShotMerge(_Action):
-    type: Literal["shot.merge"] = "shot.merge"
-    args: ShotMergeArgs
-
-
-class ShotReorder(_Action):
-    type: Literal["shot.reorder"] = "shot.reorder"
-    args: ShotReorderArgs
-
-
-class ShotDelete(_Action):
-    type: Literal["shot.delete"] = "shot.delete"
-    args: ShotDeleteArgs
-
-
-class GenStoryboard(_Action):
-    type: Literal["gen.storyboard"] = "gen.storyboard"
-    args: GenStoryboardArgs
-
-
-class GenGrid(_Action):
-    type: Literal["gen.grid"] = "gen.grid"
-    args: GenGridArgs
-
-
-class GenVideo(_Action):
-    type: Literal["gen.video"] = "gen.video"
-    args: GenVideoArgs
-
-
-class GenVoice(_Action):
-    type: Literal["gen.voice"] = "gen.voice"
-    args: GenVoiceArgs
-
-
-class GenMusic(_Action):
-    type: Literal["gen.music"] = "gen.music"
-    args: GenMusicArgs
-
-
-class GenCompose(_Action):
-    type: Literal["gen.compose"] = "gen.compose"
-    args: GenComposeArgs
-
-
-class TrackFork(_Action):
-    type: Literal["track.fork"] = "track.fork"
-    args: TrackForkArgs
-
-
-class TrackSwitch(_Action):
-    type: Literal["track.switch"] = "track.switch"
-    args: TrackSwitchArgs
-
-
-class NodeCommit(_Action):
-    type: Literal["node.commit"] = "node.commit"
-    args: NodeCommitArgs
-
-
-class NodeReference(_Action):
-    type: Literal["node.reference"] = "node.reference"
-    args: NodeReferenceArgs
-
-
-class NodeFavorite(_Action):
-    type: Literal["node.favorite"] = "node.favorite"
-    args: NodeFavoriteArgs
-
-
-class TaskStatusAction(_Action):
-    type: Literal["task.status"] = "task.status"
-    args: TaskStatusArgs = Field(default_factory=TaskStatusArgs)
-
-
-class TaskList(_Action):
-    type: Literal["task.list"] = "task.list"
-    args: TaskListArgs = Field(default_factory=TaskListArgs)
-
-
-class TaskCancel(_Action):
-    type: Literal["task.cancel"] = "task.cancel"
-    args: TaskCancelArgs
-
-
-class TaskRetry(_Action):
-    type: Literal["task.retry"] = "task.retry"
-    args: TaskRetryArgs
-
-
-class VersionSnapshot(_Action):
-    type: Literal["version.snapshot"] = "version.snapshot"
-    args: VersionSnapshotArgs = Field(default_factory=VersionSnapshotArgs)
-
-
-class VersionRollback(_Action):
-    type: Literal["version.rollback"] = "version.rollback"
-    args: VersionRollbackArgs
-
-
-class ExportPackage(_Action):
-    type: Literal["export.package"] = "export.package"
-    args: ExportPackageArgs = Field(default_factory=ExportPackageArgs)
-
-
-ACTION_MODELS: dict[str, type[_Action]] = {
-    m.model_fields["type"].default: m
-    for m in (
-        ProjectCreate,
-        ProjectUpdateMeta,
-        ProjectSetStyle,
-        ProjectSetRules,
-        CharacterCreate,
-        CharacterUpdate,
-        CharacterAttachReference,
-        CharacterLock,
-        SceneAdd,
-        SceneUpdate,
-        SceneReorder,
-        SceneDelete,
-        ShotAdd,
-        ShotUpdate,
-        ShotSplit,
-        ShotMerge,
-        ShotReorder,
-        ShotDelete,
-        GenStoryboard,
-        GenGrid,
-        GenVideo,
-        GenVoice,
-        GenMusic,
-        GenCompose,
-        TrackFork,
-        TrackSwitch,
-        NodeCommit,
-        NodeReference,
-        NodeFavorite,
-        TaskStatusAction,
-        TaskList,
-        TaskCancel,
-        TaskRetry,
-        VersionSnapshot,
-        VersionRollback,
-        ExportPackage,
+# --------------------------------------------------------------------------------------------------
+# The verb table: one row per verb; the action models, AnyAction and the JSON Schema derive from it
+# --------------------------------------------------------------------------------------------------
+
+Confirm = Literal["never", "always", "many_shots"]
+
+
+def _many(shots: list[int] | Literal["all"] | None) -> bool:
+    return shots == "all" or (isinstance(shots, list) and len(shots) > 1)
+
+
+def _n_shots(shots: list[int] | Literal["all"], total_shots: int | None) -> int:
+    return max(1, total_shots or 1) if shots == "all" else len(shots)
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One Action DSL verb (docs/actions.md). The executor (services/) and the planner entry
+    (agent/planner/) attach to it by `name`; agent/registry.py checks that none is missing.
+
+    - `confirm`: ``always`` proposes first; ``many_shots`` when it targets more than one shot or
+      ``all``; ``never`` runs at once (the cost limit may still ask).
+    - `cost`: rough relative cost units from (args, total shots); ``None`` costs nothing.
+    - `read_only`: reads the ledger only (no events, no idempotency record, no snapshot).
+    """
+
+    name: str
+    model: str
+    args: type[BaseModel]
+    confirm: Confirm = "never"
+    cost: Callable[[Any, int | None], int] | None = None
+    read_only: bool = False
+    args_optional: bool = False
+    example: dict[str, Any] = field(default_factory=dict)  # valid args: the prompt catalogue and tests
+
+    @property
+    def family(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+VERBS: tuple[Verb, ...] = (
+    Verb(
+        "project.create",
+        "ProjectCreate",
+        ProjectCreateArgs,
+        example={"title": "The Fox and the Moon", "shot_count": 6},
+    ),
+    Verb("project.update_meta", "ProjectUpdateMeta", ProjectUpdateMetaArgs, example={"aspect_ratio": "9:16"}),
+    Verb("project.set_style", "ProjectSetStyle", ProjectSetStyleArgs, example={"style": "ink wash"}),
+    Verb(
+        "project.set_rules",
+        "ProjectSetRules",
+        ProjectSetRulesArgs,
+        example={"rules": ["keep the fox orange"]},
+    ),
+    Verb("character.create", "CharacterCreate", CharacterCreateArgs, example={"name": "Fox"}),
+    Verb(
+        "character.update",
+        "CharacterUpdate",
+        CharacterUpdateArgs,
+        example={"name": "Fox", "patch": {"outfit": "a green scarf"}},
+    ),
+    Verb(
+        "character.attach_reference",
+        "CharacterAttachReference",
+        CharacterAttachReferenceArgs,
+        example={"name": "Fox", "shot": 1, "cell": 2},
+    ),
+    Verb("character.lock", "CharacterLock", CharacterLockArgs, example={"name": "Fox", "locks": ["face"]}),
+    Verb("scene.add", "SceneAdd", SceneAddArgs, example={}),
+    Verb("scene.update", "SceneUpdate", SceneUpdateArgs, example={"scene": 1, "patch": {"place": "forest"}}),
+    Verb("scene.reorder", "SceneReorder", SceneReorderArgs, example={"scene": 2, "to": 1}),
+    Verb("scene.delete", "SceneDelete", SceneDeleteArgs, confirm="always", example={"scene": 2}),
+    Verb("shot.add", "ShotAdd", ShotAddArgs, example={"after": 2}),
+    Verb(
+        "shot.update",
+        "ShotUpdate",
+        ShotUpdateArgs,
+        confirm="many_shots",
+        example={"shots": [2, 3], "patch": {"time_of_day": "night"}},
+    ),
+    Verb("shot.split", "ShotSplit", ShotSplitArgs, example={"shot": 2, "parts": 2}),
+    Verb("shot.merge", "ShotMerge", ShotMergeArgs, confirm="always", example={"shots": [2, 3]}),
+    Verb("shot.reorder", "ShotReorder", ShotReorderArgs, example={"shot": 4, "to": 1}),
+    Verb("shot.delete", "ShotDelete", ShotDeleteArgs, confirm="always", example={"shots": [5]}),
+    Verb(
+        "gen.storyboard",
+        "GenStoryboard",
+        GenStoryboardArgs,
+        cost=lambda a, n: 2,
+        example={"story": "a fox steals the moon", "shot_count": 6},
+    ),
+    Verb(
+        "gen.grid",
+        "GenGrid",
+        GenGridArgs,
+        confirm="many_shots",
+        cost=lambda a, n: a.size * _n_shots(a.shots, n),
+        example={"shots": [1], "size": 9},
+    ),
+    Verb(
+        "gen.video",
+        "GenVideo",
+        GenVideoArgs,
+        confirm="many_shots",
+        cost=lambda a, n: 10 * _n_shots(a.shots, n),
+        example={"shots": [1]},
+    ),
+    Verb(
+        "gen.voice",
+        "GenVoice",
+        GenVoiceArgs,
+        confirm="many_shots",
+        cost=lambda a, n: _n_shots(a.shots, n),
+        example={"shots": [1]},
+    ),
+    Verb("gen.music", "GenMusic", GenMusicArgs, cost=lambda a, n: 2, example={"mood": "calm"}),
+    Verb(
+        "gen.compose",
+        "GenCompose",
+        GenComposeArgs,
+        cost=lambda a, n: 5 if a.mode == "preview" else 10,
+        example={"mode": "preview"},
+    ),
+    Verb("track.fork", "TrackFork", TrackForkArgs, example={"shot": 1, "from_cell": 7}),
+    Verb("track.switch", "TrackSwitch", TrackSwitchArgs, example={"shot": 1, "track": "B"}),
+    Verb("node.commit", "NodeCommit", NodeCommitArgs, example={"shot": 1, "cell": 4}),
+    Verb("node.reference", "NodeReference", NodeReferenceArgs, example={"shot": 1, "cell": 7, "track": "B"}),
+    Verb("node.favorite", "NodeFavorite", NodeFavoriteArgs, example={"shot": 1, "cell": 2}),
+    Verb("task.status", "TaskStatusAction", TaskStatusArgs, read_only=True, args_optional=True, example={}),
+    Verb(
+        "task.list",
+        "TaskList",
+        TaskListArgs,
+        read_only=True,
+        args_optional=True,
+        example={"status": "failed"},
+    ),
+    Verb("task.cancel", "TaskCancel", TaskCancelArgs, example={"kind": "video"}),
+    Verb("task.retry", "TaskRetry", TaskRetryArgs, example={"status_filter": "failed"}),
+    Verb("version.snapshot", "VersionSnapshot", VersionSnapshotArgs, args_optional=True, example={}),
+    Verb(
+        "version.rollback",
+        "VersionRollback",
+        VersionRollbackArgs,
+        confirm="always",
+        example={"before": "neon"},
+    ),
+    Verb(
+        "export.package",
+        "ExportPackage",
+        ExportPackageArgs,
+        args_optional=True,
+        example={"selection": "favorites"},
+    ),
+)
+VERBS_BY_NAME: dict[str, Verb] = {v.name: v for v in VERBS}
+
+
+def _action_model(verb: Verb) -> type[_Action]:
+    args_field: Any = (verb.args, Field(default_factory=verb.args) if verb.args_optional else ...)
+    model: type[_Action] = create_model(
+        verb.model,
+        __base__=_Action,
+        __module__=__name__,
+        type=(Literal[verb.name], verb.name),  # type: ignore[valid-type]
+        args=args_field,
     )
-}
-ACTION_TYPES: tuple[str, ...] = tuple(ACTION_MODELS)
+    return model
 
-AnyAction: TypeAlias = Union[  # noqa: UP007
-    ProjectCreate,
-    ProjectUpdateMeta,
-    ProjectSetStyle,
-    ProjectSetRules,
-    CharacterCreate,
-    CharacterUpdate,
-    CharacterAttachReference,
-    CharacterLock,
-    SceneAdd,
-    SceneUpdate,
-    SceneReorder,
-    SceneDelete,
-    ShotAdd,
-    ShotUpdate,
-    ShotSplit,
-    ShotMerge,
-    ShotReorder,
-    ShotDelete,
-    GenStoryboard,
-    GenGrid,
-    GenVideo,
-    GenVoice,
-    GenMusic,
-    GenCompose,
-    TrackFork,
-    TrackSwitch,
-    NodeCommit,
-    NodeReference,
-    NodeFavorite,
-    TaskStatusAction,
-    TaskList,
-    TaskCancel,
-    TaskRetry,
-    VersionSnapshot,
-    VersionRollback,
-    ExportPackage,
-]
+
+ACTION_MODELS: dict[str, type[_Action]] = {v.name: _action_model(v) for v in VERBS}
+ACTION_TYPES: tuple[str, ...] = tuple(ACTION_MODELS)
+globals().update({v.model: ACTION_MODELS[v.name] for v in VERBS})  # A.ShotUpdate, A.GenGrid, …
+
+AnyAction: TypeAlias = Union[tuple(ACTION_MODELS.values())]  # type: ignore[valid-type]  # noqa: UP007
 Action = Annotated[AnyAction, Field(discriminator="type")]
 """Any action; ``type`` selects the model."""
 
@@ -880,25 +798,14 @@ def parse_action(data: dict[str, Any] | str) -> AnyAction:
 # Confirmation and cost
 # --------------------------------------------------------------------------------------------------
 
-_BATCH_GEN = {"gen.grid", "gen.video", "gen.voice"}
-
-
-def _many(shots: list[int] | Literal["all"] | None) -> bool:
-    return shots == "all" or (isinstance(shots, list) and len(shots) > 1)
-
 
 def requires_confirmation(action: AnyAction) -> bool:
-    """True when the action must be proposed first (ACTIONS.md): delete, batch regenerate,
-    overwrite more than one shot (or ``all``), rollback."""
-    t = action.type
-    if t in {"shot.delete", "scene.delete", "version.rollback", "shot.merge"}:
-        return True
-    if t == "shot.update" or t in _BATCH_GEN:
+    """True when the action must be proposed first: its verb's `confirm` rule (delete, merge,
+    rollback always; batch regenerate and overwriting more than one shot or ``all``)."""
+    rule = VERBS_BY_NAME[action.type].confirm
+    if rule == "many_shots":
         return _many(action.args.shots)  # type: ignore[union-attr]
-    return False
-
-
-_UNIT_COST = {"gen.video": 10, "gen.voice": 1}
+    return rule == "always"
 
 
 def cost_units(action: AnyAction, total_shots: int | None = None) -> int:
@@ -906,21 +813,8 @@ def cost_units(action: AnyAction, total_shots: int | None = None) -> int:
 
     ``all`` counts as ``total_shots`` (1 when unknown). Non-generating actions cost 0.
     """
-
-    def n_shots(shots: list[int] | Literal["all"]) -> int:
-        return max(1, total_shots or 1) if shots == "all" else len(shots)
-
-    if isinstance(action, GenGrid):
-        return action.args.size * n_shots(action.args.shots)
-    if isinstance(action, (GenVideo, GenVoice)):
-        return _UNIT_COST[action.type] * n_shots(action.args.shots)
-    if isinstance(action, GenCompose):
-        return 5 if action.args.mode == "preview" else 10
-    if isinstance(action, GenStoryboard):
-        return 2
-    if isinstance(action, GenMusic):
-        return 2
-    return 0
+    cost = VERBS_BY_NAME[action.type].cost
+    return 0 if cost is None else cost(action.args, total_shots)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -958,6 +852,8 @@ __all__ = [
     "ACTION_ADAPTER",
     "ACTION_MODELS",
     "ACTION_TYPES",
+    "VERBS",
+    "VERBS_BY_NAME",
     "Action",
     "AnyAction",
     "CameraSpec",
@@ -971,6 +867,7 @@ __all__ = [
     "ShotSpec",
     "ShotTargets",
     "Turn",
+    "Verb",
     "action_json_schema",
     "cost_units",
     "parse_action",

@@ -49,7 +49,7 @@ class InvalidInput(DomainError):
 
 
 class InvariantViolation(DomainError):
-    """The write would break a DOMAIN.md invariant (the database rejects it too)."""
+    """The write would break a ledger invariant (docs/domain.md) (the database rejects it too)."""
 
     code = "invariant_violation"
     http_status = 409

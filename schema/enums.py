@@ -81,6 +81,8 @@ class TaskStatus(StrEnum):
 
 TERMINAL_TASK_STATUSES = frozenset({TaskStatus.succeeded, TaskStatus.failed, TaskStatus.canceled})
 ACTIVE_TASK_STATUSES = frozenset({TaskStatus.queued, TaskStatus.running})
+# the task types a user sees (lists, counts, usage); agent_turn rows only keep idempotent outcomes
+USER_TASK_TYPES = tuple(t for t in TaskType if t != TaskType.agent_turn)
 
 
 class ConversationMode(StrEnum):

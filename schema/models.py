@@ -1,4 +1,4 @@
-"""The ledger: every table of DOMAIN.md as a typed SQLAlchemy 2.0 model.
+"""The ledger (docs/domain.md): every table as a typed SQLAlchemy 2.0 model.
 
 Rule: invariants live in the database, not only in code. Ownership between rows is enforced by
 composite foreign keys against `UNIQUE (id, <parent>)` pairs, so a row can only point at a row of

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from activities.errors import BadInputError
+from schema.errors import BadInputError
 
 MIN_SHOTS = 3
 MAX_SHOTS = 60

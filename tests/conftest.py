@@ -91,7 +91,7 @@ def fresh_db_url(pg: EmbeddedPostgres, pg_template_url: str) -> Iterator[str]:
     name = f"dd_{uuid.uuid4().hex[:12]}"
     url = clone_database(pg, name)
     yield url
-    from activities.ledger import dispose_engines
+    from infra.ledger import dispose_engines
 
     dispose_engines(url)
     pg.drop_database(name)

@@ -24,9 +24,9 @@ from temporalio.worker import Worker
 from activities.export import ExportActivities
 from activities.pipeline import PipelineActivities
 from activities.runtime import GPU_HEARTBEAT_EVERY_S
+from infra.queues import POOLS, QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO, QUEUE_TTS, Queues
 from infra.settings import Settings
 from workflows.compose import ComposeWorkflow
-from workflows.contracts import POOLS, QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO, QUEUE_TTS, Queues
 from workflows.export import ExportWorkflow
 from workflows.grid import GridWorkflow
 from workflows.music import MusicWorkflow

@@ -18,8 +18,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import TaskOutcome, TaskRef
     from activities.pipeline import PipelineActivities
-    from workflows.contracts import TaskOutcome, TaskRef
 
 T = TypeVar("T")
 

@@ -16,9 +16,10 @@ from temporalio import workflow
 from temporalio.exceptions import CancelledError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import ComposeInput, ComposeResult
     from activities.pipeline import PipelineActivities
     from workflows.common import long_activity_options, mirrored, start_task, task_ref
-    from workflows.contracts import ComposeInput, ComposeResult, ComposeWorkflowInput, MusicWorkflowInput
+    from workflows.contracts import ComposeWorkflowInput, MusicWorkflowInput
     from workflows.music import MusicWorkflow, music_workflow_id
 
 

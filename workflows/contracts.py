@@ -1,4 +1,5 @@
-"""Inputs and outputs of every workflow and activity: one dataclass each.
+"""Inputs and outputs of every workflow: one dataclass each (activity types live in
+activities/contracts.py, queue names in infra/queues.py).
 
 Rules: only ids, storage keys, small numbers and bounded text cross the workflow boundary (never
 image bytes, never unbounded prompts — stories are capped by MAX_STORY_CHARS); fields are only
@@ -9,170 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Task queues, one per worker pool.
-QUEUE_CPU = "cpu"
-QUEUE_GPU_IMAGE = "gpu-image"
-QUEUE_GPU_VIDEO = "gpu-video"
-QUEUE_TTS = "tts"
-POOLS = (QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO, QUEUE_TTS)
-
-
-@dataclass
-class Queues:
-    """Task queue names a workflow schedules onto (a prefix lets tests isolate themselves)."""
-
-    cpu: str = QUEUE_CPU
-    gpu_image: str = QUEUE_GPU_IMAGE
-    gpu_video: str = QUEUE_GPU_VIDEO
-    tts: str = QUEUE_TTS
-
-    @classmethod
-    def prefixed(cls, prefix: str) -> Queues:
-        return cls(*(f"{prefix}{name}" for name in POOLS))
-
-
-# --- activities --------------------------------------------------------------------------
-
-
-@dataclass
-class TaskRef:
-    """Identifies the task row a workflow mirrors (unique by workflow_id)."""
-
-    workspace_id: str
-    workflow_id: str
-    task_type: str
-    work_item_id: str | None = None
-    parent_workflow_id: str | None = None
-
-
-@dataclass
-class TaskOutcome:
-    task: TaskRef
-    status: str  # queued | running | succeeded | failed | canceled
-    error_code: str | None = None
-    error_message: str | None = None
-    result: dict = field(default_factory=dict)
-
-
-@dataclass
-class OpenTasksInput:
-    tasks: list[TaskRef]
-
-
-@dataclass
-class StoryboardInput:
-    task: TaskRef
-    story: str
-    shot_count: int
-    style: str | None = None
-    provider: str = "auto"
-
-
-@dataclass
-class StoryboardResult:
-    title: str
-    shot_ids: list[str]
-    provider: str
-    total_duration_s: float
-
-
-@dataclass
-class GridInput:
-    task: TaskRef
-    work_item_id: str
-    group_node_id: str
-    size: int = 4
-    track: str = "A"
-    prompt: str | None = None
-    parent_node_id: str | None = None
-    reference_node_ids: list[str] = field(default_factory=list)
-    seed: int | None = None
-    select_cell: int | None = None
-    provider: str = "auto"
-
-
-@dataclass
-class GridResult:
-    group_node_id: str
-    image_node_ids: list[str]
-    selected_node_id: str | None
-    provider: str
-
-
-@dataclass
-class VoiceInput:
-    task: TaskRef
-    work_item_id: str
-    text: str | None = None  # default: the shot's narration
-    voice: str = "auto"
-
-
-@dataclass
-class VoiceResult:
-    node_id: str | None
-    duration_s: float
-    shot_duration_s: float
-
-
-@dataclass
-class VideoInput:
-    task: TaskRef
-    work_item_id: str
-    source_node_id: str | None = None  # default: the shot's selected image
-    duration_s: float | None = None  # default: the shot's duration
-    fps: int = 24
-    provider: str = "auto"
-
-
-@dataclass
-class VideoResult:
-    node_id: str
-    duration_s: float
-    provider: str
-
-
-@dataclass
-class MusicInput:
-    task: TaskRef
-    mood: str = "auto"  # free text (EN/ZH); "auto": from the workspace's style and moods
-    duration_s: float | None = None  # default: the workspace's length (what compose would cut)
-    seed: int | None = None  # default: derived from the workflow id
-
-
-@dataclass
-class MusicResult:
-    node_id: str
-    asset_key: str
-    mood: str  # the recipe the mood resolved to
-    duration_s: float
-    key: str
-    tempo_bpm: int
-    fallback: bool = False  # the mood was not understood: the calm default was used
-
-
-@dataclass
-class ComposeInput:
-    task: TaskRef
-    mode: str = "preview"  # preview | final
-    width: int | None = None
-    height: int | None = None
-    subtitles: bool = True
-    crossfade_s: float = 0.0
-    music_node_id: str | None = None  # an audio_music node mixed under the narration
-
-
-@dataclass
-class ComposeResult:
-    node_id: str
-    asset_key: str
-    duration_s: float
-    shots: int
-    reencoded_shots: list[int]
-    cached_shots: list[int]
-    music_node_id: str | None = None
-
-
-# --- workflows ---------------------------------------------------------------------------
+from activities.contracts import ComposeResult
+from infra.queues import Queues
 
 
 @dataclass
@@ -305,3 +144,15 @@ class PipelineResult:
     shots: list[ShotWorkflowResult]
     compose: ComposeResult | None
     status: str
+
+
+@dataclass
+class ExportWorkflowInput:
+    """Package a workspace: `selection` is `favorites` (every favorite) or `selected` (each
+    shot's selected version, in shot order, plus the latest compose output); `naming` is an
+    optional file-name pattern (see activities/export.py: PLACEHOLDERS)."""
+
+    workspace_id: str
+    selection: str = "selected"
+    naming: str | None = None
+    queues: Queues = field(default_factory=Queues)

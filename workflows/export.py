@@ -7,9 +7,10 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import ExportInput, ExportResult
     from activities.export import ExportActivities
     from workflows.common import long_activity_options, mirrored, task_ref
-    from workflows.export_contracts import ExportInput, ExportResult, ExportWorkflowInput
+    from workflows.contracts import ExportWorkflowInput
 
 
 @workflow.defn(name="export")

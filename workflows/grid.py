@@ -7,9 +7,10 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import GridInput, GridResult
     from activities.pipeline import PipelineActivities
     from workflows.common import GPU_HEARTBEAT_TIMEOUT, long_activity_options, mirrored, task_ref
-    from workflows.contracts import GridInput, GridResult, GridWorkflowInput
+    from workflows.contracts import GridWorkflowInput
 
 
 def grid_workflow_id(work_item_id: str, group_node_id: str) -> str:

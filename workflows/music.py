@@ -7,9 +7,10 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import MusicInput, MusicResult
     from activities.pipeline import PipelineActivities
     from workflows.common import long_activity_options, mirrored, task_ref
-    from workflows.contracts import MusicInput, MusicResult, MusicWorkflowInput
+    from workflows.contracts import MusicWorkflowInput
 
 
 def music_workflow_id(workspace_id: str, suffix: str) -> str:

@@ -13,6 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import TaskOutcome
     from workflows.common import failure_code, record_task, start_task, task_ref
     from workflows.compose import ComposeWorkflow
     from workflows.contracts import (
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
         ShotWorkflowInput,
         ShotWorkflowResult,
         StoryboardWorkflowInput,
-        TaskOutcome,
     )
     from workflows.shot import ShotWorkflow
     from workflows.storyboard import StoryboardWorkflow

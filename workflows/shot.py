@@ -12,13 +12,13 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import VoiceResult
     from workflows.common import failure_code
     from workflows.contracts import (
         GridWorkflowInput,
         ShotWorkflowInput,
         ShotWorkflowResult,
         VideoWorkflowInput,
-        VoiceResult,
         VoiceWorkflowInput,
     )
     from workflows.grid import GridWorkflow, grid_workflow_id

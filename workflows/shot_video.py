@@ -7,9 +7,10 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import VideoInput, VideoResult
     from activities.pipeline import PipelineActivities
     from workflows.common import GPU_HEARTBEAT_TIMEOUT, long_activity_options, mirrored, task_ref
-    from workflows.contracts import VideoInput, VideoResult, VideoWorkflowInput
+    from workflows.contracts import VideoWorkflowInput
 
 
 @workflow.defn(name="shot_video")

@@ -7,9 +7,10 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import StoryboardInput, StoryboardResult
     from activities.pipeline import PipelineActivities
     from workflows.common import long_activity_options, mirrored, task_ref
-    from workflows.contracts import StoryboardInput, StoryboardResult, StoryboardWorkflowInput
+    from workflows.contracts import StoryboardWorkflowInput
 
 
 @workflow.defn(name="storyboard")

@@ -7,9 +7,10 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from activities.contracts import VoiceInput, VoiceResult
     from activities.pipeline import PipelineActivities
     from workflows.common import long_activity_options, mirrored, task_ref
-    from workflows.contracts import VoiceInput, VoiceResult, VoiceWorkflowInput
+    from workflows.contracts import VoiceWorkflowInput
 
 
 @workflow.defn(name="voice")

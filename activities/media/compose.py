@@ -29,9 +29,11 @@ from typing import Any, Literal
 
 import ffmpeg
 
-from activities.errors import BadInputError, CancelledByUser
 from activities.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+from activities.media.fonts import find_cjk_font
 from activities.media.probe import MediaInfo, audio_duration_s, probe
+from schema.errors import BadInputError, CancelledByUser
+from schema.text import has_cjk
 
 __all__ = [
     "ComposeJob",
@@ -238,7 +240,7 @@ def _split_caption(text: str, limit: int) -> list[str]:
     text = " ".join(text.split())
     if len(text) <= limit:
         return [text] if text else []
-    cjk = bool(re.search(r"[\u3400-\u9fff]", text))
+    cjk = has_cjk(text)
     parts = [p for p in re.split(r"(?<=[.!?。！？；;])\s*", text) if p]
     chunks: list[str] = []
     for part in parts:
@@ -314,7 +316,7 @@ def _captions(
 ) -> list[tuple[float, float, str]]:
     captions: list[tuple[float, float, str]] = []
     for i, shot in enumerate(job.shots):
-        cjk = bool(re.search(r"[\u3400-\u9fff]", shot.narration))
+        cjk = has_cjk(shot.narration)
         chunks = _split_caption(shot.narration, 32 if cjk else 84)
         if not chunks:
             continue
@@ -342,9 +344,7 @@ def _font_for(captions: list[tuple[float, float, str]], fonts_dir: Path, work_fo
     work_fonts.mkdir(parents=True, exist_ok=True)
     base = fonts_dir / "Aileron-Regular.ttf"
     _link(base, work_fonts / base.name)
-    if any(re.search(r"[\u3400-\u9fff]", text) for _, _, text in captions):
-        from activities.providers.cards import find_cjk_font
-
+    if any(has_cjk(text) for _, _, text in captions):
         cjk = find_cjk_font()
         if cjk is not None:
             try:

@@ -21,8 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
-from activities.errors import CancelledByUser, MediaToolError, ProviderUnavailableError
 from infra.process import die_with_parent
+from schema.errors import CancelledByUser, MediaToolError, ProviderUnavailableError
 
 __all__ = ["POLL_INTERVAL_S", "ffmpeg_exe", "live_ffmpeg_pids", "run_ffmpeg"]
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import ffmpeg
 
-from activities.errors import BadInputError
 from activities.media.ffmpeg import run_ffmpeg
 from activities.media.probe import MediaInfo, probe
+from schema.errors import BadInputError
 
 __all__ = [
     "MOVEMENTS",

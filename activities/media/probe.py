@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from activities.errors import BadInputError
 from activities.media.ffmpeg import ffmpeg_exe, run_ffmpeg
+from schema.errors import BadInputError
 
 __all__ = ["MediaInfo", "audio_duration_s", "extract_frame", "probe"]
 

@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from activities.errors import BadInputError, CancelledByUser
+from activities.media.fonts import CJK_FONT_ENV, find_cjk_font
+from schema.errors import BadInputError, CancelledByUser
 from schema.storyboard import CAMERA_ANGLES, SHOT_SIZES, Camera
+from schema.text import has_cjk
 
 __all__ = [
     "CARD_LABEL",
@@ -35,26 +35,12 @@ __all__ = [
     "cell_cameras",
     "contact_sheet",
     "decode_image",
-    "find_cjk_font",
     "is_card",
     "render_banner",
 ]
 
 CARD_LABEL = "STORYBOARD SKETCH — not a generated image"
 GRID_SIZES = (1, 4, 9)
-CJK_FONT_ENV = "DIRECTORDECK_CJK_FONT"
-_CJK_FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/wenquanyi/wqy-microhei/wqy-microhei.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "C:/Windows/Fonts/msyh.ttc",
-)
-
 _SIZE_ABBR = {
     "extreme_wide": "EWS",
     "wide": "WS",
@@ -147,28 +133,6 @@ def cell_cameras(base: Camera, size: int, seed: int) -> list[Camera]:
 # ------------------------------------------------------------------------------------------------
 
 
-def packaged_cjk_font() -> Path | None:
-    """Noto Sans SC from the `pylopdf-fonts-zh-cn` wheel (a runtime dependency), if installed."""
-    try:
-        import pylopdf_fonts_zh_cn
-    except ImportError:
-        return None
-    path = Path(pylopdf_fonts_zh_cn.sans_path())
-    return path if path.is_file() else None
-
-
-def find_cjk_font() -> Path | None:
-    """A font with CJK glyphs: $DIRECTORDECK_CJK_FONT, else a well-known system path, else the
-    packaged Noto Sans SC, else None."""
-    configured = os.environ.get(CJK_FONT_ENV)
-    if configured and Path(configured).is_file():
-        return Path(configured)
-    for candidate in _CJK_FONT_CANDIDATES:
-        if Path(candidate).is_file():
-            return Path(candidate)
-    return packaged_cjk_font()
-
-
 @lru_cache(maxsize=64)
 def _font(size: int, cjk: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     if cjk:
@@ -184,15 +148,9 @@ def _font(size: int, cjk: bool = False) -> ImageFont.FreeTypeFont | ImageFont.Im
         return ImageFont.load_default()
 
 
-def _has_cjk(text: str) -> bool:
-    return any(
-        "\u3000" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uff00" <= ch <= "\uffef" for ch in text
-    )
-
-
 def _text_font(text: str, size: int) -> tuple[ImageFont.FreeTypeFont | ImageFont.ImageFont, bool]:
     """Font for `text` and whether its glyphs are really available."""
-    if _has_cjk(text):
+    if has_cjk(text, punctuation=True):
         has_cjk_font = find_cjk_font() is not None
         return _font(size, cjk=has_cjk_font), has_cjk_font
     return _font(size), True
@@ -214,7 +172,7 @@ def _wrap(text: str, font: Any, max_width: float, max_lines: int) -> list[str]:
     """Greedy pixel-width wrap; CJK text wraps per character. Overflow ends with an ellipsis."""
     lines: list[str] = []
     tokens: list[str]
-    if _has_cjk(text):
+    if has_cjk(text, punctuation=True):
         tokens = list(text)
         sep = ""
     else:

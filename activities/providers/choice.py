@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from activities.errors import BadInputError, ProviderUnavailableError
 from activities.pricing import PriceTable, load_price_table
 from infra.settings import Settings
+from schema.errors import BadInputError, ProviderUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,8 @@ def _images(
     wanted = settings.image_provider
     usable = extra_ok and "image" in models
     if _wants_diffusers(wanted, usable, "image_provider", "a text-to-image pipeline (model_index.json)"):
-        from activities.generation_cache import CachedGridProvider, DiskStore, GenerationCache
         from activities.providers.diffusers_grid import DiffusersGridProvider
+        from activities.providers.generation_cache import CachedGridProvider, DiskStore, GenerationCache
 
         notes.append(f"images: diffusers ({models['image']})")
         return CachedGridProvider(

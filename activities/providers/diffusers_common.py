@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
-from activities.errors import CancelledByUser, ProviderUnavailableError
 from activities.providers import gpu_pool
+from schema.errors import CancelledByUser, ProviderUnavailableError
 
 __all__ = [
     "Cancelled",

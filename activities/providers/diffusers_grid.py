@@ -33,10 +33,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from activities.errors import BadInputError, CancelledByUser, ProviderUnavailableError
 from activities.providers import diffusers_common, gpu_pool
 from activities.providers.cards import GRID_SIZES, GridRequest, RenderedImage, cell_cameras, decode_image
 from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
+from schema.errors import BadInputError, CancelledByUser, ProviderUnavailableError
 from schema.storyboard import Camera
 
 __all__ = ["DiffusersGridProvider", "cell_prompt", "generation_size"]
@@ -263,7 +263,7 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
     def _identity(self) -> tuple[str, str]:
         if self._weights_hash is None:
             if self.model_dir is not None:
-                from activities.generation_cache import model_identity
+                from activities.providers.generation_cache import model_identity
 
                 model_id, self._weights_hash = model_identity(self.model_dir)
                 self._model_id = self._model_id or model_id
@@ -403,7 +403,7 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
         on_progress: Progress | None,
         cancelled: Cancelled | None,
     ) -> list[RenderedImage]:
-        from activities.generation_cache import asset_hash
+        from activities.providers.generation_cache import asset_hash
 
         gen_w, gen_h = gen_size
         steps, denoise_steps = step_plan

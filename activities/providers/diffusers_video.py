@@ -37,7 +37,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from activities.errors import BadInputError, CancelledByUser, ProviderUnavailableError
 from activities.media.ffmpeg import run_ffmpeg
 from activities.media.kenburns import FixedOverlay, check_clip_request, overlay_file, overlay_options
 from activities.media.probe import MediaInfo, probe
@@ -45,6 +44,7 @@ from activities.providers import diffusers_common, gpu_pool
 from activities.providers.cards import decode_image
 from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
 from activities.providers.diffusers_grid import _cover, generation_size
+from schema.errors import BadInputError, CancelledByUser, ProviderUnavailableError
 
 __all__ = ["MOTION_BUCKETS", "DiffusersVideoProvider", "VideoClip", "load_video_pipeline"]
 
@@ -365,7 +365,7 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
     def _identity(self) -> dict[str, str]:
         if self.model_dir is None:
             return {"model_id": "in-memory", "weights_hash": "in-memory"}
-        from activities.generation_cache import model_identity
+        from activities.providers.generation_cache import model_identity
 
         model_id, weights_hash = model_identity(self.model_dir)
         return {"model_id": model_id, "weights_hash": weights_hash}

@@ -28,14 +28,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from activities.errors import (
+from activities.providers.cards import GRID_SIZES, GridRequest, RenderedImage, cell_cameras
+from schema.errors import (
     BadInputError,
     CancelledByUser,
     DirectorDeckError,
     ProviderUnavailableError,
     TransientProviderError,
 )
-from activities.providers.cards import GRID_SIZES, GridRequest, RenderedImage, cell_cameras
 from schema.storyboard import (
     CAMERA_ANGLES,
     CAMERA_MOVEMENTS,

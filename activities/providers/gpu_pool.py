@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from activities.errors import ProviderUnavailableError, TransientProviderError
+from schema.errors import ProviderUnavailableError, TransientProviderError
 
 __all__ = [
     "CacheHygiene",
@@ -409,7 +409,7 @@ class CacheHygiene:
 def exclusive(lock: threading.Lock, cancelled: Callable[[], bool] | None = None) -> Iterator[None]:
     """Hold a pipeline's lock (diffusers pipelines keep scheduler state: one call at a time),
     checking `cancelled()` while waiting so a queued job still stops promptly."""
-    from activities.errors import CancelledByUser
+    from schema.errors import CancelledByUser
 
     while not lock.acquire(timeout=0.2):
         if cancelled is not None and cancelled():

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from activities.errors import BadInputError, CancelledByUser
+from schema.errors import BadInputError, CancelledByUser
 
 __all__ = [
     "DEFAULT_MOOD",

@@ -13,29 +13,22 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from activities.errors import BadInputError, ProviderUnavailableError
+from schema.errors import BadInputError, ProviderUnavailableError
 from schema.storyboard import Camera, SceneSpec, ShotSpec, Storyboard, validate_story_request
+from schema.text import cjk_count, language_of
 
 __all__ = [
     "OfflineStoryboarder",
     "StoryboardProvider",
-    "detect_language",
     "get_storyboard_provider",
     "parse_story",
 ]
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 
 class StoryboardProvider(Protocol):
     name: str
 
     def generate(self, story: str, shot_count: int, style: str | None = None) -> Storyboard: ...
-
-
-def detect_language(text: str) -> str:
-    """'zh' when the text contains any CJK character, else 'en'."""
-    return "zh" if _CJK.search(text) else "en"
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,7 +294,7 @@ def _time_of_day(text: str, language: str, rng: random.Random) -> str:
 def parse_story(story: str, style: str | None = None) -> ParsedStory:
     """Understand a story sentence: language, subject, action, places, time of day and style."""
     text = story.strip()
-    language = detect_language(text)
+    language = language_of(text)
     found_style = style
     if language == "zh":
         text = _ZH_COMMAND.sub("", text, count=1) or text
@@ -697,10 +690,7 @@ def _cap(text: str) -> str:
 
 
 def _duration_for(narration: str, language: str) -> float:
-    if language == "zh":
-        units = len(re.findall(r"[\u3400-\u9fff]", narration)) / 4.2
-    else:
-        units = len(narration.split()) / 2.6
+    units = cjk_count(narration) / 4.2 if language == "zh" else len(narration.split()) / 2.6
     seconds = units + 1.2
     return max(3.0, min(6.0, round(seconds * 2) / 2))
 

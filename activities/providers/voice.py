@@ -10,7 +10,6 @@ duration is measured from the WAV that was written.
 from __future__ import annotations
 
 import os
-import re
 import threading
 import uuid
 import wave
@@ -18,17 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from activities.errors import BadInputError, ProviderUnavailableError
+from schema.errors import BadInputError, ProviderUnavailableError
+from schema.text import has_cjk
 
 __all__ = ["ZH_VOICE_ENV", "PiperVoice", "default_voice_paths", "has_cjk"]
 
 ZH_VOICE_ENV = "DIRECTORDECK_PIPER_VOICE_ZH"
 SENTENCE_PAUSE_S = 0.25
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
 
 
 def default_voice_paths() -> tuple[Path, Path]:

@@ -36,6 +36,7 @@ from schema.actions import (
     Turn,
     parse_action,
 )
+from schema.text import cjk_count, has_cjk, language_of
 
 Lang = Literal["en", "zh"]
 Targets = list[int] | Literal["all"]
@@ -126,7 +127,6 @@ def _t(lang: Lang, en: str, zh: str) -> str:
 # Parsing helpers
 # --------------------------------------------------------------------------------------------------
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _UNIT_AFTER = r"(?!\s*(?:(?:s|secs?|seconds?|fps|p|x|min|minutes?|%)(?![a-z])|秒|张|幅|宫格|格|分钟))"
 _NUMX = rf"{NUM}{_UNIT_AFTER}"
 _EN_ITEM = rf"{_NUMX}(?:{RANGE_SEP}(?:shots?\s*)?#?\s*{_NUMX})?"
@@ -622,7 +622,8 @@ def _img_text(lang: Lang, cell: int | None) -> str:
     return _t(lang, f"#{cell}", f"第{cell}张")
 
 
-def _describe(a: AnyAction, lang: Lang) -> str:
+def describe(a: AnyAction, lang: Lang) -> str:
+    """The EN/ZH summary of one planned action (what the user reads before it runs)."""
     d = a.args.model_dump(exclude_none=True, by_alias=True)
     t = a.type
     zh = lang == "zh"
@@ -1035,7 +1036,7 @@ _META_SEGMENT = [
 def _strip_meta(story: str) -> str:
     parts = [s.strip() for s in re.split(r"[,;，；。]", story)]
     keep = [s for s in parts if s and not any(re.match(m, s, re.I) for m in _META_SEGMENT)]
-    joined = ", ".join(keep) if not _CJK.search(story) else "，".join(keep)
+    joined = ", ".join(keep) if not has_cjk(story) else "，".join(keep)
     joined = re.sub(
         r",?\s+(?:and\s+)?(?:make it\s+|in\s+|with\s+|using\s+)?(?:an?\s+)?"
         r"(?:[\w'&-]+\s+){0,2}[\w'&-]+[- ]style$",
@@ -1110,7 +1111,7 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             ),
         )
     shot_count = _shot_count(p)
-    title = _clip(story, 20) if _CJK.search(story) else _title_case(_clip(re.sub(r"[.!?]+$", "", story), 60))
+    title = _clip(story, 20) if has_cjk(story) else _title_case(_clip(re.sub(r"[.!?]+$", "", story), 60))
     style = _style(p)
     create = _act(
         "project.create",
@@ -1637,7 +1638,7 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     if p.lang == "zh":
         text = re.sub(r"\s*([,，、。；;])\s*", r"\1", text)
         text = re.sub(r"[,，、。；;]{2,}", "，", text).strip(" ,，、。；;:：的")
-        return text if len(_CJK.findall(text)) >= 2 else None
+        return text if cjk_count(text) >= 2 else None
     content = [
         w for w in re.findall(r"[A-Za-z]{3,}", text) if w.lower() not in {"the", "and", "for", "with", "from"}
     ]
@@ -2026,6 +2027,46 @@ HANDLERS: tuple[tuple[str, Handler], ...] = (
     ("shot.update", _h_shot_update),
 )
 
+# verb -> the handler that reads it from a sentence (agent/registry.py checks every verb has one)
+PLANNER_ENTRIES: dict[str, Handler] = {
+    "project.create": _h_storyboard,
+    "project.update_meta": _h_meta,
+    "project.set_style": _h_style,
+    "project.set_rules": _h_rules,
+    "character.create": _h_character,
+    "character.update": _h_character,
+    "character.attach_reference": _h_character,
+    "character.lock": _h_character,
+    "scene.add": _h_scene,
+    "scene.update": _h_scene,
+    "scene.reorder": _h_scene,
+    "scene.delete": _h_scene,
+    "shot.add": _h_shot_add,
+    "shot.update": _h_shot_update,
+    "shot.split": _h_shot_split,
+    "shot.merge": _h_shot_merge,
+    "shot.reorder": _h_shot_reorder,
+    "shot.delete": _h_shot_delete,
+    "gen.storyboard": _h_storyboard,
+    "gen.grid": _h_grid,
+    "gen.video": _h_video,
+    "gen.voice": _h_voice,
+    "gen.music": _h_music,
+    "gen.compose": _h_compose,
+    "track.fork": _h_fork,
+    "track.switch": _h_switch,
+    "node.commit": _h_commit,
+    "node.reference": _h_reference,
+    "node.favorite": _h_favorite,
+    "task.status": _h_task_list,
+    "task.list": _h_task_list,
+    "task.cancel": _h_task_cancel,
+    "task.retry": _h_task_retry,
+    "version.snapshot": _h_snapshot,
+    "version.rollback": _h_rollback,
+    "export.package": _h_export,
+}
+
 
 # --------------------------------------------------------------------------------------------------
 # Planner
@@ -2075,7 +2116,7 @@ class OfflinePlanner:
             context if isinstance(context, PlanningContext) else PlanningContext.model_validate(context or {})
         )
         text = _normalize(sentence)
-        lang: Lang = "zh" if _CJK.search(text) else "en"
+        lang: Lang = language_of(text)
         if not text:
             return _no_action("clarify", "What would you like to do?")
         if lx.INJECTION_RE.search(text):
@@ -2120,7 +2161,7 @@ class OfflinePlanner:
         intent = " + ".join(dict.fromkeys(a.type for a in actions))[:200]
         turn = Turn(mode="execute", intent=intent, actions=actions, message="")
         mode = turn.decide_mode()
-        described = [_describe(a, lang) for a in actions]
+        described = [describe(a, lang) for a in actions]
         message = _t(lang, "; ".join(described) + ".", "；".join(described) + "。")
         if mode == "propose":
             message += _t(

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
-from api.convert import asset_out, links
 from api.deps import ServicesDep, SessionDep, WorkspaceDep, scoped
 from api.errors import ApiError, responses
+from api.presenters import asset_out, links
 from api.schemas import AssetOut
 from schema.enums import AssetKind
 from schema.models import Asset

@@ -6,12 +6,12 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from api.convert import emit
-from api.deps import SessionDep, WorkspaceDep, scoped
+from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped
 from api.errors import responses
 from api.schemas import CharacterCreate, CharacterOut, CharacterReference, CharacterUpdate
 from schema.models import Asset, Character
 from schema.repositories import characters as character_repo
+from services import project as project_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/characters", tags=["characters"])
 
@@ -22,11 +22,12 @@ def list_characters(workspace: WorkspaceDep, session: SessionDep) -> list[Charac
 
 
 @router.post("", response_model=CharacterOut, status_code=status.HTTP_201_CREATED, responses=responses(409))
-def create_character(body: CharacterCreate, workspace: WorkspaceDep, session: SessionDep) -> Character:
-    character = character_repo.create(
-        session, workspace.id, name=body.name, profile=body.profile, locks=body.locks
+def create_character(
+    body: CharacterCreate, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+) -> Character:
+    character = project_service.create_character(
+        session, workspace, name=body.name, profile=body.profile, locks=body.locks, by=caller.user_id
     )
-    emit(session, workspace.id, "character.created", character_id=str(character.id), name=character.name)
     session.commit()
     return character
 
@@ -38,35 +39,44 @@ def get_character(character_id: uuid.UUID, workspace: WorkspaceDep, session: Ses
 
 @router.patch("/{character_id}", response_model=CharacterOut)
 def update_character(
-    character_id: uuid.UUID, body: CharacterUpdate, workspace: WorkspaceDep, session: SessionDep
+    character_id: uuid.UUID,
+    body: CharacterUpdate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    caller: CallerDep,
 ) -> Character:
     """Merge-patch the profile and/or the locks."""
     scoped(session, Character, character_id, workspace, "character")
-    character = character_repo.update(
-        session, character_id, profile_patch=body.profile, locks_patch=body.locks
+    character = project_service.update_character(
+        session, workspace, character_id, profile=body.profile, locks=body.locks, by=caller.user_id
     )
-    emit(session, workspace.id, "character.updated", character_id=str(character_id))
     session.commit()
     return character
 
 
 @router.post("/{character_id}/references", response_model=CharacterOut)
 def attach_reference(
-    character_id: uuid.UUID, body: CharacterReference, workspace: WorkspaceDep, session: SessionDep
+    character_id: uuid.UUID,
+    body: CharacterReference,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    caller: CallerDep,
 ) -> Character:
     """Attach a stored image of this workspace as a reference of the character."""
     scoped(session, Character, character_id, workspace, "character")
     scoped(session, Asset, body.asset_id, workspace, "asset")
-    character = character_repo.attach_reference(session, character_id, body.asset_id)
-    emit(session, workspace.id, "character.updated", character_id=str(character_id))
+    character = project_service.attach_character_reference(
+        session, workspace, character_id, body.asset_id, by=caller.user_id
+    )
     session.commit()
     return character
 
 
 @router.delete("/{character_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_character(character_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
+def delete_character(
+    character_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+) -> Response:
     scoped(session, Character, character_id, workspace, "character")
-    character_repo.delete(session, character_id)
-    emit(session, workspace.id, "character.deleted", character_id=str(character_id))
+    project_service.delete_character(session, workspace, character_id, by=caller.user_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

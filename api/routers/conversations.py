@@ -73,6 +73,7 @@ from schema.enums import ConversationMode, MessageRole, WorkItemType
 from schema.models import Conversation, Message, Track, WorkItem
 from schema.repositories import conversations as conversation_repo
 from schema.repositories import events as event_repo
+from services import project as project_service
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
@@ -118,19 +119,18 @@ def create_conversation(body: ConversationCreate, caller: CallerDep, session: Se
         if body.work_item_id is None:
             raise ApiError(422, "track_needs_work_item", "a track is chosen together with its work item")
         scoped_track(session, body.track_id, workspace)
-    conversation = conversation_repo.create(
+    from agent.conversation import conversation_workflow_id
+
+    conversation = project_service.create_conversation(
         session,
-        workspace_id=workspace.id,
+        workspace,
         owner_id=caller.user_id,
         mode=body.mode,
         work_item_id=body.work_item_id,
         track_id=body.track_id,
         title=body.title,
+        workflow_id_for=conversation_workflow_id,
     )
-    from workflows.conversation import conversation_workflow_id
-
-    conversation.workflow_id = conversation_workflow_id(str(conversation.id))
-    session.flush()
     session.commit()
     return conversation
 
@@ -187,7 +187,7 @@ def get_conversation(
 
 
 def _input(session: Any, conversation: Conversation) -> Any:
-    from workflows.conversation import ConversationInput
+    from agent.conversation import ConversationInput
 
     track_name = None
     if conversation.track_id is not None:
@@ -281,7 +281,7 @@ async def send_message(
             return [event_payload(e) for e in event_repo.since(s, conversation.workspace_id, after, 200)]
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
-        from workflows.conversation import ConversationWorkflow, UserMessage, conversation_workflow_id
+        from agent.conversation import ConversationWorkflow, UserMessage, conversation_workflow_id
 
         operation = WithStartWorkflowOperation(
             ConversationWorkflow.run,
@@ -388,7 +388,7 @@ async def confirm(
     Returns the agent's reply for that turn."""
     conversation = await run_in_threadpool(_conversation, session, caller, conversation_id)
     await run_in_threadpool(session.close)
-    from workflows.conversation import Confirmation, ConversationWorkflow, conversation_workflow_id
+    from agent.conversation import Confirmation, ConversationWorkflow, conversation_workflow_id
 
     client = await services.temporal()
     handle = client.get_workflow_handle(conversation_workflow_id(str(conversation.id)))

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.actions import run_actions
-from api.convert import links
 from api.deps import CallerDep, IdempotencyDep, RateLimited, ServicesDep, SessionDep, WorkspaceDep, scoped
 from api.errors import not_found, responses
-from api.routers.tasks import tasks_out
+from api.presenters import links, tasks_out
 from api.schemas import ExportCreate, ExportOut, Links
 from api.services import Services
 from schema.actions import ExportPackage, ExportPackageArgs

@@ -12,14 +12,14 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from activities.errors import DirectorDeckError
 from activities.export import plan_package, safe_label, write_package
-from api.convert import emit
-from api.deps import ServicesDep, SessionDep, WorkspaceDep, scoped
+from api.deps import CallerDep, ServicesDep, SessionDep, WorkspaceDep, scoped
 from api.errors import ApiError, responses
 from api.schemas import FavoriteCreate, FavoriteOut
+from schema.errors import DirectorDeckError
 from schema.models import Favorite
 from schema.repositories import favorites as favorite_repo
+from services import tracks as track_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/favorites", tags=["favorites"])
 
@@ -39,21 +39,25 @@ def list_favorites(
 
 @router.patch("/{favorite_id}", response_model=FavoriteOut)
 def set_favorite_tags(
-    favorite_id: uuid.UUID, body: FavoriteCreate, workspace: WorkspaceDep, session: SessionDep
+    favorite_id: uuid.UUID,
+    body: FavoriteCreate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    caller: CallerDep,
 ) -> Favorite:
     """Replace the favorite's tags."""
     scoped(session, Favorite, favorite_id, workspace, "favorite")
-    favorite = favorite_repo.set_tags(session, favorite_id, body.tags)
-    emit(session, workspace.id, "favorite.updated", favorite_id=str(favorite_id))
+    favorite = track_service.set_favorite_tags(session, workspace, favorite_id, body.tags, by=caller.user_id)
     session.commit()
     return favorite
 
 
 @router.delete("/{favorite_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_favorite(favorite_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
+def delete_favorite(
+    favorite_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+) -> Response:
     scoped(session, Favorite, favorite_id, workspace, "favorite")
-    favorite_repo.remove(session, favorite_id)
-    emit(session, workspace.id, "favorite.removed", favorite_id=str(favorite_id))
+    track_service.remove_favorite(session, workspace, favorite_id, by=caller.user_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

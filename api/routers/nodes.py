@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from api.convert import emit, links, node_out, nodes_out
-from api.deps import SessionDep, WorkspaceDep, scoped, scoped_track
-from api.errors import ApiError, responses
+from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped, scoped_track
+from api.errors import responses
+from api.presenters import links, node_out, nodes_out
 from api.schemas import (
     FavoriteCreate,
     FavoriteOut,
@@ -22,40 +22,30 @@ from api.schemas import (
     WorkItemOut,
 )
 from schema.models import Favorite, Node, WorkItem
-from schema.repositories import favorites as favorite_repo
 from schema.repositories import nodes as node_repo
-from schema.repositories import tracks as track_repo
+from services import tracks as track_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}")
 
 
 @router.patch("/tracks/{track_id}", response_model=TrackOut, tags=["tracks"], responses=responses(409))
 def rename_track(
-    track_id: uuid.UUID, body: TrackRename, workspace: WorkspaceDep, session: SessionDep
+    track_id: uuid.UUID, body: TrackRename, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> TrackOut:
     scoped_track(session, track_id, workspace)
-    track = track_repo.rename(session, track_id, body.name)
-    emit(session, workspace.id, "track.renamed", track_id=str(track_id), name=track.name)
+    track = track_service.rename_track(session, workspace, track_id, body.name, by=caller.user_id)
     session.commit()
     return TrackOut.model_validate(track)
 
 
 @router.delete("/tracks/{track_id}", response_model=TrackDeletionOut, tags=["tracks"])
-def delete_track(track_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> TrackDeletionOut:
+def delete_track(
+    track_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+) -> TrackDeletionOut:
     """Delete a track; nodes that are selected, referenced, favorited or ancestors of kept work
     stay (moved to no track) — nothing that matters is lost."""
-    track = scoped_track(session, track_id, workspace)
-    work_item_id = track.work_item_id
-    result = track_repo.delete_track(session, track_id)
-    emit(
-        session,
-        workspace.id,
-        "track.deleted",
-        track_id=str(track_id),
-        work_item_id=str(work_item_id),
-        deleted=len(result.deleted_node_ids),
-        kept=len(result.kept_node_ids),
-    )
+    scoped_track(session, track_id, workspace)
+    result = track_service.delete_track(session, workspace, track_id, by=caller.user_id)
     session.commit()
     return TrackDeletionOut(deleted_node_ids=result.deleted_node_ids, kept_node_ids=result.kept_node_ids)
 
@@ -162,13 +152,12 @@ def get_references(
 
 
 @router.post("/nodes/{node_id}/commit", response_model=WorkItemOut, tags=["nodes"], responses=responses(409))
-def commit_node(node_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> WorkItem:
+def commit_node(
+    node_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+) -> WorkItem:
     """Make the node its work item's selected (current) version."""
-    node = scoped(session, Node, node_id, workspace, "node")
-    if node.work_item_id is None:
-        raise ApiError(409, "node_has_no_work_item", "workspace-level nodes cannot be selected")
-    item = node_repo.select_node(session, node.work_item_id, node_id)
-    emit(session, workspace.id, "node.committed", work_item_id=str(item.id), node_id=str(node_id))
+    scoped(session, Node, node_id, workspace, "node")
+    item = track_service.commit_node(session, workspace, node_id, by=caller.user_id)
     session.commit()
     return item
 
@@ -181,13 +170,10 @@ def commit_node(node_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep
     responses=responses(409),
 )
 def favorite_node(
-    node_id: uuid.UUID, body: FavoriteCreate, workspace: WorkspaceDep, session: SessionDep
+    node_id: uuid.UUID, body: FavoriteCreate, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> Favorite:
     """Pin the node (with tags) on its work item; pinning again adds the tags."""
-    node = scoped(session, Node, node_id, workspace, "node")
-    if node.work_item_id is None:
-        raise ApiError(409, "node_has_no_work_item", "workspace-level nodes cannot be pinned")
-    favorite = favorite_repo.add(session, node.work_item_id, node_id=node_id, tags=body.tags)
-    emit(session, workspace.id, "favorite.added", favorite_id=str(favorite.id), node_id=str(node_id))
+    scoped(session, Node, node_id, workspace, "node")
+    favorite = track_service.favorite_node(session, workspace, node_id, body.tags, by=caller.user_id)
     session.commit()
     return favorite

@@ -6,20 +6,14 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from api.convert import emit
-from api.deps import SessionDep, WorkspaceDep, scoped
-from api.errors import ApiError, responses
+from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped
+from api.errors import responses
 from api.schemas import Reorder, SceneCreate, SceneOut, SceneUpdate
-from schema.enums import WorkspaceType
-from schema.models import Scene, Workspace
+from schema.models import Scene
 from schema.repositories import storyboard as storyboard_repo
+from services import shots as shot_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/scenes", tags=["scenes"])
-
-
-def _narrative(workspace: Workspace) -> None:
-    if workspace.type != WorkspaceType.narrative_project:
-        raise ApiError(409, "scenes_need_narrative_project", "draft spaces have no scenes")
 
 
 @router.get("", response_model=list[SceneOut])
@@ -28,12 +22,16 @@ def list_scenes(workspace: WorkspaceDep, session: SessionDep) -> list[Scene]:
 
 
 @router.post("", response_model=SceneOut, status_code=status.HTTP_201_CREATED, responses=responses(409))
-def create_scene(body: SceneCreate, workspace: WorkspaceDep, session: SessionDep) -> Scene:
-    _narrative(workspace)
-    scene = storyboard_repo.add_scene(
-        session, workspace.id, title=body.title, goal=body.goal, spec=body.spec, at_idx=body.at_idx
+def create_scene(body: SceneCreate, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep) -> Scene:
+    scene = shot_service.create_scene(
+        session,
+        workspace,
+        title=body.title,
+        goal=body.goal,
+        spec=body.spec,
+        at_idx=body.at_idx,
+        by=caller.user_id,
     )
-    emit(session, workspace.id, "scene.created", scene_id=str(scene.id), idx=scene.idx)
     session.commit()
     return scene
 
@@ -45,35 +43,34 @@ def get_scene(scene_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep)
 
 @router.patch("/{scene_id}", response_model=SceneOut)
 def update_scene(
-    scene_id: uuid.UUID, body: SceneUpdate, workspace: WorkspaceDep, session: SessionDep
+    scene_id: uuid.UUID, body: SceneUpdate, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> Scene:
     """Set title/goal; merge-patch the spec."""
     scoped(session, Scene, scene_id, workspace, "scene")
-    scene = storyboard_repo.update_scene(
-        session, scene_id, title=body.title, goal=body.goal, spec_patch=body.spec
+    scene = shot_service.update_scene(
+        session, workspace, scene_id, title=body.title, goal=body.goal, spec=body.spec, by=caller.user_id
     )
-    emit(session, workspace.id, "scene.updated", scene_id=str(scene_id))
     session.commit()
     return scene
 
 
 @router.post("/{scene_id}/reorder", response_model=list[SceneOut], responses=responses(409))
 def reorder_scene(
-    scene_id: uuid.UUID, body: Reorder, workspace: WorkspaceDep, session: SessionDep
+    scene_id: uuid.UUID, body: Reorder, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> list[Scene]:
     """Move the scene to position `to`; returns every scene in the new order."""
     scoped(session, Scene, scene_id, workspace, "scene")
-    order = storyboard_repo.reorder_scene(session, scene_id, body.to)
-    emit(session, workspace.id, "scene.reordered", scene_id=str(scene_id), to=body.to)
+    order = shot_service.reorder_scene(session, workspace, scene_id, body.to, by=caller.user_id)
     session.commit()
     return order
 
 
 @router.delete("/{scene_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def delete_scene(scene_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
-    """Delete a scene; its shots stay (detached), later scenes move up."""
+def delete_scene(
+    scene_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+) -> Response:
+    """Delete a scene; its shots stay (detached), later scenes move up. A snapshot is taken first."""
     scoped(session, Scene, scene_id, workspace, "scene")
-    storyboard_repo.delete_scene(session, scene_id)
-    emit(session, workspace.id, "scene.deleted", scene_id=str(scene_id))
+    shot_service.delete_scene(session, workspace, scene_id, by=caller.user_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

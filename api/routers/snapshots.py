@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.convert import emit
 from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped
 from api.errors import ApiError, responses
 from api.schemas import (
@@ -23,6 +22,7 @@ from api.schemas import (
 )
 from schema.models import Snapshot, WorkItem, Workspace
 from schema.repositories import snapshots as snapshot_repo
+from services import versions as version_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/snapshots", tags=["snapshots"])
 
@@ -37,10 +37,9 @@ def create_snapshot(
     """Save every work item's selection, spec, locks, duration and position (and the style/rules)."""
     if body.work_item_id is not None:
         scoped(session, WorkItem, body.work_item_id, workspace, "work_item")
-    snapshot = snapshot_repo.take(
-        session, workspace.id, body.note, work_item_id=body.work_item_id, created_by=caller.user_id
+    snapshot = version_service.take_snapshot(
+        session, workspace, body.note, work_item_id=body.work_item_id, by=caller.user_id
     )
-    emit(session, workspace.id, "snapshot.created", snapshot_id=str(snapshot.id), note=snapshot.note)
     session.commit()
     return snapshot
 
@@ -153,27 +152,13 @@ def rollback_snapshot(
 ) -> RollbackOut:
     """Restore the snapshot's selections, specs, locks, durations and shot order (and style/rules).
     A safety snapshot is taken first, so the rollback itself can be undone."""
-    snapshot = scoped(session, Snapshot, snapshot_id, workspace, "snapshot")
-    safety = snapshot_repo.take(
-        session,
-        workspace.id,
-        f"before rollback to {snapshot.note or snapshot.id}"[:200],
-        work_item_id=snapshot.work_item_id,
-        created_by=caller.user_id,
-    )
-    result = snapshot_repo.rollback(session, snapshot_id)
-    emit(
-        session,
-        workspace.id,
-        "snapshot.rolled_back",
-        snapshot_id=str(snapshot_id),
-        safety_snapshot_id=str(safety.id),
-        restored=len(result.restored_work_item_ids),
-    )
+    scoped(session, Snapshot, snapshot_id, workspace, "snapshot")
+    outcome = version_service.rollback_snapshot(session, workspace, snapshot_id, by=caller.user_id)
     session.commit()
+    result = outcome.result
     return RollbackOut(
         snapshot_id=snapshot_id,
-        safety_snapshot_id=safety.id,
+        safety_snapshot_id=outcome.safety.id,
         restored_work_item_ids=result.restored_work_item_ids,
         missing_work_item_ids=result.missing_work_item_ids,
         missing_node_ids=result.missing_node_ids,

@@ -7,58 +7,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from api.actions import run_actions
-from api.convert import links
 from api.deps import CallerDep, IdempotencyDep, RateLimited, ServicesDep, SessionDep, WorkspaceDep, scoped
 from api.errors import responses
-from api.schemas import Links, TaskCounts, TaskOut, TaskOutput, TurnOut, Usage, UsageByType
+from api.presenters import links, task_out, tasks_out
+from api.schemas import TaskCounts, TaskOut, TurnOut, Usage, UsageByType
 from schema.actions import TaskCancel, TaskCancelArgs, TaskRetry, TaskRetryArgs
-from schema.enums import TaskStatus, TaskType
-from schema.models import Node, Task
+from schema.enums import USER_TASK_TYPES, TaskStatus, TaskType
+from schema.models import Task
 from schema.repositories import tasks as task_repo
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/tasks", tags=["tasks"])
-
-USER_TASK_TYPES = [t for t in TaskType if t != TaskType.agent_turn]
-
-
-def tasks_out(session: Session, tasks: list[Task], urls: Links) -> list[TaskOut]:
-    """Tasks with the files they produced (one query for all of them)."""
-    ids = [t.id for t in tasks]
-    produced: dict[uuid.UUID, list[TaskOutput]] = {i: [] for i in ids}
-    if ids:
-        rows = session.execute(
-            select(Node.task_id, Node.id, Node.type, Node.cell, Node.asset_id, Node.workspace_id)
-            .where(Node.task_id.in_(ids), Node.asset_id.is_not(None))
-            .order_by(Node.task_id, Node.cell.nulls_first(), Node.created_at, Node.id)
-        )
-        for task_id, node_id, node_type, cell, asset_id, workspace_id in rows:
-            produced[task_id].append(
-                TaskOutput(
-                    node_id=node_id,
-                    type=node_type,
-                    cell=cell,
-                    asset_id=asset_id,
-                    url=urls.asset_content(workspace_id, asset_id),
-                )
-            )
-    out = []
-    for task in tasks:
-        item = TaskOut.model_validate(task)
-        item.outputs = produced[task.id]
-        result = task.result or {}
-        preferred = {str(result.get(k)) for k in ("selected_node_id", "node_id") if result.get(k)}
-        main = next((o for o in item.outputs if str(o.node_id) in preferred), None)
-        main = main or (item.outputs[0] if item.outputs else None)
-        item.result_url = main.url if main else None
-        out.append(item)
-    return out
-
-
-def task_out(session: Session, task: Task, urls: Links) -> TaskOut:
-    return tasks_out(session, [task], urls)[0]
 
 
 @router.get("", response_model=list[TaskOut])

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
-from api.convert import emit, links, nodes_out
-from api.deps import SessionDep, WorkspaceDep, scoped, scoped_track
-from api.errors import ApiError, responses
+from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped, scoped_track
+from api.errors import responses
+from api.presenters import links, nodes_out
 from api.schemas import (
     Merge,
     NodeOut,
@@ -32,15 +32,10 @@ from schema.repositories import nodes as node_repo
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import tracks as track_repo
 from schema.repositories import work_items as work_item_repo
+from services import shots as shot_service
+from services import tracks as track_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}", tags=["work items"])
-
-
-def _shot(session: SessionDep, work_item_id: uuid.UUID, workspace: WorkspaceDep) -> WorkItem:
-    item = scoped(session, WorkItem, work_item_id, workspace, "work_item")
-    if item.type != WorkItemType.shot:
-        raise ApiError(409, "not_a_shot", "only shots are ordered, split and merged")
-    return item
 
 
 @router.get("/storyboard", response_model=StoryboardOut, tags=["storyboard"])
@@ -88,40 +83,23 @@ def list_work_items(
 @router.post(
     "/work-items", response_model=WorkItemOut, status_code=status.HTTP_201_CREATED, responses=responses(409)
 )
-def create_work_item(body: WorkItemCreate, workspace: WorkspaceDep, session: SessionDep) -> WorkItem:
+def create_work_item(
+    body: WorkItemCreate, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+) -> WorkItem:
     """Add a shot (narrative projects; at a position or at the end) or a draft."""
-    if body.type == WorkItemType.shot:
-        if body.tags:
-            raise ApiError(422, "shot_tags_unsupported", "tags are for drafts")
-        if body.scene_id is not None:
-            scoped(session, Scene, body.scene_id, workspace, "scene")
-        item = work_item_repo.insert_shot(
-            session,
-            workspace.id,
-            spec=body.spec,
-            duration_s=body.duration_s,
-            scene_id=body.scene_id,
-            at_idx=body.at_idx,
-            locks=body.locks,
-        )
-    else:
-        if body.scene_id is not None or body.at_idx is not None:
-            raise ApiError(422, "draft_has_no_scene", "drafts have no scene and no position")
-        item = work_item_repo.create_draft(
-            session,
-            workspace.id,
-            spec=body.spec,
-            tags=body.tags,
-            locks=body.locks,
-            duration_s=body.duration_s,
-        )
-    emit(
+    if body.type == WorkItemType.shot and body.scene_id is not None:
+        scoped(session, Scene, body.scene_id, workspace, "scene")
+    item = shot_service.create_work_item(
         session,
-        workspace.id,
-        "work_item.created",
-        work_item_id=str(item.id),
-        type=item.type.value,
-        idx=item.idx,
+        workspace,
+        type=body.type,
+        spec=body.spec,
+        duration_s=body.duration_s,
+        scene_id=body.scene_id,
+        at_idx=body.at_idx,
+        tags=body.tags,
+        locks=body.locks,
+        by=caller.user_id,
     )
     session.commit()
     return item
@@ -134,25 +112,19 @@ def get_work_item(work_item_id: uuid.UUID, workspace: WorkspaceDep, session: Ses
 
 @router.patch("/work-items/{work_item_id}", response_model=WorkItemOut, responses=responses(409))
 def update_work_item(
-    work_item_id: uuid.UUID, body: WorkItemUpdate, workspace: WorkspaceDep, session: SessionDep
+    work_item_id: uuid.UUID,
+    body: WorkItemUpdate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    caller: CallerDep,
 ) -> WorkItem:
     """Merge-patch the spec (prompt = `visual`, `narration`, `dialogue`, `camera`...) and locks;
     replace tags; set duration or scene (null clears)."""
-    item = scoped(session, WorkItem, work_item_id, workspace, "work_item")
-    fields = body.model_fields_set
-    if body.spec:
-        item = work_item_repo.update_spec(session, item.id, body.spec)
-    if body.locks:
-        item = work_item_repo.update_locks(session, item.id, body.locks)
-    if "tags" in fields and body.tags is not None:
-        item = work_item_repo.set_tags(session, item.id, body.tags)
-    if "duration_s" in fields:
-        item = work_item_repo.set_duration(session, item.id, body.duration_s)
-    if "scene_id" in fields:
-        if body.scene_id is not None:
-            scoped(session, Scene, body.scene_id, workspace, "scene")
-        item = work_item_repo.set_scene(session, item.id, body.scene_id)
-    emit(session, workspace.id, "work_item.updated", work_item_id=str(item.id), fields=sorted(fields))
+    scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    if body.scene_id is not None:
+        scoped(session, Scene, body.scene_id, workspace, "scene")
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    item = shot_service.update_work_item(session, workspace, work_item_id, changes, by=caller.user_id)
     session.commit()
     return item
 
@@ -163,58 +135,48 @@ def update_work_item(
     response_class=Response,
     responses=responses(409),
 )
-def delete_work_item(work_item_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Response:
-    """Delete a shot or draft with its tracks and nodes (409 if another item references its nodes)."""
+def delete_work_item(
+    work_item_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+) -> Response:
+    """Delete a shot or draft with its tracks and nodes (409 if another item references its nodes).
+    A snapshot is taken first, so the delete can be rolled back."""
     scoped(session, WorkItem, work_item_id, workspace, "work_item")
-    work_item_repo.delete(session, work_item_id)
-    emit(session, workspace.id, "work_item.deleted", work_item_id=str(work_item_id))
+    shot_service.delete_work_item(session, workspace, work_item_id, by=caller.user_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/work-items/{work_item_id}/reorder", response_model=list[WorkItemOut], responses=responses(409))
 def reorder_shot(
-    work_item_id: uuid.UUID, body: Reorder, workspace: WorkspaceDep, session: SessionDep
+    work_item_id: uuid.UUID, body: Reorder, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> list[WorkItem]:
     """Move a shot to position `to`; returns every shot in the new order."""
-    _shot(session, work_item_id, workspace)
-    order = work_item_repo.reorder(session, workspace.id, work_item_id, body.to)
-    emit(session, workspace.id, "work_item.reordered", work_item_id=str(work_item_id), to=body.to)
+    scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    order = shot_service.reorder_shot(session, workspace, work_item_id, body.to, by=caller.user_id)
     session.commit()
     return order
 
 
 @router.post("/work-items/{work_item_id}/split", response_model=list[WorkItemOut], responses=responses(409))
 def split_shot(
-    work_item_id: uuid.UUID, body: Split, workspace: WorkspaceDep, session: SessionDep
+    work_item_id: uuid.UUID, body: Split, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> list[WorkItem]:
     """Split a shot into consecutive parts (the original keeps its id, nodes and selection as part 1)."""
-    _shot(session, work_item_id, workspace)
-    parts = work_item_repo.split(session, work_item_id, parts=body.parts, specs=body.specs)
-    emit(
-        session,
-        workspace.id,
-        "work_item.split",
-        work_item_id=str(work_item_id),
-        parts=[str(p.id) for p in parts],
+    scoped(session, WorkItem, work_item_id, workspace, "work_item")
+    parts = shot_service.split_shot(
+        session, workspace, work_item_id, parts=body.parts, specs=body.specs, by=caller.user_id
     )
     session.commit()
     return parts
 
 
 @router.post("/work-items/merge", response_model=WorkItemOut, responses=responses(409))
-def merge_shots(body: Merge, workspace: WorkspaceDep, session: SessionDep) -> WorkItem:
-    """Merge consecutive shots into the first one (the others are deleted)."""
+def merge_shots(body: Merge, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep) -> WorkItem:
+    """Merge consecutive shots into the first one (the others are deleted). A snapshot is taken
+    first, so the merge can be rolled back."""
     for item_id in body.work_item_ids:
-        _shot(session, item_id, workspace)
-    merged = work_item_repo.merge(session, workspace.id, body.work_item_ids)
-    emit(
-        session,
-        workspace.id,
-        "work_item.merged",
-        work_item_id=str(merged.id),
-        merged=[str(i) for i in body.work_item_ids],
-    )
+        scoped(session, WorkItem, item_id, workspace, "work_item")
+    merged = shot_service.merge_shots(session, workspace, body.work_item_ids, by=caller.user_id)
     session.commit()
     return merged
 
@@ -243,20 +205,13 @@ def list_tracks(work_item_id: uuid.UUID, workspace: WorkspaceDep, session: Sessi
     responses=responses(409),
 )
 def fork_track(
-    work_item_id: uuid.UUID, body: TrackFork, workspace: WorkspaceDep, session: SessionDep
+    work_item_id: uuid.UUID, body: TrackFork, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
 ) -> TrackOut:
     """Start a new track (branch) from a node of this work item."""
     scoped(session, WorkItem, work_item_id, workspace, "work_item")
     scoped(session, Node, body.from_node_id, workspace, "node")
-    track = track_repo.fork(session, work_item_id, body.from_node_id, body.name)
-    emit(
-        session,
-        workspace.id,
-        "track.forked",
-        work_item_id=str(work_item_id),
-        track_id=str(track.id),
-        name=track.name,
-        from_node_id=str(body.from_node_id),
+    track = track_service.fork_track(
+        session, workspace, work_item_id, body.from_node_id, name=body.name, by=caller.user_id
     )
     session.commit()
     return TrackOut.model_validate(track)

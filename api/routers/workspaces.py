@@ -9,7 +9,6 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.actions import run_actions
-from api.convert import emit
 from api.deps import CallerDep, IdempotencyDep, ServicesDep, SessionDep, WorkspaceDep, rate_limit
 from api.errors import ApiError, responses
 from api.schemas import Me, WorkspaceCreate, WorkspaceCreated, WorkspaceOut, WorkspaceUpdate
@@ -18,11 +17,9 @@ from schema.db import unit_of_work
 from schema.enums import WorkspaceType
 from schema.models import Workspace
 from schema.repositories import workspaces as workspace_repo
-from schema.repositories._shared import merge_patch
+from services import project as project_service
 
 router = APIRouter(tags=["workspaces"])
-
-JSON_PATCH_FIELDS = ("meta", "style_spec", "rules", "model_defaults")
 
 
 @router.get("/me", response_model=Me, tags=["auth"])
@@ -71,7 +68,7 @@ async def create_workspace(
     async def handler() -> WorkspaceCreated:
         def create() -> Workspace:
             with unit_of_work(services.sessions) as session:
-                workspace = workspace_repo.create(
+                return project_service.create_workspace(
                     session,
                     owner_id=caller.user_id,
                     type=body.type,
@@ -83,8 +80,6 @@ async def create_workspace(
                     model_defaults=body.model_defaults,
                     cost_limit=body.cost_limit,
                 )
-                emit(session, workspace.id, "workspace.created", title=workspace.title)
-                return workspace
 
         workspace = await run_in_threadpool(create)
         out = WorkspaceCreated(workspace=WorkspaceOut.model_validate(workspace))
@@ -115,26 +110,16 @@ def get_workspace(workspace: WorkspaceDep) -> Workspace:
 @router.patch("/workspaces/{workspace_id}", response_model=WorkspaceOut)
 def update_workspace(body: WorkspaceUpdate, workspace: WorkspaceDep, session: SessionDep) -> Workspace:
     """Update title, meta, style, rules, model defaults or cost limit (JSON fields merge-patch)."""
-    changes = {}
-    for field in body.model_fields_set:
-        value = getattr(body, field)
-        if field in JSON_PATCH_FIELDS:
-            if value is None:
-                continue
-            value = merge_patch(getattr(workspace, field), value)
-        elif field == "title" and value is None:
-            continue
-        changes[field] = value
-    if changes:
-        workspace = workspace_repo.update(session, workspace.id, changes)
-        emit(session, workspace.id, "workspace.updated", fields=sorted(changes))
-        session.commit()
+    workspace = project_service.update_workspace(
+        session, workspace, {f: getattr(body, f) for f in body.model_fields_set}
+    )
+    session.commit()
     return workspace
 
 
 @router.delete("/workspaces/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
 def delete_workspace(workspace: WorkspaceDep, session: SessionDep) -> Response:
     """Delete the workspace and everything in it."""
-    workspace_repo.delete(session, workspace.id)
+    project_service.delete_workspace(session, workspace)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

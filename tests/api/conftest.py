@@ -21,12 +21,14 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.ledger import dispose_engines, stored_asset, unit_of_work
+from activities.ledger import stored_asset
 from activities.pipeline import PipelineActivities
 from activities.providers.choice import choose_providers
 from api.auth import mint_dev_token
 from api.main import create_app
 from api.services import ApiConfig
+from infra.ledger import dispose_engines, unit_of_work
+from infra.queues import POOLS, Queues
 from infra.settings import Settings
 from infra.storage import FileSystemStorage
 from schema.enums import AssetKind, TaskType, WorkspaceType
@@ -41,7 +43,6 @@ from schema.repositories import tracks as track_repo
 from schema.repositories import workspaces as workspace_repo
 from tests.conftest import free_port
 from workers.pools import build_worker
-from workflows.contracts import POOLS, Queues
 
 
 def png_bytes(seed: int) -> bytes:
@@ -167,7 +168,8 @@ def seed_workspace(db_url: str, storage: FileSystemStorage, owner: str, *, shots
 
 
 def api_test_config() -> ApiConfig:
-    return ApiConfig(
+    return ApiConfig.from_settings(
+        Settings(),
         rate_per_minute=100_000,
         rate_burst=100_000,
         sse_ping_s=1.0,
@@ -228,8 +230,8 @@ async def pipeline_workers(
     its activities and the LangGraph plugin) the way workers/pools.py wires it."""
     from temporalio.worker import Worker
 
+    from infra.queues import QUEUE_CPU
     from workers.pools import WORKFLOWS, pool_activities, pool_specs
-    from workflows.contracts import QUEUE_CPU
 
     acts = acts or PipelineActivities(
         db_url, storage, choose_providers(settings), settings.data_path / "work"

@@ -11,8 +11,7 @@ from typing import Any
 import httpx
 
 from tests.api.conftest import Stack, uid
-from tests.api.test_conversations import of, parse_sse
-from tests.api.test_sse import frames
+from tests.support.sse import frames, of, parse_sse
 
 
 async def follow_events(base: str, ws: str, headers: dict, seen: list[int], stop: asyncio.Event) -> int:

@@ -3,27 +3,13 @@ history, idempotent messages."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from tests.api.conftest import Stack, uid
-from tests.api.test_generation import wait_task
-
-
-def parse_sse(text: str) -> list[tuple[str, Any]]:
-    events: list[tuple[str, Any]] = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        kind, data = None, []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                kind = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-        if kind:
-            events.append((kind, json.loads("\n".join(data)) if data else None))
-    return events
+from tests.support.api_rig import wait_task
+from tests.support.sse import of, parse_sse
 
 
 async def say(
@@ -33,10 +19,6 @@ async def say(
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/event-stream")
     return parse_sse(r.text)
-
-
-def of(events: list[tuple[str, Any]], kind: str) -> list[Any]:
-    return [d for k, d in events if k == kind]
 
 
 async def test_agent_mode_turn_proposal_confirm_and_history(stack: Stack, seeded) -> None:

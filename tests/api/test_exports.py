@@ -20,15 +20,15 @@ import pytest
 from temporalio.worker import Worker
 
 from activities.export import MANIFEST, ExportActivities
-from activities.ledger import unit_of_work
 from activities.pipeline import PipelineActivities
 from activities.providers.choice import choose_providers
 from api.main import create_app
+from infra.ledger import unit_of_work
+from infra.queues import Queues
 from schema.enums import TaskType
 from schema.repositories import tasks as task_repo
 from tests.api.conftest import Stack, api_test_config, uid
-from tests.media.test_export_package import Project, seed_project
-from workflows.contracts import Queues
+from tests.support.seeders import Project, seed_project
 from workflows.export import ExportWorkflow
 
 

@@ -7,28 +7,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any
 
 import httpx
 
 from api.main import create_app
+from infra.queues import Queues
 from tests.api.conftest import Stack, api_test_config, pipeline_workers, uid
-from tests.api.test_webhooks import SECRET, Receiver
-from workflows.contracts import Queues
-
-TERMINAL = {"succeeded", "failed", "canceled"}
-
-
-async def wait_task(
-    c: httpx.AsyncClient, h: dict, ws: str, task_id: str, timeout: float = 90.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        task = (await c.get(f"/workspaces/{ws}/tasks/{task_id}", headers=h)).json()
-        if task["status"] in TERMINAL:
-            return task
-        assert time.monotonic() < deadline, f"task {task_id} still {task['status']}"
-        await asyncio.sleep(0.2)
+from tests.support.api_rig import SECRET, Receiver, wait_task
 
 
 async def test_seed_contract_end_to_end(stack: Stack) -> None:

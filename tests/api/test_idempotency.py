@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select, update
 from starlette.requests import Request
 
-from activities.ledger import unit_of_work
 from api.auth import Principal
 from api.errors import ApiError
 from api.idempotency import Idempotency, fingerprint, purge_expired
+from infra.ledger import unit_of_work
 from schema.api_models import IdempotencyKey
 from tests.api.conftest import Stack, uid
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from activities.ledger import unit_of_work
+from infra.ledger import unit_of_work
 from schema.enums import NodeType, RefRole
 from schema.repositories import nodes as node_repo
 from tests.api.conftest import Seeded, Stack, uid

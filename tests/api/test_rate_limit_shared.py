@@ -125,7 +125,11 @@ def test_purge_deletes_only_idle_buckets(engine: Engine, api_db_url: str) -> Non
     _take(engine, idle)
     _take(engine, busy)
     _age(engine, idle, 86_400 + 60)
-    services = Services(Settings(data_dir=Path(tempfile.mkdtemp())), ApiConfig(), database_url=api_db_url)
+    services = Services(
+        settings := Settings(data_dir=Path(tempfile.mkdtemp())),
+        ApiConfig.from_settings(settings),
+        database_url=api_db_url,
+    )
     try:
         assert purge_idle_buckets(RateLimiter(services, rate_per_minute=60, burst=2)) >= 1
     finally:
@@ -141,7 +145,9 @@ def _settings() -> Settings:
 
 async def test_two_api_replicas_share_the_limit(api_db_url: str) -> None:
     settings, burst = _settings(), 3
-    config = ApiConfig(rate_per_minute=6, rate_burst=burst, public_url="http://api.test")
+    config = ApiConfig.from_settings(
+        settings, rate_per_minute=6, rate_burst=burst, public_url="http://api.test"
+    )
     apps = [create_app(settings, database_url=api_db_url, config=config, background=False) for _ in range(2)]
     user = f"u-{uuid.uuid4().hex[:8]}"
     headers = {"Authorization": f"Bearer {mint_dev_token(user, 'user', settings=settings)}"}
@@ -172,8 +178,11 @@ async def test_two_api_replicas_share_the_limit(api_db_url: str) -> None:
 
 
 def test_unreachable_database_fails_open(caplog: pytest.LogCaptureFixture) -> None:
+    settings = _settings()
     services = Services(
-        _settings(), ApiConfig(), database_url=f"postgresql://nobody@127.0.0.1:{free_port()}/none"
+        settings,
+        ApiConfig.from_settings(settings),
+        database_url=f"postgresql://nobody@127.0.0.1:{free_port()}/none",
     )
     limiter = RateLimiter(services, rate_per_minute=60, burst=1)
     try:

@@ -7,7 +7,7 @@ import json
 import uuid
 import zipfile
 
-from activities.ledger import unit_of_work
+from infra.ledger import unit_of_work
 from schema.repositories import nodes as node_repo
 from tests.api.conftest import Stack, uid
 

@@ -20,8 +20,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from api.main import create_app
+from infra.queues import Queues
 from tests.api.conftest import Stack, api_test_config
-from workflows.contracts import Queues
 
 USER = "schemathesis-user"
 

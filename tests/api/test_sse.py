@@ -8,41 +8,13 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 
 import httpx
 
-from activities.ledger import unit_of_work
+from infra.ledger import unit_of_work
 from schema.repositories import events as event_repo
 from tests.api.conftest import Stack, uid
-
-
-@dataclass
-class Frame:
-    id: str | None = None
-    event: str | None = None
-    data: list[str] = field(default_factory=list)
-    comments: list[str] = field(default_factory=list)
-
-
-async def frames(response: httpx.Response):
-    frame = Frame()
-    async for line in response.aiter_lines():
-        if line == "":
-            if frame.data or frame.comments or frame.id:
-                yield frame
-            frame = Frame()
-        elif line.startswith(":"):
-            frame.comments.append(line[1:].strip())
-        else:
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "data":
-                frame.data.append(value)
-            elif name == "id":
-                frame.id = value
-            elif name == "event":
-                frame.event = value
+from tests.support.sse import frames
 
 
 def append(db_url: str, workspace: str, n: int, tag: str) -> list[int]:

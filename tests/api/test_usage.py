@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from activities.ledger import unit_of_work
+from infra.ledger import unit_of_work
 from schema.enums import TaskType
 from schema.repositories import tasks as task_repo
 from tests.api.conftest import Stack, uid

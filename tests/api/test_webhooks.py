@@ -3,60 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
 
-from activities.ledger import unit_of_work
 from api import webhooks
+from infra.ledger import unit_of_work
 from schema.api_models import Webhook
 from schema.enums import TaskType
 from schema.repositories import tasks as task_repo
 from tests.api.conftest import Stack, uid
-
-SECRET = "test-webhook-secret"
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, str], bytes]] = []
-        self.fail_first: set[str] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.calls.append((self.path, dict(self.headers), body))
-                if self.path in receiver.fail_first:
-                    receiver.fail_first.discard(self.path)
-                    self.send_response(500)
-                else:
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
-
-    def start(self) -> None:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-
-    def for_path(self, path: str) -> list[tuple[dict[str, str], dict]]:
-        return [(h, json.loads(b)) for p, h, b in self.calls if p == path]
+from tests.support.api_rig import SECRET, Receiver
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
     .venv/bin/directordeck bench --only agent
 
 Measures the offline planner (the default without GOOGLE_API_KEY) on the sentence families of
-ACTIONS.md in English and Chinese, with a 12-shot workspace context: p50/p99 per sentence, and the
+docs/actions.md in English and Chinese, with a 12-shot workspace context: p50/p99 per sentence, and the
 JSON Schema validation of each envelope included. The whole agent turn through the API (message →
 assistant text, durable workflow included) is measured by bench_api.py.
 """

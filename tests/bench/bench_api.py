@@ -32,13 +32,13 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.ledger import dispose_engines
 from api.auth import mint_dev_token
+from infra.ledger import dispose_engines
+from infra.queues import Queues
 from infra.settings import Settings
 from infra.storage import FileSystemStorage
 from tests.api.conftest import seed_workspace
 from tests.conftest import free_port
-from workflows.contracts import Queues
 
 pytestmark = [pytest.mark.bench, pytest.mark.timeout(1800)]
 
@@ -186,7 +186,7 @@ async def test_get_storyboard_60_shots(api_server: dict[str, Any]) -> None:
 
 
 async def test_chat_message_to_first_sse_event(api_server: dict[str, Any]) -> None:
-    pytest.importorskip("workflows.conversation", reason="the conversation workflow is not installed")
+    pytest.importorskip("agent.conversation", reason="the conversation workflow is not installed")
     from tests.api.conftest import chat_workers
 
     settings = api_server["settings"]

@@ -184,10 +184,10 @@ def use_vendor(vendor_dir: Path) -> str | None:
 
 
 def _tiny_models() -> Any:
-    try:
-        from tests.support import tiny_models  # after the layering move
-    except ImportError:
-        from activities.providers import tiny_models
+    """The architectures' configs and the tiny --quick models: test support (tests/support), which
+    travels with the checkout this script runs from (imported after `use_vendor`: it needs diffusers)."""
+    from tests.support import tiny_models
+
     return tiny_models
 
 

@@ -62,11 +62,12 @@ async def test_cancel_latency_of_a_running_grid(
     from activities.pipeline import PipelineActivities
     from activities.providers.choice import choose_providers
     from activities.providers.diffusers_grid import DiffusersGridProvider
-    from activities.providers.tiny_models import build_tiny_sd
+    from infra.queues import POOLS, Queues
     from infra.settings import Settings
     from infra.storage import FileSystemStorage
+    from tests.support.tiny_models import build_tiny_sd
     from workers.pools import build_worker
-    from workflows.contracts import POOLS, GridWorkflowInput, Queues, StoryboardWorkflowInput
+    from workflows.contracts import GridWorkflowInput, StoryboardWorkflowInput
     from workflows.grid import GridWorkflow
     from workflows.storyboard import StoryboardWorkflow
 

@@ -236,7 +236,7 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 def ledger_figures(db_url: str, shape: LedgerShape | None = None) -> dict[str, Any]:
     """Load the workspace, then time each query `shape.repeats` times (after 5 warm-up calls)."""
-    from activities.ledger import unit_of_work
+    from infra.ledger import unit_of_work
     from schema.repositories import nodes as node_repo
     from schema.repositories import storyboard as storyboard_repo
 
@@ -347,7 +347,7 @@ def shape_for(quick: bool) -> LedgerShape:
 @pytest.fixture(scope="module")
 def ledger_db_url(pg, pg_template_url: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A database of its own: 100,000 nodes must not slow the other benchmarks' queries."""
-    from activities.ledger import dispose_engines
+    from infra.ledger import dispose_engines
     from tests.conftest import clone_database
 
     name = f"dd_bench_ledger_{uuid.uuid4().hex[:8]}"

@@ -48,7 +48,7 @@ def bench_db_url(pg, pg_template_url: str) -> Iterator[str]:  # type: ignore[no-
     name = f"dd_bench_{uuid.uuid4().hex[:12]}"
     url = clone_database(pg, name)
     yield url
-    from activities.ledger import dispose_engines
+    from infra.ledger import dispose_engines
 
     dispose_engines(url)
     pg.drop_database(name)

@@ -317,10 +317,10 @@ async def pipeline_rig(
 ) -> AsyncIterator[tuple[TimedPipelineActivities, Any]]:
     """Real workers for every pool on uuid task queues, timed activities, offline providers."""
     from activities.providers.choice import choose_providers
+    from infra.queues import POOLS, Queues
     from infra.settings import Settings
     from infra.storage import FileSystemStorage
     from workers.pools import build_worker
-    from workflows.contracts import POOLS, Queues
 
     settings = Settings(data_dir=data_dir, **settings_overrides)
     acts = TimedPipelineActivities(
@@ -339,7 +339,7 @@ async def pipeline_rig(
 
 
 def _new_workspace(db_url: str, title: str) -> str:
-    from activities.ledger import unit_of_work
+    from infra.ledger import unit_of_work
     from schema.enums import WorkspaceType
     from schema.repositories import workspaces as workspace_repo
 
@@ -473,8 +473,8 @@ async def pipeline_figures(
 
 def compose_shots(db_url: str, storage_root: Path | str, workspace_id: str) -> list[Any]:
     """The ComposeShots the compose activity would build for this workspace."""
-    from activities.ledger import unit_of_work
     from activities.media.compose import ComposeShot
+    from infra.ledger import unit_of_work
     from infra.storage import FileSystemStorage
     from schema.repositories import nodes as node_repo
 

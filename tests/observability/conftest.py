@@ -14,12 +14,12 @@ from temporalio.worker import Worker
 
 from activities.pipeline import PipelineActivities
 from activities.providers.choice import choose_providers
+from infra.queues import POOLS, QUEUE_CPU, Queues
 from infra.settings import Settings
 from infra.storage import FileSystemStorage
 from infra.telemetry import setup_tracing, tracing_interceptor
 from tests.workflows.conftest import Rig
 from workers.pools import WORKFLOWS, build_worker, pool_activities
-from workflows.contracts import POOLS, QUEUE_CPU, Queues
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from tests.workflows.test_pipeline import rows
+from tests.support.ledger_rows import rows
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def test_demo_run_is_one_trace_and_rows_store_its_id(temporal_env, fresh_db_url:
         PYTHONUNBUFFERED="1",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "demo", "a fox steals the moon", "--shots", "3", "--json"],
+        [sys.executable, "-m", "launch.cli", "demo", "a fox steals the moon", "--shots", "3", "--json"],
         cwd=REPO,
         env=env,
         capture_output=True,

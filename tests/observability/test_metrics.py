@@ -17,8 +17,8 @@ from sqlalchemy import text
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.ledger import unit_of_work
 from infra import metrics
+from infra.ledger import unit_of_work
 from infra.logging import bind
 from infra.telemetry import TracingMiddleware, provider_span
 from infra.temporal_client import data_converter
@@ -120,7 +120,7 @@ def test_tasks_durations_and_gpu_seconds_come_from_the_ledger(fresh_db_url: str)
 
 
 async def test_queue_backlog_per_pool_is_polled_from_temporal(temporal_env, task_queue: str) -> None:
-    from workflows.contracts import Queues
+    from infra.queues import Queues
 
     queues = Queues.prefixed(f"{task_queue}-")
     client = temporal_env.client

@@ -19,7 +19,7 @@ from infra.telemetry import (
     tracing_interceptor,
 )
 from infra.temporal_client import data_converter
-from tests.workflows.test_pipeline import rows
+from tests.support.ledger_rows import rows
 from workers.pools import WORKFLOWS
 from workflows.contracts import ShotWorkflowInput, StoryboardWorkflowInput
 from workflows.shot import ShotWorkflow

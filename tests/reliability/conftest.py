@@ -2,7 +2,7 @@
 
 Rules: every wait is bounded (`wait_for` raises with what it was waiting for); every process a
 test starts is killed at teardown (and dies with the test process: PR_SET_PDEATHSIG); a worker
-runs as `python -m infra.cli worker --pool NAME`, exactly as an operator runs it, on task queues
+runs as `python -m launch.cli worker --pool NAME`, exactly as an operator runs it, on task queues
 prefixed with a uuid so tests never see each other's work.
 """
 
@@ -28,9 +28,9 @@ from temporalio.client import Client
 
 from activities.pipeline import PipelineActivities
 from infra.process import die_with_parent
+from infra.queues import Queues
 from infra.settings import Settings
 from workers.pools import build_worker
-from workflows.contracts import Queues
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -184,7 +184,7 @@ class Cluster:
         log_path = self.tmp / f"worker-{pool}-{len(self.workers)}.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", "worker", "--pool", pool],
+                [sys.executable, "-m", "launch.cli", "worker", "--pool", pool],
                 cwd=REPO,
                 env=self.env(),
                 stdout=log,
@@ -211,7 +211,7 @@ class Cluster:
             yield
 
     def new_workspace(self, title: str = "reliability") -> str:
-        from activities.ledger import unit_of_work
+        from infra.ledger import unit_of_work
         from schema.enums import WorkspaceType
         from schema.repositories import workspaces as workspace_repo
 

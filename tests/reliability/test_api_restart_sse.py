@@ -13,16 +13,16 @@ import uuid
 import httpx
 import pytest
 
-from activities.ledger import unit_of_work
 from api.auth import mint_dev_token
+from infra.ledger import unit_of_work
 from infra.process import die_with_parent
 from infra.settings import Settings
 from schema.enums import WorkspaceType
 from schema.repositories import events as event_repo
 from schema.repositories import workspaces as workspace_repo
-from tests.api.test_sse import frames
 from tests.conftest import free_port
 from tests.reliability.conftest import REPO, Cluster, wait_for
+from tests.support.sse import frames
 
 UVICORN = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory"]
 

@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 
-from activities.ledger import unit_of_work
 from activities.pipeline import PipelineActivities
 from activities.providers.choice import choose_providers
+from infra.ledger import unit_of_work
+from infra.queues import POOLS, Queues
 from infra.settings import Settings
 from infra.storage import FileSystemStorage
 from schema.enums import WorkspaceType
 from schema.repositories import workspaces as workspace_repo
 from workers.pools import build_worker
-from workflows.contracts import POOLS, PipelineInput, Queues
+from workflows.contracts import PipelineInput
 from workflows.project_pipeline import ProjectPipelineWorkflow
 
 

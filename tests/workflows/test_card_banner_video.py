@@ -12,14 +12,15 @@ import numpy as np
 from PIL import Image, ImageDraw
 from sqlalchemy import create_engine, text
 
-from activities.ledger import stored_asset, unit_of_work
+from activities.ledger import stored_asset
 from activities.media.probe import extract_frame
 from activities.pipeline import VIDEO_HEIGHT, VIDEO_WIDTH
 from activities.providers.cards import banner_height, card_banner
+from infra.ledger import unit_of_work
 from schema.enums import AssetKind, NodeType
 from schema.repositories import nodes as node_repo
-from tests.workflows.test_pipeline import scalar
-from tests.workflows.test_retries_and_cancel import _storyboard
+from tests.support.ledger_rows import scalar
+from tests.support.seeders import _storyboard
 from workflows.contracts import GridWorkflowInput, VideoWorkflowInput
 from workflows.grid import GridWorkflow
 from workflows.shot_video import ShotVideoWorkflow

@@ -21,23 +21,24 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.worker import Worker
 
-from activities.errors import TransientProviderError
+from activities.contracts import ExportResult
 from activities.export import MANIFEST, ExportActivities
-from activities.ledger import unit_of_work
 from activities.pipeline import PipelineActivities
 from activities.providers.choice import choose_providers
+from infra.ledger import unit_of_work
+from infra.queues import Queues
 from infra.settings import Settings
 from infra.storage import FileSystemStorage
 from schema.enums import AssetKind, NodeType, WorkspaceType
+from schema.errors import TransientProviderError
 from schema.repositories import favorites as favorite_repo
 from schema.repositories import nodes as node_repo
 from schema.repositories import storyboard as storyboard_repo
 from schema.repositories import workspaces as workspace_repo
-from tests.media.test_export_package import Project, put, seed_project
-from tests.workflows.test_pipeline import rows, save_history, scalar
-from workflows.contracts import Queues
+from tests.support.ledger_rows import rows, save_history, scalar
+from tests.support.seeders import Project, put, seed_project
+from workflows.contracts import ExportWorkflowInput
 from workflows.export import ExportWorkflow
-from workflows.export_contracts import ExportResult, ExportWorkflowInput
 
 
 class SlowStorage(FileSystemStorage):

@@ -16,78 +16,15 @@ import numpy as np
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from activities.errors import BadInputError, CancelledByUser
-from activities.ledger import stored_asset, unit_of_work
 from activities.media.ffmpeg import run_ffmpeg
 from activities.media.probe import probe
 from activities.pipeline import PipelineActivities
-from infra.storage import Storage
-from schema.enums import AssetKind, NodeType, WorkspaceType
-from schema.repositories import nodes as node_repo
-from schema.repositories import storyboard as storyboard_repo
-from schema.repositories import workspaces as workspace_repo
-from tests.workflows.test_pipeline import rows, save_history, scalar
+from schema.errors import BadInputError, CancelledByUser
+from tests.support.ledger_rows import rows, save_history, scalar
+from tests.support.seeders import SHOT_S, workspace_with_clips
 from workflows.compose import ComposeWorkflow
 from workflows.contracts import ComposeWorkflowInput, MusicWorkflowInput
 from workflows.music import MusicWorkflow
-
-SHOT_S = 3.0
-
-
-def _clip(path: Path, seconds: float = SHOT_S) -> Path:
-    if not path.exists():
-        run_ffmpeg(
-            [
-                *("-f", "lavfi", "-i", f"testsrc=size=320x180:rate=24:duration={seconds}"),
-                *("-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast", "-y", str(path)),
-            ],
-            expected_duration_s=seconds,
-        )
-    return path
-
-
-def _tone(path: Path, seconds: float) -> Path:
-    """A stand-in for narration: a 440 Hz tone (compose treats it like any speech track)."""
-    if not path.exists():
-        run_ffmpeg(
-            ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-ac", "1", "-y", str(path)],
-            expected_duration_s=seconds,
-        )
-    return path
-
-
-def workspace_with_clips(
-    db_url: str,
-    storage: Storage,
-    work: Path,
-    *,
-    owner: str = "tester",
-    shots: int = 2,
-    narrated: int = 1,
-    mood: str | None = None,
-) -> str:
-    """A narrative project whose shots each have a video clip (testsrc, SHOT_S long); the first
-    `narrated` shots also have a 1.5 s narration track, the others are silent."""
-    work.mkdir(parents=True, exist_ok=True)
-    clip = storage.put_file(_clip(work / "clip.mp4"), kind="video", ext=".mp4")
-    speech = storage.put_file(_tone(work / "speech.wav", 1.5), kind="audio", ext=".wav")
-    with unit_of_work(db_url) as s:
-        ws = workspace_repo.create(s, owner_id=owner, type=WorkspaceType.narrative_project, title="fox")
-        scene: dict = {"title": "night", "shots": []}
-        if mood:
-            scene["mood"] = mood
-        scene["shots"] = [
-            {"visual": f"shot {i}", "narration": f"line {i}" if i < narrated else "", "duration_s": SHOT_S}
-            for i in range(shots)
-        ]
-        written = storyboard_repo.replace_storyboard(s, ws.id, {"title": "fox", "scenes": [scene]})
-        video = stored_asset(s, ws.id, clip, AssetKind.video, "video/mp4", duration_s=SHOT_S)
-        voice = stored_asset(s, ws.id, speech, AssetKind.audio, "audio/wav", duration_s=1.5)
-        for i, shot in enumerate(written):
-            node_repo.create_node(s, type=NodeType.video, work_item_id=shot.id, asset_id=video.id)
-            if i < narrated:
-                node_repo.create_node(s, type=NodeType.audio_voice, work_item_id=shot.id, asset_id=voice.id)
-        return str(ws.id)
 
 
 def audio_levels(mp4: Path, windows: list[tuple[float, float]], work: Path) -> list[float]:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from sqlalchemy import create_engine, text
 from temporalio.client import WorkflowFailureError
 
 from activities.media.probe import probe
+from tests.support.ledger_rows import rows, save_history, scalar
 from workflows.compose import ComposeWorkflow
 from workflows.contracts import (
     ComposeWorkflowInput,
@@ -24,35 +21,6 @@ from workflows.project_pipeline import ProjectPipelineWorkflow
 from workflows.shot_video import ShotVideoWorkflow
 from workflows.storyboard import StoryboardWorkflow
 from workflows.voice import VoiceWorkflow
-
-HISTORY_DIR = Path(__file__).parent / "histories"
-
-
-def scalar(db_url: str, sql: str, **params: object) -> object:
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).scalar()
-    finally:
-        engine.dispose()
-
-
-def rows(db_url: str, sql: str, **params: object) -> list:
-    engine = create_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql), params))
-    finally:
-        engine.dispose()
-
-
-async def save_history(client, workflow_id: str, name: str) -> None:
-    """With DD_RECORD_HISTORIES=1, refresh the committed histories the replay test guards."""
-    if os.environ.get("DD_RECORD_HISTORIES") != "1":
-        return
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
-    HISTORY_DIR.mkdir(exist_ok=True)
-    (HISTORY_DIR / f"{name}.json").write_text(history.to_json())
 
 
 async def test_project_pipeline_end_to_end(make_rig) -> None:

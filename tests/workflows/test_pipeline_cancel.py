@@ -8,7 +8,7 @@ import time
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from tests.workflows.test_pipeline import rows, scalar
+from tests.support.ledger_rows import rows, scalar
 from workflows.contracts import CancelShot
 from workflows.project_pipeline import ProjectPipelineWorkflow
 

@@ -10,14 +10,14 @@ import pytest
 
 pytest.importorskip("diffusers")
 
-from activities.errors import ProviderUnavailableError
 from activities.media.probe import probe
 from activities.providers.cards import StoryboardCardRenderer
 from activities.providers.choice import choose_providers
 from activities.providers.diffusers_grid import DiffusersGridProvider
-from activities.providers.tiny_models import build_tiny_sd, build_tiny_svd
 from infra.settings import Settings
-from tests.workflows.test_pipeline import rows, scalar
+from schema.errors import ProviderUnavailableError
+from tests.support.ledger_rows import rows, scalar
+from tests.support.tiny_models import build_tiny_sd, build_tiny_svd
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ import time
 import pytest
 from temporalio.client import WorkflowFailureError
 
-from activities.errors import TransientProviderError
 from activities.media.ffmpeg import live_ffmpeg_pids
 from activities.pipeline import PipelineActivities
-from tests.workflows.test_pipeline import rows, scalar
-from workflows.contracts import GridWorkflowInput, StoryboardWorkflowInput, VideoWorkflowInput
+from schema.errors import TransientProviderError
+from tests.support.ledger_rows import rows, scalar
+from tests.support.seeders import _storyboard
+from workflows.contracts import GridWorkflowInput, VideoWorkflowInput
 from workflows.grid import GridWorkflow
 from workflows.shot_video import ShotVideoWorkflow
-from workflows.storyboard import StoryboardWorkflow
 
 
 class FlakyImageApi:
@@ -48,19 +48,6 @@ class CrashAfterCommit(PipelineActivities):
             CrashAfterCommit.crashed = True
             raise TransientProviderError("simulated crash after commit")
         return result
-
-
-async def _storyboard(rig, shots: int = 3) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
-    ws = rig.new_workspace()
-    board = await rig.client.execute_workflow(
-        StoryboardWorkflow.run,
-        StoryboardWorkflowInput(
-            workspace_id=ws, story="a fox steals the moon", shot_count=shots, queues=rig.queues
-        ),
-        id=f"storyboard-{ws}",
-        task_queue=rig.queues.cpu,
-    )
-    return ws, board.shot_ids
 
 
 async def test_transient_failure_twice_then_success_gives_one_node_and_asset_per_cell(make_rig) -> None:

@@ -14,8 +14,8 @@ import pytest
 from activities.pipeline import PipelineActivities
 from activities.pricing import load_price_table
 from activities.providers.gemini import GeminiStoryboarder
-from tests.providers.test_gemini import board_json, fake, text_response
-from tests.workflows.test_pipeline import rows
+from tests.support.gemini_fakes import board_json, fake, text_response
+from tests.support.ledger_rows import rows
 from workflows.contracts import StoryboardWorkflowInput
 from workflows.storyboard import StoryboardWorkflow
 

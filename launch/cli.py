@@ -1,0 +1,175 @@
+"""`directordeck` — the one console script.
+
+Rule: every failure a person can fix prints one line (`error: <problem> — fix: <fix>`) and exits
+non-zero; nothing started by a failed command is left running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from infra.errors import StackError
+from infra.settings import get_settings
+
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from launch.run import run_up
+
+    return run_up(get_settings())
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from migrations.apply import current, downgrade, upgrade
+
+    settings = get_settings()
+    url = settings.database_url
+    if args.downgrade:
+        fn, rev = downgrade, args.downgrade
+    else:
+        fn, rev = upgrade, args.revision
+    if url:
+        fn(url, rev)
+        print(f"database at revision {current(url)}")
+        return 0
+    from infra.postgres import EmbeddedPostgres
+    from infra.stack import check_data_dir, check_port_free, read_running_stack
+
+    running = read_running_stack(settings)
+    if running is not None:
+        fn(running.database_url, rev)
+        print(f"database at revision {current(running.database_url)}")
+        return 0
+    check_data_dir(settings.data_path)
+    check_port_free(settings.pg_port, "embedded PostgreSQL", "DIRECTORDECK_PG_PORT")
+    pg = EmbeddedPostgres(settings.pg_data_path, settings.pg_port)
+    pg.start()
+    try:
+        fn(pg.url(), rev)
+        print(f"database at revision {current(pg.url())}")
+    finally:
+        pg.stop()
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from launch.doctor import run_doctor
+
+    return run_doctor(get_settings())
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from launch.run import run_worker
+
+    return run_worker(get_settings(), args.pool, device=args.device)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from launch.demo import run_demo
+
+    return run_demo(get_settings(), args.story, shots=args.shots, as_json=args.json)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from agent.dry_run import run_plan
+
+    return run_plan(args.sentence, Path(args.context) if args.context else None, args.json)
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from api.auth import mint_dev_token
+
+    settings = get_settings()
+    if not settings.effective_jwt_secret:
+        print("error: no JWT secret to sign with — fix: set DIRECTORDECK_JWT_SECRET", file=sys.stderr)
+        return 2
+    print(mint_dev_token(args.user, args.role, args.ttl, settings=settings))
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from launch.bench import run_bench
+
+    return run_bench(quick=args.quick, json_path=Path(args.json) if args.json else None, only=args.only)
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from agent.dry_run import print_action_schema
+
+    return print_action_schema()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="directordeck", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("up", help="start the embedded stack (PostgreSQL, Temporal, workers, API)").set_defaults(
+        fn=_cmd_up
+    )
+
+    migrate = sub.add_parser("migrate", help="apply ledger migrations to the configured database")
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade instead (e.g. base)")
+    migrate.set_defaults(fn=_cmd_migrate)
+
+    sub.add_parser("doctor", help="check each component and say what is missing").set_defaults(fn=_cmd_doctor)
+
+    worker = sub.add_parser("worker", help="run one worker pool")
+    worker.add_argument("--pool", required=True, choices=["cpu", "gpu-image", "gpu-video", "tts"])
+    worker.add_argument("--device", default=None, help="pin a GPU, e.g. cuda:0")
+    worker.set_defaults(fn=_cmd_worker)
+
+    demo = sub.add_parser("demo", help="story → storyboard → grids → clips → voice → composed MP4")
+    demo.add_argument("story")
+    demo.add_argument("--shots", type=int, default=6)
+    demo.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    demo.set_defaults(fn=_cmd_demo)
+
+    plan = sub.add_parser("plan", help="dry run: print the Action DSL the agent would execute")
+    plan.add_argument("sentence")
+    plan.add_argument("--context", help="JSON file describing the workspace")
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(fn=_cmd_plan)
+
+    token = sub.add_parser("token", help="mint a bearer token for the API (dev secret unless configured)")
+    token.add_argument("--user", required=True)
+    token.add_argument("--role", choices=["user", "admin"], default="user")
+    token.add_argument("--ttl", type=int, default=7 * 24 * 3600, help="seconds the token stays valid")
+    token.set_defaults(fn=_cmd_token)
+
+    bench = sub.add_parser("bench", help="run the benchmarks (tests/bench) and print the figures")
+    bench.add_argument("--quick", action="store_true", help="small sizes, rough figures, a fast check")
+    bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    bench.add_argument("--only", metavar="EXPR", help="pytest -k expression, e.g. pipeline or ledger")
+    bench.set_defaults(fn=_cmd_bench)
+
+    schema = sub.add_parser("schema", help="print JSON Schemas")
+    schema.add_argument("which", choices=["actions"])
+    schema.set_defaults(fn=_cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from infra.logging import configure_logging
+        from infra.telemetry import setup_tracing
+
+        settings = get_settings()
+        setup_tracing(settings, args.command)
+        if args.command in ("up", "worker"):  # services: JSON lines with ids; commands stay quiet
+            configure_logging(settings)
+        return int(args.fn(args))
+    except StackError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Test-only builders shared by the test suite (not installed with the package)."""
