@@ -42,7 +42,7 @@ from activities.contracts import (
 )
 from activities.ledger import stored_asset
 from activities.providers.choice import Providers, choose_providers
-from activities.runtime import Cancelled, Progress, coded, run_blocking
+from activities.runtime import GPU_HEARTBEAT_EVERY_S, Cancelled, Progress, coded, run_blocking
 from activities.thumbnails import make_thumbnails
 from infra import diskguard
 from infra.ledger import unit_of_work
@@ -82,6 +82,17 @@ def with_modifier(visual: str, prompt: str | None) -> str:
     if not visual or prompt.startswith(visual):
         return prompt
     return f"{visual}, {prompt}"
+
+
+def _compute_seconds(params: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """A GPU task's seconds, summed over its outputs' params: GPU seconds (the task row's
+    `gpu_seconds`, priced), CPU seconds (a diffusers provider on a CPU device: never priced as GPU
+    time) and compile seconds (torch.compile's first call for a shape: not charged)."""
+    total = {"gpu_seconds": 0.0, "cpu_seconds": 0.0, "compile_seconds": 0.0}
+    for p in params:
+        for key in total:
+            total[key] += float(p.get(key) or 0.0)
+    return {key: round(value, 6) for key, value in total.items()}
 
 
 def _uuid(value: str | uuid.UUID) -> uuid.UUID:
@@ -261,6 +272,7 @@ class PipelineActivities:
         span: AbstractContextManager[Any],
         render: Callable[[Path, Progress, Cancelled], T],
         prefix: str = "",
+        heartbeat_every_s: float | None = None,
     ) -> tuple[T, StoredObject]:
         """Run a blocking renderer into a fresh temp file under the work dir (heartbeating and
         cancellable, inside `span`), then put the file in storage; the temp file never outlives
@@ -275,7 +287,10 @@ class PipelineActivities:
         path = Path(name)
         try:
             with span:
-                made = await run_blocking(lambda progress, cancelled: render(path, progress, cancelled))
+                made = await run_blocking(
+                    lambda progress, cancelled: render(path, progress, cancelled),
+                    **({"heartbeat_every_s": heartbeat_every_s} if heartbeat_every_s else {}),
+                )
             stored = await asyncio.to_thread(self.storage.put_file, path, kind=kind, ext=ext)
         finally:
             path.unlink(missing_ok=True)
@@ -413,19 +428,33 @@ class PipelineActivities:
             parent_png=parent_png,
             reference_pngs=ref_pngs,
         )
+        images, stored = await self.grid_images(request)
+        made = await asyncio.to_thread(lambda: [make_thumbnails(self.storage, obj) for obj in stored])
+        written = stored + [obj for _, objs in made for obj in objs]
+        return await self._write(
+            written,
+            self._write_grid,
+            inp,
+            request,
+            images,
+            stored,
+            self.providers.images.name,
+            [t for t, _ in made],
+        )
+
+    async def grid_images(self, request: Any) -> tuple[list[Any], list[StoredObject]]:
+        """The GPU part of `render_grid`: the provider call (heartbeating twice a second, cancelled
+        at the next denoising step), then the PNGs into storage. No ledger access."""
         provider = self.providers.images
-        with provider_span("images.render_grid", provider=provider.name, cells=inp.size):
+        with provider_span("images.render_grid", provider=provider.name, cells=request.size):
             images = await run_blocking(
-                lambda progress, cancelled: provider.render_grid(request, progress, cancelled)
+                lambda progress, cancelled: provider.render_grid(request, progress, cancelled),
+                heartbeat_every_s=GPU_HEARTBEAT_EVERY_S,
             )
         stored = await asyncio.to_thread(
             lambda: [self.storage.put_bytes(img.png, kind="image", ext=".png") for img in images]
         )
-        made = await asyncio.to_thread(lambda: [make_thumbnails(self.storage, obj) for obj in stored])
-        written = stored + [obj for _, objs in made for obj in objs]
-        return await self._write(
-            written, self._write_grid, inp, request, images, stored, provider.name, [t for t, _ in made]
-        )
+        return images, stored
 
     def _existing_grid(self, inp: GridInput) -> GridResult | None:
         with unit_of_work(self.database_url) as session:
@@ -517,17 +546,21 @@ class PipelineActivities:
                 selected_node_id=selected,
                 provider=provider,
             )
-            gpu_seconds = round(sum(float(img.params.get("gpu_seconds", 0.0)) for img in images), 6)
+            compute = _compute_seconds(img.params for img in images)
+            gpu_seconds = compute["gpu_seconds"]
             cache = images[0].params.get("cache") if images else None
+            summary = {
+                "group_node_id": result.group_node_id,
+                "cells": len(children),
+                "selected_node_id": selected,
+                "cache": cache,
+            }
+            if any(compute.values()):
+                summary["compute"] = compute
             self._finish_task(
                 session,
                 inp.task,
-                {
-                    "group_node_id": result.group_node_id,
-                    "cells": len(children),
-                    "selected_node_id": selected,
-                    "cache": cache,
-                },
+                summary,
                 gpu_seconds=gpu_seconds or None,
                 # a cache hit made no call: its stored usage is not spent again
                 usages=[img.params.get("usage") for img in images if img.params.get("cache") != "hit"],
@@ -607,7 +640,7 @@ class PipelineActivities:
     async def render_video(self, inp: VideoInput) -> VideoResult:
         """Animate the source image. A storyboard card's clip carries the card's banner fixed and
         whole on every frame (a `FixedOverlay` composited after the move); other sources get none."""
-        from activities.media.kenburns import FixedOverlay, kenburns_clip
+        from activities.media.kenburns import FixedOverlay
         from activities.providers.cards import card_banner
 
         await asyncio.to_thread(self._start_task, inp.task, {"source_node_id": inp.source_node_id})
@@ -623,16 +656,33 @@ class PipelineActivities:
         # only a card source passes `overlay`, so a video callable without that keyword still serves
         # every other source
         extra: dict[str, Any] = {"overlay": overlay} if overlay is not None else {}
+        info, stored = await self.video_clip(image_path, duration, inp.fps, movement, extra)
+        described = overlay.describe() if overlay is not None else None
+        thumbs, thumb_objs = await asyncio.to_thread(
+            make_thumbnails, self.storage, stored, video=True, duration_s=info.duration_s
+        )
+        return await self._write(
+            [stored, *thumb_objs], self._write_video, inp, source, info, stored, movement, described, thumbs
+        )
+
+    async def video_clip(
+        self, image_path: Path, duration: float, fps: int, movement: str, extra: dict[str, Any]
+    ) -> tuple[Any, StoredObject]:
+        """The provider part of `render_video`: the clip (a GPU provider heartbeats twice a second
+        and is cancelled at the next denoising step or decode chunk), then the file into storage.
+        No ledger access."""
+        from activities.media.kenburns import kenburns_clip
+
         clip = self.providers.video or kenburns_clip
-        info, stored = await self._render_to_storage(
+        return await self._render_to_storage(
             ".mp4",
             "video",
-            provider_span("video.render", kind="media", provider=self.providers.video_name, fps=inp.fps),
+            provider_span("video.render", kind="media", provider=self.providers.video_name, fps=fps),
             lambda out, progress, cancelled: clip(
                 image_path,
                 out,
                 duration_s=duration,
-                fps=inp.fps,
+                fps=fps,
                 width=VIDEO_WIDTH,
                 height=VIDEO_HEIGHT,
                 movement=movement,
@@ -640,13 +690,7 @@ class PipelineActivities:
                 cancelled=cancelled,
                 **extra,
             ),
-        )
-        described = overlay.describe() if overlay is not None else None
-        thumbs, thumb_objs = await asyncio.to_thread(
-            make_thumbnails, self.storage, stored, video=True, duration_s=info.duration_s
-        )
-        return await self._write(
-            [stored, *thumb_objs], self._write_video, inp, source, info, stored, movement, described, thumbs
+            heartbeat_every_s=GPU_HEARTBEAT_EVERY_S if self.providers.video is not None else None,
         )
 
     def _write_video(
@@ -698,12 +742,15 @@ class PipelineActivities:
                 trace_id=current_trace_id(),
             )
             result = VideoResult(node_id=str(node.id), duration_s=float(info.duration_s), provider=provider)
-            gpu_seconds = getattr(info, "gpu_seconds", None)
+            compute = _compute_seconds([getattr(info, "params", None) or {}])
+            summary: dict[str, Any] = {"node_id": result.node_id, "duration_s": result.duration_s}
+            if any(compute.values()):
+                summary["compute"] = compute
             self._finish_task(
                 session,
                 inp.task,
-                {"node_id": result.node_id, "duration_s": result.duration_s},
-                gpu_seconds=float(gpu_seconds) if gpu_seconds else None,
+                summary,
+                gpu_seconds=compute["gpu_seconds"] or None,
             )
             return result
 

@@ -1,10 +1,11 @@
 """How an activity runs blocking work: in a thread, heartbeating, cancellable, with coded errors.
 
-Rules: the async side heartbeats the latest progress every second (so Temporal can deliver a
-cancellation within one heartbeat interval); on cancellation the worker thread is told to stop and
-awaited — so an FFmpeg child is killed before the activity reports `canceled` — then
-CancelledError is re-raised; a DirectorDeckError becomes an ApplicationError whose `type` is its
-stable code, non-retryable when the error says a retry cannot help.
+Rules: the async side heartbeats the latest progress every second (every half second for GPU
+activities, whose workers also send heartbeats at most that far apart: workers/pools.py), so
+Temporal can deliver a cancellation within one heartbeat interval; on cancellation the worker
+thread is told to stop and awaited — so an FFmpeg child is killed before the activity reports
+`canceled` — then CancelledError is re-raised; a DirectorDeckError becomes an ApplicationError
+whose `type` is its stable code, non-retryable when the error says a retry cannot help.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ Progress = Callable[[float], None]
 Cancelled = Callable[[], bool]
 
 HEARTBEAT_EVERY_S = 1.0
+GPU_HEARTBEAT_EVERY_S = 0.5  # GPU activities: a cancel reaches the denoising loop sooner
 
 
-async def run_blocking(work: Callable[[Progress, Cancelled], T]) -> T:
+async def run_blocking(
+    work: Callable[[Progress, Cancelled], T], *, heartbeat_every_s: float = HEARTBEAT_EVERY_S
+) -> T:
     stop = threading.Event()
     latest = {"progress": 0.0}
 
@@ -43,7 +47,7 @@ async def run_blocking(work: Callable[[Progress, Cancelled], T]) -> T:
     future = asyncio.get_running_loop().run_in_executor(None, context.run, work, on_progress, stop.is_set)
     try:
         while True:
-            done, _ = await asyncio.wait({future}, timeout=HEARTBEAT_EVERY_S)
+            done, _ = await asyncio.wait({future}, timeout=heartbeat_every_s)
             activity.heartbeat({"progress": latest["progress"]})
             if done:
                 return future.result()

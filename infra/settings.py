@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     )
     image_resolution: int = Field(default=512, ge=64, le=2048)  # diffusers grids: long side generated
     video_resolution: int = Field(default=1024, ge=64, le=2048)  # diffusers clips: long side generated
+    generation_cache_max_mb: int = Field(default=2048, ge=1)  # diffusers grid cache on disk: LRU bound
     cjk_font: Path | None = None  # read by activities/providers/cards.py for Chinese text on cards/subtitles
 
     # --- storage -----------------------------------------------------------------------

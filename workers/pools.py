@@ -4,7 +4,11 @@ Rules: one task queue per pool (`cpu`, `gpu-image`, `gpu-video`, `tts`) so image
 scale independently (background music is numpy synthesis and export packages are zip writing:
 both run on `cpu`, beside compose); the `cpu` pool also runs every workflow; a pool's activity
 concurrency is its slot count (GPU pools: the GPU slots); `directordeck up` runs all pools in one
-process.
+process — the GPU providers keep one resident model per kind (gpu_pool), so the image and video
+pools sharing that process never unload each other's model.
+GPU pools send heartbeats at most GPU_HEARTBEAT_EVERY_S apart (the SDK otherwise throttles them to
+80 % of the heartbeat timeout), so a cancel reaches a denoising loop within about a second; on
+shutdown the workers drain (Temporal's graceful shutdown) and then the resident models are freed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from temporalio.worker import Worker
 
 from activities.export import ExportActivities
 from activities.pipeline import PipelineActivities
+from activities.runtime import GPU_HEARTBEAT_EVERY_S
 from infra.queues import POOLS, QUEUE_CPU, QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO, QUEUE_TTS, Queues
 from infra.settings import Settings
 from workflows.compose import ComposeWorkflow
@@ -105,6 +110,9 @@ def build_worker(
             activities += agent["activities"]
             plugins = agent["plugins"]
             concurrency += 4  # agent steps are short; keep them from queueing behind compose
+    gpu: dict = {}
+    if pool in (QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO):
+        gpu["max_heartbeat_throttle_interval"] = timedelta(seconds=GPU_HEARTBEAT_EVERY_S)
     return Worker(
         client,
         task_queue=queue,
@@ -113,7 +121,19 @@ def build_worker(
         plugins=plugins,
         max_concurrent_activities=concurrency,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        **gpu,
     )
+
+
+def _free_gpu_models() -> None:
+    """Unload the resident diffusers models once the GPU pools have drained (no torch: nothing)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return
+    from activities.providers import gpu_pool
+
+    gpu_pool.evict_all(timeout_s=30)
 
 
 async def run_pools(
@@ -130,6 +150,8 @@ async def run_pools(
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+    if any(pool in (QUEUE_GPU_IMAGE, QUEUE_GPU_VIDEO) for pool in pools):
+        await asyncio.to_thread(_free_gpu_models)
     for task in tasks:
         if task in done and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]

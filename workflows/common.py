@@ -57,6 +57,9 @@ RETRY = RetryPolicy(  # 1 + 2 + 4 + 8 + 16 + 10 x 30 s: ~5.5 min of outage waite
 )
 
 LEDGER_TIMEOUT = timedelta(seconds=30)
+# grid and video activities: a dead GPU worker is noticed sooner (their workers heartbeat twice a
+# second, see workers/pools.py); options only, so recorded histories replay unchanged
+GPU_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
 
 
 def long_activity_options(start_to_close: timedelta, heartbeat: timedelta = timedelta(seconds=10)) -> dict:

@@ -9,7 +9,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import GridInput, GridResult
     from activities.pipeline import PipelineActivities
-    from workflows.common import long_activity_options, mirrored, task_ref
+    from workflows.common import GPU_HEARTBEAT_TIMEOUT, long_activity_options, mirrored, task_ref
     from workflows.contracts import GridWorkflowInput
 
 
@@ -42,6 +42,6 @@ class GridWorkflow:
                 PipelineActivities.render_grid,
                 request,
                 task_queue=inp.queues.gpu_image,
-                **long_activity_options(timedelta(minutes=10)),
+                **long_activity_options(timedelta(minutes=10), heartbeat=GPU_HEARTBEAT_TIMEOUT),
             ),
         )

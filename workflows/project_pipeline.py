@@ -2,12 +2,15 @@
 
 Rules: the history stays small for 60 shots because each shot is a child workflow (the parent only
 records starts and completions); progress is answered by a query; one shot can be cancelled by a
-signal without stopping the rest, and cancelling the whole run cancels every child.
+signal without stopping the rest, and cancelling the whole run — even while a shot is being
+started — cancels every running child and waits until each has recorded it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
@@ -33,6 +36,16 @@ with workflow.unsafe.imports_passed_through():
 
 def pipeline_workflow_id(workspace_id: str) -> str:
     return f"pipeline-{workspace_id}"
+
+
+CANCEL_WHILE_STARTING_SHOTS = "cancel-running-shots-while-starting"  # workflow.patched id
+
+
+async def _cancel_all(in_flight: Mapping[asyncio.Future, Any]) -> None:
+    """Cancel every running shot and wait until each has recorded its cancellation."""
+    for handle in in_flight:
+        handle.cancel()
+    await asyncio.gather(*in_flight, return_exceptions=True)
 
 
 @workflow.defn(name="project_pipeline")
@@ -149,36 +162,42 @@ class ProjectPipelineWorkflow:
         in_flight: dict[asyncio.Future, tuple[int, str]] = {}
         results: dict[str, ShotWorkflowResult] = {}
         while pending or in_flight:
-            while pending and len(in_flight) < limit:
-                number, wi = pending.pop(0)
-                if wi in self._cancel_requested:
-                    results[wi] = self._finish(number, wi, "canceled")
-                    continue
-                handle = await workflow.start_child_workflow(
-                    ShotWorkflow.run,
-                    ShotWorkflowInput(
-                        workspace_id=inp.workspace_id,
-                        work_item_id=wi,
-                        shot_number=number,
-                        grid_size=inp.grid_size,
-                        queues=inp.queues,
-                    ),
-                    id=f"shot-{wi}",
-                    task_queue=inp.queues.cpu,
-                    **child_options("shot", work_item_id=wi, shot_number=number),
-                )
-                self._running[wi] = handle
-                self._progress.shots[number - 1].status = "running"
-                in_flight[handle] = (number, wi)
+            try:
+                while pending and len(in_flight) < limit:
+                    number, wi = pending.pop(0)
+                    if wi in self._cancel_requested:
+                        results[wi] = self._finish(number, wi, "canceled")
+                        continue
+                    handle = await workflow.start_child_workflow(
+                        ShotWorkflow.run,
+                        ShotWorkflowInput(
+                            workspace_id=inp.workspace_id,
+                            work_item_id=wi,
+                            shot_number=number,
+                            grid_size=inp.grid_size,
+                            queues=inp.queues,
+                        ),
+                        id=f"shot-{wi}",
+                        task_queue=inp.queues.cpu,
+                        **child_options("shot", work_item_id=wi, shot_number=number),
+                    )
+                    self._running[wi] = handle
+                    self._progress.shots[number - 1].status = "running"
+                    in_flight[handle] = (number, wi)
+            except asyncio.CancelledError:
+                # cancelled while starting the next shot: the shots already running must still be
+                # cancelled and record it (before this, closing the run terminated them, leaving
+                # their grid/voice task rows `running`)
+                if workflow.patched(CANCEL_WHILE_STARTING_SHOTS):
+                    await _cancel_all(in_flight)
+                raise
             if not in_flight:
                 continue  # every remaining shot was cancelled before it started
             try:
                 done, _ = await workflow.wait(list(in_flight), return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
                 # the whole run is cancelled: cancel every running shot and let each record it
-                for handle in in_flight:
-                    handle.cancel()
-                await asyncio.gather(*in_flight, return_exceptions=True)
+                await _cancel_all(in_flight)
                 raise
             for fut in done:
                 number, wi = in_flight.pop(fut)

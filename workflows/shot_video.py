@@ -9,7 +9,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import VideoInput, VideoResult
     from activities.pipeline import PipelineActivities
-    from workflows.common import long_activity_options, mirrored, task_ref
+    from workflows.common import GPU_HEARTBEAT_TIMEOUT, long_activity_options, mirrored, task_ref
     from workflows.contracts import VideoWorkflowInput
 
 
@@ -31,6 +31,6 @@ class ShotVideoWorkflow:
                 PipelineActivities.render_video,
                 request,
                 task_queue=inp.queues.gpu_video,
-                **long_activity_options(timedelta(minutes=15)),
+                **long_activity_options(timedelta(minutes=15), heartbeat=GPU_HEARTBEAT_TIMEOUT),
             ),
         )

@@ -98,7 +98,12 @@ def _images(
             DiffusersGridProvider(
                 models["image"], device=device or "auto", resolution=settings.image_resolution
             ),
-            GenerationCache(DiskStore(settings.data_path / "generation-cache")),
+            GenerationCache(
+                DiskStore(
+                    settings.data_path / "generation-cache",
+                    max_bytes=settings.generation_cache_max_mb * 1024**2,
+                )
+            ),
         )
     if wanted == "gemini":
         from activities.providers.gemini import GeminiGridProvider

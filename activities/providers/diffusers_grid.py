@@ -36,7 +36,7 @@ from typing import Any
 from activities.providers import diffusers_common, gpu_pool
 from activities.providers.cards import GRID_SIZES, GridRequest, RenderedImage, cell_cameras, decode_image
 from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
-from schema.errors import BadInputError, CancelledByUser
+from schema.errors import BadInputError, CancelledByUser, ProviderUnavailableError
 from schema.storyboard import Camera
 
 __all__ = ["DiffusersGridProvider", "cell_prompt", "generation_size"]
@@ -118,11 +118,36 @@ def _cover(img: Any, width: int, height: int) -> Any:
     return img.crop((left, top, left + width, top + height))
 
 
-def load_image_pipeline(
-    model_dir: Path | str, device: Any, dtype: Any, *, compile_unet: bool = False, compile_mode: str = ""
-) -> _Pipes:
-    """Load the text-to-image pipeline from a local directory onto `device` (no network, ever)."""
+def _prepare(pipe: Any, device: Any, compile_denoiser: bool, compile_mode: str) -> dict[str, Any]:
+    """Check the pipeline is drivable (`model_unsupported` otherwise), use SDPA in a UNet, compile
+    the denoiser on request; returns the pipeline's description."""
     torch = gpu_pool.import_torch()
+    attr, denoiser = diffusers_common.denoiser_of(pipe)
+    if attr == "unet":
+        attention = diffusers_common.ensure_sdpa(denoiser)
+        diffusers_common.ensure_sdpa(pipe.vae)
+        if device.type == "cuda" and type(denoiser).__name__ != "OptimizedModule":
+            denoiser.to(memory_format=torch.channels_last)
+    else:  # transformer denoisers ship their own (SDPA-based, joint) attention processors: kept
+        attention = "native"
+    compiled = type(denoiser).__name__ == "OptimizedModule"
+    if compile_denoiser and not compiled:
+        setattr(pipe, attr, torch.compile(denoiser, mode=compile_mode or None, fullgraph=False))
+        compiled = True
+    return diffusers_common.pipeline_info(pipe, attention, denoiser=attr, compiled=compiled)
+
+
+def load_image_pipeline(
+    model_dir: Path | str,
+    device: Any,
+    dtype: Any,
+    *,
+    compile_unet: bool = False,
+    compile_mode: str = "",
+) -> _Pipes:
+    """Load the text-to-image pipeline from a local directory onto `device` (no network, ever).
+
+    A pipeline the provider cannot drive is refused before its weights are moved to the device."""
     pipe, variant = diffusers_common.load_local_pipeline(
         model_dir,
         dtype,
@@ -132,16 +157,41 @@ def load_image_pipeline(
         "stabilityai/sd-turbo --local-dir <dir>` on a machine with network) and point "
         "DIRECTORDECK_MODEL_DIR at it.",
     )
+    diffusers_common.denoiser_of(pipe)  # model_unsupported: refuse before using device memory
     pipe = pipe.to(device)
-    attention = diffusers_common.ensure_sdpa(pipe.unet)
-    diffusers_common.ensure_sdpa(pipe.vae)
-    if device.type == "cuda":
-        pipe.unet.to(memory_format=torch.channels_last)
-    compiled = False
-    if compile_unet:
-        pipe.unet = torch.compile(pipe.unet, mode=compile_mode or None, fullgraph=False)
-        compiled = True
-    return _Pipes(pipe, diffusers_common.pipeline_info(pipe, attention, compiled=compiled, variant=variant))
+    info = _prepare(pipe, device, compile_unet, compile_mode)
+    return _Pipes(pipe, {**info, "variant": variant})
+
+
+def decode_latents(pipe: Any, latents: Any, width: int, height: int) -> Any:
+    """The VAE decode each diffusers text-to-image pipeline does after denoising, done here so the
+    pixels can be checked (and decoded again in fp32) without denoising again: Flux latents are
+    unpacked, SDXL's latent mean/std and SD3/Flux's shift factor applied, and the VAE upcast where
+    the pipeline would (`force_upcast` in an SDXL-family fp16 VAE). Returns the VAE's output
+    (N, 3, H, W) in -1..1, NaN/Inf left as they are."""
+    import contextlib
+
+    torch = gpu_pool.import_torch()
+    vae = pipe.vae
+    if hasattr(pipe, "_unpack_latents"):  # Flux: a packed patch sequence → a latent image
+        latents = pipe._unpack_latents(latents, height, width, pipe.vae_scale_factor)
+    config = vae.config
+    force_upcast = bool(getattr(config, "force_upcast", False))
+    upcast = vae.dtype == torch.float16 and force_upcast and hasattr(pipe, "upcast_vae")
+    with diffusers_common.fp32_vae(vae) if upcast else contextlib.nullcontext():
+        z = latents.to(vae.dtype)
+        mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
+        if mean is not None and std is not None:
+            view = (1, len(mean), 1, 1)
+            mean_t = torch.tensor(mean, device=z.device, dtype=z.dtype).view(view)
+            std_t = torch.tensor(std, device=z.device, dtype=z.dtype).view(view)
+            z = z * std_t / config.scaling_factor + mean_t
+        else:
+            z = z / config.scaling_factor
+        shift = getattr(config, "shift_factor", None)
+        if shift:
+            z = z + shift
+        return vae.decode(z, return_dict=False)[0]
 
 
 class DiffusersGridProvider(DiffusersProvider[_Pipes]):
@@ -199,7 +249,7 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
             gpu_pool.dtype_name(self.dtype), 2800
         )
         if pipeline is not None:
-            self._injected = _Pipes(pipeline, self._describe(pipeline))
+            self._injected = _Pipes(pipeline, self._describe(pipeline))  # model_unsupported
         self._model_id = model_id
         self._weights_hash: str | None = None
         self._learned_max_batch: dict[tuple[str, int, int], int] = {}
@@ -207,14 +257,8 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
 
     # -- identity -------------------------------------------------------------------------------
 
-    @staticmethod
-    def _describe(pipe: Any) -> dict[str, Any]:
-        return diffusers_common.pipeline_info(
-            pipe,
-            diffusers_common.ensure_sdpa(pipe.unet),
-            compiled=type(pipe.unet).__name__ == "OptimizedModule",
-            variant=None,
-        )
+    def _describe(self, pipe: Any) -> dict[str, Any]:
+        return {**_prepare(pipe, self.device, False, ""), "variant": None}
 
     def _identity(self) -> tuple[str, str]:
         if self._weights_hash is None:
@@ -308,11 +352,21 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
             return _cover(decode_image(ref, "reference #1"), *size), "reference_1", ref
         return None, None, None
 
+    def _pipeline_for(self, pipes: _Pipes, mode: str) -> Any:
+        if mode == "txt2img":
+            return pipes.t2i
+        try:
+            return pipes.i2i()
+        except ValueError as exc:  # no image-to-image twin in diffusers' AutoPipeline mapping
+            raise ProviderUnavailableError(
+                f"{type(pipes.t2i).__name__} has no image-to-image pipeline, so a grid cannot start "
+                f"from a parent or reference image: {exc}",
+                code="model_unsupported",
+            ) from exc
+
     def _render(
         self, req: GridRequest, cells: list[_Cell], on_progress: Progress | None, cancelled: Cancelled | None
     ) -> list[RenderedImage]:
-        from activities.providers.generation_cache import asset_hash
-
         if cancelled is not None and cancelled():
             raise CancelledByUser(f"Grid for shot {req.shot_number} cancelled before it started.")
         # a call retried after an OOM must not move progress back
@@ -325,17 +379,42 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
             steps = max(steps, math.ceil(1.0 / self.strength))
         denoise_steps = int(steps * self.strength) if mode == "img2img" else steps
         denoise_steps = max(1, denoise_steps)
+        with self._leased() as pipes:  # loaded first (once per process), held for the whole job
+            pipe = self._pipeline_for(pipes, mode)
+            slicing = self.vae_slicing or (self.vae_slicing is None and self.device.type == "cuda")
+            if slicing and hasattr(pipe.vae, "enable_slicing"):
+                pipe.vae.enable_slicing()  # decode a 9-grid image by image: same pixels, lower peak
+            return self._render_with(
+                req, cells, pipes, pipe, mode, init, (init_source, init_bytes),
+                (steps, denoise_steps), (gen_w, gen_h), on_progress, cancelled,
+            )  # fmt: skip
 
+    def _render_with(
+        self,
+        req: GridRequest,
+        cells: list[_Cell],
+        pipes: _Pipes,
+        pipe: Any,
+        mode: str,
+        init: Any,
+        init_info: tuple[str | None, bytes | None],
+        step_plan: tuple[int, int],
+        gen_size: tuple[int, int],
+        on_progress: Progress | None,
+        cancelled: Cancelled | None,
+    ) -> list[RenderedImage]:
+        from activities.providers.generation_cache import asset_hash
+
+        gen_w, gen_h = gen_size
+        steps, denoise_steps = step_plan
+        init_source, init_bytes = init_info
+        # load-then-admit: the weights are on the device now, so free memory is what a job can use
         per_image = gen_w * gen_h * self.bytes_per_pixel
         free = None
         if self.admission:
             free = gpu_pool.admit(
                 self.device, per_image, what=f"a {gen_w}x{gen_h} image", free_fn=self.free_memory_fn
             )
-        pipes = self.pipes()
-        pipe = pipes.i2i() if mode == "img2img" else pipes.t2i
-        if self.vae_slicing or (self.vae_slicing is None and self.device.type == "cuda"):
-            pipe.vae.enable_slicing()  # decode a 9-grid image by image: same pixels, lower peak
 
         # plan the batch: one call unless a cap, learned OOM limit or free VRAM says otherwise
         size_key = (mode, gen_w, gen_h)
@@ -354,10 +433,12 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
 
         total_units = len(cells) * denoise_steps
         done_units = 0
-        results: dict[int, tuple[Any, float, int]] = {}  # cell → (image array, gpu seconds, chunk size)
+        results: dict[int, tuple[Any, diffusers_common.Compute, int]] = {}  # cell → (pixels, share, size)
         chunk_sizes: list[int] = []
         splits: list[dict[str, Any]] = []
-        timing = "wall"
+        repaired: list[int] = []
+        compute = diffusers_common.Compute()
+        freed_idle = False
         while pending:
             chunk = pending.popleft()
             if cancelled is not None and cancelled():
@@ -365,11 +446,16 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
             base_units = done_units
             result, message = self._unless_oom(
                 partial(
-                    self._call, pipe, pipes.lock, mode, chunk, init, steps, (gen_w, gen_h),
+                    self._call, pipes, pipe, mode, chunk, init, steps, (gen_w, gen_h),
                     (base_units, total_units, denoise_steps), on_progress, cancelled,
                 )
             )  # fmt: skip
             if message is not None:  # out of memory (the cache is emptied already)
+                if not freed_idle and self._free_idle_models():  # idle models of other kinds go first
+                    freed_idle = True
+                    splits.append({"evicted_idle_models": True, "retry_size": len(chunk), "error": message})
+                    pending.appendleft(chunk)
+                    continue
                 if len(chunk) == 1:
                     raise self._out_of_memory(
                         f"rendering ONE {gen_w}x{gen_h} image",
@@ -386,11 +472,20 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
                     self._learned_max_batch[size_key] = min(cap, self._learned_max_batch.get(size_key, cap))
                 continue
             assert result is not None
-            images, timer = result
-            timing = timer.method
+            images, timer, fixed = result
+            call = diffusers_common.Compute()
+            call.add(timer, compiled=timer.compiled)
+            compute.add(timer, compiled=timer.compiled)
             chunk_sizes.append(len(chunk))
+            repaired += [chunk[i].cell for i in fixed]
+            share = diffusers_common.Compute(
+                gpu_seconds=call.gpu_seconds / len(chunk),
+                cpu_seconds=call.cpu_seconds / len(chunk),
+                compile_seconds=call.compile_seconds / len(chunk),
+                timing=call.timing,
+            )
             for c, arr in zip(chunk, images, strict=True):
-                results[c.cell] = (arr, timer.seconds / len(chunk), len(chunk))
+                results[c.cell] = (arr, share, len(chunk))
             done_units += len(chunk) * denoise_steps
         self.hygiene.job_done(self.device)
 
@@ -407,7 +502,7 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
         }
         out: list[RenderedImage] = []
         for c in cells:
-            arr, seconds, chunk_size = results[c.cell]
+            arr, share, chunk_size = results[c.cell]
             png, out_w, out_h = self._encode(arr, req)
             params: dict[str, Any] = {
                 "renderer": self.name,
@@ -439,8 +534,9 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
                 "from_parent": req.parent_png is not None,
                 "references": len(req.reference_pngs),
                 "batch": {**batch_info, "this_call_size": chunk_size},
-                "gpu_seconds": round(seconds, 6),
-                "timing": timing,
+                # decoded again with the VAE in fp32 after non-finite pixels (fp16 overflow)
+                "vae_fp32_retry": c.cell in repaired,
+                **share.params(),
             }
             out.append(RenderedImage(png, out_w, out_h, c.seed, c.cell, params))
         if on_progress is not None:
@@ -449,8 +545,8 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
 
     def _call(
         self,
+        pipes: _Pipes,
         pipe: Any,
-        lock: threading.Lock,
         mode: str,
         chunk: list[_Cell],
         init: Any,
@@ -459,7 +555,9 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
         units: tuple[int, int, int],
         on_progress: Progress | None,
         cancelled: Cancelled | None,
-    ) -> tuple[Any, gpu_pool.DeviceTimer]:
+    ) -> tuple[Any, gpu_pool.DeviceTimer, list[int]]:
+        """One batched call: denoise to latents, decode them, check the pixels. Returns (images as
+        float HxWx3 arrays in 0..1, the call's timer, indices re-decoded with an fp32 VAE)."""
         torch = gpu_pool.import_torch()
         n = len(chunk)
         gen_w, gen_h = gen_size
@@ -476,7 +574,7 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
             "num_inference_steps": steps,
             "guidance_scale": self.guidance_scale,
             "generator": generators,
-            "output_type": "np",
+            "output_type": "latent",  # decoded here: checked, and re-decoded in fp32 when needed
             "callback_on_step_end": on_step_end,
         }
         if self.negative_prompt and self.guidance_scale > 1.0:
@@ -497,14 +595,31 @@ class DiffusersGridProvider(DiffusersProvider[_Pipes]):
                     f"this call has {n})"
                 )
 
-            hook = pipe.unet.register_forward_pre_hook(simulated_oom)
+            hook = diffusers_common.denoiser_of(pipe)[1].register_forward_pre_hook(simulated_oom)
         try:
-            with self._pipeline_call(lock, cancelled) as timer:
-                images = pipe(**call).images
+            with self._pipeline_call(pipes, cancelled) as timer:
+                latents = pipe(**call).images
+                if cancelled is not None and cancelled():
+                    raise CancelledByUser(f"Grid cancelled after {steps} denoising steps.")
+                pixels = decode_latents(pipe, latents, gen_w, gen_h)
+                bad = diffusers_common.nonfinite_items(pixels)
+                if bad:  # fp16 overflow in the VAE: decode those latents again in fp32
+                    with diffusers_common.fp32_vae(pipe.vae):
+                        again = decode_latents(pipe, latents[bad], gen_w, gen_h)
+                    still = diffusers_common.nonfinite_items(again)
+                    if still:
+                        raise ProviderUnavailableError(
+                            f"{len(still)} of {n} images decoded to non-finite pixels even with the VAE "
+                            f"in fp32 ({gpu_pool.dtype_name(self.dtype)} weights); nothing was stored. "
+                            "Use fp32 or bf16 weights (DIRECTORDECK dtype) or another model.",
+                            code="output_nonfinite",
+                        )
+                    pixels[bad] = again.to(pixels.dtype)
+                images = pipe.image_processor.postprocess(pixels, output_type="np")
         finally:
             if hook is not None:
                 hook.remove()
-        return images, timer
+        return images, timer, bad
 
     def _encode(self, arr: Any, req: GridRequest) -> tuple[bytes, int, int]:
         import numpy as np

@@ -29,11 +29,10 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,7 @@ from activities.providers import diffusers_common, gpu_pool
 from activities.providers.cards import decode_image
 from activities.providers.diffusers_common import Cancelled, DiffusersProvider, Progress, ResidentPipeline
 from activities.providers.diffusers_grid import _cover, generation_size
-from schema.errors import BadInputError, CancelledByUser
+from schema.errors import BadInputError, CancelledByUser, ProviderUnavailableError
 
 __all__ = ["MOTION_BUCKETS", "DiffusersVideoProvider", "VideoClip", "load_video_pipeline"]
 
@@ -60,7 +59,65 @@ MOTION_BUCKETS = {  # SVD's motion_bucket_id per storyboard camera movement (127
     "tracking": 160,
 }
 _DENOISE_SHARE = 0.85  # progress share of generation; the rest is decode + FFmpeg
-DEFAULT_BYTES_PER_FRAME_PIXEL = {"fp16": 220, "bf16": 220, "fp32": 440}
+MIN_SEGMENT_FRAMES = 4  # an OOM fallback never makes segments shorter than this
+MIN_RESOLUTION = 256  # ... nor the generated long side smaller than this
+
+# Activation memory of SVD(-XT) at fp16 (bf16 the same, fp32 twice), beyond the resident weights
+# (counted by admission after loading, so not part of a job's need). Derived from the architecture
+# (diffusers UNetSpatioTemporalConditionModel / AutoencoderKLTemporalDecoder) by counting the
+# largest tensors alive at once, then meant to be checked against the GPU benchmark's measured
+# peaks (`tests/bench/bench_gpu.py` prints estimate and peak side by side):
+# - denoise: classifier-free guidance doubles the batch to 2 x frames latent images of
+#   (W/8) x (H/8) pixels. At the 320-channel level a spatial transformer's GEGLU feed-forward
+#   holds 2 x 4 x 320 fp16 values (5 KiB) per latent pixel plus its two 1280-wide halves (5 KiB),
+#   the residual stream and attention in/out ~2.5 KiB, and the skip connections kept for the up
+#   path ~3.5 KiB: ~16 KiB per latent pixel per batch image. UNet forward chunking runs the
+#   feed-forward one frame at a time, leaving ~6 KiB.
+# - decode: the temporal decoder's last up block works at full resolution with 128-256 channels;
+#   ~6 tensors of 128-256 fp16 channels alive: ~3 KiB per output pixel per frame of a chunk.
+# SVD-XT, 25 frames at 1024x576, decode chunk 8: denoise 2 x 25 x 9216 x 16 KiB = 7.0 GiB,
+# decode 8 x 589824 x 3 KiB = 13.5 GiB, on top of ~4.2 GiB of fp16 weights (UNet 1.52 B,
+# image encoder 0.63 B, VAE 0.1 B parameters): a ~18 GiB peak (the old per-pixel constant said
+# 3.2 GiB). With decode chunk 2 and forward chunking: ~2.6 + 3.4 GiB of activations.
+DENOISE_BYTES_PER_LATENT_PX = 16 * 1024
+DENOISE_BYTES_PER_LATENT_PX_CHUNKED = 6 * 1024
+DECODE_BYTES_PER_PX = 3 * 1024
+
+
+def svd_vram_estimate(
+    frames: int,
+    width: int,
+    height: int,
+    decode_chunk: int,
+    *,
+    dtype: str = "fp16",
+    forward_chunking: bool = False,
+    guidance: bool = True,
+) -> dict[str, int]:
+    """Activation bytes (weights excluded) of one SVD segment: {"denoise": ..., "decode": ...}."""
+    scale = 2 if dtype == "fp32" else 1
+    latent_px = (width // 8) * (height // 8)
+    batch = frames * (2 if guidance else 1)
+    per_px = DENOISE_BYTES_PER_LATENT_PX_CHUNKED if forward_chunking else DENOISE_BYTES_PER_LATENT_PX
+    return {
+        "denoise": batch * latent_px * per_px * scale,
+        "decode": max(1, min(decode_chunk, frames)) * width * height * DECODE_BYTES_PER_PX * scale,
+    }
+
+
+class _DenoiseOom(Exception):
+    """Out of memory while denoising (the caller picks a smaller plan)."""
+
+
+@dataclass
+class _Plan:
+    """How a clip is generated: frames per segment, size, decode chunk, UNet forward chunking."""
+
+    per_segment: int
+    width: int
+    height: int
+    decode_chunk: int
+    forward_chunking: bool
 
 
 @dataclass
@@ -69,6 +126,7 @@ class VideoClip(MediaInfo):
 
     gpu_seconds: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
 
 
 def load_video_pipeline(
@@ -112,6 +170,23 @@ def _video_info(
     )
 
 
+def decode_video_latents(vae: Any, latents: Any, chunk: int, cancelled: Cancelled | None = None) -> Any:
+    """What `StableVideoDiffusionPipeline.decode_latents` does, chunk by chunk with a cancellation
+    check before each chunk: latents (1, F, C, h, w) → frames (1, F, 3, H, W) in -1..1 (float32,
+    NaN/Inf left as they are)."""
+    batch, num_frames = latents.shape[:2]
+    flat = latents.flatten(0, 1) / vae.config.scaling_factor
+    parts = []
+    for start in range(0, flat.shape[0], max(1, chunk)):
+        if cancelled is not None and cancelled():
+            raise CancelledByUser("Video generation cancelled while decoding.")
+        part = flat[start : start + max(1, chunk)].to(vae.dtype)
+        parts.append(vae.decode(part, num_frames=part.shape[0]).sample)
+    torch = gpu_pool.import_torch()
+    frames = torch.cat(parts)
+    return frames.reshape(batch, num_frames, *frames.shape[1:]).float()
+
+
 class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
     """Image-to-video clips from an SVD-class model directory; `clip()` mirrors `kenburns_clip`."""
 
@@ -139,7 +214,6 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
         crf: int = 18,
         preset: str = "veryfast",
         admission: bool = True,
-        bytes_per_frame_pixel: int | None = None,
         free_memory_fn: Callable[[Any], int | None] | None = None,
         empty_cache_every: int = 20,
         pipeline: Any = None,
@@ -164,10 +238,8 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
         self.seed = seed
         self.crf = crf
         self.preset = preset
-        self.bytes_per_frame_pixel = bytes_per_frame_pixel or DEFAULT_BYTES_PER_FRAME_PIXEL.get(
-            gpu_pool.dtype_name(self.dtype), 440
-        )
         if pipeline is not None:
+            diffusers_common.denoiser_of(pipeline)  # model_unsupported
             attention = diffusers_common.ensure_sdpa(pipeline.unet)
             info = _video_info(pipeline, attention, False, forward_chunking, None)
             self._injected = ResidentPipeline(pipeline, info)
@@ -188,7 +260,9 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
 
     def frame_plan(self, duration_s: float, native_frames: int) -> tuple[int, int, int]:
         """(frames to generate, frames per segment, segments) for a shot of `duration_s` seconds."""
-        per_segment = max(2, int(self.num_frames or native_frames))
+        return self._segments(duration_s, max(2, int(self.num_frames or native_frames)))
+
+    def _segments(self, duration_s: float, per_segment: int) -> tuple[int, int, int]:
         wanted = max(2, round(duration_s * self.gen_fps))
         segments = min(self.max_segments, max(1, math.ceil((wanted - 1) / (per_segment - 1))))
         total = min(wanted, per_segment + (segments - 1) * (per_segment - 1))
@@ -221,69 +295,33 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
         if cancelled is not None and cancelled():
             raise CancelledByUser("Video generation cancelled before it started.")
         still = decode_image(src.read_bytes(), "source")
-        gen_w, gen_h = generation_size(width, height, self.resolution, multiple=8)
-        cond = _cover(still, gen_w, gen_h)
-        resident = self.pipe()
-        pipe, info = resident.pipe, resident.info
-        total, per_segment, segments = self.frame_plan(duration_s, info["native_frames"])
-        if self.admission:
-            gpu_pool.admit(
-                self.device,
-                per_segment * gen_w * gen_h * self.bytes_per_frame_pixel,
-                what=f"a {per_segment}-frame {gen_w}x{gen_h} clip",
-                free_fn=self.free_memory_fn,
-            )
         seed = self.seed if seed is None else int(seed)
         motion = MOTION_BUCKETS[movement]
         on_progress = diffusers_common.monotonic(on_progress)  # an OOM retry never steps progress back
-
-        frames: list[Any] = []
-        gpu_seconds = 0.0
-        timing = "wall"
-        fallbacks: list[dict[str, Any]] = []
-        decode_chunk = self.decode_chunk_size
-        chunking = bool(info.get("forward_chunking"))
-        for seg in range(segments):
-            if cancelled is not None and cancelled():
-                raise CancelledByUser("Video generation cancelled.")
-            image = cond if seg == 0 else frames[-1]
+        with self._leased() as resident:  # loaded first, held (never evicted) for the whole job
+            info = resident.info
+            gen_w, gen_h = generation_size(width, height, self.resolution, multiple=8)
+            per_segment = self.frame_plan(duration_s, info["native_frames"])[1]
+            plan = self._admit(
+                _Plan(per_segment, gen_w, gen_h, self.decode_chunk_size, bool(info.get("forward_chunking")))
+            )
+            fallbacks: list[dict[str, Any]] = []
             while True:
-                result, oom_message = self._unless_oom(
-                    partial(
-                        self._segment, pipe, resident.lock, image, (gen_w, gen_h), per_segment,
-                        seed + seg, motion, decode_chunk, (seg, segments), on_progress, cancelled,
+                try:
+                    frames, compute, total, segments, repaired = self._generate(
+                        resident, still, plan, duration_s, seed, motion, fallbacks, on_progress, cancelled
                     )
-                )  # fmt: skip
-                if oom_message is None:
                     break
-                # out of memory (the cache is emptied already): a smaller attempt, else give up
-                if decode_chunk > 1:
-                    decode_chunk = max(1, decode_chunk // 2)
-                    fallbacks.append({"decode_chunk_size": decode_chunk, "error": oom_message})
-                elif not chunking:
-                    pipe.unet.enable_forward_chunking()  # stays on for this resident pipeline
-                    chunking = info["forward_chunking"] = True
-                    fallbacks.append({"forward_chunking": True, "error": oom_message})
-                else:
-                    raise self._out_of_memory(
-                        f"generating a {per_segment}-frame {gen_w}x{gen_h} clip",
-                        oom_message,
-                        "lower the resolution or frames, or enable cpu offload.",
-                    )
-            assert result is not None
-            seg_frames, timer = result
-            gpu_seconds += timer.seconds
-            timing = timer.method
-            frames.extend(seg_frames if seg == 0 else seg_frames[1:])  # frame 0 repeats the condition
+                except _DenoiseOom as oom:  # the cache is emptied already: a smaller plan, or give up
+                    plan = self._smaller_plan(resident, plan, str(oom), fallbacks)
         self.hygiene.job_done(self.device)
-        frames = frames[:total]
 
         params: dict[str, Any] = {
             "renderer": self.name,
             "kind": "generated_video",
             **self._identity(),
             **info,
-            "forward_chunking": chunking,
+            "forward_chunking": plan.forward_chunking,
             "seed": seed,
             "generator": "cpu",
             "steps": self.steps,
@@ -294,23 +332,33 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
             "movement_hint": movement,
             "gen_fps": self.gen_fps,
             "generated_frames": len(frames),
-            "frames_per_segment": per_segment,
+            "frames_per_segment": plan.per_segment,
             "segments": segments,
-            "decode_chunk_size": decode_chunk,
+            "decode_chunk_size": plan.decode_chunk,
             "oom_fallbacks": fallbacks,
-            "generated_size": [gen_w, gen_h],
+            "vae_fp32_retry_segments": repaired,
+            "vram_estimate_bytes": svd_vram_estimate(
+                plan.per_segment, plan.width, plan.height, plan.decode_chunk,
+                dtype=gpu_pool.dtype_name(self.dtype), forward_chunking=plan.forward_chunking,
+            ),
+            "peak_vram_bytes": compute.peak_bytes,
+            "generated_size": [plan.width, plan.height],
             "output_size": [width, height],
             "fps": fps,
             "dtype": gpu_pool.dtype_name(self.dtype),
             "device": str(self.device),
-            "gpu_seconds": round(gpu_seconds, 6),
-            "timing": timing,
+            **compute.params(),
             "overlay": overlay.describe() if overlay is not None else None,
-        }
+        }  # fmt: skip
         info_out = self._encode(
-            frames, out, duration_s, fps, width, height, on_progress, cancelled, timeout_s, overlay
+            frames[:total], out, duration_s, fps, width, height, on_progress, cancelled, timeout_s, overlay
         )
-        return VideoClip(**vars(info_out), gpu_seconds=round(gpu_seconds, 6), params=params)
+        return VideoClip(
+            **vars(info_out),
+            gpu_seconds=round(compute.gpu_seconds, 6),
+            params=params,
+            cpu_seconds=round(compute.cpu_seconds, 6),
+        )
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -322,23 +370,119 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
         model_id, weights_hash = model_identity(self.model_dir)
         return {"model_id": model_id, "weights_hash": weights_hash}
 
-    def _segment(
+    def _admit(self, plan: _Plan) -> _Plan:
+        """Fit the plan in free device memory (the weights are loaded already): forward chunking
+        and a smaller decode chunk when they make it fit, else `gpu_busy` (retried later)."""
+        free = (self.free_memory_fn or gpu_pool.free_bytes)(self.device) if self.admission else None
+        if free is None:
+            return plan
+        budget = free - gpu_pool.ADMISSION_HEADROOM_BYTES
+        dtype = gpu_pool.dtype_name(self.dtype)
+
+        def need(p: _Plan, part: str) -> int:
+            est = svd_vram_estimate(
+                p.per_segment,
+                p.width,
+                p.height,
+                p.decode_chunk,
+                dtype=dtype,
+                forward_chunking=p.forward_chunking,
+            )
+            return est[part]
+
+        what = f"a {plan.per_segment}-frame {plan.width}x{plan.height} clip"
+        if need(plan, "denoise") > budget and not plan.forward_chunking:
+            chunked = replace(plan, forward_chunking=True)
+            if need(chunked, "denoise") <= budget:
+                plan = chunked
+        gpu_pool.admit(self.device, need(plan, "denoise"), what=what, free_fn=lambda _d: free)
+        while plan.decode_chunk > 1 and need(plan, "decode") > budget:
+            plan = replace(plan, decode_chunk=plan.decode_chunk // 2)
+        gpu_pool.admit(self.device, need(plan, "decode"), what=f"decoding {what}", free_fn=lambda _d: free)
+        return plan
+
+    def _smaller_plan(
+        self, resident: ResidentPipeline, plan: _Plan, message: str, fallbacks: list[dict[str, Any]]
+    ) -> _Plan:
+        """After an OOM while denoising: free idle models of other kinds, then UNet forward chunking,
+        then shorter segments, then a lower resolution; nothing left is a non-retryable gpu_oom."""
+        step: dict[str, Any] = {"phase": "denoise", "error": message}
+        if not any(f.get("evicted_idle_models") for f in fallbacks) and self._free_idle_models():
+            fallbacks.append({**step, "evicted_idle_models": True})
+            return plan
+        if not plan.forward_chunking:
+            resident.pipe.unet.enable_forward_chunking()  # stays on for this resident pipeline
+            resident.info["forward_chunking"] = True
+            fallbacks.append({**step, "forward_chunking": True})
+            return replace(plan, forward_chunking=True)
+        if plan.per_segment > MIN_SEGMENT_FRAMES:
+            frames = max(MIN_SEGMENT_FRAMES, (plan.per_segment + 1) // 2)
+            fallbacks.append({**step, "frames_per_segment": frames})
+            return replace(plan, per_segment=frames)
+        long_side = max(plan.width, plan.height)
+        if long_side * 3 // 4 >= MIN_RESOLUTION:
+            w, h = generation_size(plan.width, plan.height, long_side * 3 // 4, multiple=64)
+            fallbacks.append({**step, "generated_size": [w, h]})
+            return replace(plan, width=w, height=h)
+        raise self._out_of_memory(
+            f"denoising a {plan.per_segment}-frame {plan.width}x{plan.height} clip",
+            message,
+            "use a GPU with more memory or a smaller video model.",
+        )
+
+    def _generate(
         self,
-        pipe: Any,
-        lock: threading.Lock,
-        image: Any,
-        gen_size: tuple[int, int],
-        frames: int,
+        resident: ResidentPipeline,
+        still: Any,
+        plan: _Plan,
+        duration_s: float,
         seed: int,
         motion: int,
-        decode_chunk: int,
-        position: tuple[int, int],
+        fallbacks: list[dict[str, Any]],
         on_progress: Progress | None,
         cancelled: Cancelled | None,
-    ) -> tuple[list[Any], gpu_pool.DeviceTimer]:
+    ) -> tuple[list[Any], diffusers_common.Compute, int, int, list[int]]:
+        """All segments under `plan`: (frames, compute, frames wanted, segments, segments whose
+        decode was redone in fp32). Raises _DenoiseOom when denoising ran out of memory."""
+        total, _per, segments = self._segments(duration_s, plan.per_segment)
+        cond = _cover(still, plan.width, plan.height)
+        frames: list[Any] = []
+        compute = diffusers_common.Compute()
+        repaired: list[int] = []
+        for seg in range(segments):
+            if cancelled is not None and cancelled():
+                raise CancelledByUser("Video generation cancelled.")
+            image = cond if seg == 0 else frames[-1]
+            latents, message = self._unless_oom(
+                partial(
+                    self._denoise, resident, image, plan, seed + seg, motion, (seg, segments),
+                    compute, on_progress, cancelled,
+                )
+            )  # fmt: skip
+            if message is not None:
+                raise _DenoiseOom(message)
+            seg_frames, fixed = self._decode_segment(resident, latents, plan, compute, fallbacks, cancelled)
+            del latents
+            if fixed:
+                repaired.append(seg)
+            frames.extend(seg_frames if seg == 0 else seg_frames[1:])  # frame 0 repeats the condition
+        return frames, compute, total, segments, repaired
+
+    def _denoise(
+        self,
+        resident: ResidentPipeline,
+        image: Any,
+        plan: _Plan,
+        seed: int,
+        motion: int,
+        position: tuple[int, int],
+        compute: diffusers_common.Compute,
+        on_progress: Progress | None,
+        cancelled: Cancelled | None,
+    ) -> Any:
+        """Denoise one segment to latents (the VAE decode is `_decode_segment`'s)."""
         torch = gpu_pool.import_torch()
         steps = self.steps
-        gen_w, gen_h = gen_size
         seg, segments = position  # this segment's index, how many
         on_step_end = diffusers_common.step_callback(
             "Video generation",
@@ -346,24 +490,86 @@ class DiffusersVideoProvider(DiffusersProvider[ResidentPipeline]):
             on_progress,
             cancelled,
         )
-        with self._pipeline_call(lock, cancelled) as timer:
-            result = pipe(
+        with self._pipeline_call(resident, cancelled, track_peak=True) as timer:
+            latents = resident.pipe(
                 image,
-                height=gen_h,
-                width=gen_w,
-                num_frames=frames,
+                height=plan.height,
+                width=plan.width,
+                num_frames=plan.per_segment,
                 num_inference_steps=steps,
                 min_guidance_scale=self.min_guidance_scale,
                 max_guidance_scale=self.max_guidance_scale,
                 fps=self.gen_fps,
                 motion_bucket_id=motion,
                 noise_aug_strength=self.noise_aug_strength,
-                decode_chunk_size=decode_chunk,
+                decode_chunk_size=plan.decode_chunk,
                 generator=torch.Generator(device="cpu").manual_seed(seed),
-                output_type="pil",
+                output_type="latent",
                 callback_on_step_end=on_step_end,
+            ).frames
+        compute.add(timer, compiled=timer.compiled)
+        return latents
+
+    def _decode_segment(
+        self,
+        resident: ResidentPipeline,
+        latents: Any,
+        plan: _Plan,
+        compute: diffusers_common.Compute,
+        fallbacks: list[dict[str, Any]],
+        cancelled: Cancelled | None,
+    ) -> tuple[list[Any], bool]:
+        """Decode a segment's latents to PIL frames. An OOM here halves the decode chunk (into
+        `plan`) and decodes the SAME latents again; non-finite pixels are decoded again with the
+        VAE in fp32; still non-finite is the non-retryable `output_nonfinite`."""
+        vae = resident.pipe.vae
+        while True:
+            result, message = self._unless_oom(
+                partial(self._decode_timed, resident, vae, latents, plan.decode_chunk, compute, cancelled)
             )
-        return list(result.frames[0]), timer
+            if message is None:
+                break
+            step: dict[str, Any] = {"phase": "decode", "error": message}
+            if not any(f.get("evicted_idle_models") for f in fallbacks) and self._free_idle_models():
+                fallbacks.append({**step, "evicted_idle_models": True})
+            elif plan.decode_chunk > 1:
+                plan.decode_chunk = max(1, plan.decode_chunk // 2)
+                fallbacks.append({**step, "decode_chunk_size": plan.decode_chunk})
+            else:
+                raise self._out_of_memory(
+                    f"decoding {plan.per_segment} frames of {plan.width}x{plan.height} one at a time",
+                    message,
+                    "lower the resolution.",
+                )
+        video = result
+        fixed = bool(diffusers_common.nonfinite_items(video))
+        if fixed:
+            with diffusers_common.fp32_vae(vae):
+                video = self._decode_timed(resident, vae, latents, plan.decode_chunk, compute, cancelled)
+            if diffusers_common.nonfinite_items(video):
+                raise ProviderUnavailableError(
+                    f"The video decoded to non-finite pixels even with the VAE in fp32 "
+                    f"({gpu_pool.dtype_name(self.dtype)} weights); nothing was stored. Use fp32 or bf16.",
+                    code="output_nonfinite",
+                )
+        frames = resident.pipe.video_processor.postprocess_video(
+            video=video.permute(0, 2, 1, 3, 4), output_type="pil"
+        )[0]
+        return list(frames), fixed
+
+    def _decode_timed(
+        self,
+        resident: ResidentPipeline,
+        vae: Any,
+        latents: Any,
+        chunk: int,
+        compute: diffusers_common.Compute,
+        cancelled: Cancelled | None,
+    ) -> Any:
+        with self._pipeline_call(resident, cancelled, track_peak=True) as timer:
+            video = decode_video_latents(vae, latents, chunk, cancelled)
+        compute.add(timer)
+        return video
 
     def _encode(
         self,

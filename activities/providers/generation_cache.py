@@ -12,16 +12,24 @@ Rules:
 - Stores are pluggable (`CacheStore`: get/put of JSON-able dicts). `MemoryStore` and `DiskStore`
   ship here; the ledger can implement the same two methods over its asset table. A hit says so:
   `lookup(key).marker == {"cache": "hit", "key": key}`.
+- Both stores are bounded by size (`max_bytes`; workers use DIRECTORDECK_GENERATION_CACHE_MAX_MB):
+  a put that goes over evicts least recently used entries (a hit counts as a use; on disk the
+  file's mtime is the last use, so workers sharing a directory share one recency order).
+- Only good results are stored: the providers raise instead of returning non-finite pixels, and
+  KEY_VERSION 2 retired entries stored before that check (they could hold black fp16-overflow
+  images).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -44,7 +52,7 @@ __all__ = [
     "weights_fingerprint",
 ]
 
-KEY_VERSION = 1  # bump when the meaning of a key's inputs changes
+KEY_VERSION = 2  # bump when the meaning of a key's inputs (or what a stored entry may hold) changes
 WEIGHTS_MANIFEST = "directordeck-weights.sha256"
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth", ".gguf", ".onnx")
 _SMALL_FILE_LIMIT = 4 * 1024**2
@@ -192,52 +200,116 @@ class CacheStore(Protocol):
 
 
 class MemoryStore:
-    """In-process dict store (one worker, tests)."""
+    """In-process store (one worker, tests), least recently used entries evicted past `max_bytes`."""
 
-    def __init__(self) -> None:
-        self._data: dict[str, str] = {}
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = max_bytes
+        self._data: OrderedDict[str, str] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+        self.evicted = 0
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
             raw = self._data.get(key)
+            if raw is not None:
+                self._data.move_to_end(key)  # most recently used last
         return json.loads(raw) if raw is not None else None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         raw = json.dumps(value, sort_keys=True)  # stored as JSON: callers cannot alias the entry
         with self._lock:
+            old = self._data.pop(key, None)
+            self._bytes -= len(old) if old is not None else 0
             self._data[key] = raw
+            self._bytes += len(raw)
+            while self.max_bytes is not None and self._bytes > self.max_bytes and len(self._data) > 1:
+                _, dropped = self._data.popitem(last=False)
+                self._bytes -= len(dropped)
+                self.evicted += 1
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._data)
 
 
 class DiskStore:
-    """One JSON file per key under `root/ab/<key>.json`, written atomically (shared volumes work)."""
+    """One JSON file per key under `root/ab/<key>.json`, written atomically (shared volumes work);
+    past `max_bytes` the least recently used files (oldest mtime; a hit touches its file) go."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, max_bytes: int | None = None) -> None:
         self.root = Path(root)
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._bytes: int | None = None  # total size, scanned on first put, then kept up to date
+        self.evicted = 0
 
     def _path(self, key: str) -> Path:
         if not key or any(c not in "0123456789abcdef" for c in key):
             raise ValueError(f"cache keys are lowercase hex digests, got {key!r}")
         return self.root / key[:2] / f"{key}.json"
 
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        found = []
+        for path in self.root.glob("*/*.json"):
+            try:
+                st = path.stat()
+            except FileNotFoundError:  # evicted by another worker meanwhile
+                continue
+            found.append((st.st_mtime, st.st_size, path))
+        return found
+
+    def size_bytes(self) -> int:
+        return sum(size for _, size, _ in self._entries())
+
     def get(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            value = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
         except (OSError, ValueError):  # a torn or corrupt entry is a miss, never an error
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # a use: this entry is now the most recently used
+        return value
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        tmp.write_text(json.dumps(value, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        data = json.dumps(value, sort_keys=True).encode("utf-8")
+        tmp.write_bytes(data)
+        with self._lock:
+            old = path.stat().st_size if path.exists() else 0
+            os.replace(tmp, path)
+            if self.max_bytes is None:
+                return
+            if self._bytes is None:
+                self._bytes = self.size_bytes()
+            else:
+                self._bytes += len(data) - old
+            if self._bytes > self.max_bytes:
+                self._evict(keep=path)
+
+    def _evict(self, keep: Path) -> None:
+        """Remove least recently used entries until the store fits (recounting from disk: other
+        workers may share the directory)."""
+        entries = sorted(self._entries())
+        total = sum(size for _, size, _ in entries)
+        for _mtime, size, path in entries:
+            if total <= (self.max_bytes or 0):
+                break
+            if path == keep:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                self.evicted += 1
+            total -= size
+        self._bytes = total
 
 
 @dataclass

@@ -1,17 +1,19 @@
 """GPU pool discipline for the `gpu-image` / `gpu-video` worker processes.
 
 Rules:
-- One resident model per process: `resident(key, loader)` keeps a module-level cache keyed by
-  (kind, model dir, device, dtype); asking for a different key evicts the old model first
-  (`set_max_resident` raises the limit for processes that really have room for two).
-- VRAM admission: `admit()` compares `torch.cuda.mem_get_info` with a job's estimated need and
-  raises `TransientProviderError(code="gpu_busy")` when it cannot fit, so Temporal retries the
-  activity (possibly on another worker) instead of the worker crashing with an OOM.
+- One resident model per kind (slot) per process: `lease(key, loader)` / `resident(key, loader)`
+  keep a module-level cache keyed by (kind, model dir, device, dtype). Asking for another model of
+  the same kind evicts the old one first, and only once no job holds a lease on it; a grid model
+  and a video model never evict each other (alternating grids and clips reloads nothing). Under
+  memory pressure (`evict_idle`) idle models of other kinds are unloaded; `evict_all` on shutdown.
+- VRAM admission, after the weights are loaded: `admit()` compares `torch.cuda.mem_get_info` with
+  a job's estimated need and raises `TransientProviderError(code="gpu_busy")` when it cannot fit,
+  so Temporal retries the activity (possibly on another worker) instead of the worker crashing.
 - `torch.cuda.empty_cache()` is paid only after an out-of-memory error or every N jobs
   (`CacheHygiene`), never on every call.
-- `measure()` returns device seconds for task accounting: CUDA events on CUDA, wall time on CPU.
-- `PoolGate` lets a worker drain on shutdown: running jobs finish, new ones are handed back
-  (`TransientProviderError(code="worker_draining")`) for another worker to pick up.
+- `measure()` returns device seconds for task accounting: CUDA events recorded on the job's own
+  stream (`job_stream`) on CUDA; on CPU only wall time, never counted as GPU seconds.
+- Draining on shutdown is Temporal's (worker graceful shutdown); models are evicted after it.
 torch is imported lazily: importing this module never requires the `gpu` extra.
 """
 
@@ -33,24 +35,27 @@ __all__ = [
     "CacheHygiene",
     "DeviceTimer",
     "ModelKey",
-    "PoolGate",
     "admit",
     "device_name",
     "discover_models",
     "dtype_name",
     "empty_cache",
     "evict_all",
+    "evict_idle",
     "exclusive",
     "free_bytes",
     "gpu_extra_available",
     "import_torch",
     "is_oom",
+    "job_stream",
+    "lease",
+    "load_count",
     "measure",
+    "module_bytes",
     "resident",
     "resident_keys",
     "resolve_device",
     "resolve_dtype",
-    "set_max_resident",
 ]
 
 log = logging.getLogger(__name__)
@@ -79,17 +84,17 @@ def gpu_extra_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("torch", "diffusers", "transformers"))
 
 
-IMAGE_PIPELINES = frozenset(
+IMAGE_PIPELINES = frozenset(  # UNet-based (SD, SDXL) and transformer-based (SD3, Flux, Sana)
     {
         "StableDiffusionPipeline",
         "StableDiffusionXLPipeline",
         "StableDiffusion3Pipeline",
-        "PixArtAlphaPipeline",
-        "PixArtSigmaPipeline",
         "FluxPipeline",
         "SanaPipeline",
     }
 )
+# PixArt pipelines have no `callback_on_step_end` (no per-step cancellation): not discovered, and
+# refused at load with `model_unsupported` (diffusers_common.denoiser_of)
 VIDEO_PIPELINES = frozenset({"StableVideoDiffusionPipeline"})
 
 
@@ -206,57 +211,112 @@ class ModelKey:
         return cls(kind, str(Path(model_dir).expanduser().resolve()), str(device), dtype_name(dtype))
 
 
-_resident: dict[ModelKey, Any] = {}
-_resident_lock = threading.RLock()
-_max_resident = 1
-
-
-def set_max_resident(n: int) -> None:
-    """How many models one process may keep loaded (default 1: one pool process = one model)."""
-    global _max_resident
-    _max_resident = max(1, int(n))
+_resident: dict[ModelKey, Any] = {}  # insertion order = least recently used first
+_users: dict[ModelKey, int] = {}  # jobs holding a lease on each resident model
+_loads: dict[ModelKey, int] = {}  # how many times each key was loaded in this process
+_resident_cond = threading.Condition(threading.Lock())  # guards the three dicts (held briefly)
+_kind_locks: dict[str, threading.Lock] = {}  # one load/eviction at a time per kind (slot)
 
 
 def resident(key: ModelKey, loader: Callable[[], T]) -> T:
     """The loaded model for `key`, loading it (once per process) with `loader()` if needed.
 
-    Loading a new key evicts the least recently used others beyond the resident limit first, so
-    their memory is released before the new weights arrive.
+    One slot per kind: loading a new key evicts the other model of the SAME kind (waiting until no
+    job uses it), never a model of another kind, so a process serving grids and clips keeps both.
+    Prefer `lease()` around a job: it keeps the model from being evicted while the job runs.
     """
-    with _resident_lock:
-        if key in _resident:
-            model = _resident.pop(key)  # re-insert: most recently used last
-            _resident[key] = model
-            return model
-        while len(_resident) >= _max_resident:
-            old_key = next(iter(_resident))
-            log.info("evicting resident model %s to load %s", old_key, key)
-            _drop(old_key)
-        started = time.perf_counter()
-        model = loader()
-        _resident[key] = model
-        log.info("loaded %s in %.1f s", key, time.perf_counter() - started)
+    with lease(key, loader) as model:
         return model
 
 
+@contextlib.contextmanager
+def lease(key: ModelKey, loader: Callable[[], T]) -> Iterator[T]:
+    """Hold the resident model for `key` for the body (loading it first if needed)."""
+    with _resident_cond:
+        kind_lock = _kind_locks.setdefault(key.kind, threading.Lock())
+    with kind_lock:
+        with _resident_cond:
+            present = key in _resident
+            if not present:
+                for old_key in [k for k in _resident if k.kind == key.kind]:
+                    log.info("evicting resident model %s to load %s", old_key, key)
+                    _resident_cond.wait_for(lambda k=old_key: _users.get(k, 0) == 0)
+                    _drop(old_key)
+        if not present:  # loading takes seconds: other kinds' jobs are not held up meanwhile
+            started = time.perf_counter()
+            loaded = loader()
+            log.info("loaded %s in %.1f s", key, time.perf_counter() - started)
+        with _resident_cond:
+            if not present:
+                _resident[key] = loaded
+                _loads[key] = _loads.get(key, 0) + 1
+            model = _resident.pop(key)  # re-insert: most recently used last
+            _resident[key] = model
+            _users[key] = _users.get(key, 0) + 1
+    try:
+        yield model
+    finally:
+        with _resident_cond:
+            _users[key] -= 1
+            _resident_cond.notify_all()
+
+
 def resident_keys() -> list[ModelKey]:
-    with _resident_lock:
+    with _resident_cond:
         return list(_resident)
 
 
+def load_count(key: ModelKey) -> int:
+    """How many times `key` was loaded in this process (1 = never reloaded)."""
+    with _resident_cond:
+        return _loads.get(key, 0)
+
+
 def _drop(key: ModelKey) -> None:
+    """Forget a resident model nobody uses (caller holds `_resident_cond`, users are 0)."""
     model = _resident.pop(key, None)
+    _users.pop(key, None)
     del model
     gc.collect()
     if key.device.startswith("cuda"):
         empty_cache(key.device)
 
 
-def evict_all() -> None:
-    """Unload every resident model (worker shutdown, tests)."""
-    with _resident_lock:
-        for key in list(_resident):
+def evict_idle(keep_kind: str) -> list[ModelKey]:
+    """Unload every resident model of another kind that no job is using (memory pressure: an
+    out-of-memory job frees what idle models hold before it gives anything up). Returns them."""
+    with _resident_cond:
+        idle = [k for k in _resident if k.kind != keep_kind and _users.get(k, 0) == 0]
+        for key in idle:
+            log.info("out of memory: evicting idle resident model %s", key)
             _drop(key)
+        return idle
+
+
+def evict_all(timeout_s: float | None = None) -> bool:
+    """Unload every resident model once no job uses it (worker shutdown, tests); False when a job
+    still held one after `timeout_s` (that one stays loaded)."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    all_dropped = True
+    with _resident_cond:
+        for key in list(_resident):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if _resident_cond.wait_for(lambda k=key: _users.get(k, 0) == 0, timeout=left):
+                _drop(key)
+            else:
+                all_dropped = False
+    return all_dropped
+
+
+def module_bytes(*modules: Any) -> int:
+    """Bytes held by the parameters and buffers of the given torch modules (None ignored)."""
+    total = 0
+    for module in modules:
+        if module is None or not hasattr(module, "parameters"):
+            continue
+        total += sum(p.numel() * p.element_size() for p in module.parameters())
+        total += sum(b.numel() * b.element_size() for b in module.buffers())
+    return total
 
 
 # ------------------------------------------------------------------------------------------------
@@ -367,79 +427,65 @@ def exclusive(lock: threading.Lock, cancelled: Callable[[], bool] | None = None)
 
 @dataclass
 class DeviceTimer:
-    """Result of `measure()`: seconds on the device, how they were measured, peak memory (CUDA)."""
+    """Result of `measure()`.
+
+    `seconds` is time on the GPU between two CUDA events recorded on the job's own stream (0.0 on
+    CPU: wall time on a CPU is never GPU time); `wall_seconds` is the wall time of the body;
+    `peak_bytes` the peak memory allocated during it (CUDA, `track_peak=True`).
+    """
 
     device: str
-    method: str = "wall"
+    method: str = "cpu_wall"
     seconds: float = 0.0
+    wall_seconds: float = 0.0
     peak_bytes: int | None = None
+    compiled: bool = False  # set by callers that know torch.compile built a graph in the body
+
+
+def job_stream(device: Any) -> Any:
+    """A CUDA stream of its own for one resident pipeline's jobs (None on CPU).
+
+    Timing events recorded on it measure only that pipeline's kernels, not another pool's work
+    queued on the default stream. Keep one per pipeline (not one per call): the caching allocator
+    reuses freed blocks per stream.
+    """
+    torch = import_torch()
+    dev = torch.device(device) if not hasattr(device, "type") else device
+    if dev.type != "cuda":
+        return None
+    return torch.cuda.Stream(device=dev)
 
 
 @contextlib.contextmanager
-def measure(device: Any, *, track_peak: bool = False) -> Iterator[DeviceTimer]:
-    """Time the body on the device: CUDA events (synchronised at exit) on CUDA, wall time on CPU."""
+def measure(device: Any, *, stream: Any = None, track_peak: bool = False) -> Iterator[DeviceTimer]:
+    """Time the body: CUDA events on `stream` (the body runs on it; synchronised at exit) on CUDA,
+    wall time only on CPU (`seconds` stays 0.0 there)."""
     torch = import_torch()
     dev = torch.device(device) if not hasattr(device, "type") else device
     timer = DeviceTimer(device=str(dev))
+    started = time.perf_counter()
     if dev.type == "cuda":
         timer.method = "cuda_events"
         if track_peak:
             torch.cuda.reset_peak_memory_stats(dev)
-        with torch.cuda.device(dev):
+        with torch.cuda.device(dev), torch.cuda.stream(stream or torch.cuda.current_stream(dev)):
+            active = torch.cuda.current_stream(dev)
+            if stream is not None:
+                active.wait_stream(torch.cuda.default_stream(dev))  # inputs made on the default stream
             start = torch.cuda.Event(enable_timing=True)
             end = torch.cuda.Event(enable_timing=True)
-            start.record()
+            start.record(active)
             try:
                 yield timer
             finally:
-                end.record()
+                end.record(active)
                 end.synchronize()
                 timer.seconds = start.elapsed_time(end) / 1000.0
+                timer.wall_seconds = time.perf_counter() - started
                 if track_peak:
                     timer.peak_bytes = int(torch.cuda.max_memory_allocated(dev))
     else:
-        started = time.perf_counter()
         try:
             yield timer
         finally:
-            timer.seconds = time.perf_counter() - started
-
-
-# ------------------------------------------------------------------------------------------------
-# graceful drain
-# ------------------------------------------------------------------------------------------------
-
-
-class PoolGate:
-    """Counts running jobs; after `drain()` new jobs are handed back and running ones may finish."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._running = 0
-        self._draining = False
-
-    @property
-    def running(self) -> int:
-        return self._running
-
-    @contextlib.contextmanager
-    def job(self, what: str = "job") -> Iterator[None]:
-        with self._cond:
-            if self._draining:
-                raise TransientProviderError(
-                    f"This worker is shutting down; {what} is handed back to be retried elsewhere.",
-                    code="worker_draining",
-                )
-            self._running += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._running -= 1
-                self._cond.notify_all()
-
-    def drain(self, timeout_s: float | None = None) -> bool:
-        """Stop admitting jobs and wait for running ones; True when none is left running."""
-        with self._cond:
-            self._draining = True
-            return self._cond.wait_for(lambda: self._running == 0, timeout=timeout_s)
+            timer.wall_seconds = time.perf_counter() - started

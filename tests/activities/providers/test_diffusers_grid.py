@@ -57,7 +57,10 @@ def test_grid_of_4_is_one_batched_call_with_per_cell_seeds(provider: DiffusersGr
         assert p["batch"]["calls"] == 1 and p["batch"]["chunk_sizes"] == [4]
         assert p["pipeline"] == "StableDiffusionPipeline" and p["attention"] == "sdpa"
         assert p["dtype"] == "fp32" and p["device"] == "cpu" and p["mode"] == "txt2img"
-        assert len(p["weights_hash"]) == 64 and p["gpu_seconds"] > 0 and p["timing"] == "wall"
+        assert len(p["weights_hash"]) == 64 and p["timing"] == "cpu_wall"
+        # wall time on a CPU is never GPU time: 0 GPU seconds, the wall time as cpu_seconds
+        assert p["gpu_seconds"] == 0.0 and p["cpu_seconds"] > 0 and p["compile_seconds"] == 0.0
+        assert p["denoiser"] == "unet" and p["vae_fp32_retry"] is False
         assert "ink wash style" in p["prompt"]
         assert (img.width, img.height) == (SIZE, SIZE) and img.png.startswith(b"\x89PNG")
     assert len({img.params["prompt"] for img in images}) == 4  # each cell frames the shot differently
@@ -204,3 +207,118 @@ def test_cache_identity_tracks_weights_and_settings(
     )
     other = DiffusersGridProvider(tiny_sd_dir, device="cpu", steps=3, resolution=SIZE).cache_identity()
     assert other["weights_hash"] == ident["weights_hash"] and other["params"] != ident["params"]
+
+
+def test_admission_runs_after_the_weights_are_loaded(tiny_sd_dir: Path) -> None:
+    gpu_pool.evict_all()
+    per_image = SIZE * SIZE * DiffusersGridProvider(tiny_sd_dir, device="cpu").bytes_per_pixel
+    seen: list[bool] = []
+
+    def free(_device: object) -> int:  # lots free before the weights arrive, room for 2 images after
+        loaded = any(k.kind == "sd-grid" for k in gpu_pool.resident_keys())
+        seen.append(loaded)
+        return gpu_pool.ADMISSION_HEADROOM_BYTES + (2 if loaded else 100) * per_image
+
+    provider = DiffusersGridProvider(tiny_sd_dir, device="cpu", steps=1, resolution=SIZE, free_memory_fn=free)
+    batch = provider.render_grid(_req(4))[0].params["batch"]
+    assert seen == [True]  # asked once, with the model already on the device
+    assert batch["planned_by"] == "free_vram" and batch["chunk_sizes"] == [2, 2]
+
+
+def _nan_decoder(provider: DiffusersGridProvider, times: int | None) -> object:
+    """A hook making the VAE decoder's output NaN (`times` calls, or always) — what fp16 overflow
+    does — for as long as the decoder runs in fp16/bf16 or, on CPU, the first `times` calls."""
+    import torch
+
+    calls = [0]
+
+    def poison(_module: object, _args: object, output: torch.Tensor) -> torch.Tensor:
+        calls[0] += 1
+        if times is None or calls[0] <= times:
+            return output * float("nan")
+        return output
+
+    return provider.pipes().t2i.vae.decoder.register_forward_hook(poison)
+
+
+def test_nonfinite_pixels_are_decoded_again_in_fp32_and_never_cached(tiny_sd_dir: Path) -> None:
+    from activities.providers.generation_cache import CachedGridProvider, GenerationCache, MemoryStore
+
+    provider = DiffusersGridProvider(tiny_sd_dir, device="cpu", steps=1, resolution=SIZE)
+    clean = provider.render_grid(_req(4, seed=70))
+    store = MemoryStore()
+    cached = CachedGridProvider(provider, GenerationCache(store))
+    unet_calls: list[int] = []
+    hooks = [_nan_decoder(provider, times=1), provider.pipes().t2i.unet.register_forward_hook(
+        lambda *_: unet_calls.append(1)
+    )]  # fmt: skip
+    try:
+        repaired = cached.render_grid(_req(4, seed=70))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert [img.params["vae_fp32_retry"] for img in repaired] == [True] * 4
+    assert [img.png for img in repaired] == [img.png for img in clean]  # the same, good pixels
+    assert len(unet_calls) == 1  # decoded again from the latents: no second denoising
+    assert len(store) == 1
+
+    hook = _nan_decoder(provider, times=None)
+    try:
+        with pytest.raises(ProviderUnavailableError) as err:
+            cached.render_grid(_req(4, seed=71))
+    finally:
+        hook.remove()
+    assert err.value.code == "output_nonfinite" and err.value.retryable is False
+    assert len(store) == 1  # the bad grid was not cached
+
+
+def test_compile_time_is_recorded_apart_from_the_seconds_a_job_is_charged(tiny_sd_dir: Path) -> None:
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(tiny_sd_dir, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.unet = torch.compile(pipe.unet, backend="eager")  # dynamo tracing without a C++ compiler
+    provider = DiffusersGridProvider(pipeline=pipe, device="cpu", steps=1, resolution=SIZE)
+    assert provider.pipes().info["compiled"] is True
+    first = provider.render_grid(_req(1, seed=1))[0].params
+    again = provider.render_grid(_req(1, seed=2))[0].params
+    assert first["compile_seconds"] > 0 and first["cpu_seconds"] == 0.0  # graph built: not charged
+    assert again["compile_seconds"] == 0.0 and again["cpu_seconds"] > 0  # warm: measured as usual
+
+
+def test_transformer_pipeline_renders_and_cancels_at_the_next_step(tiny_sd3_dir: Path) -> None:
+    provider = DiffusersGridProvider(tiny_sd3_dir, device="cpu", steps=3, resolution=SIZE)
+    images = provider.render_grid(_req(4))
+    p = images[0].params
+    assert p["pipeline"] == "StableDiffusion3Pipeline" and p["denoiser"] == "transformer"
+    assert len({img.png for img in images}) == 4 and p["batch"]["chunk_sizes"] == [4]
+    assert provider.render_grid(_req(1, parent_png=solid_png((10, 200, 10))))[0].params["mode"] == "img2img"
+    calls: list[int] = []
+    hook = provider.pipes().t2i.transformer.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        with pytest.raises(CancelledByUser, match="step 1"):
+            provider.render_grid(_req(4), cancelled=lambda: len(calls) >= 1)
+    finally:
+        hook.remove()
+    assert len(calls) == 1  # observed at the first step's callback: steps 2 and 3 never ran
+
+
+def test_pipelines_it_cannot_drive_are_refused_at_load_with_a_code(tmp_path: Path, torch_cpu: object) -> None:
+    from tests.activities.providers.conftest import build_tiny_pixart
+
+    pixart = build_tiny_pixart()  # a transformer denoiser but no callback_on_step_end
+    pixart.save_pretrained(tmp_path / "pixart")
+    with pytest.raises(ProviderUnavailableError) as from_disk:
+        DiffusersGridProvider(tmp_path / "pixart", device="cpu").render_grid(_req(1))
+    assert from_disk.value.code == "model_unsupported" and from_disk.value.retryable is False
+    assert "PixArtSigmaPipeline" in from_disk.value.message
+
+    class NoDenoiser:  # e.g. a pipeline class the provider does not know: no unet, no transformer
+        vae = scheduler = None
+
+        def __call__(self, prompt: str, callback_on_step_end: object = None) -> None: ...
+
+    with pytest.raises(ProviderUnavailableError) as injected:
+        DiffusersGridProvider(pipeline=NoDenoiser(), device="cpu")
+    assert injected.value.code == "model_unsupported"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +161,28 @@ def test_grid_key_depends_on_reference_hashes_not_their_identity() -> None:
     assert a == grid_cache_key(ident, _req(reference_pngs=[b"one", b"two"]))
     assert a != grid_cache_key(ident, _req(reference_pngs=[b"two", b"one"]))
     assert a != grid_cache_key({**ident, "params": {"steps": 1}}, _req(reference_pngs=[b"one", b"two"]))
+
+
+def test_disk_store_is_bounded_and_evicts_least_recently_used(tmp_path: Path) -> None:
+    entry = {"blob": "x" * 1000}
+    size = len(json.dumps(entry, sort_keys=True))
+    store = DiskStore(tmp_path / "cache", max_bytes=3 * size)
+    keys = [f"{i:02x}" * 32 for i in range(4)]
+    for age, key in zip((400, 300, 200), keys[:3], strict=False):  # oldest first: keys[0]
+        store.put(key, entry)
+        os.utime(store._path(key), (time.time() - age, time.time() - age))
+    assert store.get(keys[0]) == entry  # a hit makes keys[0] the most recently used
+    store.put(keys[3], entry)  # over the bound: the least recently used entry (keys[1]) goes
+    assert store.get(keys[1]) is None and store.evicted == 1
+    assert all(store.get(k) == entry for k in (keys[0], keys[2], keys[3]))
+    assert store.size_bytes() <= 3 * size
+
+
+def test_memory_store_is_bounded_and_evicts_least_recently_used() -> None:
+    store = MemoryStore(max_bytes=2500)
+    for key in ("a", "b"):
+        store.put(key, {"blob": "x" * 1000})
+    assert store.get("a") is not None  # a is now more recent than b
+    store.put("c", {"blob": "y" * 1000})
+    assert store.get("b") is None and store.get("a") is not None and store.get("c") is not None
+    assert len(store) == 2 and store.size_bytes <= 2500 and store.evicted == 1

@@ -21,21 +21,58 @@ def _isolated_pool() -> Iterator[None]:
     gpu_pool.evict_all()
     yield
     gpu_pool.evict_all()
-    gpu_pool.set_max_resident(1)
 
 
-def test_one_resident_model_per_process_loaded_once() -> None:
+def test_one_slot_per_kind_so_alternating_grids_and_clips_never_reloads() -> None:
     loads: list[str] = []
-    a = gpu_pool.ModelKey.of("sd-grid", "/models/a", "cpu", torch.float32)
-    b = gpu_pool.ModelKey.of("svd", "/models/b", "cpu", torch.float32)
-    first = gpu_pool.resident(a, lambda: loads.append("a") or object())
-    assert gpu_pool.resident(a, lambda: loads.append("a again") or object()) is first
-    gpu_pool.resident(b, lambda: loads.append("b") or object())
-    assert loads == ["a", "b"] and gpu_pool.resident_keys() == [b]  # loading b evicted a
-    gpu_pool.set_max_resident(2)
-    gpu_pool.resident(a, lambda: loads.append("a") or object())
-    assert set(gpu_pool.resident_keys()) == {a, b}
-    assert a.dtype == "fp32" and a.model_dir.endswith("/models/a")
+    grid = gpu_pool.ModelKey.of("sd-grid", "/models/a", "cpu", torch.float32)
+    clip = gpu_pool.ModelKey.of("svd", "/models/b", "cpu", torch.float32)
+    first = gpu_pool.resident(grid, lambda: loads.append("grid") or object())
+    for _ in range(3):  # grid, clip, grid, clip...: each model loaded once
+        gpu_pool.resident(clip, lambda: loads.append("clip") or object())
+        assert gpu_pool.resident(grid, lambda: loads.append("grid again") or object()) is first
+    assert loads == ["grid", "clip"] and set(gpu_pool.resident_keys()) == {grid, clip}
+    assert gpu_pool.load_count(grid) == gpu_pool.load_count(clip) == 1
+    # another model of the SAME kind takes that kind's slot
+    other = gpu_pool.ModelKey.of("sd-grid", "/models/c", "cpu", torch.float32)
+    gpu_pool.resident(other, lambda: loads.append("other grid") or object())
+    assert set(gpu_pool.resident_keys()) == {clip, other}
+    assert grid.dtype == "fp32" and grid.model_dir.endswith("/models/a")
+
+
+def test_eviction_waits_until_no_job_uses_the_model() -> None:
+    old = gpu_pool.ModelKey.of("sd-grid", "/models/old", "cpu", torch.float32)
+    new = gpu_pool.ModelKey.of("sd-grid", "/models/new", "cpu", torch.float32)
+    in_job, release, evicted_while_used = threading.Event(), threading.Event(), []
+
+    def job() -> None:
+        with gpu_pool.lease(old, object):
+            in_job.set()
+            release.wait(5)
+            evicted_while_used.append(old not in gpu_pool.resident_keys())
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    in_job.wait(5)
+    loader = threading.Thread(target=gpu_pool.resident, args=(new, object))
+    loader.start()
+    loader.join(0.3)
+    assert loader.is_alive() and gpu_pool.resident_keys() == [old]  # waiting for the job to end
+    release.set()
+    worker.join(5)
+    loader.join(5)
+    assert evicted_while_used == [False] and gpu_pool.resident_keys() == [new]
+
+
+def test_evict_idle_frees_other_kinds_that_no_job_holds() -> None:
+    grid = gpu_pool.ModelKey.of("sd-grid", "/models/a", "cpu", torch.float32)
+    clip = gpu_pool.ModelKey.of("svd", "/models/b", "cpu", torch.float32)
+    gpu_pool.resident(grid, object)
+    with gpu_pool.lease(clip, object):
+        assert gpu_pool.evict_idle("svd") == [grid]
+        assert gpu_pool.evict_idle("sd-grid") == []  # the clip is in use: kept
+    assert gpu_pool.resident_keys() == [clip]
+    assert gpu_pool.evict_all(timeout_s=1) is True and gpu_pool.resident_keys() == []
 
 
 def test_admission_refuses_what_cannot_fit_and_ignores_cpu() -> None:
@@ -56,10 +93,11 @@ def test_cache_hygiene_empties_after_oom_or_every_n_jobs(monkeypatch: pytest.Mon
     assert len(calls) == 3 and hygiene.emptied == 3
 
 
-def test_measure_reports_wall_seconds_on_cpu() -> None:
-    with gpu_pool.measure("cpu") as timer:
+def test_measure_on_cpu_is_wall_time_never_gpu_seconds() -> None:
+    with gpu_pool.measure("cpu", track_peak=True) as timer:
         time.sleep(0.02)
-    assert timer.method == "wall" and 0.015 < timer.seconds < 1.0 and timer.peak_bytes is None
+    assert timer.method == "cpu_wall" and timer.seconds == 0.0 and timer.peak_bytes is None
+    assert 0.015 < timer.wall_seconds < 1.0 and gpu_pool.job_stream("cpu") is None
 
 
 def test_oom_detection_and_devices() -> None:
@@ -74,27 +112,6 @@ def test_oom_detection_and_devices() -> None:
             gpu_pool.resolve_device("cuda:0")
         assert err.value.code == "gpu_unavailable"
         assert str(gpu_pool.resolve_device("auto")) == "cpu"
-
-
-def test_pool_gate_drains_running_jobs_and_hands_new_ones_back() -> None:
-    gate = gpu_pool.PoolGate()
-    started, release = threading.Event(), threading.Event()
-
-    def job() -> None:
-        with gate.job("grid"):
-            started.set()
-            release.wait(5)
-
-    worker = threading.Thread(target=job)
-    worker.start()
-    started.wait(5)
-    assert gate.drain(timeout_s=0.05) is False  # still running
-    with pytest.raises(TransientProviderError) as err, gate.job("next grid"):
-        pass
-    assert err.value.code == "worker_draining"
-    release.set()
-    worker.join(5)
-    assert gate.drain(timeout_s=5) is True and gate.running == 0
 
 
 def test_exclusive_serialises_calls_and_stays_cancellable() -> None:
