@@ -87,6 +87,7 @@ def resolve_endpoints(settings: Settings) -> tuple[str, str]:
 
 def run_worker(settings: Settings, pool: str, *, device: str | None = None) -> int:
     from activities.pipeline import PipelineActivities
+    from infra.queues import QUEUE_CPU
     from workers.pools import run_pools
 
     if device:
@@ -103,7 +104,17 @@ def run_worker(settings: Settings, pool: str, *, device: str | None = None) -> i
             start_metrics_server(settings.metrics_port)
         acts = PipelineActivities.from_settings(settings, database_url, device=device)
         print(f"worker pool {pool!r} polling {temporal}; Ctrl-C to stop", flush=True)
-        await run_pools(client, [pool], acts, settings, stop)
+        upkeep = None
+        if pool == QUEUE_CPU:  # the cpu pool settles the ledger and collects files (workers/maintenance.py)
+            from workers.maintenance import maintain
+
+            upkeep = asyncio.create_task(maintain(client, acts, settings, stop))
+        try:
+            await run_pools(client, [pool], acts, settings, stop)
+        finally:
+            stop.set()
+            if upkeep is not None:
+                await asyncio.gather(upkeep, return_exceptions=True)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

@@ -14,6 +14,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -567,6 +568,8 @@ def compose(
         target = seg_dir / f"{key}.mp4"
         if target.is_file() and target.stat().st_size > 0:
             cached.append(i)
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(target)  # recently used: the cache's LRU bound (infra/janitor.py) keeps it
         else:
             tmp = seg_dir / f".{key}.{uuid.uuid4().hex[:8]}.partial.mp4"
             base = done_s
