@@ -174,24 +174,26 @@ def sweep_all(
     database_url: str,
     storage_root: Path | None,
     grace_s: float,
+    temp_grace_s: float,
     cache_max_mb: int,
 ) -> Sweep:
-    """One pass over the filesystem backend's objects, the work dir and the caches."""
+    """One pass over the filesystem backend's objects (orphans older than `grace_s`), the work dir
+    (temp files older than `temp_grace_s`) and the caches (entries used within `temp_grace_s` stay)."""
     sweep = Sweep()
     if storage_root is not None:
         collect_orphans(storage_root, database_url, grace_s=grace_s, sweep=sweep)
-    sweep_work_dir(work_dir, grace_s=grace_s, sweep=sweep)
+    sweep_work_dir(work_dir, grace_s=temp_grace_s, sweep=sweep)
     limit = cache_max_mb * 1024 * 1024
     bound_cache(
         work_dir / COMPOSE_CACHE,
         limit,
-        keep_recent_s=grace_s,
+        keep_recent_s=temp_grace_s,
         skip=("work",),
         sweep=sweep,
         report_root=work_dir,
     )
     s3_cache = data_path / "s3-cache"
-    bound_cache(s3_cache, limit, keep_recent_s=grace_s, sweep=sweep, report_root=data_path)
+    bound_cache(s3_cache, limit, keep_recent_s=temp_grace_s, sweep=sweep, report_root=data_path)
     if sweep:
         log.info(
             "janitor: %d orphan files, %d temp files, %d cache entries removed (%.1f MiB)",

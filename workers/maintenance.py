@@ -42,6 +42,7 @@ async def maintain_once(client: Client, acts: PipelineActivities, settings: Sett
             database_url=acts.database_url,
             storage_root=storage_root,
             grace_s=settings.janitor_grace_s,
+            temp_grace_s=settings.janitor_temp_grace_s,
             cache_max_mb=settings.cache_max_mb,
         )
         for what, paths in (("orphan", sweep.orphans), ("temp", sweep.temp), ("evicted", sweep.evicted)):
