@@ -107,10 +107,8 @@ class EmbeddedPostgres:
             ]
             result = subprocess.run(cmd, capture_output=True, text=True, user=_run_as(), check=False)
             if result.returncode != 0:
-                lines = result.stderr.strip().splitlines()
-                why = next(
-                    (ln for ln in lines if "FATAL" in ln or "error" in ln.lower()), lines[-1] if lines else ""
-                )
+                lines = [ln.strip() for ln in result.stderr.strip().splitlines() if ln.strip()]
+                why = " | ".join(ln for ln in lines if "remove" not in ln and "removing" not in ln)[-400:]
                 raise StackError(
                     f"initdb failed in {self.data_dir}: {why.strip()}",
                     fix="check that the data directory is on a local, writable filesystem",

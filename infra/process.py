@@ -13,7 +13,8 @@ _PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent() -> None:
-    """Popen preexec_fn: the kernel sends SIGTERM to the child when its parent dies."""
+    """Popen preexec_fn: the kernel sends SIGTERM to the child when its parent dies — precisely,
+    when the *thread* that forked it ends, so start long-lived children from a long-lived thread."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -6,7 +6,9 @@ stopping, the supervisor logs one line (`component <name> died: <why>; restartin
 it (`directordeck_component_restarts_total`), marks it down (`directordeck_component_up` 0, and the
 `stack` check of `/ready` fails), waits the backoff (1 s doubling to 30 s; back to 1 s once the
 component stayed up a minute) and restarts it; restarts of child processes run in daemon threads so
-a stop request never waits on one. Nothing here decides *whether* to stop: `stop` does.
+a stop request never waits on one (each component's restarts run on a thread of its own that lives
+as long as the process: a child's parent-death signal follows the thread that started it). Nothing
+here decides *whether* to stop: `stop` does.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -110,7 +113,7 @@ class Supervisor:
                 if await _sleep_unless(stop, wait):
                     return
                 try:
-                    await in_daemon_thread(restart)
+                    await in_daemon_thread(restart, lane=name)
                 except Exception as exc:
                     wait = self.mark_down(name, f"restart failed: {_first_line(exc)}")
                     continue
@@ -151,11 +154,32 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-async def in_daemon_thread(fn: Callable[[], T]) -> T:
-    """Run blocking `fn` in a daemon thread: unlike the default executor, the event loop's shutdown
-    never waits for it (a stop request during a 30 s restart stays prompt)."""
+class _Lane:
+    """One long-lived daemon thread running blocking calls in order. A child process started by a
+    thread gets its parent-death signal (infra/process.py, PR_SET_PDEATHSIG) when *that thread*
+    ends, so a restarted server must be spawned by a thread that lives as long as the process."""
+
+    def __init__(self, name: str) -> None:
+        self.calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=f"directordeck-{name}", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self.calls.get()()
+
+
+_lanes: dict[str, _Lane] = {}
+_lanes_lock = threading.Lock()
+
+
+async def in_daemon_thread(fn: Callable[[], T], lane: str = "restarts") -> T:
+    """Run blocking `fn` on the long-lived daemon thread `lane`: unlike the default executor, the
+    event loop's shutdown never waits for it (a stop request during a 30 s restart stays prompt),
+    and children it starts are not signalled when a short-lived thread exits."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
+    with _lanes_lock:
+        runner = _lanes.get(lane) or _lanes.setdefault(lane, _Lane(lane))
 
     def settle(value: Any, error: BaseException | None) -> None:
         if future.done():
@@ -173,5 +197,5 @@ async def in_daemon_thread(fn: Callable[[], T]) -> T:
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(settle, value, error)
 
-    threading.Thread(target=run, name="directordeck-restart", daemon=True).start()
+    runner.calls.put(run)
     return await future

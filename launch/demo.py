@@ -16,13 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import shutil
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from temporalio.client import WorkflowFailureError, WorkflowHandle
@@ -292,20 +293,41 @@ def run_demo(settings: Settings, story: str, *, shots: int, as_json: bool) -> in
     except BadInputError as err:
         _say(f"error: {err.message} (code {err.code})")
         return 2
-    with _services(settings) as (database_url, temporal, ui_url, run_workers):
-        outcome, code = asyncio.run(_run_traced(settings, story, shots, database_url, temporal, run_workers))
-        if ui_url:
-            outcome["temporal_ui"] = (
-                f"{ui_url}/namespaces/{settings.temporal_namespace}/workflows/{outcome['workflow_id']}"
+    with _stdout_kept_for_the_result() as result_out:
+        with _services(settings) as (database_url, temporal, ui_url, run_workers):
+            outcome, code = asyncio.run(
+                _run_traced(settings, story, shots, database_url, temporal, run_workers)
             )
-    if as_json:
-        print(json.dumps(outcome))
-    elif code == 0:
+            if ui_url:
+                outcome["temporal_ui"] = (
+                    f"{ui_url}/namespaces/{settings.temporal_namespace}/workflows/{outcome['workflow_id']}"
+                )
+        if as_json:
+            print(json.dumps(outcome), file=result_out, flush=True)
+            return code
+        if code == 0:
+            print(outcome["video_path"], file=result_out, flush=True)
+    if code == 0:
         _say(f"done in {outcome['wall_s']}s: {outcome['shots']} shots, {outcome['duration_s']}s of video")
         _say(f"tasks: {outcome['tasks']}")
         if outcome.get("temporal_ui"):
             _say(f"Temporal UI: {outcome['temporal_ui']} (live while a stack runs: `directordeck up`)")
-        print(outcome["video_path"])
     else:
         _say(f"error: {outcome['error']['message']} (code {outcome['error']['code']})")
     return code
+
+
+@contextlib.contextmanager
+def _stdout_kept_for_the_result() -> Iterator[Any]:
+    """While the demo runs, file descriptor 1 points at stderr (the Temporal SDK core writes its
+    warnings, e.g. during an outage, straight to fd 1); the result goes to the real stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with os.fdopen(os.dup(saved), "w", closefd=True) as result_out:
+            yield result_out
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

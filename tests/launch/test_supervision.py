@@ -6,7 +6,7 @@ a SIGTERM during start-up could be ignored, two `up` on a fresh directory could 
 deleted the other's initdb), an attached `demo` printed a traceback on any outage and a story with
 invalid UTF-8 was a traceback.
 
-The two kill tests start a whole stack and run a 2-shot pipeline: marked `slow` (~1 min each).
+The two kill tests start a whole stack and run a 3-shot pipeline: marked `slow` (~1 min each).
 """
 
 from __future__ import annotations
@@ -133,13 +133,19 @@ def _kill_mid_pipeline(tmp_path: Path, component: str, match: Callable[[str], bo
         DIRECTORDECK_RECONCILE_GRACE_S="5",
         DIRECTORDECK_MIN_FREE_DISK_MB="0",
     )
+    began = time.monotonic()
     up = Up(env)
     demo = None
+
+    def mark(what: str) -> None:
+        print(f"{time.monotonic() - began:6.1f}s {what}")  # shown when the test fails
+
     try:
         up.wait_for("Ready.")
+        mark("up ready")
         demo = subprocess.Popen(
-            [*CLI, "demo", "a fox steals the moon", "--shots", "2", "--json"],
-            env=env,
+            [*CLI, "demo", "a fox steals the moon", "--shots", "3", "--json"],
+            env={**env, "PYTHONFAULTHANDLER": "1"},
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -152,12 +158,21 @@ def _kill_mid_pipeline(tmp_path: Path, component: str, match: Callable[[str], bo
             time.sleep(0.2)
         victim = up.child(match)
         victim.kill()  # SIGKILL mid-pipeline: what the OOM killer does
+        mark(f"{component} killed")
         up.wait_for(f"component {component} died")
         up.wait_for(f"component {component} restarted", timeout_s=60)
-        out, err = demo.communicate(timeout=150)
-        assert demo.returncode == 0, err[-3000:]
+        mark(f"{component} restarted")
+        try:
+            out, err = demo.communicate(timeout=150)
+        except subprocess.TimeoutExpired:
+            demo.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack to stderr
+            out, err = demo.communicate(timeout=30)
+            tail = f"{err[-6000:]}\n--- up:\n{up.output[-4000:]}"
+            raise AssertionError(f"demo did not finish:\n{tail}") from None
+        mark("demo finished")
+        assert demo.returncode == 0 and out.strip(), f"{out!r}\n{err[-3000:]}"
         result = json.loads(out)
-        assert result["status"] == "succeeded" and result["shots"] == 2, result
+        assert result["status"] == "succeeded" and result["shots"] == 3, result
         assert Path(result["video_path"]).stat().st_size > 0
 
         assert _query(env, "select count(*) from task where status in ('queued', 'running')") == [(0,)]
@@ -166,6 +181,7 @@ def _kill_mid_pipeline(tmp_path: Path, component: str, match: Callable[[str], bo
             assert time.monotonic() < deadline, f"orphan files stay: {orphans}"
             time.sleep(0.5)
         assert not list((data_dir / "storage").rglob(".tmp-*"))
+        mark("no orphans")
         status, body = _ready(env)
         assert status == 200, body
         assert body["checks"]["stack"]["components"][component]["restarts"] == 1
@@ -173,6 +189,7 @@ def _kill_mid_pipeline(tmp_path: Path, component: str, match: Callable[[str], bo
         if demo is not None and demo.poll() is None:
             demo.kill()
         code, _ = up.stop()
+        mark("up stopped")
     assert code == 0, up.output[-3000:]
     assert _none_left(tmp_path)
 
