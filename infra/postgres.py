@@ -84,12 +84,22 @@ class EmbeddedPostgres:
     def log_path(self) -> Path:
         return self.data_dir.parent / "postgres.log"
 
-    def initialise(self) -> None:
+    def initialise(self, attempts: int = 2) -> None:
         """initdb once; a data dir that already holds a cluster is reused as is. initdb writes into
         a fresh sibling folder renamed into place when complete, so an interrupted or failed initdb
-        never leaves a half cluster behind, and never deletes a folder it did not create."""
-        if (self.data_dir / "PG_VERSION").exists():
-            return
+        never leaves a half cluster behind, and never deletes a folder it did not create. A failed
+        initdb is tried once more in a new folder (a transient failure must not stop `up`)."""
+        for attempt in range(attempts):
+            if (self.data_dir / "PG_VERSION").exists():
+                return
+            try:
+                self._initdb()
+                return
+            except StackError:
+                if attempt + 1 == attempts:
+                    raise
+
+    def _initdb(self) -> None:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = self.data_dir.with_name(f".{self.data_dir.name}.initdb-{os.getpid()}-{time.time_ns()}")
         staging.mkdir()
