@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from datetime import timedelta
 from typing import Any
 
@@ -182,6 +182,7 @@ def create_app(
     storage: Storage | None = None,
     config: ApiConfig | None = None,
     background: bool = True,
+    stack_health: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     check_registry()  # a half-added Action DSL verb must not serve requests
@@ -289,9 +290,12 @@ def create_app(
 
     @app.get("/ready", tags=["ops"], responses={503: {"description": "a dependency is down (see checks)"}})
     async def ready(request: Request) -> Response:
-        """Readiness: the ledger answers, Temporal answers, the disk guard has room. 200 when all
-        hold, else 503 `not_ready` with each check's state (a load balancer stops sending work)."""
+        """Readiness: the ledger answers, Temporal answers, the disk guard has room (under `up`, also
+        every supervised component is up). 200 when all hold, else 503 `not_ready` with each
+        check's state (a load balancer stops sending work)."""
         checks = await readiness(services)
+        if stack_health is not None:  # `up`: the supervisor's view (a component down or restarting)
+            checks["stack"] = stack_health()
         ok = all(c["ok"] for c in checks.values())
         body = {"status": "ready" if ok else "not_ready", "checks": checks}
         if not ok:

@@ -12,6 +12,10 @@ Series (all prefixed `directordeck_`):
   `task_queue_pollers{...}` — polled from Temporal's DescribeTaskQueue (with stats) by
   `BacklogPoller`; autoscaling a pool's Deployment reads the backlog series.
 - `provider_call_seconds{call,outcome}` — every `infra.telemetry.provider_span`.
+- `component_up{component}` (gauge, 1/0) and `component_restarts_total{component}` — what `up`'s
+  supervisor (infra/supervisor.py) watches: postgres, temporal, api, worker pools.
+- `tasks_settled_total{status}` — task rows the reconciler (services/reconcile.py) settled;
+  `janitor_removed_total{what}` (orphan, temp, evicted) — files infra/janitor.py removed.
 Temporal's own SDK metrics (workflow/activity task latencies, slots, poll counts…) are served by the
 SDK core on a separate port: `temporal_runtime(port)` builds the Runtime to pass to Client.connect.
 """
@@ -94,6 +98,30 @@ QUEUE_POLLERS = Gauge(
     "directordeck_task_queue_pollers",
     "Workers that polled the task queue recently.",
     ["pool", "task_queue", "kind"],
+    registry=REGISTRY,
+)
+COMPONENT_UP = Gauge(
+    "directordeck_component_up",
+    "1 while a supervised component of `up` runs, 0 while it is down or restarting.",
+    ["component"],
+    registry=REGISTRY,
+)
+COMPONENT_RESTARTS = Counter(
+    "directordeck_component_restarts_total",
+    "Times `up`'s supervisor restarted a component that died.",
+    ["component"],
+    registry=REGISTRY,
+)
+TASKS_SETTLED = Counter(
+    "directordeck_tasks_settled_total",
+    "Task rows the reconciler settled because their workflow had closed without recording it.",
+    ["status"],
+    registry=REGISTRY,
+)
+JANITOR_REMOVED = Counter(
+    "directordeck_janitor_removed_total",
+    "Files the janitor removed: orphan (no asset row), temp (left by a killed render), evicted (cache LRU).",
+    ["what"],
     registry=REGISTRY,
 )
 BACKLOG_POLL_ERRORS = Counter(

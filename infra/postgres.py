@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from infra.errors import StackError
-from infra.process import die_with_parent
+from infra.process import die_with_parent, starting_a_child
 
 _PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
 
@@ -84,29 +84,50 @@ class EmbeddedPostgres:
     def log_path(self) -> Path:
         return self.data_dir.parent / "postgres.log"
 
-    def initialise(self) -> None:
-        """initdb once; a data dir that already holds a cluster is reused as is."""
-        if (self.data_dir / "PG_VERSION").exists():
-            return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        _prepare_for_system_user(self.data_dir)
-        cmd = [
-            str(_bin_dir() / "initdb"),
-            "-D",
-            str(self.data_dir),
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-            "-U",
-            "postgres",
-        ]
-        result = subprocess.run(cmd, capture_output=True, text=True, user=_run_as(), check=False)
-        if result.returncode != 0:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            raise StackError(
-                f"initdb failed in {self.data_dir}: {result.stderr.strip().splitlines()[-1:]}",
-                fix="check that the data directory is on a local, writable filesystem",
-            )
+    def initialise(self, attempts: int = 2) -> None:
+        """initdb once; a data dir that already holds a cluster is reused as is. initdb writes into
+        a fresh sibling folder renamed into place when complete, so an interrupted or failed initdb
+        never leaves a half cluster behind, and never deletes a folder it did not create. A failed
+        initdb is tried once more in a new folder (a transient failure must not stop `up`)."""
+        for attempt in range(attempts):
+            if (self.data_dir / "PG_VERSION").exists():
+                return
+            try:
+                self._initdb()
+                return
+            except StackError:
+                if attempt + 1 == attempts:
+                    raise
+
+    def _initdb(self) -> None:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.data_dir.with_name(f".{self.data_dir.name}.initdb-{os.getpid()}-{time.time_ns()}")
+        staging.mkdir()
+        try:
+            _prepare_for_system_user(staging)
+            cmd = [
+                str(_bin_dir() / "initdb"),
+                "-D",
+                str(staging),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                "postgres",
+            ]
+            result = subprocess.run(cmd, capture_output=True, text=True, user=_run_as(), check=False)
+            if result.returncode != 0:
+                lines = [ln.strip() for ln in result.stderr.strip().splitlines() if ln.strip()]
+                why = " | ".join(ln for ln in lines if "remove" not in ln and "removing" not in ln)[-400:]
+                raise StackError(
+                    f"initdb failed in {self.data_dir}: {why.strip()}",
+                    fix="check that the data directory is on a local, writable filesystem",
+                )
+            with contextlib.suppress(FileNotFoundError, OSError):
+                self.data_dir.rmdir()  # an empty folder left by an older version; never a full one
+            os.rename(staging, self.data_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def start(self, timeout_s: float = 30.0) -> None:
         self.initialise()
@@ -137,14 +158,15 @@ class EmbeddedPostgres:
             "-c",
             "fsync=on",
         ]
-        self.process = subprocess.Popen(
-            cmd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            user=_run_as(),
-            process_group=0,  # Ctrl-C reaches the supervisor, which stops us in order
-            preexec_fn=die_with_parent,
-        )
+        with starting_a_child():
+            self.process = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                user=_run_as(),
+                process_group=0,  # Ctrl-C reaches the supervisor, which stops us in order
+                preexec_fn=die_with_parent,
+            )
         log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

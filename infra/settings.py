@@ -111,6 +111,16 @@ class Settings(BaseSettings):
     pool_concurrency_gpu_video: int = 1
     pool_concurrency_tts: int = 2
     shot_concurrency: int = 4
+    # self-healing (services/reconcile.py, infra/janitor.py; run by the process running the cpu pool)
+    maintenance_interval_s: float = Field(default=60.0, gt=0)  # how often rows, files and caches are swept
+    reconcile_grace_s: float = Field(default=60.0, ge=0)  # a row this fresh with no workflow is left alone
+    janitor_grace_s: float = Field(
+        default=3600.0, ge=0
+    )  # stored files with no asset row younger than this stay
+    janitor_temp_grace_s: float = Field(
+        default=3600.0, ge=0
+    )  # temp files / cache entries used this recently stay
+    cache_max_mb: int = Field(default=4096, ge=0)  # each cache (compose segments, S3 copies); 0: unbounded
 
     # --- observability -----------------------------------------------------------------
     otel_exporter: Literal["none", "console", "otlp"] = "none"

@@ -1,21 +1,26 @@
 """The embedded stack: PostgreSQL + Temporal dev server + migrations + workers + API in one tree.
 
 Rules: pre-flight checks run before anything starts, so a bad port, data directory or remote URL
-fails with one line naming the fix and leaves nothing running; children die with their parent
-(PDEATHSIG) and are stopped in reverse order on Ctrl-C/SIGTERM; all state lives in the data
-directory, so a second `up` sees the same ledger and the same workflows.
+fails with one line naming the fix and leaves nothing running; the data directory is locked
+(`up.lock`, an flock the kernel drops when the process dies) for as long as the stack runs, so a
+second `up` (or a `demo` starting its own stack) fails with `stack_locked` instead of racing the
+first one's initdb; the API port is bound and listening from the checks on (handed to the server
+later), so no other program can take it in between; children die with their parent (PDEATHSIG)
+and are stopped in reverse order on Ctrl-C/SIGTERM; all state lives in the data directory, so a
+second `up` sees the same ledger and the same workflows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -29,6 +34,7 @@ from infra.settings import Settings
 from infra.temporal_server import TemporalDevServer, port_in_use
 
 STATE_FILE = "stack.json"
+LOCK_FILE = "up.lock"
 
 
 @dataclass
@@ -59,6 +65,55 @@ def check_port_free(port: int, what: str, variable: str) -> None:
             f"port {port} ({what}) is already in use",
             fix=f"stop the program using it, or set {variable} to a free port",
         )
+
+
+def reserve_port(host: str, port: int, what: str, variable: str) -> socket.socket:
+    """Bind and listen on `port` now, so it stays ours until the server is handed the socket."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise StackError(
+            f"port {port} ({what}) is already in use",
+            fix=f"stop the program using it, or set {variable} to a free port",
+            code="port_in_use",
+        ) from exc
+    sock.set_inheritable(False)
+    return sock
+
+
+class DataDirLock:
+    """An exclusive flock on `<data dir>/up.lock`, held while a stack runs on that directory."""
+
+    def __init__(self, data_path: Path) -> None:
+        self.path = data_path / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise StackError(
+                f"another DirectorDeck stack (pid {holder}) is starting or running on {self.path.parent}",
+                fix="use that stack, stop it, or set DIRECTORDECK_DATA_DIR to another folder",
+                code="stack_locked",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
 
 def check_database_reachable(url: str) -> None:
@@ -101,17 +156,36 @@ def read_running_stack(settings: Settings) -> Endpoints | None:
 class EmbeddedServices:
     """Starts what is not configured remotely; stops only what it started."""
 
-    def __init__(self, settings: Settings, *, api: bool = True, ui: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        api: bool = True,
+        ui: bool = True,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.api = api
         self.ui = ui
+        self.say = say or (lambda _line: None)
         self.postgres: EmbeddedPostgres | None = None
         self.temporal: TemporalDevServer | None = None
         self.endpoints: Endpoints | None = None
+        self.api_socket: socket.socket | None = None  # listening since the checks (`api=True`)
+        self.lock = DataDirLock(settings.data_path)
 
     def preflight(self) -> None:
         s = self.settings
         check_data_dir(s.data_path)
+        self.lock.acquire()
+        try:
+            self._checks()
+        except BaseException:
+            self.release()
+            raise
+
+    def _checks(self) -> None:
+        s = self.settings
         running = read_running_stack(s)
         if running is not None:
             raise StackError(
@@ -129,18 +203,20 @@ class EmbeddedServices:
             if self.ui:
                 check_port_free(s.temporal_ui_port, "Temporal Web UI", "DIRECTORDECK_TEMPORAL_UI_PORT")
         if self.api:
-            check_port_free(s.api_port, "API", "DIRECTORDECK_API_PORT")
+            self.api_socket = reserve_port(s.api_host, s.api_port, "API", "DIRECTORDECK_API_PORT")
 
     def start(self) -> Endpoints:
         self.preflight()
         s = self.settings
         try:
+            self.say(f"  checks       passed; {s.data_path} locked")
             if s.database_url:
                 database_url = sqlalchemy_url(s.database_url)
             else:
                 self.postgres = EmbeddedPostgres(s.pg_data_path, s.pg_port)
                 self.postgres.start()
                 database_url = self.postgres.url()
+                self.say(f"  PostgreSQL   127.0.0.1:{s.pg_port}")
             if s.temporal_address:
                 temporal_address, ui_url = s.temporal_address, None
             else:
@@ -154,9 +230,11 @@ class EmbeddedServices:
                 self.temporal.start()
                 temporal_address = self.temporal.address
                 ui_url = s.temporal_ui_url if self.ui else None
+                self.say(f"  Temporal     {temporal_address}")
             from migrations.apply import upgrade
 
             upgrade(database_url)
+            self.say("  migrations   applied")
         except BaseException:
             self.stop()
             raise
@@ -176,6 +254,22 @@ class EmbeddedServices:
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
+        self.release()
+
+    def kill(self) -> None:
+        """Last resort of a stop that overran its time: SIGKILL the children, release the lock."""
+        for server in (self.temporal, self.postgres):
+            proc = server.process if server is not None else None
+            if proc is not None and proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    proc.kill()
+        self.release()
+
+    def release(self) -> None:
+        if self.api_socket is not None:
+            self.api_socket.close()
+            self.api_socket = None
+        self.lock.release()
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Endpoints]:

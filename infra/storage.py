@@ -3,11 +3,13 @@
 Rules: a key is `<kind>/<sha256[:2]>/<sha256><ext>`, derived from the bytes, so writing the same
 content twice is a no-op and a retried activity never makes a second object; a key can never
 escape its root (absolute paths, `..`, backslashes and NULs are rejected before any I/O); writes
-are atomic (temp file + rename).
+are atomic (temp file + rename); storing bytes that are already there refreshes the file's time
+(the janitor collects only files no asset row uses *and* older than its grace period).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -66,6 +68,13 @@ class Storage(Protocol):
     def presigned_url(self, key: str, expires_s: int = 3600) -> str | None: ...
 
 
+def _touch(path: Path) -> None:
+    """Stored again: the file is new to the janitor's grace period (infra/janitor.py), so it cannot
+    be collected as an orphan between this put and the commit of its asset row."""
+    with contextlib.suppress(FileNotFoundError):
+        os.utime(path)
+
+
 class FileSystemStorage:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -91,6 +100,8 @@ class FileSystemStorage:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)  # no half-written file stays behind (disk full...)
                 raise
+        else:
+            _touch(target)
         return StoredObject(key, sha, target.stat().st_size)
 
     def put_bytes(self, data: bytes, *, kind: str, ext: str) -> StoredObject:
@@ -107,6 +118,8 @@ class FileSystemStorage:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+        else:
+            _touch(target)
         return StoredObject(key, sha, len(data))
 
     def local_path(self, key: str) -> Path:

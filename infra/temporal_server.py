@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.errors import StackError
-from infra.process import die_with_parent
+from infra.process import die_with_parent, starting_a_child
 from infra.search_attributes import dev_server_args
 
 
@@ -77,7 +77,7 @@ class TemporalDevServer:
         ]
         cmd += ["--headless"] if self.headless else ["--ui-port", str(self.ui_port), "--ui-ip", "127.0.0.1"]
         log_path = self.log_file or self.db_file.with_suffix(".log")
-        with open(log_path, "ab") as log:
+        with open(log_path, "ab") as log, starting_a_child():
             self.process = subprocess.Popen(
                 cmd,
                 stdout=log,

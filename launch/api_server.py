@@ -43,7 +43,13 @@ def app() -> Any:
     return create_app(settings)
 
 
-def command(settings: Settings, workers: int) -> list[str]:
+def command(settings: Settings, workers: int, fd: int | None = None) -> list[str]:
+    """uvicorn on the API port, or on an inherited listening socket (`fd`: `up` bound it at its checks)."""
+    where = (
+        ["--fd", str(fd)]
+        if fd is not None
+        else ["--host", settings.api_host, "--port", str(settings.api_port)]
+    )
     return [
         sys.executable,
         "-m",
@@ -52,10 +58,7 @@ def command(settings: Settings, workers: int) -> list[str]:
         "--factory",
         "--workers",
         str(workers),
-        "--host",
-        settings.api_host,
-        "--port",
-        str(settings.api_port),
+        *where,
         "--log-level",
         "warning",
         "--no-access-log",
@@ -67,8 +70,16 @@ def command(settings: Settings, workers: int) -> list[str]:
 class ApiProcess:
     """`uvicorn --workers N` for this stack's ledger and Temporal server, started and stopped by `up`."""
 
-    def __init__(self, settings: Settings, database_url: str, temporal_address: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database_url: str,
+        temporal_address: str,
+        *,
+        sock: socket.socket | None = None,
+    ) -> None:
         self.settings = settings
+        self.sock = sock
         self.workers = settings.api_workers
         self.metrics_dir = settings.data_path / "run" / f"api-metrics-{os.getpid()}"
         self.env = {
@@ -82,11 +93,13 @@ class ApiProcess:
     def start(self, *, ready_timeout_s: float = 60.0) -> None:
         shutil.rmtree(self.metrics_dir, ignore_errors=True)
         self.metrics_dir.mkdir(parents=True)
+        fd = self.sock.fileno() if self.sock is not None else None
         self.proc = subprocess.Popen(
-            command(self.settings, self.workers),
+            command(self.settings, self.workers, fd),
             env=self.env,
             cwd=Path.cwd(),
             preexec_fn=die_with_parent,
+            pass_fds=(fd,) if fd is not None else (),
         )
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:

@@ -1,12 +1,15 @@
 """`directordeck` — the one console script.
 
-Rule: every failure a person can fix prints one line (`error: <problem> — fix: <fix>`) and exits
-non-zero; nothing started by a failed command is left running.
+Rule: every failure prints one line (`error: <code>: <problem> — fix: <fix>`) and exits non-zero
+(an unexpected one too: `unexpected_error`, the traceback only with DIRECTORDECK_TRACEBACK=1);
+arguments that are not valid UTF-8 are refused first (`argument_not_utf8`); nothing started by a
+failed command is left running.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -273,7 +276,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _not_utf8(argv: list[str]) -> int | None:
+    """Index of the first argument that is not valid UTF-8 (Python keeps such bytes as surrogates)."""
+    for i, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return i
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    bad = _not_utf8(argv)
+    if bad is not None:
+        what = (
+            "the story"
+            if argv[:1] == ["demo"] and bad > 0 and not argv[bad].startswith("-")
+            else "an argument"
+        )
+        print(
+            f"error: argument_not_utf8: {what} (argument {bad + 1}) is not valid UTF-8 text"
+            " — fix: pass UTF-8 text (e.g. convert the file with iconv -t UTF-8)",
+            file=sys.stderr,
+        )
+        return 2
     args = build_parser().parse_args(argv)
     try:
         from infra.logging import configure_logging
@@ -289,6 +316,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # one line, never a traceback (DIRECTORDECK_TRACEBACK=1 shows it)
+        if os.environ.get("DIRECTORDECK_TRACEBACK"):
+            raise
+        code = getattr(exc, "code", None)
+        code = code if isinstance(code, str) and code else "unexpected_error"
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        print(
+            f"error: {code}: {type(exc).__name__}: {message}"
+            " — fix: see the log; DIRECTORDECK_TRACEBACK=1 prints the traceback",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ embedded stack itself and stops what it started; progress goes to stderr, the re
 one JSON object with --json) to stdout; a failure prints its stable code and exits non-zero. The
 finished cut has background music (offline synthesis in a mood from the story, ducked under the
 narration): the pipeline is asked for it (`compose_music`) and its compose makes the track; if
-the music fails, the cut keeps the narration only and the demo says why.
+the music fails, the cut keeps the narration only and the demo says why. Attached to a stack, an
+outage (PostgreSQL or Temporal restarting under `up`) is waited out — one line says so, one line
+says it is back — and following the workflow resumes; after STACK_WAIT_S it ends with one line
+(`stack_unavailable`).
 """
 
 from __future__ import annotations
@@ -13,16 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from temporalio.client import WorkflowFailureError
+from sqlalchemy.exc import DBAPIError
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.service import RPCError
 
 from activities.contracts import ComposeResult
+from infra.errors import StackError
 from infra.queues import Queues
 from infra.search_attributes import start_options
 from infra.search_attributes import ui_url as ui_link
@@ -34,6 +42,7 @@ from workflows.contracts import PipelineInput, PipelineProgress, PipelineResult
 from workflows.project_pipeline import ProjectPipelineWorkflow, pipeline_workflow_id
 
 DEMO_OWNER = "demo"
+T = TypeVar("T")
 
 
 def _say(message: str) -> None:
@@ -55,6 +64,76 @@ def _services(settings: Settings) -> Iterator[tuple[str, str, str | None, bool]]
         with services.running() as endpoints:
             yield endpoints.database_url, endpoints.temporal_address, endpoints.temporal_ui_url, True
         _say("stopped the embedded stack")
+
+
+STACK_WAIT_S = 600.0  # how long an attached demo waits for the stack to come back
+_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (RPCError, OSError, DBAPIError)
+
+
+class _Outage:
+    """Says once that the stack is gone, once that it is back, and gives up after STACK_WAIT_S."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.since: float | None = None
+
+    def hit(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            _say(f"the stack is unreachable ({first}); waiting for it to come back to {self.what}…")
+        elif now - self.since > STACK_WAIT_S:
+            raise StackError(
+                f"the stack did not come back within {STACK_WAIT_S:.0f}s (trying to {self.what})",
+                fix="check `directordeck up` (its log says what died); the workflow keeps its state",
+                code="stack_unavailable",
+            ) from exc
+
+    def cleared(self) -> None:
+        if self.since is not None:
+            _say(f"the stack is back after {time.monotonic() - self.since:.0f}s; resuming")
+            self.since = None
+
+
+async def _across_outages(what: str, fn: Callable[[], T]) -> T:
+    """Run blocking ledger work `fn`, waiting out a database outage (`up` restarts PostgreSQL)."""
+    outage = _Outage(what)
+    while True:
+        try:
+            value = await asyncio.to_thread(fn)
+        except _OUTAGE_ERRORS as exc:
+            outage.hit(exc)
+            await asyncio.sleep(1.0)
+            continue
+        outage.cleared()
+        return value
+
+
+async def _follow(handle: WorkflowHandle, started: float) -> PipelineResult:
+    """The pipeline's result, printing its progress; a Temporal outage (the server restarting) is
+    waited out and following resumes where it was (the workflow itself never stopped)."""
+    outage = _Outage(f"follow workflow {handle.id}")
+    last = ""
+    while True:
+        result_task = asyncio.create_task(handle.result())
+        while not result_task.done():
+            await asyncio.wait({result_task}, timeout=1.0)
+            with contextlib.suppress(Exception):
+                line = _progress_line(await handle.query(ProjectPipelineWorkflow.progress))
+                if line != last:
+                    _say(f"{time.monotonic() - started:6.1f}s {line}")
+                    last = line
+        try:
+            result: PipelineResult = result_task.result()
+        except WorkflowFailureError:
+            raise
+        except _OUTAGE_ERRORS as exc:
+            outage.hit(exc)
+            await asyncio.sleep(1.0)
+            continue
+        outage.cleared()
+        return result
 
 
 def _progress_line(p: PipelineProgress) -> str:
@@ -83,11 +162,19 @@ async def _run(
     from workers.pools import run_pools
 
     client = await connect(settings, temporal)
-    with unit_of_work(database_url) as session:
-        workspace = workspace_repo.create(
-            session, owner_id=DEMO_OWNER, type="narrative_project", title=story[:80], meta={"source": "demo"}
-        )
-        workspace_id = str(workspace.id)
+
+    def create_workspace() -> str:
+        with unit_of_work(database_url) as session:
+            workspace = workspace_repo.create(
+                session,
+                owner_id=DEMO_OWNER,
+                type="narrative_project",
+                title=story[:80],
+                meta={"source": "demo"},
+            )
+            return str(workspace.id)
+
+    workspace_id = await _across_outages("create the workspace", create_workspace)
     workflow_id = pipeline_workflow_id(workspace_id)
     acts = PipelineActivities.from_settings(settings, database_url)
     chosen = acts.providers
@@ -124,17 +211,8 @@ async def _run(
             ),
         )
         _say(f"workflow {workflow_id} started")
-        result_task = asyncio.create_task(handle.result())
-        last = ""
-        while not result_task.done():
-            await asyncio.wait({result_task}, timeout=1.0)
-            with contextlib.suppress(Exception):
-                line = _progress_line(await handle.query(ProjectPipelineWorkflow.progress))
-                if line != last:
-                    _say(f"{time.monotonic() - started:6.1f}s {line}")
-                    last = line
         try:
-            result: PipelineResult = result_task.result()
+            result: PipelineResult = await _follow(handle, started)
         except WorkflowFailureError as err:
             from workflows.common import failure_code
 
@@ -144,7 +222,9 @@ async def _run(
         else:
             assert result.compose is not None
             composed = result.compose
-            _report_music(database_url, workspace_id, composed, outcome)
+            await _across_outages(
+                "read the music", lambda: _report_music(database_url, workspace_id, composed, outcome)
+            )
             path = acts.storage.local_path(composed.asset_key)
             export = settings.data_path / "exports" / _export_name(result.title, workspace_id)
             export.parent.mkdir(parents=True, exist_ok=True)
@@ -160,8 +240,12 @@ async def _run(
         stop.set()
         if workers is not None:
             await workers
-    with unit_of_work(database_url) as session:
-        counts = task_repo.count_by_status(session, workspace_id)
+
+    def count() -> dict[str, int]:
+        with unit_of_work(database_url) as session:
+            return task_repo.count_by_status(session, workspace_id)
+
+    counts = await _across_outages("read the task counts", count)
     outcome["tasks"] = {s: counts.get(s, 0) for s in ("succeeded", "failed", "canceled")}
     outcome["wall_s"] = round(time.monotonic() - started, 2)
     return outcome, code
@@ -224,25 +308,44 @@ def run_demo(settings: Settings, story: str, *, shots: int, as_json: bool) -> in
     except BadInputError as err:
         _say(f"error: {err.message} (code {err.code})")
         return 2
-    with _services(settings) as (database_url, temporal, ui_url, run_workers):
-        outcome, code = asyncio.run(_run_traced(settings, story, shots, database_url, temporal, run_workers))
-        if ui_url:
-            outcome["temporal_ui"] = (
-                f"{ui_url}/namespaces/{settings.temporal_namespace}/workflows/{outcome['workflow_id']}"
+    with _stdout_kept_for_the_result() as result_out:
+        with _services(settings) as (database_url, temporal, ui_url, run_workers):
+            outcome, code = asyncio.run(
+                _run_traced(settings, story, shots, database_url, temporal, run_workers)
             )
-            namespace = settings.temporal_namespace
-            outcome["temporal_ui_workspace"] = ui_link(ui_url, namespace, outcome["workspace_id"])
-    outcome["studio_url"] = studio_url(settings, outcome["workspace_id"])
-    if as_json:
-        print(json.dumps(outcome))
-    elif code == 0:
+            if ui_url:
+                namespace = settings.temporal_namespace
+                outcome["temporal_ui"] = f"{ui_url}/namespaces/{namespace}/workflows/{outcome['workflow_id']}"
+                outcome["temporal_ui_workspace"] = ui_link(ui_url, namespace, outcome["workspace_id"])
+        outcome["studio_url"] = studio_url(settings, outcome["workspace_id"])
+        if as_json:
+            print(json.dumps(outcome), file=result_out, flush=True)
+            return code
+        if code == 0:
+            print(outcome["video_path"], file=result_out, flush=True)
+    if code == 0:
         _say(f"done in {outcome['wall_s']}s: {outcome['shots']} shots, {outcome['duration_s']}s of video")
         _say(f"tasks: {outcome['tasks']}")
         if outcome.get("temporal_ui"):
             _say(f"Temporal UI: {outcome['temporal_ui']} (live while a stack runs: `directordeck up`)")
             _say(f"every workflow of this workspace: {outcome['temporal_ui_workspace']}")
         _say(f"Studio: {outcome['studio_url']} (with `directordeck up` running)")
-        print(outcome["video_path"])
     else:
         _say(f"error: {outcome['error']['message']} (code {outcome['error']['code']})")
     return code
+
+
+@contextlib.contextmanager
+def _stdout_kept_for_the_result() -> Iterator[Any]:
+    """While the demo runs, file descriptor 1 points at stderr (the Temporal SDK core writes its
+    warnings, e.g. during an outage, straight to fd 1); the result goes to the real stdout."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with os.fdopen(os.dup(saved), "w", closefd=True) as result_out:
+            yield result_out
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

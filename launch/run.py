@@ -1,98 +1,212 @@
-"""Long-running commands: `up` (the whole embedded stack) and `worker --pool NAME`."""
+"""Long-running commands: `up` (the whole embedded stack) and `worker --pool NAME`.
+
+Rules: `up` supervises what it runs (infra/supervisor.py): PostgreSQL, the Temporal dev server, the
+API, each worker pool and the maintenance loop are restarted with backoff when they die, and
+reported by a log line, `directordeck_component_*` metrics and the `stack` check of `/ready`.
+SIGINT/SIGTERM end `up` within STOP_DEADLINE_S whatever state start-up is in (see `_Stopper`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
 
 from infra.errors import StackError
+from infra.process import interrupt_or_hold
 from infra.settings import Settings
 from infra.stack import EmbeddedServices, Endpoints, install_stop_signals, read_running_stack
 from infra.temporal_client import connect
 
+STOP_DEADLINE_S = 40.0  # a stop request ends `up` within this, whatever it was doing
 
-async def _serve(settings: Settings, endpoints: Endpoints) -> None:
+
+class _StopRequested(BaseException):
+    """Raised in the main thread by SIGINT/SIGTERM while `up` is still starting (no event loop)."""
+
+
+class _Stopper:
+    """SIGINT/SIGTERM handling of `up`, from the first line on. The first signal asks to stop: while
+    starting, it raises `_StopRequested` (whatever is half started is stopped by the unwinding);
+    once serving, it sets the loop's stop event. Either way a watchdog thread SIGKILLs the children
+    and exits if the orderly stop overruns STOP_DEADLINE_S; a second signal does that at once."""
+
+    def __init__(self, services: EmbeddedServices, deadline_s: float = STOP_DEADLINE_S) -> None:
+        self.services = services
+        self.deadline_s = deadline_s
+        self.requested = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop: asyncio.Event | None = None
+        self.final = False  # the orderly stop runs: a first signal lets it finish (watchdog armed)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+
+    def serving(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        self.loop, self.stop = loop, stop
+        if self.requested.is_set():
+            stop.set()
+
+    def stopping(self) -> None:
+        self.loop = self.stop = None
+        self.final = True
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.requested.is_set():
+            self._force(f"second {signal.Signals(signum).name}")
+        self.requested.set()
+        threading.Thread(target=self._watchdog, name="directordeck-stop-watchdog", daemon=True).start()
+        if self.loop is not None and self.stop is not None:
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self.stop.set)
+            return
+        if not self.final:
+            interrupt_or_hold(_raise_stop)  # never between forking a child and recording it
+
+    def _watchdog(self) -> None:
+        time.sleep(self.deadline_s)
+        self._force(f"the stop took longer than {self.deadline_s:.0f}s")
+
+    def _force(self, why: str) -> None:
+        print(f"error: stop_forced: {why}; children killed — fix: none needed", file=sys.stderr, flush=True)
+        self.services.kill()
+        os._exit(1)
+
+
+def _raise_stop() -> None:
+    raise _StopRequested
+
+
+async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopper) -> None:
     import uvicorn
 
     from activities.pipeline import PipelineActivities
     from api.main import create_app
-    from infra.queues import POOLS
+    from infra.metrics import BacklogPoller, register_ledger_collector
+    from infra.queues import POOLS, Queues
+    from infra.supervisor import Supervisor
+    from workers.maintenance import maintain
     from workers.pools import run_pools
 
+    endpoints = services.endpoints
+    assert endpoints is not None and services.api_socket is not None
     stop = asyncio.Event()
-    install_stop_signals(stop)
+    stopper.serving(asyncio.get_running_loop(), stop)
+    supervisor = Supervisor()
     client = await connect(settings, endpoints.temporal_address)
     acts = PipelineActivities.from_settings(settings, endpoints.database_url)
-    workers = asyncio.create_task(run_pools(client, POOLS, acts, settings, stop))
-    from infra.metrics import BacklogPoller, register_ledger_collector
-    from infra.queues import Queues
-
     register_ledger_collector(endpoints.database_url)  # tasks / durations / GPU seconds at /metrics
-    backlog = asyncio.create_task(
-        BacklogPoller.for_queues(client, Queues.prefixed(settings.task_queue_prefix)).run(stop)
+    app = create_app(
+        settings, database_url=endpoints.database_url, temporal_client=client, stack_health=supervisor.health
     )
-    if settings.api_workers > 1:
-        await _serve_api_process(settings, endpoints, stop, workers, backlog)
-        return
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, database_url=endpoints.database_url, temporal_client=client),
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level="warning",
-            log_config=None,  # uvicorn's records go through configure_logging's JSON handler
+    servers: list[uvicorn.Server] = []
+    api_started = asyncio.Event()
+
+    async def serve_api_in_process() -> None:
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                log_config=None,  # uvicorn's records go through configure_logging's JSON handler
+            )
         )
-    )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    api = asyncio.create_task(server.serve())
-    while not server.started and not api.done():
-        await asyncio.sleep(0.05)
-    if api.done():
-        stop.set()
-        await workers
-        raise StackError(f"the API could not start on {endpoints.api_url}", fix="see the log above")
-    _print_ready(settings, endpoints)
-    await asyncio.wait([workers, api, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-    stop.set()
-    server.should_exit = True
-    await asyncio.gather(workers, api, backlog, return_exceptions=True)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        servers[:] = [server]
+        assert services.api_socket is not None
+        watcher = asyncio.create_task(_flag_when_started(server, api_started))
+        try:
+            await server.serve(sockets=[services.api_socket.dup()])  # the port is ours since the checks
+        finally:
+            watcher.cancel()
 
+    async def serve_api_processes() -> None:  # DIRECTORDECK_API_WORKERS > 1
+        await _serve_api_processes(settings, services, stop, api_started)
 
-async def _serve_api_process(
-    settings: Settings,
-    endpoints: Endpoints,
-    stop: asyncio.Event,
-    workers: asyncio.Task[None],
-    backlog: asyncio.Task[None],
-) -> None:
-    """The API as `uvicorn --workers N` (launch/api_server.py); this process keeps the worker
-    pools, and serves their own series (queue backlog, provider calls) on DIRECTORDECK_METRICS_PORT."""
-    from launch.api_server import ApiProcess
-
-    api = ApiProcess(settings, endpoints.database_url, endpoints.temporal_address)
-    try:
-        await asyncio.to_thread(api.start)
-    except StackError:
-        stop.set()
-        await asyncio.gather(workers, backlog, return_exceptions=True)
-        raise
-    if settings.metrics_port:
+    serve_api = serve_api_in_process if settings.api_workers <= 1 else serve_api_processes
+    if settings.api_workers > 1 and settings.metrics_port:
         from infra.metrics import start_metrics_server
 
-        start_metrics_server(settings.metrics_port)
-    print(f"  API          {settings.api_workers} worker processes", flush=True)
-    _print_ready(settings, endpoints)
+        start_metrics_server(settings.metrics_port)  # the pools' own series; the API sums its workers
+    tasks = [
+        asyncio.create_task(supervisor.keep_running("api", serve_api, stop)),
+        *(
+            asyncio.create_task(
+                supervisor.keep_running(
+                    f"worker:{pool}", lambda pool=pool: run_pools(client, [pool], acts, settings, stop), stop
+                )
+            )
+            for pool in POOLS
+        ),
+        asyncio.create_task(
+            supervisor.keep_running("maintenance", lambda: maintain(client, acts, settings, stop), stop)
+        ),
+        asyncio.create_task(
+            BacklogPoller.for_queues(client, Queues.prefixed(settings.task_queue_prefix)).run(stop)
+        ),
+    ]
+    if services.postgres is not None:
+        pg = services.postgres
+        tasks.append(
+            asyncio.create_task(
+                supervisor.watch_process(
+                    "postgres", lambda: pg.process is not None and pg.process.poll() is None, pg.start, stop
+                )
+            )
+        )
+    if services.temporal is not None:
+        tp = services.temporal
+        tasks.append(
+            asyncio.create_task(
+                supervisor.watch_process(
+                    "temporal", lambda: tp.process is not None and tp.process.poll() is None, tp.start, stop
+                )
+            )
+        )
+    waiting = asyncio.create_task(stop.wait())
+    await asyncio.wait(
+        [asyncio.create_task(api_started.wait()), waiting], return_when=asyncio.FIRST_COMPLETED
+    )
+    if api_started.is_set():
+        _print_ready(settings, endpoints)
+    await stop.wait()
+    for server in servers:
+        server.should_exit = True
+    _, pending = await asyncio.wait(tasks, timeout=STOP_DEADLINE_S / 2)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _flag_when_started(server: Any, started: asyncio.Event) -> None:
+    while not server.started:
+        await asyncio.sleep(0.05)
+    started.set()
+
+
+async def _serve_api_processes(
+    settings: Settings, services: Any, stop: asyncio.Event, started: asyncio.Event
+) -> None:
+    """The API as `uvicorn --workers N` on the socket `up` bound at its checks (launch/api_server.py);
+    this process keeps the worker pools and serves their own series on DIRECTORDECK_METRICS_PORT.
+    Returns (and so is restarted by the supervisor) when the API process exits on its own."""
+    from launch.api_server import ApiProcess
+
+    endpoints = services.endpoints
+    api = ApiProcess(settings, endpoints.database_url, endpoints.temporal_address, sock=services.api_socket)
+    await asyncio.to_thread(api.start)
+    started.set()
     try:
-        while not stop.is_set() and not workers.done() and api.exited() is None:
+        while not stop.is_set() and api.exited() is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
         if api.exited() is not None and not stop.is_set():
-            print(f"The API process exited (code {api.exited()}); stopping.", flush=True)
+            raise StackError(f"the API process exited with code {api.exited()}", fix="see the log above")
     finally:
-        stop.set()
         await asyncio.to_thread(api.stop)
-        await asyncio.gather(workers, backlog, return_exceptions=True)
 
 
 def _print_ready(settings: Settings, endpoints: Endpoints) -> None:
@@ -100,17 +214,23 @@ def _print_ready(settings: Settings, endpoints: Endpoints) -> None:
     print(f"  API docs     {endpoints.api_url}/docs", flush=True)
     if endpoints.temporal_ui_url:
         print(f"  Temporal UI  {endpoints.temporal_ui_url}", flush=True)
+    if settings.api_workers > 1:
+        print(f"  API          {settings.api_workers} worker processes", flush=True)
     print(f"  data         {settings.data_path}", flush=True)
     print("Ready. Ctrl-C to stop.", flush=True)
 
 
 def run_up(settings: Settings) -> int:
-    services = EmbeddedServices(settings, api=True, ui=True)
+    services = EmbeddedServices(settings, api=True, ui=True, say=lambda line: print(line, flush=True))
+    stopper = _Stopper(services)
     print("Starting DirectorDeck (embedded PostgreSQL, Temporal dev server, workers, API)…", flush=True)
-    endpoints = services.start()
     try:
-        asyncio.run(_serve(settings, endpoints))
+        services.start()  # cleans up what it started if it fails or a stop is requested meanwhile
+        asyncio.run(_serve(settings, services, stopper))
+    except _StopRequested:
+        pass
     finally:
+        stopper.stopping()  # a signal now lets the orderly stop finish; the watchdog bounds it
         services.stop()
     print("Stopped cleanly.", flush=True)
     return 0
@@ -131,6 +251,7 @@ def resolve_endpoints(settings: Settings) -> tuple[str, str]:
 
 def run_worker(settings: Settings, pool: str, *, device: str | None = None) -> int:
     from activities.pipeline import PipelineActivities
+    from infra.queues import QUEUE_CPU
     from workers.pools import run_pools
 
     if device:
@@ -147,7 +268,17 @@ def run_worker(settings: Settings, pool: str, *, device: str | None = None) -> i
             start_metrics_server(settings.metrics_port)
         acts = PipelineActivities.from_settings(settings, database_url, device=device)
         print(f"worker pool {pool!r} polling {temporal}; Ctrl-C to stop", flush=True)
-        await run_pools(client, [pool], acts, settings, stop)
+        upkeep = None
+        if pool == QUEUE_CPU:  # the cpu pool settles the ledger and collects files (workers/maintenance.py)
+            from workers.maintenance import maintain
+
+            upkeep = asyncio.create_task(maintain(client, acts, settings, stop))
+        try:
+            await run_pools(client, [pool], acts, settings, stop)
+        finally:
+            stop.set()
+            if upkeep is not None:
+                await asyncio.gather(upkeep, return_exceptions=True)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

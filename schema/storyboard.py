@@ -130,6 +130,13 @@ def validate_story_request(story: str, shot_count: int) -> str:
             f"The story is {len(text)} characters long; the limit is {MAX_STORY_CHARS}.",
             code="story_too_long",
         )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # undecodable bytes (argv) or a lone surrogate (JSON "\udc80")
+        raise BadInputError(
+            f"The story is not valid UTF-8 text (at character {exc.start + 1}); save it as UTF-8.",
+            code="story_not_utf8",
+        ) from None
     if isinstance(shot_count, bool) or not isinstance(shot_count, int):
         raise BadInputError(
             f"shot_count must be a whole number, got {shot_count!r}.", code="shot_count_out_of_range"

@@ -59,6 +59,7 @@ from services.execution import (
     build_input,
 )
 from services.propose import estimated_cost, needs_snapshot, proposal_reason
+from services.reconcile import NOT_FOUND, settle, workflow_outcome
 from services.resolve import Focus, as_uuid
 
 log = logging.getLogger(__name__)
@@ -335,7 +336,14 @@ class ActionRouter:
             try:
                 await self.client.get_workflow_handle(cancel.workflow_id).cancel()
             except RPCError:
-                cancel.unreachable = True  # not found or already closed: settle the row directly
+                cancel.unreachable = True  # not found: settle the row directly
+                continue
+            # a workflow that already closed (killed, or failed while the ledger was down) accepts
+            # the request and changes nothing: its row is settled now with what Temporal says
+            with contextlib.suppress(RPCError):
+                outcome = await workflow_outcome(self.client, cancel.workflow_id)
+                if outcome is not None and outcome is not NOT_FOUND:
+                    await asyncio.to_thread(settle, self.database_url, uuid.UUID(cancel.task_id), outcome)
 
     # --- phase 3: settle the ledger -----------------------------------------------------------
 

@@ -22,6 +22,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -816,6 +817,8 @@ def compose(
             meta = None
         if meta is not None:
             check_cancel()
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(cut)  # recently used: the cache's LRU bound (infra/janitor.py) keeps it
             out_path.parent.mkdir(parents=True, exist_ok=True)
             _copy_atomic(cut, out_path)
             report(1.0)
@@ -836,6 +839,10 @@ def compose(
 
     # 3. validate every input the work reads before doing any of it
     todo = [p for p in pieces if not (p.path.is_file() and p.path.stat().st_size > 0)]
+    for piece in pieces:
+        if piece not in todo:
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(piece.path)  # recently used: the cache's LRU bound (infra/janitor.py) keeps it
     need_probe = sorted({j for p in todo for j in ((p.shot - 1, p.shot) if p.kind == "join" else (p.shot,))})
     infos: dict[int, MediaInfo] = {}
     for i in need_probe:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -15,36 +13,10 @@ import psutil
 import psycopg
 
 from tests.conftest import free_port
+from tests.support.up_process import CLI, REPO, cli_env, processes_using
 
-CLI = [sys.executable, "-m", "launch.cli"]
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DIRECTORDECK_", "DATABASE_URL", "TEMPORAL_"))
-    }
-    env.update(
-        DIRECTORDECK_DATA_DIR=str(data_dir),
-        DIRECTORDECK_API_PORT=str(free_port()),
-        DIRECTORDECK_PG_PORT=str(free_port()),
-        DIRECTORDECK_TEMPORAL_PORT=str(free_port()),
-        DIRECTORDECK_TEMPORAL_UI_PORT=str(free_port()),
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
-def _processes_using(path: Path) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info.get("cmdline") or [])
-        if str(path) in cmd and proc.pid != os.getpid():
-            found.append(proc)
-    return found
+_env = cli_env
+_processes_using = processes_using
 
 
 def _run_fail(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
