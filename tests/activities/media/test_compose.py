@@ -177,14 +177,15 @@ def test_cancel_mid_compose_kills_ffmpeg(
     shot_files: list[ShotFiles], cache: Path, tmp_path: Path, stage: str
 ) -> None:
     cache_dir = tmp_path / "fresh" if stage == "segments" else cache  # "final": segments already cached
-    if stage == "final":  # ...but not the cut itself, so the final mux runs
+    if stage == "final":  # ...but not the cut or its audio mix, so the audio pass and the final mux run
         shutil.rmtree(cache / "cuts", ignore_errors=True)
+        shutil.rmtree(cache / "audio", ignore_errors=True)
     progress: list[float] = []
     hit: dict[str, float] = {}
 
     def cancelled() -> bool:
         running = bool(live_ffmpeg_pids())
-        if running and (stage == "segments" or (progress and progress[-1] >= 0.5)):
+        if running:  # "final": every piece is cached, so any FFmpeg now is the audio pass or the mux
             hit.setdefault("at", time.monotonic())
             return True
         return False
