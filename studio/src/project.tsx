@@ -117,10 +117,10 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
     run(() => post(`/workspaces/${ws}/generate/${kind}`, kind === "grid" ? { shots: targets(), size: 4 } : { shots: targets() }, { idempotencyKey: newKey() }));
   const compose = (mode: "preview" | "final") =>
     run(() => post(`/workspaces/${ws}/generate/compose`, { mode }, { idempotencyKey: newKey() }));
-  const startExport = (selection: "selected" | "favorites") =>
+  const startExport = (selection: "selected" | "favorites", formats: ExportFormat[] = ["media"]) =>
     run(async () => {
       setExportState(null);
-      const out = await post(`/workspaces/${ws}/exports`, { selection }, { idempotencyKey: newKey() });
+      const out = await post(`/workspaces/${ws}/exports`, { selection, formats }, { idempotencyKey: newKey() });
       setExportState({ taskId: out.task.id, url: out.download_url ?? undefined });
     });
 
@@ -413,13 +413,18 @@ function Queue(props: { ws: string; tasks: TaskRow[]; shots: Shot[]; config: Stu
   );
 }
 
-function ExportMenu({ state, onExport }: { state: { taskId: string; url?: string; error?: string } | null; onExport: (s: "selected" | "favorites") => void }) {
+type ExportFormat = "media" | "otio" | "fcpxml" | "fcp7xml" | "edl" | "srt" | "vtt" | "capcut";
+
+function ExportMenu({ state, onExport }: { state: { taskId: string; url?: string; error?: string } | null; onExport: (s: "selected" | "favorites", formats?: ExportFormat[]) => void }) {
   return (
     <details class="menu">
       <summary>{t("export")} ▾</summary>
       <div class="menu-body" role="menu">
         <button role="menuitem" onClick={() => onExport("selected")}>{t("exportSelected")}</button>
         <button role="menuitem" onClick={() => onExport("favorites")}>{t("exportFavorites")}</button>
+        <button role="menuitem" onClick={() => onExport("selected", ["media", "fcp7xml", "fcpxml", "edl", "otio"])}>{t("exportTimeline")}</button>
+        <button role="menuitem" onClick={() => onExport("selected", ["srt", "vtt"])}>{t("exportSubtitles")}</button>
+        <button role="menuitem" onClick={() => onExport("selected", ["capcut"])}>{t("exportCapcut")}</button>
         {state && !state.url && !state.error && <span class="muted" role="status">{statusText("running")}…</span>}
         {state?.error && <span class="error" role="alert">{state.error}</span>}
         {state?.url && (
