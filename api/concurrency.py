@@ -11,7 +11,7 @@ before (scripts keep working); ``If-Match: *`` matches any version.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
@@ -19,11 +19,15 @@ from sqlalchemy.orm import Session
 
 from api.errors import ApiError
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def version_of(updated_at: datetime | None) -> str:
+    """`updated_at` in whole microseconds since the epoch (integer arithmetic: exact, and equal to
+    what the storyboard's SQL computes)."""
     if updated_at is None:
         return "0"
-    return str(int(updated_at.timestamp() * 1_000_000))
+    return str((updated_at - _EPOCH) // timedelta(microseconds=1))
 
 
 def etag_of(version: str) -> str:

@@ -51,7 +51,7 @@ from api.routers import (
 from api.services import ApiConfig, Services
 from api.sse import EventHub
 from api.webhooks import WebhookDispatcher
-from infra.metrics import REGISTRY, MetricsMiddleware, register_ledger_collector
+from infra.metrics import MetricsMiddleware, register_ledger_collector, scrape_registry
 from infra.queues import Queues
 from infra.settings import Settings, get_settings
 from infra.storage import Storage
@@ -280,7 +280,7 @@ def create_app(
         await run_in_threadpool(
             require_metrics_access, request.headers.get("authorization"), settings, config
         )
-        body = await run_in_threadpool(generate_latest, REGISTRY)
+        body = await run_in_threadpool(generate_latest, scrape_registry())
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", tags=["ops"])

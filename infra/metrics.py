@@ -139,9 +139,15 @@ def metrics_app(registry: CollectorRegistry = REGISTRY) -> Any:
     exactly `/metrics` (`app.mount` would redirect `/metrics` to `/metrics/`). Under
     `PROMETHEUS_MULTIPROC_DIR` (an API served by several worker processes) the counters and
     histograms are summed over every process of the server, whichever process answers."""
+    return _MetricsApp(make_asgi_app(registry=scrape_registry(registry)))
+
+
+def scrape_registry(registry: CollectorRegistry = REGISTRY) -> CollectorRegistry:
+    """The registry a scrape reads: this process's, or under `PROMETHEUS_MULTIPROC_DIR` the sum of
+    every worker process of the server (whichever process answers)."""
     if os.environ.get(MULTIPROC_ENV) and registry is REGISTRY:
-        registry = _multiprocess_registry()
-    return _MetricsApp(make_asgi_app(registry=registry))
+        return _multiprocess_registry()
+    return registry
 
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -289,6 +289,7 @@ class DocumentFields:
     workspace: tuple[str, ...]
     scene: tuple[str, ...]
     shot: tuple[str, ...]  # work_item columns; each shot also gets its selected file's id and URLs
+    versioned: bool = False  # workspace and shots end with `version`: updated_at in whole microseconds
 
 
 @dataclass(frozen=True)
@@ -347,10 +348,16 @@ def _object(table: Table, alias: str, names: Sequence[str], *extra: tuple[str, s
     return f"json_build_object({', '.join(pairs)})"
 
 
+def _version(alias: str) -> tuple[str, str]:
+    """`version`: microseconds since the epoch of `updated_at`, as text (exact: numeric epoch)."""
+    return "version", f"to_json(trunc(extract(epoch from {alias}.updated_at) * 1000000)::bigint::text)"
+
+
 @lru_cache(maxsize=8)
 def _document_sql(fields: DocumentFields) -> TextClause:
     files = "CAST(:base AS text) || '/workspaces/' || w.id || '/assets/' || a.id"
-    workspace = _object(cast(Table, Workspace.__table__), "w", fields.workspace)
+    versioned = [_version] if fields.versioned else []
+    workspace = _object(cast(Table, Workspace.__table__), "w", fields.workspace, *(v("w") for v in versioned))
     scene = _object(cast(Table, Scene.__table__), "s", fields.scene)
     shot = _object(
         cast(Table, WorkItem.__table__),
@@ -359,6 +366,7 @@ def _document_sql(fields: DocumentFields) -> TextClause:
         ("selected_asset_id", "a.id"),
         ("selected_url", f"CASE WHEN a.id IS NOT NULL THEN {files} || '/content' END"),
         ("thumbnail_url", f"CASE WHEN a.thumbnail_key <> '' THEN {files} || '/thumbnail' END"),
+        *(v("wi") for v in versioned),
     )
     return text(
         f"""

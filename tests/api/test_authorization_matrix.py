@@ -14,7 +14,18 @@ from typing import Any
 
 from tests.api.conftest import Seeded, Stack, uid
 
-UNSCOPED = {("GET", "/health"), ("GET", "/me"), ("GET", "/workspaces"), ("POST", "/workspaces")}
+UNSCOPED = {
+    ("GET", "/health"),
+    ("GET", "/ready"),
+    ("GET", "/me"),
+    ("GET", "/workspaces"),
+    ("POST", "/workspaces"),
+    # sign-in and the studio's public config: no workspace is named
+    ("POST", "/auth/session"),
+    ("DELETE", "/auth/session"),
+    ("POST", "/auth/dev-session"),
+    ("GET", "/studio/config"),
+}
 # routes whose workspace comes from the body or the query (case 1 puts their workspace there)
 BODY_SCOPED: dict[tuple[str, str], tuple[Any, dict[str, str]]] = {
     ("POST", "/conversations"): ({"workspace_id": "{workspace_id}", "mode": "agent"}, {}),
@@ -24,6 +35,7 @@ BODY_SCOPED: dict[tuple[str, str], tuple[Any, dict[str, str]]] = {
 # (method, path) -> body (None: no body); bodies are valid so validation cannot answer first
 ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "/workspaces/{workspace_id}"): None,
+    ("GET", "/workspaces/{workspace_id}/stages"): None,
     ("PATCH", "/workspaces/{workspace_id}"): {"title": "mine now"},
     ("DELETE", "/workspaces/{workspace_id}"): None,
     ("GET", "/workspaces/{workspace_id}/characters"): None,

@@ -258,7 +258,9 @@ async def _flow(browser: Any, url: str, tmp: Path) -> None:
     await page.get_by_role("button", name="History").click()
     history = page.get_by_role("dialog", name="History")
     await expect(history.locator(".snapshots li")).not_to_have_count(0)
-    await history.get_by_role("button", name="Diff").last.click()  # the oldest: before the neon change
+    # the snapshot the neon change took first (every changing turn takes one; its note names the turn)
+    before_neon = history.locator(".snapshots li").filter(has_text="neon").last
+    await before_neon.get_by_role("button", name="Diff").click()
     await expect(history.locator(".diff")).to_contain_text("selected_node_id")
     await expect(history.locator("table.usage")).to_contain_text("grid")
     await shots.take("history")

@@ -45,6 +45,7 @@ def test_api_runs_as_several_worker_processes_sharing_the_ledger_and_one_metrics
         "DIRECTORDECK_JWT_SECRET": SECRET,
         "DIRECTORDECK_API_PORT": str(port),
         "DIRECTORDECK_API_WORKERS": "2",
+        "DIRECTORDECK_METRICS_TOKEN": "metrics-token-for-the-test",
     }.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
@@ -63,7 +64,7 @@ def test_api_runs_as_several_worker_processes_sharing_the_ledger_and_one_metrics
             status, body = _get(storyboard, token)
             assert status == 200 and len(json.loads(body)["shots"]) == 6
         assert any(api.metrics_dir.iterdir()), "the workers write their counters to the shared directory"
-        _, metrics = _get(f"{base}/metrics")
+        _, metrics = _get(f"{base}/metrics", "metrics-token-for-the-test")
         served = re.findall(
             rb'directordeck_http_requests_total\{[^}]*route="/workspaces/\{workspace_id\}/storyboard"'
             rb'[^}]*status="200"[^}]*\} ([0-9.]+)',

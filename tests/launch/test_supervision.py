@@ -26,6 +26,7 @@ import psutil
 import psycopg
 import pytest
 
+from tests.support.storage_check import orphan_keys
 from tests.support.up_process import CLI, REPO, processes_using
 from tests.support.up_process import cli_env as _env
 
@@ -118,10 +119,7 @@ def _ready(env: dict[str, str]) -> tuple[int, dict]:
 
 
 def _orphans(data_dir: Path, env: dict[str, str]) -> list[str]:
-    root = data_dir / "storage"
-    keys = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
-    used = {r[0] for r in _query(env, "select storage_key from asset union select thumbnail_key from asset")}
-    return [k for k in keys if k not in used]
+    return orphan_keys(data_dir / "storage", _url(env, "db"))
 
 
 def _kill_mid_pipeline(tmp_path: Path, component: str, match: Callable[[str], bool]) -> None:

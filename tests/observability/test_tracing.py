@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 from collections.abc import Iterable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -44,7 +45,7 @@ def named(spans: Iterable[ReadableSpan], prefix: str) -> list[ReadableSpan]:
 
 def expected_workflow_side(histories: Iterable[WorkflowHistory]) -> collections.Counter:
     """What a replay-safe tracer emits exactly once: per workflow one RunWorkflow/CompleteWorkflow,
-    one StartActivity per scheduled activity, one StartChildWorkflow per child started."""
+    one StartActivity per scheduled (or local) activity, one StartChildWorkflow per child started."""
     expected: collections.Counter = collections.Counter()
     for history in histories:
         wf = history.workflow_id
@@ -55,6 +56,11 @@ def expected_workflow_side(histories: Iterable[WorkflowHistory]) -> collections.
             if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
                 name = event.activity_task_scheduled_event_attributes.activity_type.name
                 expected[(f"StartActivity:{name}", wf)] += 1
+            elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:  # a local activity
+                marker = event.marker_recorded_event_attributes
+                if marker.marker_name == "core_local_activity":
+                    data = json.loads(marker.details["data"].payloads[0].data)
+                    expected[(f"StartActivity:{data['activity_type']}", wf)] += 1
             elif event.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
                 name = event.start_child_workflow_execution_initiated_event_attributes.workflow_type.name
                 expected[(f"StartChildWorkflow:{name}", wf)] += 1

@@ -30,6 +30,7 @@ from activities.pipeline import PipelineActivities
 from infra.process import die_with_parent
 from infra.queues import Queues
 from infra.settings import Settings
+from tests.support.storage_check import orphan_keys
 from workers.pools import build_worker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -228,10 +229,9 @@ class Cluster:
         return [p for p in files if kind is None or p.relative_to(root).parts[0] == kind]
 
     def orphan_files(self) -> list[Path]:
-        """Stored files that no asset row refers to."""
+        """Stored files that no asset row refers to (as its file or a thumbnail)."""
         root = self.data_dir / "storage"
-        keys = {r[0] for r in query(self.db_url, "select storage_key from asset")}
-        return [p for p in self.stored_files() if str(p.relative_to(root)) not in keys]
+        return [root / key for key in orphan_keys(root, self.db_url)]
 
 
 @pytest.fixture
