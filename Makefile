@@ -57,9 +57,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-# every group; MoviePy (the compose baseline) goes into its own .venv-moviepy on first use (it pins
-# Pillow < 12). The API throughput rows need `wrk` (apt-get install wrk); without it they are skipped.
-bench: $(STAMP)
+# every group; the `bench` extra brings MoviePy (the compose baseline). The API throughput rows need
+# `wrk` (Debian's package): installed with apt-get when running as root, else those rows are skipped.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e '.[dev,gpu,bench]'
+	touch $(BENCH_STAMP) $(STAMP) $(RUN_STAMP)
+
+bench: $(BENCH_STAMP)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk; } || \
+		echo "make: NOTE wrk is missing: the API throughput rows will be skipped (apt-get install wrk)"
 	$(BIN)/directordeck bench
 
 # the web studio: type-check, build into api/studio_dist (committed, so demo/test need no node) and

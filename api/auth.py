@@ -27,6 +27,7 @@ from typing import Any, Literal
 import jwt
 
 from api.errors import ApiError
+from infra.lru import Lru
 from infra.settings import Settings, get_settings
 
 ACCEPTED_AUDIENCES = frozenset({"authenticated", "directordeck"})
@@ -103,7 +104,19 @@ def _role(claims: dict[str, Any]) -> Role:
 def verify_token(token: str, settings: Settings) -> Principal:
     """Decode and check a bearer token; raises ApiError(401) when it is not acceptable.
 
-    Blocking only when a JWKS key has to be fetched (cached for an hour afterwards)."""
+    Blocking only when a JWKS key has to be fetched (cached for an hour afterwards). A token that
+    passed is remembered until its `exp` (plus the leeway), so a client's every request does not
+    pay the signature check again; the verifying key is part of what is remembered."""
+    key = (token, settings.effective_jwt_secret, settings.jwks_url)
+    known = _VERIFIED.get(key)
+    if known is not None and time.time() < known[1]:
+        return known[0]
+    principal, expires = _verify(token, settings)
+    _VERIFIED.put(key, (principal, expires + LEEWAY_S))
+    return principal
+
+
+def _verify(token: str, settings: Settings) -> tuple[Principal, float]:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -135,7 +148,11 @@ def verify_token(token: str, settings: Settings) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.strip() or len(sub) > 255:
         raise unauthorized("token subject missing")
-    return Principal(user_id=sub, role=_role(claims))
+    return Principal(user_id=sub, role=_role(claims)), float(claims["exp"])
+
+
+# tokens that passed `_verify`, with the instant they stop being accepted
+_VERIFIED: Lru[tuple[str, str | None, str | None], tuple[Principal, float]] = Lru(4096)
 
 
 def bearer_token(authorization: str | None) -> str:

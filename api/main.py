@@ -230,7 +230,7 @@ def create_app(
                 else:
                     await item.stop()
             await hub.stop()
-            services.close()
+            await services.aclose()
 
     app = FastAPI(
         title="DirectorDeck API",

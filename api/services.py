@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.document_cache import DocumentCache
 from api.errors import ApiError
 from infra.queues import Queues
 from infra.settings import Settings
 from infra.storage import Storage, storage_from
 from schema import db
+
+T = TypeVar("T")
 
 log = logging.getLogger("directordeck.api")
 
@@ -91,8 +96,10 @@ class Services:
         self.queues = queues or Queues.prefixed(settings.task_queue_prefix)
         self._storage = storage
         self._engine: Engine | None = None
+        self._async_engine: AsyncEngine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._router: Any | None = None
+        self.documents = DocumentCache()  # serialised storyboards, checked against their revision
 
     # --- ledger -------------------------------------------------------------------------
 
@@ -128,6 +135,27 @@ class Services:
         """A pooled connection in autocommit for one-statement reads: no BEGIN/ROLLBACK round trips."""
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             yield conn
+
+    async def read_async(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run one-statement `read` on the event loop (the hot reads: no thread-pool hop), in
+        autocommit. No pre-ping round trip: a pooled connection that died with the server fails
+        its statement, the pool drops every connection of that age, and the read runs once more."""
+        for attempt in (1, 2):
+            try:
+                async with self._async_engine_().connect() as conn:
+                    return await read(await conn.execution_options(isolation_level="AUTOCOMMIT"))
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _async_engine_(self) -> AsyncEngine:
+        if self._async_engine is None:
+            size = self.config.db_pool_size
+            self._async_engine = db.make_async_engine(
+                self.database_url, pool_size=size, max_overflow=size * 2, pool_pre_ping=False
+            )
+        return self._async_engine
 
     # --- storage ------------------------------------------------------------------------
 
@@ -182,3 +210,13 @@ class Services:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+        if self._async_engine is not None:  # (not closed on its loop: dropped, not reused)
+            self._async_engine.sync_engine.dispose(close=False)
+            self._async_engine = None
+
+    async def aclose(self) -> None:
+        """Close both engines (the asyncio one on the loop that opened its connections)."""
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+            self._async_engine = None
+        self.close()

@@ -1,4 +1,4 @@
-"""Engine, session factory and unit of work for the ledger (sync SQLAlchemy on psycopg 3).
+"""Engines, session factory and unit of work for the ledger (SQLAlchemy on psycopg 3).
 
 Rule: repositories flush, never commit; the unit of work is the only place that commits (on
 success) or rolls back (on any error). Activities run this in threads, one session per unit of
@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -52,6 +53,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": json_dumps}
     options.update(kwargs)
     return create_engine(normalize_url(url), **options)
+
+
+def make_async_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An asyncio engine on the same driver, for one-statement reads on an event loop (no thread
+    hop): same options as `make_engine`."""
+    options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": json_dumps}
+    options.update(kwargs)
+    return create_async_engine(normalize_url(url), **options)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -118,20 +118,46 @@ async def _run(
     return await idem.run(status.HTTP_202_ACCEPTED, handler)  # type: ignore[no-any-return]
 
 
-@router.post("/generate/storyboard", response_model=TurnOut, status_code=status.HTTP_202_ACCEPTED)
-async def generate_storyboard(
-    body: StoryboardRequest,
-    workspace: WorkspaceDep,
-    caller: CallerDep,
-    services: ServicesDep,
-    idem: IdempotencyDep,
-    confirmed: Confirmed = True,
-) -> TurnOut:
-    """`gen.storyboard`: story → scenes and shots."""
-    action = GenStoryboard(args=_args(body, GenStoryboardArgs))
-    return await _run(
-        services, caller, workspace.id, idem, action, confirmed=confirmed, webhook_url=body.webhook_url
-    )
+def _generate_route(
+    verb: str, request: type[BaseModel], action: type[BaseModel], args: type[BaseModel]
+) -> None:
+    """Register `POST /generate/{verb}`: the body is `action`'s DSL args (+ `webhook_url`), run as one
+    action through the router; the OpenAPI description is `GENERATE_DOCS[verb]`."""
+
+    async def endpoint(
+        body: BaseModel,
+        workspace: WorkspaceDep,
+        caller: CallerDep,
+        services: ServicesDep,
+        idem: IdempotencyDep,
+        confirmed: Confirmed = True,
+    ) -> TurnOut:
+        return await _run(
+            services,
+            caller,
+            workspace.id,
+            idem,
+            action(args=_args(body, args)),
+            confirmed=confirmed,
+            webhook_url=getattr(body, "webhook_url", None),
+        )
+
+    endpoint.__annotations__["body"] = request  # FastAPI reads the body model from the signature
+    endpoint.__name__ = f"generate_{verb}"
+    endpoint.__doc__ = GENERATE_DOCS[verb]
+    router.post(f"/generate/{verb}", response_model=TurnOut, status_code=status.HTTP_202_ACCEPTED)(endpoint)
+
+
+GENERATE_DOCS = {
+    "storyboard": "`gen.storyboard`: story → scenes and shots.",
+    "video": "`gen.video`: a clip per shot from its selected image.",
+    "voice": "`gen.voice`: narration (or dialogue) per shot.",
+    "music": "`gen.music`: offline background music for the workspace, from a mood (English or Chinese\n"
+    "    words, or \"auto\": from the project's style and moods); `duration_s` defaults to the cut's length.",
+    "compose": "`gen.compose`: the selected clips → one MP4 (preview or final); `music: true` mixes in the\n"
+    "    latest background music, ducked under the narration (generating a track first if none).",
+}
+_generate_route("storyboard", StoryboardRequest, GenStoryboard, GenStoryboardArgs)
 
 
 @router.post("/generate/grid", response_model=TurnOut, status_code=status.HTTP_202_ACCEPTED)
@@ -161,70 +187,10 @@ async def generate_grid(
     )
 
 
-@router.post("/generate/video", response_model=TurnOut, status_code=status.HTTP_202_ACCEPTED)
-async def generate_video(
-    body: VideoRequest,
-    workspace: WorkspaceDep,
-    caller: CallerDep,
-    services: ServicesDep,
-    idem: IdempotencyDep,
-    confirmed: Confirmed = True,
-) -> TurnOut:
-    """`gen.video`: a clip per shot from its selected image."""
-    action = GenVideo(args=_args(body, GenVideoArgs))
-    return await _run(
-        services, caller, workspace.id, idem, action, confirmed=confirmed, webhook_url=body.webhook_url
-    )
-
-
-@router.post("/generate/voice", response_model=TurnOut, status_code=status.HTTP_202_ACCEPTED)
-async def generate_voice(
-    body: VoiceRequest,
-    workspace: WorkspaceDep,
-    caller: CallerDep,
-    services: ServicesDep,
-    idem: IdempotencyDep,
-    confirmed: Confirmed = True,
-) -> TurnOut:
-    """`gen.voice`: narration (or dialogue) per shot."""
-    action = GenVoice(args=_args(body, GenVoiceArgs))
-    return await _run(
-        services, caller, workspace.id, idem, action, confirmed=confirmed, webhook_url=body.webhook_url
-    )
-
-
-@router.post("/generate/music", response_model=TurnOut, status_code=status.HTTP_202_ACCEPTED)
-async def generate_music(
-    body: MusicRequest,
-    workspace: WorkspaceDep,
-    caller: CallerDep,
-    services: ServicesDep,
-    idem: IdempotencyDep,
-    confirmed: Confirmed = True,
-) -> TurnOut:
-    """`gen.music`: offline background music for the workspace, from a mood (English or Chinese
-    words, or "auto": from the project's style and moods); `duration_s` defaults to the cut's length."""
-    action = GenMusic(args=_args(body, GenMusicArgs))
-    return await _run(
-        services, caller, workspace.id, idem, action, confirmed=confirmed, webhook_url=body.webhook_url
-    )
-
-
-@router.post("/generate/compose", response_model=TurnOut, status_code=status.HTTP_202_ACCEPTED)
-async def generate_compose(
-    body: ComposeRequest,
-    workspace: WorkspaceDep,
-    caller: CallerDep,
-    services: ServicesDep,
-    idem: IdempotencyDep,
-    confirmed: Confirmed = True,
-) -> TurnOut:
-    """`gen.compose`: the selected clips → one MP4 (preview or final); `music: true` mixes in the
-    latest background music, ducked under the narration (generating a track first if none)."""
-    action = GenCompose(args=_args(body, GenComposeArgs))
-    return await _run(
-        services, caller, workspace.id, idem, action, confirmed=confirmed, webhook_url=body.webhook_url
-    )
+_generate_route("video", VideoRequest, GenVideo, GenVideoArgs)
+_generate_route("voice", VoiceRequest, GenVoice, GenVoiceArgs)
+_generate_route("music", MusicRequest, GenMusic, GenMusicArgs)
+_generate_route("compose", ComposeRequest, GenCompose, GenComposeArgs)
 
 
 # --- one work item (the seed contract: "generate image/video for a shot") ---------------------

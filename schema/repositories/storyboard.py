@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, DateTime, Double, Table, TextClause, select, text
 from sqlalchemy import delete as sa_delete
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from schema.domain_errors import Conflict, InvalidInput, InvariantViolation, NotFound
@@ -322,6 +323,41 @@ def storyboard_document(
     if row is None:
         return None
     return StoryboardDocument(row[0], row[1], row[2], float(row[3] or 0.0))
+
+
+def storyboard_revision(
+    conn: Session | Connection, workspace_id: uuid.UUID, *, owner_id: str | None
+) -> str | None:
+    """A token that changes whenever the storyboard document can change (None when the workspace
+    is not there or not the owner's): the workspace's newest event id (every write emits one in its
+    own transaction) joined with the row counts and newest `updated_at` of the workspace, its scenes
+    and its shots, so a write that emitted no event still shows. Index probes only: the cheap
+    question a cached document is checked with."""
+    row = conn.execute(_REVISION_SQL, {"workspace_id": workspace_id, "owner_id": owner_id}).one_or_none()
+    return None if row is None else row[0]
+
+
+async def storyboard_revision_async(
+    conn: AsyncConnection, workspace_id: uuid.UUID, *, owner_id: str | None
+) -> str | None:
+    """`storyboard_revision` on an asyncio connection (the API asks it on its event loop)."""
+    result = await conn.execute(_REVISION_SQL, {"workspace_id": workspace_id, "owner_id": owner_id})
+    row = result.one_or_none()
+    return None if row is None else row[0]
+
+
+_REVISION_SQL = text(
+    """
+    SELECT concat_ws('/', w.updated_at,
+        (SELECT coalesce(max(e.id), 0) FROM event e WHERE e.workspace_id = w.id),
+        (SELECT count(*) || ':' || coalesce(max(s.updated_at)::text, '')
+         FROM scene s WHERE s.workspace_id = w.id),
+        (SELECT count(*) || ':' || coalesce(max(wi.updated_at)::text, '')
+         FROM work_item wi WHERE wi.workspace_id = w.id))
+    FROM workspace w
+    WHERE w.id = :workspace_id AND (CAST(:owner_id AS text) IS NULL OR w.owner_id = :owner_id)
+    """
+)
 
 
 def _json_value(table: Table, alias: str, name: str) -> str:

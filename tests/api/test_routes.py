@@ -331,6 +331,55 @@ async def test_storyboard_etag_answers_304_until_the_storyboard_changes(stack: S
     assert (await c.get(f"{base}/storyboard", headers={**other, "If-None-Match": etag})).status_code == 404
 
 
+async def test_storyboard_copy_is_served_only_while_the_workspace_revision_is_unchanged(stack: Stack) -> None:
+    c, user = stack.client, uid()
+    h = stack.auth(user)
+    s = stack.seed_workspace(user, shots=3, title="cached")
+    base = f"/workspaces/{s.workspace}"
+    first = await c.get(f"{base}/storyboard", headers=h)
+    documents = stack.app.state.services.documents
+    kept = [k for k in documents.cached_keys() if k[1] == uuid.UUID(s.workspace)]
+    assert len(kept) == 1  # this process kept the body it built
+    again = await c.get(f"{base}/storyboard", headers=h)
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    # an edit through the API (a ledger event in the same transaction) is seen at once
+    await c.patch(base, json={"title": "renamed"}, headers=h)
+    renamed = await c.get(f"{base}/storyboard", headers=h)
+    assert renamed.json()["workspace"]["title"] == "renamed"
+    # writes that emitted no event still move the revision: a shot's updated_at ...
+    with unit_of_work(stack.db_url) as db:
+        db.execute(
+            text("UPDATE work_item SET duration_s = 9.5, updated_at = now() WHERE id = :id"),
+            {"id": s.shots[2]},
+        )
+    assert (await c.get(f"{base}/storyboard", headers=h)).json()["shots"][2]["duration_s"] == 9.5
+    # ... and a scene that went away (its shots keep their place, with no scene)
+    with unit_of_work(stack.db_url) as db:
+        db.execute(text("DELETE FROM scene WHERE workspace_id = :ws AND idx = 2"), {"ws": s.workspace})
+    assert len((await c.get(f"{base}/storyboard", headers=h)).json()["scenes"]) == 1
+    # the copy never opens the workspace to another user
+    assert (await c.get(f"{base}/storyboard", headers=stack.auth(uid()))).status_code == 404
+
+
+async def test_storyboard_read_survives_its_pooled_connections_being_cut(stack: Stack) -> None:
+    c, user = stack.client, uid()
+    h = stack.auth(user)
+    s = stack.seed_workspace(user, shots=2, title="cut")
+    base = f"/workspaces/{s.workspace}"
+    assert (await c.get(f"{base}/storyboard", headers=h)).status_code == 200  # a pooled connection now
+    with unit_of_work(stack.db_url) as db:  # as a database restart would: every other session ends
+        cut = db.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    assert cut >= 1
+    again = await c.get(f"{base}/storyboard", headers=h)  # the dead connection is retried once
+    assert again.status_code == 200, again.text
+    assert len(again.json()["shots"]) == 2
+
+
 def _storyboard_through_the_response_models(db_url: str, workspace_id: str, base: str) -> dict[str, Any]:
     """The storyboard as the ORM + pydantic path renders it: the oracle for the SQL-built body."""
     urls = Links(base)

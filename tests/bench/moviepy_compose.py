@@ -12,17 +12,19 @@ the narration is peak-normalised to -1.5 dBFS instead of loudnorm'd to -16 LUFS 
 ours); crossfades use MoviePy's CrossFadeIn with negative padding; background music with
 sidechain ducking has no MoviePy counterpart and is refused. Both encode each frame once.
 
-MoviePy pins Pillow < 12 and the project needs a newer one, so MoviePy lives in its own virtual
-environment (`moviepy_python()`: $BENCH_MOVIEPY_PYTHON, which `directordeck bench` sets after
-creating `.venv-moviepy` with the pinned `MOVIEPY_REQUIREMENT`); this module writes a JSON spec and
-runs `moviepy_render.py` with that interpreter.
+MoviePy comes with the project's `bench` extra (pinned; `make bench` installs it). The render runs
+in a child interpreter (`moviepy_python()`: $BENCH_MOVIEPY_PYTHON, else this one when it can import
+moviepy) so its CPU time is counted the way FFmpeg's is: this module writes a JSON spec and runs
+`moviepy_render.py` with that interpreter.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,14 +50,16 @@ class MoviePyResult:
 def moviepy_python() -> str | None:
     """The interpreter of the MoviePy environment, or None when there is none."""
     exe = os.environ.get("BENCH_MOVIEPY_PYTHON")
-    return exe if exe and Path(exe).is_file() else None
+    if exe:
+        return exe if Path(exe).is_file() else None
+    return sys.executable if importlib.util.find_spec("moviepy") is not None else None
 
 
 def moviepy_compose(job: ComposeJob, out_path: Path, *, work_dir: Path) -> MoviePyResult:
     """Render `job` into `out_path` with MoviePy 2.x (in its own environment)."""
     python = moviepy_python()
     if python is None:
-        raise RuntimeError("no MoviePy environment: run through `directordeck bench` (it creates one)")
+        raise RuntimeError("MoviePy is not installed: pip install -e '.[bench]' (make bench does)")
     if job.music_path is not None:
         raise NotImplementedError("MoviePy has no sidechain ducking; the benchmark job has no music")
     work_dir = Path(work_dir)

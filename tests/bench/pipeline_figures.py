@@ -1,6 +1,6 @@
 """Benchmark figures for the offline generation pipeline, as plain dicts (pytest and `directordeck bench`).
 
-Three measurements, each a function that returns a JSON-ready dict:
+Two measurements, each a function that returns a JSON-ready dict (compose is `bench_compose.py`'s):
 
 - `pipeline_figures`: an N-shot offline `project_pipeline` on real Temporal + PostgreSQL with real
   workers for every pool. Every provider call (storyboard, grid images, voice, Ken Burns video,
@@ -11,14 +11,11 @@ Three measurements, each a function that returns a JSON-ready dict:
   overhead = wall − provider-busy time = storage + ledger + orchestration.
   (Inside a shot, grid and voice run in parallel, so the plain sum of provider time can exceed
   the provider-busy time; both are reported.)
-- `compose_figures`: our FFmpeg compose vs the MoviePy implementation (`moviepy_compose`) of the
-  same job on the same shots, preview and final at 1280x720, cold segment cache, as × realtime
-  (runs interleaved, best of N each), plus our warm re-compose.
 - `activity_overhead_figures`: a bench-only workflow runs a no-op activity N times one after the
   other, then N at once (fanned out), with the activity on the workflow's own task queue and on
   another one (as in the pipeline); ms per activity over an empty-workflow baseline.
 
-`run_all` does all three; `format_table` and `write_json` render the result. Other load on the
+`format_table` and `write_json` render the result. Other load on the
 machine skews every figure, so `machine_info` records the load average with the CPU and cores.
 
 Nothing here edits the product code: providers and storage are wrapped on the activities
@@ -34,7 +31,6 @@ import itertools
 import json
 import os
 import platform
-import shutil
 import statistics
 import threading
 import time
@@ -59,20 +55,16 @@ __all__ = [
     "activity_overhead_figures",
     "bench_noop",
     "bench_sizes",
-    "compose_figures",
-    "compose_shots",
     "format_table",
     "machine_info",
     "partition",
     "pipeline_figures",
     "pipeline_rig",
     "quick_mode",
-    "run_all",
     "write_json",
 ]
 
 STORY = "a fox steals the moon"
-COMPOSE_W, COMPOSE_H = 1280, 720
 
 
 # ------------------------------------------------------------------------------------------------
@@ -91,7 +83,6 @@ class BenchSizes:
     concurrencies: tuple[int, ...] = (1, 4)
     warmup_shots: int = 3
     pipeline_repeats: int = 2
-    compose_repeats: int = 2
     noop_activities: int = 200
     noop_repeats: int = 3
     quick: bool = False
@@ -104,7 +95,6 @@ def bench_sizes(quick: bool | None = None) -> BenchSizes:
             concurrencies=(1, 4),
             warmup_shots=3,
             pipeline_repeats=1,
-            compose_repeats=1,
             noop_activities=20,
             noop_repeats=1,
             quick=True,
@@ -429,8 +419,7 @@ async def pipeline_figures(
     """Run the pipeline `repeats` times per shot concurrency (after a warm-up run) and split its
     wall time; each concurrency reports its fastest run (all walls are listed in `walls_s`).
 
-    The returned dict's `inputs` names the workspace of the first measured run and the storage
-    root, so `compose_shots` can hand the very same shots to `compose_figures`.
+    The returned dict's `inputs` names the workspace of the first measured run and the storage root.
     """
     timeline = Timeline()
     runs = []
@@ -464,146 +453,6 @@ async def pipeline_figures(
             "storage_root": str(Path(data_dir) / "storage"),
         },
     }
-
-
-# ------------------------------------------------------------------------------------------------
-# 2. compose, ours vs MoviePy
-# ------------------------------------------------------------------------------------------------
-
-
-def compose_shots(db_url: str, storage_root: Path | str, workspace_id: str) -> list[Any]:
-    """The ComposeShots the compose activity would build for this workspace."""
-    from activities.media.compose import ComposeShot
-    from infra.ledger import unit_of_work
-    from infra.storage import FileSystemStorage
-    from schema.repositories import nodes as node_repo
-
-    storage = FileSystemStorage(Path(storage_root))
-    with unit_of_work(db_url) as session:
-        plan = node_repo.compose_inputs(session, uuid.UUID(workspace_id))
-    return [
-        ComposeShot(
-            video_path=storage.local_path(p["video_key"]),
-            audio_path=storage.local_path(p["audio_key"]) if p["audio_key"] else None,
-            narration=p["narration"],
-            duration_s=p["duration_s"],
-        )
-        for p in plan
-    ]
-
-
-def _output(path: Path) -> dict[str, Any]:
-    from activities.media.probe import probe
-
-    info = probe(path)
-    return {
-        "width": info.width,
-        "height": info.height,
-        "fps": info.fps,
-        "duration_s": round(info.duration_s, 3),
-        "video_codec": info.video_codec,
-        "audio_codec": info.audio_codec,
-        "size_bytes": path.stat().st_size,
-    }
-
-
-def _cpu_s() -> float:
-    """CPU seconds of this process and of its waited-for children (the FFmpeg processes)."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-@dataclass
-class _Run:
-    wall_s: float
-    cpu_s: float
-
-
-def _timed(fn: Any) -> _Run:
-    wall, cpu = time.perf_counter(), _cpu_s()
-    fn()
-    return _Run(time.perf_counter() - wall, _cpu_s() - cpu)
-
-
-def _best(runs: list[_Run], content: float) -> dict[str, Any]:
-    best = min(runs, key=lambda r: r.wall_s)
-    return {
-        "wall_s": round(best.wall_s, 3),
-        "cpu_s": round(best.cpu_s, 3),
-        "runs_s": [round(r.wall_s, 3) for r in runs],
-        "x_realtime": round(content / best.wall_s, 2),
-    }
-
-
-def compose_figures(
-    shots: list[Any],
-    work_dir: Path,
-    *,
-    modes: tuple[str, ...] = ("preview", "final"),
-    width: int = COMPOSE_W,
-    height: int = COMPOSE_H,
-    repeats: int = 2,
-    with_moviepy: bool = True,
-) -> dict[str, Any]:
-    """× realtime of our compose (cold segment cache) and of MoviePy on the same job.
-
-    Each repeat runs ours then MoviePy, so both see the same machine conditions; the figure is
-    the best of `repeats` for each. Ours is then run once more on its last, now full, cache: the
-    warm re-compose (only the one final graph runs).
-    """
-    from activities.media import compose as compose_module
-    from activities.media.compose import ComposeJob
-
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    content = round(sum(s.duration_s for s in shots), 3)
-    result: dict[str, Any] = {"shots": len(shots), "content_s": content, "repeats": repeats, "modes": {}}
-    for mode in modes:
-        job = ComposeJob(shots=list(shots), mode=mode, width=width, height=height)  # type: ignore[arg-type]
-        ours_out = work_dir / f"ours-{mode}.mp4"
-        mp_out = work_dir / f"moviepy-{mode}.mp4"
-
-        def run_ours(cache: Path, job: ComposeJob = job, out: Path = ours_out) -> None:
-            compose_module.compose(job, out, cache_dir=cache)
-
-        def run_moviepy(job: ComposeJob = job, out: Path = mp_out) -> None:
-            from tests.bench.moviepy_compose import moviepy_compose
-
-            moviepy_compose(job, out, work_dir=work_dir / "moviepy")
-
-        ours_runs: list[_Run] = []
-        mp_runs: list[_Run] = []
-        cache = work_dir / "cache-none"
-        for _ in range(max(1, repeats)):
-            cache = work_dir / f"cache-{uuid.uuid4().hex[:8]}"  # cold: a fresh, empty segment cache
-            ours_runs.append(_timed(lambda cache=cache: run_ours(cache)))
-            if with_moviepy:
-                mp_runs.append(_timed(run_moviepy))
-        warm = _timed(lambda cache=cache: run_ours(cache))
-        ours = _best(ours_runs, content)
-        ours.update(
-            warm_cache_wall_s=round(warm.wall_s, 3),
-            warm_cache_x_realtime=round(content / warm.wall_s, 2),
-            output=_output(ours_out),
-        )
-        entry: dict[str, Any] = {
-            "width": job.resolved_width,
-            "height": job.resolved_height,
-            "fps": job.resolved_fps,
-            "ours": ours,
-        }
-        if with_moviepy:
-            theirs = _best(mp_runs, content)
-            theirs["output"] = _output(mp_out)
-            entry["moviepy"] = theirs
-            # how many times faster ours is: by wall time, and by CPU seconds spent (steadier
-            # when other work shares the machine)
-            entry["ours_vs_moviepy"] = round(theirs["wall_s"] / ours["wall_s"], 2)
-            entry["ours_vs_moviepy_cpu"] = round(theirs["cpu_s"] / max(ours["cpu_s"], 1e-9), 2)
-        result["modes"][mode] = entry
-        for path in work_dir.glob("cache-*"):
-            shutil.rmtree(path, ignore_errors=True)
-    return result
 
 
 # ------------------------------------------------------------------------------------------------
@@ -710,36 +559,8 @@ async def activity_overhead_figures(client: Any, *, n: int = 200, repeats: int =
 
 
 # ------------------------------------------------------------------------------------------------
-# all of it, and the table
+# the table
 # ------------------------------------------------------------------------------------------------
-
-
-async def run_all(client: Any, db_url: str, work_dir: Path, *, quick: bool | None = None) -> dict[str, Any]:
-    """Every figure on a running Temporal (client) and a migrated ledger database (db_url)."""
-    sizes = bench_sizes(quick)
-    work_dir = Path(work_dir)
-    figures: dict[str, Any] = {"machine": machine_info(), "quick": sizes.quick}
-    figures["pipeline"] = await pipeline_figures(
-        client,
-        db_url,
-        work_dir / "pipeline",
-        shots=sizes.shots,
-        concurrencies=sizes.concurrencies,
-        repeats=sizes.pipeline_repeats,
-        warmup_shots=sizes.warmup_shots,
-    )
-    inputs = figures["pipeline"]["inputs"]
-    shots = await asyncio.to_thread(compose_shots, db_url, inputs["storage_root"], inputs["workspace_id"])
-    figures["compose"] = await asyncio.to_thread(
-        compose_figures,
-        shots,
-        work_dir / "compose",
-        repeats=sizes.compose_repeats,
-    )
-    figures["activity_overhead"] = await activity_overhead_figures(
-        client, n=sizes.noop_activities, repeats=sizes.noop_repeats
-    )
-    return figures
 
 
 def write_json(figures: dict[str, Any], path: Path | str) -> None:
@@ -820,40 +641,6 @@ def format_table(figures: dict[str, Any]) -> str:
                 ),
             ]
         lines += _rows(f'pipeline: {p["shots"]}-shot offline demo ("{p["story"]}")', rows)
-    c = figures.get("compose")
-    if c:
-        rows = []
-        for mode, e in c["modes"].items():
-            tag = f"{mode} {e['width']}x{e['height']}@{e['fps']}"
-            o = e["ours"]
-            rows.append(
-                (
-                    f"{tag} ours",
-                    f"{o['wall_s']:.2f} s = {o['x_realtime']:.2f}x realtime, {o.get('cpu_s', 0):.1f} CPU-s "
-                    f"(cold cache; warm re-compose {o['warm_cache_wall_s']:.2f} s = "
-                    f"{o['warm_cache_x_realtime']:.2f}x)",
-                )
-            )
-            if "moviepy" in e:
-                mp = e["moviepy"]
-                rows.append(
-                    (
-                        f"{tag} MoviePy",
-                        f"{mp['wall_s']:.2f} s = {mp['x_realtime']:.2f}x realtime, "
-                        f"{mp.get('cpu_s', 0):.1f} CPU-s",
-                    )
-                )
-                rows.append(
-                    (
-                        f"{tag} ours vs MoviePy",
-                        f"{e['ours_vs_moviepy']:.2f}x faster (wall), "
-                        f"{e.get('ours_vs_moviepy_cpu', 0):.2f}x less CPU",
-                    )
-                )
-        lines += _rows(
-            f"compose: {c['shots']} shots, {c['content_s']:.1f} s of content (best of {c.get('repeats', 1)})",
-            rows,
-        )
     a = figures.get("activity_overhead")
     if a:
         rows = [

@@ -138,9 +138,25 @@ def _svd_pipeline(unet: Any, vae: Any, image_encoder: Any) -> Any:
     )
 
 
+def tiny_vae(**config: Any) -> Any:
+    """The two-block AutoencoderKL every tiny image pipeline here shares (`config` adds to it)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=(8, 16),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=4,
+        **config,
+    )
+
+
 def build_tiny_sd(out_dir: Path | str, *, sample_size: int = 32, vocab_max_length: int = 77) -> Path:
     """Write a tiny SD-Turbo-class text-to-image pipeline (a few thousand parameters) to `out_dir`."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
     _seeded()
@@ -156,16 +172,7 @@ def build_tiny_sd(out_dir: Path | str, *, sample_size: int = 32, vocab_max_lengt
         attention_head_dim=4,
         norm_num_groups=4,
     )
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=4,
-        norm_num_groups=4,
-        sample_size=sample_size * 2,
-    )
+    vae = tiny_vae(sample_size=sample_size * 2)
     tokenizer = tiny_clip_tokenizer(vocab_max_length)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
@@ -185,6 +192,106 @@ def build_tiny_sd(out_dir: Path | str, *, sample_size: int = 32, vocab_max_lengt
     out = Path(out_dir)
     pipe.save_pretrained(out, safe_serialization=True)
     return out
+
+
+def build_tiny_sd3(out_dir: Path) -> Path:
+    """A tiny randomly initialised Stable Diffusion 3 pipeline (a transformer denoiser, no `unet`)
+    built from config on CPU and saved."""
+    from diffusers import (
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
+
+    _seeded()
+    transformer = SD3Transformer2DModel(
+        sample_size=32,
+        patch_size=1,
+        in_channels=4,
+        num_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=4,
+        caption_projection_dim=32,
+        joint_attention_dim=32,
+        pooled_projection_dim=64,
+        out_channels=4,
+    )
+    vae = tiny_vae(sample_size=64, shift_factor=0.0609, scaling_factor=1.5035)
+    tokenizer = tiny_clip_tokenizer()
+
+    def text_encoder() -> object:
+        return CLIPTextModelWithProjection(
+            CLIPTextConfig(
+                bos_token_id=0,
+                eos_token_id=1,
+                pad_token_id=1,
+                hidden_size=32,
+                intermediate_size=37,
+                num_attention_heads=4,
+                num_hidden_layers=2,
+                vocab_size=len(tokenizer),
+                max_position_embeddings=77,
+                projection_dim=32,
+            )
+        )
+
+    pipe = StableDiffusion3Pipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=vae,
+        text_encoder=text_encoder(),
+        tokenizer=tokenizer,
+        text_encoder_2=text_encoder(),
+        tokenizer_2=tokenizer,
+        text_encoder_3=T5EncoderModel(
+            T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=2)
+        ),
+        tokenizer_3=tokenizer,  # the byte-level vocabulary serves the T5 side too
+    )
+    pipe.save_pretrained(out_dir, safe_serialization=True)
+    return out_dir
+
+
+def build_tiny_pixart() -> object:
+    """A tiny PixArt-Sigma pipeline object (transformer denoiser, no `callback_on_step_end`)."""
+    from diffusers import (
+        DPMSolverMultistepScheduler,
+        PixArtSigmaPipeline,
+        PixArtTransformer2DModel,
+    )
+    from transformers import T5Config, T5EncoderModel
+
+    _seeded()
+    transformer = PixArtTransformer2DModel(
+        sample_size=8,
+        num_layers=1,
+        patch_size=2,
+        attention_head_dim=8,
+        num_attention_heads=2,
+        caption_channels=32,
+        in_channels=4,
+        cross_attention_dim=16,
+        out_channels=8,
+        attention_bias=True,
+        activation_fn="gelu-approximate",
+        num_embeds_ada_norm=1000,
+        norm_type="ada_norm_single",
+        norm_elementwise_affine=False,
+        norm_eps=1e-6,
+    )
+    vae = tiny_vae()
+    tokenizer = tiny_clip_tokenizer()
+    text_encoder = T5EncoderModel(
+        T5Config(vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=2)
+    )
+    return PixArtSigmaPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=transformer,
+        scheduler=DPMSolverMultistepScheduler(),
+    )
 
 
 def build_tiny_svd(out_dir: Path | str, *, num_frames: int = 4, image_size: int = 32) -> Path:

@@ -305,7 +305,7 @@ def test_transformer_pipeline_renders_and_cancels_at_the_next_step(tiny_sd3_dir:
 
 
 def test_pipelines_it_cannot_drive_are_refused_at_load_with_a_code(tmp_path: Path, torch_cpu: object) -> None:
-    from tests.activities.providers.conftest import build_tiny_pixart
+    from tests.support.tiny_models import build_tiny_pixart
 
     pixart = build_tiny_pixart()  # a transformer denoiser but no callback_on_step_end
     pixart.save_pretrained(tmp_path / "pixart")
