@@ -32,7 +32,9 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -84,6 +86,7 @@ DUCKING = {"threshold": 0.002, "ratio": 20, "attack": 10, "release": 500, "knee"
 MUSIC_FADE_OUT_S = 2.0  # background music fades out over the cut's last seconds
 SUBTITLE_FONT_NAME = "Aileron"
 SUBTITLE_HOLD_S = 0.4
+COMPOSE_PARALLEL = max(2, os.cpu_count() or 2)  # FFmpeg passes at once (each also threads itself)
 
 
 @dataclass
@@ -565,6 +568,7 @@ def _piece_args(
     piece: _Piece,
     infos: dict[int, MediaInfo],
     out: Path,
+    *,
     ass_name: str | None,
 ) -> list[str]:
     """FFmpeg arguments that encode one piece (video only) into `out`."""
@@ -737,6 +741,75 @@ def _copy_atomic(src: Path, dst: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _cached_pass(
+    dest: Path, args_for: Callable[[Path], list[str]], expected_s: float, work: Path, timeout_s: float | None
+) -> Callable[[Callable[[float], None], Callable[[], bool]], None]:
+    """One FFmpeg pass into a cache file (a piece, the cut's sound), written under a temporary
+    name beside it and moved into place only when FFmpeg succeeded."""
+
+    def run(progress: Callable[[float], None], stopped: Callable[[], bool]) -> None:
+        tmp = dest.with_name(f".{dest.stem}.{uuid.uuid4().hex[:8]}.partial{dest.suffix}")
+        try:
+            run_ffmpeg(
+                args_for(tmp),
+                expected_duration_s=expected_s,
+                on_progress=progress,
+                cancelled=stopped,
+                timeout_s=timeout_s,
+                cwd=work,
+            )
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    return run
+
+
+def _run_concurrently(
+    runs: list[tuple[float, Callable[[Callable[[float], None], Callable[[], bool]], None]]],
+    report: Callable[[float], None],
+    cancelled: Callable[[], bool] | None,
+) -> None:
+    """Run the FFmpeg passes (independent files) COMPOSE_PARALLEL at a time: short pieces leave an
+    encoder's threads idle at start and end, and the audio pass needs no video. Progress is the
+    weighted share done; the first failure stops the others and is raised (a cancel as itself)."""
+    if not runs:
+        return
+    lock = threading.Lock()
+    done = [0.0] * len(runs)
+    total = sum(weight for weight, _ in runs) or 1.0
+    stop = threading.Event()
+
+    def stopped() -> bool:
+        return stop.is_set() or (cancelled is not None and cancelled())
+
+    def one(k: int) -> None:
+        weight, run = runs[k]
+
+        def progress(f: float) -> None:
+            with lock:
+                done[k] = weight * f
+                share = sum(done) / total
+            report(share)
+
+        try:
+            run(progress, stopped)
+        except BaseException:
+            stop.set()
+            raise
+        progress(1.0)
+
+    with ThreadPoolExecutor(max_workers=min(len(runs), COMPOSE_PARALLEL)) as pool:
+        futures = [pool.submit(one, k) for k in range(len(runs))]
+        wait(futures)
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        if cancelled is not None and cancelled():
+            raise CancelledByUser("Compose cancelled.")
+        first = next((e for e in errors if not isinstance(e, CancelledByUser)), errors[0])
+        raise first
+
+
 def compose(
     job: ComposeJob,
     out_path: Path,
@@ -872,59 +945,31 @@ def compose(
             fonts = subtitle_font_dir(cache_dir)
             (work / "fonts").mkdir()
             _link(fonts / "Aileron-Regular.ttf", work / "fonts" / "Aileron-Regular.ttf")
-        todo_frames = max(1, sum(p.frames for p in todo))
-        done = 0
+        total_s = tl.total / tl.fps
+        need_audio = not (audio_mix.is_file() and audio_mix.stat().st_size > 0)  # sound: its own pass
+        runs: list[tuple[float, Callable[[Callable[[float], None], Callable[[], bool]], None]]] = []
         for piece in todo:
-            check_cancel()
             ass_name = None
             if piece.ass:
                 ass_name = f"{piece.key}.ass"
                 (work / ass_name).write_text(piece.ass, encoding="utf-8")
                 if piece.font_file is not None:
                     _link(piece.font_file, work / "fonts" / f"cjk{piece.font_file.suffix}")
-            tmp = seg_dir / f".{piece.key}.{uuid.uuid4().hex[:8]}.partial.mp4"
-            base = done
-
-            def piece_progress(f: float, base: int = base, n: int = piece.frames) -> None:
-                report(0.85 * (base + f * n) / todo_frames)
-
-            try:
-                run_ffmpeg(
-                    _piece_args(job, tl, piece, infos, tmp, ass_name),
-                    expected_duration_s=piece.frames / tl.fps,
-                    on_progress=piece_progress,
-                    cancelled=cancelled,
-                    timeout_s=timeout_s,
-                    cwd=work,
-                )
-                os.replace(tmp, piece.path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            args = partial(_piece_args, job, tl, piece, infos, ass_name=ass_name)
+            seconds = piece.frames / tl.fps
+            runs.append((piece.frames, _cached_pass(piece.path, args, seconds, work, timeout_s)))
+        if need_audio:
+            audio_weight = 0.15 * max(1, sum(p.frames for p in todo))
+            args = partial(_audio_args, job, tl)
+            runs.append((audio_weight, _cached_pass(audio_mix, args, total_s, work, timeout_s)))
+        _run_concurrently(runs, lambda f: report(0.95 * f), cancelled)
+        for piece in todo:
             if piece.kind == "body":
                 reencoded.add(piece.shot)
             else:
                 joins.append(piece.shot)
                 if not any(p.kind == "body" and p.shot == piece.shot for p in pieces):
                     reencoded.add(piece.shot)  # a shot that is all crossfade lives in its join
-            done += piece.frames
-        report(0.85)
-
-        total_s = tl.total / tl.fps
-        if not (audio_mix.is_file() and audio_mix.stat().st_size > 0):  # sound is its own, cached pass
-            check_cancel()
-            tmp_audio = audio_mix.with_name(f".{audio_key}.{uuid.uuid4().hex[:8]}.partial.m4a")
-            try:
-                run_ffmpeg(
-                    _audio_args(job, tl, tmp_audio),
-                    expected_duration_s=total_s,
-                    on_progress=lambda f: report(0.85 + 0.1 * f),
-                    cancelled=cancelled,
-                    timeout_s=timeout_s,
-                    cwd=work,
-                )
-                os.replace(tmp_audio, audio_mix)
-            finally:
-                tmp_audio.unlink(missing_ok=True)
         report(0.95)
 
         check_cancel()
