@@ -133,7 +133,7 @@ def scoped_track(session: Session, track_id: uuid.UUID, workspace: Workspace) ->
     return row
 
 
-def get_idempotency(
+async def get_idempotency(  # async: building the object needs no thread-pool hop
     request: Request,
     caller: CallerDep,
     services: ServicesDep,

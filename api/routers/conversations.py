@@ -265,7 +265,6 @@ async def send_message(
     body: MessageCreate,
     caller: CallerDep,
     services: ServicesDep,
-    session: SessionDep,
     idem: IdempotencyDep,
     follow: Annotated[
         bool, Query(description="Also stream the started tasks' progress until they end")
@@ -274,12 +273,11 @@ async def send_message(
 ) -> EventSourceResponse:
     """Send a message; the answer is an SSE stream of the turn's typed events (see the module doc)."""
 
-    def prepare() -> tuple[Conversation, Any, int]:
-        conversation = _conversation(session, caller, conversation_id)
-        inp = _input(session, conversation)
-        start = event_repo.latest_id(session, conversation.workspace_id)
-        session.close()
-        return conversation, inp, start
+    def prepare() -> tuple[Conversation, Any, int]:  # one thread-pool hop for every read before the stream
+        with unit_of_work(services.sessions) as session:
+            conversation = _conversation(session, caller, conversation_id)
+            start = event_repo.latest_id(session, conversation.workspace_id)
+            return conversation, _input(session, conversation), start
 
     conversation, inp, start_event = await run_in_threadpool(prepare)
     # our own id for the Update when no Idempotency-Key names one: the planner announces this

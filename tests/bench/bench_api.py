@@ -43,7 +43,6 @@ import pytest
 
 from api.auth import mint_dev_token
 from infra.ledger import dispose_engines
-from infra.queues import Queues
 from infra.settings import Settings
 from infra.storage import FileSystemStorage
 from tests.api.conftest import seed_workspace
@@ -186,6 +185,7 @@ async def api_server(temporal_env, pg, pg_template_url: str) -> AsyncIterator[di
             "prefix": prefix,
             "temporal": temporal_env.client,
             "workers": API_WORKERS,
+            "env": env,
         }
     finally:
         proc.terminate()
@@ -309,20 +309,39 @@ async def test_get_storyboard_60_shots(api_server: dict[str, Any]) -> None:
     assert errors == 0 and figures["requests"] > CLIENTS
 
 
+@contextlib.asynccontextmanager
+async def cpu_worker_process(env: dict[str, str]) -> AsyncIterator[None]:
+    """The cpu worker pool (conversation workflow, planner) as `directordeck worker --pool cpu` runs
+    it: a process of its own, so the planner does not share this load generator's interpreter."""
+    log = Path(env["DIRECTORDECK_DATA_DIR"]) / "cpu-worker.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "launch.cli", "worker", "--pool", "cpu"],
+            env=env,
+            cwd=Path.cwd(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        for _ in range(1200):  # it prints "polling" once its client is connected
+            if "polling" in log.read_text(errors="replace"):
+                break
+            assert proc.poll() is None, f"the worker exited: {log.read_text(errors='replace')[-2000:]}"
+            await asyncio.sleep(0.1)
+        yield
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(20)
+        if proc.poll() is None:
+            proc.kill()
+
+
 async def test_chat_message_to_first_sse_event(api_server: dict[str, Any], figures: dict[str, Any]) -> None:
     pytest.importorskip("agent.conversation", reason="the conversation workflow is not installed")
-    from tests.api.conftest import chat_workers
-
     settings = api_server["settings"]
     storage = FileSystemStorage(api_server["data_dir"] / "storage")
-    async with chat_workers(
-        api_server["temporal"],
-        api_server["db_url"],
-        settings,
-        storage,
-        None,
-        Queues.prefixed(api_server["prefix"]),
-    ):
+    async with cpu_worker_process(api_server["env"]):  # its own process, as `up` runs it
         users = [f"bench-chat-{n}" for n in range(CLIENTS)]
         tokens = {u: mint_dev_token(u, settings=settings) for u in users}
         conversations: dict[int, str] = {}
