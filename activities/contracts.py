@@ -114,7 +114,7 @@ class VideoInput:
     source_node_id: str | None = None  # default: the shot's selected image
     duration_s: float | None = None  # default: the shot's duration
     fps: int = 24
-    provider: str = "auto"
+    provider: str = "auto"  # auto: this pool's video provider; pan_zoom: the Ken Burns camera move
 
 
 @dataclass

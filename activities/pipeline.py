@@ -71,6 +71,7 @@ VOICE_TAIL_S = 0.5  # breathing room after the narration ends
 MAX_SHOT_S = 60.0
 DEFAULT_MUSIC_S = 30.0  # background music for a workspace with no shots yet
 VIDEO_WIDTH, VIDEO_HEIGHT = 1280, 720  # shot clips (the video providers' default size)
+PAN_ZOOM = "pan_zoom"  # the video model every pool has: the Ken Burns camera move over the image
 
 
 def with_modifier(visual: str, prompt: str | None) -> str:
@@ -656,7 +657,10 @@ class PipelineActivities:
         # only a card source passes `overlay`, so a video callable without that keyword still serves
         # every other source
         extra: dict[str, Any] = {"overlay": overlay} if overlay is not None else {}
-        info, stored = await self.video_clip(image_path, duration, inp.fps, movement, extra)
+        pan_zoom = inp.provider == PAN_ZOOM
+        info, stored = await self.video_clip(
+            image_path, duration, inp.fps, movement, extra, pan_zoom=pan_zoom
+        )
         described = overlay.describe() if overlay is not None else None
         thumbs, thumb_objs = await asyncio.to_thread(
             make_thumbnails, self.storage, stored, video=True, duration_s=info.duration_s
@@ -666,18 +670,27 @@ class PipelineActivities:
         )
 
     async def video_clip(
-        self, image_path: Path, duration: float, fps: int, movement: str, extra: dict[str, Any]
+        self,
+        image_path: Path,
+        duration: float,
+        fps: int,
+        movement: str,
+        extra: dict[str, Any],
+        *,
+        pan_zoom: bool = False,
     ) -> tuple[Any, StoredObject]:
         """The provider part of `render_video`: the clip (a GPU provider heartbeats twice a second
         and is cancelled at the next denoising step or decode chunk), then the file into storage.
-        No ledger access."""
+        `pan_zoom` asks for the Ken Burns move whatever this pool's provider is. No ledger access."""
         from activities.media.kenburns import kenburns_clip
 
-        clip = self.providers.video or kenburns_clip
+        gpu = None if pan_zoom else self.providers.video
+        clip = gpu or kenburns_clip
+        name = self.providers.video_name if gpu is not None else "kenburns"
         return await self._render_to_storage(
             ".mp4",
             "video",
-            provider_span("video.render", kind="media", provider=self.providers.video_name, fps=fps),
+            provider_span("video.render", kind="media", provider=name, fps=fps),
             lambda out, progress, cancelled: clip(
                 image_path,
                 out,
@@ -690,7 +703,7 @@ class PipelineActivities:
                 cancelled=cancelled,
                 **extra,
             ),
-            heartbeat_every_s=GPU_HEARTBEAT_EVERY_S if self.providers.video is not None else None,
+            heartbeat_every_s=GPU_HEARTBEAT_EVERY_S if gpu is not None else None,
         )
 
     def _write_video(
@@ -704,7 +717,7 @@ class PipelineActivities:
         thumbnails: dict[str, Any] | None = None,
     ) -> VideoResult:
         wf = inp.task.workflow_id
-        provider = self.providers.video_name
+        provider = "kenburns" if inp.provider == PAN_ZOOM else self.providers.video_name
         with unit_of_work(self.database_url) as session:
             task = task_repo.get_by_workflow_id(session, wf)
             asset = stored_asset(

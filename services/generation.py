@@ -133,8 +133,26 @@ def gen_grid(ex: Execution, a: A.GenGrid) -> ActionResult:
     )
 
 
+VIDEO_MODELS = {"auto": "auto", "pan_zoom": "pan_zoom", "pan-zoom": "pan_zoom", "kenburns": "pan_zoom"}
+COMPOSE_SIZES = {"480p": (854, 480), "720p": (1280, 720), "1080p": (1920, 1080)}
+INSTALLED_VOICE = "the installed voice"
+
+
+def _video_model(requested: str | None) -> str:
+    """`auto` (the video pool's provider) or `pan_zoom` (the camera move every pool has)."""
+    model = VIDEO_MODELS.get((requested or "auto").strip().lower().replace(" ", "_"))
+    if model is None:
+        raise InvalidInput(
+            f"there is no video model {requested!r} here: use auto (the worker's video provider) "
+            "or pan_zoom (a camera move over the image)",
+            code="unknown_video_model",
+        )
+    return model
+
+
 @executes("gen.video")
 def gen_video(ex: Execution, a: A.GenVideo) -> ActionResult:
+    model = _video_model(a.args.model)
     items = ex.resolve.shots(a.args.shots)
     started: list[tuple[str, str]] = []
     skipped: list[int | None] = []
@@ -148,6 +166,8 @@ def gen_video(ex: Execution, a: A.GenVideo) -> ActionResult:
             work_item_id=str(item.id),
             source_node_id=str(source.id),
             duration_s=a.args.duration_s,
+            fps=a.args.fps,
+            model=model,
         )
         started.append(ex.start("video", f"video-{item.id}-{uuid.uuid4()}", inp, item.id))
     if not started:
@@ -182,6 +202,8 @@ def gen_voice(ex: Execution, a: A.GenVoice) -> ActionResult:
     if not started:
         raise InvalidInput(f"{shots_label(items)}: no {key} text to speak", code="nothing_to_say")
     summary = f"started {key} for {len(started)} shot{'s' if len(started) > 1 else ''}"
+    if a.args.voice and a.args.voice.strip().lower() not in ("auto", "default"):
+        summary += f" in {INSTALLED_VOICE} (a {a.args.voice!r} voice is not installed)"
     if skipped:
         summary += f" (skipped shots {', '.join(map(str, skipped))}: no {key})"
     return ex.started(a, started, summary=summary, skipped_shots=skipped)
@@ -241,8 +263,12 @@ def gen_compose(ex: Execution, a: A.GenCompose) -> ActionResult:
         music=bool(a.args.music),
         music_node_id=str(music.id) if music is not None else None,
     )
+    if a.args.resolution is not None:
+        inp.width, inp.height = COMPOSE_SIZES[a.args.resolution]
     started = ex.start("compose", f"compose-{ws.id}-{uuid.uuid4()}", inp)
     summary = f"started the {a.args.mode} compose of {len(clips)} shots"
+    if a.args.resolution is not None:
+        summary += f" at {a.args.resolution}"
     extra: dict[str, Any] = {}
     if music is not None:
         mood = (music.payload or {}).get("mood") or "background"

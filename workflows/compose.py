@@ -34,6 +34,8 @@ class ComposeWorkflow:
             subtitles=inp.subtitles,
             crossfade_s=inp.crossfade_s,
             music_node_id=inp.music_node_id,
+            width=inp.width,
+            height=inp.height,
         )
 
         async def body() -> ComposeResult:

@@ -67,6 +67,8 @@ class VideoWorkflowInput:
     source_node_id: str | None = None
     duration_s: float | None = None
     queues: Queues = field(default_factory=Queues)
+    fps: int | None = None  # default: the provider's (24)
+    model: str = "auto"  # auto: the pool's provider; pan_zoom: the camera move over the image
 
 
 @dataclass
@@ -99,6 +101,8 @@ class ComposeWorkflowInput:
     # node generates one first (a `music` child workflow, mood "auto", the cut's length)
     music: bool = False
     music_node_id: str | None = None
+    width: int | None = None  # default: the mode's size
+    height: int | None = None
 
 
 @dataclass

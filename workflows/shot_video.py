@@ -23,6 +23,8 @@ class ShotVideoWorkflow:
             work_item_id=inp.work_item_id,
             source_node_id=inp.source_node_id,
             duration_s=inp.duration_s,
+            fps=inp.fps or 24,
+            provider=inp.model,
         )
         return await mirrored(
             task,

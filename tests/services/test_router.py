@@ -550,3 +550,34 @@ async def test_batch_selection_uses_the_same_cell_of_each_latest_grid_and_is_und
     ] is None
     assert undone.ok and [s["selected"] for s in restored] == [None, None, None]
     assert "shot 1: selected image" in undone.results[0].data["summary"]
+
+
+async def test_generation_options_reach_the_work_or_are_refused_saying_why(make_agent_rig) -> None:
+    from tests.support.seeders import workspace_with_clips
+
+    async with make_agent_rig(pools=[QUEUE_CPU, QUEUE_TTS]) as rig:
+        ws = workspace_with_clips(rig.db_url, rig.acts.storage, rig.acts.work_dir / "clips", owner=OWNER)
+        small = await rig.router.run(
+            ALICE, ws, turn({"type": "gen.compose", "args": {"mode": "preview", "resolution": "480p"}})
+        )
+        done = await rig.client.get_workflow_handle(small.results[0].workflow_ids[0]).result()
+        unknown = await rig.router.run(
+            ALICE, ws, turn({"type": "gen.video", "args": {"shots": [1], "model": "sora"}})
+        )
+        voiced = await rig.router.run(
+            ALICE, ws, turn({"type": "gen.voice", "args": {"shots": [1], "voice": "female"}})
+        )
+        await rig.client.get_workflow_handle(voiced.results[0].workflow_ids[0]).result()
+
+    assert small.results[0].data["summary"] == "started the preview compose of 2 shots at 480p"
+    with unit_of_work(rig.db_url) as s:
+        cut = s.execute(
+            text("select a.width, a.height from node n join asset a on a.id = n.asset_id where n.id = :id"),
+            {"id": done["node_id"]},
+        ).one()
+    assert tuple(cut) == (854, 480)  # the resolution asked for, not the preview's 640x360
+    assert unknown.results[0].status == "failed"
+    assert unknown.results[0].error["code"] == "unknown_video_model"
+    assert "pan_zoom" in unknown.results[0].error["message"]
+    # one voice is installed: the narration is made with it and the summary says so
+    assert "a 'female' voice is not installed" in voiced.results[0].data["summary"]
