@@ -316,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`directordeck schema actions | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except Exception as exc:  # one line, never a traceback (DIRECTORDECK_TRACEBACK=1 shows it)
         if os.environ.get("DIRECTORDECK_TRACEBACK"):
             raise
