@@ -22,6 +22,7 @@ from api.schemas import (
     SceneOut,
     TaskOut,
     TaskOutput,
+    Touched,
     TurnOut,
     WorkItemOut,
     WorkspaceOut,
@@ -122,6 +123,7 @@ def turn_out(result: Any) -> TurnOut:
             task_ids=[str(t) for t in (r.task_ids or [])],
             workflow_ids=[str(w) for w in (r.workflow_ids or [])],
             error=dict(r.error) if r.error else None,
+            touched=Touched.model_validate(r.touched or {}),
         )
         for r in result.results
     ]

@@ -93,6 +93,7 @@ class Services:
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self._router: Any | None = None
+        self._rates: Any | None = None
 
     # --- ledger -------------------------------------------------------------------------
 
@@ -177,6 +178,14 @@ class Services:
             client = await self.temporal()
             self._router = ActionRouter(self.database_url, client, self.queues, self.settings)
         return self._router
+
+    def estimate_rates(self) -> Any:
+        """The rates of proposal estimates (services/estimate.py), read once."""
+        if self._rates is None:
+            from services.estimate import Rates
+
+            self._rates = Rates.from_settings(self.settings)
+        return self._rates
 
     def close(self) -> None:
         if self._engine is not None:
