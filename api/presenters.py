@@ -38,8 +38,7 @@ STORYBOARD_FIELDS = DocumentFields(
     workspace=tuple(WorkspaceOut.model_fields),
     scene=tuple(SceneOut.model_fields),
     shot=tuple(WorkItemOut.model_fields),
-    versioned="version" in WorkItemOut.model_computed_fields
-    and "version" in WorkspaceOut.model_computed_fields,
+    versioned=all("version" in m.model_computed_fields for m in (WorkspaceOut, SceneOut, WorkItemOut)),
 )
 STORYBOARD_SHOT_FILE_FIELDS = ("selected_asset_id", "selected_url", "thumbnail_url")
 
