@@ -31,6 +31,7 @@ from schema.repositories import nodes as node_repo
 from schema.repositories import stages as stage_repo
 from schema.repositories import tasks as task_repo
 from tests.api.conftest import Stack, png_bytes, uid
+from tests.support.sse import of, parse_sse
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -495,6 +496,29 @@ async def test_task_events_carry_their_outputs(stack: Stack, live_url: str) -> N
     assert sorted(o["cell"] for o in data["outputs"]) == [1, 2, 3, 4]
     assert {o["node_id"] for o in data["outputs"]} == set(seeded.cells)
     assert all(o["url"].endswith("/content") for o in data["outputs"])
+
+
+async def test_chat_results_carry_the_ids_they_touched_in_the_stream_and_the_history(stack: Stack) -> None:
+    """What the studio's result links are made of: the `action_result` event's `touched`, and the
+    same in the stored conversation (a reload rebuilds the links from it)."""
+    owner = uid()
+    seeded = stack.seed_workspace(owner, shots=3)
+    h = stack.auth(owner)
+    conv = (
+        await stack.client.post(
+            "/conversations", json={"workspace_id": seeded.workspace, "mode": "agent"}, headers=h
+        )
+    ).json()["id"]
+    r = await stack.client.post(
+        f"/conversations/{conv}/messages", json={"text": "Make shot 2 last 5 seconds"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    [result] = of(parse_sse(r.text), "action_result")
+    assert result["type"] == "shot.update" and result["status"] == "done"
+    assert result["touched"]["shots"] == [{"work_item_id": seeded.shots[1], "idx": 2}]
+    history = (await stack.client.get(f"/conversations/{conv}", headers=h)).json()
+    reply = next(m for m in history["messages"] if m["role"] == "assistant")["data"]["reply"]
+    assert reply["results"][0]["touched"] == result["touched"]
 
 
 @pytest.mark.parametrize("bad", ["", "a b", "x" * 65])
