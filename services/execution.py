@@ -21,7 +21,7 @@ from infra.queues import Queues
 from schema import actions as A
 from schema.domain_errors import DomainError
 from schema.enums import TaskType
-from schema.models import WorkItem, Workspace
+from schema.models import Task, WorkItem, Workspace
 from schema.repositories import tasks
 from services.resolve import Focus, Resolver, TargetUnresolved, Touched
 from workflows.compose import ComposeWorkflow
@@ -244,7 +244,7 @@ class Execution:
             try:
                 result = handler(self, action)
                 if result.status != "failed":
-                    result.touched = self._touched(i, result, touched)
+                    result.touched = self._touched(result, touched)
                 results.append(result)
             except DomainError as err:
                 raise TurnAborted(i, err) from err
@@ -254,9 +254,9 @@ class Execution:
                 ) from err
         return results
 
-    def _touched(self, index: int, result: ActionResult, touched: Touched) -> dict[str, list[dict[str, Any]]]:
+    def _touched(self, result: ActionResult, touched: Touched) -> dict[str, list[dict[str, Any]]]:
         """The links of one action's result: the shots, images and tasks it resolved, the rows it
-        created (``work_item_id(s)`` in its data) and the tasks it started."""
+        created (``work_item_id(s)`` in its data) and the tasks it started or cancelled."""
         named = [result.data.get("work_item_id"), *(result.data.get("work_item_ids") or [])]
         for work_item_id in named:  # (resolved ones are in already: a deleted row is not read again)
             if not work_item_id or str(work_item_id) in touched.shots:
@@ -264,18 +264,10 @@ class Execution:
             item = self.session.get(WorkItem, uuid.UUID(str(work_item_id)))
             if item is not None:
                 touched.shot(item)
-        tasks = dict(touched.tasks)
-        for start in self.starts:
-            if start.index == index:
-                tasks.setdefault(
-                    start.task_id,
-                    {
-                        "task_id": start.task_id,
-                        "type": WORKFLOW_KINDS[start.kind][2].value,
-                        "work_item_id": start.input.get("work_item_id"),
-                        "workflow_id": start.workflow_id,
-                    },
-                )
+        for task_id in result.task_ids:  # started, cancelled, retried (resolved ones are in already)
+            if task_id not in touched.tasks and (row := self.session.get(Task, uuid.UUID(task_id))):
+                touched.task(row)
+        tasks = touched.tasks
         return {
             "shots": list(touched.shots.values()),
             "nodes": list(touched.nodes.values()),

@@ -345,13 +345,13 @@ async def test_board_batch_edit_reorder_conflict_and_failed_task(
         failed = task_repo.create(s, workspace_id=ws, type=TaskType.video, workflow_id=f"video-{owner}")
         task_repo.mark_running(s, failed.id)
         task_repo.mark_failed(s, failed.id, "ffmpeg_failed", "encoder exited with 1")
-        running = task_repo.create(s, workspace_id=ws, type=TaskType.compose, workflow_id=f"compose-{owner}")
+        running = task_repo.create(s, workspace_id=ws, type=TaskType.voice, workflow_id=f"voice-{owner}")
         task_repo.mark_running(s, running.id)
     # what a running activity calls as its work moves (activities/pipeline.py)
     acts = PipelineActivities(
         stack.db_url, stack.storage, choose_providers(stack.settings), tmp_path / "work"
     )
-    compose = TaskRef(seeded.workspace, f"compose-{owner}", "compose")
+    voice = TaskRef(seeded.workspace, f"voice-{owner}", "voice")
     async with playwright_api.async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, env=chromium_env(tmp_path)
@@ -376,7 +376,7 @@ async def test_board_batch_edit_reorder_conflict_and_failed_task(
             bar = page.locator(f'li.task[data-task-id="{running.id}"] progress')
             await expect(bar).to_be_visible()
             for fraction in (0.25, 0.6):
-                await asyncio.to_thread(acts._set_progress, compose, fraction)
+                await asyncio.to_thread(acts._set_progress, voice, fraction)
                 await page.wait_for_function(
                     "([sel, v]) => Math.abs((document.querySelector(sel)?.value ?? -1) - v) < 1e-6",
                     arg=[f'li.task[data-task-id="{running.id}"] progress', fraction],
@@ -420,6 +420,33 @@ async def test_board_batch_edit_reorder_conflict_and_failed_task(
             await batch.get_by_role("button", name="Apply").click()
             await expect(page.get_by_role("status").filter(has_text="changed this meanwhile")).to_be_visible()
             await expect(card(page, 1)).to_contain_text("changed in another tab")
+
+            # chat results link to what they touched: an image opens the Pro drawer at that cell,
+            # a task focuses its queue row
+            chat = page.get_by_role("complementary", name="Agent")
+            await chat.get_by_role("textbox").fill("use #3 for shot 1")
+            await chat.get_by_role("button", name="Send").click()
+            touched = chat.get_by_role("group", name="Touched").last
+            await expect(touched.get_by_role("link")).to_have_text(
+                ["Shot 1", "Shot 1 · image #3"], timeout=STEP_S
+            )
+            await touched.get_by_role("link", name="Shot 1 · image #3").click()
+            drawer = page.get_by_role("dialog", name="Pro — Shot 1")
+            await expect(drawer.get_by_role("region", name="Cells #3")).to_be_visible(timeout=STEP_S)
+            await expect(
+                drawer.get_by_role("button", name=re.compile(r"^Cells #3 \(selected\)"))
+            ).to_have_attribute("aria-pressed", "true")
+            await drawer.get_by_role("button", name="Close").click()
+            await chat.get_by_role("textbox").fill("cancel the voice jobs")
+            await chat.get_by_role("button", name="Send").click()
+            await expect(chat.get_by_role("group", name="Touched")).to_have_count(2, timeout=STEP_S)
+            queue_link = chat.get_by_role("group", name="Touched").last.get_by_role(
+                "link", name="Queue: voice"
+            )
+            await queue_link.click()
+            voice_row = page.locator(f'li.task[data-task-id="{running.id}"]')
+            await expect(voice_row).to_be_focused()
+            await expect(voice_row).to_have_attribute("data-status", "canceled", timeout=STEP_S)
 
             # reorder from the keyboard: focus "Move later" on shot 1 and press Enter
             first_narration = await card(page, 1).locator(".narration").inner_text()
