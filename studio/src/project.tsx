@@ -25,6 +25,12 @@ interface Usage {
 const MOVEMENTS = ["static", "pan", "tilt", "dolly in", "dolly out", "zoom in", "zoom out", "tracking", "handheld", "crane", "orbit"];
 const ACTIVE = new Set(["queued", "running"]);
 
+/** A task row from the API, keeping the progress an event already showed for the same run. */
+function withProgress(row: TaskRow, shown: TaskRow[]): TaskRow {
+  const old = shown.find((x) => x.id === row.id);
+  return old && old.status === row.status && ACTIVE.has(row.status) && old.progress > row.progress ? { ...row, progress: old.progress } : row;
+}
+
 export interface ProjectData {
   board: Storyboard | null;
   stages: Stages | null;
@@ -56,7 +62,8 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
         get<TaskRow[]>(`/workspaces/${ws}/tasks?limit=40`),
         get<Usage>(`/workspaces/${ws}/tasks/usage`),
       ]);
-      setData({ board, stages, tasks, usage });
+      // a load that left before a task.progress event arrived must not move that bar back
+      setData((prev) => ({ board, stages, usage, tasks: tasks.map((row) => withProgress(row, prev.tasks)) }));
       setError("");
     } catch (err) {
       setError(errorText(err));

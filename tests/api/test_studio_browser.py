@@ -375,6 +375,7 @@ async def test_board_batch_edit_reorder_conflict_and_failed_task(
             # the running task's bar moves with its progress events (no reload needed)
             bar = page.locator(f'li.task[data-task-id="{running.id}"] progress')
             await expect(bar).to_be_visible()
+            await expect(page.get_by_role("status").filter(has_text="live")).to_be_visible()
             for fraction in (0.25, 0.6):
                 await asyncio.to_thread(acts._set_progress, voice, fraction)
                 await page.wait_for_function(
