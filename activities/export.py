@@ -841,8 +841,7 @@ class ExportActivities:
     @activity.defn(name="export_package")
     @coded
     async def export_package(self, inp: ExportInput) -> ExportResult:
-        await asyncio.to_thread(
-            self.pipeline._start_task,
+        await self.pipeline._begin(
             inp.task,
             {"selection": inp.selection, "naming": inp.naming, "formats": list(inp.formats)},
         )

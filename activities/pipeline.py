@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -42,7 +43,7 @@ from activities.contracts import (
 )
 from activities.ledger import stored_asset
 from activities.providers.choice import Providers, choose_providers
-from activities.runtime import GPU_HEARTBEAT_EVERY_S, Cancelled, Progress, coded, run_blocking
+from activities.runtime import GPU_HEARTBEAT_EVERY_S, Cancelled, Progress, coded, progress_sink, run_blocking
 from activities.thumbnails import make_thumbnails
 from infra import diskguard
 from infra.ledger import unit_of_work
@@ -210,6 +211,32 @@ class PipelineActivities:
                 },
             )
 
+    async def _begin(self, task: TaskRef, payload: dict[str, Any]) -> None:
+        """Mark the task running, and send this activity's progress to its row from now on."""
+        await asyncio.to_thread(self._start_task, task, payload)
+        progress_sink.set(functools.partial(self._report_progress, task))
+
+    async def _report_progress(self, task: TaskRef, progress: float) -> None:
+        await asyncio.to_thread(self._set_progress, task, progress)
+
+    def _set_progress(self, task: TaskRef, progress: float) -> None:
+        """Progress on the task row (never backwards) and a `task.progress` event while it runs."""
+        with unit_of_work(self.database_url) as session:
+            row = task_repo.set_progress(session, task.workflow_id, round(progress, 3))
+            if row.status != TaskStatus.running:
+                return
+            event_repo.append(
+                session,
+                row.workspace_id,
+                "task.progress",
+                {
+                    "task_id": str(row.id),
+                    "workflow_id": task.workflow_id,
+                    "type": task.task_type,
+                    "progress": row.progress,
+                },
+            )
+
     def _finish_task(
         self,
         session: Any,
@@ -315,7 +342,7 @@ class PipelineActivities:
     @coded
     async def start_task(self, task: TaskRef) -> None:
         """Mirror an orchestrating workflow (one with no activity of its own) as a running task."""
-        await asyncio.to_thread(self._start_task, task, {})
+        await self._begin(task, {})
 
     @activity.defn(name="record_task")
     @coded
@@ -355,9 +382,7 @@ class PipelineActivities:
     @activity.defn(name="storyboard")
     @coded
     async def storyboard(self, inp: StoryboardInput) -> StoryboardResult:
-        await asyncio.to_thread(
-            self._start_task, inp.task, {"shot_count": inp.shot_count, "style": inp.style}
-        )
+        await self._begin(inp.task, {"shot_count": inp.shot_count, "style": inp.style})
         provider = self.providers.storyboard
         kind = "llm" if provider.name.startswith("gemini") else "provider"
         # a provider that reports token usage returns it with the board (no shared "last usage")
@@ -402,7 +427,7 @@ class PipelineActivities:
         from activities.providers.cards import GridRequest
         from schema.storyboard import Camera
 
-        await asyncio.to_thread(self._start_task, inp.task, {"size": inp.size, "track": inp.track})
+        await self._begin(inp.task, {"size": inp.size, "track": inp.track})
         existing = await asyncio.to_thread(self._existing_grid, inp)
         if existing is not None:
             return existing
@@ -573,7 +598,7 @@ class PipelineActivities:
     @activity.defn(name="synthesize_voice")
     @coded
     async def synthesize_voice(self, inp: VoiceInput) -> VoiceResult:
-        await asyncio.to_thread(self._start_task, inp.task, {"voice": inp.voice})
+        await self._begin(inp.task, {"voice": inp.voice})
         shot = await asyncio.to_thread(self._shot, inp.work_item_id)
         text = (inp.text or shot.spec.get("narration") or "").strip()
         if not text:
@@ -644,7 +669,7 @@ class PipelineActivities:
         from activities.media.kenburns import FixedOverlay
         from activities.providers.cards import card_banner
 
-        await asyncio.to_thread(self._start_task, inp.task, {"source_node_id": inp.source_node_id})
+        await self._begin(inp.task, {"source_node_id": inp.source_node_id})
         shot = await asyncio.to_thread(self._shot, inp.work_item_id)
         source_id = inp.source_node_id or shot.selected_node_id
         if not source_id:
@@ -772,9 +797,7 @@ class PipelineActivities:
     @activity.defn(name="generate_music")
     @coded
     async def generate_music(self, inp: MusicInput) -> MusicResult:
-        await asyncio.to_thread(
-            self._start_task, inp.task, {"mood": inp.mood, "duration_s": inp.duration_s, "seed": inp.seed}
-        )
+        await self._begin(inp.task, {"mood": inp.mood, "duration_s": inp.duration_s, "seed": inp.seed})
         hints, duration = await asyncio.to_thread(self._music_context, inp)
         seed = (
             inp.seed
@@ -868,7 +891,7 @@ class PipelineActivities:
         started: dict[str, Any] = {"mode": inp.mode, "subtitles": inp.subtitles}
         if inp.music_node_id:
             started["music_node_id"] = inp.music_node_id
-        await asyncio.to_thread(self._start_task, inp.task, started)
+        await self._begin(inp.task, started)
         plan = await asyncio.to_thread(self._compose_plan, inp)
         music_path = await asyncio.to_thread(self._music_path, inp) if inp.music_node_id else None
         shots = []

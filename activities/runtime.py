@@ -5,7 +5,10 @@ activities, whose workers also send heartbeats at most that far apart: workers/p
 Temporal can deliver a cancellation within one heartbeat interval; on cancellation the worker
 thread is told to stop and awaited — so an FFmpeg child is killed before the activity reports
 `canceled` — then CancelledError is re-raised; a DirectorDeckError becomes an ApplicationError
-whose `type` is its stable code, non-retryable when the error says a retry cannot help.
+whose `type` is its stable code, non-retryable when the error says a retry cannot help. The
+activity's progress also goes to its ``progress_sink`` (the task row and a ``task.progress``
+event: activities/pipeline.py) whenever it moved by ``REPORT_STEP`` since the last report, at
+most once per heartbeat; a sink that fails is logged and never fails the work.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
@@ -32,6 +36,15 @@ Cancelled = Callable[[], bool]
 
 HEARTBEAT_EVERY_S = 1.0
 GPU_HEARTBEAT_EVERY_S = 0.5  # GPU activities: a cancel reaches the denoising loop sooner
+REPORT_STEP = 0.05  # progress reported to the ledger in steps of at least this much
+
+log = logging.getLogger(__name__)
+
+ProgressSink = Callable[[float], Awaitable[None]]
+progress_sink: contextvars.ContextVar[ProgressSink | None] = contextvars.ContextVar(
+    "progress_sink", default=None
+)
+"""Where the running activity's progress is reported (set by the activity for its task)."""
 
 
 async def run_blocking(
@@ -45,12 +58,20 @@ async def run_blocking(
 
     context = contextvars.copy_context()  # the thread sees the activity's span and log ids
     future = asyncio.get_running_loop().run_in_executor(None, context.run, work, on_progress, stop.is_set)
+    sink, reported = progress_sink.get(), 0.0
     try:
         while True:
             done, _ = await asyncio.wait({future}, timeout=heartbeat_every_s)
-            activity.heartbeat({"progress": latest["progress"]})
+            progress = latest["progress"]
+            activity.heartbeat({"progress": progress})
             if done:
                 return future.result()
+            if sink is not None and progress - reported >= REPORT_STEP:
+                reported = progress
+                try:
+                    await sink(progress)
+                except Exception as exc:  # progress is a nicety: the work goes on
+                    log.warning("reporting progress failed: %s", exc)
     except asyncio.CancelledError:
         stop.set()
         with contextlib.suppress(BaseException):

@@ -63,8 +63,10 @@ async def run_actions(
     track: str | None = None,
     webhook_url: str | None = None,
     idempotency_key: str | None = None,
+    versions: dict[str, str] | None = None,
 ) -> TurnOut:
-    """Run `actions` in the workspace; raises ApiError when every action failed."""
+    """Run `actions` in the workspace; raises ApiError when every action failed (and 412
+    `version_mismatch` when a work item of `versions` changed since that version)."""
     if webhook_url and not services.config.webhook_secret:
         raise ApiError(
             422, "webhooks_not_configured", "webhook callbacks need DIRECTORDECK_WEBHOOK_SECRET on the server"
@@ -85,6 +87,7 @@ async def run_actions(
         confirmed=confirmed,
         focus=focus if work_item_id or track else None,
         idempotency_key=idempotency_key,
+        expected_versions=versions,
     )
     out = turn_out(result)
     failed = [r for r in out.results if r.status == "failed"]

@@ -11,23 +11,14 @@ before (scripts keep working); ``If-Match: *`` matches any version.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
 from api.errors import ApiError
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def version_of(updated_at: datetime | None) -> str:
-    """`updated_at` in whole microseconds since the epoch (integer arithmetic: exact, and equal to
-    what the storyboard's SQL computes)."""
-    if updated_at is None:
-        return "0"
-    return str((updated_at - _EPOCH) // timedelta(microseconds=1))
+from schema.base import version_of
 
 
 def etag_of(version: str) -> str:

@@ -8,6 +8,8 @@ Rules:
   under ``components.schemas`` and describes both streams' ``text/event-stream`` bodies with a
   ``oneOf`` of them plus an ``x-sse-events`` map (event name → schema), so a client can generate
   its types; a test checks that every kind the code emits is listed here;
+- an action result (the chat's ``action_result``, ``TurnOut.results``) carries ``touched``: the
+  shots, images, tasks and exports it touched, by id, so a client links them without guessing;
 - a task event (``task.*``) carries ``task_url``; ``task.succeeded`` also carries ``outputs``
   (added by ``api.presenters.add_task_links``):
   every stored file the task produced (node id, type, grid cell, asset id, content and
@@ -46,6 +48,12 @@ class TaskEventData(_Data):
 
 class TaskRunning(TaskEventData):
     attempt: int | None = None
+
+
+class TaskProgress(TaskEventData):
+    progress: float = Field(
+        ge=0, le=1, description="0..1, never backwards; sent as it moves by 5 % (at most once a second)"
+    )
 
 
 class TaskSucceeded(TaskEventData):
@@ -119,6 +127,7 @@ class CharacterChanged(_Data):
 EVENT_DATA: dict[str, type[BaseModel]] = {
     "task.queued": TaskEventData,
     "task.running": TaskRunning,
+    "task.progress": TaskProgress,
     "task.succeeded": TaskSucceeded,
     "task.failed": TaskEnded,
     "task.canceled": TaskEnded,
@@ -174,9 +183,44 @@ class ChatPlan(BaseModel):
 
 class ChatProposal(BaseModel):
     proposal: dict[str, Any] | None = Field(
-        description="{turn, reason, estimated_cost, snapshot_first, preview}; answer with POST .../confirm"
+        description="{turn, reason, estimated_cost (relative units), estimate {cost_units, gpu_seconds, "
+        "llm_calls, cost_usd, gpu_second_usd, llm_call_usd}, snapshot_first, preview}; answer with "
+        "POST .../confirm"
     )
     message: str
+
+
+class TouchedShot(BaseModel):
+    work_item_id: str
+    idx: int | None = Field(default=None, description="Its number when the action ran (drafts: null)")
+
+
+class TouchedNode(BaseModel):
+    node_id: str
+    type: str
+    work_item_id: str | None = None
+    cell: int | None = None
+
+
+class TouchedTask(BaseModel):
+    task_id: str
+    type: str = Field(description="Task type: grid, video, voice, music, compose, export, storyboard")
+    work_item_id: str | None = None
+    workflow_id: str | None = None
+
+
+class TouchedExport(BaseModel):
+    task_id: str = Field(description="GET /workspaces/{id}/exports/{task_id} for its download")
+
+
+class Touched(BaseModel):
+    """What one applied action touched (the studio links each to its card, drawer, queue row,
+    player or download); empty for proposals and failed actions, which wrote nothing."""
+
+    shots: list[TouchedShot] = Field(default_factory=list)
+    nodes: list[TouchedNode] = Field(default_factory=list)
+    tasks: list[TouchedTask] = Field(default_factory=list)
+    exports: list[TouchedExport] = Field(default_factory=list)
 
 
 class ChatActionResult(BaseModel):
@@ -187,6 +231,7 @@ class ChatActionResult(BaseModel):
     task_ids: list[str] = Field(default_factory=list)
     workflow_ids: list[str] = Field(default_factory=list)
     error: dict[str, Any] | None = None
+    touched: Touched = Field(default_factory=Touched)
 
 
 class ChatTaskStarted(BaseModel):
@@ -267,4 +312,4 @@ def add_event_schemas(doc: dict[str, Any]) -> None:
         }
 
 
-__all__ = ["CHAT_EVENTS", "EVENT_DATA", "add_event_schemas"]
+__all__ = ["CHAT_EVENTS", "EVENT_DATA", "Touched", "add_event_schemas"]

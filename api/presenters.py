@@ -22,6 +22,7 @@ from api.schemas import (
     SceneOut,
     TaskOut,
     TaskOutput,
+    Touched,
     TurnOut,
     WorkItemOut,
     WorkspaceOut,
@@ -37,8 +38,7 @@ STORYBOARD_FIELDS = DocumentFields(
     workspace=tuple(WorkspaceOut.model_fields),
     scene=tuple(SceneOut.model_fields),
     shot=tuple(WorkItemOut.model_fields),
-    versioned="version" in WorkItemOut.model_computed_fields
-    and "version" in WorkspaceOut.model_computed_fields,
+    versioned=all("version" in m.model_computed_fields for m in (WorkspaceOut, SceneOut, WorkItemOut)),
 )
 STORYBOARD_SHOT_FILE_FIELDS = ("selected_asset_id", "selected_url", "thumbnail_url")
 
@@ -122,6 +122,7 @@ def turn_out(result: Any) -> TurnOut:
             task_ids=[str(t) for t in (r.task_ids or [])],
             workflow_ids=[str(w) for w in (r.workflow_ids or [])],
             error=dict(r.error) if r.error else None,
+            touched=Touched.model_validate(r.touched or {}),
         )
         for r in result.results
     ]

@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, computed_field, model_validator
 
-from schema.actions import ExportFormat
+from api.event_schemas import Touched
+from schema.actions import ExportFormat, ShotPatch
+from schema.base import version_of
 from schema.enums import (
     AssetKind,
     ConversationMode,
@@ -35,6 +37,17 @@ Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+class Versioned(Out):
+    """A row edited with optimistic concurrency (api/concurrency.py): its `version` goes back as
+    `If-Match` on PATCH (412 `version_mismatch` when it is stale)."""
+
+    updated_at: datetime
+
+    @computed_field(description="Optimistic-concurrency version: send it as If-Match on PATCH (412 if stale)")
+    def version(self) -> str:
+        return version_of(self.updated_at)
 
 
 def reject_nul(value: Any) -> Any:
@@ -92,7 +105,7 @@ class Me(Out):
 # --- workspaces -----------------------------------------------------------------------------
 
 
-class WorkspaceOut(Out):
+class WorkspaceOut(Versioned):
     id: uuid.UUID
     owner_id: str
     type: WorkspaceType
@@ -104,13 +117,6 @@ class WorkspaceOut(Out):
     model_defaults: JsonObject
     cost_limit: int | None
     created_at: datetime
-    updated_at: datetime
-
-    @computed_field(description="Optimistic-concurrency version: send it as If-Match on PATCH (412 if stale)")
-    def version(self) -> str:
-        from api.concurrency import version_of
-
-        return version_of(self.updated_at)
 
 
 class WorkspaceCreate(In):
@@ -144,7 +150,7 @@ class WorkspaceUpdate(In):
 # --- characters -----------------------------------------------------------------------------
 
 
-class CharacterOut(Out):
+class CharacterOut(Versioned):
     id: uuid.UUID
     workspace_id: uuid.UUID
     name: str
@@ -152,7 +158,6 @@ class CharacterOut(Out):
     locks: JsonObject
     reference_asset_ids: list[str]
     created_at: datetime
-    updated_at: datetime
 
 
 class CharacterCreate(In):
@@ -173,7 +178,7 @@ class CharacterReference(In):
 # --- scenes ---------------------------------------------------------------------------------
 
 
-class SceneOut(Out):
+class SceneOut(Versioned):
     id: uuid.UUID
     workspace_id: uuid.UUID
     idx: int
@@ -181,7 +186,6 @@ class SceneOut(Out):
     goal: str | None
     spec: JsonObject
     created_at: datetime
-    updated_at: datetime
 
 
 class SceneCreate(In):
@@ -206,7 +210,7 @@ class Reorder(In):
 # --- work items -----------------------------------------------------------------------------
 
 
-class WorkItemOut(Out):
+class WorkItemOut(Versioned):
     id: uuid.UUID
     workspace_id: uuid.UUID
     type: WorkItemType
@@ -218,13 +222,6 @@ class WorkItemOut(Out):
     tags: list[Any]
     selected_node_id: uuid.UUID | None
     created_at: datetime
-    updated_at: datetime
-
-    @computed_field(description="Optimistic-concurrency version: send it as If-Match on PATCH (412 if stale)")
-    def version(self) -> str:
-        from api.concurrency import version_of
-
-        return version_of(self.updated_at)
 
 
 class WorkItemCreate(In):
@@ -270,6 +267,21 @@ class Merge(In):
     work_item_ids: list[uuid.UUID] = Field(min_length=2, max_length=60)
 
 
+class BatchShotEdit(In):
+    """The board's batch edit: one `shot.update` of these shots with this patch."""
+
+    work_item_ids: list[uuid.UUID] = Field(min_length=1, max_length=60)
+    patch: ShotPatch = Field(
+        description="Shot fields to set on every shot: visual (description), style_override, time_of_day, "
+        "weather, lighting, mood, camera {size, angle, movement}, duration_s (2–8 s), ..."
+    )
+    versions: dict[uuid.UUID, str] = Field(
+        default_factory=dict,
+        description="If-Match per shot: work item id → the `version` the form started from; 412 "
+        "`version_mismatch` (nothing applied) when any of them changed since",
+    )
+
+
 class StoryboardShot(WorkItemOut):
     selected_asset_id: uuid.UUID | None = None
     selected_url: str | None = None
@@ -286,7 +298,7 @@ class StoryboardOut(Out):
 # --- tracks & nodes -------------------------------------------------------------------------
 
 
-class TrackOut(Out):
+class TrackOut(Versioned):
     id: uuid.UUID
     work_item_id: uuid.UUID
     name: str
@@ -417,6 +429,10 @@ class UsageByType(Out):
     busy_seconds: float = Field(description="Wall seconds from start to finish, summed")
     gpu_seconds: float = Field(description="Measured GPU seconds (diffusers providers)")
     cost: float | None = Field(description="USD from the price table; null when nothing here is priced")
+    rate_cost: float = Field(
+        description="USD at a proposal estimate's rates (measured GPU seconds × the GPU-second price, "
+        "plus one LLM call per storyboard when an LLM writes them): compare with `estimate.cost_usd`"
+    )
 
 
 class Usage(Out):
@@ -426,6 +442,7 @@ class Usage(Out):
     tasks: int
     gpu_seconds: float
     cost: float | None
+    rate_cost: float = Field(description="Sum of `by_type[].rate_cost` (USD)")
 
 
 # --- snapshots ------------------------------------------------------------------------------
@@ -493,6 +510,7 @@ class ActionResultOut(Out):
     task_ids: list[str] = Field(default_factory=list)
     workflow_ids: list[str] = Field(default_factory=list)
     error: JsonObject | None = None
+    touched: Touched = Field(default_factory=Touched, description="Shots, images, tasks, exports it touched")
 
 
 class TurnOut(Out):

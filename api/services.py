@@ -100,6 +100,7 @@ class Services:
         self._sessions: sessionmaker[Session] | None = None
         self._router: Any | None = None
         self.documents = DocumentCache()  # serialised storyboards, checked against their revision
+        self._rates: Any | None = None
 
     # --- ledger -------------------------------------------------------------------------
 
@@ -205,6 +206,14 @@ class Services:
             client = await self.temporal()
             self._router = ActionRouter(self.database_url, client, self.queues, self.settings)
         return self._router
+
+    def estimate_rates(self) -> Any:
+        """The rates of proposal estimates (services/estimate.py), read once."""
+        if self._rates is None:
+            from services.estimate import Rates
+
+            self._rates = Rates.from_settings(self.settings)
+        return self._rates
 
     def close(self) -> None:
         if self._engine is not None:

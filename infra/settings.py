@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     price_table: Path | None = (
         None  # JSON prices (tokens, images, GPU seconds): task costs; see activities/pricing.py
     )
+    # proposal estimates (services/estimate.py): GPU seconds per unit of work by verb (JSON, merged
+    # over the defaults), USD per GPU second (the price table's wins) and per LLM call
+    estimate_gpu_seconds: dict[str, float] = {}
+    gpu_second_usd: float = Field(default=0.0006, ge=0)
+    llm_call_usd: float = Field(default=0.002, ge=0)
     image_resolution: int = Field(default=512, ge=64, le=2048)  # diffusers grids: long side generated
     video_resolution: int = Field(default=1024, ge=64, le=2048)  # diffusers clips: long side generated
     generation_cache_max_mb: int = Field(default=2048, ge=1)  # diffusers grid cache on disk: LRU bound

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, func, text
@@ -56,6 +56,17 @@ def created_at() -> Mapped[datetime]:
     """Insertion time. clock_timestamp(), not now(): rows written in one transaction keep their
     insertion order (now() is the transaction's start time, the same for all of them)."""
     return mapped_column(server_default=func.clock_timestamp(), nullable=False)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def version_of(updated_at: datetime | None) -> str:
+    """A row's optimistic-concurrency version: `updated_at` in whole microseconds since the epoch
+    (integer arithmetic: exact, and equal to what the storyboard's SQL computes)."""
+    if updated_at is None:
+        return "0"
+    return str((updated_at - _EPOCH) // timedelta(microseconds=1))
 
 
 def updated_at() -> Mapped[datetime]:

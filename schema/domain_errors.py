@@ -67,3 +67,10 @@ class InvalidTransition(DomainError):
 
     code = "invalid_transition"
     http_status = 409
+
+
+class VersionMismatch(DomainError):
+    """A row changed since the version the caller edited from (optimistic concurrency)."""
+
+    code = "version_mismatch"
+    http_status = 412

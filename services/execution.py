@@ -21,9 +21,9 @@ from infra.queues import Queues
 from schema import actions as A
 from schema.domain_errors import DomainError
 from schema.enums import TaskType
-from schema.models import WorkItem, Workspace
+from schema.models import Task, WorkItem, Workspace
 from schema.repositories import tasks
-from services.resolve import Focus, Resolver, TargetUnresolved
+from services.resolve import Focus, Resolver, TargetUnresolved, Touched
 from workflows.compose import ComposeWorkflow
 from workflows.contracts import (
     ComposeWorkflowInput,
@@ -91,6 +91,10 @@ class ActionResult:
     task_ids: list[str] = field(default_factory=list)
     workflow_ids: list[str] = field(default_factory=list)
     error: dict[str, Any] | None = None  # {code, message}
+    # what the action touched, for links: {"shots": [{work_item_id, idx}], "nodes": [{node_id,
+    # type, work_item_id, cell}], "tasks": [{task_id, type, work_item_id, workflow_id}],
+    # "exports": [{task_id}]} (empty for proposals and failures: nothing was written)
+    touched: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -236,8 +240,12 @@ class Execution:
         for i, action in enumerate(self.turn.actions):
             self.index = i
             handler = EXECUTORS[action.type]
+            touched = self.resolve.begin_action()
             try:
-                results.append(handler(self, action))
+                result = handler(self, action)
+                if result.status != "failed":
+                    result.touched = self._touched(result, touched)
+                results.append(result)
             except DomainError as err:
                 raise TurnAborted(i, err) from err
             except IntegrityError as err:
@@ -245,6 +253,29 @@ class Execution:
                     i, DomainError(f"the change conflicts with the ledger: {err.orig}", code="conflict")
                 ) from err
         return results
+
+    def _touched(self, result: ActionResult, touched: Touched) -> dict[str, list[dict[str, Any]]]:
+        """The links of one action's result: the shots, images and tasks it resolved, the rows it
+        created (``work_item_id(s)`` in its data) and the tasks it started or cancelled."""
+        named = [result.data.get("work_item_id"), *(result.data.get("work_item_ids") or [])]
+        for work_item_id in named:  # (resolved ones are in already: a deleted row is not read again)
+            if not work_item_id or str(work_item_id) in touched.shots:
+                continue
+            item = self.session.get(WorkItem, uuid.UUID(str(work_item_id)))
+            if item is not None:
+                touched.shot(item)
+        for task_id in result.task_ids:  # started, cancelled, retried (resolved ones are in already)
+            if task_id not in touched.tasks and (row := self.session.get(Task, uuid.UUID(task_id))):
+                touched.task(row)
+        tasks = touched.tasks
+        return {
+            "shots": list(touched.shots.values()),
+            "nodes": list(touched.nodes.values()),
+            "tasks": list(tasks.values()),
+            "exports": [
+                {"task_id": t["task_id"]} for t in tasks.values() if t["type"] == TaskType.export.value
+            ],
+        }
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
@@ -55,6 +55,41 @@ class TargetUnresolved(DomainError):
 
 
 @dataclass
+class Touched:
+    """What one action resolved, as plain values read when resolved (a deleted shot keeps its
+    number): the shots, images and tasks a chat result links to."""
+
+    shots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def shot(self, item: WorkItem) -> None:
+        self.shots.setdefault(str(item.id), {"work_item_id": str(item.id), "idx": item.idx})
+
+    def node(self, node: Node) -> None:
+        self.nodes.setdefault(
+            str(node.id),
+            {
+                "node_id": str(node.id),
+                "type": node.type.value,
+                "work_item_id": str(node.work_item_id) if node.work_item_id else None,
+                "cell": node.cell,
+            },
+        )
+
+    def task(self, task: Task) -> None:
+        self.tasks.setdefault(
+            str(task.id),
+            {
+                "task_id": str(task.id),
+                "type": task.type.value,
+                "work_item_id": str(task.work_item_id) if task.work_item_id else None,
+                "workflow_id": task.workflow_id,
+            },
+        )
+
+
+@dataclass
 class Focus:
     """Pro-mode binding: the conversation's work item and current track (both optional)."""
 
@@ -83,6 +118,12 @@ class Resolver:
         self.workspace = workspace
         self.focus = focus or Focus()
         self._focus_item: WorkItem | Literal[False] | None = False
+        self.touched = Touched()
+
+    def begin_action(self) -> Touched:
+        """Start recording what the next action resolves (shots, images, tasks): its links."""
+        self.touched = Touched()
+        return self.touched
 
     # --- workspace ----------------------------------------------------------------------------
 
@@ -124,11 +165,14 @@ class Resolver:
         ):
             if focus is None:
                 raise TargetUnresolved("drafts have no shot numbers; open the draft (Pro mode) to work on it")
+            self.touched.shot(focus)
             return [focus]
         shots = self.all_shots()
         if targets == "all":
             if not shots:
                 raise TargetUnresolved("this project has no shots yet")
+            for item in shots:
+                self.touched.shot(item)
             return shots
         by_idx = {s.idx: s for s in shots}
         missing = [n for n in targets if n not in by_idx]
@@ -139,6 +183,8 @@ class Resolver:
             )
             plural = "s" if len(missing) > 1 else ""
             raise TargetUnresolved(f"shot{plural} {_numbers(missing)} not found: {where}")
+        for n in targets:
+            self.touched.shot(by_idx[n])
         return [by_idx[n] for n in targets]
 
     def shot(self, number: int | None) -> WorkItem:
@@ -147,6 +193,7 @@ class Resolver:
             focus = self.focus_item()
             if focus is None:
                 raise TargetUnresolved("which shot? name its number")
+            self.touched.shot(focus)
             return focus
         return self.shots([number])[0]
 
@@ -205,6 +252,7 @@ class Resolver:
             raise TargetUnresolved(
                 f"image #{cell} not found: the latest grid of {self.label(item)} has {len(grid.cells)} images"
             )
+        self.touched.node(found)
         return found
 
     def node_by_id(self, node_id: str) -> Node:
@@ -212,6 +260,7 @@ class Resolver:
         node = nodes.get(self.session, as_uuid(node_id, "node"))
         if node is None or node.workspace_id != workspace.id:
             raise TargetUnresolved(f"node {node_id} not found in this project")
+        self.touched.node(node)
         return node
 
     def node(
@@ -240,6 +289,7 @@ class Resolver:
             raise TargetUnresolved("that node belongs to the whole project, not to a shot")
         item = work_items.get(self.session, node.work_item_id)
         assert item is not None
+        self.touched.shot(item)
         return item
 
     def label(self, item: WorkItem) -> str:
@@ -281,6 +331,7 @@ class Resolver:
             found = tasks.get_by_workflow_id(self.session, key)
         if found is None or found.workspace_id != workspace.id or found.type == TaskType.agent_turn:
             raise TargetUnresolved(f"task {key} not found in this project")
+        self.touched.task(found)
         return found
 
 
@@ -307,4 +358,4 @@ def match_snapshot(candidates: Sequence[Snapshot], before: str) -> Snapshot | No
     return best[1] if best else None
 
 
-__all__ = ["DEFAULT_TRACK", "Focus", "Resolver", "TargetUnresolved", "as_uuid", "match_snapshot"]
+__all__ = ["DEFAULT_TRACK", "Focus", "Resolver", "TargetUnresolved", "Touched", "as_uuid", "match_snapshot"]

@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,12 +40,13 @@ from infra.queues import Queues
 from infra.search_attributes import start_options
 from infra.settings import Settings
 from schema import actions as A
-from schema.domain_errors import DomainError, InvalidInput, InvalidTransition, NotFound
+from schema.domain_errors import DomainError, InvalidInput, InvalidTransition, NotFound, VersionMismatch
 from schema.enums import TaskStatus, TaskType
 from schema.repositories import events, snapshots, tasks, work_items, workspaces
 from services import exports, generation, project, shots, versions  # noqa: F401 - registers the executors
 from services import tasks as task_verbs  # noqa: F401
 from services import tracks as track_verbs  # noqa: F401
+from services.estimate import Rates, estimate
 from services.execution import (
     READ_ONLY,
     TURN_KEY_PREFIX,
@@ -117,6 +119,22 @@ def _snapshot_note(turn: A.Turn) -> str:
     return ("before " + " + ".join(parts))[:500]
 
 
+def _check_versions(session: Session, workspace_id: uuid.UUID, expected: Mapping[str, str]) -> None:
+    """Lock the work items and compare their versions (412 ``version_mismatch`` naming the ones
+    that changed, with their current versions)."""
+    wanted = {as_uuid(k, "work item"): str(v) for k, v in expected.items()}
+    current = work_items.lock_versions(session, workspace_id, wanted)
+    missing = [str(i) for i in wanted if i not in current]
+    if missing:
+        raise NotFound("work_item", ", ".join(missing))
+    changed = {str(i): current[i] for i, v in wanted.items() if current[i] != v}
+    if changed:
+        raise VersionMismatch(
+            "this was changed since you loaded it (another tab or a task); reload and try again",
+            current_versions=changed,
+        )
+
+
 def _leaves(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return [leaf for v in value.values() for leaf in _leaves(v)]
@@ -139,6 +157,7 @@ class ActionRouter:
         self.client = client
         self.queues = queues
         self.settings = settings
+        self.rates = Rates.from_settings(settings)
 
     async def run(
         self,
@@ -149,13 +168,16 @@ class ActionRouter:
         confirmed: bool = False,
         focus: Focus | None = None,
         idempotency_key: str | None = None,
+        expected_versions: Mapping[str, str] | None = None,
     ) -> TurnResult:
-        """Run one turn. Raises ``NotFound`` when the caller does not own `workspace_id` and
-        ``InvalidInput(invalid_turn)`` for a malformed turn; every other problem is a failed
-        :class:`ActionResult`."""
+        """Run one turn. Raises ``NotFound`` when the caller does not own `workspace_id`,
+        ``InvalidInput(invalid_turn)`` for a malformed turn, and ``VersionMismatch`` when one of
+        `expected_versions` (work item id → the version the caller edited from) is no longer
+        current — the rows stay locked for the turn, so nothing changes them between the check
+        and the edit; every other problem is a failed :class:`ActionResult`."""
         turn = _coerce_turn(turn)
         plan = await asyncio.to_thread(
-            self._apply, caller, workspace_id, turn, confirmed, focus, idempotency_key
+            self._apply, caller, workspace_id, turn, confirmed, focus, idempotency_key, expected_versions
         )
         if plan.needs_dispatch:
             await self._dispatch(plan)
@@ -172,10 +194,13 @@ class ActionRouter:
         confirmed: bool,
         focus: Focus | None,
         key: str | None,
+        expected_versions: Mapping[str, str] | None = None,
     ) -> _Plan:
         try:
             with unit_of_work(self.database_url) as session:
-                return self._apply_in(session, caller, workspace_id, turn, confirmed, focus, key)
+                return self._apply_in(
+                    session, caller, workspace_id, turn, confirmed, focus, key, expected_versions
+                )
         except _Discard as discard:
             return discard.plan
         except TurnAborted as abort:
@@ -204,12 +229,15 @@ class ActionRouter:
         confirmed: bool,
         focus: Focus | None,
         key: str | None,
+        expected_versions: Mapping[str, str] | None = None,
     ) -> _Plan:
         workspace = None
         if workspace_id is not None:
             workspace = workspaces.get_for_owner(session, caller.user_id, as_uuid(workspace_id, "workspace"))
             if workspace is None:
                 raise NotFound("workspace", workspace_id)
+        if expected_versions and workspace is not None:
+            _check_versions(session, workspace.id, expected_versions)
         if key is not None:
             recovered = self._recover(session, caller, key)
             if recovered is not None:
@@ -231,6 +259,7 @@ class ActionRouter:
                 "turn": turn.model_dump(mode="json", by_alias=True),
                 "reason": reason,
                 "estimated_cost": estimated_cost(turn, total),
+                "estimate": estimate(turn, total, self.rates),
                 "snapshot_first": ex.workspace is not None and needs_snapshot(turn, total_shots=total),
                 "preview": [r.data.get("summary", r.type) for r in results],
             }
@@ -358,6 +387,9 @@ class ActionRouter:
                         session, uuid.UUID(start.task_id), start.error["code"], start.error["message"]
                     )
                 r = results[start.index]
+                for key in ("tasks", "exports"):
+                    if key in r.touched:
+                        r.touched[key] = [t for t in r.touched[key] if t["task_id"] != start.task_id]
                 r.task_ids = [t for t in r.task_ids if t != start.task_id]
                 r.workflow_ids = [w for w in r.workflow_ids if w != start.workflow_id]
                 if not r.task_ids:

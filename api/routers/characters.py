@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
+from api.concurrency import check_if_match, set_etag
 from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped
 from api.errors import responses
 from api.schemas import CharacterCreate, CharacterOut, CharacterReference, CharacterUpdate
@@ -33,24 +34,35 @@ def create_character(
 
 
 @router.get("/{character_id}", response_model=CharacterOut)
-def get_character(character_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Character:
-    return scoped(session, Character, character_id, workspace, "character")
+def get_character(
+    character_id: uuid.UUID, response: Response, workspace: WorkspaceDep, session: SessionDep
+) -> Character:
+    """The character; `ETag` is its version (send it back as `If-Match` when you PATCH)."""
+    character = scoped(session, Character, character_id, workspace, "character")
+    set_etag(response, character.updated_at)
+    return character
 
 
-@router.patch("/{character_id}", response_model=CharacterOut)
+@router.patch("/{character_id}", response_model=CharacterOut, responses=responses(412))
 def update_character(
+    request: Request,
+    response: Response,
     character_id: uuid.UUID,
     body: CharacterUpdate,
     workspace: WorkspaceDep,
     session: SessionDep,
     caller: CallerDep,
 ) -> Character:
-    """Merge-patch the profile and/or the locks."""
+    """Merge-patch the profile and/or the locks. With `If-Match: "<version>"`, 412
+    `version_mismatch` when the character changed since that version."""
     scoped(session, Character, character_id, workspace, "character")
+    check_if_match(request, session, Character, character_id)
     character = project_service.update_character(
         session, workspace, character_id, profile=body.profile, locks=body.locks, by=caller.user_id
     )
     session.commit()
+    session.refresh(character)
+    set_etag(response, character.updated_at)
     return character
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from api.concurrency import check_if_match, set_etag
 from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped, scoped_track
 from api.errors import responses
 from api.presenters import links, node_out, nodes_out
@@ -21,20 +22,31 @@ from api.schemas import (
     TrackRename,
     WorkItemOut,
 )
-from schema.models import Favorite, Node, WorkItem
+from schema.models import Favorite, Node, Track, WorkItem
 from schema.repositories import nodes as node_repo
 from services import tracks as track_service
 
 router = APIRouter(prefix="/workspaces/{workspace_id}")
 
 
-@router.patch("/tracks/{track_id}", response_model=TrackOut, tags=["tracks"], responses=responses(409))
+@router.patch("/tracks/{track_id}", response_model=TrackOut, tags=["tracks"], responses=responses(409, 412))
 def rename_track(
-    track_id: uuid.UUID, body: TrackRename, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+    request: Request,
+    response: Response,
+    track_id: uuid.UUID,
+    body: TrackRename,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    caller: CallerDep,
 ) -> TrackOut:
+    """Rename a track. With `If-Match: "<version>"`, 412 `version_mismatch` when the track changed
+    since that version."""
     scoped_track(session, track_id, workspace)
+    check_if_match(request, session, Track, track_id)
     track = track_service.rename_track(session, workspace, track_id, body.name, by=caller.user_id)
     session.commit()
+    session.refresh(track)
+    set_etag(response, track.updated_at)
     return TrackOut.model_validate(track)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
+from api.concurrency import check_if_match, set_etag
 from api.deps import CallerDep, SessionDep, WorkspaceDep, scoped
 from api.errors import responses
 from api.schemas import Reorder, SceneCreate, SceneOut, SceneUpdate
@@ -37,20 +38,33 @@ def create_scene(body: SceneCreate, workspace: WorkspaceDep, session: SessionDep
 
 
 @router.get("/{scene_id}", response_model=SceneOut)
-def get_scene(scene_id: uuid.UUID, workspace: WorkspaceDep, session: SessionDep) -> Scene:
-    return scoped(session, Scene, scene_id, workspace, "scene")
+def get_scene(scene_id: uuid.UUID, response: Response, workspace: WorkspaceDep, session: SessionDep) -> Scene:
+    """The scene; `ETag` is its version (send it back as `If-Match` when you PATCH)."""
+    scene = scoped(session, Scene, scene_id, workspace, "scene")
+    set_etag(response, scene.updated_at)
+    return scene
 
 
-@router.patch("/{scene_id}", response_model=SceneOut)
+@router.patch("/{scene_id}", response_model=SceneOut, responses=responses(412))
 def update_scene(
-    scene_id: uuid.UUID, body: SceneUpdate, workspace: WorkspaceDep, session: SessionDep, caller: CallerDep
+    request: Request,
+    response: Response,
+    scene_id: uuid.UUID,
+    body: SceneUpdate,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    caller: CallerDep,
 ) -> Scene:
-    """Set title/goal; merge-patch the spec."""
+    """Set title/goal; merge-patch the spec. With `If-Match: "<version>"`, 412 `version_mismatch`
+    when the scene changed since that version."""
     scoped(session, Scene, scene_id, workspace, "scene")
+    check_if_match(request, session, Scene, scene_id)
     scene = shot_service.update_scene(
         session, workspace, scene_id, title=body.title, goal=body.goal, spec=body.spec, by=caller.user_id
     )
     session.commit()
+    session.refresh(scene)
+    set_etag(response, scene.updated_at)
     return scene
 
 

@@ -17,6 +17,7 @@ from schema.actions import TaskCancel, TaskCancelArgs, TaskRetry, TaskRetryArgs
 from schema.enums import USER_TASK_TYPES, TaskStatus, TaskType
 from schema.models import Task
 from schema.repositories import tasks as task_repo
+from services.estimate import usage_cost
 
 router = APIRouter(prefix="/workspaces/{workspace_id}/tasks", tags=["tasks"])
 
@@ -58,11 +59,21 @@ def count_tasks(workspace: WorkspaceDep, session: SessionDep) -> TaskCounts:
 
 
 @router.get("/usage", response_model=Usage)
-def task_usage(workspace: WorkspaceDep, session: SessionDep) -> Usage:
+def task_usage(workspace: WorkspaceDep, session: SessionDep, services: ServicesDep) -> Usage:
     """What the workspace's generation used, per task type: task counts by outcome, busy seconds,
-    measured GPU seconds and cost (USD, where `DIRECTORDECK_PRICE_TABLE` prices it)."""
+    measured GPU seconds, cost (USD, where `DIRECTORDECK_PRICE_TABLE` prices it) and `rate_cost`
+    (USD at the rates of a proposal's estimate, so before and after compare)."""
+    rates = services.estimate_rates()
     rows = [
-        UsageByType(**{**r._asdict(), "cost": None if r.cost is None else float(r.cost)})
+        UsageByType(
+            **{
+                **r._asdict(),
+                "cost": None if r.cost is None else float(r.cost),
+                "rate_cost": usage_cost(
+                    r.gpu_seconds, r.succeeded if r.type == TaskType.storyboard else 0, rates
+                ),
+            }
+        )
         for r in task_repo.usage_by_type(session, workspace.id, USER_TASK_TYPES)
     ]
     costs = [r.cost for r in rows if r.cost is not None]
@@ -71,6 +82,7 @@ def task_usage(workspace: WorkspaceDep, session: SessionDep) -> Usage:
         tasks=sum(r.tasks for r in rows),
         gpu_seconds=sum(r.gpu_seconds for r in rows),
         cost=round(sum(costs), 4) if costs else None,
+        rate_cost=round(sum(r.rate_cost for r in rows), 4),
     )
 
 

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from api.actions import run_actions
 from api.concurrency import check_if_match, set_etag
 from api.deps import CallerDep, ServicesDep, SessionDep, WorkspaceDep, scoped, scoped_track
 from api.document_cache import CachedDocument
-from api.errors import not_found, responses
+from api.errors import ApiError, not_found, responses
 from api.presenters import STORYBOARD_FIELDS, links, nodes_out, storyboard_body
 from api.schemas import (
+    BatchShotEdit,
     Merge,
     NodeOut,
     Reorder,
@@ -23,11 +25,13 @@ from api.schemas import (
     StoryboardOut,
     TrackFork,
     TrackOut,
+    TurnOut,
     WorkItemCreate,
     WorkItemOut,
     WorkItemUpdate,
 )
 from api.services import Services
+from schema.actions import ShotUpdate, ShotUpdateArgs
 from schema.enums import NodeType, WorkItemType
 from schema.models import Node, Scene, WorkItem
 from schema.repositories import storyboard as storyboard_repo
@@ -211,6 +215,40 @@ def split_shot(
     )
     session.commit()
     return parts
+
+
+@router.post("/work-items/batch", response_model=TurnOut, responses=responses(409, 412))
+async def batch_edit(
+    body: BatchShotEdit,
+    workspace: WorkspaceDep,
+    session: SessionDep,
+    caller: CallerDep,
+    services: ServicesDep,
+) -> TurnOut:
+    """Set the same fields on several shots at once (the board's batch edit): one `shot.update`
+    action through the action router — the same one the chat runs, so a snapshot is taken first
+    and the turn can be undone. With `versions`, the shots are locked and compared first: 412
+    `version_mismatch` (nothing applied) when one changed since the form loaded it."""
+
+    def numbers() -> list[int]:
+        items = [scoped(session, WorkItem, i, workspace, "work_item") for i in body.work_item_ids]
+        session.close()  # the turn runs in its own transaction
+        if any(item.type != WorkItemType.shot or item.idx is None for item in items):
+            raise ApiError(
+                409, "not_a_shot", "batch edit is for the shots of a project (drafts have no number)"
+            )
+        return sorted({int(item.idx) for item in items if item.idx is not None})
+
+    idxs = await run_in_threadpool(numbers)
+    action = ShotUpdate(args=ShotUpdateArgs(shots=idxs, patch=body.patch))
+    return await run_actions(
+        services,
+        caller,
+        workspace.id,
+        [action],
+        intent=f"batch edit of {len(idxs)} shots",
+        versions={str(k): v for k, v in body.versions.items()},
+    )
 
 
 @router.post("/work-items/merge", response_model=WorkItemOut, responses=responses(409))

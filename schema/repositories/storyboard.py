@@ -290,7 +290,7 @@ class DocumentFields:
     workspace: tuple[str, ...]
     scene: tuple[str, ...]
     shot: tuple[str, ...]  # work_item columns; each shot also gets its selected file's id and URLs
-    versioned: bool = False  # workspace and shots end with `version`: updated_at in whole microseconds
+    versioned: bool = False  # workspace, scenes, shots end with `version`: updated_at in whole microseconds
 
 
 @dataclass(frozen=True)
@@ -394,7 +394,7 @@ def _document_sql(fields: DocumentFields) -> TextClause:
     files = "CAST(:base AS text) || '/workspaces/' || w.id || '/assets/' || a.id"
     versioned = [_version] if fields.versioned else []
     workspace = _object(cast(Table, Workspace.__table__), "w", fields.workspace, *(v("w") for v in versioned))
-    scene = _object(cast(Table, Scene.__table__), "s", fields.scene)
+    scene = _object(cast(Table, Scene.__table__), "s", fields.scene, *(v("s") for v in versioned))
     shot = _object(
         cast(Table, WorkItem.__table__),
         "wi",

@@ -17,6 +17,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from schema.base import version_of
 from schema.domain_errors import InvalidInput, InvariantViolation, NotFound
 from schema.enums import WorkItemType, WorkspaceType
 from schema.models import Node, NodeRef, Scene, WorkItem, Workspace
@@ -55,6 +56,20 @@ def list_drafts(session: Session, workspace_id: uuid.UUID) -> list[WorkItem]:
         .order_by(WorkItem.created_at, WorkItem.id)
     )
     return list(session.scalars(stmt))
+
+
+def lock_versions(
+    session: Session, workspace_id: uuid.UUID, work_item_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The versions of these work items of the workspace, rows locked (``FOR UPDATE``) until the
+    transaction ends; ids not in the workspace are absent."""
+    rows = session.execute(
+        select(WorkItem.id, WorkItem.updated_at)
+        .where(WorkItem.workspace_id == workspace_id, WorkItem.id.in_(list(work_item_ids)))
+        .order_by(WorkItem.id)
+        .with_for_update()
+    )
+    return {row_id: version_of(updated) for row_id, updated in rows}
 
 
 def get_shot_by_idx(session: Session, workspace_id: uuid.UUID, idx: int) -> WorkItem | None:

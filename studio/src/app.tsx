@@ -137,9 +137,9 @@ export function App() {
     await del("/auth/session").catch(() => undefined);
     setMe(null);
   };
-  const match = route.match(/^\/p\/([0-9a-f-]{36})(?:\/shot\/([0-9a-f-]{36}))?/);
+  const match = route.match(/^\/p\/([0-9a-f-]{36})(?:\/shot\/([0-9a-f-]{36})(?:\/node\/([0-9a-f-]{36}))?)?/);
   return match ? (
-    <ProjectPage key={match[1]} workspaceId={match[1]} proShotId={match[2] ?? null} me={me} config={config} onSignOut={signOut} />
+    <ProjectPage key={match[1]} workspaceId={match[1]} proShotId={match[2] ?? null} proNodeId={match[3] ?? null} me={me} config={config} onSignOut={signOut} />
   ) : (
     <ProjectsPage me={me} onSignOut={signOut} />
   );

@@ -1,18 +1,21 @@
 // The agent chat (Agent mode for the project, Pro mode for one shot and track): streamed turns,
 // proposals as a card with the diff of shot fields, what will be generated and the estimated
-// cost, Confirm / Decline, and one-click undo (roll back the snapshot the turn took first).
+// cost (money and GPU time, computed by the server), Confirm / Decline, one-click undo (roll back
+// the snapshot the turn took first), and under each applied turn links to what it touched — the
+// ids come from the API's `touched`, never from the sentence.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { errorText, get, newKey, post } from "./api";
 import { t } from "./i18n";
 import { postStream } from "./sse";
-import type { Shot } from "./types";
+import type { Estimate, OpenTarget, Shot, Touched } from "./types";
+import { gpuTime, money, shotLabel } from "./util";
 
 interface Line {
   role: "user" | "assistant" | "system" | "error";
   text: string;
   snapshotId?: string | null;
   undone?: boolean;
-  links?: { label: string; href: string }[];
+  results?: { touched?: Touched }[];
 }
 
 interface Proposal {
@@ -29,6 +32,7 @@ function fromHistory(messages: any[]): Line[] {
         role: m.role,
         text: m.content,
         snapshotId: m.role === "assistant" && reply.status !== "awaiting_confirmation" ? reply.snapshot_id : null,
+        results: m.role === "assistant" ? reply.results : undefined,
       } as Line;
     });
 }
@@ -54,6 +58,100 @@ function show(v: any): string {
   if (v === undefined || v === null || v === "") return "—";
   const text = typeof v === "string" ? v : JSON.stringify(v);
   return text.length > 48 ? `${text.slice(0, 47)}…` : text;
+}
+
+interface Link {
+  key: string;
+  label: string;
+  href: string;
+  target: OpenTarget;
+}
+
+/** The links of one turn's results: shots → card, images → Pro drawer, tasks → queue row (a cut →
+ * the player), exports → the download. A shot that no longer exists is named, not linked. */
+function resultLinks(ws: string, results: { touched?: Touched }[] | undefined, shots: Shot[]): { links: Link[]; gone: string[] } {
+  const byId = new Map(shots.map((s) => [s.id, s]));
+  const label = (id: string | null, idx: number | null) => shotLabel(byId.get(id ?? "")?.idx ?? idx ?? 0);
+  const links = new Map<string, Link>();
+  const gone = new Set<string>();
+  for (const r of results ?? []) {
+    const touched = r.touched;
+    if (!touched) continue;
+    for (const s of touched.shots ?? []) {
+      if (!byId.has(s.work_item_id)) {
+        if (s.idx != null) gone.add(shotLabel(s.idx));
+        continue;
+      }
+      links.set(`shot-${s.work_item_id}`, { key: `shot-${s.work_item_id}`, label: label(s.work_item_id, s.idx), href: `#/p/${ws}`, target: { kind: "shot", id: s.work_item_id } });
+    }
+    for (const n of touched.nodes ?? []) {
+      if (!n.work_item_id || !byId.has(n.work_item_id)) continue;
+      const what = n.cell != null ? `${t("image")} #${n.cell}` : n.type;
+      links.set(`node-${n.node_id}`, {
+        key: `node-${n.node_id}`,
+        label: `${label(n.work_item_id, null)} · ${what}`,
+        href: `#/p/${ws}/shot/${n.work_item_id}/node/${n.node_id}`,
+        target: { kind: "node", id: n.node_id, workItemId: n.work_item_id },
+      });
+    }
+    for (const task of touched.tasks ?? []) {
+      if (task.type === "export") continue; // linked as its download below
+      const shot = task.work_item_id && byId.has(task.work_item_id) ? ` · ${label(task.work_item_id, null)}` : "";
+      const text = task.type === "compose" ? `${t("openPlayer")} (${task.type})` : `${t("queue")}: ${task.type}${shot}`;
+      links.set(`task-${task.task_id}`, { key: `task-${task.task_id}`, label: text, href: `#/p/${ws}`, target: { kind: "task", id: task.task_id, type: task.type } });
+    }
+    for (const e of touched.exports ?? []) {
+      links.set(`export-${e.task_id}`, { key: `export-${e.task_id}`, label: t("openDownload"), href: `#/p/${ws}`, target: { kind: "export", id: e.task_id } });
+    }
+  }
+  return { links: [...links.values()], gone: [...gone] };
+}
+
+function ResultLinks({ ws, results, shots, onOpen }: { ws: string; results: Line["results"]; shots: Shot[]; onOpen: (target: OpenTarget) => void }) {
+  const { links, gone } = resultLinks(ws, results, shots);
+  if (!links.length && !gone.length) return null;
+  const MAX = 12; // a turn on "all" of 60 shots: the first dozen, then how many more
+  return (
+    <span class="result-links" role="group" aria-label={t("touched")}>
+      <span class="muted">{t("touched")}:</span>
+      {links.slice(0, MAX).map((l) => (
+        <a
+          key={l.key}
+          href={l.href}
+          onClick={(e) => {
+            e.preventDefault();
+            onOpen(l.target);
+          }}
+        >
+          {l.label}
+        </a>
+      ))}
+      {links.length > MAX && <span class="muted">+{links.length - MAX}</span>}
+      {gone.map((g) => (
+        <span class="gone">{g}</span>
+      ))}
+    </span>
+  );
+}
+
+function EstimateLine({ estimate, units, snapshotFirst }: { estimate: Estimate | undefined; units: number; snapshotFirst: boolean }) {
+  return (
+    <p class="estimate">
+      {t("estimatedCost")}: {estimate ? <strong data-cost-usd={estimate.cost_usd}>≈ {money(estimate.cost_usd)}</strong> : null}
+      {estimate ? (
+        <>
+          {" · "}
+          {t("gpuTime")} <strong data-gpu-seconds={estimate.gpu_seconds}>≈ {gpuTime(estimate.gpu_seconds)}</strong>
+          {estimate.llm_calls ? ` · ${t("llmCalls")}: ${estimate.llm_calls}` : ""}
+          {" · "}
+        </>
+      ) : null}
+      <span class="muted">
+        {units} {t("units")}
+      </span>
+      {snapshotFirst ? ` · ${t("snapshotFirst")}` : ""}
+    </p>
+  );
 }
 
 export function ProposalCard({ proposal, shots, onAnswer, busy }: { proposal: Proposal; shots: Shot[]; onAnswer: (approve: boolean) => void; busy: boolean }) {
@@ -113,10 +211,7 @@ export function ProposalCard({ proposal, shots, onAnswer, busy }: { proposal: Pr
       )}
       <h4>{t("willGenerate")}</h4>
       <p>{gens.length ? gens.join("; ") : "—"}</p>
-      <p>
-        {t("estimatedCost")}: <strong>{p.estimated_cost ?? 0}</strong> {t("units")}
-        {p.snapshot_first ? ` · ${t("snapshotFirst")}` : ""}
-      </p>
+      <EstimateLine estimate={p.estimate} units={p.estimated_cost ?? 0} snapshotFirst={!!p.snapshot_first} />
       <div class="row">
         <button onClick={() => onAnswer(true)} disabled={busy}>{t("confirm")}</button>
         <button class="ghost" onClick={() => onAnswer(false)} disabled={busy}>{t("decline")}</button>
@@ -125,7 +220,7 @@ export function ProposalCard({ proposal, shots, onAnswer, busy }: { proposal: Pr
   );
 }
 
-export function Chat(props: { workspaceId: string; mode: "agent" | "pro"; workItemId?: string; trackId?: string; shots: Shot[]; onChanged: () => void; tick: number; title?: string }) {
+export function Chat(props: { workspaceId: string; mode: "agent" | "pro"; workItemId?: string; trackId?: string; shots: Shot[]; onChanged: () => void; onOpen: (target: OpenTarget) => void; tick: number; title?: string }) {
   const { workspaceId: ws, mode } = props;
   const [conv, setConv] = useState<string | null>(null);
   const [lines, setLines] = useState<Line[]>([]);
@@ -182,6 +277,7 @@ export function Chat(props: { workspaceId: string; mode: "agent" | "pro"; workIt
     setPending(null);
     setLines((l) => [...l, { role: "user", text: message }]);
     let assistant: Line | null = null;
+    const results: { touched?: Touched }[] = [];
     try {
       await postStream(
         `/conversations/${conv}/messages`,
@@ -200,13 +296,14 @@ export function Chat(props: { workspaceId: string; mode: "agent" | "pro"; workIt
               setPending({ proposal: data.proposal, message: data.message });
               break;
             case "action_result":
+              results.push(data);
               setActivity((a) => [...a.slice(-4), `${data.type}: ${data.status}${data.error ? ` (${data.error.code}: ${data.error.message})` : ""}`]);
               break;
             case "task_started":
               setActivity((a) => [...a.slice(-4), `▶ ${data.type} ${String(data.workflow_id ?? "").slice(0, 40)}`]);
               break;
             case "assistant_text":
-              assistant = { role: "assistant", text: data.text };
+              assistant = { role: "assistant", text: data.text, results: [...results] };
               setLines((l) => [...l, assistant!]);
               break;
             case "done":
@@ -237,7 +334,7 @@ export function Chat(props: { workspaceId: string; mode: "agent" | "pro"; workIt
     try {
       const reply: any = await post(`/conversations/${conv}/confirm`, { approve });
       setPending(null);
-      setLines((l) => [...l, { role: "assistant", text: reply.message || (approve ? t("done") : t("declined")), snapshotId: approve ? reply.snapshot_id : null }]);
+      setLines((l) => [...l, { role: "assistant", text: reply.message || (approve ? t("done") : t("declined")), snapshotId: approve ? reply.snapshot_id : null, results: reply.results }]);
       props.onChanged();
     } catch (err) {
       setError(errorText(err));
@@ -267,6 +364,7 @@ export function Chat(props: { workspaceId: string; mode: "agent" | "pro"; workIt
           <li class={`msg ${line.role}`}>
             <span class="who">{line.role === "user" ? t("you") : line.role === "assistant" ? t("assistant") : line.role === "error" ? t("error") : "·"}</span>
             <span class="text">{line.text}</span>
+            {line.role === "assistant" && <ResultLinks ws={ws} results={line.results} shots={props.shots} onOpen={props.onOpen} />}
             {line.snapshotId && !line.undone && (
               <button class="ghost undo" onClick={() => undo(line)} aria-label={`${t("undo")}: ${line.text.slice(0, 40)}`}>
                 ↶ {t("undo")}

@@ -130,6 +130,21 @@ const en = {
   status_canceled: "canceled",
   shotsLabel: "shots",
   all: "all",
+  gpuTime: "GPU time",
+  llmCalls: "LLM calls",
+  priced: "priced",
+  atRates: "at estimate rates",
+  touched: "Touched",
+  image: "image",
+  openPlayer: "Player",
+  openDownload: "Export download",
+  description: "Description",
+  styleModifier: "Style modifier",
+  timeOfDay: "Time of day",
+  weather: "Weather",
+  lighting: "Lighting",
+  reorderHint: "Drag a card, or use ◀ ▶, to reorder",
+  progress: "progress",
 };
 
 export type Key = keyof typeof en;
@@ -262,6 +277,21 @@ const zh: Record<Key, string> = {
   status_canceled: "已取消",
   shotsLabel: "个镜头",
   all: "全部",
+  gpuTime: "GPU 时长",
+  llmCalls: "LLM 调用",
+  priced: "计价",
+  atRates: "按预估费率",
+  touched: "涉及",
+  image: "图",
+  openPlayer: "播放器",
+  openDownload: "导出下载",
+  description: "画面描述",
+  styleModifier: "风格修饰",
+  timeOfDay: "时间",
+  weather: "天气",
+  lighting: "光线",
+  reorderHint: "拖动卡片或使用 ◀ ▶ 调整顺序",
+  progress: "进度",
 };
 
 export type Lang = "en" | "zh";

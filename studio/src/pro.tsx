@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { errorText, get, newKey, post } from "./api";
 import { Chat } from "./chat";
 import { t } from "./i18n";
-import type { NodeRow, Shot, ShotStages, Track } from "./types";
+import type { NodeRow, OpenTarget, Shot, ShotStages, Track } from "./types";
 import { relPath, shotLabel, thumb } from "./util";
 
 interface Grid {
@@ -13,7 +13,7 @@ interface Grid {
   cells: NodeRow[];
 }
 
-export function ProDrawer(props: { workspaceId: string; shot: Shot; stages: ShotStages | null; shots: Shot[]; tick: number; onChanged: () => void; onClose: () => void }) {
+export function ProDrawer(props: { workspaceId: string; shot: Shot; stages: ShotStages | null; shots: Shot[]; nodeId: string | null; tick: number; onChanged: () => void; onOpen: (target: OpenTarget) => void; onClose: () => void }) {
   const { workspaceId: ws, shot } = props;
   const [tracks, setTracks] = useState<Track[]>([]);
   const [trackId, setTrackId] = useState<string | null>(null);
@@ -33,6 +33,17 @@ export function ProDrawer(props: { workspaceId: string; shot: Shot; stages: Shot
     addEventListener("keydown", onKey);
     return () => removeEventListener("keydown", onKey);
   }, []);
+
+  useEffect(() => {
+    if (!props.nodeId) return;
+    // a link to one image (a chat result): its track, with that cell in focus
+    get<NodeRow>(`${base}/nodes/${props.nodeId}`)
+      .then((node) => {
+        if (node.track_id) setTrackId(node.track_id);
+        if (node.type === "image") setCell(node);
+      })
+      .catch((e) => setError(errorText(e)));
+  }, [props.nodeId]);
 
   useEffect(() => {
     get<Track[]>(`${base}/work-items/${shot.id}/tracks`)
@@ -198,6 +209,7 @@ export function ProDrawer(props: { workspaceId: string; shot: Shot; stages: Shot
           trackId={track?.id}
           shots={props.shots}
           onChanged={props.onChanged}
+          onOpen={props.onOpen}
           tick={props.tick}
           title={t("proChat")}
         />

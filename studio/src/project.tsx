@@ -1,26 +1,35 @@
 // One project: the storyboard board, the queue, the agent chat, and the player / history / Pro
 // drawer over it. Everything is loaded from the API and refreshed from the workspace event
-// stream; a reload or a server restart rebuilds the same screen.
+// stream; a reload or a server restart rebuilds the same screen. `task.progress` events move the
+// queue's bars in place (no reload); a chat result's links open what it touched.
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { ApiError, errorText, get, newKey, patch, post } from "./api";
+import { ApiError, errorText, get, newKey, post } from "./api";
 import type { Me, StudioConfig } from "./app";
 import { LangSwitch } from "./app";
 import { Chat } from "./chat";
 import { statusText, t } from "./i18n";
 import { ProDrawer } from "./pro";
 import { followWorkspace } from "./sse";
-import type { Cut, Shot, ShotStages, Stage, Stages, Storyboard, TaskRow } from "./types";
-import { money, relPath, seconds, shotCamera, shotLabel, shotTags, temporalLink, thumb } from "./util";
+import type { Cut, OpenTarget, Shot, ShotStages, Stage, Stages, Storyboard, TaskRow } from "./types";
+import { gpuTime, money, relPath, seconds, shotCamera, shotLabel, shotTags, temporalLink, thumb } from "./util";
 
 interface Usage {
-  by_type: { type: string; tasks: number; succeeded: number; failed: number; canceled: number; busy_seconds: number; gpu_seconds: number; cost: number | null }[];
+  by_type: { type: string; tasks: number; succeeded: number; failed: number; canceled: number; busy_seconds: number; gpu_seconds: number; cost: number | null; rate_cost: number }[];
   tasks: number;
   gpu_seconds: number;
   cost: number | null;
+  rate_cost: number;
 }
 
-const MOVEMENTS = ["static", "pan_left", "pan_right", "tilt_up", "tilt_down", "push_in", "pull_out", "tracking"];
+// the Action DSL's camera movements (schema/actions.py CameraMovement)
+const MOVEMENTS = ["static", "pan", "tilt", "dolly in", "dolly out", "zoom in", "zoom out", "tracking", "handheld", "crane", "orbit"];
 const ACTIVE = new Set(["queued", "running"]);
+
+/** A task row from the API, keeping the progress an event already showed for the same run. */
+function withProgress(row: TaskRow, shown: TaskRow[]): TaskRow {
+  const old = shown.find((x) => x.id === row.id);
+  return old && old.status === row.status && ACTIVE.has(row.status) && old.progress > row.progress ? { ...row, progress: old.progress } : row;
+}
 
 export interface ProjectData {
   board: Storyboard | null;
@@ -29,7 +38,7 @@ export interface ProjectData {
   usage: Usage | null;
 }
 
-export function ProjectPage(props: { workspaceId: string; proShotId: string | null; me: Me; config: StudioConfig | null; onSignOut: () => void }) {
+export function ProjectPage(props: { workspaceId: string; proShotId: string | null; proNodeId: string | null; me: Me; config: StudioConfig | null; onSignOut: () => void }) {
   const { workspaceId: ws, proShotId, config } = props;
   const [data, setData] = useState<ProjectData>({ board: null, stages: null, tasks: [], usage: null });
   const [error, setError] = useState("");
@@ -39,6 +48,8 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [overlay, setOverlay] = useState<"player" | "history" | null>(null);
   const [exportState, setExportState] = useState<{ taskId: string; url?: string; error?: string } | null>(null);
+  const [exportOpen, setExportOpen] = useState(false);
+  const [focused, setFocused] = useState<{ kind: "shot" | "task"; id: string } | null>(null);
   const timer = useRef<number | undefined>(undefined);
   const exportRef = useRef(exportState);
   exportRef.current = exportState;
@@ -51,7 +62,8 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
         get<TaskRow[]>(`/workspaces/${ws}/tasks?limit=40`),
         get<Usage>(`/workspaces/${ws}/tasks/usage`),
       ]);
-      setData({ board, stages, tasks, usage });
+      // a load that left before a task.progress event arrived must not move that bar back
+      setData((prev) => ({ board, stages, usage, tasks: tasks.map((row) => withProgress(row, prev.tasks)) }));
       setError("");
     } catch (err) {
       setError(errorText(err));
@@ -80,6 +92,12 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
             const e = event.data?.error;
             setExportState({ taskId: exp.taskId, error: e ? `${e.code}: ${e.message}` : event.kind });
           }
+        }
+        if (event.kind === "task.progress") {
+          // the bar moves in place: the row's progress from the event, never backwards
+          const { task_id: id, progress } = event.data ?? {};
+          setData((d) => ({ ...d, tasks: d.tasks.map((row) => (row.id === id ? { ...row, progress: Math.max(row.progress, Number(progress) || 0) } : row)) }));
+          return;
         }
         schedule();
       },
@@ -126,6 +144,31 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
 
   const proShot = board?.shots.find((s) => s.id === proShotId) ?? null;
 
+  // a chat result's link: focus the shot card or the queue row, open the Pro drawer at the
+  // image, the player for a cut, the export menu with the download
+  const open = (target: OpenTarget) => {
+    if (target.kind === "node") {
+      location.hash = `#/p/${ws}/shot/${target.workItemId}/node/${target.id}`;
+    } else if (target.kind === "export") {
+      setExportOpen(true);
+      setExportState({ taskId: target.id });
+      get(`/workspaces/${ws}/exports/${target.id}`)
+        .then((out) => setExportState({ taskId: target.id, url: out.download_url ?? undefined }))
+        .catch((err) => setExportState({ taskId: target.id, error: errorText(err) }));
+    } else if (target.kind === "task" && target.type === "compose") {
+      setOverlay("player");
+    } else {
+      if (proShotId) location.hash = `#/p/${ws}`;
+      setFocused({ kind: target.kind, id: target.id });
+    }
+  };
+  useEffect(() => {
+    if (!focused) return;
+    const el = document.getElementById(`${focused.kind}-${focused.id}`);
+    el?.scrollIntoView({ block: "center" });
+    el?.focus();
+  }, [focused, proShotId]);
+
   return (
     <div class="page project">
       <header class="topbar">
@@ -146,7 +189,7 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
         <button onClick={() => compose("final")}>{t("composeFinal")}</button>
         <button onClick={() => setOverlay("player")}>{t("player")}</button>
         <button onClick={() => setOverlay("history")}>{t("history")}</button>
-        <ExportMenu state={exportState} onExport={startExport} />
+        <ExportMenu state={exportState} onExport={startExport} open={exportOpen} onToggle={setExportOpen} />
         {selected.size > 0 && <span class="muted">{selected.size} {t("selected")}</span>}
       </nav>
       {error && <p class="error" role="alert">{error}</p>}
@@ -155,6 +198,7 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
         <main class="board-col">
           {selected.size > 0 && board && (
             <BatchEdit
+              ws={ws}
               shots={board.shots.filter((s) => selected.has(s.id))}
               onDone={(msg) => {
                 setNotice(msg);
@@ -168,6 +212,8 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
               board={board}
               stageOf={stageOf}
               selected={selected}
+              focusedId={focused?.kind === "shot" ? focused.id : null}
+              onUnfocus={() => setFocused(null)}
               onToggle={(id) => {
                 const next = new Set(selected);
                 next.has(id) ? next.delete(id) : next.add(id);
@@ -178,18 +224,21 @@ export function ProjectPage(props: { workspaceId: string; proShotId: string | nu
           ) : (
             <p class="loading" role="status">…</p>
           )}
-          <Queue ws={ws} tasks={data.tasks} shots={board?.shots ?? []} config={config} onAction={run} />
+          <Queue ws={ws} tasks={data.tasks} shots={board?.shots ?? []} config={config} onAction={run} focusedId={focused?.kind === "task" ? focused.id : null} onUnfocus={() => setFocused(null)} />
         </main>
-        <Chat key={`agent-${ws}`} workspaceId={ws} mode="agent" shots={board?.shots ?? []} onChanged={schedule} tick={tick} />
+        <Chat key={`agent-${ws}`} workspaceId={ws} mode="agent" shots={board?.shots ?? []} onChanged={schedule} onOpen={open} tick={tick} />
       </div>
       {proShot && (
         <ProDrawer
+          key={proShot.id}
           workspaceId={ws}
           shot={proShot}
           stages={stageOf.get(proShot.id) ?? null}
           tick={tick}
           shots={board?.shots ?? []}
+          nodeId={props.proNodeId}
           onChanged={schedule}
+          onOpen={open}
           onClose={() => (location.hash = `#/p/${ws}`)}
         />
       )}
@@ -213,15 +262,26 @@ function StageChip({ name, stage }: { name: "grid" | "clip" | "voice"; stage: St
   );
 }
 
-function Card(props: { shot: Shot; stages: ShotStages | undefined; selected: boolean; last: number; onToggle: () => void; onReorder: (to: number, id?: string) => void }) {
+/** A linked-to card or queue row keeps its highlight until focus leaves it. */
+function unfocusOnBlur(focused: boolean, onUnfocus: () => void) {
+  return (e: FocusEvent) => {
+    if (focused && !(e.currentTarget as HTMLElement).contains(e.relatedTarget as Node | null)) onUnfocus();
+  };
+}
+
+function Card(props: { shot: Shot; stages: ShotStages | undefined; selected: boolean; focused: boolean; last: number; onToggle: () => void; onUnfocus: () => void; onReorder: (to: number, id?: string) => void }) {
   const { shot, stages } = props;
   const stale = stages && (stages.clip.stale || stages.voice.stale);
   const label = shotLabel(shot.idx);
   const open = () => (location.hash = `#/p/${shot.workspace_id}/shot/${shot.id}`);
   return (
     <article
-      class={`card${props.selected ? " picked" : ""}${stale ? " is-stale" : ""}`}
+      id={`shot-${shot.id}`}
+      tabIndex={-1}
+      class={`card${props.selected ? " picked" : ""}${stale ? " is-stale" : ""}${props.focused ? " focused" : ""}`}
       aria-label={label}
+      aria-current={props.focused ? "true" : undefined}
+      onBlur={unfocusOnBlur(props.focused, props.onUnfocus)}
       data-shot={shot.idx}
       draggable
       onDragStart={(e) => e.dataTransfer?.setData("text/x-dd-shot", shot.id)}
@@ -276,7 +336,7 @@ function Card(props: { shot: Shot; stages: ShotStages | undefined; selected: boo
   );
 }
 
-function Board(props: { board: Storyboard; stageOf: Map<string, ShotStages>; selected: Set<string>; onToggle: (id: string) => void; onReorder: (id: string, to: number) => void }) {
+function Board(props: { board: Storyboard; stageOf: Map<string, ShotStages>; selected: Set<string>; focusedId: string | null; onToggle: (id: string) => void; onUnfocus: () => void; onReorder: (id: string, to: number) => void }) {
   const { board } = props;
   if (board.shots.length === 0) return <p class="empty" role="status">{t("noShots")}</p>;
   const groups: { title: string; id: string | null; shots: Shot[] }[] = [];
@@ -290,7 +350,7 @@ function Board(props: { board: Storyboard; stageOf: Map<string, ShotStages>; sel
   }
   const last = board.shots[board.shots.length - 1].idx;
   return (
-    <section class="board" aria-label={t("storyboard")}>
+    <section class="board" aria-label={t("storyboard")} title={t("reorderHint")}>
       {groups.map((g) => (
         <div class="scene">
           {g.title && <h2>{g.title}</h2>}
@@ -301,8 +361,10 @@ function Board(props: { board: Storyboard; stageOf: Map<string, ShotStages>; sel
                 shot={shot}
                 stages={props.stageOf.get(shot.id)}
                 selected={props.selected.has(shot.id)}
+                focused={props.focusedId === shot.id}
                 last={last}
                 onToggle={() => props.onToggle(shot.id)}
+                onUnfocus={props.onUnfocus}
                 onReorder={(to, dragged) => props.onReorder(dragged ?? shot.id, to)}
               />
             ))}
@@ -313,63 +375,84 @@ function Board(props: { board: Storyboard; stageOf: Map<string, ShotStages>; sel
   );
 }
 
-function BatchEdit({ shots, onDone, onClear }: { shots: Shot[]; onDone: (msg: string) => void; onClear: () => void }) {
+const BATCH_FIELDS = [
+  ["visual", "description"],
+  ["style_override", "styleModifier"],
+  ["time_of_day", "timeOfDay"],
+  ["weather", "weather"],
+  ["lighting", "lighting"],
+] as const;
+
+/** The board's batch edit: one `shot.update` of the picked shots through the action router (the
+ * same action the chat runs: a snapshot first, undoable). The versions the form started from go
+ * along, so a change made elsewhere meanwhile is refused (412) and nothing is applied. */
+function BatchEdit({ ws, shots, onDone, onClear }: { ws: string; shots: Shot[]; onDone: (msg: string) => void; onClear: () => void }) {
+  const [fields, setFields] = useState<Record<string, string>>({});
   const [movement, setMovement] = useState("");
   const [duration, setDuration] = useState("");
   const [error, setError] = useState("");
-  // the version of each shot this form started from (sent as If-Match): a change made elsewhere
-  // meanwhile is refused (412) instead of silently overwritten
+  const [busy, setBusy] = useState(false);
   const base = useRef(new Map<string, string>());
   shots.forEach((s) => base.current.has(s.id) || base.current.set(s.id, s.version));
   async function apply(e: Event) {
     e.preventDefault();
     setError("");
-    const body: Record<string, any> = {};
-    if (movement) body.spec = { camera: { movement } };
-    if (duration) body.duration_s = Number(duration);
-    if (!Object.keys(body).length) return;
-    let mismatch = false;
-    for (const shot of shots) {
-      try {
-        const out = await patch(`/workspaces/${shot.workspace_id}/work-items/${shot.id}`, body, { ifMatch: base.current.get(shot.id) ?? shot.version });
-        base.current.set(shot.id, out.version);
-      } catch (err) {
-        if (err instanceof ApiError && err.code === "version_mismatch") {
-          mismatch = true;
-          base.current.delete(shot.id); // start again from the reloaded board
-        } else {
-          setError(`${shotLabel(shot.idx)} — ${errorText(err)}`);
-          onDone("");
-          return;
-        }
+    const patchBody: Record<string, any> = {};
+    for (const [key] of BATCH_FIELDS) if (fields[key]?.trim()) patchBody[key] = fields[key].trim();
+    if (movement) patchBody.camera = { movement };
+    if (duration) patchBody.duration_s = Number(duration);
+    if (!Object.keys(patchBody).length) return;
+    const ids = shots.map((s) => s.id);
+    setBusy(true);
+    try {
+      await post(`/workspaces/${ws}/work-items/batch`, { work_item_ids: ids, patch: patchBody, versions: Object.fromEntries(ids.map((id) => [id, base.current.get(id)])) });
+      // the versions to edit from next: the shots as they are now
+      const board = await get<Storyboard>(`/workspaces/${ws}/storyboard`);
+      board.shots.filter((s) => ids.includes(s.id)).forEach((s) => base.current.set(s.id, s.version));
+      onDone(`${t("done")}: ${shots.length} ${t("shotsLabel")}`);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === "version_mismatch") {
+        const current = ((err.details as any)?.current_versions ?? {}) as Record<string, string>;
+        Object.entries(current).forEach(([id, v]) => base.current.set(id, v)); // edit from the reloaded board
+        onDone(t("versionMismatch"));
+      } else {
+        setError(errorText(err));
+        onDone("");
       }
+    } finally {
+      setBusy(false);
     }
-    onDone(mismatch ? t("versionMismatch") : `${t("done")}: ${shots.length} ${t("shotsLabel")}`);
   }
   return (
     <form class="batch" onSubmit={apply} aria-label={t("batchEdit")}>
       <strong>{t("batchEdit")}</strong> ({shots.map((s) => `#${s.idx}`).join(", ")})
+      {BATCH_FIELDS.map(([key, label]) => (
+        <label>
+          {t(label)}
+          <input name={key} value={fields[key] ?? ""} maxLength={key === "visual" ? 2000 : 120} onInput={(e) => setFields({ ...fields, [key]: (e.target as HTMLInputElement).value })} />
+        </label>
+      ))}
       <label>
         {t("camera")}
         <select value={movement} onChange={(e) => setMovement((e.target as HTMLSelectElement).value)}>
           <option value="">—</option>
           {MOVEMENTS.map((m) => (
-            <option value={m}>{m.replace(/_/g, " ")}</option>
+            <option value={m}>{m}</option>
           ))}
         </select>
       </label>
       <label>
         {t("duration")}
-        <input type="number" min={0.5} max={60} step={0.5} value={duration} onInput={(e) => setDuration((e.target as HTMLInputElement).value)} />
+        <input type="number" min={2} max={8} step={0.5} value={duration} onInput={(e) => setDuration((e.target as HTMLInputElement).value)} />
       </label>
-      <button type="submit">{t("apply")}</button>
+      <button type="submit" disabled={busy}>{t("apply")}</button>
       <button type="button" class="ghost" onClick={onClear}>{t("clear")}</button>
       {error && <span class="error" role="alert">{error}</span>}
     </form>
   );
 }
 
-function Queue(props: { ws: string; tasks: TaskRow[]; shots: Shot[]; config: StudioConfig | null; onAction: (fn: () => Promise<unknown>) => void }) {
+function Queue(props: { ws: string; tasks: TaskRow[]; shots: Shot[]; config: StudioConfig | null; focusedId: string | null; onUnfocus: () => void; onAction: (fn: () => Promise<unknown>) => void }) {
   const idx = new Map(props.shots.map((s) => [s.id, s.idx]));
   return (
     <section class="queue" aria-labelledby="queue-h">
@@ -380,10 +463,21 @@ function Queue(props: { ws: string; tasks: TaskRow[]; shots: Shot[]; config: Stu
           const link = temporalLink(props.config?.temporal_ui_url, props.config?.temporal_namespace, task.workflow_id);
           const shot = task.work_item_id ? idx.get(task.work_item_id) : undefined;
           return (
-            <li class={`task t-${task.status}`} data-task-type={task.type} data-status={task.status} key={task.id}>
+            <li
+              id={`task-${task.id}`}
+              tabIndex={-1}
+              class={`task t-${task.status}${props.focusedId === task.id ? " focused" : ""}`}
+              onBlur={unfocusOnBlur(props.focusedId === task.id, props.onUnfocus)}
+              data-task-type={task.type}
+              data-status={task.status}
+              data-task-id={task.id}
+              key={task.id}
+            >
               <span class="ttype">{task.type}{shot ? ` #${shot}` : ""}</span>
               <span class="tstatus">{statusText(task.status)}</span>
-              {ACTIVE.has(task.status) && <progress max={1} value={task.progress} aria-label={`${task.type} progress`} />}
+              {ACTIVE.has(task.status) && (
+                <progress max={1} value={task.progress} aria-label={`${task.type} ${t("progress")}`} title={`${Math.round(task.progress * 100)} %`} />
+              )}
               {task.error && (
                 <span class="terror" role="note">
                   <code>{task.error.code}</code> {task.error.message}
@@ -415,9 +509,9 @@ function Queue(props: { ws: string; tasks: TaskRow[]; shots: Shot[]; config: Stu
 
 type ExportFormat = "media" | "otio" | "fcpxml" | "fcp7xml" | "edl" | "srt" | "vtt" | "capcut";
 
-function ExportMenu({ state, onExport }: { state: { taskId: string; url?: string; error?: string } | null; onExport: (s: "selected" | "favorites", formats?: ExportFormat[]) => void }) {
+function ExportMenu({ state, onExport, open, onToggle }: { state: { taskId: string; url?: string; error?: string } | null; onExport: (s: "selected" | "favorites", formats?: ExportFormat[]) => void; open: boolean; onToggle: (open: boolean) => void }) {
   return (
-    <details class="menu">
+    <details class="menu" open={open} onToggle={(e) => onToggle((e.currentTarget as HTMLDetailsElement).open)}>
       <summary>{t("export")} ▾</summary>
       <div class="menu-body" role="menu">
         <button role="menuitem" onClick={() => onExport("selected")}>{t("exportSelected")}</button>
@@ -558,8 +652,9 @@ function History({ ws, usage, tick, onClose, onChanged }: { ws: string; usage: U
             <th scope="col">✓</th>
             <th scope="col">✕</th>
             <th scope="col">s</th>
-            <th scope="col">GPU s</th>
-            <th scope="col">{t("cost")}</th>
+            <th scope="col">{t("gpuTime")}</th>
+            <th scope="col">{t("cost")} ({t("atRates")})</th>
+            <th scope="col">{t("cost")} ({t("priced")})</th>
           </tr>
         </thead>
         <tbody>
@@ -570,7 +665,8 @@ function History({ ws, usage, tick, onClose, onChanged }: { ws: string; usage: U
               <td>{u.succeeded}</td>
               <td>{u.failed}</td>
               <td>{u.busy_seconds.toFixed(1)}</td>
-              <td>{u.gpu_seconds.toFixed(1)}</td>
+              <td>{gpuTime(u.gpu_seconds)}</td>
+              <td data-rate-cost={u.rate_cost}>≈ {money(u.rate_cost)}</td>
               <td>{money(u.cost)}</td>
             </tr>
           ))}

@@ -106,3 +106,27 @@ export interface Track {
   is_main: boolean;
   created_from_node_id: string | null;
 }
+
+/** What one applied action touched (the API's `touched`): each becomes a link in the chat. */
+export interface Touched {
+  shots: { work_item_id: string; idx: number | null }[];
+  nodes: { node_id: string; type: string; work_item_id: string | null; cell: number | null }[];
+  tasks: { task_id: string; type: string; work_item_id: string | null; workflow_id: string | null }[];
+  exports: { task_id: string }[];
+}
+
+/** Where a result link leads: a shot card, the Pro drawer at an image, a queue row, the player, a download. */
+export type OpenTarget =
+  | { kind: "shot"; id: string }
+  | { kind: "node"; id: string; workItemId: string }
+  | { kind: "task"; id: string; type: string }
+  | { kind: "export"; id: string };
+
+export interface Estimate {
+  cost_units: number;
+  gpu_seconds: number;
+  llm_calls: number;
+  cost_usd: number;
+  gpu_second_usd: number;
+  llm_call_usd: number;
+}

@@ -12,7 +12,16 @@ export function shotTags(shot: Shot): string[] {
 }
 
 export function money(v: number | null | undefined): string {
-  return v == null ? "—" : `$${v.toFixed(v < 1 ? 3 : 2)}`;
+  if (v == null) return "—";
+  if (v === 0) return "$0";
+  return `$${v.toFixed(v < 0.01 ? 4 : v < 1 ? 3 : 2)}`;
+}
+
+export function gpuTime(s: number | null | undefined): string {
+  if (s == null) return "—";
+  if (s < 60) return `${Math.round(s * 10) / 10} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
 }
 
 export function seconds(v: number | null | undefined): string {

@@ -61,6 +61,10 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("POST", "/workspaces/{workspace_id}/work-items/merge"): {
         "work_item_ids": ["{work_item_id}", "{work_item_id_2}"]
     },
+    ("POST", "/workspaces/{workspace_id}/work-items/batch"): {
+        "work_item_ids": ["{work_item_id}"],
+        "patch": {"weather": "pwned"},
+    },
     ("GET", "/workspaces/{workspace_id}/work-items/{work_item_id}/tracks"): None,
     ("POST", "/workspaces/{workspace_id}/work-items/{work_item_id}/tracks"): {"from_node_id": "{node_id}"},
     ("GET", "/workspaces/{workspace_id}/work-items/{work_item_id}/nodes"): None,
@@ -122,6 +126,12 @@ BODY_REFERENCES: list[tuple[str, str, Any, dict[str, str]]] = [
         "POST",
         "/workspaces/{workspace_id}/work-items/merge",
         {"work_item_ids": ["{work_item_id}", "{their:work_item_id}"]},
+        {},
+    ),
+    (
+        "POST",
+        "/workspaces/{workspace_id}/work-items/batch",
+        {"work_item_ids": ["{work_item_id}", "{their:work_item_id}"], "patch": {"weather": "pwned"}},
         {},
     ),
     (

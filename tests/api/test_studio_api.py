@@ -31,6 +31,7 @@ from schema.repositories import nodes as node_repo
 from schema.repositories import stages as stage_repo
 from schema.repositories import tasks as task_repo
 from tests.api.conftest import Stack, png_bytes, uid
+from tests.support.sse import of, parse_sse
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -260,6 +261,124 @@ async def test_two_tabs_cannot_overwrite_each_other(stack: Stack) -> None:
     assert r.status_code == 412 and r.json()["code"] == "version_mismatch"
 
 
+async def test_batch_edit_is_one_shot_update_through_the_router_and_refuses_a_stale_form(
+    stack: Stack,
+) -> None:
+    """The board's batch edit: the fields people edit in bulk, on the picked shots only, as one
+    undoable `shot.update` (a snapshot first); a form older than a shot's version changes nothing."""
+    owner = uid()
+    seeded = stack.seed_workspace(owner, shots=3)
+    h, ws = stack.auth(owner), f"/workspaces/{seeded.workspace}"
+    board = (await stack.client.get(f"{ws}/storyboard", headers=h)).json()
+    versions = {s["id"]: s["version"] for s in board["shots"][:2]}
+    snaps = len((await stack.client.get(f"{ws}/snapshots", headers=h)).json())
+    patch = {
+        "visual": "a lantern-lit alley",
+        "style_override": "ink wash",
+        "time_of_day": "dusk",
+        "weather": "rain",
+        "camera": {"movement": "push in"},
+        "duration_s": 6,
+    }
+    body = {"work_item_ids": list(versions), "patch": patch, "versions": versions}
+    r = await stack.client.post(f"{ws}/work-items/batch", json=body, headers=h)
+    assert r.status_code == 200, r.text
+    result = r.json()["results"][0]
+    assert result["type"] == "shot.update" and result["status"] == "done"
+    assert [t["work_item_id"] for t in result["touched"]["shots"]] == list(versions)
+    after = (await stack.client.get(f"{ws}/storyboard", headers=h)).json()["shots"]
+    for shot in after[:2]:
+        spec = shot["spec"]
+        assert (spec["visual"], spec["style_override"], spec["time_of_day"], spec["weather"]) == (
+            "a lantern-lit alley",
+            "ink wash",
+            "dusk",
+            "rain",
+        )
+        assert spec["camera"]["movement"] == "dolly in" and shot["duration_s"] == 6
+    assert after[2]["spec"] == board["shots"][2]["spec"]
+    assert len((await stack.client.get(f"{ws}/snapshots", headers=h)).json()) == snaps + 1
+
+    # the same form again, from the versions it loaded: refused, nothing written
+    body["patch"] = {"weather": "snow"}
+    r = await stack.client.post(f"{ws}/work-items/batch", json=body, headers=h)
+    assert r.status_code == 412 and r.json()["code"] == "version_mismatch", r.text
+    assert set(r.json()["details"]["current_versions"]) == set(versions)
+    weather = [
+        s["spec"].get("weather")
+        for s in (await stack.client.get(f"{ws}/storyboard", headers=h)).json()["shots"]
+    ]
+    assert weather[:2] == ["rain", "rain"]
+    # bad input: the API's message; another user's shots are not found
+    r = await stack.client.post(
+        f"{ws}/work-items/batch",
+        json={"work_item_ids": list(versions), "patch": {"duration_s": 60}},
+        headers=h,
+    )
+    assert r.status_code == 422 and r.json()["message"]
+    r = await stack.client.post(
+        f"{ws}/work-items/batch",
+        json={"work_item_ids": list(versions), "patch": patch},
+        headers=stack.auth(uid()),
+    )
+    assert r.status_code == 404
+
+
+async def test_usage_prices_measured_gpu_time_in_the_estimates_unit(stack: Stack) -> None:
+    owner = uid()
+    seeded = stack.seed_workspace(owner, shots=3)
+    ws = uuid.UUID(seeded.workspace)
+    with unit_of_work(stack.db_url) as s:
+        row = task_repo.create(s, workspace_id=ws, type=TaskType.video, workflow_id=f"video-{uid()}")
+        task_repo.mark_running(s, row.id)
+        task_repo.mark_succeeded(s, row.id, result={}, gpu_seconds=12.5)
+    usage = (await stack.client.get(f"/workspaces/{ws}/tasks/usage", headers=stack.auth(owner))).json()
+    video = next(u for u in usage["by_type"] if u["type"] == "video")
+    rate = stack.settings.gpu_second_usd
+    assert video["gpu_seconds"] == 12.5 and video["rate_cost"] == round(12.5 * rate, 4) > 0
+    assert usage["rate_cost"] == round(sum(u["rate_cost"] for u in usage["by_type"]), 4)
+
+
+@pytest.mark.parametrize("kind", ["scene", "character", "track"])
+async def test_scene_character_and_track_edits_refuse_a_stale_version(stack: Stack, kind: str) -> None:
+    """Two tabs editing the same scene, character or track: the second, from the old version,
+    gets 412 `version_mismatch` and the first one's change stays."""
+    owner = uid()
+    seeded = stack.seed_workspace(owner, shots=3)
+    h, ws = stack.auth(owner), f"/workspaces/{seeded.workspace}"
+    if kind == "track":
+        url, field = f"{ws}/tracks/{seeded.track_b}", ("name",)
+        tab_a, tab_b = {"name": "Z"}, {"name": "Y"}
+    elif kind == "scene":
+        url, field = f"{ws}/scenes/{seeded.scenes[0]}", ("title",)
+        tab_a, tab_b = {"title": "tab A"}, {"title": "tab B"}
+    else:
+        url, field = f"{ws}/characters/{seeded.character}", ("profile", "look")
+        tab_a, tab_b = {"profile": {"look": "tab A"}}, {"profile": {"look": "tab B"}}
+
+    async def current() -> dict:  # type: ignore[type-arg]
+        if kind != "track":
+            got = await stack.client.get(url, headers=h)
+            assert got.headers["etag"] == f'"{got.json()["version"]}"'
+            return got.json()  # type: ignore[no-any-return]
+        tracks = (await stack.client.get(f"{ws}/work-items/{seeded.shots[0]}/tracks", headers=h)).json()
+        return next(t for t in tracks if t["id"] == seeded.track_b)  # type: ignore[no-any-return]
+
+    def pick(body: dict) -> str:  # type: ignore[type-arg]
+        return body[field[0]] if len(field) == 1 else body[field[0]][field[1]]  # type: ignore[no-any-return]
+
+    version = (await current())["version"]
+    a = await stack.client.patch(url, json=tab_a, headers={**h, "If-Match": f'"{version}"'})
+    assert a.status_code == 200, a.text
+    assert a.json()["version"] != version and a.headers["etag"] == f'"{a.json()["version"]}"'
+    b = await stack.client.patch(url, json=tab_b, headers={**h, "If-Match": f'"{version}"'})
+    assert b.status_code == 412 and b.json()["code"] == "version_mismatch", b.text
+    assert b.json()["details"]["current_version"] == a.json()["version"]
+    assert pick(await current()) == pick(tab_a)  # tab A's change stays
+    ok = await stack.client.patch(url, json=tab_b, headers={**h, "If-Match": f'"{a.json()["version"]}"'})
+    assert ok.status_code == 200 and pick(ok.json()) == pick(tab_b)
+
+
 # --- stages and staleness ---------------------------------------------------------------------
 
 
@@ -346,6 +465,12 @@ async def test_openapi_lists_every_sse_event(stack: Stack) -> None:
     chat = doc["paths"]["/conversations/{conversation_id}/messages"]["post"]["responses"]["200"]["content"]
     assert set(chat["text/event-stream"]["x-sse-events"]) >= {"proposal", "done", "error", "assistant_text"}
     assert "TaskOutputRef" in doc["components"]["schemas"]
+    # an action result names what it touched (the studio's result links), in both contracts
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["Touched"]["properties"]) == {"shots", "nodes", "tasks", "exports"}
+    assert "touched" in schemas["ActionResultOut"]["properties"]
+    assert "touched" in schemas["ChatActionResult"]["properties"]
+    assert "progress" in schemas["TaskProgress"]["properties"]
 
 
 async def test_task_events_carry_their_outputs(stack: Stack, live_url: str) -> None:
@@ -371,6 +496,29 @@ async def test_task_events_carry_their_outputs(stack: Stack, live_url: str) -> N
     assert sorted(o["cell"] for o in data["outputs"]) == [1, 2, 3, 4]
     assert {o["node_id"] for o in data["outputs"]} == set(seeded.cells)
     assert all(o["url"].endswith("/content") for o in data["outputs"])
+
+
+async def test_chat_results_carry_the_ids_they_touched_in_the_stream_and_the_history(stack: Stack) -> None:
+    """What the studio's result links are made of: the `action_result` event's `touched`, and the
+    same in the stored conversation (a reload rebuilds the links from it)."""
+    owner = uid()
+    seeded = stack.seed_workspace(owner, shots=3)
+    h = stack.auth(owner)
+    conv = (
+        await stack.client.post(
+            "/conversations", json={"workspace_id": seeded.workspace, "mode": "agent"}, headers=h
+        )
+    ).json()["id"]
+    r = await stack.client.post(
+        f"/conversations/{conv}/messages", json={"text": "Make shot 2 last 5 seconds"}, headers=h
+    )
+    assert r.status_code == 200, r.text
+    [result] = of(parse_sse(r.text), "action_result")
+    assert result["type"] == "shot.update" and result["status"] == "done"
+    assert result["touched"]["shots"] == [{"work_item_id": seeded.shots[1], "idx": 2}]
+    history = (await stack.client.get(f"/conversations/{conv}", headers=h)).json()
+    reply = next(m for m in history["messages"] if m["role"] == "assistant")["data"]["reply"]
+    assert reply["results"][0]["touched"] == result["touched"]
 
 
 @pytest.mark.parametrize("bad", ["", "a b", "x" * 65])

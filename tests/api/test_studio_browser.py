@@ -85,6 +85,12 @@ async def unnamed_controls(page: Any) -> list[str]:
     )
 
 
+async def shot_ids(stack: Stack, owner: str, ws: uuid.UUID) -> list[str]:
+    """The shots' ids in story order, as the API says."""
+    board = await stack.client.get(f"/workspaces/{ws}/storyboard", headers=stack.auth(owner))
+    return [s["id"] for s in board.json()["shots"]]
+
+
 def card(page: Any, idx: int) -> Any:
     return page.get_by_role("article", name=f"Shot {idx}", exact=True)
 
@@ -168,12 +174,24 @@ async def _flow(browser: Any, url: str, tmp: Path) -> None:
         assert any(r.startswith(f"#{idx} lighting") and r.endswith("→ neon") for r in rows), rows
     assert not any(r.startswith("#1 ") for r in rows), rows
     await expect(proposal).to_contain_text("Estimated cost")
+    # the estimate in money and GPU time (the server's figures: an edit generates nothing)
+    estimate = proposal.locator(".estimate")
+    await expect(estimate).to_contain_text("GPU time")
+    await expect(estimate.locator("[data-cost-usd]")).to_have_attribute("data-cost-usd", "0")
+    await expect(estimate.locator("[data-gpu-seconds]")).to_have_attribute("data-gpu-seconds", "0")
     await proposal.get_by_role("button", name="Confirm").click()
     await expect(proposal).to_be_hidden(timeout=STEP_S)
     await expect(card(page, 2).locator(".tag").first).to_have_text("night", timeout=STEP_S)
     await expect(card(page, 3).locator(".tag").first).to_have_text("night")
     await expect(card(page, 1).locator(".tag", has_text="night")).to_have_count(0)
     await expect(chat.get_by_role("button", name=re.compile("^Undo"))).to_be_visible()
+    # the result links to what it touched (ids from the API): shots 2 and 3, not 1; a click
+    # focuses that card
+    touched = chat.get_by_role("group", name="Touched").last
+    await expect(touched.get_by_role("link")).to_have_text(["Shot 2", "Shot 3"])
+    await touched.get_by_role("link", name="Shot 3", exact=True).click()
+    await expect(card(page, 3)).to_be_focused()
+    await expect(card(page, 3)).to_have_class(re.compile(r"\bfocused\b"))
 
     # grids for every shot (the toolbar button is the same gen.grid the chat makes)
     await page.get_by_role("button", name="Generate grids").click()
@@ -276,6 +294,10 @@ async def _flow(browser: Any, url: str, tmp: Path) -> None:
         assert await card(page, i).inner_text() == before[i]
     await expect(queue.locator("li.task")).to_have_count(tasks_before)
     await expect(chat.locator(".msg.user")).to_contain_text(["make shots 2-3 night with neon lights"])
+    # the links are rebuilt from the conversation's stored results, not from browser state
+    await expect(chat.get_by_role("group", name="Touched").first.get_by_role("link")).to_have_text(
+        ["Shot 2", "Shot 3"]
+    )
     await shots.take("reloaded")
 
     # Chinese
@@ -304,21 +326,32 @@ async def _flow(browser: Any, url: str, tmp: Path) -> None:
 async def test_board_batch_edit_reorder_conflict_and_failed_task(
     stack: Stack, live_url: str, tmp_path: Path
 ) -> None:
-    """The board's own edits on a seeded project (no generation): a batch edit of two shots, a
-    reorder by keyboard, a concurrent change answered 412 and reloaded, and a failed task in the
-    queue with its real code and message and a Retry button."""
+    """The board's own edits on a seeded project (no generation): a batch edit of two shots (the
+    bulk fields), a concurrent change answered 412 and reloaded, a reorder by keyboard and by
+    dragging (the order checked in the API after a reload), a failed task in the queue with its
+    real code and message and a Retry button, and a running task's bar moved by its
+    `task.progress` events."""
+    from activities.contracts import TaskRef
+    from activities.pipeline import PipelineActivities
+    from activities.providers.choice import choose_providers
     from infra.ledger import unit_of_work
     from schema.enums import TaskType
     from schema.repositories import tasks as task_repo
 
     owner = f"studio-{os.urandom(3).hex()}"
     seeded = stack.seed_workspace(owner, shots=3, title="Seeded board")
+    ws = uuid.UUID(seeded.workspace)
     with unit_of_work(stack.db_url) as s:
-        failed = task_repo.create(
-            s, workspace_id=uuid.UUID(seeded.workspace), type=TaskType.video, workflow_id=f"video-{owner}"
-        )
+        failed = task_repo.create(s, workspace_id=ws, type=TaskType.video, workflow_id=f"video-{owner}")
         task_repo.mark_running(s, failed.id)
         task_repo.mark_failed(s, failed.id, "ffmpeg_failed", "encoder exited with 1")
+        running = task_repo.create(s, workspace_id=ws, type=TaskType.voice, workflow_id=f"voice-{owner}")
+        task_repo.mark_running(s, running.id)
+    # what a running activity calls as its work moves (activities/pipeline.py)
+    acts = PipelineActivities(
+        stack.db_url, stack.storage, choose_providers(stack.settings), tmp_path / "work"
+    )
+    voice = TaskRef(seeded.workspace, f"voice-{owner}", "voice")
     async with playwright_api.async_playwright() as pw:
         browser = await pw.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, env=chromium_env(tmp_path)
@@ -339,15 +372,41 @@ async def test_board_batch_edit_reorder_conflict_and_failed_task(
             await expect(row).to_contain_text("encoder exited with 1")
             await expect(row.get_by_role("button", name="Retry video")).to_be_visible()
 
-            # batch edit shots 1 and 2
+            # the running task's bar moves with its progress events (no reload needed)
+            bar = page.locator(f'li.task[data-task-id="{running.id}"] progress')
+            await expect(bar).to_be_visible()
+            await expect(page.get_by_role("status").filter(has_text="live")).to_be_visible()
+            for fraction in (0.25, 0.6):
+                await asyncio.to_thread(acts._set_progress, voice, fraction)
+                await page.wait_for_function(
+                    "([sel, v]) => Math.abs((document.querySelector(sel)?.value ?? -1) - v) < 1e-6",
+                    arg=[f'li.task[data-task-id="{running.id}"] progress', fraction],
+                    timeout=STEP_S,
+                )
+
+            # batch edit shots 1 and 2: the fields people change in bulk, one undoable action
             await card(page, 1).get_by_role("checkbox").check()
             await card(page, 2).get_by_role("checkbox").check()
             batch = page.get_by_role("form", name="Batch edit")
+            await batch.get_by_label("Description").fill("a lantern-lit alley")
+            await batch.get_by_label("Style modifier").fill("ink wash")
+            await batch.get_by_label("Time of day").fill("dusk")
+            await batch.get_by_label("Weather").fill("rain")
+            await batch.get_by_label("Camera").select_option("dolly in")
             await batch.get_by_label("Duration").fill("6")
             await batch.get_by_role("button", name="Apply").click()
-            await expect(card(page, 1)).to_contain_text("6.0 s")
-            await expect(card(page, 2)).to_contain_text("6.0 s")
+            for idx in (1, 2):
+                await expect(card(page, idx)).to_contain_text("6.0 s")
+                await expect(card(page, idx).locator(".camera")).to_contain_text("dolly in")
+                await expect(card(page, idx).locator(".tag")).to_contain_text(["dusk", "rain"])
             await expect(card(page, 3)).not_to_contain_text("6.0 s")
+            await expect(card(page, 3).locator(".tag", has_text="dusk")).to_have_count(0)
+            spec = (
+                await stack.client.get(
+                    f"/workspaces/{ws}/work-items/{seeded.shots[0]}", headers=stack.auth(owner)
+                )
+            ).json()["spec"]
+            assert (spec["visual"], spec["style_override"]) == ("a lantern-lit alley", "ink wash")
 
             # another tab changes shot 1 while this form is open: the version the form started from
             # is refused (412), the board is reloaded and says so
@@ -363,12 +422,50 @@ async def test_board_batch_edit_reorder_conflict_and_failed_task(
             await expect(page.get_by_role("status").filter(has_text="changed this meanwhile")).to_be_visible()
             await expect(card(page, 1)).to_contain_text("changed in another tab")
 
+            # chat results link to what they touched: an image opens the Pro drawer at that cell,
+            # a task focuses its queue row
+            chat = page.get_by_role("complementary", name="Agent")
+            await chat.get_by_role("textbox").fill("use #3 for shot 1")
+            await chat.get_by_role("button", name="Send").click()
+            touched = chat.get_by_role("group", name="Touched").last
+            await expect(touched.get_by_role("link")).to_have_text(
+                ["Shot 1", "Shot 1 · image #3"], timeout=STEP_S
+            )
+            await touched.get_by_role("link", name="Shot 1 · image #3").click()
+            drawer = page.get_by_role("dialog", name="Pro — Shot 1")
+            await expect(drawer.get_by_role("region", name="Cells #3")).to_be_visible(timeout=STEP_S)
+            await expect(
+                drawer.get_by_role("button", name=re.compile(r"^Cells #3 \(selected\)"))
+            ).to_have_attribute("aria-pressed", "true")
+            await drawer.get_by_role("button", name="Close").click()
+            await chat.get_by_role("textbox").fill("cancel the voice jobs")
+            await chat.get_by_role("button", name="Send").click()
+            await expect(chat.get_by_role("group", name="Touched")).to_have_count(2, timeout=STEP_S)
+            queue_link = chat.get_by_role("group", name="Touched").last.get_by_role(
+                "link", name="Queue: voice"
+            )
+            await queue_link.click()
+            voice_row = page.locator(f'li.task[data-task-id="{running.id}"]')
+            await expect(voice_row).to_be_focused()
+            await expect(voice_row).to_have_attribute("data-status", "canceled", timeout=STEP_S)
+
             # reorder from the keyboard: focus "Move later" on shot 1 and press Enter
             first_narration = await card(page, 1).locator(".narration").inner_text()
             await card(page, 1).get_by_role("button", name=re.compile("^Move later")).focus()
             await page.keyboard.press("Enter")
             await expect(card(page, 2).locator(".narration")).to_have_text(first_narration, timeout=STEP_S)
             assert await unnamed_controls(page) == []
+
+            # reorder by dragging (HTML5 drag and drop): the third card onto the first
+            before = await shot_ids(stack, owner, ws)
+            third_narration = await card(page, 3).locator(".narration").inner_text()
+            await card(page, 3).drag_to(card(page, 1))
+            await expect(card(page, 1).locator(".narration")).to_have_text(third_narration, timeout=STEP_S)
+            await page.reload()
+            await expect(page.locator("article.card")).to_have_count(3, timeout=STEP_S)
+            order = await shot_ids(stack, owner, ws)
+            assert order[0] == before[2] and order[1:] == before[:2], (before, order)
+            assert await card(page, 1).get_attribute("id") == f"shot-{order[0]}"
             # the browser logs the refused PATCH (412) itself; nothing else may go wrong
             assert [e for e in errors if "412 (Precondition Failed)" not in e] == [], errors
             assert len(errors) == 1, errors

@@ -299,6 +299,11 @@ async def test_cost_over_the_workspace_limit_is_proposed(make_agent_rig) -> None
     assert result.mode == "propose"
     assert "estimated cost 9 units is over this project's limit of 5" in result.proposal["reason"]
     assert count(rig.db_url, "select count(*) from task") == 0
+    # and the estimate in money and GPU time, at the configured rates (services/estimate.py)
+    est, rates = result.proposal["estimate"], rig.router.rates
+    gpu = 9 * rates.gpu_seconds["gen.grid"]
+    assert est["cost_units"] == 9 and est["gpu_seconds"] == gpu
+    assert est["cost_usd"] == round(gpu * rates.gpu_second_usd, 4) > 0
 
 
 async def test_pro_focus_addresses_a_draft_of_a_draft_space(make_agent_rig) -> None:
@@ -581,3 +586,55 @@ async def test_generation_options_reach_the_work_or_are_refused_saying_why(make_
     assert "pan_zoom" in unknown.results[0].error["message"]
     # one voice is installed: the narration is made with it and the summary says so
     assert "a 'female' voice is not installed" in voiced.results[0].data["summary"]
+
+
+async def test_applied_results_name_the_shots_images_and_tasks_they_touched(make_agent_rig) -> None:
+    """The links a chat result shows come from here: ids the router resolved or started."""
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:  # no gpu-image worker: the grid stays queued
+        ws = rig.workspace(3)
+        with unit_of_work(rig.db_url) as s:
+            ids = {w.idx: str(w.id) for w in work_items.list_shots(s, uuid.UUID(ws))}
+        neon = planned("Change shots 2 to 3 to night with neon lights")
+        proposed = await rig.router.run(ALICE, ws, neon)
+        edited = await rig.router.run(ALICE, ws, neon, confirmed=True)
+        grid = await rig.router.run(ALICE, ws, turn({"type": "gen.grid", "args": {"shots": [1]}}))
+        [task_id] = grid.results[0].task_ids
+        await rig.router.run(ALICE, ws, turn({"type": "task.cancel", "args": {"task_id": task_id}}))
+
+    assert proposed.results[0].touched == {}  # a proposal wrote nothing: nothing to link
+    touched = edited.results[0].touched
+    assert touched["shots"] == [{"work_item_id": ids[2], "idx": 2}, {"work_item_id": ids[3], "idx": 3}]
+    assert touched["nodes"] == [] and touched["tasks"] == [] and touched["exports"] == []
+    started = grid.results[0].touched
+    assert started["shots"] == [{"work_item_id": ids[1], "idx": 1}]
+    assert [(t["task_id"], t["type"], t["work_item_id"]) for t in started["tasks"]] == [
+        (task_id, "grid", ids[1])
+    ]
+    # the same ids reach the chat: the stored turn outcome carries them
+    assert TurnResult.from_dict(edited.to_dict()).results[0].touched == touched
+
+
+async def test_versions_given_with_a_turn_are_checked_under_a_lock(make_agent_rig) -> None:
+    """The board's batch edit sends the versions it edited from: a shot changed since → 412
+    version_mismatch and nothing of the turn is written (no snapshot either)."""
+    from schema.base import version_of
+    from schema.domain_errors import VersionMismatch
+
+    async with make_agent_rig(pools=[QUEUE_CPU]) as rig:
+        ws = rig.workspace(3)
+        with unit_of_work(rig.db_url) as s:
+            items = work_items.list_shots(s, uuid.UUID(ws))
+            versions = {str(w.id): version_of(w.updated_at) for w in items[:2]}
+        edit = turn({"type": "shot.update", "args": {"shots": [1, 2], "patch": {"weather": "rain"}}})
+        done = await rig.router.run(ALICE, ws, edit, confirmed=True, expected_versions=versions)
+        snaps = count(rig.db_url, "select count(*) from snapshot")
+        again = turn({"type": "shot.update", "args": {"shots": [1, 2], "patch": {"weather": "snow"}}})
+        with pytest.raises(VersionMismatch) as refused:
+            await rig.router.run(ALICE, ws, again, confirmed=True, expected_versions=versions)  # stale now
+        after = shots_of(rig.db_url, ws)
+
+    assert done.ok and done.results[0].status == "done"
+    assert refused.value.http_status == 412 and refused.value.code == "version_mismatch"
+    assert set(refused.value.details["current_versions"]) == set(versions)
+    assert [s["spec"].get("weather") for s in after] == ["rain", "rain", None]
+    assert count(rig.db_url, "select count(*) from snapshot") == snaps
