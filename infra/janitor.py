@@ -82,7 +82,7 @@ def collect_orphans(
     storage_root: Path, database_url: str, *, grace_s: float, sweep: Sweep | None = None
 ) -> Sweep:
     """Delete stored files older than `grace_s` that no asset row uses, and stale temp files."""
-    sweep = sweep or Sweep()
+    sweep = sweep if sweep is not None else Sweep()  # an empty Sweep is falsy
     if not storage_root.is_dir():
         return sweep
     cutoff = time.time() - grace_s
@@ -115,7 +115,7 @@ def collect_s3_orphans(
     """Delete bucket objects older than `grace_s` that no asset row uses (and their cached local
     copy), and abort multipart uploads started longer ago than that. Keys that are not storage keys
     (`validate_key`) are not ours and are left alone."""
-    sweep = sweep or Sweep()
+    sweep = sweep if sweep is not None else Sweep()  # an empty Sweep is falsy
     client, bucket = storage.client, storage.bucket
     cutoff = datetime.now(UTC) - timedelta(seconds=grace_s)
     candidates: list[tuple[str, int]] = []
@@ -143,7 +143,7 @@ def collect_s3_orphans(
 def sweep_work_dir(work_dir: Path, *, grace_s: float, sweep: Sweep | None = None) -> Sweep:
     """Delete what a killed render left in the work dir: renderer temp files, compose scratch
     folders and partial segments older than `grace_s` (cached segments are bounded separately)."""
-    sweep = sweep or Sweep()
+    sweep = sweep if sweep is not None else Sweep()  # an empty Sweep is falsy
     if not work_dir.is_dir():
         return sweep
     cutoff = time.time() - grace_s
@@ -184,7 +184,7 @@ def bound_cache(
 ) -> Sweep:
     """Evict least recently used files until `cache_dir` holds at most `max_bytes` (files used in
     the last `keep_recent_s` seconds are kept even if the cache stays above its limit)."""
-    sweep = sweep or Sweep()
+    sweep = sweep if sweep is not None else Sweep()  # an empty Sweep is falsy
     if max_bytes <= 0 or not cache_dir.is_dir():
         return sweep
     skipped = {cache_dir / s for s in skip}

@@ -122,7 +122,7 @@ def test_the_s3_backend_loses_its_orphans_and_abandoned_uploads_too(
         with unit_of_work(fresh_db_url) as s:
             ws = workspace_repo.create(s, owner_id="o", type=WorkspaceType.draft_space, title="t")
             stored_asset(s, ws.id, owned, AssetKind.image, "image/png")
-        time.sleep(2.2)  # S3 times have whole seconds: everything above is now older than the grace
+        time.sleep(3.0)  # S3 times have whole seconds: everything above is now past the 2 s grace
         young = storage.put_bytes(b"its transaction is about to commit", kind="audio", ext=".wav")
         storage.put_bytes(b"stored again by a retry", kind="video", ext=".mp4")  # refreshes LastModified
 
@@ -131,7 +131,7 @@ def test_the_s3_backend_loses_its_orphans_and_abandoned_uploads_too(
             work_dir=tmp_path / "work",
             database_url=fresh_db_url,
             storage_root=None,
-            grace_s=1.0,
+            grace_s=2.0,
             temp_grace_s=HOUR,
             cache_max_mb=0,
             s3=storage,
@@ -145,5 +145,5 @@ def test_the_s3_backend_loses_its_orphans_and_abandoned_uploads_too(
         assert [u["UploadId"] for u in left] == [] and abandoned["UploadId"]
         keys = [o["Key"] for o in storage.client.list_objects_v2(Bucket="dd-bucket")["Contents"]]
         assert "not ours/../x" in keys
-        again = janitor.collect_s3_orphans(storage, fresh_db_url, grace_s=1.0)
+        again = janitor.collect_s3_orphans(storage, fresh_db_url, grace_s=2.0)
         assert again.orphans == [] and again.temp == []
