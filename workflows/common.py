@@ -149,7 +149,8 @@ async def mirrored(task: TaskRef, queue: str, body: Callable[[], Awaitable[T]]) 
         if workflow.patched(KEEP_CAUSE_PATCH):
             try:
                 await record_task(TaskOutcome(task, "failed", code, message), queue)
-            except ActivityError as lost:  # the ledger stayed out past RETRY: the parent records it
+            except (ActivityError, ApplicationError) as lost:  # a local activity's failure can be either
+                # the ledger stayed out past RETRY: the step fails with its own cause, its parent records it
                 workflow.logger.warning("could not record %s failed (%s): %s", task.workflow_id, code, lost)
         else:
             await record_task(TaskOutcome(task, "failed", code, message), queue)
@@ -214,5 +215,5 @@ async def record_step_failure(
     )
     try:
         await record_task(TaskOutcome(step, "failed", code, message), queue)
-    except ActivityError as lost:  # still out: the shot fails with the step's cause all the same
+    except (ActivityError, ApplicationError) as lost:  # still out: the shot fails with the step's cause
         workflow.logger.warning("could not record %s failed (%s): %s", err.workflow_id, code, lost)

@@ -91,7 +91,7 @@ async def test_a_filled_small_disk_refuses_with_disk_full_then_no_space_and_reco
     ballast = data_dir / "ballast.bin"
     async with make_rig() as rig:
         rig.acts.min_free_disk_mb = GUARD_MB
-        ws, shots = await _storyboard(rig, shots=2)
+        ws, shots = await _storyboard(rig, shots=3)  # the fewest a story may have
         await rig.client.execute_workflow(
             GridWorkflow.run,
             GridWorkflowInput(
