@@ -156,12 +156,15 @@ class S3Storage:
         if not self.exists(obj.key):
             self.client.upload_file(str(self.cache.local_path(obj.key)), self.bucket, obj.key)
         else:  # stored again: refresh LastModified, as the filesystem backend refreshes the mtime
-            self.client.copy_object(
-                Bucket=self.bucket,
-                Key=obj.key,
-                CopySource={"Bucket": self.bucket, "Key": obj.key},
-                MetadataDirective="REPLACE",
-            )
+            from botocore.exceptions import ClientError
+
+            with contextlib.suppress(ClientError):  # best effort: a backend without self-copy
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=obj.key,
+                    CopySource={"Bucket": self.bucket, "Key": obj.key},
+                    MetadataDirective="REPLACE",
+                )
         return obj
 
     def put_file(self, path: Path, *, kind: str, ext: str) -> StoredObject:
