@@ -10,19 +10,24 @@ its liveness probe (infra/liveness.py: its own protocol, with a timeout) HUNG_AF
 is hung: logged as `component <name> hung: …`, SIGKILLed and restarted the same way. Restarts of
 child processes run in daemon threads so a stop request never waits on one (each component's
 restarts run on a thread of its own that lives as long as the process: a child's parent-death
-signal follows the thread that started it). Nothing here decides *whether* to stop: `stop` does.
+signal follows the thread that started it). An API in its own process sees the supervisor's view
+through a file (`publish_health` / `read_health`). Nothing here decides *whether* to stop: `stop`
+does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from infra.metrics import COMPONENT_RESTARTS, COMPONENT_UP
@@ -170,6 +175,38 @@ class Supervisor:
                 return
             if await _sleep_unless(stop, self.mark_down(name, why)):
                 return
+
+
+HEALTH_FILE_ENV = "DIRECTORDECK_STACK_HEALTH_FILE"
+HEALTH_STALE_S = 10.0  # a report older than this: the supervisor itself stopped answering
+
+
+async def publish_health(
+    supervisor: Supervisor, path: Path, stop: asyncio.Event, every_s: float = 1.0
+) -> None:
+    """Write the supervisor's view to `path` (atomically) every `every_s`, for an API that runs in
+    its own process (`DIRECTORDECK_API_WORKERS` > 1) and reads it with `read_health`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(supervisor.health()))
+            os.replace(tmp, path)
+        await _sleep_unless(stop, every_s)
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def read_health(path: Path, stale_s: float = HEALTH_STALE_S) -> dict[str, Any]:
+    """The `stack` check from a file `publish_health` keeps fresh; not ok when missing or stale."""
+    try:
+        age = time.time() - path.stat().st_mtime
+        health: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"ok": False, "detail": "the supervisor's report is missing", "components": {}}
+    if age > stale_s:
+        return {**health, "ok": False, "detail": f"the supervisor has not reported for {age:.0f}s"}
+    return health
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> bool:

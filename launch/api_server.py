@@ -30,6 +30,7 @@ from infra.liveness import http_health_answers
 from infra.metrics import MULTIPROC_ENV
 from infra.process import die_with_parent
 from infra.settings import Settings, get_settings
+from infra.supervisor import HEALTH_FILE_ENV, read_health
 
 STOP_GRACE_S = 15.0
 
@@ -43,7 +44,9 @@ def app() -> Any:
     settings = get_settings()
     configure_logging(settings)
     setup_tracing(settings, "api")
-    return create_app(settings)
+    health_file = os.environ.get(HEALTH_FILE_ENV)  # `up`'s supervisor: the `stack` check of /ready
+    stack_health = (lambda: read_health(Path(health_file))) if health_file else None
+    return create_app(settings, stack_health=stack_health)
 
 
 def command(settings: Settings, workers: int, fd: int | None = None) -> list[str]:
@@ -70,6 +73,11 @@ def command(settings: Settings, workers: int, fd: int | None = None) -> list[str
     ]
 
 
+def stack_health_file(settings: Settings) -> Path:
+    """Where this `up` publishes its supervisor's view for the API process (infra/supervisor.py)."""
+    return settings.data_path / "run" / f"stack-health-{os.getpid()}.json"
+
+
 class ApiProcess:
     """`uvicorn --workers N` for this stack's ledger and Temporal server, started and stopped by `up`."""
 
@@ -85,11 +93,13 @@ class ApiProcess:
         self.sock = sock
         self.workers = settings.api_workers
         self.metrics_dir = settings.data_path / "run" / f"api-metrics-{os.getpid()}"
+        self.health_file = stack_health_file(settings)
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "TEMPORAL_ADDRESS": temporal_address,
             MULTIPROC_ENV: str(self.metrics_dir),
+            HEALTH_FILE_ENV: str(self.health_file),
         }
         self.proc: subprocess.Popen[bytes] | None = None
 

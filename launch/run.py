@@ -130,6 +130,12 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
         await _serve_api_processes(settings, services, stop, api_started)
 
     serve_api = serve_api_in_process if settings.api_workers <= 1 else serve_api_processes
+    publishing = None
+    if settings.api_workers > 1:  # the API's own process reads the supervisor's view from a file
+        from infra.supervisor import publish_health
+        from launch.api_server import stack_health_file
+
+        publishing = asyncio.create_task(publish_health(supervisor, stack_health_file(settings), stop))
     if settings.api_workers > 1 and settings.metrics_port:
         from infra.metrics import start_metrics_server
 
@@ -191,6 +197,8 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
     await stop.wait()
     for server in servers:
         server.should_exit = True
+    if publishing is not None:
+        tasks.append(publishing)
     _, pending = await asyncio.wait(tasks, timeout=STOP_DEADLINE_S / 2)
     for task in pending:
         task.cancel()

@@ -166,3 +166,31 @@ async def test_liveness_probes_recognise_real_postgres_and_temporal(pg, temporal
     host, port = temporal_env.client.service_client.config.target_host.rsplit(":", 1)
     assert liveness.grpc_answers(host, int(port), 2.0)
     assert not liveness.grpc_answers("127.0.0.1", pg.port, 1.0)  # PostgreSQL does not speak HTTP/2
+
+
+async def test_an_api_process_reads_the_supervisors_view_and_a_stale_one_is_not_ready(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from infra.supervisor import HEALTH_STALE_S, publish_health, read_health
+
+    path = tmp_path / "run" / "stack-health.json"
+    assert read_health(path)["ok"] is False  # no report yet
+    supervisor, stop = Supervisor(), asyncio.Event()
+    supervisor.mark_up("postgres")
+    supervisor.mark_down("temporal", "the process exited")
+    publishing = asyncio.create_task(publish_health(supervisor, path, stop, every_s=0.05))
+    await _until("a report", path.exists)
+    seen = read_health(path)
+    assert seen["ok"] is False and seen["components"]["temporal"]["state"] == "down"
+    supervisor.mark_restarted("temporal")
+    await _until("the fresh report", lambda: read_health(path)["ok"])
+    assert read_health(path)["components"]["temporal"]["restarts"] == 1
+    stop.set()
+    await publishing
+    assert not path.exists()  # a stopped `up` leaves no report behind
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"ok": true, "detail": "all components up", "components": {}}')
+    old = time.time() - HEALTH_STALE_S - 5
+    os.utime(path, (old, old))
+    stale = read_health(path)  # `up` stopped reporting (hung or gone): not ready
+    assert stale["ok"] is False and "has not reported" in stale["detail"]
