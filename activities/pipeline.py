@@ -293,6 +293,14 @@ class PipelineActivities:
             if obj.key not in used:
                 self.storage.delete(obj.key)
 
+    def _require_disk(self) -> None:
+        """The disk guard: below its free-space threshold nothing new is rendered (`disk_full`,
+        retried with backoff until space is freed)."""
+        try:
+            diskguard.require(self.work_dir, self.min_free_disk_mb)
+        except diskguard.LowDiskSpace as exc:
+            raise DiskFullError(str(exc)) from exc
+
     async def _render_to_storage(
         self,
         ext: str,
@@ -306,10 +314,7 @@ class PipelineActivities:
         cancellable, inside `span`), then put the file in storage; the temp file never outlives
         the call."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            diskguard.require(self.work_dir, self.min_free_disk_mb)
-        except diskguard.LowDiskSpace as exc:
-            raise DiskFullError(str(exc)) from exc
+        self._require_disk()
         fd, name = tempfile.mkstemp(dir=self.work_dir, prefix=prefix, suffix=ext)
         os.close(fd)
         path = Path(name)
@@ -352,6 +357,9 @@ class PipelineActivities:
     def _record_task(self, outcome: TaskOutcome) -> None:
         task = outcome.task
         with unit_of_work(self.database_url) as session:
+            before = task_repo.get_by_workflow_id(session, task.workflow_id)
+            if before is not None and before.status.is_terminal:
+                return  # first final report wins: a repeated one (a shot's backstop) changes nothing
             row = task_repo.record_outcome(
                 session,
                 workspace_id=_uuid(task.workspace_id),
@@ -431,6 +439,7 @@ class PipelineActivities:
         existing = await asyncio.to_thread(self._existing_grid, inp)
         if existing is not None:
             return existing
+        self._require_disk()
         shot = await asyncio.to_thread(self._shot, inp.work_item_id)
         parent_png = None
         if inp.parent_node_id:

@@ -5,8 +5,9 @@ activities, whose workers also send heartbeats at most that far apart: workers/p
 Temporal can deliver a cancellation within one heartbeat interval; on cancellation the worker
 thread is told to stop and awaited — so an FFmpeg child is killed before the activity reports
 `canceled` — then CancelledError is re-raised; a DirectorDeckError becomes an ApplicationError
-whose `type` is its stable code, non-retryable when the error says a retry cannot help. The
-activity's progress also goes to its ``progress_sink`` (the task row and a ``task.progress``
+whose `type` is its stable code, non-retryable when the error says a retry cannot help; a write
+that failed with ENOSPC anywhere (storage, a temp file) is `no_space`, retried like a full disk.
+The activity's progress also goes to its ``progress_sink`` (the task row and a ``task.progress``
 event: activities/pipeline.py) whenever it moved by ``REPORT_STEP`` since the last report, at
 most once per heartbeat; a sink that fails is logged and never fails the work.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import errno
 import functools
 import logging
 import threading
@@ -26,7 +28,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from schema.domain_errors import DomainError
-from schema.errors import CancelledByUser, DirectorDeckError
+from schema.errors import CancelledByUser, DirectorDeckError, NoSpaceError
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -92,5 +94,9 @@ def coded(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             raise ApplicationError(err.message, type=err.code, non_retryable=not err.retryable) from err
         except DomainError as err:  # repository invariant violations, missing rows
             raise ApplicationError(err.message, type=err.code, non_retryable=True) from err
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+            raise ApplicationError(f"No space left on device: {err}", type=NoSpaceError.code) from err
 
     return wrapper

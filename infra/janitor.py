@@ -7,8 +7,10 @@ moment before its transaction commits the asset row (storage refreshes a file's 
 stored again, so the window restarts). Temp files (`.tmp-*`, `*.partial.*`, renderer temp files in
 the work dir, compose scratch folders) older than the grace period are deleted. A cache (compose
 segments, the S3 download cache) above its size limit loses its least recently used files first,
-never one used within the grace period (a compose in progress still needs its segments). Only the
-filesystem backend's objects are collected here (an S3 bucket has its own lifecycle rules).
+never one used within the grace period (a compose in progress still needs its segments). The S3
+backend is swept by the same rule: an object older than the grace period (S3's LastModified, which
+a repeated put refreshes) that no asset row uses is deleted, and so are multipart uploads abandoned
+longer than that (S3's partial files).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import shutil
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from infra.ledger import unit_of_work
+from infra.storage import S3Storage, UnsafeKeyError, validate_key
 from schema.repositories import assets as asset_repo
 
 log = logging.getLogger("directordeck.janitor")
@@ -78,7 +82,7 @@ def collect_orphans(
     storage_root: Path, database_url: str, *, grace_s: float, sweep: Sweep | None = None
 ) -> Sweep:
     """Delete stored files older than `grace_s` that no asset row uses, and stale temp files."""
-    sweep = sweep or Sweep()
+    sweep = sweep if sweep is not None else Sweep()  # an empty Sweep is falsy
     if not storage_root.is_dir():
         return sweep
     cutoff = time.time() - grace_s
@@ -92,18 +96,54 @@ def collect_orphans(
             candidates.append((path.relative_to(storage_root).as_posix(), path))
     for start in range(0, len(candidates), _BATCH):
         batch = candidates[start : start + _BATCH]
-        with unit_of_work(database_url) as session:
-            used = asset_repo.keys_in_use(session, [key for key, _ in batch])
+        unused = _unused(database_url, [key for key, _ in batch])
         for key, path in batch:
-            if key not in used:
+            if key in unused:
                 _remove(path, sweep, sweep.orphans, storage_root)
+    return sweep
+
+
+def _unused(database_url: str, keys: list[str]) -> set[str]:
+    with unit_of_work(database_url) as session:
+        used = asset_repo.keys_in_use(session, keys)
+    return {key for key in keys if key not in used}
+
+
+def collect_s3_orphans(
+    storage: S3Storage, database_url: str, *, grace_s: float, sweep: Sweep | None = None
+) -> Sweep:
+    """Delete bucket objects older than `grace_s` that no asset row uses (and their cached local
+    copy), and abort multipart uploads started longer ago than that. Keys that are not storage keys
+    (`validate_key`) are not ours and are left alone."""
+    sweep = sweep if sweep is not None else Sweep()  # an empty Sweep is falsy
+    client, bucket = storage.client, storage.bucket
+    cutoff = datetime.now(UTC) - timedelta(seconds=grace_s)
+    candidates: list[tuple[str, int]] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            try:
+                validate_key(obj["Key"])
+            except UnsafeKeyError:
+                continue
+            if obj["LastModified"] < cutoff:
+                candidates.append((obj["Key"], int(obj.get("Size", 0))))
+    for start in range(0, len(candidates), _BATCH):
+        batch = dict(candidates[start : start + _BATCH])
+        for key in sorted(_unused(database_url, list(batch))):
+            storage.delete(key)
+            sweep.orphans.append(key)
+            sweep.freed_bytes += batch[key]
+    for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
+        if upload["Initiated"] < cutoff:
+            client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+            sweep.temp.append(f"{upload['Key']} (multipart upload)")
     return sweep
 
 
 def sweep_work_dir(work_dir: Path, *, grace_s: float, sweep: Sweep | None = None) -> Sweep:
     """Delete what a killed render left in the work dir: renderer temp files, compose scratch
     folders and partial segments older than `grace_s` (cached segments are bounded separately)."""
-    sweep = sweep or Sweep()
+    sweep = sweep if sweep is not None else Sweep()  # an empty Sweep is falsy
     if not work_dir.is_dir():
         return sweep
     cutoff = time.time() - grace_s
@@ -144,7 +184,7 @@ def bound_cache(
 ) -> Sweep:
     """Evict least recently used files until `cache_dir` holds at most `max_bytes` (files used in
     the last `keep_recent_s` seconds are kept even if the cache stays above its limit)."""
-    sweep = sweep or Sweep()
+    sweep = sweep if sweep is not None else Sweep()  # an empty Sweep is falsy
     if max_bytes <= 0 or not cache_dir.is_dir():
         return sweep
     skipped = {cache_dir / s for s in skip}
@@ -176,12 +216,16 @@ def sweep_all(
     grace_s: float,
     temp_grace_s: float,
     cache_max_mb: int,
+    s3: S3Storage | None = None,
 ) -> Sweep:
-    """One pass over the filesystem backend's objects (orphans older than `grace_s`), the work dir
-    (temp files older than `temp_grace_s`) and the caches (entries used within `temp_grace_s` stay)."""
+    """One pass over the storage backend's objects (filesystem `storage_root` or `s3`: orphans
+    older than `grace_s`), the work dir (temp files older than `temp_grace_s`) and the caches
+    (entries used within `temp_grace_s` stay)."""
     sweep = Sweep()
     if storage_root is not None:
         collect_orphans(storage_root, database_url, grace_s=grace_s, sweep=sweep)
+    if s3 is not None:
+        collect_s3_orphans(s3, database_url, grace_s=grace_s, sweep=sweep)
     sweep_work_dir(work_dir, grace_s=temp_grace_s, sweep=sweep)
     limit = cache_max_mb * 1024 * 1024
     bound_cache(

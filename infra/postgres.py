@@ -207,6 +207,19 @@ class EmbeddedPostgres:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None
 
+    def kill(self) -> None:
+        """SIGKILL the server and its backends (its own process group: a hung server ignores
+        SIGINT), and reap it; `start` then runs crash recovery."""
+        proc = self.process
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+
 
 def _ident(name: str) -> str:
     if not name.replace("_", "").isalnum():

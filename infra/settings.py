@@ -126,6 +126,7 @@ class Settings(BaseSettings):
         default=3600.0, ge=0
     )  # temp files / cache entries used this recently stay
     cache_max_mb: int = Field(default=4096, ge=0)  # each cache (compose segments, S3 copies); 0: unbounded
+    liveness_probe_s: float = Field(default=5.0, gt=0)  # `up` probes its servers this often (liveness.py)
 
     # --- observability -----------------------------------------------------------------
     otel_exporter: Literal["none", "console", "otlp"] = "none"

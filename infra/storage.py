@@ -4,7 +4,8 @@ Rules: a key is `<kind>/<sha256[:2]>/<sha256><ext>`, derived from the bytes, so 
 content twice is a no-op and a retried activity never makes a second object; a key can never
 escape its root (absolute paths, `..`, backslashes and NULs are rejected before any I/O); writes
 are atomic (temp file + rename); storing bytes that are already there refreshes the file's time
-(the janitor collects only files no asset row uses *and* older than its grace period).
+(S3: the object's LastModified; the janitor collects only files no asset row uses *and* older than
+its grace period).
 """
 
 from __future__ import annotations
@@ -154,6 +155,16 @@ class S3Storage:
     def _upload(self, obj: StoredObject) -> StoredObject:
         if not self.exists(obj.key):
             self.client.upload_file(str(self.cache.local_path(obj.key)), self.bucket, obj.key)
+        else:  # stored again: refresh LastModified, as the filesystem backend refreshes the mtime
+            from botocore.exceptions import ClientError
+
+            with contextlib.suppress(ClientError):  # best effort: a backend without self-copy
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=obj.key,
+                    CopySource={"Bucket": self.bucket, "Key": obj.key},
+                    MetadataDirective="REPLACE",
+                )
         return obj
 
     def put_file(self, path: Path, *, kind: str, ext: str) -> StoredObject:

@@ -5,22 +5,29 @@ Rules: a component is a child process (PostgreSQL, the Temporal dev server) or a
 stopping, the supervisor logs one line (`component <name> died: <why>; restarting in <n>s`), counts
 it (`directordeck_component_restarts_total`), marks it down (`directordeck_component_up` 0, and the
 `stack` check of `/ready` fails), waits the backoff (1 s doubling to 30 s; back to 1 s once the
-component stayed up a minute) and restarts it; restarts of child processes run in daemon threads so
-a stop request never waits on one (each component's restarts run on a thread of its own that lives
-as long as the process: a child's parent-death signal follows the thread that started it). Nothing
-here decides *whether* to stop: `stop` does.
+component stayed up a minute) and restarts it. A child process that is alive but stops answering
+its liveness probe (infra/liveness.py: its own protocol, with a timeout) HUNG_AFTER times in a row
+is hung: logged as `component <name> hung: …`, SIGKILLed and restarted the same way. Restarts of
+child processes run in daemon threads so a stop request never waits on one (each component's
+restarts run on a thread of its own that lives as long as the process: a child's parent-death
+signal follows the thread that started it). An API in its own process sees the supervisor's view
+through a file (`publish_health` / `read_health`). Nothing here decides *whether* to stop: `stop`
+does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from infra.metrics import COMPONENT_RESTARTS, COMPONENT_UP
@@ -33,6 +40,8 @@ BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0  # up this long: the next failure starts the backoff over
 POLL_S = 0.5
+PROBE_EVERY_S = 5.0  # liveness probe period (DIRECTORDECK_LIVENESS_PROBE_S); each waits as long
+HUNG_AFTER = 3  # probes in a row unanswered: the component is hung, killed and restarted
 
 
 @dataclass
@@ -63,8 +72,8 @@ class Supervisor:
         c.state, c.up_since = "up", time.monotonic()
         COMPONENT_UP.labels(name).set(1)
 
-    def mark_down(self, name: str, why: str) -> float:
-        """Record a death; answer how long to wait before the restart."""
+    def mark_down(self, name: str, why: str, *, hung: bool = False) -> float:
+        """Record a death (or a hang); answer how long to wait before the restart."""
         c = self.component(name)
         if c.up_since is not None and time.monotonic() - c.up_since > STABLE_AFTER_S:
             c.backoff_s = BACKOFF_FIRST_S
@@ -72,7 +81,14 @@ class Supervisor:
         c.backoff_s = min(BACKOFF_MAX_S, c.backoff_s * 2)
         c.state, c.last_error, c.up_since = "down", why[:300], None
         COMPONENT_UP.labels(name).set(0)
-        log.error("component %s died: %s; restarting in %.0fs", name, why, wait, extra={"component": name})
+        log.error(
+            "component %s %s: %s; restarting in %.0fs",
+            name,
+            "hung" if hung else "died",
+            why,
+            wait,
+            extra={"component": name},
+        )
         return wait
 
     def mark_restarted(self, name: str) -> None:
@@ -101,14 +117,32 @@ class Supervisor:
         alive: Callable[[], bool],
         restart: Callable[[], None],
         stop: asyncio.Event,
+        *,
+        answers: Callable[[], bool] | None = None,
+        kill: Callable[[], None] | None = None,
+        probe_every_s: float = PROBE_EVERY_S,
     ) -> None:
-        """Poll a child process; restart it (blocking `restart`, in a daemon thread) when it died."""
+        """Poll a child process; restart it (blocking `restart`, in a daemon thread) when it died.
+        With a liveness probe (`answers`, blocking and bounded by its own timeout, and `kill`), a
+        process that stays alive but leaves HUNG_AFTER probes in a row unanswered is hung: it is
+        killed, then restarted like a dead one."""
         self.mark_up(name)
+        misses, next_probe = 0, time.monotonic() + probe_every_s
         while not stop.is_set():
+            why = "the process exited"
             if alive():
-                await _sleep_unless(stop, POLL_S)
-                continue
-            wait = self.mark_down(name, "the process exited")
+                if answers is None or kill is None or time.monotonic() < next_probe:
+                    await _sleep_unless(stop, POLL_S)
+                    continue
+                answered = await in_daemon_thread(answers, lane=f"probe:{name}")
+                next_probe = time.monotonic() + probe_every_s
+                misses = 0 if answered or not alive() else misses + 1
+                if misses < HUNG_AFTER or stop.is_set():
+                    continue
+                why = f"it stopped answering ({misses} liveness probes in a row); killed"
+                await in_daemon_thread(kill, lane=name)
+                misses = 0
+            wait = self.mark_down(name, why, hung=why != "the process exited")
             while not stop.is_set():
                 if await _sleep_unless(stop, wait):
                     return
@@ -118,6 +152,7 @@ class Supervisor:
                     wait = self.mark_down(name, f"restart failed: {_first_line(exc)}")
                     continue
                 self.mark_restarted(name)
+                next_probe = time.monotonic() + probe_every_s
                 break
 
     async def keep_running(self, name: str, run: Callable[[], Awaitable[Any]], stop: asyncio.Event) -> None:
@@ -140,6 +175,38 @@ class Supervisor:
                 return
             if await _sleep_unless(stop, self.mark_down(name, why)):
                 return
+
+
+HEALTH_FILE_ENV = "DIRECTORDECK_STACK_HEALTH_FILE"
+HEALTH_STALE_S = 10.0  # a report older than this: the supervisor itself stopped answering
+
+
+async def publish_health(
+    supervisor: Supervisor, path: Path, stop: asyncio.Event, every_s: float = 1.0
+) -> None:
+    """Write the supervisor's view to `path` (atomically) every `every_s`, for an API that runs in
+    its own process (`DIRECTORDECK_API_WORKERS` > 1) and reads it with `read_health`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(supervisor.health()))
+            os.replace(tmp, path)
+        await _sleep_unless(stop, every_s)
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def read_health(path: Path, stale_s: float = HEALTH_STALE_S) -> dict[str, Any]:
+    """The `stack` check from a file `publish_health` keeps fresh; not ok when missing or stale."""
+    try:
+        age = time.time() - path.stat().st_mtime
+        health: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"ok": False, "detail": "the supervisor's report is missing", "components": {}}
+    if age > stale_s:
+        return {**health, "ok": False, "detail": f"the supervisor has not reported for {age:.0f}s"}
+    return health
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> bool:

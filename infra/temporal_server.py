@@ -8,6 +8,8 @@ offline, so tests and the stack both use this binary).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -110,3 +112,13 @@ class TemporalDevServer:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL the server's process group (a hung server ignores SIGTERM) and reap it; `start`
+        then reopens the same SQLite file."""
+        proc = self.process
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -23,10 +23,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from infra.errors import StackError
+from infra.liveness import http_health_answers
 from infra.metrics import MULTIPROC_ENV
 from infra.process import die_with_parent
 from infra.settings import Settings, get_settings
+from infra.supervisor import HEALTH_FILE_ENV, read_health
 
 STOP_GRACE_S = 15.0
 
@@ -40,7 +44,9 @@ def app() -> Any:
     settings = get_settings()
     configure_logging(settings)
     setup_tracing(settings, "api")
-    return create_app(settings)
+    health_file = os.environ.get(HEALTH_FILE_ENV)  # `up`'s supervisor: the `stack` check of /ready
+    stack_health = (lambda: read_health(Path(health_file))) if health_file else None
+    return create_app(settings, stack_health=stack_health)
 
 
 def command(settings: Settings, workers: int, fd: int | None = None) -> list[str]:
@@ -67,6 +73,11 @@ def command(settings: Settings, workers: int, fd: int | None = None) -> list[str
     ]
 
 
+def stack_health_file(settings: Settings) -> Path:
+    """Where this `up` publishes its supervisor's view for the API process (infra/supervisor.py)."""
+    return settings.data_path / "run" / f"stack-health-{os.getpid()}.json"
+
+
 class ApiProcess:
     """`uvicorn --workers N` for this stack's ledger and Temporal server, started and stopped by `up`."""
 
@@ -82,11 +93,13 @@ class ApiProcess:
         self.sock = sock
         self.workers = settings.api_workers
         self.metrics_dir = settings.data_path / "run" / f"api-metrics-{os.getpid()}"
+        self.health_file = stack_health_file(settings)
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "TEMPORAL_ADDRESS": temporal_address,
             MULTIPROC_ENV: str(self.metrics_dir),
+            HEALTH_FILE_ENV: str(self.health_file),
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -107,22 +120,31 @@ class ApiProcess:
                 raise StackError(
                     f"the API process exited with code {self.proc.returncode}", fix="see the log above"
                 )
-            if self._answers():
+            if self.answers():
                 return
             time.sleep(0.1)
         self.stop()
         raise StackError(f"the API did not answer within {ready_timeout_s:.0f} s", fix="see the log above")
 
-    def _answers(self) -> bool:
-        """/health answers 200 (a raw HTTP/1.0 request: no client library needed here)."""
+    def answers(self, timeout_s: float = 1.0) -> bool:
+        """/health answers 200 within `timeout_s` (infra/liveness.py)."""
         host = "127.0.0.1" if self.settings.api_host in ("0.0.0.0", "") else self.settings.api_host
-        with contextlib.suppress(OSError), socket.create_connection((host, self.settings.api_port), 1) as s:
-            s.sendall(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            return s.recv(16).startswith(b"HTTP/1.1 200")
-        return False
+        return http_health_answers(host, self.settings.api_port, timeout_s)
 
     def exited(self) -> int | None:
         return None if self.proc is None else self.proc.poll()
+
+    def kill(self) -> None:
+        """SIGKILL the API process and its uvicorn workers (a hung process ignores SIGTERM)."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait()
 
     def stop(self) -> None:
         """SIGTERM (uvicorn drains open requests), then SIGKILL after the grace period."""

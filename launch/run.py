@@ -2,7 +2,9 @@
 
 Rules: `up` supervises what it runs (infra/supervisor.py): PostgreSQL, the Temporal dev server, the
 API, each worker pool and the maintenance loop are restarted with backoff when they die, and
-reported by a log line, `directordeck_component_*` metrics and the `stack` check of `/ready`.
+reported by a log line, `directordeck_component_*` metrics and the `stack` check of `/ready`;
+PostgreSQL, the Temporal server and a separate API process are also probed for liveness
+(infra/liveness.py) and restarted when they hang.
 SIGINT/SIGTERM end `up` within STOP_DEADLINE_S whatever state start-up is in (see `_Stopper`).
 """
 
@@ -86,6 +88,7 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
 
     from activities.pipeline import PipelineActivities
     from api.main import create_app
+    from infra import liveness
     from infra.metrics import BacklogPoller, register_ledger_collector
     from infra.queues import POOLS, Queues
     from infra.supervisor import Supervisor
@@ -127,6 +130,12 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
         await _serve_api_processes(settings, services, stop, api_started)
 
     serve_api = serve_api_in_process if settings.api_workers <= 1 else serve_api_processes
+    publishing = None
+    if settings.api_workers > 1:  # the API's own process reads the supervisor's view from a file
+        from infra.supervisor import publish_health
+        from launch.api_server import stack_health_file
+
+        publishing = asyncio.create_task(publish_health(supervisor, stack_health_file(settings), stop))
     if settings.api_workers > 1 and settings.metrics_port:
         from infra.metrics import start_metrics_server
 
@@ -148,12 +157,19 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
             BacklogPoller.for_queues(client, Queues.prefixed(settings.task_queue_prefix)).run(stop)
         ),
     ]
+    probe_s = settings.liveness_probe_s
     if services.postgres is not None:
         pg = services.postgres
         tasks.append(
             asyncio.create_task(
                 supervisor.watch_process(
-                    "postgres", lambda: pg.process is not None and pg.process.poll() is None, pg.start, stop
+                    "postgres",
+                    lambda: pg.process is not None and pg.process.poll() is None,
+                    pg.start,
+                    stop,
+                    answers=lambda: liveness.postgres_answers("127.0.0.1", pg.port, probe_s),
+                    kill=pg.kill,
+                    probe_every_s=probe_s,
                 )
             )
         )
@@ -162,7 +178,13 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
         tasks.append(
             asyncio.create_task(
                 supervisor.watch_process(
-                    "temporal", lambda: tp.process is not None and tp.process.poll() is None, tp.start, stop
+                    "temporal",
+                    lambda: tp.process is not None and tp.process.poll() is None,
+                    tp.start,
+                    stop,
+                    answers=lambda: liveness.grpc_answers("127.0.0.1", tp.port, probe_s),
+                    kill=tp.kill,
+                    probe_every_s=probe_s,
                 )
             )
         )
@@ -175,6 +197,8 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
     await stop.wait()
     for server in servers:
         server.should_exit = True
+    if publishing is not None:
+        tasks.append(publishing)
     _, pending = await asyncio.wait(tasks, timeout=STOP_DEADLINE_S / 2)
     for task in pending:
         task.cancel()
@@ -193,16 +217,30 @@ async def _serve_api_processes(
     """The API as `uvicorn --workers N` on the socket `up` bound at its checks (launch/api_server.py);
     this process keeps the worker pools and serves their own series on DIRECTORDECK_METRICS_PORT.
     Returns (and so is restarted by the supervisor) when the API process exits on its own."""
+    from infra.supervisor import HUNG_AFTER, in_daemon_thread
     from launch.api_server import ApiProcess
 
     endpoints = services.endpoints
     api = ApiProcess(settings, endpoints.database_url, endpoints.temporal_address, sock=services.api_socket)
     await asyncio.to_thread(api.start)
     started.set()
+    probe_s, misses = settings.liveness_probe_s, 0
+    next_probe = time.monotonic() + probe_s
     try:
         while not stop.is_set() and api.exited() is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
+            if stop.is_set() or time.monotonic() < next_probe:
+                continue
+            answered = await in_daemon_thread(lambda: api.answers(probe_s), lane="probe:api")
+            next_probe = time.monotonic() + probe_s
+            misses = 0 if answered or api.exited() is not None else misses + 1
+            if misses >= HUNG_AFTER:  # alive but deaf: kill it; the supervisor starts a new one
+                await asyncio.to_thread(api.kill)
+                raise StackError(
+                    f"the API process stopped answering /health ({misses} liveness probes in a row); killed",
+                    fix="see the log above",
+                )
         if api.exited() is not None and not stop.is_set():
             raise StackError(f"the API process exited with code {api.exited()}", fix="see the log above")
     finally:

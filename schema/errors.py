@@ -51,11 +51,19 @@ class MediaToolKilled(MediaToolError):
 
 
 class DiskFullError(DirectorDeckError):
-    """No space left on the device (a write failed with ENOSPC, or the disk guard refused new work
-    below its free-space threshold). Retried with backoff: freeing space lets the work finish."""
+    """The disk guard refused new work below its free-space threshold. Retried with backoff:
+    freeing space lets the work finish."""
 
     code = "disk_full"
     retryable = True
+
+
+class NoSpaceError(DiskFullError):
+    """A write really failed with ENOSPC ("No space left on device": FFmpeg's output, a stored
+    file). Its own code, so the cause is never buried in a tool's stored output; retried like
+    `disk_full`."""
+
+    code = "no_space"
 
 
 class TransientProviderError(DirectorDeckError):

@@ -18,7 +18,7 @@ from activities.pipeline import PipelineActivities
 from infra import janitor
 from infra.metrics import JANITOR_REMOVED, TASKS_SETTLED
 from infra.settings import Settings
-from infra.storage import FileSystemStorage
+from infra.storage import FileSystemStorage, S3Storage
 from services.reconcile import Settled, reconcile_once
 
 log = logging.getLogger("directordeck.maintenance")
@@ -44,6 +44,7 @@ async def maintain_once(client: Client, acts: PipelineActivities, settings: Sett
             grace_s=settings.janitor_grace_s,
             temp_grace_s=settings.janitor_temp_grace_s,
             cache_max_mb=settings.cache_max_mb,
+            s3=acts.storage if isinstance(acts.storage, S3Storage) else None,
         )
         for what, paths in (("orphan", sweep.orphans), ("temp", sweep.temp), ("evicted", sweep.evicted)):
             if paths:

@@ -7,12 +7,13 @@ paths record theirs through local activities.
 Rules: every activity call has a start-to-close timeout and a retry policy; long ones also have a
 heartbeat timeout and wait for the activity to acknowledge cancellation (so an FFmpeg child is gone
 before the task is marked canceled); a failure is recorded on the task row with its stable code and
-re-raised as a non-retryable ApplicationError of the same type. Only bad input is non-retryable:
-an infrastructure failure (database or storage outage, a killed FFmpeg, a full disk, a lost worker)
-is retried with backoff for about 5.5 minutes (RETRY), so an outage that `up` heals is waited out
-instead of being recorded as the user's failure. Every child workflow carries the Temporal UI's
-search attributes and memo (its parent's workspace and user, its own task type, work item and
-shot: `child_options`, patched in so that histories recorded before it replay unchanged).
+re-raised as a non-retryable ApplicationError of the same type (the same code even when recording
+it failed; a shot then records its failed step itself, `record_step_failure`). Only bad input is
+non-retryable: an infrastructure failure (database or storage outage, a killed FFmpeg, a full disk,
+a lost worker) is retried with backoff for about 5.5 minutes (RETRY), so an outage that `up` heals
+is waited out instead of being recorded as the user's failure. Every child workflow carries the
+Temporal UI's search attributes and memo (its parent's workspace and user, its own task type, work
+item and shot: `child_options`, patched in so that histories recorded before it replay unchanged).
 """
 
 from __future__ import annotations
@@ -125,6 +126,14 @@ async def start_task(task: TaskRef, queue: str) -> None:
     )
 
 
+# a step whose failure could not be recorded still fails with its own code (not the ledger's), so
+# its parent (the shot) records it: the backstop of `record_step_failure`
+KEEP_CAUSE_PATCH = "failed-step-keeps-its-cause"
+
+# workflow type of a shot's step -> the task type of its row
+STEP_TASK_TYPES = {"grid": "grid", "voice": "voice", "shot_video": "video"}
+
+
 async def mirrored(task: TaskRef, queue: str, body: Callable[[], Awaitable[T]]) -> T:
     """Run `body`; on failure or cancellation mirror the outcome onto the task row, then re-raise."""
     try:
@@ -137,7 +146,14 @@ async def mirrored(task: TaskRef, queue: str, body: Callable[[], Awaitable[T]]) 
             await record_task(TaskOutcome(task, "canceled"), queue)
             raise
         code, message = failure_code(err)
-        await record_task(TaskOutcome(task, "failed", code, message), queue)
+        if workflow.patched(KEEP_CAUSE_PATCH):
+            try:
+                await record_task(TaskOutcome(task, "failed", code, message), queue)
+            except (ActivityError, ApplicationError) as lost:  # a local activity's failure can be either
+                # the ledger stayed out past RETRY: the step fails with its own cause, its parent records it
+                workflow.logger.warning("could not record %s failed (%s): %s", task.workflow_id, code, lost)
+        else:
+            await record_task(TaskOutcome(task, "failed", code, message), queue)
         raise ApplicationError(message, type=code, non_retryable=True) from err
 
 
@@ -175,3 +191,29 @@ def child_options(
         ),
         "memo": memo(workflow.memo_value(MEMO_TITLE, None, type_hint=str), shot_number),
     }
+
+
+async def record_step_failure(
+    err: ChildWorkflowError, workspace_id: str, work_item_id: str, queue: str
+) -> None:
+    """A shot's backstop: record its failed step (grid, voice, video) as a `failed` task row with
+    the step's own code and message. The step records this itself; when it could not (the ledger
+    was out for longer than RETRY), the row would stay `running`, or never exist, and `task.retry`
+    would have nothing to work on. First final report wins, so a row already final is unchanged."""
+    task_type = STEP_TASK_TYPES.get(err.workflow_type or "")
+    if task_type is None or not err.workflow_id or not workflow.patched(KEEP_CAUSE_PATCH):
+        return
+    code, message = failure_code(err)
+    if code == "cancellederror":
+        return
+    step = TaskRef(
+        workspace_id=workspace_id,
+        workflow_id=err.workflow_id,
+        task_type=task_type,
+        work_item_id=work_item_id,
+        parent_workflow_id=workflow.info().workflow_id,
+    )
+    try:
+        await record_task(TaskOutcome(step, "failed", code, message), queue)
+    except (ActivityError, ApplicationError) as lost:  # still out: the shot fails with the step's cause
+        workflow.logger.warning("could not record %s failed (%s): %s", err.workflow_id, code, lost)

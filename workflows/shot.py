@@ -1,7 +1,8 @@
 """`shot`: one shot of a project → grid (auto-select a cell) ∥ voice → video, as child workflows.
 
 Rule: a failed voice does not sink the shot (the clip keeps the shot's own duration and the
-failure stays on the voice task row); a failed grid or video does.
+failure stays on the voice task row); a failed grid or video does, and its task row says `failed`
+with the step's own code even if the step could not record it (`record_step_failure`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import VoiceResult
-    from workflows.common import child_options, failure_code
+    from workflows.common import child_options, failure_code, record_step_failure
     from workflows.contracts import (
         GridWorkflowInput,
         ShotWorkflowInput,
@@ -86,6 +87,7 @@ class ShotWorkflow:
                 result.video_node_id = video.node_id
         except ChildWorkflowError as err:
             code, message = failure_code(err)
+            await record_step_failure(err, inp.workspace_id, wi, inp.queues.cpu)
             raise ApplicationError(message, type=code, non_retryable=True) from err
         finally:
             if voice is not None and not voice.done():

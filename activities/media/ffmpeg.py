@@ -26,9 +26,9 @@ from infra.process import die_with_parent
 from schema.errors import (
     CancelledByUser,
     DirectorDeckError,
-    DiskFullError,
     MediaToolError,
     MediaToolKilled,
+    NoSpaceError,
     ProviderUnavailableError,
 )
 
@@ -114,8 +114,8 @@ ENOSPC_EXIT = 228  # AVERROR(ENOSPC) as an exit status (-28 & 0xff)
 
 
 def _exit_error(returncode: int, stderr_tail: str, args: Sequence[Any]) -> DirectorDeckError:
-    """The typed error for a non-zero exit: killed by a signal (retryable), disk full (its own
-    code, retryable), else `ffmpeg_failed` (the input: not retried)."""
+    """The typed error for a non-zero exit: killed by a signal (retryable), no space left (its own
+    code `no_space`, retryable), else `ffmpeg_failed` (the input: not retried)."""
     detail = f"command: ffmpeg {_describe(args)}\n{stderr_tail}"
     if returncode < 0:
         try:
@@ -124,7 +124,7 @@ def _exit_error(returncode: int, stderr_tail: str, args: Sequence[Any]) -> Direc
             name = "unknown signal"
         return MediaToolKilled(f"FFmpeg was killed by signal {-returncode} ({name}).\n{detail}")
     if returncode == ENOSPC_EXIT or "No space left on device" in stderr_tail:
-        return DiskFullError(f"No space left on device while FFmpeg was writing.\n{detail}")
+        return NoSpaceError(f"No space left on device while FFmpeg was writing.\n{detail}")
     return MediaToolError(f"FFmpeg exited with status {returncode}.\n{detail}", code="ffmpeg_failed")
 
 

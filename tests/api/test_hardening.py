@@ -411,3 +411,32 @@ async def test_ready_says_the_database_is_down_while_health_stays_up(stack: Stac
     assert r.status_code == 503
     checks = r.json()["checks"]
     assert checks["database"]["ok"] is False and checks["temporal"]["ok"] is True
+
+
+async def test_ready_answers_in_bounded_time_when_the_database_and_temporal_hang(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Hung, not dead: servers that accept connections (the kernel queues them) but never answer.
+    `/ready` still answers 503 within its per-check timeout instead of hanging with them."""
+    import socket
+
+    from api.main import READY_TIMEOUT_S, create_app
+    from infra.settings import Settings
+
+    with socket.socket() as mute_db, socket.socket() as mute_temporal:
+        for mute in (mute_db, mute_temporal):
+            mute.bind(("127.0.0.1", 0))
+            mute.listen(16)  # never accepted, never answered
+        app = create_app(
+            Settings(data_dir=tmp_path),
+            database_url=f"postgresql+psycopg://postgres@127.0.0.1:{mute_db.getsockname()[1]}/hung",
+            temporal_address=f"127.0.0.1:{mute_temporal.getsockname()[1]}",
+            background=False,
+        )
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as http:
+            began = time.monotonic()
+            r = await asyncio.wait_for(http.get("/ready"), timeout=30)
+            took = time.monotonic() - began
+            assert (await http.get("/health")).status_code == 200
+    assert r.status_code == 503 and r.json()["code"] == "not_ready", r.text
+    checks = r.json()["checks"]
+    assert checks["database"]["ok"] is False and checks["temporal"]["ok"] is False
+    assert took < READY_TIMEOUT_S + 2, took

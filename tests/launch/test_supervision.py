@@ -204,6 +204,58 @@ def test_up_restarts_temporal_killed_mid_pipeline_and_the_pipeline_finishes(tmp_
     _kill_mid_pipeline(tmp_path, "temporal", lambda cmd: "start-dev" in cmd)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_up_restarts_hung_postgres_temporal_and_api_processes(tmp_path: Path) -> None:
+    """Hung, not dead: SIGSTOP the PostgreSQL postmaster, the Temporal server and the API process
+    (with its uvicorn workers). Each is still alive, so only a liveness probe that waits for an
+    answer notices; `up` kills and restarts each, and the stack answers again. Before, a stopped
+    component was never detected: every database route hung, `/ready` with it."""
+    data_dir = tmp_path / "data"
+    env = _env(
+        data_dir,
+        DIRECTORDECK_LIVENESS_PROBE_S="1",  # 3 unanswered probes of 1 s: hung after ~6 s
+        DIRECTORDECK_API_WORKERS="2",  # the API runs as its own process tree
+        DIRECTORDECK_MIN_FREE_DISK_MB="0",
+    )
+    up = Up(env)
+    try:
+        up.wait_for("Ready.")
+        api = up.child(lambda cmd: "uvicorn" in cmd and "launch.api_server:app" in cmd)
+        hung = {
+            "postgres": [up.child(lambda cmd: "bin/postgres" in cmd and " -D " in cmd)],
+            "temporal": [up.child(lambda cmd: "start-dev" in cmd)],
+            "api": [api, *api.children(recursive=True)],
+        }
+        for procs in hung.values():
+            for proc in procs:
+                proc.suspend()  # SIGSTOP: alive, holding its port, answering nothing
+        up.wait_for("component postgres hung: it stopped answering", timeout_s=60)
+        up.wait_for("component temporal hung: it stopped answering", timeout_s=60)
+        up.wait_for("the API process stopped answering /health", timeout_s=60)
+        for name in hung:
+            up.wait_for(f"component {name} restarted (restart 1)", timeout_s=90)
+        for procs in hung.values():  # the hung processes were killed, not left stopped
+            for proc in procs:
+                assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE, proc
+        deadline, ready = time.monotonic() + 60, None
+        while ready is None or ready[0] != 200:  # the database and Temporal answer the API again
+            assert time.monotonic() < deadline, f"{ready}\n{up.output[-3000:]}"
+            try:
+                ready = _ready(env)
+            except OSError as exc:  # a request the API took before the restarts may time out
+                ready = (0, {"error": str(exc)})
+                time.sleep(0.5)
+        # the API's own process reports what `up`'s supervisor saw: each component restarted once
+        components = ready[1]["checks"]["stack"]["components"]
+        assert {name: components[name]["restarts"] for name in hung} == {name: 1 for name in hung}
+        assert _query(env, "select count(*) from workspace") == [(0,)]  # the ledger answers again
+    finally:
+        code, _ = up.stop()
+    assert code == 0, up.output[-3000:]
+    assert _none_left(tmp_path)
+
+
 @pytest.mark.timeout(240)
 def test_sigterm_ends_up_in_bounded_time_at_every_start_up_stage(tmp_path: Path) -> None:
     """The start-up race: a stop request while PostgreSQL, Temporal, the migrations or the API are

@@ -159,11 +159,11 @@ def tiny_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_a_full_disk_is_disk_full_not_ffmpeg_failed(tiny_disk: Path) -> None:
-    from schema.errors import DiskFullError
+def test_a_full_disk_is_no_space_not_ffmpeg_failed(tiny_disk: Path) -> None:
+    from schema.errors import NoSpaceError
 
     out = tiny_disk / "clip.mp4"
-    with pytest.raises(DiskFullError) as err:
+    with pytest.raises(NoSpaceError) as err:
         run_ffmpeg(
             [
                 "-f",
@@ -181,7 +181,7 @@ def test_a_full_disk_is_disk_full_not_ffmpeg_failed(tiny_disk: Path) -> None:
             expected_duration_s=20,
             timeout_s=60,
         )
-    assert err.value.code == "disk_full" and err.value.retryable
+    assert err.value.code == "no_space" and err.value.retryable  # its own code, not status 228
     assert "No space left" in err.value.message
     assert not _ffmpeg_children()
 
