@@ -55,6 +55,6 @@ async def test_usage_of_an_empty_workspace_and_of_another_users(stack: Stack, se
     c = stack.client
     empty = (await c.post("/workspaces", json={"title": "empty"}, headers=stack.auth(mine.owner))).json()
     r = await c.get(f"/workspaces/{empty['workspace']['id']}/tasks/usage", headers=stack.auth(mine.owner))
-    assert r.json() == {"by_type": [], "tasks": 0, "gpu_seconds": 0, "cost": None}
+    assert r.json() == {"by_type": [], "tasks": 0, "gpu_seconds": 0, "cost": None, "rate_cost": 0}
     r = await c.get(f"/workspaces/{theirs.workspace}/tasks/usage", headers=stack.auth(mine.owner))
     assert r.status_code == 404 and r.json()["code"] == "workspace_not_found"
