@@ -47,6 +47,7 @@ WEATHER: Table = [
     (r"\brain(?:y|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景", "rain"),
     (r"\bsnow(?:y|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪", "snow"),
     (r"\bfog(?:gy)?\b|\bmist(?:y)?\b|\bhaze\b|大雾|雾气|薄雾|雾", "fog"),
+    (r"\bclear (?:sky|skies|weather)\b|晴天|晴朗|放晴", "clear"),
 ]
 
 MOODS: Table = [
@@ -58,8 +59,13 @@ MOODS: Table = [
     (r"romantic|浪漫", "romantic"),
     (r"\beerie\b|creepy|spooky|诡异|阴森|恐怖", "eerie"),
     (r"\bepic\b|grand|史诗|宏大", "epic"),
-    (r"\bcalm(?:er)?\b|peaceful|serene|tranquil|soothing|舒缓|宁静|平静|安静", "calm"),
-    (r"\bcoz(?:y|ier)\b|\bcosy\b|\bwarm(?:er)?\b|温馨|温暖", "warm"),
+    (
+        r"\bcalm(?:er)?\b|peaceful|serene|tranquil|soothing|\brelax(?:ed|ing)\b|laid[- ]back"
+        r"|舒缓|宁静|平静|安静|轻松",
+        "calm",
+    ),
+    (r"\bcoz(?:y|ier)\b|\bcosy\b|\bwarm(?:er)?\b|温馨|温暖|暖色调|暖色|暖调|暖一点|暖一些", "warm"),
+    (r"\bcold(?:er)?\b|\bchilly\b|\bicy\b|\bfrosty\b|冷色调|冷色|冷调|冷一点|冰冷|寒冷|清冷", "cold"),
     (r"\bmoody\b|brooding|压抑|阴郁", "moody"),
     (r"playful|whimsical|俏皮|童趣", "playful"),
     (r"nostalgic|怀旧", "nostalgic"),
@@ -104,11 +110,12 @@ CAMERA_MOVEMENT: Table = [
 PACING: Table = [
     (
         r"faster|quicker|speed (?:it |them )?up|snappier|more quickly|pick up the pace|"
-        r"快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|紧凑",
+        r"快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|快节奏|紧凑",
         "faster",
     ),
     (
-        r"slower|slow (?:it |them )?down|more slowly|慢一点|慢一些|慢些|更慢|放慢|减速|节奏慢|节奏更慢",
+        r"slower|slow (?:it |them )?down|more slowly"
+        r"|慢一点|慢一些|慢些|更慢|放慢|减速|节奏慢|节奏更慢|慢节奏",
         "slower",
     ),
 ]

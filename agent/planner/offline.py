@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent.planner import coverage, understand
 from agent.planner import lexicon as lx
 from agent.planner import rx as re
-from agent.planner import understand
 from agent.planner.numbers import (
     NUM,
     ORD,
@@ -195,6 +195,8 @@ _SHOT_LIST = [
     rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
 ]
 _SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
+_ORD_SEP = rf"\s*(?:,\s*(?:and\s+)?|\band\b|&|\bor\b|{RANGE_SEP})\s*(?:the\s+)?"
+_SHOT_ORD_LIST = rf"\b(?:the\s+)?({ORD}(?:{_ORD_SEP}{ORD})+)\s+shots?\b"
 _SHOT_LAST = r"\b(?:the\s+)?(?:last|final)\s+shot\b|最后一个(?:分镜|镜头)|最后一镜"
 _SHOT_OPENING = (
     r"\b(?:the\s+)?(?:opening|very first)\s+(?:shot|one)\b"
@@ -337,6 +339,13 @@ class Parsed:
             else:
                 self.last_n = count
         masked = re.sub(_SHOT_EDGE_BARE, " § ", masked)
+        for m in re.finditer(_SHOT_ORD_LIST, masked):  # "the 2nd and 3rd shots", "first to third shot"
+            found = [parse_ordinal(x) for x in re.findall(ORD, m.group(1))]
+            numbers = [n for n in found if n]
+            if re.search(RANGE_SEP, m.group(1)) and len(numbers) == 2:
+                numbers = list(range(min(numbers), max(numbers) + 1))
+            shots.update(numbers)
+        masked = re.sub(_SHOT_ORD_LIST, " § ", masked)
         for m in re.finditer(_SHOT_ORD, masked):
             n = parse_ordinal(m.group(1))
             if n:
@@ -525,6 +534,9 @@ def _style(p: Parsed) -> str | None:
             if i == 2:  # "<words> style": keep the trailing run of style words only
                 kept: list[str] = []
                 for w in reversed(words):
+                    if w.lower() == "art" and not kept:  # "pixel art style", "line art style"
+                        kept.insert(0, w)
+                        continue
                     if w.lower() in lx.STYLE_STOPWORDS or re.search(r"\d|#|^shots?$|^scenes?$", w.lower()):
                         break
                     kept.insert(0, w)
@@ -1065,7 +1077,11 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_task_retry(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
         p.starts(r"(?:retry|re-?run|try (?:again|once more)|restart|resubmit)\b|try\b.{0,30}\bagain\b")
-        or p.has(r"重试|重新运行|重跑|再试|重新跑|重新提交")
+        or p.has(r"重试|重新运行|重跑|再试|重新跑|重新提交|再跑一[次遍下]|再运行一[次遍下]")
+        or (
+            p.has(r"\bfail(?:ed|ing|s)?\b|失败|出错|报错")
+            and p.has(r"\b(?:another (?:go|try|shot)|once more|again|restart|redo)\b|再来一[次遍]|重新来")
+        )
     ):
         return None
     task_id = _task_id(p)
@@ -1106,7 +1122,10 @@ def _match_snapshot(ctx: PlanningContext, before: str) -> str | None:
 
 
 def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    en = p.starts(r"(?:go back|roll ?back|revert|undo|restore|return to|get back|back to)\b")
+    en = p.starts(
+        r"(?:go back|roll ?back|revert|undo|restore|return to|get back|back to"
+        r"|take (?:me|us|it|everything) back|bring (?:it|everything) back)\b"
+    )
     zh = p.has(r"回到|回滚|撤销|恢复到|还原|退回|返回到|恢复成")
     if not (en or zh) or (p.track and p.has(r"\b(?:track|branch)\b|方案|分支")):
         return None
@@ -1358,6 +1377,15 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     formats = _export_formats(p)
     if not asks and not (gives and formats):
         return None
+    burnt_in = p.has(
+        r"\b(?:with|and)\s+(?:burn(?:ed|t)?[- ]in\s+)?(?:subtitles?|captions?|subs)\b|带字幕|加字幕|配字幕"
+    ) and not p.has(r"\bsrt\b|\bvtt\b|webvtt|字幕文件")
+    if (
+        burnt_in
+        and set(formats) <= {"srt", "vtt"}
+        and p.has(r"\b(?:video|mp4|movie|film|final cut|\d{3,4}p)\b|成片|视频|影片|\d{3,4}p")
+    ):
+        return [_act("gen.compose", mode="final", **_compose_opts(p))]  # the cut, subtitles burnt in
     favorites = p.has(r"\bfavou?rites?\b|\bfavs?\b|\bstarred\b|\bpinned\b|收藏")
     if isinstance(p.shots, list):
         raise _Stop(
@@ -1681,7 +1709,16 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:the\s+|all\s+|every\s+)?"
         r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|\w+\s+shot\b|#)"
     )
+    if en and p.has(r"\b(?:into|in)\s+(?:half|halves|\w+\s+(?:parts|pieces))\b"):
+        return None  # "cut shot 4 into 3 parts" splits it
     zh = p.has(r"删除|删掉|去掉|移除|删了|删去|删") and p.has(_SHOT_WORD)
+    zh = zh or (  # "删第四个", "第四个删掉吧": the verb right at the bare target
+        isinstance(p.shots, list)
+        and p.has(
+            r"(?:删除|删掉|删了|删去|删|移除)\s*第"
+            r"|第\s*\S{1,6}?个\s*(?:删除|删掉|删了|删去|删|去掉|移除)(?:吧|了|掉)?$"
+        )
+    )
     if not (en or zh):
         if p.starts(r"(?:delete|remove|trash|erase)\s+(?:it|this|that|them)\b") or p.has(
             r"^(?:把)?(?:它|这个)删"
@@ -1717,9 +1754,14 @@ def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None
     shot = _one_shot(p, ctx)
     parts = 2
-    m = re.search(rf"\binto\s+({NUM})\b|(?:拆成|分成|切成)\s*({NUM})", p.text)
+    m = re.search(
+        rf"\b(?:into|in)\s+({NUM})\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:in|into)\s+(half|halves|two)\b"
+        rf"|\b({NUM})\s+(?:parts|pieces|shots|ways)\b|(?:拆成|分成|切成)\s*({NUM})",
+        p.text,
+    )
     if m:
-        parts = parse_int(next(g for g in m.groups() if g)) or 2
+        raw = next(g for g in m.groups() if g)
+        parts = 2 if raw in {"half", "halves"} else parse_int(raw) or 2
     if not 2 <= parts <= 6:
         raise _Stop("out_of_range", p.t("A shot can be split into 2–6 parts.", "一个分镜可以拆成2到6个。"))
     return [_act("shot.split", shot=shot, parts=parts)]
@@ -1755,15 +1797,21 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None
     after: int | None = None
     m = re.search(
-        rf"\bafter\s+shot\s*#?\s*({NUM})|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之后|后面|后)", p.text
+        rf"\b(?:right\s+|just\s+)?after\s+(?:shot\s*|the\s+|#|number\s+)?#?\s*({NUM}|{ORD})(?:\s+(?:one|shot))?\b"
+        rf"|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之后|后面|后)",
+        p.text,
     )
     b = re.search(
-        rf"\bbefore\s+shot\s*#?\s*({NUM})|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之前|前面|前)", p.text
+        rf"\b(?:right\s+|just\s+)?before\s+(?:shot\s*|the\s+|#|number\s+)?#?\s*({NUM}|{ORD})(?:\s+(?:one|shot))?\b"
+        rf"|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之前|前面|前)",
+        p.text,
     )
     if m:
-        after = parse_int(next(g for g in m.groups() if g))
+        raw = next(g for g in m.groups() if g)
+        after = parse_int(raw) or parse_ordinal(raw)
     elif b:
-        n = parse_int(next(g for g in b.groups() if g))
+        raw = next(g for g in b.groups() if g)
+        n = parse_int(raw) or parse_ordinal(raw)
         after = None if n is None else n - 1
     elif p.has(r"\bat the (?:start|beginning)\b|开头|最前面"):
         after = 0
@@ -1869,7 +1917,7 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         candidate = m.group(1)
     elif p.lang == "en":
         m = re.search(
-            r"\bbut\s+(?:make\s+it\s+|keep\s+it\s+|have\s+it\s+|with\s+)?(.+)$"
+            r"\bbut\s+(?:(?:make|keep|have)\s+(?:it|them|those|these)\s+|with\s+)?(.+)$"
             r"|\b(?:showing|depicting|featuring|of|with|where)\s+(.+)$|,\s*(.+)$",
             p.cased,
             re.I,
@@ -2238,6 +2286,36 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 # shot.update ---------------------------------------------------------------------------------------
+_REMOVAL = (
+    r"(?:\b(?:remove|get rid of|lose|drop|take out|take away|no more|without|clear(?: out)?|kill|stop the)"
+    r"\s+(?:the\s+|all\s+(?:the\s+)?|any\s+|that\s+)?|去掉|去除|不要|别要|拿掉|取消|去了|没有)\s*$"
+)
+_CLEARED = {"weather": "clear"}
+
+
+def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
+    """ "remove the fog from shot 3", "第三个去掉雾": a setting named only to take it away is no
+    value for that field: weather becomes clear; any other field is asked, never set."""
+    for pattern, _ in table:
+        m = re.search(pattern, text)
+        if m is None:
+            continue
+        if not re.search(_REMOVAL, text[max(0, m.start() - 24) : m.start()]):
+            return None
+        if field in _CLEARED:
+            said = text[max(0, m.start() - 12) : m.end()].strip()
+            p.evidence.append(f"{field} {_CLEARED[field]} ← “{said}”")
+            return _CLEARED[field]
+        raise _Stop(
+            "clarify",
+            p.t(
+                f"What should replace the {m.group(0)}? e.g. “make it day”, “soft lighting”.",
+                f"去掉“{m.group(0)}”之后要改成什么？例如“改成白天”“柔光”。",
+            ),
+        )
+    return None
+
+
 def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
     text = p.masked
     patch: dict[str, Any] = {
@@ -2247,6 +2325,16 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
         "mood": _first(lx.MOODS, text),
         "pacing": _first(lx.PACING, text),
     }
+    for key, table in (
+        ("time_of_day", lx.TIME_OF_DAY),
+        ("lighting", lx.LIGHTING),
+        ("weather", lx.WEATHER),
+        ("mood", lx.MOODS),
+    ):
+        if patch[key]:
+            cleared = _removed(p, key, table, text)
+            if cleared is not None:
+                patch[key] = cleared
     cam = _camera(text)
     if cam:
         patch["camera"] = cam
@@ -2445,8 +2533,11 @@ _CLAUSE_SPLIT = (
 
 CONFIDENCE_THRESHOLD = 0.6
 """Below this confidence the planner asks (offering its reading as a choice) instead of acting."""
-SURE_ENOUGH_TO_RUN_COSTLY = 0.85
-"""Below this, a destructive or costly plan is proposed (confirmed first) even when it may run."""
+EXECUTE_AT = 0.85
+"""Below this, a plan is proposed (confirmed first), never executed: a low-evidence reading
+(unexplained words, a dropped part, a competing reading, a weak reference, typos) cannot run."""
+UNEXPLAINED_PENALTY = 0.3
+"""What a reading that leaves part of the sentence unexplained loses (:mod:`coverage`)."""
 _DESTRUCTIVE = {"shot.delete", "scene.delete", "shot.merge", "version.rollback"}
 _COSTLY = {"gen.video", "gen.grid", "gen.voice", "gen.storyboard", "gen.compose", "gen.music"}
 _GEN_VERB = (
@@ -2524,6 +2615,13 @@ def _unsupported(lang: Lang, text: str) -> Turn:
         evidence=["a wish outside what DirectorDeck does (posting, sending, buying …)"] if wish else [],
         planner="offline",
     )
+
+
+def _gap_note(gaps: coverage.Coverage, lang: Lang) -> str:
+    """One line telling the user what the plan does not cover (so a confirm is an informed one)."""
+    missing = [*gaps.unanswered, *(d.split("“")[-1].rstrip("”") for d in gaps.dropped), *gaps.unknown]
+    said = _t(lang, ", ", "、").join(f"“{w}”" for w in missing[:4])
+    return _t(lang, f" I'm not sure I covered {said}.", f"我不确定是否理解了{said}。")
 
 
 def _no_action(intent: str, message: str, **extra: Any) -> Turn:
@@ -2664,15 +2762,21 @@ class OfflinePlanner:
         body, padding = understand.strip_padding(exceptions.text)
         evidence += padding
         whole = Parsed(body, lang)
+        data = re.sub(r"^\s*(?:shots?\s*#?\s*\d+|第\S{1,3}个(?:镜头|分镜))\s*[:：]", "", body, flags=re.I)
         pieces = (
             [body]
-            if _looks_like_storyboard(whole) or re.search(r'[:："「]', body)
+            if _looks_like_storyboard(whole) or re.search(r'[:："「]', data)
             else understand.segment(body)
         )
+        pieces = _fold_modifiers(pieces)
+        pieces, redirected = understand.redirect_negation(pieces)
+        evidence += redirected
         actions: list[AnyAction] = []
         unread: list[str] = []
         skipped: list[str] = []
         competing: list[_Reading] = []
+        planned: list[str] = []
+        derived: list[str] = []
         for piece in pieces or [body]:
             clause = Parsed(piece, lang)
             if understand.is_negated(piece) and not self._is_rule(clause, ctx):
@@ -2703,6 +2807,8 @@ class OfflinePlanner:
                     ),
                 )
             evidence += [f"{reading.family} ← “{piece[:80]}”", *reading.evidence]
+            planned.append(piece)
+            derived += reading.evidence
             competing += reading.competing
             new = _merge_repeats(actions, new)
             actions.extend(new)
@@ -2723,13 +2829,25 @@ class OfflinePlanner:
         confidence = 1.0 - 0.1 * min(repair.typos, 3)
         if any("guess: fuzzy" in e for e in evidence):
             confidence -= 0.25
+        gaps = coverage.measure(
+            " ".join(planned),
+            [a.model_dump(mode="json", by_alias=True) for a in actions],
+            ctx,
+            derived=derived,
+        )
+        if gaps.gaps:
+            confidence -= UNEXPLAINED_PENALTY
+            evidence += gaps.evidence()
         if competing:
             confidence -= 0.2
             evidence += [f"also possible: {' + '.join(r.types)}" for r in competing]
             if _risky([a.type for a in actions]) or any(_risky(r.types) for r in competing):
                 first = [a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in actions]
                 return self._ask_choices([first, *[r.actions for r in competing]], text, lang, ctx, evidence)
-        return self._finish(actions, lang, ctx, evidence=evidence, confidence=round(max(confidence, 0.0), 2))
+        turn = self._finish(actions, lang, ctx, evidence=evidence, confidence=round(max(confidence, 0.0), 2))
+        if gaps.gaps and turn.actions:
+            turn = turn.model_copy(update={"message": (turn.message + _gap_note(gaps, lang))[:2000]})
+        return turn
 
     @staticmethod
     def _is_rule(clause: Parsed, ctx: PlanningContext) -> bool:
@@ -2792,9 +2910,9 @@ class OfflinePlanner:
                 touched.update(range(10_000) if shots == "all" else shots)
         if len(touched) > 1:
             mode = "propose"
-        if confidence < SURE_ENOUGH_TO_RUN_COSTLY and _risky([a.type for a in parsed]):
+        if confidence < EXECUTE_AT:
             mode = "propose"
-            evidence = [*evidence, "not sure enough to run a costly or destructive action without asking"]
+            evidence = [*evidence, f"confidence {confidence:.2f} < {EXECUTE_AT}: proposed, not executed"]
         types = {a.type for a in parsed}
         if "gen.storyboard" in types and "project.create" not in types and ctx.workspace.shots:
             mode = "propose"  # a new storyboard replaces the shots of this project
@@ -2901,6 +3019,31 @@ class OfflinePlanner:
             evidence=_clip_evidence(evidence),
             question=PendingQuestion(kind="choice", text=text[:4000], lang=lang, choices=choices),
         )
+
+
+_MODIFIER_CLAUSE = (
+    r"^(?:but\s+|and\s+)?(?:make|keep|have|let)\s+(?:it|them|those|these|the (?:images?|pictures?|grid))\s+"
+    r"(?:feel|look|seem|more|less|a (?:bit|little)|kind of|sort of|really|very|extra|super|slightly)\b"
+    r"|^(?:感觉|要|再)?(?:更|稍微|有点|带点|带一点)\S{1,8}(?:一点|一些|些)?$|^换(?:个|种|一种)(?:感觉|风格|氛围)"
+)
+
+
+def _fold_modifiers(pieces: list[str]) -> list[str]:
+    """ "9-grid for shot 4, make it feel colder": a clause that only says how the images should
+    feel, right after a grid request, is that grid's modifier (it extends the description)."""
+    out: list[str] = []
+    for piece in pieces:
+        if (
+            out
+            and re.search(_GRID_TRIGGER, out[-1].lower())
+            and re.search(_MODIFIER_CLAUSE, piece.strip().lower())
+            and not re.search(r"\bshots?\s*#?\s*\d|第\S{1,3}个", piece.lower())
+        ):
+            joiner = "，" if has_cjk(out[-1] + piece) else " but "
+            out[-1] = out[-1].rstrip(" ,，") + joiner + piece.strip()
+            continue
+        out.append(piece)
+    return out
 
 
 def _merge_repeats(done: list[AnyAction], new: list[AnyAction]) -> list[AnyAction]:

@@ -410,6 +410,9 @@ UNSUPPORTED = (
     r"|\b(?:share|post|upload|publish|tweet)\b.{0,30}\b(?:online|publicly|everywhere|it)\b"
     r"|\b(?:email|e-mail|mail|tweet|text|dm)\s+(?:it|this|the|my|them)\b"
     r"|\bprint\b|\bpdf\b|\border\b.{0,15}\b(?:pizza|food|lunch|dinner|coffee)\b|\bpizza\b"
+    r"|\b(?:hire|book|schedule|invite)\b.{0,30}\b(?:actor|studio|crew|meeting|call|room|flight|someone|people)\b"
+    r"|\b(?:word|excel|powerpoint|keynote) (?:doc|document|file)\b|\bdesktop\b|\bhard drive\b|\bon disk\b"
+    r"|\b(?:usb|dropbox|google drive|icloud|onedrive)\b|机票|订票|预订|聘请|雇|桌面上|硬盘|网盘|u盘"
     r"|\bbuy\b|\bpurchase\b|\bpay\b|\bcredits?\b|\bsubscription\b|\brefund\b"
     r"|\bweather\b|\bstock price|\bgo viral\b|\bviral\b|\bcall (?:my|the)\b|\bremind me\b"
     r"|\btranslate\b|\bin (?:french|german|spanish|japanese|korean|russian|italian)\b"
@@ -456,7 +459,7 @@ REST_WORDS = (
     r"\b(?:the\s+)?(?:rest|others|other\s+(?:shots|ones)|remaining(?:\s+shots)?)\b|其他|其余|剩下|其它"
 )
 NEGATED_CLAUSE = (
-    r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|no)\b"
+    r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|no(?!\s+more\b))\b"
     r"|^(?:先)?(?:不要|不用|别|无需|不必|先别)"
 )
 PADDING = (
@@ -607,9 +610,10 @@ _TARGET = (
 )
 _SPLIT = (
     r"\s*(?:[;；]|。(?=.)|[.!?]\s+(?=[A-Za-z])"
-    r"|,?\s*\b(?:and\s+)?then\b|,?\s*\bafter that\b|,?\s*\band also\b"
+    r"|,?\s*\b(?:and\s+)?then\b|,?\s*\b(?:and\s+)?(?:after that|afterwards|afterward|once that'?s done)\b"
+    r"|,?\s*\band also\b"
     r"|[,，]?\s*(?:然后|接着|之后再|随后|顺便|同时)"
-    r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组)"
+    r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组|跑|试|运行|次|一次|一遍|做一[次遍])"
     r"|[,，]?\s*并且?(?=把|给|帮|生成|合成|删除|取消|重试|导出|添加|加|做成|配|锁定|收藏|发|分享|上传)"
     r"|,\s+and\s+(?=" + _VERB_EN + r")|\s+and\s+(?=(?:also\s+)?" + _VERB_EN + r")"
     r"|\s+and\s+(?=shots?\s*#?\s*\d+\s+(?:to|at|in|should)\b)"
@@ -641,7 +645,8 @@ def _bare_target(piece: str) -> bool:
 def segment(text: str) -> list[str]:
     """Split a sentence into clauses; a piece without its own verb or target joins the one before,
     and a piece that is only a target ("shot 2 and …") joins the one after."""
-    raw = [p for p in re.split(_SPLIT, text) if p and p.strip(" ,，.。")]
+    raw = [re.sub(r"[,，]?\s*\b(?:and|also)\s*$", "", p) for p in re.split(_SPLIT, text) if p]
+    raw = [p for p in raw if p.strip(" ,，.。")]
     pieces: list[str] = []
     carry = ""
     for piece in raw:
@@ -668,10 +673,47 @@ def is_negated(clause: str) -> bool:
     return re.search(NEGATED_CLAUSE, clause.strip().lower(), re.I) is not None
 
 
+_ONLY_TARGET = (
+    r"^(?:but\s+|and\s+)?(?:just|only|instead)?\s*(?:do\s+(?:it\s+|that\s+)?(?:to|for|on)?\s*)?"
+    r"(?P<t>.+?)(?:\s+instead|\s+only|\s+is fine)?\s*[.!]?$"
+)
+_ZH_ONLY_TARGET = (
+    r"^(?:但是?|而是)?(?:只|就|仅|只要)?(?:给|把|对|改|动)?(?P<t>.+?)(?:就行了?|就好|即可|吧)?[。！]?$"
+)
+_TARGET_SPAN = (
+    r"\bshots?\s*#?\s*\d+(?:\s*(?:,|and|&|-|to|through)\s*\d+)*"
+    rf"|\b(?:the\s+)?(?:{ORD}|last|final|opening)\s+shot"
+    r"|第\s*[^个号\s]{1,4}\s*(?:个|号)\s*(?:镜头|分镜)?|[^\s第]{1,3}号(?:镜头|分镜)"
+)
+
+
+def redirect_negation(pieces: list[str]) -> tuple[list[str], list[str]]:
+    """ "don't animate shot 2, just shot 5" / "别给第2个配音，只给第5个": a bare target after a
+    negated clause gets that clause's verb (the negated clause itself is still dropped)."""
+    out = list(pieces)
+    evidence: list[str] = []
+    for i in range(len(out) - 1):
+        if not is_negated(out[i]):
+            continue
+        follow = out[i + 1].strip()
+        m = re.match(_ZH_ONLY_TARGET if re.search(r"[\u4e00-\u9fff]", follow) else _ONLY_TARGET, follow)
+        target = m.group("t") if m else None
+        if not target or not _bare_target(target):
+            continue
+        positive = re.sub(NEGATED_CLAUSE, "", out[i].strip(), count=1, flags=re.I).strip()
+        span = re.search(_TARGET_SPAN, positive, re.I)
+        if span is None:
+            continue
+        out[i + 1] = positive[: span.start()] + target + positive[span.end() :]
+        evidence.append(f"“{out[i + 1]}” ← “{pieces[i + 1]}” after “{pieces[i]}”")
+    return out, evidence
+
+
 # --- references by description ----------------------------------------------------------------
 
 _DESC_EN = [
-    r"\b(?:the\s+|all\s+(?:the\s+)?)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring)"
+    r"\b(?:the\s+|all\s+(?:the\s+)?)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring"
+    r"|with|of|where|that (?:show|have|has|feature)|containing|set (?:in|on|at)|about)"
     r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|get|with|at|in|on|and"
     r"|at|into|for|please|pls)\b)[a-z]+)?)",
     r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones)\b",
@@ -819,8 +861,10 @@ def choice_index(answer: str, labels: list[str]) -> int | None:
 
 
 ALL_ANSWER = (
-    r"^\s*(?:all|all of them|every(?:one| one| shot)?|each|all shots|the whole thing|everything"
-    r"|全部|所有|都要|全都|每个|所有的|全部的)(?![a-z])"
+    r"^\s*(?:all|all of them|all of '?em|every(?:one| one| shot)?|each|all shots|the whole thing|everything"
+    r"|the (?:whole|entire) (?:lot|thing|project|storyboard)|the lot|every single one"
+    r"|all \d+(?: of them| shots)?"
+    r"|全部|所有|都要|全都|每个|所有的|全部的|都改|全改|统统|一起)(?![a-z])"
 )
 
 
@@ -841,6 +885,7 @@ __all__ = [
     "is_negated",
     "is_unsupported_wish",
     "match_descriptions",
+    "redirect_negation",
     "relative_duration",
     "repair_typos",
     "segment",
