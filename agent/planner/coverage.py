@@ -53,12 +53,14 @@ _STOP_TEXT = """
     possibly probably definitely totally super extra slightly somewhat abit tad kind sort
     better best worse nicer happen happens swap swapped tweak tweaked turn bump bring
     go went gonna wanna lemme gimme thing version bits part parts around back forward
+    aim aiming target roughly approximately approx exactly ugh hmm meh yo oops please
+    whatever whichever whoever anyway anyways currently right now
 """
 STOPWORDS = frozenset(_STOP_TEXT.split())
 # Chinese function characters and chat particles
 ZH_STOP = frozenset(
     "的了吧呢啊吗呀嘛哦哈个一这那些把给我你他她它们请帮下再就也都很太还是有在和与及或被让使得地着过吗么嗯好呗啦哟喔"
-    "氛围感觉画面比例带稍微点整体弄搞成变换试"
+    "氛围感觉画面比例带稍微点整体弄搞成变换试摄效果左右大概约差不多控制"
 )
 
 _ESCAPES = r"\\[A-Za-z]"
@@ -127,6 +129,17 @@ def _stems(word: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _in_tables(word: str) -> bool:
+    """A word one of the planner's phrase tables reads on its own ("nighttime", "favourite")."""
+    return any(re.search(pattern, word) for table in _TABLES for pattern, _ in table)
+
+
+def _base(word: str, known: frozenset[str]) -> str:
+    """ "moodier" → "moody": the first stem the grammar knows (the word itself when none)."""
+    return next((s for s in _stems(word)[1:] if s in known), word)
+
+
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
@@ -160,7 +173,10 @@ FAMILY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"|删除|删掉|删了",
         ("shot.delete", "scene.delete", "task.", "version.", "project.set_rules", "node."),
     ),
-    (r"\bcompose\b|\bassemble\b|\bstitch\b|合成(?!一个?(?:分镜|镜头))", ("gen.compose", "task.", "version.")),
+    (
+        r"\bcompose\b|\bassemble\b|\bstitch\b|合成(?!一个?(?:分镜|镜头))",
+        ("gen.compose", "shot.merge", "task.", "version."),
+    ),
     (r"\bexport\b|\bdownload\b|导出|下载", ("export.package", "gen.compose", "task.", "version.")),
     (
         r"\bmusic\b|\bsoundtrack\b|\bbgm\b|配乐|背景音乐",
@@ -172,6 +188,24 @@ FAMILY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"\b(?:undo|revert|roll ?back)\b|撤销|回滚", ("version.rollback", "task.")),
 )
 
+_TABLES: tuple[lx.Table, ...] = (
+    lx.TIME_OF_DAY,
+    lx.LIGHTING,
+    lx.WEATHER,
+    lx.MOODS,
+    lx.PACING,
+    lx.CAMERA_SIZE,
+    lx.CAMERA_ANGLE,
+    lx.CAMERA_MOVEMENT,
+    lx.TASK_KIND,
+    lx.TASK_STATUS,
+    lx.LOCKS,
+    lx.REFERENCE_ROLE,
+    lx.ASPECT,
+    lx.VOICE,
+    lx.PLATFORMS,
+    lx.EXPORT_FORMAT_WORDS,
+)
 _SETTING_TABLES: tuple[tuple[str, lx.Table], ...] = (
     ("time of day", lx.TIME_OF_DAY),
     ("lighting", lx.LIGHTING),
@@ -216,6 +250,9 @@ _DERIVED_NUMBERS = (
     rf"(?:缩短|减少|减去|减|短|砍掉|剪掉|延长|加长|增加|拉长|长|加)\s*(?:{NUM})\s*秒",
     r"\b\d+\s*[x×*]\s*\d+\b|\d{1,2}\s*:\s*\d{1,2}|\b\d{3,4}p\b",
     rf"(?:{NUM})\s*(?:min|mins|minutes?|分钟)",
+    rf"[那这]\s*(?:{NUM})\s*个(?!\s*(?:镜头|分镜))",
+    rf"(?:{NUM})\s*(?:宫格|格)(?:的)?任务|\b(?:{NUM})[- ]?(?:grid|panel)s?\s+(?:tasks?|jobs?|renders?)\b",
+    rf"\b(?:after|before)\s+(?:shot\s*|the\s+)?#?\s*(?:{NUM})|第\s*(?:{NUM})\s*个\s*(?:镜头|分镜)?\s*(?:后|前)",
 )
 _NUMBER_WORD = rf"\d+(?:\.\d+)?|(?<![a-z]){NUM}(?![a-z])"
 _REQUEST_IN_TEXT = (
@@ -282,7 +319,7 @@ def measure(
         word = re.sub(r"'s$|'$", "", word)
         if len(word) < 3 or word in STOPWORDS:
             continue
-        if any(s in words for s in _stems(word)):
+        if any(s in words for s in _stems(word)) or _in_tables(word):
             continue
         if re.search(rf"\b{re.escape(word)}", planned) or re.search(rf"\b{re.escape(word)}", context):
             continue
@@ -291,9 +328,10 @@ def measure(
         if ch in ZH_STOP or ch in chars or ch in planned or ch in context:
             continue
         out.unknown.append(ch)
+    stemmed = re.sub(r"[a-z]+", lambda m: _base(m.group(0), words), text)
     for name, table in _SETTING_TABLES:
         for pattern, value in table:
-            m = re.search(pattern, text)
+            m = re.search(pattern, text) or re.search(pattern, stemmed)
             if m is None:
                 continue
             said = m.group(0).strip()

@@ -47,6 +47,7 @@ WEATHER: Table = [
     (r"\brain(?:y|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景", "rain"),
     (r"\bsnow(?:y|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪", "snow"),
     (r"\bfog(?:gy)?\b|\bmist(?:y)?\b|\bhaze\b|大雾|雾气|薄雾|雾", "fog"),
+    (r"\bovercast\b|\bcloudy\b|\bgr[ae]y skies\b|阴天|多云|阴沉", "overcast"),
     (r"\bclear (?:sky|skies|weather)\b|晴天|晴朗|放晴", "clear"),
 ]
 
@@ -66,7 +67,7 @@ MOODS: Table = [
     ),
     (r"\bcoz(?:y|ier)\b|\bcosy\b|\bwarm(?:er)?\b|温馨|温暖|暖色调|暖色|暖调|暖一点|暖一些", "warm"),
     (r"\bcold(?:er)?\b|\bchilly\b|\bicy\b|\bfrosty\b|冷色调|冷色|冷调|冷一点|冰冷|寒冷|清冷", "cold"),
-    (r"\bmoody\b|brooding|压抑|阴郁", "moody"),
+    (r"\bmood(?:y|ier)\b|brooding|压抑|阴郁", "moody"),
     (r"playful|whimsical|俏皮|童趣", "playful"),
     (r"nostalgic|怀旧", "nostalgic"),
     (r"hopeful|uplifting|希望|励志", "hopeful"),

@@ -131,6 +131,7 @@ class PlanningContext(_Ctx):
     question: PendingQuestion | None = None
     # set by the planner itself while it plans one sentence (never by the context builder)
     carried: list[int] | Literal["all"] | None = Field(default=None, exclude=True)
+    carried_cell: int | None = Field(default=None, exclude=True)
     answer_shots: list[int] | Literal["all"] | None = Field(default=None, exclude=True)
     excluded: list[int] = Field(default_factory=list, exclude=True)
 
@@ -180,7 +181,7 @@ _ZH_LIST = rf"{_ZH_ITEM}(?:{_ZH_SEP}{_ZH_ITEM})*"
 _ZH_NOT_SHOT = r"(?!\s*(?:场景|场|方案|版本|任务|角色|宫格|张|幅|图|格|选项|候选))"
 
 _SHOT_ALL = [
-    r"\b(?:all|every|each)\s+(?:of\s+)?(?:the\s+|my\s+|our\s+)?(?:\d+\s+)?shots?\b",
+    r"\b(?:all|every|each)\s+(?:single\s+)?(?:of\s+)?(?:the\s+|my\s+|our\s+)?(?:\d+\s+)?shots?\b",
     r"^everything\b(?!\s+(?:together|else))",
     r"^(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
@@ -195,8 +196,15 @@ _SHOT_LIST = [
     rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
 ]
 _SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
+_SHOT_NEXT_TO = (
+    rf"\bthe\s+(?:shot|one)\s+(?:right\s+|just\s+|immediately\s+|directly\s+)?(after|before)\s+"
+    rf"(?:shot\s*|the\s+)?#?\s*({NUM}|{ORD})(?:\s+(?:shot|one))?\b"
+    rf"|第\s*({NUM})\s*个\s*(?:镜头|分镜)?\s*(后面|后边|之后|前面|前边|之前)(?:的)?那?(?:一?个)(?:镜头|分镜)?"
+)
 _ORD_SEP = rf"\s*(?:,\s*(?:and\s+)?|\band\b|&|\bor\b|{RANGE_SEP})\s*(?:the\s+)?"
-_SHOT_ORD_LIST = rf"\b(?:the\s+)?({ORD}(?:{_ORD_SEP}{ORD})+)\s+shots?\b"
+_SHOT_ORD_LIST = (
+    rf"\b(?:the\s+)?((?:{ORD}|last|final)(?:{_ORD_SEP}(?:{ORD}|last|final))+)\s+(?:shots?|ones)\b"
+)
 _SHOT_LAST = r"\b(?:the\s+)?(?:last|final)\s+shot\b|最后一个(?:分镜|镜头)|最后一镜"
 _SHOT_OPENING = (
     r"\b(?:the\s+)?(?:opening|very first)\s+(?:shot|one)\b"
@@ -325,6 +333,12 @@ class Parsed:
             self.shots = "all"
             for p in _SHOT_ALL:
                 masked = re.sub(p, " § ", masked)
+        for m in re.finditer(_SHOT_NEXT_TO, masked):  # "the shot after 7", "第五个镜头后面那个"
+            word, raw = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+            n = parse_int(raw) or parse_ordinal(raw)
+            if n:
+                shots.add(n + 1 if word in {"after", "后面", "后边", "之后"} else n - 1)
+        masked = re.sub(_SHOT_NEXT_TO, " § ", masked)
         for pattern in _SHOT_LIST:
             for m in re.finditer(pattern, masked):
                 shots.update(parse_number_list(_clean_list(m.group(1))))
@@ -340,6 +354,8 @@ class Parsed:
                 self.last_n = count
         masked = re.sub(_SHOT_EDGE_BARE, " § ", masked)
         for m in re.finditer(_SHOT_ORD_LIST, masked):  # "the 2nd and 3rd shots", "first to third shot"
+            if re.search(r"\b(?:last|final)\b", m.group(1)):
+                self.last_shot = True
             found = [parse_ordinal(x) for x in re.findall(ORD, m.group(1))]
             numbers = [n for n in found if n]
             if re.search(RANGE_SEP, m.group(1)) and len(numbers) == 2:
@@ -361,7 +377,7 @@ class Parsed:
         masked = re.sub(_SHOT_EDGE_N, " § ", masked)
         if shots and self.shots is None:
             self.shots = sorted(shots)
-        self.last_shot = bool(re.search(_SHOT_LAST, masked))
+        self.last_shot = self.last_shot or bool(re.search(_SHOT_LAST, masked))
         self.this_shot = bool(re.search(_SHOT_THIS, masked))
         masked = re.sub(_SHOT_LAST, " § ", masked)
         masked = re.sub(_SHOT_THIS, " § ", masked)
@@ -507,6 +523,7 @@ def _quoted(cased: str) -> str | None:
 
 _STYLE_EN = [
     r"\bin the style of\s+([^,.;:]+)",
+    r"(?:^|[,;]\s*)(?:in\s+)?(?:an?\s+)?((?:[\w'&-]+\s+){0,2}[\w'&-]+)\s+(?:look|aesthetic|vibe)\s*(?:$|[,;.])",
     r"\bstyle\s*(?:to|as|=|:|of)\s*([^,.;]+)",
     r"((?:[\w'&-]+\s+){0,2}[\w'&-]+)[- ]style\b",
     r"\blook like\s+(?:a\s+|an\s+)?([^,.;]+)",
@@ -531,7 +548,7 @@ def _style(p: Parsed) -> str | None:
                 r"\s+(?:for|on|in|across|to)\s+(?:shots?|scenes?|all|every|the whole)\b", m.group(1)
             )[0]
             words = [w for w in raw.strip().split() if w]
-            if i == 2:  # "<words> style": keep the trailing run of style words only
+            if i == 3:  # "<words> style": keep the trailing run of style words only
                 kept: list[str] = []
                 for w in reversed(words):
                     if w.lower() == "art" and not kept:  # "pixel art style", "line art style"
@@ -602,6 +619,15 @@ def _by_description(p: Parsed, ctx: PlanningContext) -> list[int]:
             ),
             ask_shots=True,
         )
+    if p.desc.single and len(found) > 1:  # "把狐狸那个镜头删了": one shot meant, several match
+        raise _Stop(
+            "clarify",
+            p.t(
+                f"Several shots match “{key}” (shots {format_numbers(found)}); which one?",
+                f"有好几个分镜符合“{key}”（第{format_numbers(found)}个），是哪一个？",
+            ),
+            ask_shots=True,
+        )
     p.evidence.append(
         f"shots {format_numbers(found)} ← “{key}” ({'similar' if fuzzy else 'found'} in their descriptions)"
     )
@@ -635,6 +661,14 @@ def _targets(
     """Shots the clause is about: explicit > "the rest" (after exceptions) > by description >
     from the end > "last shot" > the answer to a question > "them"/an earlier clause > focus; else ask."""
     shots: Targets | None = p.shots
+    total = ctx.workspace.shots
+    if isinstance(shots, list) and (p.last_shot or p.last_n) and total:  # "the first and last shots"
+        shots = sorted({*shots, *range(max(1, total - max(p.last_n, 1) + 1), total + 1)})
+    if (shots is None or shots == "all") and p.scenes and any(s.scene for s in ctx.shots):
+        in_scenes = [s.number for s in ctx.shots if s.scene in p.scenes]
+        if in_scenes:  # "the shots of scene 2", "turn scene 1 into video", "给第二场配旁白"
+            shots = in_scenes
+            p.evidence.append(f"shots {format_numbers(in_scenes)} ← scene {format_numbers(p.scenes)}")
     if shots is None and p.rest and ctx.excluded:
         shots = "all"
         p.evidence.append("“the rest/others” ← all shots but the excepted ones")
@@ -850,6 +884,8 @@ def describe(a: AnyAction, lang: Lang) -> str:
         where = d.get("after")
         if where is None:
             return _t(lang, "Adding a shot at the end", "在末尾添加一个分镜")
+        if where == 0:
+            return _t(lang, "Adding a shot at the start", "在开头添加一个分镜")
         return _t(lang, f"Adding a shot after shot {where}", f"在第{where}个分镜后添加一个分镜")
     if t == "gen.grid":
         base = _t(
@@ -1009,6 +1045,7 @@ def _act(type_: str, reason: str = "", **args: Any) -> ActionDict:
 _TASK_WORDS = r"\b(?:jobs?|tasks?|renders?|generations?|queue|workflows?)\b|任务|作业|队列"
 _TASK_ID = (
     r"\b(?:task|job)\s+(?:id\s+)?([a-z0-9][a-z0-9_-]*[0-9-][a-z0-9_-]*)\b|任务\s*([a-z0-9][a-z0-9_-]{3,})"
+    r"|\b((?:grid|video|voice|music|compose|storyboard|export)-[a-z0-9_-]*[0-9][a-z0-9_-]*)\b"
 )
 
 
@@ -1042,7 +1079,13 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务(?:列表|状态|进度|情况)|在跑|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
     )
     zh = zh or (p.has(r"状态|进度|情况|怎么样") and _task_id(p) is not None)
-    if not (en or zh) or p.has(r"\b(?:cancel|stop|retry|abort)\b|取消|重试|停止"):
+    en = en or (
+        _task_id(p) is not None and p.has(r"\b(?:how'?s|how is|status|doing|done|finished|progress|going)\b")
+    )
+    zh = zh or p.has(r"(?:任务|作业).{0,6}(?:失败|出错|报错)了?吗|有没有.{0,6}(?:失败|出错)")
+    if not (en or zh) or p.has(
+        r"\b(?:cancel|stop|retry|abort|kill)\b|取消|重试|停止|停掉|停了|停下|中止|终止|别跑"
+    ):
         return None
     task_id = _task_id(p)
     if task_id:
@@ -1127,6 +1170,13 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|take (?:me|us|it|everything) back|bring (?:it|everything) back)\b"
     )
     zh = p.has(r"回到|回滚|撤销|恢复到|还原|退回|返回到|恢复成")
+    remark = re.search(  # "ugh the neon lighting looks bad, revert that"
+        r"^(.+?)[,;，；]\s*(?:please\s+)?(?:go back|roll ?back|revert|undo)\b"
+        r"(?:\s+(?:that|it|this|the change|this change|those changes))?\s*[.!]*$",
+        p.cased,
+        re.I,
+    )
+    en = en or remark is not None
     if not (en or zh) or (p.track and p.has(r"\b(?:track|branch)\b|方案|分支")):
         return None
     m = re.search(r"\bsnapshot\s+([a-z0-9][a-z0-9_-]{3,})|快照\s*([a-z0-9][a-z0-9_-]{3,})", p.text)
@@ -1148,6 +1198,15 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             before = re.sub(r"^(?:在|我|我们)", "", m.group(1)).strip()
+    if not before and remark is not None:
+        what = re.sub(
+            r"\b(?:ugh|ok|okay|hmm|meh|yeah|the|that|this|looks?|looked|is|are|was|seems?|so|really|too|very|kinda"
+            r"|bad|wrong|awful|terrible|off|weird|ugly|horrible|cheap|i|hate|don't like|it|tbh|honestly)\b",
+            " ",
+            remark.group(1),
+            flags=re.I,
+        )
+        before = re.sub(r"\s+", " ", what).strip(" ,.") or None
     if not before:  # "undo the neon thing", "revert the rain change", "撤销霓虹灯的修改": the object names it
         m = re.search(
             r"^(?:undo|revert|roll ?back|take back)\s+(?:the\s+|my\s+|that\s+|this\s+)?(.+?)"
@@ -1181,7 +1240,7 @@ def _h_snapshot(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(r"\b(?:take|make|save|create)\s+(?:a\s+|the\s+)?(?:snapshot|checkpoint|backup)\b") or p.starts(
         r"snapshot\b|save (?:this|the current|a) (?:version|state)\b|checkpoint\b"
     )
-    zh = p.has(r"快照|存档|保存(?:一下)?(?:当前)?(?:的)?(?:版本|状态)|备份")
+    zh = p.has(r"快照|存档|(?:保存|存)(?:一下|一个|个)?(?:当前)?(?:的)?(?:版本|状态)|备份")
     if not (en or zh):
         return None
     note = _quoted(p.cased)
@@ -1248,7 +1307,7 @@ def _clip(s: str, limit: int) -> str:
 
 
 _META_SEGMENT = [
-    r"^(?:in\s+)?(?:an?\s+|the\s+)?(?:[\w'&-]+\s+){0,2}[\w'&-]+[- ]style$",
+    r"^(?:in\s+)?(?:an?\s+|the\s+)?(?:[\w'&-]+\s+){0,2}[\w'&-]+[- ](?:style|look|aesthetic|vibe)$",
     r"^(?:in\s+)?the style of .+$",
     r"^style\s*:.+$",
     rf"^(?:with\s+|in\s+)?{NUM}\s*shots?$",
@@ -1326,8 +1385,16 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if p.has(r"\bdraft (?:space|board)\b|草稿板|草稿空间") and p.has(
         r"\b(?:new|create|make|start)\b|新建|创建"
     ):
-        title = _quoted(p.cased) or p.t("Draft board", "草稿板")
-        return [_act("project.create", title=title, workspace_type="draft_space", language=p.lang)]
+        title = _quoted(p.cased) or _fork_name(p) or p.t("Draft board", "草稿板")
+        return [
+            _act(
+                "project.create",
+                title=title,
+                workspace_type="draft_space",
+                language=p.lang,
+                aspect_ratio=_aspect(p.text),
+            )
+        ]
     if not _looks_like_storyboard(p):
         return None
     story = _story(p)
@@ -1371,9 +1438,10 @@ def _export_formats(p: Parsed) -> list[str]:
 
 def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     asks = p.starts(r"(?:export|download|package|zip)\b") or p.has(r"导出|下载|打包")
-    gives = p.starts(r"(?:please )?(?:give|get|send|hand|make) (?:me |us )?(?:the |an? |some )?") or p.has(
-        r"给我|我要"
-    )
+    gives = p.starts(
+        r"(?:please )?(?:give|get|send|hand|make) (?:me |us )?(?:the |an? |some )?"
+        r"|(?:i\s+)?(?:only\s+|just\s+)?(?:need|want)\b"
+    ) or p.has(r"给我|我要|只要")
     formats = _export_formats(p)
     if not asks and not (gives and formats):
         return None
@@ -1400,7 +1468,11 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not favorites and p.has(r"\b(?:video|mp4|movie|film|final cut)\b|成片|视频|影片"):
         return [_act("gen.compose", mode="final", **_compose_opts(p))]
     naming = None
-    m = re.search(r"\bnam(?:ed|ing)\s*(?:by|as|:)?\s*(\S+)$", p.cased, re.I)
+    m = re.search(
+        r"\bnam(?:ed|ing|e)\s*(?:the\s+files?\s+|them\s+|each\s+file\s+)?(?:by|as|:|like)?\s*(\S+)$",
+        p.cased,
+        re.I,
+    )
     if m:
         naming = m.group(1)
     return [_act("export.package", selection="favorites" if favorites else "selected", naming=naming)]
@@ -1430,10 +1502,17 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:a |the )?(?:quick |rough )?"
         r"(?:preview|rough cut|final cut|final video|final version)\b"
         r"|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
+        r"|^(?:the\s+|a\s+)?(?:final cut|final video|final render)\b"
+        r"|\bmix\b.{0,20}\bmusic\b|\bmusic\b.{0,12}\bmixed in\b"
     )
-    zh = p.has(r"合成(?!一个?(?:分镜|镜头))|预览版|出预览|成片|粗剪|最终版|终版")
+    zh = p.has(
+        r"合成(?!一个?(?:分镜|镜头)|一个\s*$)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
+        r"|(?:音乐|配乐).{0,6}(?:混进|混入)"
+    )
     if not (en or zh):
         return None
+    if p.has(r"\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|all|every|each|the whole thing|them|it|§)"):
+        return None  # "render video for the whole thing": a clip per shot (gen.video)
     final = p.has(r"\bfinal\b|full quality|high quality|\bmaster\b|成片|最终|正式|终版|高清")
     return [_act("gen.compose", mode="final" if final else "preview", **_compose_opts(p))]
 
@@ -1441,7 +1520,8 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 # character -----------------------------------------------------------------------------------------
 def _character_name(p: Parsed, ctx: PlanningContext) -> str | None:
     named = re.search(
-        r"\b(?:named|called)\s+([A-Z][\w'-]*)|(?:叫做|名叫|名为|叫)\s*([^\s,，:：的是]{1,10})", p.cased
+        r"\b(?:named|called)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})|(?:叫做|名叫|名为|叫)\s*([^\s,，:：的是]{1,10})",
+        p.cased,
     )
     if named and p.has(r"\b(?:create|add|new|make|introduce)\b|新建|创建|添加|新增|加入"):
         return next(g for g in named.groups() if g)
@@ -1468,7 +1548,7 @@ def _character_name(p: Parsed, ctx: PlanningContext) -> str | None:
 def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     mentions_kw = (
         p.has(r"\bcharacters?\b|角色|人物")
-        or p.starts(r"lock\b|锁定")
+        or p.starts(r"lock\b|锁定|锁住")
         or (
             p.has(
                 r"\b[a-z][\w-]*'s\s+(?:hair(?:style)?|outfit|costume|clothes|face|palette|colou?rs?|look|reference|ref)\b"
@@ -1485,7 +1565,9 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         shot = p.shots[0] if isinstance(p.shots, list) and len(p.shots) == 1 else ctx.focus.shot
         cell, node = _image(p, ctx)
         return [_act("character.attach_reference", name=name, cell=cell, node=node, shot=shot, track=p.track)]
-    if p.has(r"\block(?:ed)?\b|\bkeep\b.*\bconsistent\b|锁定|固定|保持一致"):
+    if p.has(
+        r"\block(?:ed)?\b|\bkeep\b.*\bconsistent\b|\bfreeze\b|锁定|锁住|锁死|固定|保持一致|别再变|不要再变"
+    ):
         if not name:
             raise _Stop("clarify", p.t("Which character should I lock?", "请问要锁定哪个角色？"))
         locks = _all_of(lx.LOCKS, re.sub(re.escape(name.lower()), " ", p.text)) or [
@@ -1569,11 +1651,41 @@ def _scene_patch(p: Parsed, text: str) -> dict[str, Any]:
     if m:
         patch["place"] = m.group(1).strip(" .。")
     m = re.search(
-        r"\b(?:title|rename (?:it |scene \S+ )?to|call it)\s*:?\s*(.+)$", p.cased, re.I
-    ) or re.search(r"(?:标题|名字|名称)(?:改成|改为|是)\s*(.+)$", p.cased)
+        r"\b(?:title|titled|rename (?:it |scene \S+ )?to|call it|called|named)\s*:?\s*(.+)$", p.cased, re.I
+    ) or re.search(
+        r"(?:标题|名字|名称|场名)(?:改成|改为|是|叫|为|叫做)\s*[:：]?\s*(.+)$|叫做?\s*《(.+?)》", p.cased
+    )
     if m:
-        patch["title"] = m.group(1).strip(' .。"')
+        patch["title"] = next(g for g in m.groups() if g).strip(' .。"《》')
     return {k: v for k, v in patch.items() if v}
+
+
+def _scene_by_name(p: Parsed, ctx: PlanningContext) -> tuple[str, list[int]]:
+    """ "the last scene", "the frozen lake scene", "偷月亮那场": the clause with the scene written as
+    "scene N", and N (a title matches by its words; several matches are no match)."""
+    text = p.text
+    count = ctx.workspace.scenes or len(ctx.scenes)
+    m = re.search(r"\b(?:the\s+)?(?:very\s+)?(?:last|final|closing)\s+scene\b|最后一(?:场|个场景)", text)
+    if m and count:
+        return text[: m.start()] + f" scene {count} " + text[m.end() :], [count]
+    m = re.search(r"\b(?:the\s+)?(?:first|opening)\s+scene\b", text)
+    if m:
+        return text[: m.start()] + " scene 1 " + text[m.end() :], [1]
+    m = re.search(
+        r"\bthe\s+((?:[a-z'-]+\s+){0,3}[a-z'-]+)\s+scene\b|([\u4e00-\u9fff]{2,8}?)(?:的)?那(?:一)?场", text
+    )
+    if m is None or not ctx.scenes:
+        return text, []
+    said = m.group(1) or m.group(2)
+    if m.group(1):
+        words = {w for w in said.split() if len(w) > 2 and w not in {"the", "and", "with"}}
+        hits = [sc.number for sc in ctx.scenes if words and words <= set(sc.title.lower().split())]
+    else:
+        hits = [sc.number for sc in ctx.scenes if said in sc.title or sc.title in said]
+    if len(hits) != 1:
+        return text, []
+    p.evidence.append(f"scene {hits[0]} ← “{said}” (its title)")
+    return text[: m.start()] + f" scene {hits[0]} " + text[m.end() :], hits
 
 
 def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
@@ -1582,6 +1694,9 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if ctx.workspace.type == "draft_space":
         raise _Stop("clarify", p.t("A draft space has no scenes.", "草稿空间没有场景。"))
     scenes = p.scenes
+    text = p.text
+    if not scenes:
+        text, scenes = _scene_by_name(p, ctx)
     _check_scenes(p, ctx, scenes)
     if p.has(r"\b(?:delete|remove|drop|cut|get rid of)\b|删除|删掉|去掉|移除|删"):
         if not scenes:
@@ -1591,12 +1706,12 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         m = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to|before|after)\s+(?:the\s+)?(?:position\s+|scene\s*#?\s*)?({NUM}|{ORD})"
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*第?\s*({NUM})",
-            p.text,
+            text,
         )
         edge = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+)?(front|start|beginning|end|back)\b"
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*(最前面|开头|最后面|最后|末尾)",
-            p.text,
+            text,
         )
         if not m and edge:
             g = [x for x in edge.groups() if x]
@@ -1630,7 +1745,7 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             after = parse_int(next(g for g in m.groups() if g))
-        elif p.has(r"\bat the (?:start|beginning)\b|开头|最前面"):
+        elif p.has(r"\bat the (?:very\s+)?(?:start|beginning|top)\b|\bfirst\b|开头|最前面|最开始"):
             after = 0
         spec = _scene_patch(p, p.text)
         m = re.search(r"[:：]\s*(.+)$", p.cased)
@@ -1638,7 +1753,7 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             spec["description"] = m.group(1).strip(" .。")
         return [_act("scene.add", after=after, spec=spec)]
     if len(scenes) >= 1:
-        patch = _scene_patch(p, re.sub(r"\bscenes?\s*#?\s*\S+|第\s*\S{1,3}\s*场", " ", p.text))
+        patch = _scene_patch(p, re.sub(r"\bscenes?\s*#?\s*\S+|第\s*\S{1,3}\s*场", " ", text))
         if not patch:
             raise _Stop("clarify", p.t("What should change in that scene?", "这一场要改什么？"))
         return [_act("scene.update", scene=s, patch=patch) for s in scenes]
@@ -1646,23 +1761,48 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 # structural shot edits -----------------------------------------------------------------------------
+def _numbered(p: Parsed, ctx: PlanningContext) -> str:
+    """The clause with "the last shot" / "the opening shot" / "最后一个镜头" written as numbers, and
+    "so it opens the film" as "to the start", for the structural edits' patterns."""
+    text = p.text
+    total = ctx.workspace.shots
+    if total:
+        text = re.sub(
+            r"\b(?:the\s+)?(?:very\s+)?(?:last|final|closing)\s+(?:shot|one)\b", f"shot {total}", text
+        )
+        text = re.sub(r"最后(?:一个|那个)(?:镜头|分镜)?", f"第{total}个镜头", text)
+    text = re.sub(r"\b(?:the\s+)?(?:very\s+)?(?:first|opening)\s+(?:shot|one)\b", "shot 1", text)
+    text = re.sub(
+        r"\b(?:so (?:that )?it|to)\s+opens?\s+(?:the\s+)?(?:film|video|movie|story|sequence)\b",
+        "to the start",
+        text,
+    )
+    return re.sub(
+        r"\b(?:so (?:that )?it|to)\s+(?:closes|ends)\s+(?:the\s+)?(?:film|video|movie|story)\b",
+        "to the end",
+        text,
+    )
+
+
 def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(r"\b(?:move|put|place|shift|reorder)\b|移到|挪到|放到|调到|移动到|排到"):
         return None
+    text = _numbered(p, ctx)
     en = re.search(
         rf"\bshot\s*#?\s*({NUM})\s+(?:to|into)\s+(?:the\s+)?(?:position|slot|spot|place|number)?\s*#?\s*({NUM}|{ORD})"
         rf"(?:\s+(?:position|slot|place|spot))?\b",
-        p.text,
+        text,
     )
-    rel = re.search(rf"\bshot\s*#?\s*({NUM})\s+(before|after)\s+shot\s*#?\s*({NUM})", p.text)
+    rel = re.search(rf"\bshot\s*#?\s*({NUM})\s+(before|after)\s+shot\s*#?\s*({NUM})", text)
     edge = re.search(
-        rf"\bshot\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+|at the\s+)?(first|start|beginning|front|end|last)\b",
-        p.text,
+        rf"\bshot\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+|at the\s+)?(?:very\s+)?"
+        rf"(first|start|beginning|front|end|last)\b",
+        text,
     )
     zh = re.search(
         rf"第?\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:移到|挪到|放到|调到|移动到|排到)\s*(?:第\s*({NUM})\s*(?:个|位)?(?:分镜|镜头)?"
         rf"\s*(前面|之前|前|后面|之后|后)?|(最前面|开头|最后面|最后|末尾))",
-        p.text,
+        text,
     )
     total = ctx.workspace.shots
     if en:
@@ -1712,6 +1852,7 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if en and p.has(r"\b(?:into|in)\s+(?:half|halves|\w+\s+(?:parts|pieces))\b"):
         return None  # "cut shot 4 into 3 parts" splits it
     zh = p.has(r"删除|删掉|去掉|移除|删了|删去|删") and p.has(_SHOT_WORD)
+    zh = zh or (p.has(r"(?:都|全)?不要了$|(?:都|全)?不需要了$") and isinstance(p.shots, list))
     zh = zh or (  # "删第四个", "第四个删掉吧": the verb right at the bare target
         isinstance(p.shots, list)
         and p.has(
@@ -1787,7 +1928,8 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
 
 def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
-        r"\b(?:add|insert|append)\s+(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing)\s+)"
+        r"\b(?:add|insert|append|stick|slot|throw|tack|squeeze)\s+(?:in\s+)?"
+        r"(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing)\s+)"
         r"{0,3}shot\b"
     )
     zh = p.has(
@@ -1813,7 +1955,9 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         raw = next(g for g in b.groups() if g)
         n = parse_int(raw) or parse_ordinal(raw)
         after = None if n is None else n - 1
-    elif p.has(r"\bat the (?:start|beginning)\b|开头|最前面"):
+    elif p.has(
+        r"\bat the (?:very\s+)?(?:start|beginning|top|front)\b|\bto open (?:the|it)\b|开头|最前面|最开始"
+    ):
         after = 0
     if after:
         _check_shots(p, ctx, [after])
@@ -1875,8 +2019,14 @@ def _owner_shot(p: Parsed, ctx: PlanningContext) -> int:
     raise _ask_shot(p)
 
 
+_NEXT_GRID = (
+    r"\b(?:for|in)\s+(?:the\s+)?(?:next|upcoming|coming)\s+(?:grid|batch|generation|round|images?)\b"
+    r"|下一组|下一轮|下次生成"
+)
+
+
 def _h_reference(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(_REF_TRIGGER) or p.has(_GRID_TRIGGER):
+    if not p.has(_REF_TRIGGER) or (p.has(_GRID_TRIGGER) and not p.has(_NEXT_GRID)):
         return None
     shot = _owner_shot(p, ctx)
     track = p.track or (ctx.focus.track if ctx.focus.shot == shot else None)
@@ -1889,7 +2039,10 @@ def _h_reference(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _fork_name(p: Parsed) -> str | None:
     m = re.search(
-        r"\b(?:called|named)\s+\"?([^\"]+?)\"?\s*$|(?:叫|命名为|名为)\s*[\"「]?(.+?)[\"」]?$", p.cased, re.I
+        r"\b(?:called|named|label(?:l?ed)?(?:\s+it)?(?:\s+as)?|tag(?:ged)?\s+it(?:\s+as)?)\s+\"?([^\"]+?)\"?\s*$"
+        r"|(?:叫|命名为|名为|标记为|备注为?)\s*[\"「]?(.+?)[\"」]?$",
+        p.cased,
+        re.I,
     )
     return next(g for g in m.groups() if g).strip() if m else None
 
@@ -1972,12 +2125,15 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     return text if content else None
 
 
+_ITERATE_TRIGGER = (
+    r"\biterat(?:e|ing)\b|\bvariations? (?:of|on)\b|\bmore like\b|\briff on\b|\bbuild on\b"
+    r"|\bcontinue (?:from|with|on)\b|\brefine\b|\bkeep going (?:from|with|on)\b|\bpick up from\b"
+    r"|\bbased on\b|基于|在.{1,12}基础上|继续生成|迭代|类似的|延续"
+)
+
+
 def _h_iterate(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(
-        r"\biterat(?:e|ing)\b|\bvariations? (?:of|on)\b|\bmore like\b|\briff on\b|\bbuild on\b"
-        r"|\bcontinue (?:from|with|on)\b|\brefine\b"
-        r"|\bbased on\b|基于|在.{1,12}基础上|继续生成|迭代|类似的|延续"
-    ):
+    if not p.has(_ITERATE_TRIGGER):
         return None
     shot, track = _resolve_grid_target(p, ctx)
     _check_track(p, ctx, shot, track)
@@ -2001,7 +2157,8 @@ def _h_iterate(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     trig = p.has(
-        r"\bswitch\b|\b(?:go|change|move|jump|flip)\s+(?:back\s+)?to\s+(?:track|branch)\b|\buse\s+(?:track|branch)\b"
+        r"\bswitch\b|\b(?:go|change|move|jump|flip|hop|head)\s+(?:back\s+|over\s+)?to\s+(?:track|branch)\b"
+        r"|\buse\s+(?:track|branch)\b"
         r"|\bshow (?:me )?(?:track|branch)\b|切换到|切到|换到|换成|转到|切换"
     )
     if not trig or not p.track or p.cells or p.this_one:
@@ -2036,6 +2193,9 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         zh = p.has(r"都用|全用|统一用|一律用|都选|都要|都设")
     if not (en or zh):
         return None
+    if not p.cells and ctx.carried_cell and p.has(r"\bit\b|\bthat one\b|它|这张|那张"):
+        p.cells = [ctx.carried_cell]  # "favorite #3 and then make it the selected one"
+        p.evidence.append(f"“it” ← image #{ctx.carried_cell} named before")
     if not (p.cells or p.this_one or p.has(r"\bit\b|这个|它")):
         return None
     if batch:
@@ -2072,7 +2232,7 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(r"\bfavou?rites?\b|\bstar\b|\bpin\b|\bbookmark\b|收藏|加星|标星|星标"):
+    if not p.has(r"\bfavou?rites?\b|\bfavs?\b|\bfaves?\b|\bstar\b|\bpin\b|\bbookmark\b|收藏|加星|标星|星标"):
         return None
     tags: list[str] = []
     m = re.search(
@@ -2086,7 +2246,7 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     limit = _grid_limit(ctx, shot, track)
     if not p.cells and not p.this_one:
         m = re.search(
-            r"(?:favou?rite|star|pin|bookmark|收藏)\s*(?:images?\s+|pics?\s+)?([\d\s,&、和]+(?:and\s+\d+)?)$",
+            r"(?:favou?rite|fave?|star|pin|bookmark|收藏)\s*(?:images?\s+|pics?\s+)?([\d\s,&、和]+(?:and\s+\d+)?)$",
             p.text,
         )
         if m:
@@ -2141,6 +2301,7 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\bnarrat(?:e|ion|or)\b|\bvoice(?:-?over)?s?\b|\bdub(?:bing)?\b"
         r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
+        r"|\brecord\b.{0,30}\b(?:audio|voices?|dialog(?:ue)?|lines|narration|vo)\b"
         r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频|配个音|配一下音|配上音"
     ):
         return None
@@ -2156,14 +2317,20 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_music(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(r"\bmusic\b|\bsoundtrack\b|\bscore\b|\bbgm\b|背景音乐|配乐|音乐"):
         return None
+    if p.has(r"\bmix\b|\bmixed in\b|混进|混入") and not p.has(
+        r"\b(?:generate|make|create|compose)\b|生成|做"
+    ):
+        return None  # mixing the music into the cut is a compose option
     mood = _first(lx.MOODS, p.text) or "auto"
-    m = re.search(r"(\d+)\s*(?:min|minutes?|分钟)", p.text)
-    duration = float(m.group(1)) * 60 if m else _duration(p.text)
+    m = re.search(rf"\b(an?|{NUM})[- ]?(?:min|mins|minutes?)\b|({NUM}|半)\s*分钟", p.text)
+    raw = next((g for g in m.groups() if g), "") if m else ""
+    minutes = 1 if raw in {"a", "an"} else 0.5 if raw == "半" else parse_int(raw) if raw else None
+    duration = float(minutes) * 60 if minutes else _duration(p.text)
     return [_act("gen.music", mood=mood, duration_s=duration)]
 
 
 def _h_grid(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(_GRID_TRIGGER):
+    if not p.has(_GRID_TRIGGER) or (p.has(_NEXT_GRID) and p.has(_REF_TRIGGER)):
         return None
     shots = _targets(p, ctx)
     if isinstance(shots, list) and len(shots) == 1:
@@ -2211,7 +2378,21 @@ def _h_rules(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             p.cased,
             flags=re.I,
         )
-        rules = [raw.strip(" .。")]
+        raw = re.sub(
+            r"^\s*(?:from now on|going forward|always remember|remember|for the whole project"
+            r"|in this project)"
+            r"\s*[,:]?\s*|^(?:以后|从现在开始|今后|整个项目)[,，:：]?",
+            "",
+            raw,
+            flags=re.I,
+        )
+        # "no text on screen and the owl stays grey": one rule per clause
+        rules = [
+            r.strip(" .。")
+            for r in re.split(
+                r"\s*(?:;|；|,\s*and\s+|\band\s+(?=the\b|no\b|never\b|always\b|keep\b)|，|。)\s*", raw
+            )
+        ]
     rules = [r for r in rules if r]
     if not rules:
         raise _Stop("clarify", p.t("What should the rule say?", "规则内容是什么？"))
@@ -2228,7 +2409,9 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         args["aspect_ratio"] = _aspect(p.text)
     m = re.search(
         r"\b(?:rename|retitle)\s+(?:the\s+)?(?:project|video|film|it)?\s*(?:to|as)\s+\"?(.+?)\"?\s*$"
-        r"|\b(?:title|name)\s+(?:of the (?:project|video)\s+)?(?:to|:)\s*\"?(.+?)\"?\s*$",
+        r"|\b(?:title|name)\s+(?:of the (?:project|video)\s+)?(?:to|:)\s*\"?(.+?)\"?\s*$"
+        r"|\b(?:call|name|title)\s+(?:the\s+|this\s+|our\s+|my\s+)?(?:project|video|film|movie)\s+"
+        r"\"?(.+?)\"?(?:\s+instead)?\s*[.!?]*$",
         p.cased,
         re.I,
     ) or re.search(
@@ -2250,13 +2433,15 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     ):
         args["platform"] = _first(lx.PLATFORMS, p.text)
     m = re.search(
-        rf"\b(?:total|target)\s+(?:duration|length|runtime)\s*(?:to|of|:)?\s*({NUM})\s*(s|sec|seconds?|min|minutes?)\b"
-        rf"|总时长(?:改成|设为|改为|为)?\s*({NUM})\s*(秒|分钟)",
+        rf"\b(?:total|target|overall)\s+(?:duration|length|runtime|running time)\s*"
+        rf"(?:to|of|:|at|around|about|"
+        rf"roughly)?\s*(?:about\s+|around\s+|roughly\s+|~\s*)?(an?|{NUM})\s*(s|sec|seconds?|min|minutes?)\b"
+        rf"|(?:总时长|总长度|总长|片长|成片时长)(?:改成|设为|改为|为|控制在|定在|在|大概|大约|差不多)*\s*({NUM})\s*(秒|分钟)",
         p.text,
     )
     if m:
         g = [x for x in m.groups() if x]
-        n = parse_int(g[0]) or 0
+        n = 1 if g[0] in {"a", "an"} else parse_int(g[0]) or 0
         args["target_duration_s"] = float(n * 60 if g[1].startswith(("min", "分")) else n)
     args = {k: v for k, v in args.items() if v}
     if not args:
@@ -2345,6 +2530,13 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
         r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=)|says?\s*:?)\s*\"([^\"]+)\"", p.cased, re.I
     ) or re.search(r"(?:台词|对白)(?:改成|改为|是|为|:)?\s*\"?([^\"]+?)\"?$", p.cased)
     line = m.group(1).strip(" :：") if m else _line_text(p, "dialogue")
+    if not line:  # "the owl says give it back, thief", "让小狐狸说一句：这是我的月亮！"
+        m = re.search(
+            r"\b(?:says?|shouts?|whispers?|yells?|screams?|asks?|mutters?)\b\s*[:,]?\s*[\"']?(.+?)[\"']?\s*[.!]?$",
+            p.cased,
+            re.I,
+        ) or re.search(r"(?:说|喊|问|嘀咕)(?:一句|一声|道)?\s*[:：]\s*\"?(.+?)\"?\s*$", p.cased)
+        line = m.group(1).strip(" :：") if m else None
     if line:
         patch["dialogue"] = line
     m = re.search(r"\bnarration\b[^\"]{0,30}?(?:to|:|is|=)\s*\"([^\"]+)\"", p.cased, re.I) or re.search(
@@ -2374,8 +2566,43 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
     return {k: v for k, v in patch.items() if v}
 
 
+_ADDITION = (
+    r"\b(?:add|put|include|throw in|stick)\s+"
+    r"(?P<en>(?:an?\s+|some\s+|a few\s+|a couple of\s+|two\s+|three\s+|several\s+)"
+    r"[a-z][a-z' -]{1,40}?)\s+(?:to|in|into|on)\s+(?:the\s+)?(?:§|shots?\b|it\b|this\b)"
+    r"|(?:里|中|上|里面)?(?:加|添|放|加上|添加|加入|多加)(?P<zh>(?:一只|几只|两只|一个|几个|一些|一盏|几盏|一棵|几棵|一朵|几朵|一群|点|些)"
+    r"[\u4e00-\u9fff]{1,10})$"
+)
+
+
+def _extended_visual(p: Parsed, ctx: PlanningContext) -> dict[str, Any] | None:
+    """ "第二个镜头里加几只萤火虫", "add a few fireflies to shot 2": the element joins the shot's
+    description (from the planning context); a clipped or unknown description is asked about."""
+    m = re.search(_ADDITION, p.masked if p.lang == "en" else p.cased, re.I)
+    if m is None:
+        return None
+    added = (m.group("en") or m.group("zh")).strip()
+    shots = _targets(p, ctx)
+    info = ctx.shot_info(shots[0]) if isinstance(shots, list) and len(shots) == 1 else None
+    if info is None or not info.visual or info.visual.endswith("…"):
+        raise _Stop(
+            "clarify",
+            p.t(
+                f"Add “{added}” to which shot's description? Say the shot and the full new description.",
+                f"要把“{added}”加到哪个分镜的画面描述里？请说分镜和完整的新描述。",
+            ),
+        )
+    p.evidence.append(f"visual ← shot {info.number}'s description + “{added}”")
+    joiner = "，" if has_cjk(info.visual) else ", "
+    return {"shots": shots, "patch": {"visual": f"{info.visual}{joiner}{added}"}}
+
+
 def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     patch = _patch(p)
+    if not patch and re.search(_ADDITION, p.masked if p.lang == "en" else p.cased, re.I):
+        extended = _extended_visual(p, ctx)
+        if extended:
+            return [_act("shot.update", **extended)]
     change_verb = p.has(
         r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put)\b"
         r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要"
@@ -2439,7 +2666,8 @@ def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | 
         p.evidence.append(f"shot {n}: {info.duration_s:g} s {rel.delta:+g} s → {new:g} s ← “{rel.phrase}”")
         groups.setdefault(new, []).append(n)
     ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
-    return [_act("shot.update", shots=ns, patch={"duration_s": d}) for d, ns in ordered]
+    rest = {k: v for k, v in _patch(p, include_visual=False).items() if k != "duration_s"}
+    return [_act("shot.update", shots=ns, patch={**rest, "duration_s": d}) for d, ns in ordered]
 
 
 HANDLERS: tuple[tuple[str, Handler], ...] = (
@@ -2721,6 +2949,10 @@ class OfflinePlanner:
         return turn
 
     def _answer_targets(self, text: str, lang: Lang, ctx: PlanningContext) -> Targets | None:
+        total = ctx.workspace.shots
+        ex = understand.extract_exceptions(text, total)
+        if ex.excluded and total and re.match(understand.ALL_ANSWER, ex.text.lower()):
+            return [n for n in range(1, total + 1) if n not in ex.excluded]  # "all of them except the first"
         if re.match(understand.ALL_ANSWER, text.lower()):
             return "all"
         p = Parsed(text, lang)
@@ -2777,7 +3009,9 @@ class OfflinePlanner:
         competing: list[_Reading] = []
         planned: list[str] = []
         derived: list[str] = []
-        for piece in pieces or [body]:
+        queue = list(pieces or [body])
+        while queue:
+            piece = queue.pop(0)
             clause = Parsed(piece, lang)
             if understand.is_negated(piece) and not self._is_rule(clause, ctx):
                 skipped.append(piece)
@@ -2791,6 +3025,12 @@ class OfflinePlanner:
             except _Stop as stop:
                 return self._stop_turn(stop, text, lang, evidence)
             if reading is None:
+                if queue and not re.match(understand.VERB_EN, clause.head):
+                    # "shot 10 feels rushed, give it one more second", "image 4 is what Mia looks
+                    # like, use it as her reference": a remark is read with the clause after it
+                    joiner = "，" if has_cjk(piece + queue[0]) else ", "
+                    queue[0] = piece + joiner + queue[0]
+                    continue
                 unread.append(piece)
                 continue
             try:
@@ -3025,6 +3265,8 @@ _MODIFIER_CLAUSE = (
     r"^(?:but\s+|and\s+)?(?:make|keep|have|let)\s+(?:it|them|those|these|the (?:images?|pictures?|grid))\s+"
     r"(?:feel|look|seem|more|less|a (?:bit|little)|kind of|sort of|really|very|extra|super|slightly)\b"
     r"|^(?:感觉|要|再)?(?:更|稍微|有点|带点|带一点)\S{1,8}(?:一点|一些|些)?$|^换(?:个|种|一种)(?:感觉|风格|氛围)"
+    r"|^(?:但是?|不过)?(?:改成|换成|变成|弄成|要)[\u4e00-\u9fff]{1,6}$"
+    r"|^(?:but\s+)?(?:make|keep)\s+(?:it|them)\s+(?:more\s+)?[a-z]+(?:\s+[a-z]+)?$"
 )
 
 
@@ -3035,7 +3277,7 @@ def _fold_modifiers(pieces: list[str]) -> list[str]:
     for piece in pieces:
         if (
             out
-            and re.search(_GRID_TRIGGER, out[-1].lower())
+            and re.search(f"{_GRID_TRIGGER}|{_ITERATE_TRIGGER}", out[-1].lower())
             and re.search(_MODIFIER_CLAUSE, piece.strip().lower())
             and not re.search(r"\bshots?\s*#?\s*\d|第\S{1,3}个", piece.lower())
         ):
@@ -3049,10 +3291,21 @@ def _fold_modifiers(pieces: list[str]) -> list[str]:
 def _merge_repeats(done: list[AnyAction], new: list[AnyAction]) -> list[AnyAction]:
     """ "narrate shot 5 and give it a female voice": a clause that repeats the previous action on
     the same targets refines it (its arguments are added) instead of running it twice."""
-    if not done or len(new) != 1 or new[0].type != done[-1].type or not new[0].type.startswith("gen."):
+    if not done or len(new) != 1 or new[0].type != done[-1].type:
         return new
     last, again = done[-1], new[0]
     if getattr(last.args, "shots", None) != getattr(again.args, "shots", None):
+        return new
+    if again.type == "shot.update":  # "第4个镜头改成夜景，加一盏路灯": one patch for the same shots
+        patch = {
+            **last.args.patch.model_dump(exclude_none=True, by_alias=True),  # type: ignore[union-attr]
+            **again.args.patch.model_dump(exclude_none=True, by_alias=True),  # type: ignore[union-attr]
+        }
+        done[-1] = parse_action(
+            {"type": "shot.update", "args": {"shots": last.args.shots, "patch": patch}, "reason": last.reason}
+        )  # type: ignore[union-attr]
+        return []
+    if not new[0].type.startswith("gen."):
         return new
     merged = {
         **last.args.model_dump(exclude_none=True, by_alias=True),
@@ -3074,6 +3327,10 @@ def _carry_focus(ctx: PlanningContext, actions: list[AnyAction]) -> PlanningCont
             named.extend(n for n in shots if n not in named)
         elif isinstance(shot, int) and shot not in named:
             named.append(shot)
+    cells = [getattr(a.args, "cell", None) for a in actions]
+    cell = next((c for c in reversed(cells) if isinstance(c, int)), None)
+    if cell is not None:
+        ctx = ctx.model_copy(update={"carried_cell": cell})
     if not named:
         return ctx
     update: dict[str, Any] = {"carried": sorted(named)}

@@ -312,7 +312,7 @@ COMMON_WORDS = frozenset(
         "merge",
     ]
 )
-_SYNONYMS = {"regen": "regenerate", "pls": "please", "plz": "please", "u": "you", "ur": "your"}
+_SYNONYMS = {"regen": "regenerate", "pls": "please", "plz": "please", "u": "you", "ur": "your", "teh": "the"}
 _ZH_TYPOS = {
     "分境": "分镜",
     "分竟": "分镜",
@@ -363,8 +363,10 @@ def _plausible_typo(word: str, candidate: str) -> bool:
     swapped ("shto"), so "lake" never becomes "make"."""
     if word[0] != candidate[0]:
         return False
-    if len(word) == 4:
-        return sorted(word) == sorted(candidate)
+    if len(word) == 4:  # a swap ("shto"), or one letter left out ("splt")
+        it = iter(candidate)
+        dropped = len(candidate) == 5 and all(ch in it for ch in word)
+        return sorted(word) == sorted(candidate) or dropped
     return True
 
 
@@ -414,7 +416,8 @@ UNSUPPORTED = (
     r"|\b(?:word|excel|powerpoint|keynote) (?:doc|document|file)\b|\bdesktop\b|\bhard drive\b|\bon disk\b"
     r"|\b(?:usb|dropbox|google drive|icloud|onedrive)\b|机票|订票|预订|聘请|雇|桌面上|硬盘|网盘|u盘"
     r"|\bbuy\b|\bpurchase\b|\bpay\b|\bcredits?\b|\bsubscription\b|\brefund\b"
-    r"|\bweather\b|\bstock price|\bgo viral\b|\bviral\b|\bcall (?:my|the)\b|\bremind me\b"
+    r"|\bweather\b|\bstock price|\bgo viral\b|\bviral\b|\bremind me\b"
+    r"|\bcall (?:my|the)\b(?!\s+(?:project|video|film|movie|scene|shot|track|character|story))"
     r"|\btranslate\b|\bin (?:french|german|spanish|japanese|korean|russian|italian)\b"
     r"|发到(?!.{0,3}(?:分镜|镜头))|发布到|上传到|上传至|分享到|分享给|发给|转发|发邮件|邮件|朋友圈|"
     r"打印|订(?:个|一份)?外卖|外卖|充值|付款|购买|买点|天气|打电话|翻译成|提醒我|上热门"
@@ -442,6 +445,11 @@ _EXCEPT_EN = (
     r"(?:,\s*|\s+)(?:but\s+not|except(?:\s+for)?|apart\s+from|other\s+than|excluding|besides|save\s+for)"
     r"\s+(?P<x>(?:the\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|" + NUM + r")|" + ORD + r"|first|last|final|opening)"
     r"(?:\s*(?:,|and|&|-|to|through)\s*(?:shots?\s*)?#?\s*(?:\d+|" + NUM + r"))*(?:\s+(?:one|shot)s?)?)"
+)
+_ALL_BUT_EN = (
+    r"\b(?:all|every(?:thing| shot| single shot)?)(?:\s+(?:the\s+|of the\s+)?shots)?\s+but\s+"
+    r"(?P<x>(?:the\s+)?(?:(?:last|final|first|opening)(?:\s+" + NUM + r")?|shots?\s*#?\s*\d+"
+    r"(?:\s*(?:,|and|-|to)\s*\d+)*|#?\s*\d+)(?:\s+(?:one|shot)s?)?)"
 )
 _LEAVE_EN = (
     r"(?:^|,\s*|\band\s+)(?:please\s+)?(?:don'?t|do not|never)\s+(?:touch|change|edit|modify|alter)\s+"
@@ -481,6 +489,13 @@ class Exceptions:
 def _fragment_numbers(fragment: str, total: int | None) -> list[int]:
     f = fragment.lower()
     f = re.sub(r"\bones?\b", "shot", f)
+    m = re.search(rf"\b(last|final|first|opening)\s+({NUM})\b|(最后|前)\s*({NUM})\s*个", f)
+    if m:  # "the last two", "first 3", "最后两个"
+        which, raw = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        n = parse_int(raw) or 0
+        if which in {"first", "opening", "前"}:
+            return list(range(1, n + 1))
+        return list(range(max(1, total - n + 1), total + 1)) if total else []
     if re.search(r"\b(?:first|opening)\b|第一|开头", f) and not re.search(r"\d|第[二三四五六七八九十]", f):
         return [1]
     if re.search(r"\b(?:last|final)\b|最后", f):
@@ -501,6 +516,13 @@ def _fragment_numbers(fragment: str, total: int | None) -> list[int]:
 def extract_exceptions(text: str, total: int | None) -> Exceptions:
     """Take "except 3 and 7" / "don't touch shot 4" / "除了第4个" out of the sentence."""
     out = Exceptions(text)
+    m = re.search(_ALL_BUT_EN, out.text, re.I)  # "all but the last two shots": all shots, less those
+    if m:
+        nums = _fragment_numbers(m.group("x"), total)
+        if nums:
+            out.excluded.extend(nums)
+            out.evidence.append(f"except shots {nums} ← “{m.group(0)}”")
+            out.text = (out.text[: m.start()] + "all shots" + out.text[m.end() :]).strip()
     for pattern in (_EXCEPT_EN, _LEAVE_EN, _EXCEPT_ZH):
         while True:
             m = re.search(pattern, out.text, re.I)
@@ -549,6 +571,8 @@ _REL_EN = [
         -1,
     ),
     (rf"\b(?:shorten|trim)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", -1),
+    (rf"\b(?P<n>{NUM}|an?|one)\s+(?:more|extra)\s+(?:s|secs?|seconds?)\b", +1),
+    (rf"\b(?P<n>{NUM}|an?|one)\s+(?:fewer|less)\s+(?:s|secs?|seconds?)\b", -1),
     (rf"\b(?:lengthen|extend|stretch)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", +1),
 ]
 _REL_ZH = [
@@ -589,7 +613,7 @@ def relative_duration(text: str) -> Relative | None:
 
 # --- clause segmentation ----------------------------------------------------------------------
 
-_VERB_EN = (
+VERB_EN = _VERB_EN = (
     r"(?:animate|generate|regenerate|make|add|delete|remove|compose|cancel|stop|retry|export|download|"
     r"commit|use|start|iterate|switch|move|split|merge|set|change|render|create|lock|favou?rite|star|take|"
     r"save|narrate|give|put|turn|redo|draw|undo|revert|restore|go|roll|pick|select|choose|shorten|"
@@ -718,7 +742,10 @@ _DESC_EN = [
     r"|at|into|for|please|pls)\b)[a-z]+)?)",
     r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones)\b",
 ]
-_DESC_ZH = [r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)"]
+_DESC_ZH = [
+    r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)",
+    r"(?P<k>[\u4e00-\u9fff]{2,8}?)(?:的)?那(?:个|几个|些|一个)(?:镜头|分镜)?",
+]
 _NOT_KEYWORDS = frozenset(
     [
         "first",
@@ -763,6 +790,7 @@ _ZH_NOT_KEYWORDS = frozenset(
 class DescriptionRef:
     keyword: str
     span: tuple[int, int]
+    single: bool = False  # "the shot with the owl", "狐狸那个镜头": one shot is meant
 
 
 def description_ref(text: str) -> DescriptionRef | None:
@@ -777,13 +805,14 @@ def description_ref(text: str) -> DescriptionRef | None:
                 and not re.fullmatch(r"\d+|" + NUM, k)
                 and k not in {"night", "dusk"}
             ):
-                return DescriptionRef(k, m.span())
+                single = not re.search(r"\b(?:shots|ones)\b|\ball\b", m.group(0), re.I)
+                return DescriptionRef(k, m.span(), single)
     for pattern in _DESC_ZH:
         for m in re.finditer(pattern, text):
             k = m.group("k")
-            k = re.sub(r"^(?:把|给|为|将|在|所有|全部)", "", k)
+            k = re.sub(r"^(?:把|给|为|将|在|所有|全部|让|请|帮我把?)+", "", k)
             if len(k) >= 2 and k not in _ZH_NOT_KEYWORDS and not re.search(r"第|个|\d", k):
-                return DescriptionRef(k, m.span())
+                return DescriptionRef(k, m.span(), re.search(r"那(?:一)?个", m.group(0)) is not None)
     return None
 
 
@@ -794,6 +823,14 @@ def match_descriptions(keyword: str, visuals: dict[int, str]) -> tuple[list[int]
     exact = [n for n, v in visuals.items() if key in v.lower()]
     if exact:
         return sorted(exact), False
+    if re.search(r"[\u4e00-\u9fff]", key):  # "孩子们那个镜头": most of the key's characters, one best
+        chars = set(re.sub(r"[们的了个那这些里中上]", "", key))
+        if len(chars) < 2:
+            return [], False
+        scores = {n: len(chars & set(v)) / len(chars) for n, v in visuals.items()}
+        best = max(scores.values(), default=0.0)
+        found = [n for n, sc in scores.items() if sc == best]
+        return (sorted(found), True) if best >= 0.66 and len(found) <= 3 else ([], False)
     if not key.isascii() or len(key) < 4:
         return [], False
     fuzzy = [n for n, v in visuals.items() if fuzz.partial_ratio(key, v.lower()) >= 85]
@@ -825,9 +862,20 @@ NEVER_MIND = (
 
 
 def choice_index(answer: str, labels: list[str]) -> int | None:
-    """Which offered choice an answer picks: "2", "the first one", "第二个", "option B", or words
-    of a label (rapidfuzz token-set ratio ≥ 80). None when it is not a pick."""
+    """Which offered choice an answer picks: "2", "the first one", "第二个吧", "option B", or words
+    of a label (rapidfuzz token-set ratio ≥ 80); "animate them, the second one" is read part by
+    part (the parts must agree). None when it is not a pick."""
+    parts = [x for x in re.split(r"\s*[,，;；]\s*", answer) if x.strip()]
+    if len(parts) > 1:
+        picks = {i for i in (_choice_index(x, labels) for x in parts) if i is not None}
+        return picks.pop() if len(picks) == 1 else None
+    return _choice_index(answer, labels)
+
+
+def _choice_index(answer: str, labels: list[str]) -> int | None:
     a = unicodedata.normalize("NFKC", answer).strip().lower().strip(" .!?。！？")
+    a = re.sub(r"(?:吧|呢|啊|哦|呀|了|就行了?|就好|好了|即可)+$", "", a)
+    a = re.sub(r"^(?:就|选|要|用|我选|我要)+(?=第|[一二三1-3])", "", a)
     a = re.sub(r"^(?:the|option|number|no\.?|choice|#)\s*", "", a)
     a = re.sub(r"\s+(?:one|option|choice)$", "", a)
     if a in _ORDINAL_WORDS:
