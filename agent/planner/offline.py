@@ -2501,6 +2501,13 @@ def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
     return None
 
 
+_TABLE = {"time_of_day": lx.TIME_OF_DAY, "lighting": lx.LIGHTING, "weather": lx.WEATHER, "mood": lx.MOODS}
+
+
+def _first_pattern(table: lx.Table, value: str) -> str:
+    return "|".join(f"(?:{pattern})" for pattern, v in table if v == value) or r"(?!)"
+
+
 def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
     text = p.masked
     patch: dict[str, Any] = {
@@ -2520,6 +2527,14 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
             cleared = _removed(p, key, table, text)
             if cleared is not None:
                 patch[key] = cleared
+    like = re.search(r"[,;]?\s+like\s+(?:only\s+|just\s+|with\s+)?(?:an?\s+|some\s+)?(.+)$", text)
+    if like and patch["mood"] and not re.search(_first_pattern(lx.MOODS, patch["mood"]), like.group(1)):
+        concrete = [
+            k for k in ("time_of_day", "lighting", "weather") if patch[k] and _first(_TABLE[k], like.group(1))
+        ]
+        if concrete:  # "darker, like only moonlight": the example says how; the adjective is no mood
+            p.evidence.append(f"mood {patch['mood']} ← read as “{like.group(0).strip(' ,')}”")
+            patch["mood"] = None
     cam = _camera(text)
     if cam:
         patch["camera"] = cam
