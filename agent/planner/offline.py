@@ -134,6 +134,7 @@ class PlanningContext(_Ctx):
     carried_cell: int | None = Field(default=None, exclude=True)
     answer_shots: list[int] | Literal["all"] | None = Field(default=None, exclude=True)
     excluded: list[int] = Field(default_factory=list, exclude=True)
+    excluded_in_scope: list[str] = Field(default_factory=list, exclude=True)
 
     def shot_info(self, number: int) -> ShotInfo | None:
         return next((s for s in self.shots if s.number == number), None)
@@ -714,6 +715,9 @@ def _targets(
         shots = [ctx.focus.shot]
     if shots is None:
         raise _ask_shot(p)
+    if ctx.excluded_in_scope and shots != "all" and len(shots) > 1:
+        drop = {shots[0] if which == "first" else shots[-1] for which in ctx.excluded_in_scope}
+        shots = [n for n in shots if n not in drop]
     if ctx.excluded:
         shots = _minus_excluded(p, ctx, shots)
     if shots == "all" and not allow_all:
@@ -3003,8 +3007,10 @@ class OfflinePlanner:
         if _is_injection(fixed):
             return _refusal(lang)
         exceptions = understand.extract_exceptions(fixed, ctx.workspace.shots)
-        if exceptions.excluded:
-            ctx = ctx.model_copy(update={"excluded": exceptions.excluded})
+        if exceptions.excluded or exceptions.in_scope:
+            ctx = ctx.model_copy(
+                update={"excluded": exceptions.excluded, "excluded_in_scope": exceptions.in_scope}
+            )
             evidence += exceptions.evidence
         body, padding = understand.strip_padding(exceptions.text)
         evidence += padding

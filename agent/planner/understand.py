@@ -443,7 +443,11 @@ def is_extra_injection(text: str) -> bool:
 
 _EXCEPT_EN = (
     r"(?:,\s*|\s+)(?:but\s+not|except(?:\s+for)?|apart\s+from|other\s+than|excluding|besides|save\s+for)"
-    r"\s+(?P<x>(?:the\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|" + NUM + r")|" + ORD + r"|first|last|final|opening)"
+    r"\s+(?P<x>(?:the\s+|its\s+|their\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|"
+    + NUM
+    + r")|"
+    + ORD
+    + r"|first|last|final|opening)"
     r"(?:\s*(?:,|and|&|-|to|through)\s*(?:shots?\s*)?#?\s*(?:\d+|" + NUM + r"))*(?:\s+(?:one|shot)s?)?)"
 )
 _ALL_BUT_EN = (
@@ -484,6 +488,7 @@ class Exceptions:
     excluded: list[int] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     needs_total: bool = False
+    in_scope: list[str] = field(default_factory=list)  # "except its first one": first/last of the shots named
 
 
 def _fragment_numbers(fragment: str, total: int | None) -> list[int]:
@@ -529,6 +534,14 @@ def extract_exceptions(text: str, total: int | None) -> Exceptions:
             if not m:
                 break
             frag = next(g for g in m.groups() if g)
+            scoped = re.search(r"\b(?:its|their)\s+(first|opening|last|final)\b", frag, re.I)
+            if scoped:  # "every shot in scene 2 except its first one": first of those shots
+                out.in_scope.append("first" if scoped.group(1).lower() in {"first", "opening"} else "last")
+                out.evidence.append(
+                    f"except the {out.in_scope[-1]} of the shots named ← “{m.group(0).strip(' ,')}”"
+                )
+                out.text = (out.text[: m.start()] + " " + out.text[m.end() :]).strip(" ,，")
+                continue
             nums = _fragment_numbers(frag, total)
             if not nums:
                 if re.search(r"\b(?:last|final)\b|最后", frag):

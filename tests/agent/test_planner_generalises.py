@@ -157,6 +157,11 @@ CASES: dict[str, list[Case]] = {
             [act("scene.update", scene=3, patch={"pacing": "faster"})],
         ),
         ("drop the last scene", "proj12", [act("scene.delete", scene=3)]),
+        (
+            "animate the shots of scene 3 but not their last one",
+            "proj12",
+            [act("gen.video", shots=[8, 9, 10, 11])],
+        ),
         ("animate the shot with the fox", "proj12", ASK),  # one shot meant, many match
         ("倒数第二个镜头改成俯拍", "zh8", [upd([7], camera={"angle": "high"})]),
         ("把竹林的镜头改成雪天", "zh8", [upd([1], weather="snow")]),
