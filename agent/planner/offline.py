@@ -25,6 +25,7 @@ from agent.planner import coverage, understand
 from agent.planner import lexicon as lx
 from agent.planner import rx as re
 from agent.planner.numbers import (
+    EN_NUM,
     NUM,
     ORD,
     RANGE_SEP,
@@ -450,15 +451,18 @@ def _duration(text: str) -> float | None:
     return float(n) if n is not None else None
 
 
+_GRID_NOUN = r"(?:grid|panel|image|pic|picture|up|cell|frame|option|variation|version|candidate|still|take)"
+
+
 def _grid_size(text: str) -> int | None:
     if re.search(
-        r"\b(?:9|nine)[- ]?(?:grid|panel|image|pic|picture|up|cell|frame)s?\b"
+        rf"\b(?:9|nine)[- ]?{_GRID_NOUN}s?\b"
         r"|\b3\s*[x×*]\s*3\b|(?:九|9)\s*(?:宫格|张|格)",
         text,
     ):
         return 9
     if re.search(
-        r"\b(?:4|four)[- ]?(?:grid|panel|image|pic|picture|up|cell|frame)s?\b"
+        rf"\b(?:4|four)[- ]?{_GRID_NOUN}s?\b"
         r"|\b2\s*[x×*]\s*2\b|(?:四|4)\s*(?:宫格|张|格)",
         text,
     ):
@@ -1502,7 +1506,8 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcompose\b|\bassemble\b|\bstitch\b"
         r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
-        r"|\b(?:make|create|generate|build|do|give me|show me|render|cut)\s+(?:me\s+)?"
+        r"|\b(?:make|create|generate|build|do|give me|show me|render|cut|see|watch|view|have|get)\s+"
+        r"(?:me\s+)?"
         r"(?:a |the )?(?:quick |rough )?"
         r"(?:preview|rough cut|final cut|final video|final version)\b"
         r"|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
@@ -1602,6 +1607,11 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         ) or re.search(
             r"的(发型|头发|服装|衣服|穿着|脸|长相|配色|颜色|设定|外貌|描述)(?:改成|换成|改为|变成|设为|是)\s*(.+)$",
             p.cased,
+        )
+        m = m or re.search(
+            rf"\b(?:make|give)\s+{re.escape(name)}'s\s+(hair(?:style)?|outfit|costume|clothes|face|palette|colou?rs?)\s+(.+)$",
+            p.cased,
+            re.I,
         )
         if m:
             key = _first(lx.LOCKS, m.group(1).lower()) or "profile"
@@ -1789,7 +1799,9 @@ def _numbered(p: Parsed, ctx: PlanningContext) -> str:
 
 
 def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(r"\b(?:move|put|place|shift|reorder)\b|移到|挪到|放到|调到|移动到|排到"):
+    if not p.has(
+        r"\b(?:move|put|place|shift|reorder|swap|exchange)\b|移到|挪到|放到|调到|移动到|排到|互换|对调|交换|调换"
+    ):
         return None
     text = _numbered(p, ctx)
     en = re.search(
@@ -1809,6 +1821,18 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         text,
     )
     total = ctx.workspace.shots
+    swap = re.search(
+        rf"\b(?:swap|switch|flip|exchange)\s+shots?\s*#?\s*({NUM})\s*(?:and|&|with|,)\s*(?:shot\s*)?#?\s*({NUM})\b"
+        rf"|(?:把)?第?\s*({NUM})\s*(?:个|号)?(?:镜头|分镜)?\s*(?:和|跟|与)\s*第?\s*({NUM})\s*(?:个|号)?(?:镜头|分镜)?\s*(?:互换|对调|交换|调换)",
+        text,
+    )
+    if swap:  # two moves: a to b's place, then b (now one earlier) to a's
+        g = [parse_int(x) for x in swap.groups() if x]
+        a, b = min(g), max(g)
+        _check_shots(p, ctx, [a, b])
+        p.evidence.append(f"swap {a} and {b} ← “{swap.group(0)}”")
+        moves = [_act("shot.reorder", shot=a, to=b)]
+        return moves if b == a + 1 else [*moves, _act("shot.reorder", shot=b - 1, to=a)]
     if en:
         n, to = parse_int(en.group(1)), parse_int(en.group(2)) or parse_ordinal(en.group(2))
     elif rel or (zh and zh.group(2)):
@@ -1851,7 +1875,8 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:the\s+|all\s+|every\s+)?"
-        r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|\w+\s+shot\b|#)"
+        r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|#"
+        rf"|(?:(?:last|first|final|opening|next|previous|other|remaining|extra|empty|\d+|{EN_NUM})\s+){{1,2}}shots?\b)"
     )
     if en and p.has(r"\b(?:into|in)\s+(?:half|halves|\w+\s+(?:parts|pieces))\b"):
         return None  # "cut shot 4 into 3 parts" splits it
@@ -1978,7 +2003,7 @@ _GRID_TRIGGER = (
     r"|\b(?:generate|draw|make|create|give me|render)\b.{0,40}"
     r"\b(?:images?|pictures?|pics|stills|frames|options|"
     r"candidates|variations|keyframes?|thumbnails?)\b"
-    r"|宫格|出图|生成图|生成.{0,8}(?:图|图片|画面)|重新生成|重画|重绘|重新画"
+    r"|宫格|出图|出(?:一|几|两|四|九)?张图|生成图|生成.{0,8}(?:图|图片|画面)|重新生成|重画|重绘|重新画"
 )
 _REF_TRIGGER = (
     r"\bas (?:a |an |the )?(?:\w+ )?(?:reference|ref)\b"
@@ -2086,7 +2111,7 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         candidate = p.cased
     remove = [
         r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b",
-        r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出图|的图|图片|出",
+        r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出(?:一|几|两|四|九)?张图|出图|的图|图片|出",
         r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)",
         _SHOT_LAST,
         _SHOT_THIS,
@@ -2457,13 +2482,22 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"
         r"|\bto (?:an? |the )?(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|vibe)\b"
+        r"|\b(?:look|aesthetic|visual style) of (?:the )?(?:whole |entire )?"
+        r"(?:project|film|video|movie|storyboard|thing)\b"
     ):
         return None
     if isinstance(p.shots, list) or p.this_shot:
         return None  # a per-shot style override: shot.update
     style = _style(p)
     if not style:
-        m = re.search(r"\bto (?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:style|aesthetic|look)\b", p.text)
+        m = re.search(
+            r"\bto (?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:style|aesthetic|look)\b", p.text
+        ) or re.search(
+            r"\blook of (?:the )?(?:whole |entire )?(?:project|film|video|movie|storyboard|thing)"
+            r"\s+(?:to|into|as)\s+"
+            r"(?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+)\s*[.!]?$",
+            p.text,
+        )
         if m and m.group(1) not in lx.STYLE_STOPWORDS:
             style = m.group(1)
     if not style:

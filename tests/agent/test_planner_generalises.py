@@ -135,6 +135,8 @@ CASES: dict[str, list[Case]] = {
             "proj12",
             [act("gen.grid", shots=[7], camera={"angle": "low"})],
         ),
+        ("give me 9 options for the opening shot", "proj12", [act("gen.grid", shots=[1], size=9)]),
+        ("给三号镜头出张图", "zh8", [act("gen.grid", shots=[3])]),
         ("add a few fireflies to shot 2", "proj12", [upd([2], visual="~fireflies")]),
         ("第二个镜头里加几只萤火虫", "zh8", [upd([2], visual="~萤火虫")]),
         ("第5个镜头来个四宫格，更温暖一点", "zh8", [act("gen.grid", shots=[5], size=4, prompt="~温暖")]),
@@ -257,6 +259,7 @@ CASES: dict[str, list[Case]] = {
             [act("export.package", naming="{shot}_{kind}")],
         ),
         ("final cut, and mix the music in", "proj12", [act("gen.compose", mode="final", music=True)]),
+        ("let's see a rough cut", "proj12", [act("gen.compose", mode="preview")]),
         ("出成片，把背景音乐也混进去", "zh8", [act("gen.compose", mode="final", music=True)]),
     ],
     "pro": [
@@ -296,6 +299,13 @@ CASES: dict[str, list[Case]] = {
         ),
         ("最后加一场戏，标题叫《追逐》", "zh8", [act("scene.add", spec={"title": "~追逐"})]),
         ("merge shots 6 and 7", "proj12", [act("shot.merge", shots=[6, 7])]),
+        ("delete the last two shots", "proj12", [act("shot.delete", shots=[11, 12])]),
+        (
+            "swap shots 2 and 5",
+            "proj12",
+            [act("shot.reorder", shot=2, to=5), act("shot.reorder", shot=4, to=2)],
+        ),
+        ("把第三个和第四个镜头对调", "zh8", [act("shot.reorder", shot=3, to=4)]),
         ("把第六和第七个镜头合成一个", "zh8", [act("shot.merge", shots=[6, 7])]),
     ],
     "project_character": [
@@ -335,6 +345,16 @@ CASES: dict[str, list[Case]] = {
             [act("character.lock", name="猫头鹰", locks=["face", "palette"])],
         ),
         ("整体改成赛博朋克风格", "zh8", [act("project.set_style", style="~赛博朋克")]),
+        (
+            "switch the look of the whole project to claymation",
+            "proj12",
+            [act("project.set_style", style="~claymation")],
+        ),
+        (
+            "make Mia's hair short and black",
+            "proj12",
+            [act("character.update", name="Mia", patch={"hair": "~black"})],
+        ),
     ],
     "clarify": [
         ("make it better", "proj12", ASK),
