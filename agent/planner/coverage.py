@@ -60,7 +60,7 @@ STOPWORDS = frozenset(_STOP_TEXT.split())
 # Chinese function characters and chat particles
 ZH_STOP = frozenset(
     "的了吧呢啊吗呀嘛哦哈个一这那些把给我你他她它们请帮下再就也都很太还是有在和与及或被让使得地着过吗么嗯好呗啦哟喔"
-    "氛围感觉画面比例带稍微点整体弄搞成变换试摄效果左右大概约差不多控制"
+    "氛围感觉画面比例带稍微点整体弄搞成变换试摄效果左右大概约差不多控制劳驾"
 )
 
 _ESCAPES = r"\\[A-Za-z]"

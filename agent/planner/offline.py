@@ -266,7 +266,7 @@ _EN_PREFIX = (
     r"^(?:(?:please|pls|kindly|can you|could you|would you|will you|i want to|i'd like to|i would like to|"
     r"let's|lets|let us|now|ok|okay|hey|so|and|then|also|just|go ahead and)\s*,?\s+)*"
 )
-_ZH_PREFIX = r"^(?:请|麻烦|帮我|帮忙|能不能|能否|可以|可否|我想|我要|现在|然后|再|给我|你|就)*"
+_ZH_PREFIX = r"^(?:请|麻烦|劳驾|帮我|帮忙|能不能|能否|可以|可否|我想|我要|现在|然后|再|给我|你|就)*"
 
 
 def _normalize(sentence: str) -> str:
@@ -1085,6 +1085,7 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     zh = p.has(
         r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务(?:列表|状态|进度|情况)|在跑|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
+        r"|(?:预览|视频|成片|宫格|图|配音|旁白|音乐|配乐|任务).{0,4}(?:好了没|好了吗|完成了吗|做完了吗|生成好了吗|出来了吗|好没好)"
     )
     zh = zh or (p.has(r"状态|进度|情况|怎么样") and _task_id(p) is not None)
     en = en or (
@@ -1106,7 +1107,7 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
         p.starts(r"(?:cancel|stop|abort|kill|halt|terminate)\b")
-        or p.has(r"取消|停止|停掉|停下|中止|终止|别跑了")
+        or p.has(r"取消|停止|停掉|停下|中止|终止|别跑了|(?:都|全)停了|停了吧")
     ):
         return None
     if p.has(_STOP_MOTION) or p.has(r"取消收藏"):
@@ -1177,7 +1178,10 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:go back|roll ?back|revert|undo|restore|return to|get back|back to"
         r"|take (?:me|us|it|everything) back|bring (?:it|everything) back)\b"
     )
-    zh = p.has(r"回到|回滚|撤销|恢复到|还原|退回|返回到|恢复成")
+    zh = p.has(
+        r"^(?:请|帮我|麻烦)?(?:回到|回滚|撤销|恢复到|还原|退回|返回到|恢复成)|回到.{0,24}(?:之前|以前|版本|快照|状态|样子)"
+        r"|撤销|回滚|撤回"
+    )
     remark = re.search(  # "ugh the neon lighting looks bad, revert that"
         r"^(.+?)[,;，；]\s*(?:please\s+)?(?:go back|roll ?back|revert|undo)\b"
         r"(?:\s+(?:that|it|this|the change|this change|those changes))?\s*[.!]*$",
@@ -1628,6 +1632,9 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             rf"\b{re.escape(name)}\s+(?:now\s+)?(?:wears|is wearing|should wear)\s+(.+?)\s*(?:now)?[.!]?$",
             p.cased,
             re.I,
+        ) or re.search(  # "猫头鹰换一身黑色的斗篷", "小狐狸穿上红围巾"
+            rf"{re.escape(name)}(?:要|就)?(?:换上|换|穿上|穿着|改穿|穿)(?:一身|一件|一套|上)?(.+?)[。！]?$",
+            p.cased,
         )
         if m:
             return [_act("character.update", name=name, patch={"outfit": m.group(1).strip()})]
@@ -2002,7 +2009,7 @@ _GRID_TRIGGER = (
     r"|\b(?:re-?generate|redo|re-?draw|re-?render)\b"
     r"|\b(?:generate|draw|make|create|give me|render)\b.{0,40}"
     r"\b(?:images?|pictures?|pics|stills|frames|options|"
-    r"candidates|variations|keyframes?|thumbnails?)\b"
+    r"candidates|variations|keyframes?|thumbnails?|batch)\b"
     r"|宫格|出图|出(?:一|几|两|四|九)?张图|生成图|生成.{0,8}(?:图|图片|画面)|重新生成|重画|重绘|重新画"
 )
 _REF_TRIGGER = (
@@ -2706,7 +2713,7 @@ def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | 
                     f"我不知道第{n}个分镜现在多长，请直接说要改成几秒。",
                 ),
             )
-        new = round(info.duration_s + rel.delta, 2)
+        new = round(info.duration_s * rel.factor + rel.delta, 2)
         if not 2 <= new <= 8:
             raise _Stop(
                 "out_of_range",
@@ -2716,7 +2723,8 @@ def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | 
                     f"第{n}个分镜现在{info.duration_s:g}秒，“{rel.phrase}”会变成{new:g}秒，超出2到8秒。要改成几秒？",
                 ),
             )
-        p.evidence.append(f"shot {n}: {info.duration_s:g} s {rel.delta:+g} s → {new:g} s ← “{rel.phrase}”")
+        change = f"×{rel.factor:g}" if rel.factor != 1.0 else f"{rel.delta:+g} s"
+        p.evidence.append(f"shot {n}: {info.duration_s:g} s {change} → {new:g} s ← “{rel.phrase}”")
         groups.setdefault(new, []).append(n)
     ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
     rest = {k: v for k, v in _patch(p, include_visual=False).items() if k != "duration_s"}

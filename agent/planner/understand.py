@@ -458,6 +458,8 @@ _ALL_BUT_EN = (
 _LEAVE_EN = (
     r"(?:^|,\s*|\band\s+)(?:please\s+)?(?:don'?t|do not|never)\s+(?:touch|change|edit|modify|alter)\s+"
     r"(?P<x>[^,;]+?)(?=\s*(?:,|;|\band\b|$))"
+    r"|(?:^|,\s*|\band\s+)(?:skip|leave out|omit|exclude)\s+(?P<s>(?:the\s+)?(?:shots?\s*#?\s*\S+"
+    r"(?:\s*(?:,|and|-|to)\s*\S+)*|(?:first|last|final|opening)\s+(?:one|shot)))(?=\s*(?:,|;|\band\b|$))"
     r"|(?:^|,\s*|\b(?:and|but)\s+)(?:leave|keep)\s+(?P<y>(?:the\s+)?(?:shots?\s*#?\s*\S+(?:\s*(?:,|and|-|to)\s*\S+)*"
     r"|(?:first|last|final|opening)\s+(?:one|shot)))\s+(?:alone|as (?:it is|is)|unchanged|untouched)"
     r"(?=\s*(?:,|;|\band\b|$))"
@@ -471,7 +473,8 @@ REST_WORDS = (
     r"\b(?:the\s+)?(?:rest|others|other\s+(?:shots|ones)|remaining(?:\s+shots)?)\b|其他|其余|剩下|其它"
 )
 NEGATED_CLAUSE = (
-    r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|no(?!\s+more\b))\b"
+    r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|skip"
+    r"|no(?!\s+more\b|\.\s*\d|\s*#?\d))\b"
     r"|^(?:先)?(?:不要|不用|别|无需|不必|先别)"
 )
 PADDING = (
@@ -599,10 +602,26 @@ class Relative:
     delta: float
     span: tuple[int, int]
     phrase: str
+    factor: float = 1.0  # "double the length" → ×2, "halve" → ×0.5
+
+
+_FACTOR = [
+    (
+        r"\bdouble\b(?:\s+(?:the\s+)?(?:length|duration|time))?|\btwice as long\b|翻倍|加倍|长一倍|延长一倍",
+        2.0,
+    ),
+    (r"\bhalve\b|\bhalf as long\b|\bcut\b.{0,20}\bin half\b|减半|缩短一半|短一半", 0.5),
+    (r"\btriple\b|三倍", 3.0),
+]
 
 
 def relative_duration(text: str) -> Relative | None:
-    """``"three seconds shorter"`` → −3, ``"延长2秒"`` → +2 (None when the sentence sets no delta)."""
+    """``"three seconds shorter"`` → −3, ``"延长2秒"`` → +2, ``"double the length"`` → ×2 (None when
+    the sentence sets no change of duration)."""
+    for pattern, factor in _FACTOR:
+        m = re.search(pattern, text, re.I)
+        if m and (factor != 0.5 or not re.search(r"\bsplit\b|拆", text)):
+            return Relative(0.0, m.span(), m.group(0), factor)
     for pattern, sign in _REL_EN + _REL_ZH:
         m = re.search(pattern, text, re.I)
         if not m:
