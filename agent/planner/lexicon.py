@@ -108,9 +108,15 @@ CAMERA_MOVEMENT: Table = [
     (r"\btilt(?:ing)? (?:up|down)\b|\btilt\b|纵摇|上摇|下摇", "tilt"),
 ]
 
+LOOKS: Table = [
+    (r"black[- ](?:and|&)[- ]white|\bb&w\b|\bb/w\b|monochrome|greyscale|grayscale|黑白", "black and white"),
+    (r"\bsepia\b|棕褐色|老照片色调", "sepia"),
+]
+
 PACING: Table = [
     (
-        r"faster|quicker|speed (?:it |them )?up|snappier|more quickly|pick up the pace|"
+        r"faster|quicker|speed (?:it |them )?up|snappier|more quickly|pick up the pace"
+        r"|tighten(?: it| them)?(?: up)?|"
         r"快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|快节奏|紧凑",
         "faster",
     ),

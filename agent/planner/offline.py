@@ -223,7 +223,7 @@ _PRONOUN = r"\b(?:it|them|those|these|they|both)\b|它们|它|这些|这几个|�
 
 _SHOT_EDGE_N = (
     rf"\b(?:the\s+)?(first|last|final)\s+({NUM})\s+shots\b"
-    rf"|(前|最后|后)\s*({NUM})\s*个?\s*(?:分镜|镜头)"
+    rf"|(前|最后|后|头)\s*({NUM})\s*个?\s*(?:分镜|镜头)"
 )
 _SHOT_AS_CAMERA = (
     r"\b(?:wide|long|medium|mid|full|close-?up|establishing|tracking|follow(?:ing)?|"
@@ -372,7 +372,7 @@ class Parsed:
         for m in re.finditer(_SHOT_EDGE_N, masked):
             which, raw_n = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
             count = parse_int(raw_n) or 0
-            if which in {"first", "前"}:
+            if which in {"first", "前", "头"}:
                 shots.update(range(1, count + 1))
             else:
                 self.last_n = count
@@ -1252,7 +1252,9 @@ def _h_snapshot(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(r"\b(?:take|make|save|create)\s+(?:a\s+|the\s+)?(?:snapshot|checkpoint|backup)\b") or p.starts(
         r"snapshot\b|save (?:this|the current|a) (?:version|state)\b|checkpoint\b"
     )
-    zh = p.has(r"快照|存档|(?:保存|存)(?:一下|一个|个)?(?:当前)?(?:的)?(?:版本|状态)|备份")
+    zh = p.has(
+        r"快照|存档|存(?:个|一下|一个)档|(?:保存|存)(?:一下|一个|个)?(?:当前)?(?:的)?(?:版本|状态)|备份"
+    )
     if not (en or zh):
         return None
     note = _quoted(p.cased)
@@ -2215,6 +2217,7 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     zh = p.has(
         r"设为|设成|定稿|选用|就用|选这张|用这张|选第|采用|确定用|作为(?:第\S{1,3}个)?(?:分镜|镜头)的?(?:当前|最终)?版本"
+        r"|^(?:就|那就|还是)?用第\s*\S{1,3}\s*张(?:图)?(?:吧|了)?$"
     )
     batch = (
         p.shots == "all"
@@ -2609,6 +2612,10 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
         style = _style(p)
         if style:
             patch["style_override"] = style
+    if "style_override" not in patch:  # "black and white", "黑白": a look of the shot
+        look = _first(lx.LOOKS, text)
+        if look:
+            patch["style_override"] = look
     if include_visual and not p.starts(r"(?:show|display|let me see)\b"):
         m = re.search(
             r"\b(?:show(?:ing)?|depict(?:ing)?|visual(?:ly)?\s*(?:to|:)|should show|be about)\s+(.+)$",
@@ -2665,7 +2672,7 @@ def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             return [_act("shot.update", **extended)]
     change_verb = p.has(
         r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put)\b"
-        r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要"
+        r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
     )
     question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")
     if question and not change_verb:
@@ -3331,6 +3338,7 @@ _MODIFIER_CLAUSE = (
     r"|^(?:但是?|不过)?(?:改成|换成|变成|弄成|要)[\u4e00-\u9fff]{1,6}$"
     r"|^(?:but\s+)?(?:make|keep)\s+(?:it|them)\s+(?:more\s+)?[a-z]+(?:\s+[a-z]+)?$"
 )
+_REASON_CLAUSE = r"^(?:it'?s|that'?s|this is|since|because|cause|cuz|as it'?s)\b|^(?:因为|毕竟|这样)"
 
 
 def _fold_modifiers(pieces: list[str]) -> list[str]:
@@ -3338,6 +3346,9 @@ def _fold_modifiers(pieces: list[str]) -> list[str]:
     feel, right after a grid request, is that grid's modifier (it extends the description)."""
     out: list[str] = []
     for piece in pieces:
+        if out and re.search(_REASON_CLAUSE, piece.strip().lower()):  # "…, it's cheaper": a reason
+            out[-1] = out[-1].rstrip(" ,，") + ("，" if has_cjk(out[-1] + piece) else ", ") + piece.strip()
+            continue
         if (
             out
             and re.search(f"{_GRID_TRIGGER}|{_ITERATE_TRIGGER}", out[-1].lower())

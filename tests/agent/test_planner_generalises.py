@@ -85,6 +85,16 @@ CASES: dict[str, list[Case]] = {
             [act("node.favorite", cell=3), act("node.commit", shot=3, cell=3)],
         ),
         ("第4个镜头改成夜景，加一盏路灯", "zh8", [upd([4], time_of_day="night", visual="~路灯")]),
+        (
+            "第八到第十二个镜头改成夜晚，加霓虹灯",
+            "proj12",
+            [upd([8, 9, 10, 11, 12], time_of_day="night", lighting="neon")],
+        ),
+        (
+            "animate shot 2 with pan and zoom only, it's cheaper",
+            "proj12",
+            [act("gen.video", shots=[2], model="pan_zoom")],
+        ),
     ],
     "negation": [
         ("leave shot 1 alone and make all the others foggy", "proj12", [upd(ALL_BUT[1], weather="fog")]),
@@ -178,6 +188,7 @@ CASES: dict[str, list[Case]] = {
         ("把竹林的镜头改成雪天", "zh8", [upd([1], weather="snow")]),
         ("最后三个镜头生成视频", "zh8", [act("gen.video", shots=[6, 7, 8])]),
         ("前两个镜头改成特写", "zh8", [upd([1, 2], camera={"size": "close-up"})]),
+        ("头三个镜头生成视频", "zh8", [act("gen.video", shots=[1, 2, 3])]),
         ("第一个和最后一个镜头都改成雾天", "zh8", [upd([1, 8], weather="fog")]),
         ("第五个镜头后面那个改成远景", "zh8", [upd([6], camera={"size": "wide"})]),
         ("狐狸叼住月亮那个镜头改成低角度", "zh8", [upd([6], camera={"angle": "low"})]),
@@ -199,6 +210,12 @@ CASES: dict[str, list[Case]] = {
         ("split shot 2 in half", "proj12", [act("shot.split", shot=2, parts=2)]),
         ("cut shot 4 into 3 parts", "proj12", [act("shot.split", shot=4, parts=3)]),
         ("a minute of calm music", "proj12", [act("gen.music", mood="calm", duration_s=60)]),
+        (
+            "shots 1, 3, and 5 should be black and white",
+            "proj12",
+            [upd([1, 3, 5], style_override="~black and white")],
+        ),
+        ("tighten up shot 7", "proj12", [upd([7], pacing="faster")]),
         ("第二到第四个镜头改成暖色调", "zh8", [upd([2, 3, 4], mood="warm")]),
         ("三到五号镜头配音", "zh8", [act("gen.voice", shots=[3, 4, 5])]),
         ("第七个镜头改成两秒", "zh8", [upd([7], duration_s=2)]),
@@ -259,6 +276,7 @@ CASES: dict[str, list[Case]] = {
         ("take me back to before the narration", "proj12", [act("version.rollback", before="~narration")]),
         ("ugh the neon lighting looks bad, revert that", "proj12", [act("version.rollback", before="~neon")]),
         ("存一个版本，备注：加配乐前", "zh8", [act("version.snapshot", note="~配乐")]),
+        ("存个档", "zh8", [act("version.snapshot")]),
         (
             "I only need an fcpxml timeline, no media files",
             "proj12",
@@ -294,6 +312,7 @@ CASES: dict[str, list[Case]] = {
         ),
         ("pick image 1 for every single shot", "pro3", [act("node.commit", shots="all", cell=1)]),
         ("就用第3张", "zhpro", [act("node.commit", shot=2, cell=3)]),
+        ("用第二张图", "zhpro", [act("node.commit", shot=2, cell=2)]),
     ],
     "structure": [
         ("move the final shot so it opens the film", "proj12", [act("shot.reorder", shot=12, to=1)]),
