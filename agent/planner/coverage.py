@@ -242,7 +242,7 @@ class Coverage:
 
 # counts that name a span, not a value ("the last two" → shots 11–12), and relative edits
 _DERIVED_NUMBERS = (
-    rf"\b(?:first|last|final|next|previous|other|top|bottom)\s+(?:{NUM})\b",
+    rf"\b(?:first|last|final|next|previous|other|top|bottom)\s+(?:{NUM})\b(?!\.\d|\s*(?:s|secs?|seconds?)\b)",
     rf"(?:前|后|最后|倒数第?)\s*(?:{NUM})",
     rf"\b(?:{NUM})\s*(?:s|secs?|seconds?)\s+(?:shorter|longer|less|more)\b",
     rf"\b(?:add|give it|give|trim|cut|take|shave|remove|by)\s+(?:{NUM})\s*(?:extra\s+|more\s+)?"
