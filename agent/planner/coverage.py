@@ -169,9 +169,8 @@ def _context_text(ctx: Any) -> str:
 FAMILY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"\banimat(?:e|ed|ing)\b|\bimage[- ]to[- ]video\b|动起来|动态化", ("gen.video", "task.", "version.")),
     (
-        r"\b(?:delete|remove|erase|drop|get rid of)\s+(?:the\s+|shots?\b|scenes?\b|#?\d|it\b|them\b)"
-        r"|删除|删掉|删了",
-        ("shot.delete", "scene.delete", "task.", "version.", "project.set_rules", "node."),
+        r"\b(?:delete|remove|erase|drop|get rid of|take out)\b|删除|删掉|删了|去掉",
+        ("shot.", "scene.", "task.", "version.", "project.set_rules", "node.", "character."),
     ),
     (
         r"\bcompose\b|\bassemble\b|\bstitch\b|合成(?!一个?(?:分镜|镜头))",

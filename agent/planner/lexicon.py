@@ -79,7 +79,7 @@ CAMERA_SIZE: Table = [
     (r"medium close[- ]?ups?|\bmcu\b|近景", "medium close-up"),
     (r"close[- ]?ups?|\bcu\b|特写", "close-up"),
     (r"extreme wide(?: shot)?|establishing shot|大远景", "extreme wide"),
-    (r"wide shot|long shot|\bwide\b|远景|全景", "wide"),
+    (r"wide shot|long shot|\bwider?\b|\bwiden\b|远景|全景", "wide"),
     (r"full shot|full body|全身", "full"),
     (r"medium shot|mid shot|\bmedium\b|中景", "medium"),
 ]

@@ -259,7 +259,9 @@ _LAST_GRID = (
     r"\b(?:last|latest|previous|recent|current|that|this)\s+(?:grid|batch|set|generation|round)\b"
     r"|上一组|上一个宫格|上一轮|最新的宫格|最新一组|刚才的宫格|刚才那组|这组|上一批"
 )
-_DURATION = rf"(?<![A-Za-z0-9.'])(?![2-9]0s\b)(\d+(?:\.\d+)?|{NUM})\s*(?:s|secs?|seconds?|秒钟?)(?![a-z])"
+_DURATION = (
+    rf"(?<![A-Za-z0-9.'])(?![2-9]0s\b)(\d+(?:\.\d+)?|{NUM})(?:\s*|-)(?:s|secs?|seconds?|秒钟?)(?![a-z])"
+)
 _STOP_MOTION = r"stop[- ]?motion"
 
 _EN_PREFIX = (
@@ -1951,7 +1953,8 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
     m = (
         re.search(r"[:：]\s*(.+)$", p.cased)
         or re.search(
-            r"\b(?:of|showing|where|with|depicting)\s+(.+?)(?:\s+(?:after|before|in)\s+(?:shot|scene)\b.*)?$",
+            r"\b(?:of|showing|where|with|depicting)\s+(.+?)(?:\s+(?:after|before|in)\s+(?:shot|scene)\b.*"
+            r"|\s+at the (?:very\s+)?(?:start|beginning|end|top|front)\b.*)?$",
             p.cased,
             re.I,
         )
@@ -1967,7 +1970,8 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
 def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\b(?:add|insert|append|stick|slot|throw|tack|squeeze)\s+(?:in\s+)?"
-        r"(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing)\s+)"
+        r"(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing"
+        r"|\d+(?:\.\d+)?[- ]?(?:s|sec|second)s?)\s+)"
         r"{0,3}shot\b"
     )
     zh = p.has(
@@ -2077,7 +2081,8 @@ def _h_reference(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _fork_name(p: Parsed) -> str | None:
     m = re.search(
-        r"\b(?:called|named|label(?:l?ed)?(?:\s+it)?(?:\s+as)?|tag(?:ged)?\s+it(?:\s+as)?)\s+\"?([^\"]+?)\"?\s*$"
+        r"\b(?:called|named|call(?:ed)?\s+it|name\s+it|label(?:l?ed)?(?:\s+it)?(?:\s+as)?|tag(?:ged)?\s+it(?:\s+as)?)"
+        r"\s+\"?([^\"]+?)\"?\s*$"
         r"|(?:叫|命名为|名为|标记为|备注为?)\s*[\"「]?(.+?)[\"」]?$",
         p.cased,
         re.I,
@@ -2133,7 +2138,8 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         r"\b(?:for|on|from|of|in)\s+(?:track|branch)\s+[a-z]\b|[a-z]\s*方案的?",
         r"\bfor\s+§|§",
         r"(?<![\w#])#\s*\d+|第\s*\S{1,3}\s*张|image\s*#?\s*\d+",
-        r"\b(?:iterate|iterating)\s+(?:on|from)\b"
+        r"(?:按|按照|照着|参照)\s*(?:第\s*\S{1,3}\s*张)?\s*(?:的)?(?:感觉|风格|样子|方向)"
+        r"|\b(?:an?\s+)?(?:framing|composition)\b|\b(?:iterate|iterating)\s+(?:on|from)\b"
         r"|\bbased on\b|基于|继续生成|继续|迭代|生成|给|为|把|用|一组|一个|再",
         *extra_remove,
     ]
@@ -2167,6 +2173,7 @@ _ITERATE_TRIGGER = (
     r"\biterat(?:e|ing)\b|\bvariations? (?:of|on)\b|\bmore like\b|\briff on\b|\bbuild on\b"
     r"|\bcontinue (?:from|with|on)\b|\brefine\b|\bkeep going (?:from|with|on)\b|\bpick up from\b"
     r"|\bbased on\b|基于|在.{1,12}基础上|继续生成|迭代|类似的|延续"
+    r"|(?:按|按照|照着|参照)第?\s*\S{1,3}\s*张"
 )
 
 
@@ -2196,6 +2203,7 @@ def _h_iterate(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     trig = p.has(
         r"\bswitch\b|\b(?:go|change|move|jump|flip|hop|head)\s+(?:back\s+|over\s+)?to\s+(?:track|branch)\b"
+        r"|^back to (?:track|branch)\b|切回|换回|切换回"
         r"|\buse\s+(?:track|branch)\b"
         r"|\bshow (?:me )?(?:track|branch)\b|切换到|切到|换到|换成|转到|切换"
     )
@@ -2210,7 +2218,7 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcommit\b|\buse\b.*\bfor (?:shot|this shot|the shot)\b"
         r"|^(?:let'?s\s+|i'?ll\s+|we'?ll\s+)?(?:just\s+)?use\s+(?:#|number|no\.|image|picture|option|the\s+\w+\s+one\b)"
-        r"|\b(?:select|pick|choose|go with|keep|approve|lock in)\s+"
+        r"|\b(?:select|pick|choose|go with|keep|approve|lock in|prefer|i'?ll take|i like)\s+"
         r"(?:#|this|that|image|picture|the|number|option|\d)"
         r"|\bmake\b.*\bthe (?:main|selected|current|final|chosen)\b"
         r"|\bset\b.*\bas (?:the )?(?:main|selected|current|final)\b|\bpromote\b"
@@ -2344,6 +2352,18 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频|配个音|配一下音|配上音"
     ):
         return None
+    if p.has(
+        r"\b(?:remove|delete|drop|get rid of|take out|mute|kill|cut|no more|without)\b.{0,20}"
+        r"\b(?:narration|voice-?overs?|voices?|dialog(?:ue)?|vo)\b|(?:去掉|删掉|删除|取消|不要|拿掉)(?:了)?(?:旁白|配音|台词|对白)"
+    ):
+        raise _Stop(
+            "clarify",
+            p.t(
+                "Remove the narration text, or just the recording? I can't delete a recording yet; "
+                'say e.g. "set the narration of shot 4 to: …" to change the text.',
+                "是删掉旁白文字，还是只去掉录音？录音暂时不能删除；要改文字可以说“第4个镜头的旁白改成：……”。",
+            ),
+        )
     if _quoted(p.cased) and p.has(r"\b(?:set|change|update|to)\b|改成|改为|[:：]"):
         return None  # new narration text: a shot.update
     if _line_text(p, "narration") or _line_text(p, "dialogue"):
@@ -2704,6 +2724,24 @@ def _check_duration(p: Parsed, spec: dict[str, Any]) -> None:
 def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     """ "three seconds shorter", "延长2秒": the new duration is the shot's current one plus the delta
     (from the planning context); unknown current durations are asked, never assumed."""
+    same = re.search(
+        rf"\bsame (?:length|duration) as (?:shot\s*)?#?\s*({NUM})\b"
+        rf"|(?:时长|长度)?.{{0,6}}(?:跟|和|与|同)第\s*({NUM})\s*个(?:镜头|分镜)?(?:的时长|一样长|一样)",
+        p.text,
+    )
+    if same:  # "make shots 5 and 6 the same length as shot 2": that shot's duration (planning context)
+        src = parse_int(next(g for g in same.groups() if g)) or 0
+        info = ctx.shot_info(src)
+        if info is None or info.duration_s is None:
+            raise _Stop(
+                "clarify",
+                p.t(f"How long is shot {src}? Say the seconds.", f"第{src}个分镜多长？请直接说秒数。"),
+            )
+        shots = [n for n in (p.shots if isinstance(p.shots, list) else []) if n != src] or None
+        if shots is None:
+            shots = [n for n in _targets(p, ctx) if n != src] if p.shots != "all" else "all"
+        p.evidence.append(f"duration {info.duration_s:g} s ← shot {src}'s (“{same.group(0)}”)")
+        return [_act("shot.update", shots=_check_shots(p, ctx, shots), patch={"duration_s": info.duration_s})]
     rel = understand.relative_duration(p.text)
     if rel is None:
         return None
@@ -3368,6 +3406,8 @@ def _merge_repeats(done: list[AnyAction], new: list[AnyAction]) -> list[AnyActio
     if not done or len(new) != 1 or new[0].type != done[-1].type:
         return new
     last, again = done[-1], new[0]
+    if last.args == again.args:  # "I like number 2 best, go with that one": said twice, done once
+        return []
     if getattr(last.args, "shots", None) != getattr(again.args, "shots", None):
         return new
     if again.type == "shot.update":  # "第4个镜头改成夜景，加一盏路灯": one patch for the same shots

@@ -669,7 +669,7 @@ _SPLIT = (
     r"|,?\s*\b(?:and\s+)?then\b|,?\s*\b(?:and\s+)?(?:after that|afterwards|afterward|once that'?s done)\b"
     r"|,?\s*\band also\b"
     r"|[,，]?\s*(?:然后|接着|之后再|随后|顺便|同时)"
-    r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组|跑|试|运行|次|一次|一遍|做一[次遍])"
+    r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组|跑|试|运行|次|一次|一遍|做一[次遍]|出一|出个|出几|出张)"
     r"|[,，]?\s*并且?(?=把|给|帮|生成|合成|删除|取消|重试|导出|添加|加|做成|配|锁定|收藏|发|分享|上传)"
     r"|,\s+and\s+(?=" + _VERB_EN + r")|\s+and\s+(?=(?:also\s+)?" + _VERB_EN + r")"
     r"|\s+and\s+(?=shots?\s*#?\s*\d+\s+(?:to|at|in|should)\b)"
@@ -768,10 +768,11 @@ def redirect_negation(pieces: list[str]) -> tuple[list[str], list[str]]:
 # --- references by description ----------------------------------------------------------------
 
 _DESC_EN = [
-    r"\b(?:the\s+|all\s+(?:the\s+)?)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring"
+    r"\b(?:the\s+|all\s+(?:the\s+)?|every\s+|each\s+)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring"
     r"|with|of|where|that (?:show|have|has|feature)|containing|set (?:in|on|at)|about)"
-    r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|get|with|at|in|on|and"
-    r"|at|into|for|please|pls)\b)[a-z]+)?)",
+    r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|looks|get|gets|with|at|in|on|and"
+    r"|into|for|please|pls|has|have|go|goes|become|becomes|turn|turns|feel|feels|use|uses|will|can|could|must"
+    r"|would|shall|may|might|get|got|all|now|too|also)\b)[a-z]+)?)",
     r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones)\b",
 ]
 _DESC_ZH = [
@@ -837,7 +838,7 @@ def description_ref(text: str) -> DescriptionRef | None:
                 and not re.fullmatch(r"\d+|" + NUM, k)
                 and k not in {"night", "dusk"}
             ):
-                single = not re.search(r"\b(?:shots|ones)\b|\ball\b", m.group(0), re.I)
+                single = not re.search(r"\b(?:shots|ones)\b|\b(?:all|every|each)\b", m.group(0), re.I)
                 return DescriptionRef(k, m.span(), single)
     for pattern in _DESC_ZH:
         for m in re.finditer(pattern, text):

@@ -118,6 +118,7 @@ CASES: dict[str, list[Case]] = {
         ("不要给第2个镜头配音，只给第5个", "zh8", [act("gen.voice", shots=[5])]),
         ("别删第三个，删第四个", "zh8", [act("shot.delete", shots=[4])]),
         ("第三个去掉雾", "zh8", [upd([3], weather="clear")]),
+        ("remove narration from shot 4", "proj12", ASK),  # the text or the recording? never a new recording
         (
             "skip shot 2, animate the rest",
             "proj12",
@@ -135,6 +136,8 @@ CASES: dict[str, list[Case]] = {
         ("double the length of shot 2", "proj12", [upd([2], duration_s=6)]),
         ("halve shot 5", "proj12", [upd([5], duration_s=3)]),
         ("第6个镜头时长翻倍", "zh8", [upd([6], duration_s=6)]),
+        ("make shots 5 and 6 the same length as shot 2", "proj12", [upd([5, 6], duration_s=3)]),
+        ("把第三个镜头的时长改得跟第一个一样", "zh8", [upd([3], duration_s=4)]),
         ("把第五个镜头缩短一秒", "zh8", [upd([5], duration_s=5)]),
         ("第三个镜头改成推镜头，再短一秒", "zh8", [upd([3], camera={"movement": "dolly in"}, duration_s=4)]),
     ],
@@ -167,6 +170,7 @@ CASES: dict[str, list[Case]] = {
         ("shots four through six at golden hour", "proj12", [upd([4, 5, 6], time_of_day="golden hour")]),
         ("put the shots on the lake in moonlight", "proj12", [upd([8, 9], lighting="moonlight")]),
         ("animate the shots with the owl", "proj12", [act("gen.video", shots=[9, 10])]),
+        ("every shot in the forest gets a low angle", "proj12", [upd([1, 2, 4], camera={"angle": "low"})]),
         ("the second to last shot should be slower", "proj12", [upd([11], pacing="slower")]),
         ("the first and last shots should be wide", "proj12", [upd([1, 12], camera={"size": "wide"})]),
         ("make the one before shot 4 rainy", "proj12", [upd([3], weather="rain")]),
@@ -313,6 +317,21 @@ CASES: dict[str, list[Case]] = {
         ("pick image 1 for every single shot", "pro3", [act("node.commit", shots="all", cell=1)]),
         ("就用第3张", "zhpro", [act("node.commit", shot=2, cell=3)]),
         ("用第二张图", "zhpro", [act("node.commit", shot=2, cell=2)]),
+        ("I prefer #6", "pro3", [act("node.commit", shot=3, cell=6)]),
+        ("I like number 2 best, go with that one", "pro3", [act("node.commit", shot=3, cell=2)]),
+        ("back to track A", "pro3", [act("track.switch", shot=3, track="A")]),
+        ("切回A方案", "zhpro", [act("track.switch", shot=2, track="A")]),
+        (
+            "fork from image 3 and call it sunset try",
+            "pro3",
+            [act("track.fork", shot=3, from_cell=3, name="~sunset")],
+        ),
+        (
+            "regenerate this one with a wider framing",
+            "pro3",
+            [act("gen.grid", shots=[3], camera={"size": "wide"})],
+        ),
+        ("按第2张的感觉再出一组", "zhpro", [act("gen.grid", shots=[2], from_cell=2)]),
     ],
     "structure": [
         ("move the final shot so it opens the film", "proj12", [act("shot.reorder", shot=12, to=1)]),
