@@ -3117,6 +3117,7 @@ class OfflinePlanner:
         competing: list[_Reading] = []
         planned: list[str] = []
         derived: list[str] = []
+        remarks: list[str] = []
         queue = list(pieces or [body])
         while queue:
             piece = queue.pop(0)
@@ -3134,6 +3135,10 @@ class OfflinePlanner:
                 return self._stop_turn(stop, text, lang, evidence)
             if reading is None:
                 if queue and not re.match(understand.VERB_EN, clause.head):
+                    after = Parsed(queue[0], lang)
+                    if isinstance(after.shots, list) or after.cells or after.scenes:
+                        remarks.append(piece)  # "shot 3 looks great, now animate shot 5": a comment
+                        continue
                     # "shot 10 feels rushed, give it one more second", "image 4 is what Mia looks
                     # like, use it as her reference": a remark is read with the clause after it
                     joiner = "，" if has_cjk(piece + queue[0]) else ", "
@@ -3161,6 +3166,9 @@ class OfflinePlanner:
             new = _merge_repeats(actions, new)
             actions.extend(new)
             ctx = _carry_focus(ctx, new)
+        if remarks and not actions:
+            unread += remarks
+        planned += remarks  # the coverage check still reads them
         if unread and actions:
             return self._ask_partial(actions, unread, lang, evidence)
         if unread:

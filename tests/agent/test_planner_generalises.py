@@ -85,6 +85,8 @@ CASES: dict[str, list[Case]] = {
             [act("node.favorite", cell=3), act("node.commit", shot=3, cell=3)],
         ),
         ("第4个镜头改成夜景，加一盏路灯", "zh8", [upd([4], time_of_day="night", visual="~路灯")]),
+        ("shot 3 looks great. now animate shot 5", "proj12", [act("gen.video", shots=[5])]),
+        ("第二个不错，把第四个改成夜景", "zh8", [upd([4], time_of_day="night")]),
         (
             "第八到第十二个镜头改成夜晚，加霓虹灯",
             "proj12",
