@@ -207,7 +207,10 @@ _ORD_SEP = rf"\s*(?:,\s*(?:and\s+)?|\band\b|&|\bor\b|{RANGE_SEP})\s*(?:the\s+)?"
 _SHOT_ORD_LIST = (
     rf"\b(?:the\s+)?((?:{ORD}|last|final)(?:{_ORD_SEP}(?:{ORD}|last|final))+)\s+(?:shots?|ones)\b"
 )
-_SHOT_LAST = r"\b(?:the\s+)?(?:last|final)\s+shot\b|最后一个(?:分镜|镜头)|最后一镜"
+_SHOT_LAST = (
+    r"\b(?:the\s+)?(?:last|final)\s+shot\b|最后一个(?:分镜|镜头)|最后一镜"
+    r"|^(?:把|给)?最后一个(?=\s*(?:改|换|加|设|调|生成|配|删|用|做|来|弄|也))"
+)
 _SHOT_OPENING = (
     r"\b(?:the\s+)?(?:opening|very first)\s+(?:shot|one)\b"
     r"|开头(?:那个|的|那一个)?(?:镜头|分镜)|开场(?:的)?(?:镜头|分镜)"
@@ -2130,6 +2133,10 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         _SHOT_LAST,
         _SHOT_THIS,
         _SHOT_OPENING,
+        _SHOT_EDGE_N,
+        _SHOT_EDGE_BARE,
+        _SHOT_FROM_END,
+        _SHOT_NEXT_TO,
         _CAMERA_PHRASES,
         *_SHOT_LIST,
         *_SHOT_ALL,

@@ -86,6 +86,18 @@ CASES: dict[str, list[Case]] = {
         ),
         ("第4个镜头改成夜景，加一盏路灯", "zh8", [upd([4], time_of_day="night", visual="~路灯")]),
         ("shot 3 looks great. now animate shot 5", "proj12", [act("gen.video", shots=[5])]),
+        ("make shot 2 foggy and shot 6 rainy", "proj12", [upd([2], weather="fog"), upd([6], weather="rain")]),
+        ("make shot 2 and shot 6 rainy", "proj12", [upd([2, 6], weather="rain")]),
+        (
+            "第一个镜头改成黎明，最后一个改成黄昏",
+            "zh8",
+            [upd([1], time_of_day="dawn"), upd([8], time_of_day="dusk")],
+        ),
+        (
+            "给前三个镜头出九宫格，然后第四个生成视频",
+            "zh8",
+            [act("gen.grid", shots=[1, 2, 3], size=9), act("gen.video", shots=[4])],
+        ),
         ("第二个不错，把第四个改成夜景", "zh8", [upd([4], time_of_day="night")]),
         (
             "第八到第十二个镜头改成夜晚，加霓虹灯",
