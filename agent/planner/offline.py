@@ -226,7 +226,7 @@ _PRONOUN = r"\b(?:it|them|those|these|they|both)\b|它们|它|这些|这几个|�
 
 _SHOT_EDGE_N = (
     rf"\b(?:the\s+)?(first|last|final)\s+({NUM})\s+shots\b"
-    rf"|(前|最后|后|头)\s*({NUM})\s*个?\s*(?:分镜|镜头)"
+    rf"|(前|最后|后|头)\s*({NUM})\s*(?:个\s*(?:分镜|镜头)?|(?:分镜|镜头))"
 )
 _SHOT_AS_CAMERA = (
     r"\b(?:wide|long|medium|mid|full|close-?up|establishing|tracking|follow(?:ing)?|"
@@ -1284,8 +1284,10 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         return not p.starts(r"(?:cancel|stop|retry|export|download)\b")
     if p.has(rf"\b{NUM}[- ]shots?\s+{_STORY_KINDS}\b"):
         return True
-    if p.starts(r"(?:make|create|write|tell|generate|produce|do|build|start|draft|give me)\b") and p.has(
-        rf"\b{_STORY_KINDS}\s+(?:about|where|in which)\b"
+    if (
+        p.starts(r"(?:make|create|write|tell|generate|produce|do|build|start|draft|give me)\b")
+        and p.has(rf"\b{_STORY_KINDS}\s+(?:about|where|in which)\b")
+        and not p.has(rf"\babout\s+(?:an?|{NUM})\s*(?:s|secs?|seconds?|mins?|minutes?)\b")  # a length
     ):
         return True
     if p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
@@ -2502,7 +2504,10 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         rf"\b(?:total|target|overall)\s+(?:duration|length|runtime|running time)\s*"
         rf"(?:to|of|:|at|around|about|"
         rf"roughly)?\s*(?:about\s+|around\s+|roughly\s+|~\s*)?(an?|{NUM})\s*(s|sec|seconds?|min|minutes?)\b"
-        rf"|(?:总时长|总长度|总长|片长|成片时长)(?:改成|设为|改为|为|控制在|定在|在|大概|大约|差不多)*\s*({NUM})\s*(秒|分钟)",
+        rf"|(?:总时长|总长度|总长|片长|成片时长|整部片子|整个片子|整部片|片子|整个视频|成片)"
+        rf"(?:改成|设为|改为|为|控制在|定在|在|大概|大约|差不多|要|做到)*\s*({NUM})\s*(秒|分钟)"
+        rf"|\b(?:make|keep|get)\s+(?:the\s+)?(?:whole\s+|entire\s+)?(?:film|video|movie|cut|project|thing)\s+"
+        rf"(?:about\s+|around\s+|roughly\s+|under\s+|at\s+)?(an?|{NUM})\s*(s|secs?|seconds?|mins?|minutes?)\b",
         p.text,
     )
     if m:
