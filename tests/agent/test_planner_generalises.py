@@ -251,6 +251,10 @@ CASES: dict[str, list[Case]] = {
         ("导出SRT字幕", "zh8", [act("export.package", formats=["srt"])]),
     ],
     "followup": [
+        ("the last three", "asked_shots", [upd([10, 11, 12], weather="rain")]),
+        ("最后两个", "asked_shots_zh", [upd([7, 8], weather="rain")]),
+        ("竹林那个", "asked_shots_zh", [upd([1], weather="rain")]),
+        ("算了不改了", "asked_shots_zh", ASK),
         ("shots 2 and 5 please", "asked_shots", [upd([2, 5], weather="rain")]),
         ("the whole lot", "asked_shots", [upd("all", weather="rain")]),
         ("all of them except the first", "asked_shots", [upd(ALL_BUT[1], weather="rain")]),
@@ -377,6 +381,12 @@ CASES: dict[str, list[Case]] = {
         ("把第六和第七个镜头合成一个", "zh8", [act("shot.merge", shots=[6, 7])]),
     ],
     "project_character": [
+        (
+            "make the whole film about 30 seconds",
+            "proj12",
+            [act("project.update_meta", target_duration_s=30)],
+        ),
+        ("整部片子控制在一分钟以内", "zh8", [act("project.update_meta", target_duration_s=60)]),
         (
             "can we call the project Moonthief instead",
             "proj12",
