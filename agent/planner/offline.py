@@ -1112,7 +1112,9 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
         p.starts(r"(?:cancel|stop|abort|kill|halt|terminate)\b")
-        or p.has(r"取消|停止|停掉|停下|中止|终止|别跑了|(?:都|全)停了|停了吧")
+        or p.has(
+            r"取消|停止|停掉|停下|中止|终止|别跑了|(?:都|全)停了|停了吧|(?:别|不要|不用)(?:再)?生成了|停止生成"
+        )
     ):
         return None
     if p.has(_STOP_MOTION) or p.has(r"取消收藏"):
@@ -2021,7 +2023,7 @@ _GRID_TRIGGER = (
     r"|\b(?:generate|draw|make|create|give me|render)\b.{0,40}"
     r"\b(?:images?|pictures?|pics|stills|frames|options|"
     r"candidates|variations|keyframes?|thumbnails?|batch)\b"
-    r"|宫格|出图|出(?:一|几|两|四|九)?张图|生成图|生成.{0,8}(?:图|图片|画面)|重新生成|重画|重绘|重新画"
+    r"|宫格|出图|出(?:一|几|两|四|九)?张图|(?:出|来)(?:一|几)?组图|生成图|生成.{0,8}(?:图|图片|画面)|重新生成|重画|重绘|重新画"
 )
 _REF_TRIGGER = (
     r"\bas (?:a |an |the )?(?:\w+ )?(?:reference|ref)\b"
@@ -2171,7 +2173,8 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     if p.lang == "zh":
         text = re.sub(r"\s*([,，、。；;])\s*", r"\1", text)
         text = re.sub(r"[,，、。；;]{2,}", "，", text).strip(" ,，、。；;:：的")
-        return text if cjk_count(text) >= 2 else None
+        content = re.sub(r"[图要张组个的来一吧呢啊了，,、。\s]", "", text)  # leftovers of "出一组图，要九张"
+        return text if cjk_count(text) >= 2 and cjk_count(content) >= 2 else None
     content = [
         w for w in re.findall(r"[A-Za-z]{3,}", text) if w.lower() not in {"the", "and", "for", "with", "from"}
     ]
@@ -2644,10 +2647,14 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
         style = _style(p)
         if style:
             patch["style_override"] = style
-    if "style_override" not in patch:  # "black and white", "黑白": a look of the shot
-        look = _first(lx.LOOKS, text)
+    if "style_override" not in patch and p.has(r"\blooks? like\b|\blook of an?\b"):
+        style = _style(p)  # "make shot 1 look like a watercolor painting"
+        if style and not _first(lx.TIME_OF_DAY + lx.WEATHER + lx.LIGHTING, style.lower()):
+            patch["style_override"] = style
+    if "style_override" not in patch:  # "black and white", "黑白": a look of the shot, in the user's words
+        look = next((m for pat, _ in lx.LOOKS if (m := re.search(pat, p.cased, re.I))), None)
         if look:
-            patch["style_override"] = look
+            patch["style_override"] = look.group(0)
     if include_visual and not p.starts(r"(?:show|display|let me see)\b"):
         m = re.search(
             r"\b(?:show(?:ing)?|depict(?:ing)?|visual(?:ly)?\s*(?:to|:)|should show|be about)\s+(.+)$",

@@ -156,6 +156,9 @@ CASES: dict[str, list[Case]] = {
         ("第三个镜头改成推镜头，再短一秒", "zh8", [upd([3], camera={"movement": "dolly in"}, duration_s=4)]),
     ],
     "modifier": [
+        ("make shot 1 look like a watercolor painting", "proj12", [upd([1], style_override="~watercolor")]),
+        ("第3个镜头整成黑白的", "zh8", [upd([3], style_override="~黑白")]),
+        ("第四个镜头出一组图，要九张", "zh8", [act("gen.grid", shots=[4], size=9)]),
         (
             "9-grid for shot 4, make it feel colder",
             "proj12",
@@ -287,6 +290,7 @@ CASES: dict[str, list[Case]] = {
         ),
     ],
     "task_version_export": [
+        ("第三个镜头的视频别生成了", "zh8", [act("task.cancel", shots=[3], kind="video")]),
         ("stop all the video renders", "proj12", [act("task.cancel", kind="video")]),
         ("give the failed jobs another go", "proj12", [act("task.retry", status_filter="failed")]),
         ("失败的任务再跑一次", "zh8", [act("task.retry", status_filter="failed")]),
