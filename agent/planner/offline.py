@@ -1258,6 +1258,7 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_snapshot(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(r"\b(?:take|make|save|create)\s+(?:a\s+|the\s+)?(?:snapshot|checkpoint|backup)\b") or p.starts(
         r"snapshot\b|save (?:this|the current|a) (?:version|state)\b|checkpoint\b"
+        r"|bookmark (?:a |this |the current )?(?:version|state)\b"
     )
     zh = p.has(
         r"快照|存档|存(?:个|一下|一个)档|(?:保存|存)(?:一下|一个|个)?(?:当前)?(?:的)?(?:版本|状态)|备份"
@@ -1529,8 +1530,13 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|^(?:the\s+|a\s+)?(?:final cut|final video|final render)\b"
         r"|\bmix\b.{0,20}\bmusic\b|\bmusic\b.{0,12}\bmixed in\b"
     )
+    en = en or p.has(
+        r"\b(?:put|cut|stitch|edit|string)\s+(?:it\s+|them\s+|everything\s+|the shots\s+)?"
+        r"(?:all\s+)?together\b"
+    )
     zh = p.has(
         r"合成(?!一个?(?:分镜|镜头)|一个\s*$)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
+        r"|拼起来|拼一下|剪出来|剪一版"
         r"|(?:音乐|配乐).{0,6}(?:混进|混入)"
     )
     if not (en or zh):
@@ -1935,7 +1941,8 @@ def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
-        p.has(r"\bsplit\b|\b(?:cut|break|divide)\b.*\binto\b") or p.has(r"拆分|拆成|分成|切成|一分为二|拆开")
+        p.has(r"\bsplit\b|\b(?:cut|break|divide|chop|slice)\b.*\binto\b")
+        or p.has(r"拆分|拆成|分成|切成|一分为二|拆开")
     ):
         return None
     if not (p.has(_SHOT_WORD) or ctx.focus.shot):
@@ -2023,7 +2030,9 @@ _GRID_TRIGGER = (
     r"|\b(?:generate|draw|make|create|give me|render)\b.{0,40}"
     r"\b(?:images?|pictures?|pics|stills|frames|options|"
     r"candidates|variations|keyframes?|thumbnails?|batch)\b"
-    r"|宫格|出图|出(?:一|几|两|四|九)?张图|(?:出|来)(?:一|几)?组图|生成图|生成.{0,8}(?:图|图片|画面)|重新生成|重画|重绘|重新画"
+    r"|\b(?:sketch|mock ?up|storyboard frames for|draw up)\b|\bsome options for\b"
+    r"|宫格|出图|出(?:一|几|两|四|九)?张图|(?:出|来)(?:一|几)?组图|画(?:几|一|两)?张图?|生成图|生成.{0,8}(?:图|图片|画面)"
+    r"|重新生成|重画|重绘|重新画"
 )
 _REF_TRIGGER = (
     r"\bas (?:a |an |the )?(?:\w+ )?(?:reference|ref)\b"
@@ -2334,7 +2343,8 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if p.has(_STOP_MOTION) and not p.has(r"\banimate\b|\bvideos?\b"):
         return None
     if not p.has(
-        r"\banimate\b|\bmake (?:it|them) move\b|\bimage[- ]to[- ]video\b|\bi2v\b"
+        r"\banimate\b|\bmake (?:it|them|§|shots?[\s\d,&and-]+) move\b|\bbring\b.{0,30}\bto life\b"
+        r"|\bimage[- ]to[- ]video\b|\bi2v\b|做成动态|变成动态|动态的"
         r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate)\b"
         r".{0,40}\b(?:videos?|clips?)\b"
         r"|\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
