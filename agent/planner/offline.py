@@ -1489,7 +1489,10 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
     if formats:  # timelines of the cut, subtitles, a CapCut draft
         return [_act("export.package", selection="selected", formats=formats)]
-    if not favorites and p.has(r"\b(?:video|mp4|movie|film|final cut)\b|成片|视频|影片"):
+    if not favorites and p.has(
+        r"\b(?:video|mp4|movie|film|final cut|final version|(?:480|720|1080)p)\b"
+        r"|成片|视频|影片|最终版|终版|正片|成品"
+    ):
         return [_act("gen.compose", mode="final", **_compose_opts(p))]
     naming = None
     m = re.search(

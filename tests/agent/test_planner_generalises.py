@@ -244,6 +244,12 @@ CASES: dict[str, list[Case]] = {
         ("第二到第四个分镜都不要了", "zh8", [act("shot.delete", shots=[2, 3, 4])]),
     ],
     "cjk": [
+        ("第２个镜头改成夜景", "zh8", [upd([2], time_of_day="night")]),
+        ("第二个镜头时长2.5秒", "zh8", [upd([2], duration_s=2.5)]),
+        ("成片720P", "zh8", [act("gen.compose", mode="final", resolution="720p")]),
+        ("用1080p导出最终版", "zh8", [act("gen.compose", mode="final", resolution="1080p")]),
+        ("八号镜头生成视频，24帧", "zh8", [act("gen.video", shots=[8], fps=24)]),
+        ("第十三个镜头改成雨天", "zh8", ASK),
         (
             "成片导出1080p带字幕",
             "zh8",
