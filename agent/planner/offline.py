@@ -1599,7 +1599,9 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         cell, node = _image(p, ctx)
         return [_act("character.attach_reference", name=name, cell=cell, node=node, shot=shot, track=p.track)]
     if p.has(
-        r"\block(?:ed)?\b|\bkeep\b.*\bconsistent\b|\bfreeze\b|锁定|锁住|锁死|固定|保持一致|别再变|不要再变"
+        r"\block(?:ed)?\b|\bkeep\b.*\bconsistent\b|\bfreeze\b|\bstays? the same\b"
+        r"|\bsame (?:everywhere|in every shot)\b"
+        r"|锁定|锁住|锁死|固定|保持一致|别再变|不要再变"
     ):
         if not name:
             raise _Stop("clarify", p.t("Which character should I lock?", "请问要锁定哪个角色？"))
@@ -1698,7 +1700,7 @@ def _scene_patch(p: Parsed, text: str) -> dict[str, Any]:
     )
     if m:
         patch["title"] = next(g for g in m.groups() if g).strip(' .。"《》')
-    return {k: v for k, v in patch.items() if v}
+    return _settings_outside_text(patch, text)
 
 
 def _scene_by_name(p: Parsed, ctx: PlanningContext) -> tuple[str, list[int]]:
@@ -2598,6 +2600,22 @@ def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
 
 
 _TABLE = {"time_of_day": lx.TIME_OF_DAY, "lighting": lx.LIGHTING, "weather": lx.WEATHER, "mood": lx.MOODS}
+_FREE_TEXT = ("dialogue", "narration", "visual", "title", "place", "description")
+
+
+def _settings_outside_text(patch: dict[str, Any], text: str) -> dict[str, Any]:
+    """A setting read only from inside new free text ("narration to: the night was quiet", "标题改成
+    《月夜》", "show a misty forest") is part of that text, not a second change."""
+    rest = text
+    for key in _FREE_TEXT:
+        value = patch.get(key)
+        if isinstance(value, str) and value:
+            rest = rest.replace(value.lower(), " ")
+    if rest != text:
+        for key, table in _TABLE.items():
+            if patch.get(key) and not _first(table, rest):
+                patch[key] = None
+    return {k: v for k, v in patch.items() if v}
 
 
 def _first_pattern(table: lx.Table, value: str) -> str:
@@ -2638,7 +2656,9 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
     if duration is not None:
         patch["duration_s"] = duration
     m = re.search(
-        r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=)|says?\s*:?)\s*\"([^\"]+)\"", p.cased, re.I
+        r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=|be|reads?)|says?\s*:?)\s*\"([^\"]+)\"",
+        p.cased,
+        re.I,
     ) or re.search(r"(?:台词|对白)(?:改成|改为|是|为|:)?\s*\"?([^\"]+?)\"?$", p.cased)
     line = m.group(1).strip(" :：") if m else _line_text(p, "dialogue")
     if not line:  # "the owl says give it back, thief", "让小狐狸说一句：这是我的月亮！"
@@ -2682,7 +2702,7 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
             )
             if m:
                 patch["visual"] = next(g for g in m.groups() if g).strip(" .。")
-    return {k: v for k, v in patch.items() if v}
+    return _settings_outside_text(patch, text)
 
 
 _ADDITION = (

@@ -495,6 +495,80 @@ CASES: dict[str, list[Case]] = {
         ("撤回上一步", "zh8", [{"type": "version.rollback", "args": {}}]),
         ("配一段史诗感的音乐", "zh8", [{"type": "gen.music", "args": {"mood": "epic"}}]),
     ],
+    "free_text_scenes_characters": [
+        (
+            "change the narration of shot 2 to: the night was quiet",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [2], "patch": {"narration": "~night was quiet"}}}],
+        ),
+        (
+            'shot 5\'s line should be "catch me if you can"',
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [5], "patch": {"dialogue": "~catch me"}}}],
+        ),
+        (
+            "in shot 9 the owl shouts stop right there",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [9], "patch": {"dialogue": "~stop right there"}}}],
+        ),
+        (
+            "shot 1 should show a misty bamboo forest with a fox sleeping",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [1], "patch": {"visual": "~fox sleeping"}}}],
+        ),
+        (
+            "add a scene called The Escape at the end",
+            "proj12",
+            [{"type": "scene.add", "args": {"spec": {"title": "~Escape"}}}],
+        ),
+        ("move scene 3 before scene 2", "proj12", [{"type": "scene.reorder", "args": {"scene": 3, "to": 2}}]),
+        (
+            "scene 2 should feel more tense",
+            "proj12",
+            [{"type": "scene.update", "args": {"scene": 2, "patch": {"mood": "tense"}}}],
+        ),
+        (
+            "create a character named Pip, a tiny mouse with a red hat",
+            "proj12",
+            [{"type": "character.create", "args": {"name": "Pip", "profile": "~mouse"}}],
+        ),
+        (
+            "Mia's face should stay the same everywhere",
+            "proj12",
+            [{"type": "character.lock", "args": {"name": "Mia", "locks": ["face"]}}],
+        ),
+        (
+            "use image 2 as a reference for the Fox character",
+            "pro3",
+            [{"type": "character.attach_reference", "args": {"name": "Fox", "cell": 2}}],
+        ),
+        (
+            "第四个镜头的旁白写成：风停了，月亮也不见了",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [4], "patch": {"narration": "~风停了"}}}],
+        ),
+        (
+            "第二个镜头画面改成：狐狸在雪地里奔跑",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [2], "patch": {"visual": "~雪地"}}}],
+        ),
+        (
+            "第一场的标题改成《月夜》",
+            "zh8",
+            [{"type": "scene.update", "args": {"scene": 1, "patch": {"title": "~月夜"}}}],
+        ),
+        ("把第二场移到第一场前面", "zh8", [{"type": "scene.reorder", "args": {"scene": 2, "to": 1}}]),
+        (
+            "新增一个角色叫老猫，是村里的看门人",
+            "zh8",
+            [{"type": "character.create", "args": {"name": "老猫", "profile": "~看门人"}}],
+        ),
+        (
+            "小狐狸的服装固定住",
+            "zh8",
+            [{"type": "character.lock", "args": {"name": "小狐狸", "locks": ["outfit"]}}],
+        ),
+    ],
     "clarify": [
         ("make it better", "proj12", ASK),
         ("change it", "proj12", ASK),
