@@ -3145,6 +3145,18 @@ class OfflinePlanner:
         fixed = repair.text
         if _is_injection(fixed):
             return _refusal(lang)
+        if understand.is_cost_question(fixed):
+            return _no_action(
+                "clarify",
+                _t(
+                    lang,
+                    "I can't quote costs or times in chat; a costly request is shown as a proposal with its "
+                    'estimated cost before anything runs. Say what to do (e.g. "animate all shots").',
+                    "我没法在聊天里报价或估时间；耗费较大的操作会先给出带预估成本的提议，确认后才执行。请直接说要做什么（例如“所有分镜生成视频”）。",
+                ),
+                confidence=1.0,
+                evidence=["a question about cost or time, not a request"],
+            )
         exceptions = understand.extract_exceptions(fixed, ctx.workspace.shots)
         if exceptions.excluded or exceptions.in_scope:
             ctx = ctx.model_copy(

@@ -431,6 +431,19 @@ EXTRA_INJECTION = (
 )
 
 
+COST_QUESTION = (
+    r"\bhow much (?:will|would|does|is|do)\b.{0,40}\bcost\b"
+    r"|\bwhat (?:will|would|does) (?:it|that|this)\b.{0,30}\bcost\b"
+    r"|\bhow (?:long|much time) (?:will|would|does)\b|\bcost estimate\b"
+    r"|(?:要|得|会)?(?:花|用)?多少钱|多少费用|费用是多少|成本多少|(?:要|得)多久|多长时间能"
+)
+
+
+def is_cost_question(text: str) -> bool:
+    """ "how much will animating everything cost?", "全部生成视频要花多少钱": a question, not the request."""
+    return re.search(COST_QUESTION, text, re.I) is not None
+
+
 def is_unsupported_wish(text: str) -> bool:
     return re.search(UNSUPPORTED, text, re.I) is not None
 
@@ -963,6 +976,7 @@ __all__ = [
     "choice_index",
     "description_ref",
     "extract_exceptions",
+    "is_cost_question",
     "is_extra_injection",
     "is_negated",
     "is_unsupported_wish",
