@@ -95,7 +95,10 @@ CAMERA_ANGLE: Table = [
 ]
 
 CAMERA_MOVEMENT: Table = [
-    (r"static|locked[- ]off|固定镜头|固定机位|静止镜头", "static"),
+    (
+        r"static|locked[- ]off|(?:camera|shot) (?:still|steady)|(?:still|steady|fixed) camera|固定镜头|固定机位|静止镜头",
+        "static",
+    ),
     (r"dolly in|push[- ]in|push in|推镜|推进|推近", "dolly in"),
     (r"dolly out|pull[- ]?(?:back|out)|拉镜|拉远", "dolly out"),
     (r"zoom in|放大镜头|变焦推进", "zoom in"),

@@ -2743,7 +2743,7 @@ def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         if extended:
             return [_act("shot.update", **extended)]
     change_verb = p.has(
-        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put)\b"
+        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put|keep|hold)\b"
         r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
     )
     question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")
