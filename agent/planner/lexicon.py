@@ -96,7 +96,8 @@ CAMERA_ANGLE: Table = [
 
 CAMERA_MOVEMENT: Table = [
     (
-        r"static|locked[- ]off|(?:camera|shot) (?:still|steady)|(?:still|steady|fixed) camera|固定镜头|固定机位|静止镜头",
+        r"static|locked[- ]off|(?:camera|shot) (?:still|steady)|(?:still|steady|fixed) camera"
+        r"|固定镜头|固定机位|静止镜头",
         "static",
     ),
     (r"dolly in|push[- ]in|push in|推镜|推进|推近", "dolly in"),

@@ -601,6 +601,88 @@ CASES: dict[str, list[Case]] = {
         ("今晚十二点自动开始渲染", "zh8", REFUSE),
         ("让狐狸对口型说话", "zh8", REFUSE),
     ],
+    "camera": [
+        (
+            "shot 3: slow zoom in on the eyes",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [3], "patch": {"camera": {"movement": "zoom in"}}}}],
+        ),
+        (
+            "pan across the lake in shot 8",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [8], "patch": {"camera": {"movement": "pan"}}}}],
+        ),
+        (
+            "top-down view for shot 12",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [12], "patch": {"camera": {"angle": "overhead"}}}}],
+        ),
+        (
+            "keep the camera still in shot 6",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [6], "patch": {"camera": {"movement": "static"}}}}],
+        ),
+        (
+            "orbit around the fox in shot 5",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [5], "patch": {"camera": {"movement": "orbit"}}}}],
+        ),
+        (
+            "extreme close up for shot 3",
+            "proj12",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {"shots": [3], "patch": {"camera": {"size": "extreme close-up"}}},
+                }
+            ],
+        ),
+        (
+            "shot 10 from a low angle, handheld",
+            "proj12",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {"shots": [10], "patch": {"camera": {"angle": "low", "movement": "handheld"}}},
+                }
+            ],
+        ),
+        (
+            "第八个镜头横摇",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [8], "patch": {"camera": {"movement": "pan"}}}}],
+        ),
+        (
+            "第一个镜头用航拍",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [1], "patch": {"camera": {"angle": "overhead"}}}}],
+        ),
+        (
+            "第三个镜头改成大特写",
+            "zh8",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {"shots": [3], "patch": {"camera": {"size": "extreme close-up"}}},
+                }
+            ],
+        ),
+        (
+            "第五个镜头镜头推进",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [5], "patch": {"camera": {"movement": "dolly in"}}}}],
+        ),
+        (
+            "第六个镜头固定机位",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [6], "patch": {"camera": {"movement": "static"}}}}],
+        ),
+        (
+            "第二个镜头环绕拍摄",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [2], "patch": {"camera": {"movement": "orbit"}}}}],
+        ),
+    ],
     "clarify": [
         ("make it better", "proj12", ASK),
         ("change it", "proj12", ASK),
