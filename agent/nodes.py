@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from agent.activities import current_deps
 from agent.context import build_context
-from agent.planner.offline import EXECUTE_AT
+from agent.planner.offline import EXECUTE_AT, READ_ONLY
 from agent.state import MAX_PLAN_ATTEMPTS, PLANNED_EVENT, AgentState, TurnRequest
 from infra.ledger import unit_of_work
 from schema.actions import Turn
@@ -125,7 +125,8 @@ async def validate(state: AgentState) -> dict[str, Any]:
     except ValidationError as exc:
         return {"turn": None, "errors": _errors(exc)}
     unsure = turn.confidence is not None and turn.confidence < EXECUTE_AT
-    if turn.decide_mode() == "propose" or (unsure and turn.actions):
+    writes = any(a.type not in READ_ONLY for a in turn.actions)
+    if turn.decide_mode() == "propose" or (unsure and writes):
         turn = turn.model_copy(update={"mode": "propose"})
     return {"turn": turn.model_dump(mode="json", by_alias=True, exclude_none=True), "errors": []}
 

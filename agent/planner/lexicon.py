@@ -43,10 +43,10 @@ LIGHTING: Table = [
 ]
 
 WEATHER: Table = [
-    (r"thunderstorm|\bstorm(?:y)?\b|暴风雨|雷雨|雷电", "storm"),
-    (r"\brain(?:y|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景", "rain"),
-    (r"\bsnow(?:y|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪", "snow"),
-    (r"\bfog(?:gy)?\b|\bmist(?:y)?\b|\bhaze\b|大雾|雾气|薄雾|雾", "fog"),
+    (r"thunderstorm|\bstorm(?:y|ier)?\b|暴风雨|雷雨|雷电", "storm"),
+    (r"\brain(?:y|ier|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景", "rain"),
+    (r"\bsnow(?:y|ier|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪", "snow"),
+    (r"\bfog(?:gy|gier)?\b|\bmist(?:y|ier)?\b|\bhaz(?:e|y|ier)\b|大雾|雾气|薄雾|雾", "fog"),
     (r"\bovercast\b|\bcloudy\b|\bgr[ae]y skies\b|阴天|多云|阴沉", "overcast"),
     (r"\bclear (?:sky|skies|weather)\b|晴天|晴朗|放晴", "clear"),
 ]

@@ -1082,8 +1082,8 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|(?:is )?anything (?:still )?(?:in the queue|queued|running|pending|rendering)"
     )
     en = en or (
-        p.starts(r"(?:what|which|how|is|are|has|have)\b")
-        and p.has(r"\b(?:status|done|finished|ready|progress|complete[d]?)\b")
+        p.starts(r"(?:what|which|how|is|are|has|have|did|does|do|was|were)\b")
+        and p.has(r"\b(?:status|done|finish(?:ed)?|ready|progress|complete[d]?)\b")
         and p.has(
             r"\b(?:videos?|clips?|grids?|images?|voices?|narration|music|preview|compose|export|storyboard)\b"
         )
@@ -2574,6 +2574,10 @@ _REMOVAL = (
     r"\s+(?:the\s+|all\s+(?:the\s+)?|any\s+|that\s+)?|去掉|去除|不要|别要|拿掉|取消|去了|没有)\s*$"
 )
 _CLEARED = {"weather": "clear"}
+_LESS = (
+    r"(?:\b(?:less|not so|not as|no longer|not too|too|way too|a bit too)\s+"
+    r"|不那么|没那么|别那么|别太|不要太|太)\s*$"
+)
 
 
 def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
@@ -2583,7 +2587,17 @@ def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
         m = re.search(pattern, text)
         if m is None:
             continue
-        if not re.search(_REMOVAL, text[max(0, m.start() - 24) : m.start()]):
+        before = text[max(0, m.start() - 24) : m.start()]
+        if re.search(_LESS, before):  # "less dark", "too foggy", "不那么暗": the opposite is meant, not this
+            raise _Stop(
+                "clarify",
+                p.t(
+                    f"Less {m.group(0)} — what should it be instead? "
+                    "e.g. “brighter lighting”, “make it day”.",
+                    f"不要那么“{m.group(0)}”——改成什么？例如“明亮一点”“改成白天”。",
+                ),
+            )
+        if not re.search(_REMOVAL, before):
             return None
         if field in _CLEARED:
             said = text[max(0, m.start() - 12) : m.end()].strip()
@@ -2922,6 +2936,8 @@ CONFIDENCE_THRESHOLD = 0.6
 EXECUTE_AT = 0.85
 """Below this, a plan is proposed (confirmed first), never executed: a low-evidence reading
 (unexplained words, a dropped part, a competing reading, a weak reference, typos) cannot run."""
+READ_ONLY = frozenset({"task.list", "task.status"})
+"""Reads change nothing: a low-confidence read is answered, not proposed."""
 UNEXPLAINED_PENALTY = 0.3
 """What a reading that leaves part of the sentence unexplained loses (:mod:`coverage`)."""
 _DESTRUCTIVE = {"shot.delete", "scene.delete", "shot.merge", "version.rollback"}
@@ -3173,6 +3189,7 @@ class OfflinePlanner:
             else understand.segment(body)
         )
         pieces = _fold_modifiers(pieces)
+        pieces = _join_replacements(pieces)
         pieces, redirected = understand.redirect_negation(pieces)
         evidence += redirected
         actions: list[AnyAction] = []
@@ -3330,7 +3347,7 @@ class OfflinePlanner:
                 touched.update(range(10_000) if shots == "all" else shots)
         if len(touched) > 1:
             mode = "propose"
-        if confidence < EXECUTE_AT:
+        if confidence < EXECUTE_AT and not all(a.type in READ_ONLY for a in parsed):
             mode = "propose"
             evidence = [*evidence, f"confidence {confidence:.2f} < {EXECUTE_AT}: proposed, not executed"]
         types = {a.type for a in parsed}
@@ -3449,6 +3466,22 @@ _MODIFIER_CLAUSE = (
     r"|^(?:but\s+)?(?:make|keep)\s+(?:it|them)\s+(?:more\s+)?[a-z]+(?:\s+[a-z]+)?$"
 )
 _REASON_CLAUSE = r"^(?:it'?s|that'?s|this is|since|because|cause|cuz|as it'?s)\b|^(?:因为|毕竟|这样)"
+
+
+_REPLACES = r"^(?:改成|换成|改为|变成|换为|要|instead\b|make it\b|change it to\b|go with\b|use\b)"
+_TAKES_AWAY = r"不要|别要|去掉|拿掉|\bno more\b|\bremove\b|\bget rid of\b|\bnot\b"
+
+
+def _join_replacements(pieces: list[str]) -> list[str]:
+    """ "第二个镜头不要夜景了，改成黄昏", "no more night on shot 2, make it dusk instead": the value
+    taken away and the one that replaces it are one change."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and re.search(_TAKES_AWAY, out[-1].lower()) and re.match(_REPLACES, piece.strip().lower()):
+            out[-1] = out[-1].rstrip(" ,，") + ("，" if has_cjk(out[-1] + piece) else ", ") + piece.strip()
+            continue
+        out.append(piece)
+    return out
 
 
 def _fold_modifiers(pieces: list[str]) -> list[str]:

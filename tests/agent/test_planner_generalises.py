@@ -683,6 +683,36 @@ CASES: dict[str, list[Case]] = {
             [{"type": "shot.update", "args": {"shots": [2], "patch": {"camera": {"movement": "orbit"}}}}],
         ),
     ],
+    "chat_habits": [
+        (
+            "when you get a chance, could you animate shots 1 and 2? no rush",
+            "proj12",
+            [{"type": "gen.video", "args": {"shots": [1, 2]}}],
+        ),
+        (
+            "if possible make shot 4 a bit foggier",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [4], "patch": {"weather": "fog"}}}],
+        ),
+        ("did the grid for shot 3 finish?", "proj12", [{"type": "task.list", "args": {"kind": "grid"}}]),
+        ("are the videos done", "proj12", [{"type": "task.list", "args": {"kind": "video"}}]),
+        ("also narrate shot 7 while you're at it", "proj12", [{"type": "gen.voice", "args": {"shots": [7]}}]),
+        ("ok now the same for shot 9", "proj12", ASK),
+        (
+            "hmm, actually make it dusk instead of night for shot 2",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [2], "patch": {"time_of_day": "dusk"}}}],
+        ),
+        ("shot 3 needs to be less dark", "proj12", ASK),
+        ("有空的话帮我把第一个镜头生成视频", "zh8", [{"type": "gen.video", "args": {"shots": [1]}}]),
+        ("第三个镜头的宫格好了吗", "zh8", [{"type": "task.list", "args": {"kind": "grid"}}]),
+        ("顺便把第七个镜头也配上旁白", "zh8", [{"type": "gen.voice", "args": {"shots": [7]}}]),
+        (
+            "第二个镜头不要夜景了，改成黄昏",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [2], "patch": {"time_of_day": "dusk"}}}],
+        ),
+    ],
     "clarify": [
         ("make it better", "proj12", ASK),
         ("change it", "proj12", ASK),

@@ -125,3 +125,11 @@ def test_validate_proposes_an_unsure_turn_from_any_planner() -> None:
         k: v for k, v in unsure.items() if k != "confidence"
     }  # no confidence given: the verb rule alone
     assert _validated(unknown)["mode"] == "execute"
+
+
+def test_a_read_is_answered_even_when_unsure() -> None:
+    turn = PLANNER.plan("did the grid for shot 3 finish?", CTX)
+    assert [a.type for a in turn.actions] == ["task.list"] and turn.mode == "execute"
+    action = {"type": "task.list", "args": {}, "reason": "r"}
+    read = {"mode": "execute", "intent": "x", "actions": [action], "message": "m", "confidence": 0.4}
+    assert _validated(read)["mode"] == "execute"  # nothing is written, so nothing to confirm
