@@ -1295,8 +1295,13 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         return True
     if p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
         return True
+    if p.starts(r"(?:storyboard|make|create|do|produce)\b") and p.has(
+        r"\b(?:an?\s+)?(?:ad|advert|commercial|promo|teaser|trailer)\s+(?:for|about|of)\b"
+    ):
+        return True
     return p.has(
-        rf"关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
+        r"^(?:我想|想)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?.{1,12}?(?:广告|宣传片)(?:[，,。]|$)"
+        rf"|关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
         rf"|^(?:做|拍|来)(?:一个|个|一支|支|一部)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)?(?:广告|短片|动画|短剧|漫剧)[，,]\s*讲"
     )
 
@@ -1370,6 +1375,8 @@ def _story(p: Parsed) -> str | None:
         r"\bstory(?:board)?\s*[:\-]\s*(.+)$",
         r"\b(?:where|in which)\s+(.+)$",
         r"\b(?:storyboard|story|video|film)\s+(?:of|for)\s+(.+)$",
+        r"\b(?:an?\s+)?(?:ad|advert|commercial|promo|spot|teaser|trailer)\s+(?:for|about|of)\s+(.+)$",
+        r"^(?:我想|想)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?(.{1,20}?(?:广告|短片|动画|短剧|漫剧|宣传片))(?:[，,。]|$)",
         r"\b(?:new project|project|storyboard|story|idea|video|film)\s*[:\-]\s*(.+)$",
     ]
     for pattern in patterns:
@@ -1426,6 +1433,13 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         shot_count = _shot_count(p)
         p.evidence.append("story ← this project's story (planning context)")
         return [_act("gen.storyboard", story=ctx.story[:4000], shot_count=shot_count)]
+    named = re.search(
+        r"\b(?:called|named|titled)\s+[\"']?(.+?)[\"']?\s*[.!]?$|(?:叫做?|名为|命名为)\s*[《\"]?(.+?)[》\"]?$",
+        p.cased,
+    )
+    if not story and named and p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
+        title = next(g for g in named.groups() if g).strip()  # "start a new project called Moonlight Heist"
+        return [_act("project.create", title=title, language=p.lang, aspect_ratio=_aspect(p.text))]
     if not story:
         raise _Stop(
             "clarify",

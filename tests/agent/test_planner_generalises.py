@@ -713,6 +713,82 @@ CASES: dict[str, list[Case]] = {
             [{"type": "shot.update", "args": {"shots": [2], "patch": {"time_of_day": "dusk"}}}],
         ),
     ],
+    "new_projects": [
+        (
+            "I want to make a short film about a lonely robot who finds a flower",
+            "empty",
+            [
+                {"type": "project.create", "args": {"story": "~robot"}},
+                {"type": "gen.storyboard", "args": {"story": "~robot"}},
+            ],
+        ),
+        (
+            "new story: two kids build a raft and sail down the river, 10 shots, anime style",
+            "empty",
+            [
+                {"type": "project.create", "args": {"story": "~raft", "shot_count": 10, "style": "~anime"}},
+                {"type": "gen.storyboard", "args": {"shot_count": 10}},
+            ],
+        ),
+        (
+            "storyboard an ad for a coffee brand, 6 shots, vertical",
+            "empty",
+            [
+                {"type": "project.create", "args": {"shot_count": 6, "aspect_ratio": "9:16"}},
+                {"type": "gen.storyboard", "args": {"shot_count": 6}},
+            ],
+        ),
+        (
+            "let's do a bedtime story about a sleepy bear",
+            "empty",
+            [
+                {"type": "project.create", "args": {"story": "~bear"}},
+                {"type": "gen.storyboard", "args": {"story": "~bear"}},
+            ],
+        ),
+        (
+            "start a new project called Moonlight Heist",
+            "empty",
+            [{"type": "project.create", "args": {"title": "~Moonlight Heist"}}],
+        ),
+        (
+            "我想做一个关于外婆做饺子的短片",
+            "empty",
+            [
+                {"type": "project.create", "args": {"story": "~饺子"}},
+                {"type": "gen.storyboard", "args": {"story": "~饺子"}},
+            ],
+        ),
+        (
+            "新建项目：一只猫在雨夜里找回家的路，8个镜头，水彩风",
+            "empty",
+            [
+                {"type": "project.create", "args": {"story": "~猫", "shot_count": 8, "style": "~水彩"}},
+                {"type": "gen.storyboard", "args": {"shot_count": 8}},
+            ],
+        ),
+        (
+            "拍一个咖啡广告，6个镜头，竖屏",
+            "empty",
+            [
+                {"type": "project.create", "args": {"shot_count": 6, "aspect_ratio": "9:16"}},
+                {"type": "gen.storyboard", "args": {"shot_count": 6}},
+            ],
+        ),
+        (
+            "讲一个小熊睡不着的故事",
+            "empty",
+            [
+                {"type": "project.create", "args": {"story": "~小熊"}},
+                {"type": "gen.storyboard", "args": {"story": "~小熊"}},
+            ],
+        ),
+        (
+            "新建一个草稿板，叫灵感",
+            "empty",
+            [{"type": "project.create", "args": {"title": "~灵感", "workspace_type": "draft_space"}}],
+        ),
+    ],
     "clarify": [
         ("make it better", "proj12", ASK),
         ("change it", "proj12", ASK),
