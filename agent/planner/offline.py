@@ -269,7 +269,9 @@ _STOP_MOTION = r"stop[- ]?motion"
 
 _EN_PREFIX = (
     r"^(?:(?:please|pls|kindly|can you|could you|would you|will you|i want to|i'd like to|i would like to|"
-    r"let's|lets|let us|now|ok|okay|hey|so|and|then|also|just|go ahead and)\s*,?\s+)*"
+    r"can we|could we|shall we|should we|let's|lets|let us|now|ok|okay|hey|so|and|then|also|just"
+    r"|go ahead and)"
+    r"\s*,?\s+)*"
 )
 _ZH_PREFIX = r"^(?:请|麻烦|劳驾|帮我|帮忙|能不能|能否|可以|可否|我想|我要|现在|然后|再|给我|你|就)*"
 
@@ -1165,7 +1167,11 @@ def _match_snapshot(ctx: PlanningContext, before: str) -> str | None:
         for w in re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", before.lower())
         if w not in {"the", "change", "改"}
     }
-    words |= {v for pat, v in lx.LIGHTING + lx.TIME_OF_DAY + lx.MOODS if re.search(pat, before.lower())}
+    words |= {
+        v
+        for pat, v in lx.LIGHTING + lx.TIME_OF_DAY + lx.MOODS + lx.WEATHER + lx.TASK_KIND
+        if re.search(pat, before.lower())
+    }
     if not words:
         return None
     scored = []
@@ -1259,9 +1265,10 @@ def _h_snapshot(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(r"\b(?:take|make|save|create)\s+(?:a\s+|the\s+)?(?:snapshot|checkpoint|backup)\b") or p.starts(
         r"snapshot\b|save (?:this|the current|a) (?:version|state)\b|checkpoint\b"
         r"|bookmark (?:a |this |the current )?(?:version|state)\b"
+        r"|save (?:where we are|our progress|my progress|progress|this point|the current state)\b"
     )
     zh = p.has(
-        r"快照|存档|存(?:个|一下|一个)档|(?:保存|存)(?:一下|一个|个)?(?:当前)?(?:的)?(?:版本|状态)|备份"
+        r"快照|存档|存(?:个|一下|一个)档|(?:保存|存)(?:一下|一个|个)?(?:当前)?(?:的)?(?:版本|状态|进度)|备份"
     )
     if not (en or zh):
         return None
@@ -1469,6 +1476,8 @@ def _export_formats(p: Parsed) -> list[str]:
     found = [fmt for pattern, fmt in lx.EXPORT_FORMAT_WORDS if p.has(pattern)]
     if p.has(lx.SUBTITLE_WORDS) and not {"srt", "vtt"} & set(found):
         found += ["srt", "vtt"]
+    if p.has(lx.TIMELINE_WORDS) and not found and p.has(r"final cut"):
+        found += ["fcpxml"]  # "a timeline for Final Cut"
     if p.has(lx.TIMELINE_WORDS) and not found:
         found += ["otio", "fcpxml", "fcp7xml", "edl"]
     return found
@@ -1476,6 +1485,7 @@ def _export_formats(p: Parsed) -> list[str]:
 
 def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     asks = p.starts(r"(?:export|download|package|zip)\b") or p.has(r"导出|下载|打包")
+    asks = asks or p.has(r"\b(?:a\s+)?zip\b(?:\s+(?:file\s+)?(?:of|with))")
     gives = p.starts(
         r"(?:please )?(?:give|get|send|hand|make) (?:me |us )?(?:the |an? |some )?"
         r"|(?:i\s+)?(?:only\s+|just\s+)?(?:need|want)\b"

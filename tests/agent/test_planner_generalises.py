@@ -789,6 +789,47 @@ CASES: dict[str, list[Case]] = {
             [{"type": "project.create", "args": {"title": "~灵感", "workspace_type": "draft_space"}}],
         ),
     ],
+    "versions_exports": [
+        (
+            "undo the last change",
+            "proj12",
+            [{"type": "version.rollback", "args": {"snapshot_id": "5f1e0c2a-0000-4000-8000-000000000002"}}],
+        ),
+        (
+            "revert everything to how it was before the neon lighting",
+            "proj12",
+            [{"type": "version.rollback", "args": {"snapshot_id": "5f1e0c2a-0000-4000-8000-000000000001"}}],
+        ),
+        ("can we go back to the earlier version", "proj12", [{"type": "version.rollback", "args": {}}]),
+        (
+            "take a snapshot called 'before music'",
+            "proj12",
+            [{"type": "version.snapshot", "args": {"note": "~before music"}}],
+        ),
+        ("save where we are now", "proj12", [{"type": "version.snapshot", "args": {}}]),
+        (
+            "give me a zip of the chosen images",
+            "proj12",
+            [{"type": "export.package", "args": {"selection": "selected"}}],
+        ),
+        ("export for premiere", "proj12", [{"type": "export.package", "args": {"formats": ["fcp7xml"]}}]),
+        ("I need subtitles as a file", "proj12", [{"type": "export.package", "args": {"formats": "*"}}]),
+        ("export a capcut draft", "proj12", [{"type": "export.package", "args": {"formats": "*"}}]),
+        (
+            "回到加旁白之前",
+            "proj12",
+            [{"type": "version.rollback", "args": {"snapshot_id": "5f1e0c2a-0000-4000-8000-000000000002"}}],
+        ),
+        (
+            "恢复到霓虹灯之前的样子",
+            "zh8",
+            [{"type": "version.rollback", "args": {"snapshot_id": "5f1e0c2a-0000-4000-8000-000000000011"}}],
+        ),
+        ("先存一下当前进度", "zh8", [{"type": "version.snapshot", "args": {}}]),
+        ("把选中的图打包给我", "zh8", [{"type": "export.package", "args": {"selection": "selected"}}]),
+        ("导出剪映草稿", "zh8", [{"type": "export.package", "args": {"formats": "*"}}]),
+        ("导出给Final Cut用的时间线", "zh8", [{"type": "export.package", "args": {"formats": ["fcpxml"]}}]),
+    ],
     "clarify": [
         ("make it better", "proj12", ASK),
         ("change it", "proj12", ASK),
