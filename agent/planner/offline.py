@@ -1096,6 +1096,9 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     zh = zh or (p.has(r"状态|进度|情况|怎么样") and _task_id(p) is not None)
     en = en or (
+        p.starts(r"why\b") and p.has(r"\bfail(?:ed|ing|s)?\b")
+    )  # "why did the grid fail": the failed tasks
+    en = en or (
         _task_id(p) is not None and p.has(r"\b(?:how'?s|how is|status|doing|done|finished|progress|going)\b")
     )
     zh = zh or p.has(r"(?:任务|作业).{0,6}(?:失败|出错|报错)了?吗|有没有.{0,6}(?:失败|出错)")
@@ -3234,10 +3237,13 @@ class OfflinePlanner:
             if understand.is_unsupported_wish(piece):
                 unread.append(piece)
                 continue
-            try:
-                reading = self._plan_clause(clause, ctx)
-            except _Stop as stop:
-                return self._stop_turn(stop, text, lang, evidence)
+            if understand.is_remark(piece):  # "I love the music", "how do I export?": asks for nothing
+                reading = None
+            else:
+                try:
+                    reading = self._plan_clause(clause, ctx)
+                except _Stop as stop:
+                    return self._stop_turn(stop, text, lang, evidence)
             if reading is None:
                 if queue and not re.match(understand.VERB_EN, clause.head):
                     after = Parsed(queue[0], lang)
@@ -3271,6 +3277,20 @@ class OfflinePlanner:
             new = _merge_repeats(actions, new)
             actions.extend(new)
             ctx = _carry_focus(ctx, new)
+        if remarks and not actions and not unread:
+            return _no_action(
+                "clarify",
+                _t(
+                    lang,
+                    "Noted — nothing was changed. Tell me what to do, e.g. “make shot 2 night”, "
+                    "“animate shots 1–3”, “compose a preview”.",
+                    "好的，什么都没有改。需要我做什么请直接说，例如“把第2个镜头改成夜景”“第1到3个镜头生成视频”“合成预览”。",
+                ),
+                confidence=1.0,
+                evidence=_clip_evidence(
+                    [*evidence, *(f"a remark, not a request: “{r[:80]}”" for r in remarks)]
+                ),
+            )
         if remarks and not actions:
             unread += remarks
         planned += remarks  # the coverage check still reads them

@@ -444,6 +444,34 @@ def is_cost_question(text: str) -> bool:
     return re.search(COST_QUESTION, text, re.I) is not None
 
 
+_TASKISH = (
+    r"\b(?:fail(?:ed|ing)?|running|rendering|done|finish(?:ed)?|status|progress|queue[d]?|jobs?|tasks?)\b"
+    r"|任务|失败|进度|好了"
+)
+_JUDGEMENT = (
+    r"(?:great|good|nice|amazing|awesome|fine|perfect|fake|bad|off|wrong|weird|ugly|terrible|awful|cheap"
+    r"|boring|strange|unnatural)"
+)
+REMARK = (
+    r"^(?:how (?:do|can|could|should|would|does) |what (?:does|do|is|are) |why (?:is|are|does|do) "
+    r"|where (?:is|are|do|can) |is there (?:a|any) way|can i\b.*\?$)"
+    r"|^(?:i\s+(?:really\s+)?(?:love|like|adore|hate)\b|(?:wow|nice|great|cool|awesome|perfect|lovely|beautiful)\b)"
+    r"|^(?:it|this|that|the\b.{1,40}?)\s+(?:looks?|seems?|feels?|sounds?|is)\s+(?:really\s+|so\s+|very\s+|kinda\s+)?"
+    rf"{_JUDGEMENT}\b"
+    r"|^(?:怎么|如何|为什么|为啥)|是什么[？?]?$|是.{1,8}吗[？?]?$|^(?:谢谢|多谢|挺好|不错|很好|太棒)"
+    r"|(?:看起来|看着|听起来)(?:很|挺|真|有点)?(?:不错|好|棒|假|怪|丑|奇怪|一般)"
+)
+
+
+def is_remark(text: str) -> bool:
+    """A question about the tool, a compliment or a complaint ("how do I export?", "I love the music",
+    "the rain in shot 2 looks fake", "视频看起来不错"): it asks for nothing, so nothing is planned from it
+    (questions about tasks are requests for their status)."""
+    t = text.strip().lower()
+    picks = r"#\s*\d|\b(?:number|image|picture|option|no\.)\s*\d|第.{1,3}张"  # "I like #2 best": a choice
+    return re.search(REMARK, t) is not None and re.search(_TASKISH, t) is None and re.search(picks, t) is None
+
+
 def is_unsupported_wish(text: str) -> bool:
     return re.search(UNSUPPORTED, text, re.I) is not None
 
@@ -979,6 +1007,7 @@ __all__ = [
     "is_cost_question",
     "is_extra_injection",
     "is_negated",
+    "is_remark",
     "is_unsupported_wish",
     "match_descriptions",
     "redirect_negation",
