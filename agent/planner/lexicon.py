@@ -72,6 +72,7 @@ MOODS: Table = [
     (r"nostalgic|怀旧", "nostalgic"),
     (r"hopeful|uplifting|希望|励志", "hopeful"),
     (r"\bdark(?:er)?\b|\bgrim\b|黑暗|暗黑", "dark"),
+    (r"\bdramatic\b|戏剧性|戏剧化", "dramatic"),
 ]
 
 CAMERA_SIZE: Table = [

@@ -1272,6 +1272,7 @@ def _h_snapshot(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     zh = p.has(
         r"快照|存档|存(?:个|一下|一个)档|(?:保存|存)(?:一下|一个|个)?(?:当前)?(?:的)?(?:版本|状态|进度)|备份"
+        r"|^(?:先)?(?:保存|存)一下$"
     )
     if not (en or zh):
         return None
@@ -3509,6 +3510,12 @@ _MODIFIER_CLAUSE = (
     r"|^(?:但是?|不过)?(?:改成|换成|变成|弄成|要)[\u4e00-\u9fff]{1,6}$"
     r"|^(?:but\s+)?(?:make|keep)\s+(?:it|them)\s+(?:more\s+)?[a-z]+(?:\s+[a-z]+)?$"
 )
+_CONFIRM_TAIL = (
+    r"^(?:(?:so\s+)?(?:can|could|would|will) you\s+|please\s+)?"
+    r"(?:change|do|fix|make|update|apply)\s+(?:that|it|this)"
+    r"(?:\s+(?:happen|so|for me|please))?\s*[?.!]*$|^(?:make it so|do it|go for it)\s*[?.!]*$"
+    r"|^(?:帮我)?(?:改一下|弄一下|改吧|就这么改|照这个改)(?:吧|呗)?[。！]?$"
+)
 _REASON_CLAUSE = r"^(?:it'?s|that'?s|this is|since|because|cause|cuz|as it'?s)\b|^(?:因为|毕竟|这样)"
 
 
@@ -3533,6 +3540,10 @@ def _fold_modifiers(pieces: list[str]) -> list[str]:
     feel, right after a grid request, is that grid's modifier (it extends the description)."""
     out: list[str] = []
     for piece in pieces:
+        if out and re.match(
+            _CONFIRM_TAIL, piece.strip().lower()
+        ):  # "…, can you change that": the same request
+            continue
         if out and re.search(_REASON_CLAUSE, piece.strip().lower()):  # "…, it's cheaper": a reason
             out[-1] = out[-1].rstrip(" ,，") + ("，" if has_cjk(out[-1] + piece) else ", ") + piece.strip()
             continue

@@ -759,6 +759,14 @@ def segment(text: str) -> list[str]:
         pieces.append(carry)
     out: list[str] = []
     for piece in pieces:
+        too = re.match(
+            r"^(?:and\s+)?(.+?)\s+(?:too|as well|also)\s*[.!]?$|^(.+?)(?:也是|也要|也一样)[。！]?$",
+            piece.strip(),
+            re.I,
+        )
+        if out and too and _bare_target(next(g for g in too.groups() if g)):  # "…, and shot 3 too"
+            out[-1] = f"{out[-1]} and {next(g for g in too.groups() if g)}"
+            continue
         if out and not _independent(piece):
             joiner = "，" if re.search(r"[\u4e00-\u9fff]", out[-1] + piece) else ", "
             out[-1] = out[-1] + joiner + piece
@@ -815,7 +823,7 @@ _DESC_EN = [
     r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|looks|get|gets|with|at|in|on|and"
     r"|into|for|please|pls|has|have|go|goes|become|becomes|turn|turns|feel|feels|use|uses|will|can|could|must"
     r"|would|shall|may|might|get|got|all|now|too|also)\b)[a-z]+)?)",
-    r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones)\b",
+    r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones|scenes)\b",
 ]
 _DESC_ZH = [
     r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)",
@@ -880,7 +888,7 @@ def description_ref(text: str) -> DescriptionRef | None:
                 and not re.fullmatch(r"\d+|" + NUM, k)
                 and k not in {"night", "dusk"}
             ):
-                single = not re.search(r"\b(?:shots|ones)\b|\b(?:all|every|each)\b", m.group(0), re.I)
+                single = not re.search(r"\b(?:shots|ones|scenes)\b|\b(?:all|every|each)\b", m.group(0), re.I)
                 return DescriptionRef(k, m.span(), single)
     for pattern in _DESC_ZH:
         for m in re.finditer(pattern, text):

@@ -846,6 +846,83 @@ CASES: dict[str, list[Case]] = {
         ("谢谢，挺好的", "zh8", ASK),
         ("第二个镜头的雨看着很假", "zh8", ASK),
     ],
+    "run_on": [
+        (
+            "ok so basically I want shot 2 to be at night, and shot 3 too, and then can you animate both of them",
+            "proj12",
+            [
+                {"type": "shot.update", "args": {"shots": [2, 3], "patch": {"time_of_day": "night"}}},
+                {"type": "gen.video", "args": {"shots": [2, 3]}},
+            ],
+        ),
+        (
+            "first make a snapshot, then delete shots 11 and 12, then compose a preview",
+            "proj12",
+            [
+                {"type": "version.snapshot", "args": {}},
+                {"type": "shot.delete", "args": {"shots": [11, 12]}},
+                {"type": "gen.compose", "args": {"mode": "preview"}},
+            ],
+        ),
+        (
+            "shot 4 needs to be 6 seconds and more dramatic",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [4], "patch": {"duration_s": 6, "mood": "dramatic"}}}],
+        ),
+        (
+            "for shots 5 to 7 use a handheld camera and make them tense",
+            "proj12",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {
+                        "shots": [5, 6, 7],
+                        "patch": {"camera": {"movement": "handheld"}, "mood": "tense"},
+                    },
+                }
+            ],
+        ),
+        (
+            "I think the owl scenes would look better in the rain, can you change that",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [9, 10], "patch": {"weather": "rain"}}}],
+        ),
+        (
+            "我想把第二个和第三个镜头都改成夜景，然后给它们生成视频",
+            "zh8",
+            [
+                {"type": "shot.update", "args": {"shots": [2, 3], "patch": {"time_of_day": "night"}}},
+                {"type": "gen.video", "args": {"shots": [2, 3]}},
+            ],
+        ),
+        (
+            "先保存一下，再删掉最后一个镜头，最后合成预览",
+            "zh8",
+            [
+                {"type": "version.snapshot", "args": {}},
+                {"type": "shot.delete", "args": {"shots": [8]}},
+                {"type": "gen.compose", "args": {"mode": "preview"}},
+            ],
+        ),
+        (
+            "第四个镜头要6秒，而且要更有戏剧性",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [4], "patch": {"duration_s": 6, "mood": "dramatic"}}}],
+        ),
+        (
+            "第五到第七个镜头用手持拍摄，气氛紧张一些",
+            "zh8",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {
+                        "shots": [5, 6, 7],
+                        "patch": {"camera": {"movement": "handheld"}, "mood": "tense"},
+                    },
+                }
+            ],
+        ),
+    ],
     "clarify": [
         ("make it better", "proj12", ASK),
         ("change it", "proj12", ASK),
