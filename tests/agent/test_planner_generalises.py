@@ -848,7 +848,8 @@ CASES: dict[str, list[Case]] = {
     ],
     "run_on": [
         (
-            "ok so basically I want shot 2 to be at night, and shot 3 too, and then can you animate both of them",
+            "ok so basically I want shot 2 to be at night, and shot 3 too, "
+            "and then can you animate both of them",
             "proj12",
             [
                 {"type": "shot.update", "args": {"shots": [2, 3], "patch": {"time_of_day": "night"}}},
