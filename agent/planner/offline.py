@@ -3508,6 +3508,7 @@ _MODIFIER_CLAUSE = (
     r"(?:feel|look|seem|more|less|a (?:bit|little)|kind of|sort of|really|very|extra|super|slightly)\b"
     r"|^(?:感觉|要|再)?(?:更|稍微|有点|带点|带一点)\S{1,8}(?:一点|一些|些)?$|^换(?:个|种|一种)(?:感觉|风格|氛围)"
     r"|^(?:但是?|不过)?(?:改成|换成|变成|弄成|要)[\u4e00-\u9fff]{1,6}$"
+    r"|^(?:再)?(?:加|来|带)(?:一)?(?:点|些)[\u4e00-\u9fff]{1,10}$|^[\u4e00-\u9fff]{1,10}的感觉$"
     r"|^(?:but\s+)?(?:make|keep)\s+(?:it|them)\s+(?:more\s+)?[a-z]+(?:\s+[a-z]+)?$"
 )
 _CONFIRM_TAIL = (

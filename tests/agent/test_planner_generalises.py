@@ -924,6 +924,49 @@ CASES: dict[str, list[Case]] = {
             ],
         ),
     ],
+    "grid_modifiers": [
+        (
+            "new grid for shot 5 but with the fox looking scared",
+            "proj12",
+            [{"type": "gen.grid", "args": {"shots": [5], "prompt": "~scared"}}],
+        ),
+        (
+            "regenerate shot 2, more autumn colors",
+            "proj12",
+            [{"type": "gen.grid", "args": {"shots": [2], "prompt": "~autumn"}}],
+        ),
+        (
+            "9 images of shot 8 with falling snow",
+            "proj12",
+            [{"type": "gen.grid", "args": {"shots": [8], "size": 9, "prompt": "~snow"}}],
+        ),
+        (
+            "variations of #3 with a warmer palette",
+            "pro3",
+            [{"type": "gen.grid", "args": {"shots": [3], "from_cell": 3, "prompt": "~warmer"}}],
+        ),
+        (
+            "give me four new pictures for shot 1, keep it minimal",
+            "proj12",
+            [{"type": "gen.grid", "args": {"shots": [1], "size": 4, "prompt": "~minimal"}}],
+        ),
+        (
+            "第二个镜头重新出图，狐狸要更可爱一点",
+            "zh8",
+            [{"type": "gen.grid", "args": {"shots": [2], "prompt": "~可爱"}}],
+        ),
+        (
+            "给第六个镜头出九宫格，加一点秋天的感觉",
+            "zh8",
+            [{"type": "gen.grid", "args": {"shots": [6], "size": 9, "prompt": "~秋天"}}],
+        ),
+        (
+            "第一个镜头重画，背景简单一些",
+            "zh8",
+            [{"type": "gen.grid", "args": {"shots": [1], "prompt": "~简单"}}],
+        ),
+        ("基于第5张再来一组，颜色暖一点", "zhpro", ASK),  # the latest grid has 4 images: #5 does not exist
+    ],
     "clarify": [
         ("make it better", "proj12", ASK),
         ("change it", "proj12", ASK),
