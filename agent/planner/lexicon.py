@@ -37,7 +37,7 @@ LIGHTING: Table = [
     (r"high[- ]key|明亮", "high-key"),
     (r"low[- ]key|昏暗|暗调", "low-key"),
     (r"sunlight|sunlit|阳光", "sunlight"),
-    (r"lanterns?|灯笼", "lantern light"),
+    (r"lantern[- ]?(?:light|lit)|lanterns? (?:glow|light)|灯笼(?:光|的光)|灯笼照明", "lantern light"),
     (r"fire ?light|campfire|火光|篝火", "firelight"),
     (r"dramatic (?:light|lighting)|戏剧性光|戏剧光", "dramatic"),
 ]
@@ -87,8 +87,16 @@ CAMERA_SIZE: Table = [
 
 CAMERA_ANGLE: Table = [
     (r"worm'?s[- ]eye|虫视", "worm's eye"),
-    (r"low[- ]angle|from (?:a |the )?low|from below|仰拍|仰视|低角度|低机位|低视角", "low"),
-    (r"high[- ]angle|from (?:a |the )?high|from above|俯拍|俯视|高角度|高机位|高视角", "high"),
+    (
+        r"low[- ]angle|from (?:a |the )?low|from below|lower the camera|仰拍|仰视|低角度|低机位|低视角"
+        r"|从下往上|从下面(?:往上)?拍|放低机位|机位放低",
+        "low",
+    ),
+    (
+        r"high[- ]angle|from (?:a |the )?high|from above|raise the camera|俯拍|俯视|高角度|高机位|高视角"
+        r"|从上往下|从上面(?:往下)?拍|抬高机位|机位抬高",
+        "high",
+    ),
     (r"bird'?s[- ]eye|overhead|top[- ]down|aerial|鸟瞰|顶视|航拍|顶拍", "overhead"),
     (r"eye[- ]level|平视", "eye level"),
     (r"dutch(?: angle| tilt)?|canted|tilted angle|倾斜|斜角", "dutch"),
@@ -120,13 +128,13 @@ LOOKS: Table = [
 
 PACING: Table = [
     (
-        r"faster|quicker|speed (?:it |them )?up|snappier|more quickly|pick up the pace"
+        r"too slow|faster|quicker|speed (?:it |them )?up|snappier|more quickly|pick up the pace"
         r"|tighten(?: it| them)?(?: up)?|"
-        r"快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|快节奏|紧凑",
+        r"太慢|拖沓|快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|快节奏|紧凑",
         "faster",
     ),
     (
-        r"slower|slow (?:it |them )?down|more slowly"
+        r"too fast|too quick|slower|slow (?:it |them )?down|more slowly|太快"
         r"|慢一点|慢一些|慢些|更慢|放慢|减速|节奏慢|节奏更慢|慢节奏",
         "slower",
     ),

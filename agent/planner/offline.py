@@ -541,6 +541,7 @@ _STYLE_EN = [
     r"\blook like\s+(?:a\s+|an\s+)?([^,.;]+)",
 ]
 _STYLE_ZH = [
+    r"^(?:整体|整个|全部|所有镜头|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?([^\s,，。；;、]{2,8}?)(?:感|的感觉|质感)$",
     r"(?:风格|画风)(?:改成|改为|换成|设为|设置为|用|是|为|:)\s*([^\s,，。；;、]{1,16}?)(?:风格|画风|风)?(?=$|[\s,，。；;、])",
     r"([^\s,，。；;、:：把将用给成为是]{1,12}?)(?:的)?(?:画风|风格|风(?=$|[\s,，。；;、]))",
 ]
@@ -2570,6 +2571,9 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"
         r"|\bto (?:an? |the )?(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|vibe)\b"
+        r"|\bgive (?:everything|it all|the whole (?:thing|project|film)|all (?:the )?shots) (?:an? )?"
+        r"(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|feel|vibe|aesthetic)\b"
+        r"|^(?:整体|整个|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?[^\s,，。；;、]{2,8}?(?:感|质感)$"
         r"|\b(?:look|aesthetic|visual style) of (?:the )?(?:whole |entire )?"
         r"(?:project|film|video|movie|storyboard|thing)\b"
     ):
@@ -2578,8 +2582,12 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None  # a per-shot style override: shot.update
     style = _style(p)
     if not style:
-        m = re.search(
-            r"\bto (?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:style|aesthetic|look)\b", p.text
+        m = (
+            re.search(r"\bto (?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:style|aesthetic|look)\b", p.text)
+            or re.search(
+                r"\bgive \S+(?: \S+)?? (?:an? )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:look|feel|vibe|aesthetic)\b",
+                p.text,
+            )
         ) or re.search(
             r"\blook of (?:the )?(?:whole |entire )?(?:project|film|video|movie|storyboard|thing)"
             r"\s+(?:to|into|as)\s+"
@@ -2751,6 +2759,9 @@ _ADDITION = (
     r"\b(?:add|put|include|throw in|stick)\s+"
     r"(?P<en>(?:an?\s+|some\s+|a few\s+|a couple of\s+|two\s+|three\s+|several\s+)"
     r"[a-z][a-z' -]{1,40}?)\s+(?:to|in|into|on)\s+(?:the\s+)?(?:§|shots?\b|it\b|this\b)"
+    r"|\b(?:have|make|let)\s+(?:the\s+)?(?P<who>[a-z]+)\s+(?P<act>hold|carry|wear|holding|carrying|wearing)\s+"
+    r"(?P<obj>(?:an?\s+|the\s+|some\s+)?[a-z][a-z' -]{1,30}?)\s*(?:in\s+(?:§|shots?\b|it\b)|$)"
+    r"|让(?P<zwho>[\u4e00-\u9fff]{1,6}?)(?P<zact>提着|拿着|抱着|戴着|穿着|举着|叼着)(?P<zobj>[\u4e00-\u9fff]{1,10})$"
     r"|(?:里|中|上|里面)?(?:加|添|放|加上|添加|加入|多加)(?P<zh>(?:一只|几只|两只|一个|几个|一些|一盏|几盏|一棵|几棵|一朵|几朵|一群|点|些)"
     r"[\u4e00-\u9fff]{1,10})$"
 )
@@ -2762,7 +2773,14 @@ def _extended_visual(p: Parsed, ctx: PlanningContext) -> dict[str, Any] | None:
     m = re.search(_ADDITION, p.masked if p.lang == "en" else p.cased, re.I)
     if m is None:
         return None
-    added = (m.group("en") or m.group("zh")).strip()
+    if m.group("who") or m.group("zwho"):  # "have the fox hold a lantern", "让狐狸提着灯笼"
+        added = (
+            f"{m.group('who')} {m.group('act')} {m.group('obj')}"
+            if m.group("who")
+            else f"{m.group('zwho')}{m.group('zact')}{m.group('zobj')}"
+        )
+    else:
+        added = (m.group("en") or m.group("zh")).strip()
     shots = _targets(p, ctx)
     info = ctx.shot_info(shots[0]) if isinstance(shots, list) and len(shots) == 1 else None
     if info is None or not info.visual or info.visual.endswith("…"):

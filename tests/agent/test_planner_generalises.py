@@ -967,6 +967,47 @@ CASES: dict[str, list[Case]] = {
         ),
         ("基于第5张再来一组，颜色暖一点", "zhpro", ASK),  # the latest grid has 4 images: #5 does not exist
     ],
+    "descriptive_requests": [
+        ("can the fox in shot 6 be holding a lantern", "proj12", ASK),
+        ("put some stars in the sky for shot 11", "proj12", ASK),
+        ("make the whole thing feel more magical", "proj12", ASK),
+        (
+            "the pacing of shots 1-4 is too slow",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [1, 2, 3, 4], "patch": {"pacing": "faster"}}}],
+        ),
+        (
+            "lower the camera for shot 9",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [9], "patch": {"camera": {"angle": "low"}}}}],
+        ),
+        (
+            "could we see the village from above in shot 12",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [12], "patch": {"camera": {"angle": "high"}}}}],
+        ),
+        (
+            "give everything a film grain look",
+            "proj12",
+            [{"type": "project.set_style", "args": {"style": "~film grain"}}],
+        ),
+        (
+            "第六个镜头让狐狸提着灯笼",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [6], "patch": {"visual": "~灯笼"}}}],
+        ),
+        (
+            "第一到第四个镜头节奏太慢了",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [1, 2, 3, 4], "patch": {"pacing": "faster"}}}],
+        ),
+        (
+            "第七个镜头从上往下拍",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [7], "patch": {"camera": {"angle": "high"}}}}],
+        ),
+        ("整体加一点胶片颗粒感", "zh8", [{"type": "project.set_style", "args": {"style": "~胶片"}}]),
+    ],
     "clarify": [
         ("make it better", "proj12", ASK),
         ("change it", "proj12", ASK),
