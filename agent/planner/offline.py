@@ -2740,12 +2740,13 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
             patch["style_override"] = look.group(0)
     if include_visual and not p.starts(r"(?:show|display|let me see)\b"):
         m = re.search(
-            r"\b(?:show(?:ing)?|depict(?:ing)?|visual(?:ly)?\s*(?:to|:)|should show|be about)\s+(.+)$",
+            r"\b(?:show(?:ing)?|depict(?:ing)?|visual(?:ly)?\s*(?:to|:)|should show|be about)\s+(.+)$"
+            r"|\bso (?:that )?((?:the|a|an)\s+\w+(?:\s+\w+)?\s+(?:is|are)\s+\w+ing\b.*)$",
             p.cased,
             re.I,
         ) or re.search(r"(?:画面|内容|描述)(?:改成|改为|换成|是|为|:)\s*(.+)$", p.cased)
         if m:
-            patch["visual"] = m.group(1).strip(" .。")
+            patch["visual"] = next(g for g in m.groups() if g).strip(" .。")
         elif not any(patch.values()):
             m = re.search(
                 r"\bshot\s*#?\s*\d+\s*:\s*(.+)$|第\S{1,3}个(?:分镜|镜头)\s*:\s*(.+)$", p.cased, re.I
@@ -2757,13 +2758,14 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
 
 _ADDITION = (
     r"\b(?:add|put|include|throw in|stick)\s+"
-    r"(?P<en>(?:an?\s+|some\s+|a few\s+|a couple of\s+|two\s+|three\s+|several\s+)"
+    r"(?P<en>(?:an?\s+|some\s+|a few\s+|a couple of\s+|two\s+|three\s+|several\s+)?"
+    r"(?!(?:narration|voice|music|subtitles?|dialogue|captions?|shots?|scenes?|a shot|a scene)\b)"
     r"[a-z][a-z' -]{1,40}?)\s+(?:to|in|into|on)\s+(?:the\s+)?(?:§|shots?\b|it\b|this\b)"
     r"|\b(?:have|make|let)\s+(?:the\s+)?(?P<who>[a-z]+)\s+(?P<act>hold|carry|wear|holding|carrying|wearing)\s+"
     r"(?P<obj>(?:an?\s+|the\s+|some\s+)?[a-z][a-z' -]{1,30}?)\s*(?:in\s+(?:§|shots?\b|it\b)|$)"
     r"|让(?P<zwho>[\u4e00-\u9fff]{1,6}?)(?P<zact>提着|拿着|抱着|戴着|穿着|举着|叼着)(?P<zobj>[\u4e00-\u9fff]{1,10})$"
-    r"|(?:里|中|上|里面)?(?:加|添|放|加上|添加|加入|多加)(?P<zh>(?:一只|几只|两只|一个|几个|一些|一盏|几盏|一棵|几棵|一朵|几朵|一群|点|些)"
-    r"[\u4e00-\u9fff]{1,10})$"
+    r"|(?:里|中|上|里面)?(?:加|添|放|加上|添加|加入|多加)(?P<zh>(?:一只|几只|两只|一个|几个|一些|一盏|几盏|一棵|几棵|一朵|几朵|一群|点|些)?"
+    r"(?!旁白|配音|音乐|配乐|字幕|镜头|分镜|一场|场景)[\u4e00-\u9fff]{2,10})$"
 )
 
 

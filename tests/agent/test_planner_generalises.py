@@ -968,6 +968,47 @@ CASES: dict[str, list[Case]] = {
         ("基于第5张再来一组，颜色暖一点", "zhpro", ASK),  # the latest grid has 4 images: #5 does not exist
     ],
     "descriptive_requests": [
+        (
+            "shot 2 should show the fox hiding behind a rock",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [2], "patch": {"visual": "~hiding behind a rock"}}}],
+        ),
+        (
+            "change shot 5 so the fox is jumping over the moon",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [5], "patch": {"visual": "~jumping over the moon"}}}],
+        ),
+        ("in shot 9 the owl should be much bigger", "proj12", ASK),
+        (
+            "add fireflies around the fox in shot 4",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [4], "patch": {"visual": "~fireflies"}}}],
+        ),
+        ("shot 12 needs more people celebrating", "proj12", ASK),
+        ("make the sky purple in shot 11", "proj12", ASK),
+        (
+            "make shot 8 candlelit",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [8], "patch": {"lighting": "candlelight"}}}],
+        ),
+        ("shot 3 with a rainbow", "proj12", ASK),
+        (
+            "第二个镜头画面改成狐狸躲在石头后面",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [2], "patch": {"visual": "~石头"}}}],
+        ),
+        ("第五个镜头里狐狸要跳得更高", "zh8", ASK),
+        (
+            "第四个镜头加上萤火虫",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [4], "patch": {"visual": "~萤火虫"}}}],
+        ),
+        ("第八个镜头的天空变成紫色", "zh8", ASK),
+        (
+            "第三个镜头用烛光",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [3], "patch": {"lighting": "candlelight"}}}],
+        ),
         ("can the fox in shot 6 be holding a lantern", "proj12", ASK),
         ("put some stars in the sky for shot 11", "proj12", ASK),
         ("make the whole thing feel more magical", "proj12", ASK),
