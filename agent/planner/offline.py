@@ -315,6 +315,7 @@ class Parsed:
     rest: bool = False
     pronoun: bool = False
     desc: Any = None
+    more_desc: list[Any] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -329,6 +330,13 @@ class Parsed:
         if self.desc is not None:
             a, b = self.desc.span
             masked = masked[:a] + " § " + masked[b:]
+            for _ in range(2):  # "竹林那个镜头和狐狸叼月亮那个镜头": every description named
+                extra = understand.description_ref(masked)
+                if extra is None:
+                    break
+                self.more_desc.append(extra)
+                a, b = extra.span
+                masked = masked[:a] + " § " + masked[b:]
         self.rest = re.search(understand.REST_WORDS, masked) is not None
         self.pronoun = re.search(_PRONOUN, masked) is not None
         scenes: set[int] = set()
@@ -484,10 +492,25 @@ def _camera(text: str) -> dict[str, str]:
         ("angle", lx.CAMERA_ANGLE),
         ("movement", lx.CAMERA_MOVEMENT),
     ):
-        value = _first(table, text)
+        value = _first_kept(table, text)
         if value:
             cam[key] = value
     return cam
+
+
+_NOT_THIS = (
+    r"(?:别用|不用|不要用|别再用|不要|去掉|\binstead of\b|\brather than\b|\bnot\b|\bno more\b)"
+    r"\s*(?:the\s+|a\s+)?$"
+)
+
+
+def _first_kept(table: lx.Table, text: str) -> str | None:
+    """The first value of a table the sentence asks for: "别用特写了，换成中景" is medium, not close-up."""
+    for pattern, value in table:
+        m = re.search(pattern, text)
+        if m and not re.search(_NOT_THIS, text[max(0, m.start() - 12) : m.start()]):
+            return value
+    return None
 
 
 _CAMERA_PHRASES = "|".join(
@@ -620,7 +643,14 @@ def _minus_excluded(p: Parsed, ctx: PlanningContext, shots: Targets) -> Targets:
 
 
 def _by_description(p: Parsed, ctx: PlanningContext) -> list[int]:
-    key = p.desc.keyword
+    found: set[int] = set()
+    for ref in [p.desc, *p.more_desc]:
+        found.update(_one_description(p, ctx, ref))
+    return sorted(found)
+
+
+def _one_description(p: Parsed, ctx: PlanningContext, ref: Any) -> list[int]:
+    key = ref.keyword
     visuals = {s.number: s.visual for s in ctx.shots if s.visual}
     found, fuzzy = understand.match_descriptions(key, visuals)
     if not found:
@@ -632,7 +662,7 @@ def _by_description(p: Parsed, ctx: PlanningContext) -> list[int]:
             ),
             ask_shots=True,
         )
-    if p.desc.single and len(found) > 1:  # "把狐狸那个镜头删了": one shot meant, several match
+    if ref.single and len(found) > 1:  # "把狐狸那个镜头删了": one shot meant, several match
         raise _Stop(
             "clarify",
             p.t(
@@ -2192,7 +2222,8 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         r"\b(?:for|on|from|of|in)\s+(?:track|branch)\s+[a-z]\b|[a-z]\s*方案的?",
         r"\bfor\s+§|§",
         r"(?<![\w#])#\s*\d+|第\s*\S{1,3}\s*张|image\s*#?\s*\d+",
-        r"(?:按|按照|照着|参照)\s*(?:第\s*\S{1,3}\s*张)?\s*(?:的)?(?:感觉|风格|样子|方向)"
+        r"第\s*\S{1,3}\s*场(?:的)?|\bscenes?\s*#?\d+"
+        r"|(?:按|按照|照着|参照)\s*(?:第\s*\S{1,3}\s*张)?\s*(?:的)?(?:感觉|风格|样子|方向)"
         r"|\b(?:an?\s+)?(?:framing|composition)\b|\b(?:iterate|iterating)\s+(?:on|from)\b"
         r"|\bbased on\b|基于|继续生成|继续|迭代|生成|给|为|把|用|一组|一个|再",
         *extra_remove,
@@ -3541,7 +3572,7 @@ _REASON_CLAUSE = r"^(?:it'?s|that'?s|this is|since|because|cause|cuz|as it'?s)\b
 
 
 _REPLACES = r"^(?:改成|换成|改为|变成|换为|要|instead\b|make it\b|change it to\b|go with\b|use\b)"
-_TAKES_AWAY = r"不要|别要|去掉|拿掉|\bno more\b|\bremove\b|\bget rid of\b|\bnot\b"
+_TAKES_AWAY = r"不要|别要|别用|不用|别再用|去掉|拿掉|\bno more\b|\bremove\b|\bget rid of\b|\bnot\b"
 
 
 def _join_replacements(pieces: list[str]) -> list[str]:

@@ -893,7 +893,7 @@ def description_ref(text: str) -> DescriptionRef | None:
     for pattern in _DESC_ZH:
         for m in re.finditer(pattern, text):
             k = m.group("k")
-            k = re.sub(r"^(?:把|给|为|将|在|所有|全部|让|请|帮我把?)+", "", k)
+            k = re.sub(r"^(?:把|给|为|将|在|所有|全部|让|请|帮我把?|和|与|跟|及|还有)+", "", k)
             if len(k) >= 2 and k not in _ZH_NOT_KEYWORDS and not re.search(r"第|个|\d", k):
                 return DescriptionRef(k, m.span(), re.search(r"那(?:一)?个", m.group(0)) is not None)
     return None

@@ -967,6 +967,53 @@ CASES: dict[str, list[Case]] = {
         ),
         ("基于第5张再来一组，颜色暖一点", "zhpro", ASK),  # the latest grid has 4 images: #5 does not exist
     ],
+    "chinese_mixed": [
+        (
+            "第三个镜头别用特写了，换成中景",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [3], "patch": {"camera": {"size": "medium"}}}}],
+        ),
+        (
+            "所有镜头都缩短一秒",
+            "zh8",
+            [
+                upd([1, 4, 7], duration_s=3),
+                upd([2, 6], duration_s=2),
+                upd([3, 8], duration_s=4),
+                upd([5], duration_s=5),
+            ],
+        ),
+        (
+            "除了第一个镜头，其他都配上旁白",
+            "zh8",
+            [{"type": "gen.voice", "args": {"shots": [2, 3, 4, 5, 6, 7, 8]}}],
+        ),
+        (
+            "前三个镜头都加长一秒",
+            "zh8",
+            [
+                {"type": "shot.update", "args": {"shots": [1], "patch": {"duration_s": 5}}},
+                {"type": "shot.update", "args": {"shots": [2], "patch": {"duration_s": 4}}},
+                {"type": "shot.update", "args": {"shots": [3], "patch": {"duration_s": 6}}},
+            ],
+        ),
+        ("第五个镜头不要配音了", "zh8", ASK),
+        (
+            "第六个镜头就别动了，第七个改成夜景",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [7], "patch": {"time_of_day": "night"}}}],
+        ),
+        (
+            "把竹林那个镜头和狐狸叼月亮那个镜头都改成雪天",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [1, 6], "patch": {"weather": "snow"}}}],
+        ),
+        (
+            "第二场的镜头全部生成九宫格",
+            "zh8",
+            [{"type": "gen.grid", "args": {"shots": [5, 6, 7, 8], "size": 9}}],
+        ),
+    ],
     "descriptive_requests": [
         (
             "shot 2 should show the fox hiding behind a rock",
