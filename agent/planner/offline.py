@@ -1161,7 +1161,9 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if shots is not None:
         _check_shots(p, ctx, shots)
     if not (task_id or kind or shots):
-        if p.has(r"\b(?:all|everything|every)\b|所有|全部|一切") or p.has(_TASK_WORDS):
+        if p.has(r"\b(?:all|everything|every|generating|rendering)\b|所有|全部|一切|生成|渲染") or p.has(
+            _TASK_WORDS
+        ):
             kind = "all"
         else:
             raise _Stop("clarify", p.t("Which jobs should I cancel?", "请问要取消哪些任务？"))

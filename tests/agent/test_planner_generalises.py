@@ -1014,6 +1014,48 @@ CASES: dict[str, list[Case]] = {
             [{"type": "gen.grid", "args": {"shots": [5, 6, 7, 8], "size": 9}}],
         ),
     ],
+    "targets_and_tasks": [
+        ("pls animate 3", "proj12", ASK),
+        ("animate shot three and shot five", "proj12", [{"type": "gen.video", "args": {"shots": [3, 5]}}]),
+        ("animate shots one through twelve", "proj12", [{"type": "gen.video", "args": {"shots": "all"}}]),
+        ("the 1st shot and the 12th shot should mirror each other", "proj12", ASK),
+        (
+            "cancel shot 4's video",
+            "proj12",
+            [{"type": "task.cancel", "args": {"shots": [4], "kind": "video"}}],
+        ),
+        ("retry shot 6", "proj12", ASK),
+        ("stop generating", "proj12", [{"type": "task.cancel", "args": {"kind": "all"}}]),
+        (
+            "make shot 2 rainy, oh and shot 3 snowy",
+            "proj12",
+            [
+                {"type": "shot.update", "args": {"shots": [2], "patch": {"weather": "rain"}}},
+                {"type": "shot.update", "args": {"shots": [3], "patch": {"weather": "snow"}}},
+            ],
+        ),
+        (
+            "shot 4, 5 and 6 to dusk",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [4, 5, 6], "patch": {"time_of_day": "dusk"}}}],
+        ),
+        ("把3号和5号镜头生成视频", "zh8", [{"type": "gen.video", "args": {"shots": [3, 5]}}]),
+        ("取消第四个镜头的视频", "zh8", [{"type": "task.cancel", "args": {"shots": [4], "kind": "video"}}]),
+        ("停止生成", "zh8", [{"type": "task.cancel", "args": {"kind": "all"}}]),
+        (
+            "第二个下雨，第三个下雪",
+            "zh8",
+            [
+                {"type": "shot.update", "args": {"shots": [2], "patch": {"weather": "rain"}}},
+                {"type": "shot.update", "args": {"shots": [3], "patch": {"weather": "snow"}}},
+            ],
+        ),
+        (
+            "第4、5、6个镜头改成黄昏",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [4, 5, 6], "patch": {"time_of_day": "dusk"}}}],
+        ),
+    ],
     "descriptive_requests": [
         (
             "shot 2 should show the fox hiding behind a rock",
