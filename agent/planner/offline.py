@@ -1600,7 +1600,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     zh = p.has(
         r"合成(?!一个?(?:分镜|镜头)|一个\s*$)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
-        r"|拼起来|拼一下|剪出来|剪一版"
+        r"|拼起来|拼一下|剪出来|剪一版|(?:整|弄|来)(?:个|一个|一版)预览"
         r"|(?:音乐|配乐).{0,6}(?:混进|混入)"
     )
     if not (en or zh):
@@ -2415,6 +2415,8 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate)\b"
         r".{0,40}\b(?:videos?|clips?)\b"
         r"|\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
+        r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"
+        r"|(?:来|整|弄)(?:个|一个|一段)?.{0,12}?的?(?:视频|动画)$"
         r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
     ):
         return None

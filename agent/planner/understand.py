@@ -312,7 +312,20 @@ COMMON_WORDS = frozenset(
         "merge",
     ]
 )
-_SYNONYMS = {"regen": "regenerate", "pls": "please", "plz": "please", "u": "you", "ur": "your", "teh": "the"}
+_SYNONYMS = {
+    "regen": "regenerate",
+    "pls": "please",
+    "plz": "please",
+    "u": "you",
+    "ur": "your",
+    "teh": "the",
+    "wud": "would",
+    "cud": "could",
+    "shud": "should",
+    "wanna": "want to",
+    "gimme": "give me",
+    "lemme": "let me",
+}
 _ZH_TYPOS = {
     "分境": "分镜",
     "分竟": "分镜",

@@ -684,6 +684,32 @@ CASES: dict[str, list[Case]] = {
         ),
     ],
     "chat_habits": [
+        ("lemme see a preview", "proj12", [{"type": "gen.compose", "args": {"mode": "preview"}}]),
+        ("gimme some sad music", "proj12", [{"type": "gen.music", "args": {"mood": "melancholic"}}]),
+        ("i wanna see shot 5 as a video", "proj12", [{"type": "gen.video", "args": {"shots": [5]}}]),
+        (
+            "ya know what, kill the grid for shot 2",
+            "proj12",
+            [{"type": "task.cancel", "args": {"shots": [2], "kind": "grid"}}],
+        ),
+        (
+            "wud u make shot 1 at dawn",
+            "proj12",
+            [{"type": "shot.update", "args": {"shots": [1], "patch": {"time_of_day": "dawn"}}}],
+        ),
+        ("给我整个预览", "zh8", [{"type": "gen.compose", "args": {"mode": "preview"}}]),
+        ("弄个悲伤点的配乐", "zh8", [{"type": "gen.music", "args": {"mood": "melancholic"}}]),
+        ("来个第五个镜头的视频", "zh8", [{"type": "gen.video", "args": {"shots": [5]}}]),
+        (
+            "第二个镜头的九宫格不要了，停掉",
+            "zh8",
+            [{"type": "task.cancel", "args": {"shots": [2], "kind": "grid"}}],
+        ),
+        (
+            "第一个镜头整成清晨的",
+            "zh8",
+            [{"type": "shot.update", "args": {"shots": [1], "patch": {"time_of_day": "dawn"}}}],
+        ),
         (
             "when you get a chance, could you animate shots 1 and 2? no rush",
             "proj12",
