@@ -432,6 +432,38 @@ class Parsed:
         return _t(self.lang, en, zh)
 
 
+_CELL_POSITIONS = (  # (pattern, row, column) in a square grid; -1 = last row/column, 0 = middle
+    (r"\btop[- ]?left\b|\bupper[- ]?left\b|左上", 1, 1),
+    (r"\btop[- ]?right\b|\bupper[- ]?right\b|右上", 1, -1),
+    (r"\bbottom[- ]?left\b|\blower[- ]?left\b|左下", -1, 1),
+    (r"\bbottom[- ]?right\b|\blower[- ]?right\b|右下", -1, -1),
+    (
+        r"\b(?:middle|center|centre)\s+(?:one|image|picture|pic)\b|\bthe (?:middle|center)\b|正中间|中间那张",
+        0,
+        0,
+    ),
+    (r"\bthe last (?:one|image|picture|pic)\b|最后一张", -1, -1),
+)
+
+
+def _with_cell_positions(p: Parsed, ctx: PlanningContext) -> Parsed:
+    """ "the top left one", "右下角那张", "the last image": a position in the latest grid, as its cell
+    number (never guessed without a grid to count)."""
+    g = ctx.latest_grid
+    if p.cells or g is None or g.cells not in (4, 9):
+        return p
+    side = 3 if g.cells == 9 else 2
+    for pattern, row, col in _CELL_POSITIONS:
+        if re.search(pattern, p.text):
+            if (row, col) == (0, 0) and side != 3:
+                return p  # a 2×2 grid has no middle image
+            r = side if row == -1 else (2 if row == 0 else row)
+            c = side if col == -1 else (2 if col == 0 else col)
+            p.cells = [(r - 1) * side + c]
+            return p
+    return p
+
+
 def _clean_list(s: str) -> str:
     return re.sub(r"shots?|scenes?|#|no\.|number", " ", s)
 
@@ -2305,7 +2337,8 @@ def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcommit\b|\buse\b.*\bfor (?:shot|this shot|the shot)\b"
-        r"|^(?:let'?s\s+|i'?ll\s+|we'?ll\s+)?(?:just\s+)?use\s+(?:#|number|no\.|image|picture|option|the\s+\w+\s+one\b)"
+        r"|^(?:let'?s\s+|i'?ll\s+|we'?ll\s+)?(?:just\s+)?use\s+(?:#|number|no\.|image|picture|option"
+        r"|the\s+(?:\w+\s+){1,2}(?:one|image|picture)\b)|\bis the one\b"
         r"|\b(?:select|pick|choose|go with|keep|approve|lock in|prefer|i'?ll take|i like)\s+"
         r"(?:#|this|that|image|picture|the|number|option|\d)"
         r"|\bmake\b.*\bthe (?:main|selected|current|final|chosen)\b"
@@ -2313,7 +2346,7 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     zh = p.has(
         r"设为|设成|定稿|选用|就用|选这张|用这张|选第|采用|确定用|作为(?:第\S{1,3}个)?(?:分镜|镜头)的?(?:当前|最终)?版本"
-        r"|^(?:就|那就|还是)?用第\s*\S{1,3}\s*张(?:图)?(?:吧|了)?$"
+        r"|^(?:就|那就|还是)?用第\s*\S{1,3}\s*张(?:图)?(?:吧|了)?$|^(?:就|那就|还是)?用.{1,6}那张(?:吧|了)?$"
     )
     batch = (
         p.shots == "all"
@@ -3285,7 +3318,7 @@ class OfflinePlanner:
         queue = list(pieces or [body])
         while queue:
             piece = queue.pop(0)
-            clause = Parsed(piece, lang)
+            clause = _with_cell_positions(Parsed(piece, lang), ctx)
             if understand.is_negated(piece) and not self._is_rule(clause, ctx):
                 skipped.append(piece)
                 evidence.append(f"skipped “{piece}” (you said not to)")

@@ -324,6 +324,19 @@ CASES: dict[str, list[Case]] = {
         ("出成片，把背景音乐也混进去", "zh8", [act("gen.compose", mode="final", music=True)]),
     ],
     "pro": [
+        ("use the top left one", "pro3", [{"type": "node.commit", "args": {"shot": 3, "cell": 1}}]),
+        ("the middle image is the one", "pro3", [{"type": "node.commit", "args": {"shot": 3, "cell": 5}}]),
+        ("go with the last image", "pro3", [{"type": "node.commit", "args": {"shot": 3, "cell": 9}}]),
+        ("favorite the third image", "pro3", [{"type": "node.favorite", "args": {"cell": 3}}]),
+        (
+            "iterate on the bottom right one",
+            "pro3",
+            [{"type": "gen.grid", "args": {"shots": [3], "from_cell": 9}}],
+        ),
+        ("用左上角那张", "zhpro", [{"type": "node.commit", "args": {"shot": 2, "cell": 1}}]),
+        ("最后一张不错，收藏", "zhpro", [{"type": "node.favorite", "args": {"cell": 4}}]),
+        ("右下角那张作为参考图", "zhpro", [{"type": "node.reference", "args": {"cell": 4}}]),
+        ("use the top left one", "proj12", ASK),  # no grid to count positions in
         ("go over to track B", "pro3", [act("track.switch", shot=3, track="B")]),
         (
             "branch off #7 and label it night version",
