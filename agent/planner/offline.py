@@ -1753,7 +1753,41 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             return [_act("character.update", name=name, patch={"outfit": m.group(1).strip()})]
+        rest = p.cased[p.cased.lower().find(name.lower()) + len(name) :] if name.lower() in p.text else ""
+        rest = re.sub(
+            r"^(?:'s)?\s*(?:should|must|will|needs? to|now)?\s*(?:have|has|gets?|get|be|is|wear|wears)?\s*"
+            r"|^(?:的|要|也|就|得)*(?:有|加|添|戴|换成|改成|是)?",
+            "",
+            rest,
+            flags=re.I,
+        ).strip(" .。!！")
+        gives = re.search(rf"\bgive\s+{re.escape(name)}\s+(.+)$", p.cased, re.I)
+        value = gives.group(1).strip(" .!") if gives else rest
+        subject = gives is not None or p.head.startswith(name.lower())
+        other = (
+            p.has(_SHOT_WORD)
+            or p.shots is not None
+            or p.has(r"\brules?\b|\balways\b|\bnever\b|规则|永远|始终|总是")
+        )
+        key = _first(_CHARACTER_PARTS, value.lower() or p.text)
+        if key and len(value) >= 2 and subject and not other:  # "Fox should have a scar over one eye"
+            return [_act("character.update", name=name, patch={key: value})]
     return None
+
+
+_CHARACTER_PARTS: lx.Table = [
+    (r"\b(?:colou?rs?|palette)\b|配色|颜色|色调", "palette"),
+    (r"\bhair(?:style|cut)?\b|\bbraids?\b|\bponytail\b|发型|头发|辫子", "hair"),
+    (
+        r"\b(?:scar|face|eyes?|freckles|beard|mustache|moustache|nose|smile)\b|脸|眼睛|疤|胡子|雀斑|鼻子",
+        "face",
+    ),
+    (
+        r"\b(?:wears?|scarf|hat|cap|coat|dress|cloak|cape|jacket|shirt|boots|shoes|clothes|outfit|costume"
+        r"|glasses|necklace|backpack)\b|围巾|帽子|斗篷|外套|裙子|衣服|服装|眼镜|项链|背包|靴子",
+        "outfit",
+    ),
+]
 
 
 # scene ---------------------------------------------------------------------------------------------

@@ -405,6 +405,47 @@ CASES: dict[str, list[Case]] = {
     ],
     "project_character": [
         (
+            "lock the owl's look and make all the owl shots moonlit",
+            "proj12",
+            [
+                {"type": "character.lock", "args": {"name": "Owl"}},
+                {"type": "shot.update", "args": {"shots": [9, 10], "patch": {"lighting": "moonlight"}}},
+            ],
+        ),
+        (
+            "Fox should have a scar over one eye",
+            "proj12",
+            [{"type": "character.update", "args": {"name": "Fox", "patch": {"face": "~scar"}}}],
+        ),
+        (
+            "give Mia a blue scarf",
+            "proj12",
+            [{"type": "character.update", "args": {"name": "Mia", "patch": {"outfit": "~scarf"}}}],
+        ),
+        (
+            "Mia's colors should be mostly green and brown",
+            "proj12",
+            [{"type": "character.update", "args": {"name": "Mia", "patch": {"palette": "~green"}}}],
+        ),
+        (
+            "小狐狸的衣服换成红色斗篷",
+            "zh8",
+            [{"type": "character.update", "args": {"name": "小狐狸", "patch": {"outfit": "~斗篷"}}}],
+        ),
+        (
+            "猫头鹰脸上加一道疤",
+            "zh8",
+            [{"type": "character.update", "args": {"name": "猫头鹰", "patch": {"face": "~疤"}}}],
+        ),
+        (
+            "锁定小狐狸的外形，然后把所有镜头改成月光",
+            "zh8",
+            [
+                {"type": "character.lock", "args": {"name": "小狐狸"}},
+                {"type": "shot.update", "args": {"shots": "all", "patch": {"lighting": "moonlight"}}},
+            ],
+        ),
+        (
             "make the whole film about 30 seconds",
             "proj12",
             [act("project.update_meta", target_duration_s=30)],
