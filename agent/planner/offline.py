@@ -1622,7 +1622,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:me\s+)?"
         r"(?:a |the )?(?:quick |rough )?"
         r"(?:preview|rough cut|final cut|final video|final version)\b"
-        r"|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
+        r"|^(?:a\s+|the\s+)?(?:quick\s+|rough\s+)?preview\b"
         r"|^(?:the\s+|a\s+)?(?:final cut|final video|final render)\b"
         r"|\bmix\b.{0,20}\bmusic\b|\bmusic\b.{0,12}\bmixed in\b"
     )
@@ -1632,7 +1632,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     zh = p.has(
         r"合成(?!一个?(?:分镜|镜头)|一个\s*$)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
-        r"|拼起来|拼一下|剪出来|剪一版|(?:整|弄|来)(?:个|一个|一版)预览"
+        r"|拼起来|拼一下|剪出来|剪一版|(?:整|弄|来)(?:个|一个|一版)预览|^预览(?:用|要|版)"
         r"|(?:音乐|配乐).{0,6}(?:混进|混入)"
     )
     if not (en or zh):
@@ -2638,7 +2638,8 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if m:
         args["title"] = next(g for g in m.groups() if g).strip()
     m = re.search(
-        r"\b(?:language|narration|subtitles?)\s+(?:to|in)\s+(english|chinese)\b|(?:语言|字幕)(?:改成|改为|用)(中文|英文)",
+        r"\b(?:language|narration|subtitles?|voice-?over)\s+(?:should\s+be\s+|to\s+be\s+)?(?:to|in)\s+(english|chinese)\b"
+        r"|(?:语言|字幕|旁白|配音)(?:改成|改为|用|要用|换成)(中文|英文)",
         p.text,
     )
     if m:

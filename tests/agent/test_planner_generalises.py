@@ -624,6 +624,36 @@ CASES: dict[str, list[Case]] = {
         ),
     ],
     "settings_wishes_questions": [
+        ("the music should be calmer", "proj12", [{"type": "gen.music", "args": {"mood": "calm"}}]),
+        (
+            "the preview should be 720p",
+            "proj12",
+            [{"type": "gen.compose", "args": {"mode": "preview", "resolution": "720p"}}],
+        ),
+        (
+            "make the export include subtitles",
+            "proj12",
+            [{"type": "export.package", "args": {"formats": "*"}}],
+        ),
+        (
+            "put the video in 9:16",
+            "proj12",
+            [{"type": "project.update_meta", "args": {"aspect_ratio": "9:16"}}],
+        ),
+        (
+            "the narration should be in english",
+            "proj12",
+            [{"type": "project.update_meta", "args": {"language": "en"}}],
+        ),
+        (
+            "the grid for shot 3 should be 9 images",
+            "proj12",
+            [{"type": "gen.grid", "args": {"shots": [3], "size": 9}}],
+        ),
+        ("音乐要更平静一点", "zh8", [{"type": "gen.music", "args": {"mood": "calm"}}]),
+        ("预览用720p", "zh8", [{"type": "gen.compose", "args": {"mode": "preview", "resolution": "720p"}}]),
+        ("视频改成竖屏9:16", "zh8", [{"type": "project.update_meta", "args": {"aspect_ratio": "9:16"}}]),
+        ("旁白用英文", "zh8", [{"type": "project.update_meta", "args": {"language": "en"}}]),
         (
             "format it for youtube shorts",
             "proj12",
