@@ -314,7 +314,8 @@ def measure(
     context = _context_text(ctx)
     types = [a.get("type", "") for a in actions]
     words, chars = grammar_words()
-    for word in dict.fromkeys(re.findall(r"[a-z][a-z']*[a-z]|[a-z]", text)):
+    wordy = re.sub(r"[a-z0-9_-]*\d[a-z0-9_-]*", " ", text)  # ids and numbers are not words ("grid-3-a1b2")
+    for word in dict.fromkeys(re.findall(r"[a-z][a-z']*[a-z]|[a-z]", wordy)):
         word = re.sub(r"'s$|'$", "", word)
         if len(word) < 3 or word in STOPWORDS:
             continue

@@ -405,6 +405,32 @@ CASES: dict[str, list[Case]] = {
     ],
     "project_character": [
         (
+            "always keep the fox's fur orange",
+            "proj12",
+            [{"type": "project.set_rules", "args": {"rules": ["~orange"]}}],
+        ),
+        (
+            "no blood anywhere please",
+            "proj12",
+            [{"type": "project.set_rules", "args": {"rules": ["~blood"]}}],
+        ),
+        ("avoid showing any logos", "proj12", [{"type": "project.set_rules", "args": {"rules": ["~logos"]}}]),
+        (
+            "replace the rules with: kid friendly only",
+            "proj12",
+            [{"type": "project.set_rules", "args": {"rules": ["~kid friendly"], "replace": True}}],
+        ),
+        ("画面里不要出现血腥内容", "zh8", [{"type": "project.set_rules", "args": {"rules": ["~血腥"]}}]),
+        ("狐狸必须一直是红色的", "zh8", [{"type": "project.set_rules", "args": {"rules": ["~红色"]}}]),
+        ("禁止出现任何品牌标志", "zh8", [{"type": "project.set_rules", "args": {"rules": ["~品牌"]}}]),
+        (
+            "retry task 3f2a9c1e-0000-4000-8000-000000000abc",
+            "proj12",
+            [{"type": "task.retry", "args": {"task_id": "3f2a9c1e-0000-4000-8000-000000000abc"}}],
+        ),
+        ("cancel job video-3-77aa", "proj12", [{"type": "task.cancel", "args": {"task_id": "video-3-77aa"}}]),
+        ("重试任务 grid-2-bb11", "zh8", [{"type": "task.retry", "args": {"task_id": "grid-2-bb11"}}]),
+        (
             "lock the owl's look and make all the owl shots moonlit",
             "proj12",
             [
