@@ -135,6 +135,7 @@ PACING: Table = [
     ),
     (
         r"too fast|too quick|slower|slow (?:it |them )?down|more slowly|太快"
+        r"|\bslow\b(?!\s+(?:motion|mo|zoom|push|pan|dolly|tracking|tilt|orbit|crane|pull|fade|reveal)\b)"
         r"|慢一点|慢一些|慢些|更慢|放慢|减速|节奏慢|节奏更慢|慢节奏",
         "slower",
     ),

@@ -156,6 +156,103 @@ CASES: dict[str, list[Case]] = {
         ("第三个镜头改成推镜头，再短一秒", "zh8", [upd([3], camera={"movement": "dolly in"}, duration_s=4)]),
     ],
     "modifier": [
+        (
+            "shot 6 in the rain at night with neon signs",
+            "proj12",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {
+                        "shots": [6],
+                        "patch": {"weather": "rain", "time_of_day": "night", "lighting": "neon"},
+                    },
+                }
+            ],
+        ),
+        (
+            "make shots 3 and 4 dreamy and slow",
+            "proj12",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {"shots": [3, 4], "patch": {"mood": "dreamy", "pacing": "slower"}},
+                }
+            ],
+        ),
+        (
+            "turn shot 2 into a snowy morning",
+            "proj12",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {"shots": [2], "patch": {"weather": "snow", "time_of_day": "morning"}},
+                }
+            ],
+        ),
+        (
+            "shot 9: storm, low angle, 5 seconds",
+            "proj12",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {
+                        "shots": [9],
+                        "patch": {"weather": "storm", "camera": {"angle": "low"}, "duration_s": 5},
+                    },
+                }
+            ],
+        ),
+        (
+            "第六个镜头改成下雨的夜晚，加上霓虹灯",
+            "zh8",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {
+                        "shots": [6],
+                        "patch": {"weather": "rain", "time_of_day": "night", "lighting": "neon"},
+                    },
+                }
+            ],
+        ),
+        (
+            "第三和第四个镜头要梦幻一点、慢一点",
+            "zh8",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {"shots": [3, 4], "patch": {"mood": "dreamy", "pacing": "slower"}},
+                }
+            ],
+        ),
+        (
+            "第二个镜头变成下雪的早晨",
+            "zh8",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {"shots": [2], "patch": {"weather": "snow", "time_of_day": "morning"}},
+                }
+            ],
+        ),
+        (
+            "第八个镜头：暴风雨，低角度，5秒",
+            "zh8",
+            [
+                {
+                    "type": "shot.update",
+                    "args": {
+                        "shots": [8],
+                        "patch": {"weather": "storm", "camera": {"angle": "low"}, "duration_s": 5},
+                    },
+                }
+            ],
+        ),
+        (
+            "shot 4 as a slow push in",
+            "proj12",
+            [upd([4], camera={"movement": "dolly in"})],
+        ),  # slow: the move, not the pacing
         ("make shot 1 look like a watercolor painting", "proj12", [upd([1], style_override="~watercolor")]),
         ("第3个镜头整成黑白的", "zh8", [upd([3], style_override="~黑白")]),
         ("第四个镜头出一组图，要九张", "zh8", [act("gen.grid", shots=[4], size=9)]),
