@@ -34,7 +34,7 @@ LIGHTING: Table = [
     (r"rim light(?:ing)?|轮廓光", "rim light"),
     (r"soft (?:light|lighting)|柔光", "soft"),
     (r"(?:hard|harsh) (?:light|lighting)|硬光", "hard"),
-    (r"high[- ]key|明亮", "high-key"),
+    (r"high[- ]key|\bbrighter\b|\bbrighten\b|明亮|更亮|亮一点|亮一些", "high-key"),
     (r"low[- ]key|昏暗|暗调", "low-key"),
     (r"sunlight|sunlit|阳光", "sunlight"),
     (r"lantern[- ]?(?:light|lit)|lanterns? (?:glow|light)|灯笼(?:光|的光)|灯笼照明", "lantern light"),

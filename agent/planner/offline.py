@@ -3371,7 +3371,12 @@ class OfflinePlanner:
             if reading is None:
                 if queue and not re.match(understand.VERB_EN, clause.head):
                     after = Parsed(queue[0], lang)
-                    if isinstance(after.shots, list) or after.cells or after.scenes:
+                    if (
+                        isinstance(after.shots, list)
+                        or after.cells
+                        or after.scenes
+                        or understand.is_remark(piece)
+                    ):
                         remarks.append(piece)  # "shot 3 looks great, now animate shot 5": a comment
                         continue
                     # "shot 10 feels rushed, give it one more second", "image 4 is what Mia looks

@@ -1064,6 +1064,10 @@ CASES: dict[str, list[Case]] = {
         ("导出给Final Cut用的时间线", "zh8", [{"type": "export.package", "args": {"formats": ["fcpxml"]}}]),
     ],
     "remarks_not_requests": [
+        ("this is perfect, animate shot 3", "proj12", [act("gen.video", shots=[3])]),
+        ("I love it! now compose the final cut", "proj12", [act("gen.compose", mode="final")]),
+        ("why is shot 3 so dark? make it brighter", "pro3", [upd([3], lighting="high-key")]),
+        ("how do I export?", "zh8", ASK),
         ("the video looks great", "proj12", ASK),
         ("I love the music", "proj12", ASK),
         ("the export button doesn't work", "proj12", ASK),
