@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from agent.activities import current_deps
 from agent.context import build_context
+from agent.planner.offline import EXECUTE_AT, READ_ONLY
 from agent.state import MAX_PLAN_ATTEMPTS, PLANNED_EVENT, AgentState, TurnRequest
 from infra.ledger import unit_of_work
 from schema.actions import Turn
@@ -117,12 +118,15 @@ def _errors(exc: ValidationError) -> list[str]:
 
 async def validate(state: AgentState) -> dict[str, Any]:
     """Candidate → Turn, or the errors to feed back to the planner. The confirmation rule is
-    re-applied here: a planner cannot downgrade a destructive turn to ``execute``."""
+    re-applied here: a planner cannot downgrade a destructive turn to ``execute``, and a turn whose
+    planner is not sure (confidence under :data:`EXECUTE_AT`) is proposed, never executed."""
     try:
         turn = Turn.model_validate(state.get("candidate") or {})
     except ValidationError as exc:
         return {"turn": None, "errors": _errors(exc)}
-    if turn.decide_mode() == "propose":
+    unsure = turn.confidence is not None and turn.confidence < EXECUTE_AT
+    writes = any(a.type not in READ_ONLY for a in turn.actions)
+    if turn.decide_mode() == "propose" or (unsure and writes):
         turn = turn.model_copy(update={"mode": "propose"})
     return {"turn": turn.model_dump(mode="json", by_alias=True, exclude_none=True), "errors": []}
 

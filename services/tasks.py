@@ -12,7 +12,7 @@ from schema import actions as A
 from schema.domain_errors import InvalidTransition
 from schema.enums import ACTIVE_TASK_STATUSES, USER_TASK_TYPES, TaskStatus, TaskType
 from schema.models import Task
-from schema.repositories import tasks, work_items
+from schema.repositories import snapshots, tasks, work_items
 from services.execution import (
     RETRYABLE_TYPES,
     WORKFLOW_KINDS,
@@ -185,6 +185,14 @@ def _retry_spec(ex: Execution, t: Task) -> tuple[str, dict[str, Any], str] | Non
         return kind, data, music_workflow_id(str(t.workspace_id), str(uuid.uuid4()))
     if kind == "export":
         return kind, data, f"export-{t.workspace_id}-{uuid.uuid4()}"
-    if "story" not in data or work_items.list_shots(ex.session, t.workspace_id):
-        return None  # storyboard: needs its story, and never overwrites shots
+    if "story" not in data:
+        return None  # storyboard: needs its story
+    existing = work_items.list_shots(ex.session, t.workspace_id)
+    if existing and not data.get("replace"):
+        return None  # a first storyboard never overwrites shots made since it failed
+    if existing:  # a confirmed rebuild that failed: run it again, snapshot first so undo restores
+        snapshots.take(ex.session, t.workspace_id, "before retrying the storyboard rebuild")
+        data["replace"] = True
+        return kind, data, f"storyboard-{t.workspace_id}-rebuild-{uuid.uuid4().hex[:12]}"
+    data["replace"] = False
     return kind, data, f"storyboard-{t.workspace_id}"

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from schema import actions as A
 from schema.domain_errors import NotFound
+from schema.enums import ACTIVE_TASK_STATUSES, TaskType
 from schema.models import Snapshot, Workspace
-from schema.repositories import snapshots
+from schema.repositories import snapshots, tasks
 from schema.repositories import snapshots as snapshot_repo
 from schema.repositories.snapshots import RollbackResult
-from services.execution import ActionResult, Execution, executes
+from services.execution import ActionResult, Execution, WorkflowCancel, executes
 from services.resolve import TargetUnresolved
 from services.rules import (
     emit,
@@ -39,6 +40,25 @@ def version_snapshot(ex: Execution, a: A.VersionSnapshot) -> ActionResult:
     return ex.done(a, f"saved snapshot “{snap.note}”", snapshot_id=str(snap.id))
 
 
+# generations whose result would land on the restored state (an export changes nothing)
+_GENERATIONS = tuple(t for t in TaskType if t not in (TaskType.export, TaskType.agent_turn))
+
+
+def _cancel_generations_since(ex: Execution, snap: Snapshot) -> list[str]:
+    """Rolling back while a generation started after the snapshot is still running would let its
+    result undo the rollback the moment it lands: those generations are cancelled with it."""
+    running = tasks.list_tasks(
+        ex.session, ex.ws.id, status=ACTIVE_TASK_STATUSES, type=_GENERATIONS, limit=500
+    )
+    since = [t for t in running if t.parent_task_id is None and t.created_at >= snap.created_at]
+    for t in since:
+        if t.workflow_id:
+            ex.cancels.append(WorkflowCancel(ex.index, t.workflow_id, str(t.id)))
+        else:
+            tasks.mark_canceled(ex.session, t.id)
+    return [str(t.id) for t in since]
+
+
 @executes("version.rollback")
 def version_rollback(ex: Execution, a: A.VersionRollback) -> ActionResult:
     snap = ex.resolve.snapshot(a.args.snapshot_id, a.args.before)
@@ -48,9 +68,15 @@ def version_rollback(ex: Execution, a: A.VersionRollback) -> ActionResult:
     summary = rollback_summary(snap.note, outcome.changes)
     if outcome.missing_work_item_ids:
         summary += f" ({len(outcome.missing_work_item_ids)} deleted shots could not come back)"
+    canceled = _cancel_generations_since(ex, snap)
+    if canceled:
+        n = len(canceled)
+        what = f"{n} generations" if n > 1 else "1 generation"
+        summary += f"; cancels {what} started since (its result would overwrite what is restored)"
     return ex.done(
         a,
         summary,
+        canceled_task_ids=canceled,
         restored_snapshot_id=str(snap.id),
         restored_work_item_ids=[str(i) for i in outcome.restored_work_item_ids],
         missing_work_item_ids=[str(i) for i in outcome.missing_work_item_ids],

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.planner.offline import OfflinePlanner
+from agent.planner.offline import EXECUTE_AT, READ_ONLY, OfflinePlanner
 from schema.actions import Turn
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ class HybridPlanner:
             return self._fallback(offline, f"{self.llm.name} gave no valid turn after {MAX_REPAIRS} repairs")
         if not turn.actions and offline.actions:
             return self._fallback(offline, f"{self.llm.name} found no action; keeping the offline reading")
-        if turn.decide_mode() == "propose":
+        unsure = turn.confidence is not None and turn.confidence < EXECUTE_AT
+        if turn.decide_mode() == "propose" or (unsure and any(a.type not in READ_ONLY for a in turn.actions)):
             turn = turn.model_copy(update={"mode": "propose"})
         evidence = [f"planned by {self.llm.name} ({why})", *turn.evidence][:40]
         return turn.model_copy(update={"planner": self.llm.name, "evidence": evidence})

@@ -34,19 +34,21 @@ LIGHTING: Table = [
     (r"rim light(?:ing)?|轮廓光", "rim light"),
     (r"soft (?:light|lighting)|柔光", "soft"),
     (r"(?:hard|harsh) (?:light|lighting)|硬光", "hard"),
-    (r"high[- ]key|明亮", "high-key"),
+    (r"high[- ]key|\bbrighter\b|\bbrighten\b|明亮|更亮|亮一点|亮一些", "high-key"),
     (r"low[- ]key|昏暗|暗调", "low-key"),
     (r"sunlight|sunlit|阳光", "sunlight"),
-    (r"lanterns?|灯笼", "lantern light"),
+    (r"lantern[- ]?(?:light|lit)|lanterns? (?:glow|light)|灯笼(?:光|的光)|灯笼照明", "lantern light"),
     (r"fire ?light|campfire|火光|篝火", "firelight"),
     (r"dramatic (?:light|lighting)|戏剧性光|戏剧光", "dramatic"),
 ]
 
 WEATHER: Table = [
-    (r"thunderstorm|\bstorm(?:y)?\b|暴风雨|雷雨|雷电", "storm"),
-    (r"\brain(?:y|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景", "rain"),
-    (r"\bsnow(?:y|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪", "snow"),
-    (r"\bfog(?:gy)?\b|\bmist(?:y)?\b|\bhaze\b|大雾|雾气|薄雾|雾", "fog"),
+    (r"thunderstorm|\bstorm(?:y|ier)?\b|暴风雨|雷雨|雷电", "storm"),
+    (r"\brain(?:y|ier|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景", "rain"),
+    (r"\bsnow(?:y|ier|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪", "snow"),
+    (r"\bfog(?:gy|gier)?\b|\bmist(?:y|ier)?\b|\bhaz(?:e|y|ier)\b|大雾|雾气|薄雾|雾", "fog"),
+    (r"\bovercast\b|\bcloudy\b|\bgr[ae]y skies\b|阴天|多云|阴沉", "overcast"),
+    (r"\bclear (?:sky|skies|weather)\b|晴天|晴朗|放晴", "clear"),
 ]
 
 MOODS: Table = [
@@ -58,13 +60,19 @@ MOODS: Table = [
     (r"romantic|浪漫", "romantic"),
     (r"\beerie\b|creepy|spooky|诡异|阴森|恐怖", "eerie"),
     (r"\bepic\b|grand|史诗|宏大", "epic"),
-    (r"\bcalm(?:er)?\b|peaceful|serene|tranquil|soothing|舒缓|宁静|平静|安静", "calm"),
-    (r"\bcoz(?:y|ier)\b|\bcosy\b|\bwarm(?:er)?\b|温馨|温暖", "warm"),
-    (r"\bmoody\b|brooding|压抑|阴郁", "moody"),
+    (
+        r"\bcalm(?:er)?\b|peaceful|serene|tranquil|soothing|\brelax(?:ed|ing)\b|laid[- ]back"
+        r"|舒缓|宁静|平静|安静|轻松",
+        "calm",
+    ),
+    (r"\bcoz(?:y|ier)\b|\bcosy\b|\bwarm(?:er)?\b|温馨|温暖|暖色调|暖色|暖调|暖一点|暖一些", "warm"),
+    (r"\bcold(?:er)?\b|\bchilly\b|\bicy\b|\bfrosty\b|冷色调|冷色|冷调|冷一点|冰冷|寒冷|清冷", "cold"),
+    (r"\bmood(?:y|ier)\b|brooding|压抑|阴郁", "moody"),
     (r"playful|whimsical|俏皮|童趣", "playful"),
     (r"nostalgic|怀旧", "nostalgic"),
     (r"hopeful|uplifting|希望|励志", "hopeful"),
     (r"\bdark(?:er)?\b|\bgrim\b|黑暗|暗黑", "dark"),
+    (r"\bdramatic\b|戏剧性|戏剧化", "dramatic"),
 ]
 
 CAMERA_SIZE: Table = [
@@ -72,15 +80,23 @@ CAMERA_SIZE: Table = [
     (r"medium close[- ]?ups?|\bmcu\b|近景", "medium close-up"),
     (r"close[- ]?ups?|\bcu\b|特写", "close-up"),
     (r"extreme wide(?: shot)?|establishing shot|大远景", "extreme wide"),
-    (r"wide shot|long shot|\bwide\b|远景|全景", "wide"),
+    (r"wide shot|long shot|\bwider?\b|\bwiden\b|远景|全景", "wide"),
     (r"full shot|full body|全身", "full"),
     (r"medium shot|mid shot|\bmedium\b|中景", "medium"),
 ]
 
 CAMERA_ANGLE: Table = [
     (r"worm'?s[- ]eye|虫视", "worm's eye"),
-    (r"low[- ]angle|from (?:a |the )?low|from below|仰拍|仰视|低角度|低机位|低视角", "low"),
-    (r"high[- ]angle|from (?:a |the )?high|from above|俯拍|俯视|高角度|高机位|高视角", "high"),
+    (
+        r"low[- ]angle|from (?:a |the )?low|from below|lower the camera|仰拍|仰视|低角度|低机位|低视角"
+        r"|从下往上|从下面(?:往上)?拍|放低机位|机位放低",
+        "low",
+    ),
+    (
+        r"high[- ]angle|from (?:a |the )?high|from above|raise the camera|俯拍|俯视|高角度|高机位|高视角"
+        r"|从上往下|从上面(?:往下)?拍|抬高机位|机位抬高",
+        "high",
+    ),
     (r"bird'?s[- ]eye|overhead|top[- ]down|aerial|鸟瞰|顶视|航拍|顶拍", "overhead"),
     (r"eye[- ]level|平视", "eye level"),
     (r"dutch(?: angle| tilt)?|canted|tilted angle|倾斜|斜角", "dutch"),
@@ -88,7 +104,11 @@ CAMERA_ANGLE: Table = [
 ]
 
 CAMERA_MOVEMENT: Table = [
-    (r"static|locked[- ]off|固定镜头|固定机位|静止镜头", "static"),
+    (
+        r"static|locked[- ]off|(?:camera|shot) (?:still|steady)|(?:still|steady|fixed) camera"
+        r"|固定镜头|固定机位|静止镜头",
+        "static",
+    ),
     (r"dolly in|push[- ]in|push in|推镜|推进|推近", "dolly in"),
     (r"dolly out|pull[- ]?(?:back|out)|拉镜|拉远", "dolly out"),
     (r"zoom in|放大镜头|变焦推进", "zoom in"),
@@ -101,14 +121,22 @@ CAMERA_MOVEMENT: Table = [
     (r"\btilt(?:ing)? (?:up|down)\b|\btilt\b|纵摇|上摇|下摇", "tilt"),
 ]
 
+LOOKS: Table = [
+    (r"black[- ](?:and|&)[- ]white|\bb&w\b|\bb/w\b|monochrome|greyscale|grayscale|黑白", "black and white"),
+    (r"\bsepia\b|棕褐色|老照片色调", "sepia"),
+]
+
 PACING: Table = [
     (
-        r"faster|quicker|speed (?:it |them )?up|snappier|more quickly|pick up the pace|"
-        r"快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|紧凑",
+        r"too slow|faster|quicker|speed (?:it |them )?up|snappier|more quickly|pick up the pace"
+        r"|tighten(?: it| them)?(?: up)?|"
+        r"太慢|拖沓|快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|快节奏|紧凑",
         "faster",
     ),
     (
-        r"slower|slow (?:it |them )?down|more slowly|慢一点|慢一些|慢些|更慢|放慢|减速|节奏慢|节奏更慢",
+        r"too fast|too quick|slower|slow (?:it |them )?down|more slowly|太快"
+        r"|\bslow\b(?!\s+(?:motion|mo|zoom|push|pan|dolly|tracking|tilt|orbit|crane|pull|fade|reveal)\b)"
+        r"|慢一点|慢一些|慢些|更慢|放慢|减速|节奏慢|节奏更慢|慢节奏",
         "slower",
     ),
 ]

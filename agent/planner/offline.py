@@ -21,10 +21,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agent.planner import coverage, understand
 from agent.planner import lexicon as lx
 from agent.planner import rx as re
-from agent.planner import understand
 from agent.planner.numbers import (
+    EN_NUM,
     NUM,
     ORD,
     RANGE_SEP,
@@ -131,8 +132,10 @@ class PlanningContext(_Ctx):
     question: PendingQuestion | None = None
     # set by the planner itself while it plans one sentence (never by the context builder)
     carried: list[int] | Literal["all"] | None = Field(default=None, exclude=True)
+    carried_cell: int | None = Field(default=None, exclude=True)
     answer_shots: list[int] | Literal["all"] | None = Field(default=None, exclude=True)
     excluded: list[int] = Field(default_factory=list, exclude=True)
+    excluded_in_scope: list[str] = Field(default_factory=list, exclude=True)
 
     def shot_info(self, number: int) -> ShotInfo | None:
         return next((s for s in self.shots if s.number == number), None)
@@ -180,7 +183,7 @@ _ZH_LIST = rf"{_ZH_ITEM}(?:{_ZH_SEP}{_ZH_ITEM})*"
 _ZH_NOT_SHOT = r"(?!\s*(?:场景|场|方案|版本|任务|角色|宫格|张|幅|图|格|选项|候选))"
 
 _SHOT_ALL = [
-    r"\b(?:all|every|each)\s+(?:of\s+)?(?:the\s+|my\s+|our\s+)?(?:\d+\s+)?shots?\b",
+    r"\b(?:all|every|each)\s+(?:single\s+)?(?:of\s+)?(?:the\s+|my\s+|our\s+)?(?:\d+\s+)?shots?\b",
     r"^everything\b(?!\s+(?:together|else))",
     r"^(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
@@ -195,7 +198,19 @@ _SHOT_LIST = [
     rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
 ]
 _SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
-_SHOT_LAST = r"\b(?:the\s+)?(?:last|final)\s+shot\b|最后一个(?:分镜|镜头)|最后一镜"
+_SHOT_NEXT_TO = (
+    rf"\bthe\s+(?:shot|one)\s+(?:right\s+|just\s+|immediately\s+|directly\s+)?(after|before)\s+"
+    rf"(?:shot\s*|the\s+)?#?\s*({NUM}|{ORD})(?:\s+(?:shot|one))?\b"
+    rf"|第\s*({NUM})\s*个\s*(?:镜头|分镜)?\s*(后面|后边|之后|前面|前边|之前)(?:的)?那?(?:一?个)(?:镜头|分镜)?"
+)
+_ORD_SEP = rf"\s*(?:,\s*(?:and\s+)?|\band\b|&|\bor\b|{RANGE_SEP})\s*(?:the\s+)?"
+_SHOT_ORD_LIST = (
+    rf"\b(?:the\s+)?((?:{ORD}|last|final)(?:{_ORD_SEP}(?:{ORD}|last|final))+)\s+(?:shots?|ones)\b"
+)
+_SHOT_LAST = (
+    r"\b(?:the\s+)?(?:last|final)\s+shot\b|最后一个(?:分镜|镜头)|最后一镜"
+    r"|^(?:把|给)?最后一个(?=\s*(?:改|换|加|设|调|生成|配|删|用|做|来|弄|也))"
+)
 _SHOT_OPENING = (
     r"\b(?:the\s+)?(?:opening|very first)\s+(?:shot|one)\b"
     r"|开头(?:那个|的|那一个)?(?:镜头|分镜)|开场(?:的)?(?:镜头|分镜)"
@@ -211,7 +226,7 @@ _PRONOUN = r"\b(?:it|them|those|these|they|both)\b|它们|它|这些|这几个|�
 
 _SHOT_EDGE_N = (
     rf"\b(?:the\s+)?(first|last|final)\s+({NUM})\s+shots\b"
-    rf"|(前|最后|后)\s*({NUM})\s*个?\s*(?:分镜|镜头)"
+    rf"|(前|最后|后|头)\s*({NUM})\s*(?:个\s*(?:分镜|镜头)?|(?:分镜|镜头))"
 )
 _SHOT_AS_CAMERA = (
     r"\b(?:wide|long|medium|mid|full|close-?up|establishing|tracking|follow(?:ing)?|"
@@ -247,14 +262,18 @@ _LAST_GRID = (
     r"\b(?:last|latest|previous|recent|current|that|this)\s+(?:grid|batch|set|generation|round)\b"
     r"|上一组|上一个宫格|上一轮|最新的宫格|最新一组|刚才的宫格|刚才那组|这组|上一批"
 )
-_DURATION = rf"(?<![A-Za-z0-9.'])(?![2-9]0s\b)(\d+(?:\.\d+)?|{NUM})\s*(?:s|secs?|seconds?|秒钟?)(?![a-z])"
+_DURATION = (
+    rf"(?<![A-Za-z0-9.'])(?![2-9]0s\b)(\d+(?:\.\d+)?|{NUM})(?:\s*|-)(?:s|secs?|seconds?|秒钟?)(?![a-z])"
+)
 _STOP_MOTION = r"stop[- ]?motion"
 
 _EN_PREFIX = (
     r"^(?:(?:please|pls|kindly|can you|could you|would you|will you|i want to|i'd like to|i would like to|"
-    r"let's|lets|let us|now|ok|okay|hey|so|and|then|also|just|go ahead and)\s*,?\s+)*"
+    r"can we|could we|shall we|should we|let's|lets|let us|now|ok|okay|hey|so|and|then|also|just"
+    r"|go ahead and)"
+    r"\s*,?\s+)*"
 )
-_ZH_PREFIX = r"^(?:请|麻烦|帮我|帮忙|能不能|能否|可以|可否|我想|我要|现在|然后|再|给我|你|就)*"
+_ZH_PREFIX = r"^(?:请|麻烦|劳驾|帮我|帮忙|能不能|能否|可以|可否|我想|我要|现在|然后|再|给我|你|就)*"
 
 
 def _normalize(sentence: str) -> str:
@@ -296,6 +315,7 @@ class Parsed:
     rest: bool = False
     pronoun: bool = False
     desc: Any = None
+    more_desc: list[Any] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -310,6 +330,13 @@ class Parsed:
         if self.desc is not None:
             a, b = self.desc.span
             masked = masked[:a] + " § " + masked[b:]
+            for _ in range(2):  # "竹林那个镜头和狐狸叼月亮那个镜头": every description named
+                extra = understand.description_ref(masked)
+                if extra is None:
+                    break
+                self.more_desc.append(extra)
+                a, b = extra.span
+                masked = masked[:a] + " § " + masked[b:]
         self.rest = re.search(understand.REST_WORDS, masked) is not None
         self.pronoun = re.search(_PRONOUN, masked) is not None
         scenes: set[int] = set()
@@ -323,6 +350,12 @@ class Parsed:
             self.shots = "all"
             for p in _SHOT_ALL:
                 masked = re.sub(p, " § ", masked)
+        for m in re.finditer(_SHOT_NEXT_TO, masked):  # "the shot after 7", "第五个镜头后面那个"
+            word, raw = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+            n = parse_int(raw) or parse_ordinal(raw)
+            if n:
+                shots.add(n + 1 if word in {"after", "后面", "后边", "之后"} else n - 1)
+        masked = re.sub(_SHOT_NEXT_TO, " § ", masked)
         for pattern in _SHOT_LIST:
             for m in re.finditer(pattern, masked):
                 shots.update(parse_number_list(_clean_list(m.group(1))))
@@ -337,6 +370,15 @@ class Parsed:
             else:
                 self.last_n = count
         masked = re.sub(_SHOT_EDGE_BARE, " § ", masked)
+        for m in re.finditer(_SHOT_ORD_LIST, masked):  # "the 2nd and 3rd shots", "first to third shot"
+            if re.search(r"\b(?:last|final)\b", m.group(1)):
+                self.last_shot = True
+            found = [parse_ordinal(x) for x in re.findall(ORD, m.group(1))]
+            numbers = [n for n in found if n]
+            if re.search(RANGE_SEP, m.group(1)) and len(numbers) == 2:
+                numbers = list(range(min(numbers), max(numbers) + 1))
+            shots.update(numbers)
+        masked = re.sub(_SHOT_ORD_LIST, " § ", masked)
         for m in re.finditer(_SHOT_ORD, masked):
             n = parse_ordinal(m.group(1))
             if n:
@@ -345,14 +387,14 @@ class Parsed:
         for m in re.finditer(_SHOT_EDGE_N, masked):
             which, raw_n = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
             count = parse_int(raw_n) or 0
-            if which in {"first", "前"}:
+            if which in {"first", "前", "头"}:
                 shots.update(range(1, count + 1))
             else:
                 self.last_n = count
         masked = re.sub(_SHOT_EDGE_N, " § ", masked)
         if shots and self.shots is None:
             self.shots = sorted(shots)
-        self.last_shot = bool(re.search(_SHOT_LAST, masked))
+        self.last_shot = self.last_shot or bool(re.search(_SHOT_LAST, masked))
         self.this_shot = bool(re.search(_SHOT_THIS, masked))
         masked = re.sub(_SHOT_LAST, " § ", masked)
         masked = re.sub(_SHOT_THIS, " § ", masked)
@@ -390,6 +432,38 @@ class Parsed:
         return _t(self.lang, en, zh)
 
 
+_CELL_POSITIONS = (  # (pattern, row, column) in a square grid; -1 = last row/column, 0 = middle
+    (r"\btop[- ]?left\b|\bupper[- ]?left\b|左上", 1, 1),
+    (r"\btop[- ]?right\b|\bupper[- ]?right\b|右上", 1, -1),
+    (r"\bbottom[- ]?left\b|\blower[- ]?left\b|左下", -1, 1),
+    (r"\bbottom[- ]?right\b|\blower[- ]?right\b|右下", -1, -1),
+    (
+        r"\b(?:middle|center|centre)\s+(?:one|image|picture|pic)\b|\bthe (?:middle|center)\b|正中间|中间那张",
+        0,
+        0,
+    ),
+    (r"\bthe last (?:one|image|picture|pic)\b|最后一张", -1, -1),
+)
+
+
+def _with_cell_positions(p: Parsed, ctx: PlanningContext) -> Parsed:
+    """ "the top left one", "右下角那张", "the last image": a position in the latest grid, as its cell
+    number (never guessed without a grid to count)."""
+    g = ctx.latest_grid
+    if p.cells or g is None or g.cells not in (4, 9):
+        return p
+    side = 3 if g.cells == 9 else 2
+    for pattern, row, col in _CELL_POSITIONS:
+        if re.search(pattern, p.text):
+            if (row, col) == (0, 0) and side != 3:
+                return p  # a 2×2 grid has no middle image
+            r = side if row == -1 else (2 if row == 0 else row)
+            c = side if col == -1 else (2 if col == 0 else col)
+            p.cells = [(r - 1) * side + c]
+            return p
+    return p
+
+
 def _clean_list(s: str) -> str:
     return re.sub(r"shots?|scenes?|#|no\.|number", " ", s)
 
@@ -424,15 +498,18 @@ def _duration(text: str) -> float | None:
     return float(n) if n is not None else None
 
 
+_GRID_NOUN = r"(?:grid|panel|image|pic|picture|up|cell|frame|option|variation|version|candidate|still|take)"
+
+
 def _grid_size(text: str) -> int | None:
     if re.search(
-        r"\b(?:9|nine)[- ]?(?:grid|panel|image|pic|picture|up|cell|frame)s?\b"
+        rf"\b(?:9|nine)[- ]?{_GRID_NOUN}s?\b"
         r"|\b3\s*[x×*]\s*3\b|(?:九|9)\s*(?:宫格|张|格)",
         text,
     ):
         return 9
     if re.search(
-        r"\b(?:4|four)[- ]?(?:grid|panel|image|pic|picture|up|cell|frame)s?\b"
+        rf"\b(?:4|four)[- ]?{_GRID_NOUN}s?\b"
         r"|\b2\s*[x×*]\s*2\b|(?:四|4)\s*(?:宫格|张|格)",
         text,
     ):
@@ -447,10 +524,25 @@ def _camera(text: str) -> dict[str, str]:
         ("angle", lx.CAMERA_ANGLE),
         ("movement", lx.CAMERA_MOVEMENT),
     ):
-        value = _first(table, text)
+        value = _first_kept(table, text)
         if value:
             cam[key] = value
     return cam
+
+
+_NOT_THIS = (
+    r"(?:别用|不用|不要用|别再用|不要|去掉|\binstead of\b|\brather than\b|\bnot\b|\bno more\b)"
+    r"\s*(?:the\s+|a\s+)?$"
+)
+
+
+def _first_kept(table: lx.Table, text: str) -> str | None:
+    """The first value of a table the sentence asks for: "别用特写了，换成中景" is medium, not close-up."""
+    for pattern, value in table:
+        m = re.search(pattern, text)
+        if m and not re.search(_NOT_THIS, text[max(0, m.start() - 12) : m.start()]):
+            return value
+    return None
 
 
 _CAMERA_PHRASES = "|".join(
@@ -498,11 +590,13 @@ def _quoted(cased: str) -> str | None:
 
 _STYLE_EN = [
     r"\bin the style of\s+([^,.;:]+)",
+    r"(?:^|[,;]\s*)(?:in\s+)?(?:an?\s+)?((?:[\w'&-]+\s+){0,2}[\w'&-]+)\s+(?:look|aesthetic|vibe)\s*(?:$|[,;.])",
     r"\bstyle\s*(?:to|as|=|:|of)\s*([^,.;]+)",
     r"((?:[\w'&-]+\s+){0,2}[\w'&-]+)[- ]style\b",
     r"\blook like\s+(?:a\s+|an\s+)?([^,.;]+)",
 ]
 _STYLE_ZH = [
+    r"^(?:整体|整个|全部|所有镜头|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?([^\s,，。；;、]{2,8}?)(?:感|的感觉|质感)$",
     r"(?:风格|画风)(?:改成|改为|换成|设为|设置为|用|是|为|:)\s*([^\s,，。；;、]{1,16}?)(?:风格|画风|风)?(?=$|[\s,，。；;、])",
     r"([^\s,，。；;、:：把将用给成为是]{1,12}?)(?:的)?(?:画风|风格|风(?=$|[\s,，。；;、]))",
 ]
@@ -522,9 +616,12 @@ def _style(p: Parsed) -> str | None:
                 r"\s+(?:for|on|in|across|to)\s+(?:shots?|scenes?|all|every|the whole)\b", m.group(1)
             )[0]
             words = [w for w in raw.strip().split() if w]
-            if i == 2:  # "<words> style": keep the trailing run of style words only
+            if i == 3:  # "<words> style": keep the trailing run of style words only
                 kept: list[str] = []
                 for w in reversed(words):
+                    if w.lower() == "art" and not kept:  # "pixel art style", "line art style"
+                        kept.insert(0, w)
+                        continue
                     if w.lower() in lx.STYLE_STOPWORDS or re.search(r"\d|#|^shots?$|^scenes?$", w.lower()):
                         break
                     kept.insert(0, w)
@@ -578,7 +675,14 @@ def _minus_excluded(p: Parsed, ctx: PlanningContext, shots: Targets) -> Targets:
 
 
 def _by_description(p: Parsed, ctx: PlanningContext) -> list[int]:
-    key = p.desc.keyword
+    found: set[int] = set()
+    for ref in [p.desc, *p.more_desc]:
+        found.update(_one_description(p, ctx, ref))
+    return sorted(found)
+
+
+def _one_description(p: Parsed, ctx: PlanningContext, ref: Any) -> list[int]:
+    key = ref.keyword
     visuals = {s.number: s.visual for s in ctx.shots if s.visual}
     found, fuzzy = understand.match_descriptions(key, visuals)
     if not found:
@@ -587,6 +691,15 @@ def _by_description(p: Parsed, ctx: PlanningContext) -> list[int]:
             p.t(
                 f"I can't tell which shots are “{key}”; which shot numbers?",
                 f"我分不清哪些分镜是“{key}”，请说分镜编号。",
+            ),
+            ask_shots=True,
+        )
+    if ref.single and len(found) > 1:  # "把狐狸那个镜头删了": one shot meant, several match
+        raise _Stop(
+            "clarify",
+            p.t(
+                f"Several shots match “{key}” (shots {format_numbers(found)}); which one?",
+                f"有好几个分镜符合“{key}”（第{format_numbers(found)}个），是哪一个？",
             ),
             ask_shots=True,
         )
@@ -623,6 +736,14 @@ def _targets(
     """Shots the clause is about: explicit > "the rest" (after exceptions) > by description >
     from the end > "last shot" > the answer to a question > "them"/an earlier clause > focus; else ask."""
     shots: Targets | None = p.shots
+    total = ctx.workspace.shots
+    if isinstance(shots, list) and (p.last_shot or p.last_n) and total:  # "the first and last shots"
+        shots = sorted({*shots, *range(max(1, total - max(p.last_n, 1) + 1), total + 1)})
+    if (shots is None or shots == "all") and p.scenes and any(s.scene for s in ctx.shots):
+        in_scenes = [s.number for s in ctx.shots if s.scene in p.scenes]
+        if in_scenes:  # "the shots of scene 2", "turn scene 1 into video", "给第二场配旁白"
+            shots = in_scenes
+            p.evidence.append(f"shots {format_numbers(in_scenes)} ← scene {format_numbers(p.scenes)}")
     if shots is None and p.rest and ctx.excluded:
         shots = "all"
         p.evidence.append("“the rest/others” ← all shots but the excepted ones")
@@ -668,6 +789,9 @@ def _targets(
         shots = [ctx.focus.shot]
     if shots is None:
         raise _ask_shot(p)
+    if ctx.excluded_in_scope and shots != "all" and len(shots) > 1:
+        drop = {shots[0] if which == "first" else shots[-1] for which in ctx.excluded_in_scope}
+        shots = [n for n in shots if n not in drop]
     if ctx.excluded:
         shots = _minus_excluded(p, ctx, shots)
     if shots == "all" and not allow_all:
@@ -838,6 +962,8 @@ def describe(a: AnyAction, lang: Lang) -> str:
         where = d.get("after")
         if where is None:
             return _t(lang, "Adding a shot at the end", "在末尾添加一个分镜")
+        if where == 0:
+            return _t(lang, "Adding a shot at the start", "在开头添加一个分镜")
         return _t(lang, f"Adding a shot after shot {where}", f"在第{where}个分镜后添加一个分镜")
     if t == "gen.grid":
         base = _t(
@@ -997,6 +1123,7 @@ def _act(type_: str, reason: str = "", **args: Any) -> ActionDict:
 _TASK_WORDS = r"\b(?:jobs?|tasks?|renders?|generations?|queue|workflows?)\b|任务|作业|队列"
 _TASK_ID = (
     r"\b(?:task|job)\s+(?:id\s+)?([a-z0-9][a-z0-9_-]*[0-9-][a-z0-9_-]*)\b|任务\s*([a-z0-9][a-z0-9_-]{3,})"
+    r"|\b((?:grid|video|voice|music|compose|storyboard|export)-[a-z0-9_-]*[0-9][a-z0-9_-]*)\b"
 )
 
 
@@ -1020,17 +1147,27 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|(?:is )?anything (?:still )?(?:in the queue|queued|running|pending|rendering)"
     )
     en = en or (
-        p.starts(r"(?:what|which|how|is|are|has|have)\b")
-        and p.has(r"\b(?:status|done|finished|ready|progress|complete[d]?)\b")
+        p.starts(r"(?:what|which|how|is|are|has|have|did|does|do|was|were)\b")
+        and p.has(r"\b(?:status|done|finish(?:ed)?|ready|progress|complete[d]?)\b")
         and p.has(
             r"\b(?:videos?|clips?|grids?|images?|voices?|narration|music|preview|compose|export|storyboard)\b"
         )
     )
     zh = p.has(
         r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务(?:列表|状态|进度|情况)|在跑|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
+        r"|(?:预览|视频|成片|宫格|图|配音|旁白|音乐|配乐|任务).{0,4}(?:好了没|好了吗|完成了吗|做完了吗|生成好了吗|出来了吗|好没好)"
     )
     zh = zh or (p.has(r"状态|进度|情况|怎么样") and _task_id(p) is not None)
-    if not (en or zh) or p.has(r"\b(?:cancel|stop|retry|abort)\b|取消|重试|停止"):
+    en = en or (
+        p.starts(r"why\b") and p.has(r"\bfail(?:ed|ing|s)?\b")
+    )  # "why did the grid fail": the failed tasks
+    en = en or (
+        _task_id(p) is not None and p.has(r"\b(?:how'?s|how is|status|doing|done|finished|progress|going)\b")
+    )
+    zh = zh or p.has(r"(?:任务|作业).{0,6}(?:失败|出错|报错)了?吗|有没有.{0,6}(?:失败|出错)")
+    if not (en or zh) or p.has(
+        r"\b(?:cancel|stop|retry|abort|kill)\b|取消|重试|停止|停掉|停了|停下|中止|终止|别跑"
+    ):
         return None
     task_id = _task_id(p)
     if task_id:
@@ -1043,7 +1180,9 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
         p.starts(r"(?:cancel|stop|abort|kill|halt|terminate)\b")
-        or p.has(r"取消|停止|停掉|停下|中止|终止|别跑了")
+        or p.has(
+            r"取消|停止|停掉|停下|中止|终止|别跑了|(?:都|全)停了|停了吧|(?:别|不要|不用)(?:再)?生成了|停止生成"
+        )
     ):
         return None
     if p.has(_STOP_MOTION) or p.has(r"取消收藏"):
@@ -1054,7 +1193,9 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if shots is not None:
         _check_shots(p, ctx, shots)
     if not (task_id or kind or shots):
-        if p.has(r"\b(?:all|everything|every)\b|所有|全部|一切") or p.has(_TASK_WORDS):
+        if p.has(r"\b(?:all|everything|every|generating|rendering)\b|所有|全部|一切|生成|渲染") or p.has(
+            _TASK_WORDS
+        ):
             kind = "all"
         else:
             raise _Stop("clarify", p.t("Which jobs should I cancel?", "请问要取消哪些任务？"))
@@ -1065,7 +1206,11 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_task_retry(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
         p.starts(r"(?:retry|re-?run|try (?:again|once more)|restart|resubmit)\b|try\b.{0,30}\bagain\b")
-        or p.has(r"重试|重新运行|重跑|再试|重新跑|重新提交")
+        or p.has(r"重试|重新运行|重跑|再试|重新跑|重新提交|再跑一[次遍下]|再运行一[次遍下]")
+        or (
+            p.has(r"\bfail(?:ed|ing|s)?\b|失败|出错|报错")
+            and p.has(r"\b(?:another (?:go|try|shot)|once more|again|restart|redo)\b|再来一[次遍]|重新来")
+        )
     ):
         return None
     task_id = _task_id(p)
@@ -1090,7 +1235,11 @@ def _match_snapshot(ctx: PlanningContext, before: str) -> str | None:
         for w in re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", before.lower())
         if w not in {"the", "change", "改"}
     }
-    words |= {v for pat, v in lx.LIGHTING + lx.TIME_OF_DAY + lx.MOODS if re.search(pat, before.lower())}
+    words |= {
+        v
+        for pat, v in lx.LIGHTING + lx.TIME_OF_DAY + lx.MOODS + lx.WEATHER + lx.TASK_KIND
+        if re.search(pat, before.lower())
+    }
     if not words:
         return None
     scored = []
@@ -1106,8 +1255,21 @@ def _match_snapshot(ctx: PlanningContext, before: str) -> str | None:
 
 
 def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    en = p.starts(r"(?:go back|roll ?back|revert|undo|restore|return to|get back|back to)\b")
-    zh = p.has(r"回到|回滚|撤销|恢复到|还原|退回|返回到|恢复成")
+    en = p.starts(
+        r"(?:go back|roll ?back|revert|undo|restore|return to|get back|back to"
+        r"|take (?:me|us|it|everything) back|bring (?:it|everything) back)\b"
+    )
+    zh = p.has(
+        r"^(?:请|帮我|麻烦)?(?:回到|回滚|撤销|恢复到|还原|退回|返回到|恢复成)|回到.{0,24}(?:之前|以前|版本|快照|状态|样子)"
+        r"|撤销|回滚|撤回"
+    )
+    remark = re.search(  # "ugh the neon lighting looks bad, revert that"
+        r"^(.+?)[,;，；]\s*(?:please\s+)?(?:go back|roll ?back|revert|undo)\b"
+        r"(?:\s+(?:that|it|this|the change|this change|those changes))?\s*[.!]*$",
+        p.cased,
+        re.I,
+    )
+    en = en or remark is not None
     if not (en or zh) or (p.track and p.has(r"\b(?:track|branch)\b|方案|分支")):
         return None
     m = re.search(r"\bsnapshot\s+([a-z0-9][a-z0-9_-]{3,})|快照\s*([a-z0-9][a-z0-9_-]{3,})", p.text)
@@ -1129,6 +1291,15 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             before = re.sub(r"^(?:在|我|我们)", "", m.group(1)).strip()
+    if not before and remark is not None:
+        what = re.sub(
+            r"\b(?:ugh|ok|okay|hmm|meh|yeah|the|that|this|looks?|looked|is|are|was|seems?|so|really|too|very|kinda"
+            r"|bad|wrong|awful|terrible|off|weird|ugly|horrible|cheap|i|hate|don't like|it|tbh|honestly)\b",
+            " ",
+            remark.group(1),
+            flags=re.I,
+        )
+        before = re.sub(r"\s+", " ", what).strip(" ,.") or None
     if not before:  # "undo the neon thing", "revert the rain change", "撤销霓虹灯的修改": the object names it
         m = re.search(
             r"^(?:undo|revert|roll ?back|take back)\s+(?:the\s+|my\s+|that\s+|this\s+)?(.+?)"
@@ -1161,8 +1332,13 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_snapshot(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(r"\b(?:take|make|save|create)\s+(?:a\s+|the\s+)?(?:snapshot|checkpoint|backup)\b") or p.starts(
         r"snapshot\b|save (?:this|the current|a) (?:version|state)\b|checkpoint\b"
+        r"|bookmark (?:a |this |the current )?(?:version|state)\b"
+        r"|save (?:where we are|our progress|my progress|progress|this point|the current state)\b"
     )
-    zh = p.has(r"快照|存档|保存(?:一下)?(?:当前)?(?:的)?(?:版本|状态)|备份")
+    zh = p.has(
+        r"快照|存档|存(?:个|一下|一个)档|(?:保存|存)(?:一下|一个|个)?(?:当前)?(?:的)?(?:版本|状态|进度)|备份"
+        r"|^(?:先)?(?:保存|存)一下$"
+    )
     if not (en or zh):
         return None
     note = _quoted(p.cased)
@@ -1187,14 +1363,21 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         return not p.starts(r"(?:cancel|stop|retry|export|download)\b")
     if p.has(rf"\b{NUM}[- ]shots?\s+{_STORY_KINDS}\b"):
         return True
-    if p.starts(r"(?:make|create|write|tell|generate|produce|do|build|start|draft|give me)\b") and p.has(
-        rf"\b{_STORY_KINDS}\s+(?:about|where|in which)\b"
+    if (
+        p.starts(r"(?:make|create|write|tell|generate|produce|do|build|start|draft|give me)\b")
+        and p.has(rf"\b{_STORY_KINDS}\s+(?:about|where|in which)\b")
+        and not p.has(rf"\babout\s+(?:an?|{NUM})\s*(?:s|secs?|seconds?|mins?|minutes?)\b")  # a length
     ):
         return True
     if p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
         return True
+    if p.starts(r"(?:storyboard|make|create|do|produce)\b") and p.has(
+        r"\b(?:an?\s+)?(?:ad|advert|commercial|promo|teaser|trailer)\s+(?:for|about|of)\b"
+    ):
+        return True
     return p.has(
-        rf"关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
+        r"^(?:我想|想)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?.{1,12}?(?:广告|宣传片)(?:[，,。]|$)"
+        rf"|关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
         rf"|^(?:做|拍|来)(?:一个|个|一支|支|一部)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)?(?:广告|短片|动画|短剧|漫剧)[，,]\s*讲"
     )
 
@@ -1229,7 +1412,7 @@ def _clip(s: str, limit: int) -> str:
 
 
 _META_SEGMENT = [
-    r"^(?:in\s+)?(?:an?\s+|the\s+)?(?:[\w'&-]+\s+){0,2}[\w'&-]+[- ]style$",
+    r"^(?:in\s+)?(?:an?\s+|the\s+)?(?:[\w'&-]+\s+){0,2}[\w'&-]+[- ](?:style|look|aesthetic|vibe)$",
     r"^(?:in\s+)?the style of .+$",
     r"^style\s*:.+$",
     rf"^(?:with\s+|in\s+)?{NUM}\s*shots?$",
@@ -1268,6 +1451,8 @@ def _story(p: Parsed) -> str | None:
         r"\bstory(?:board)?\s*[:\-]\s*(.+)$",
         r"\b(?:where|in which)\s+(.+)$",
         r"\b(?:storyboard|story|video|film)\s+(?:of|for)\s+(.+)$",
+        r"\b(?:an?\s+)?(?:ad|advert|commercial|promo|spot|teaser|trailer)\s+(?:for|about|of)\s+(.+)$",
+        r"^(?:我想|想)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?(.{1,20}?(?:广告|短片|动画|短剧|漫剧|宣传片))(?:[，,。]|$)",
         r"\b(?:new project|project|storyboard|story|idea|video|film)\s*[:\-]\s*(.+)$",
     ]
     for pattern in patterns:
@@ -1307,8 +1492,16 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if p.has(r"\bdraft (?:space|board)\b|草稿板|草稿空间") and p.has(
         r"\b(?:new|create|make|start)\b|新建|创建"
     ):
-        title = _quoted(p.cased) or p.t("Draft board", "草稿板")
-        return [_act("project.create", title=title, workspace_type="draft_space", language=p.lang)]
+        title = _quoted(p.cased) or _fork_name(p) or p.t("Draft board", "草稿板")
+        return [
+            _act(
+                "project.create",
+                title=title,
+                workspace_type="draft_space",
+                language=p.lang,
+                aspect_ratio=_aspect(p.text),
+            )
+        ]
     if not _looks_like_storyboard(p):
         return None
     story = _story(p)
@@ -1316,6 +1509,13 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         shot_count = _shot_count(p)
         p.evidence.append("story ← this project's story (planning context)")
         return [_act("gen.storyboard", story=ctx.story[:4000], shot_count=shot_count)]
+    named = re.search(
+        r"\b(?:called|named|titled)\s+[\"']?(.+?)[\"']?\s*[.!]?$|(?:叫做?|名为|命名为)\s*[《\"]?(.+?)[》\"]?$",
+        p.cased,
+    )
+    if not story and named and p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
+        title = next(g for g in named.groups() if g).strip()  # "start a new project called Moonlight Heist"
+        return [_act("project.create", title=title, language=p.lang, aspect_ratio=_aspect(p.text))]
     if not story:
         raise _Stop(
             "clarify",
@@ -1345,6 +1545,8 @@ def _export_formats(p: Parsed) -> list[str]:
     found = [fmt for pattern, fmt in lx.EXPORT_FORMAT_WORDS if p.has(pattern)]
     if p.has(lx.SUBTITLE_WORDS) and not {"srt", "vtt"} & set(found):
         found += ["srt", "vtt"]
+    if p.has(lx.TIMELINE_WORDS) and not found and p.has(r"final cut"):
+        found += ["fcpxml"]  # "a timeline for Final Cut"
     if p.has(lx.TIMELINE_WORDS) and not found:
         found += ["otio", "fcpxml", "fcp7xml", "edl"]
     return found
@@ -1352,12 +1554,23 @@ def _export_formats(p: Parsed) -> list[str]:
 
 def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     asks = p.starts(r"(?:export|download|package|zip)\b") or p.has(r"导出|下载|打包")
-    gives = p.starts(r"(?:please )?(?:give|get|send|hand|make) (?:me |us )?(?:the |an? |some )?") or p.has(
-        r"给我|我要"
-    )
+    asks = asks or p.has(r"\b(?:a\s+)?zip\b(?:\s+(?:file\s+)?(?:of|with))")
+    gives = p.starts(
+        r"(?:please )?(?:give|get|send|hand|make) (?:me |us )?(?:the |an? |some )?"
+        r"|(?:i\s+)?(?:only\s+|just\s+)?(?:need|want)\b"
+    ) or p.has(r"给我|我要|只要")
     formats = _export_formats(p)
     if not asks and not (gives and formats):
         return None
+    burnt_in = p.has(
+        r"\b(?:with|and)\s+(?:burn(?:ed|t)?[- ]in\s+)?(?:subtitles?|captions?|subs)\b|带字幕|加字幕|配字幕"
+    ) and not p.has(r"\bsrt\b|\bvtt\b|webvtt|字幕文件")
+    if (
+        burnt_in
+        and set(formats) <= {"srt", "vtt"}
+        and p.has(r"\b(?:video|mp4|movie|film|final cut|\d{3,4}p)\b|成片|视频|影片|\d{3,4}p")
+    ):
+        return [_act("gen.compose", mode="final", **_compose_opts(p))]  # the cut, subtitles burnt in
     favorites = p.has(r"\bfavou?rites?\b|\bfavs?\b|\bstarred\b|\bpinned\b|收藏")
     if isinstance(p.shots, list):
         raise _Stop(
@@ -1369,10 +1582,17 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
     if formats:  # timelines of the cut, subtitles, a CapCut draft
         return [_act("export.package", selection="selected", formats=formats)]
-    if not favorites and p.has(r"\b(?:video|mp4|movie|film|final cut)\b|成片|视频|影片"):
+    if not favorites and p.has(
+        r"\b(?:video|mp4|movie|film|final cut|final version|(?:480|720|1080)p)\b"
+        r"|成片|视频|影片|最终版|终版|正片|成品"
+    ):
         return [_act("gen.compose", mode="final", **_compose_opts(p))]
     naming = None
-    m = re.search(r"\bnam(?:ed|ing)\s*(?:by|as|:)?\s*(\S+)$", p.cased, re.I)
+    m = re.search(
+        r"\bnam(?:ed|ing|e)\s*(?:the\s+files?\s+|them\s+|each\s+file\s+)?(?:by|as|:|like)?\s*(\S+)$",
+        p.cased,
+        re.I,
+    )
     if m:
         naming = m.group(1)
     return [_act("export.package", selection="favorites" if favorites else "selected", naming=naming)]
@@ -1398,14 +1618,27 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcompose\b|\bassemble\b|\bstitch\b"
         r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
-        r"|\b(?:make|create|generate|build|do|give me|show me|render|cut)\s+(?:me\s+)?"
+        r"|\b(?:make|create|generate|build|do|give me|show me|render|cut|see|watch|view|have|get)\s+"
+        r"(?:me\s+)?"
         r"(?:a |the )?(?:quick |rough )?"
         r"(?:preview|rough cut|final cut|final video|final version)\b"
-        r"|^(?:a\s+)?(?:quick\s+|rough\s+)?preview\b"
+        r"|^(?:a\s+|the\s+)?(?:quick\s+|rough\s+)?preview\b"
+        r"|^(?:the\s+|a\s+)?(?:final cut|final video|final render)\b"
+        r"|\bmix\b.{0,20}\bmusic\b|\bmusic\b.{0,12}\bmixed in\b"
     )
-    zh = p.has(r"合成(?!一个?(?:分镜|镜头))|预览版|出预览|成片|粗剪|最终版|终版")
+    en = en or p.has(
+        r"\b(?:put|cut|stitch|edit|string)\s+(?:it\s+|them\s+|everything\s+|the shots\s+)?"
+        r"(?:all\s+)?together\b"
+    )
+    zh = p.has(
+        r"合成(?!一个?(?:分镜|镜头)|一个\s*$)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
+        r"|拼起来|拼一下|剪出来|剪一版|(?:整|弄|来)(?:个|一个|一版)预览|^预览(?:用|要|版)"
+        r"|(?:音乐|配乐).{0,6}(?:混进|混入)"
+    )
     if not (en or zh):
         return None
+    if p.has(r"\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|all|every|each|the whole thing|them|it|§)"):
+        return None  # "render video for the whole thing": a clip per shot (gen.video)
     final = p.has(r"\bfinal\b|full quality|high quality|\bmaster\b|成片|最终|正式|终版|高清")
     return [_act("gen.compose", mode="final" if final else "preview", **_compose_opts(p))]
 
@@ -1413,7 +1646,8 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 # character -----------------------------------------------------------------------------------------
 def _character_name(p: Parsed, ctx: PlanningContext) -> str | None:
     named = re.search(
-        r"\b(?:named|called)\s+([A-Z][\w'-]*)|(?:叫做|名叫|名为|叫)\s*([^\s,，:：的是]{1,10})", p.cased
+        r"\b(?:named|called)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*){0,2})|(?:叫做|名叫|名为|叫)\s*([^\s,，:：的是]{1,10})",
+        p.cased,
     )
     if named and p.has(r"\b(?:create|add|new|make|introduce)\b|新建|创建|添加|新增|加入"):
         return next(g for g in named.groups() if g)
@@ -1440,7 +1674,7 @@ def _character_name(p: Parsed, ctx: PlanningContext) -> str | None:
 def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     mentions_kw = (
         p.has(r"\bcharacters?\b|角色|人物")
-        or p.starts(r"lock\b|锁定")
+        or p.starts(r"lock\b|锁定|锁住")
         or (
             p.has(
                 r"\b[a-z][\w-]*'s\s+(?:hair(?:style)?|outfit|costume|clothes|face|palette|colou?rs?|look|reference|ref)\b"
@@ -1457,7 +1691,11 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         shot = p.shots[0] if isinstance(p.shots, list) and len(p.shots) == 1 else ctx.focus.shot
         cell, node = _image(p, ctx)
         return [_act("character.attach_reference", name=name, cell=cell, node=node, shot=shot, track=p.track)]
-    if p.has(r"\block(?:ed)?\b|\bkeep\b.*\bconsistent\b|锁定|固定|保持一致"):
+    if p.has(
+        r"\block(?:ed)?\b|\bkeep\b.*\bconsistent\b|\bfreeze\b|\bstays? the same\b"
+        r"|\bsame (?:everywhere|in every shot)\b"
+        r"|锁定|锁住|锁死|固定|保持一致|别再变|不要再变"
+    ):
         if not name:
             raise _Stop("clarify", p.t("Which character should I lock?", "请问要锁定哪个角色？"))
         locks = _all_of(lx.LOCKS, re.sub(re.escape(name.lower()), " ", p.text)) or [
@@ -1489,6 +1727,11 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             r"的(发型|头发|服装|衣服|穿着|脸|长相|配色|颜色|设定|外貌|描述)(?:改成|换成|改为|变成|设为|是)\s*(.+)$",
             p.cased,
         )
+        m = m or re.search(
+            rf"\b(?:make|give)\s+{re.escape(name)}'s\s+(hair(?:style)?|outfit|costume|clothes|face|palette|colou?rs?)\s+(.+)$",
+            p.cased,
+            re.I,
+        )
         if m:
             key = _first(lx.LOCKS, m.group(1).lower()) or "profile"
             return [_act("character.update", name=name, patch={key: m.group(2).strip(" .。")})]
@@ -1504,10 +1747,47 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             rf"\b{re.escape(name)}\s+(?:now\s+)?(?:wears|is wearing|should wear)\s+(.+?)\s*(?:now)?[.!]?$",
             p.cased,
             re.I,
+        ) or re.search(  # "猫头鹰换一身黑色的斗篷", "小狐狸穿上红围巾"
+            rf"{re.escape(name)}(?:要|就)?(?:换上|换|穿上|穿着|改穿|穿)(?:一身|一件|一套|上)?(.+?)[。！]?$",
+            p.cased,
         )
         if m:
             return [_act("character.update", name=name, patch={"outfit": m.group(1).strip()})]
+        rest = p.cased[p.cased.lower().find(name.lower()) + len(name) :] if name.lower() in p.text else ""
+        rest = re.sub(
+            r"^(?:'s)?\s*(?:should|must|will|needs? to|now)?\s*(?:have|has|gets?|get|be|is|wear|wears)?\s*"
+            r"|^(?:的|要|也|就|得)*(?:有|加|添|戴|换成|改成|是)?",
+            "",
+            rest,
+            flags=re.I,
+        ).strip(" .。!！")
+        gives = re.search(rf"\bgive\s+{re.escape(name)}\s+(.+)$", p.cased, re.I)
+        value = gives.group(1).strip(" .!") if gives else rest
+        subject = gives is not None or p.head.startswith(name.lower())
+        other = (
+            p.has(_SHOT_WORD)
+            or p.shots is not None
+            or p.has(r"\brules?\b|\balways\b|\bnever\b|规则|永远|始终|总是")
+        )
+        key = _first(_CHARACTER_PARTS, value.lower() or p.text)
+        if key and len(value) >= 2 and subject and not other:  # "Fox should have a scar over one eye"
+            return [_act("character.update", name=name, patch={key: value})]
     return None
+
+
+_CHARACTER_PARTS: lx.Table = [
+    (r"\b(?:colou?rs?|palette)\b|配色|颜色|色调", "palette"),
+    (r"\bhair(?:style|cut)?\b|\bbraids?\b|\bponytail\b|发型|头发|辫子", "hair"),
+    (
+        r"\b(?:scar|face|eyes?|freckles|beard|mustache|moustache|nose|smile)\b|脸|眼睛|疤|胡子|雀斑|鼻子",
+        "face",
+    ),
+    (
+        r"\b(?:wears?|scarf|hat|cap|coat|dress|cloak|cape|jacket|shirt|boots|shoes|clothes|outfit|costume"
+        r"|glasses|necklace|backpack)\b|围巾|帽子|斗篷|外套|裙子|衣服|服装|眼镜|项链|背包|靴子",
+        "outfit",
+    ),
+]
 
 
 # scene ---------------------------------------------------------------------------------------------
@@ -1541,11 +1821,41 @@ def _scene_patch(p: Parsed, text: str) -> dict[str, Any]:
     if m:
         patch["place"] = m.group(1).strip(" .。")
     m = re.search(
-        r"\b(?:title|rename (?:it |scene \S+ )?to|call it)\s*:?\s*(.+)$", p.cased, re.I
-    ) or re.search(r"(?:标题|名字|名称)(?:改成|改为|是)\s*(.+)$", p.cased)
+        r"\b(?:title|titled|rename (?:it |scene \S+ )?to|call it|called|named)\s*:?\s*(.+)$", p.cased, re.I
+    ) or re.search(
+        r"(?:标题|名字|名称|场名)(?:改成|改为|是|叫|为|叫做)\s*[:：]?\s*(.+)$|叫做?\s*《(.+?)》", p.cased
+    )
     if m:
-        patch["title"] = m.group(1).strip(' .。"')
-    return {k: v for k, v in patch.items() if v}
+        patch["title"] = next(g for g in m.groups() if g).strip(' .。"《》')
+    return _settings_outside_text(patch, text)
+
+
+def _scene_by_name(p: Parsed, ctx: PlanningContext) -> tuple[str, list[int]]:
+    """ "the last scene", "the frozen lake scene", "偷月亮那场": the clause with the scene written as
+    "scene N", and N (a title matches by its words; several matches are no match)."""
+    text = p.text
+    count = ctx.workspace.scenes or len(ctx.scenes)
+    m = re.search(r"\b(?:the\s+)?(?:very\s+)?(?:last|final|closing)\s+scene\b|最后一(?:场|个场景)", text)
+    if m and count:
+        return text[: m.start()] + f" scene {count} " + text[m.end() :], [count]
+    m = re.search(r"\b(?:the\s+)?(?:first|opening)\s+scene\b", text)
+    if m:
+        return text[: m.start()] + " scene 1 " + text[m.end() :], [1]
+    m = re.search(
+        r"\bthe\s+((?:[a-z'-]+\s+){0,3}[a-z'-]+)\s+scene\b|([\u4e00-\u9fff]{2,8}?)(?:的)?那(?:一)?场", text
+    )
+    if m is None or not ctx.scenes:
+        return text, []
+    said = m.group(1) or m.group(2)
+    if m.group(1):
+        words = {w for w in said.split() if len(w) > 2 and w not in {"the", "and", "with"}}
+        hits = [sc.number for sc in ctx.scenes if words and words <= set(sc.title.lower().split())]
+    else:
+        hits = [sc.number for sc in ctx.scenes if said in sc.title or sc.title in said]
+    if len(hits) != 1:
+        return text, []
+    p.evidence.append(f"scene {hits[0]} ← “{said}” (its title)")
+    return text[: m.start()] + f" scene {hits[0]} " + text[m.end() :], hits
 
 
 def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
@@ -1554,6 +1864,9 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if ctx.workspace.type == "draft_space":
         raise _Stop("clarify", p.t("A draft space has no scenes.", "草稿空间没有场景。"))
     scenes = p.scenes
+    text = p.text
+    if not scenes:
+        text, scenes = _scene_by_name(p, ctx)
     _check_scenes(p, ctx, scenes)
     if p.has(r"\b(?:delete|remove|drop|cut|get rid of)\b|删除|删掉|去掉|移除|删"):
         if not scenes:
@@ -1563,12 +1876,12 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         m = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to|before|after)\s+(?:the\s+)?(?:position\s+|scene\s*#?\s*)?({NUM}|{ORD})"
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*第?\s*({NUM})",
-            p.text,
+            text,
         )
         edge = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+)?(front|start|beginning|end|back)\b"
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*(最前面|开头|最后面|最后|末尾)",
-            p.text,
+            text,
         )
         if not m and edge:
             g = [x for x in edge.groups() if x]
@@ -1602,7 +1915,7 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             after = parse_int(next(g for g in m.groups() if g))
-        elif p.has(r"\bat the (?:start|beginning)\b|开头|最前面"):
+        elif p.has(r"\bat the (?:very\s+)?(?:start|beginning|top)\b|\bfirst\b|开头|最前面|最开始"):
             after = 0
         spec = _scene_patch(p, p.text)
         m = re.search(r"[:：]\s*(.+)$", p.cased)
@@ -1610,7 +1923,7 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             spec["description"] = m.group(1).strip(" .。")
         return [_act("scene.add", after=after, spec=spec)]
     if len(scenes) >= 1:
-        patch = _scene_patch(p, re.sub(r"\bscenes?\s*#?\s*\S+|第\s*\S{1,3}\s*场", " ", p.text))
+        patch = _scene_patch(p, re.sub(r"\bscenes?\s*#?\s*\S+|第\s*\S{1,3}\s*场", " ", text))
         if not patch:
             raise _Stop("clarify", p.t("What should change in that scene?", "这一场要改什么？"))
         return [_act("scene.update", scene=s, patch=patch) for s in scenes]
@@ -1618,25 +1931,64 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 # structural shot edits -----------------------------------------------------------------------------
+def _numbered(p: Parsed, ctx: PlanningContext) -> str:
+    """The clause with "the last shot" / "the opening shot" / "最后一个镜头" written as numbers, and
+    "so it opens the film" as "to the start", for the structural edits' patterns."""
+    text = p.text
+    total = ctx.workspace.shots
+    if total:
+        text = re.sub(
+            r"\b(?:the\s+)?(?:very\s+)?(?:last|final|closing)\s+(?:shot|one)\b", f"shot {total}", text
+        )
+        text = re.sub(r"最后(?:一个|那个)(?:镜头|分镜)?", f"第{total}个镜头", text)
+    text = re.sub(r"\b(?:the\s+)?(?:very\s+)?(?:first|opening)\s+(?:shot|one)\b", "shot 1", text)
+    text = re.sub(
+        r"\b(?:so (?:that )?it|to)\s+opens?\s+(?:the\s+)?(?:film|video|movie|story|sequence)\b",
+        "to the start",
+        text,
+    )
+    return re.sub(
+        r"\b(?:so (?:that )?it|to)\s+(?:closes|ends)\s+(?:the\s+)?(?:film|video|movie|story)\b",
+        "to the end",
+        text,
+    )
+
+
 def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(r"\b(?:move|put|place|shift|reorder)\b|移到|挪到|放到|调到|移动到|排到"):
+    if not p.has(
+        r"\b(?:move|put|place|shift|reorder|swap|exchange)\b|移到|挪到|放到|调到|移动到|排到|互换|对调|交换|调换"
+    ):
         return None
+    text = _numbered(p, ctx)
     en = re.search(
         rf"\bshot\s*#?\s*({NUM})\s+(?:to|into)\s+(?:the\s+)?(?:position|slot|spot|place|number)?\s*#?\s*({NUM}|{ORD})"
         rf"(?:\s+(?:position|slot|place|spot))?\b",
-        p.text,
+        text,
     )
-    rel = re.search(rf"\bshot\s*#?\s*({NUM})\s+(before|after)\s+shot\s*#?\s*({NUM})", p.text)
+    rel = re.search(rf"\bshot\s*#?\s*({NUM})\s+(before|after)\s+shot\s*#?\s*({NUM})", text)
     edge = re.search(
-        rf"\bshot\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+|at the\s+)?(first|start|beginning|front|end|last)\b",
-        p.text,
+        rf"\bshot\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+|at the\s+)?(?:very\s+)?"
+        rf"(first|start|beginning|front|end|last)\b",
+        text,
     )
     zh = re.search(
         rf"第?\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:移到|挪到|放到|调到|移动到|排到)\s*(?:第\s*({NUM})\s*(?:个|位)?(?:分镜|镜头)?"
         rf"\s*(前面|之前|前|后面|之后|后)?|(最前面|开头|最后面|最后|末尾))",
-        p.text,
+        text,
     )
     total = ctx.workspace.shots
+    swap = re.search(
+        rf"\b(?:swap|switch|flip|exchange)\s+shots?\s*#?\s*({NUM})\s*(?:and|&|with|,)\s*(?:shot\s*)?#?\s*({NUM})\b"
+        rf"|(?:把)?第?\s*({NUM})\s*(?:个|号)?(?:镜头|分镜)?\s*(?:和|跟|与)\s*第?\s*({NUM})\s*(?:个|号)?(?:镜头|分镜)?\s*(?:互换|对调|交换|调换)",
+        text,
+    )
+    if swap:  # two moves: a to b's place, then b (now one earlier) to a's
+        g = [parse_int(x) for x in swap.groups() if x]
+        a, b = min(g), max(g)
+        _check_shots(p, ctx, [a, b])
+        p.evidence.append(f"swap {a} and {b} ← “{swap.group(0)}”")
+        moves = [_act("shot.reorder", shot=a, to=b)]
+        return moves if b == a + 1 else [*moves, _act("shot.reorder", shot=b - 1, to=a)]
     if en:
         n, to = parse_int(en.group(1)), parse_int(en.group(2)) or parse_ordinal(en.group(2))
     elif rel or (zh and zh.group(2)):
@@ -1679,9 +2031,20 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:the\s+|all\s+|every\s+)?"
-        r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|\w+\s+shot\b|#)"
+        r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|#"
+        rf"|(?:(?:last|first|final|opening|next|previous|other|remaining|extra|empty|\d+|{EN_NUM})\s+){{1,2}}shots?\b)"
     )
+    if en and p.has(r"\b(?:into|in)\s+(?:half|halves|\w+\s+(?:parts|pieces))\b"):
+        return None  # "cut shot 4 into 3 parts" splits it
     zh = p.has(r"删除|删掉|去掉|移除|删了|删去|删") and p.has(_SHOT_WORD)
+    zh = zh or (p.has(r"(?:都|全)?不要了$|(?:都|全)?不需要了$") and isinstance(p.shots, list))
+    zh = zh or (  # "删第四个", "第四个删掉吧": the verb right at the bare target
+        isinstance(p.shots, list)
+        and p.has(
+            r"(?:删除|删掉|删了|删去|删|移除)\s*第"
+            r"|第\s*\S{1,6}?个\s*(?:删除|删掉|删了|删去|删|去掉|移除)(?:吧|了|掉)?$"
+        )
+    )
     if not (en or zh):
         if p.starts(r"(?:delete|remove|trash|erase)\s+(?:it|this|that|them)\b") or p.has(
             r"^(?:把)?(?:它|这个)删"
@@ -1710,16 +2073,22 @@ def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
-        p.has(r"\bsplit\b|\b(?:cut|break|divide)\b.*\binto\b") or p.has(r"拆分|拆成|分成|切成|一分为二|拆开")
+        p.has(r"\bsplit\b|\b(?:cut|break|divide|chop|slice)\b.*\binto\b")
+        or p.has(r"拆分|拆成|分成|切成|一分为二|拆开")
     ):
         return None
     if not (p.has(_SHOT_WORD) or ctx.focus.shot):
         return None
     shot = _one_shot(p, ctx)
     parts = 2
-    m = re.search(rf"\binto\s+({NUM})\b|(?:拆成|分成|切成)\s*({NUM})", p.text)
+    m = re.search(
+        rf"\b(?:into|in)\s+({NUM})\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:in|into)\s+(half|halves|two)\b"
+        rf"|\b({NUM})\s+(?:parts|pieces|shots|ways)\b|(?:拆成|分成|切成)\s*({NUM})",
+        p.text,
+    )
     if m:
-        parts = parse_int(next(g for g in m.groups() if g)) or 2
+        raw = next(g for g in m.groups() if g)
+        parts = 2 if raw in {"half", "halves"} else parse_int(raw) or 2
     if not 2 <= parts <= 6:
         raise _Stop("out_of_range", p.t("A shot can be split into 2–6 parts.", "一个分镜可以拆成2到6个。"))
     return [_act("shot.split", shot=shot, parts=parts)]
@@ -1730,7 +2099,8 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
     m = (
         re.search(r"[:：]\s*(.+)$", p.cased)
         or re.search(
-            r"\b(?:of|showing|where|with|depicting)\s+(.+?)(?:\s+(?:after|before|in)\s+(?:shot|scene)\b.*)?$",
+            r"\b(?:of|showing|where|with|depicting)\s+(.+?)(?:\s+(?:after|before|in)\s+(?:shot|scene)\b.*"
+            r"|\s+at the (?:very\s+)?(?:start|beginning|end|top|front)\b.*)?$",
             p.cased,
             re.I,
         )
@@ -1745,7 +2115,9 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
 
 def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
-        r"\b(?:add|insert|append)\s+(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing)\s+)"
+        r"\b(?:add|insert|append|stick|slot|throw|tack|squeeze)\s+(?:in\s+)?"
+        r"(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing"
+        r"|\d+(?:\.\d+)?[- ]?(?:s|sec|second)s?)\s+)"
         r"{0,3}shot\b"
     )
     zh = p.has(
@@ -1755,17 +2127,25 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None
     after: int | None = None
     m = re.search(
-        rf"\bafter\s+shot\s*#?\s*({NUM})|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之后|后面|后)", p.text
+        rf"\b(?:right\s+|just\s+)?after\s+(?:shot\s*|the\s+|#|number\s+)?#?\s*({NUM}|{ORD})(?:\s+(?:one|shot))?\b"
+        rf"|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之后|后面|后)",
+        p.text,
     )
     b = re.search(
-        rf"\bbefore\s+shot\s*#?\s*({NUM})|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之前|前面|前)", p.text
+        rf"\b(?:right\s+|just\s+)?before\s+(?:shot\s*|the\s+|#|number\s+)?#?\s*({NUM}|{ORD})(?:\s+(?:one|shot))?\b"
+        rf"|在?第\s*({NUM})\s*个?(?:分镜|镜头)?\s*(?:之前|前面|前)",
+        p.text,
     )
     if m:
-        after = parse_int(next(g for g in m.groups() if g))
+        raw = next(g for g in m.groups() if g)
+        after = parse_int(raw) or parse_ordinal(raw)
     elif b:
-        n = parse_int(next(g for g in b.groups() if g))
+        raw = next(g for g in b.groups() if g)
+        n = parse_int(raw) or parse_ordinal(raw)
         after = None if n is None else n - 1
-    elif p.has(r"\bat the (?:start|beginning)\b|开头|最前面"):
+    elif p.has(
+        r"\bat the (?:very\s+)?(?:start|beginning|top|front)\b|\bto open (?:the|it)\b|开头|最前面|最开始"
+    ):
         after = 0
     if after:
         _check_shots(p, ctx, [after])
@@ -1781,8 +2161,10 @@ _GRID_TRIGGER = (
     r"|\b(?:re-?generate|redo|re-?draw|re-?render)\b"
     r"|\b(?:generate|draw|make|create|give me|render)\b.{0,40}"
     r"\b(?:images?|pictures?|pics|stills|frames|options|"
-    r"candidates|variations|keyframes?|thumbnails?)\b"
-    r"|宫格|出图|生成图|生成.{0,8}(?:图|图片|画面)|重新生成|重画|重绘|重新画"
+    r"candidates|variations|keyframes?|thumbnails?|batch)\b"
+    r"|\b(?:sketch|mock ?up|storyboard frames for|draw up)\b|\bsome options for\b"
+    r"|宫格|出图|出(?:一|几|两|四|九)?张图|(?:出|来)(?:一|几)?组图|画(?:几|一|两)?张图?|生成图|生成.{0,8}(?:图|图片|画面)"
+    r"|重新生成|重画|重绘|重新画"
 )
 _REF_TRIGGER = (
     r"\bas (?:a |an |the )?(?:\w+ )?(?:reference|ref)\b"
@@ -1827,8 +2209,14 @@ def _owner_shot(p: Parsed, ctx: PlanningContext) -> int:
     raise _ask_shot(p)
 
 
+_NEXT_GRID = (
+    r"\b(?:for|in)\s+(?:the\s+)?(?:next|upcoming|coming)\s+(?:grid|batch|generation|round|images?)\b"
+    r"|下一组|下一轮|下次生成"
+)
+
+
 def _h_reference(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(_REF_TRIGGER) or p.has(_GRID_TRIGGER):
+    if not p.has(_REF_TRIGGER) or (p.has(_GRID_TRIGGER) and not p.has(_NEXT_GRID)):
         return None
     shot = _owner_shot(p, ctx)
     track = p.track or (ctx.focus.track if ctx.focus.shot == shot else None)
@@ -1841,7 +2229,11 @@ def _h_reference(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _fork_name(p: Parsed) -> str | None:
     m = re.search(
-        r"\b(?:called|named)\s+\"?([^\"]+?)\"?\s*$|(?:叫|命名为|名为)\s*[\"「]?(.+?)[\"」]?$", p.cased, re.I
+        r"\b(?:called|named|call(?:ed)?\s+it|name\s+it|label(?:l?ed)?(?:\s+it)?(?:\s+as)?|tag(?:ged)?\s+it(?:\s+as)?)"
+        r"\s+\"?([^\"]+?)\"?\s*$"
+        r"|(?:叫|命名为|名为|标记为|备注为?)\s*[\"「]?(.+?)[\"」]?$",
+        p.cased,
+        re.I,
     )
     return next(g for g in m.groups() if g).strip() if m else None
 
@@ -1869,7 +2261,7 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         candidate = m.group(1)
     elif p.lang == "en":
         m = re.search(
-            r"\bbut\s+(?:make\s+it\s+|keep\s+it\s+|have\s+it\s+|with\s+)?(.+)$"
+            r"\bbut\s+(?:(?:make|keep|have)\s+(?:it|them|those|these)\s+|with\s+)?(.+)$"
             r"|\b(?:showing|depicting|featuring|of|with|where)\s+(.+)$|,\s*(.+)$",
             p.cased,
             re.I,
@@ -1881,11 +2273,15 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         candidate = p.cased
     remove = [
         r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b",
-        r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出图|的图|图片|出",
+        r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出(?:一|几|两|四|九)?张图|出图|的图|图片|出",
         r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)",
         _SHOT_LAST,
         _SHOT_THIS,
         _SHOT_OPENING,
+        _SHOT_EDGE_N,
+        _SHOT_EDGE_BARE,
+        _SHOT_FROM_END,
+        _SHOT_NEXT_TO,
         _CAMERA_PHRASES,
         *_SHOT_LIST,
         *_SHOT_ALL,
@@ -1894,7 +2290,9 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         r"\b(?:for|on|from|of|in)\s+(?:track|branch)\s+[a-z]\b|[a-z]\s*方案的?",
         r"\bfor\s+§|§",
         r"(?<![\w#])#\s*\d+|第\s*\S{1,3}\s*张|image\s*#?\s*\d+",
-        r"\b(?:iterate|iterating)\s+(?:on|from)\b"
+        r"第\s*\S{1,3}\s*场(?:的)?|\bscenes?\s*#?\d+"
+        r"|(?:按|按照|照着|参照)\s*(?:第\s*\S{1,3}\s*张)?\s*(?:的)?(?:感觉|风格|样子|方向)"
+        r"|\b(?:an?\s+)?(?:framing|composition)\b|\b(?:iterate|iterating)\s+(?:on|from)\b"
         r"|\bbased on\b|基于|继续生成|继续|迭代|生成|给|为|把|用|一组|一个|再",
         *extra_remove,
     ]
@@ -1917,19 +2315,24 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     if p.lang == "zh":
         text = re.sub(r"\s*([,，、。；;])\s*", r"\1", text)
         text = re.sub(r"[,，、。；;]{2,}", "，", text).strip(" ,，、。；;:：的")
-        return text if cjk_count(text) >= 2 else None
+        content = re.sub(r"[图要张组个的来一吧呢啊了，,、。\s]", "", text)  # leftovers of "出一组图，要九张"
+        return text if cjk_count(text) >= 2 and cjk_count(content) >= 2 else None
     content = [
         w for w in re.findall(r"[A-Za-z]{3,}", text) if w.lower() not in {"the", "and", "for", "with", "from"}
     ]
     return text if content else None
 
 
+_ITERATE_TRIGGER = (
+    r"\biterat(?:e|ing)\b|\bvariations? (?:of|on)\b|\bmore like\b|\briff on\b|\bbuild on\b"
+    r"|\bcontinue (?:from|with|on)\b|\brefine\b|\bkeep going (?:from|with|on)\b|\bpick up from\b"
+    r"|\bbased on\b|基于|在.{1,12}基础上|继续生成|迭代|类似的|延续"
+    r"|(?:按|按照|照着|参照)第?\s*\S{1,3}\s*张"
+)
+
+
 def _h_iterate(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(
-        r"\biterat(?:e|ing)\b|\bvariations? (?:of|on)\b|\bmore like\b|\briff on\b|\bbuild on\b"
-        r"|\bcontinue (?:from|with|on)\b|\brefine\b"
-        r"|\bbased on\b|基于|在.{1,12}基础上|继续生成|迭代|类似的|延续"
-    ):
+    if not p.has(_ITERATE_TRIGGER):
         return None
     shot, track = _resolve_grid_target(p, ctx)
     _check_track(p, ctx, shot, track)
@@ -1953,7 +2356,9 @@ def _h_iterate(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     trig = p.has(
-        r"\bswitch\b|\b(?:go|change|move|jump|flip)\s+(?:back\s+)?to\s+(?:track|branch)\b|\buse\s+(?:track|branch)\b"
+        r"\bswitch\b|\b(?:go|change|move|jump|flip|hop|head)\s+(?:back\s+|over\s+)?to\s+(?:track|branch)\b"
+        r"|^back to (?:track|branch)\b|切回|换回|切换回"
+        r"|\buse\s+(?:track|branch)\b"
         r"|\bshow (?:me )?(?:track|branch)\b|切换到|切到|换到|换成|转到|切换"
     )
     if not trig or not p.track or p.cells or p.this_one:
@@ -1966,14 +2371,16 @@ def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcommit\b|\buse\b.*\bfor (?:shot|this shot|the shot)\b"
-        r"|^(?:let'?s\s+|i'?ll\s+|we'?ll\s+)?(?:just\s+)?use\s+(?:#|number|no\.|image|picture|option|the\s+\w+\s+one\b)"
-        r"|\b(?:select|pick|choose|go with|keep|approve|lock in)\s+"
+        r"|^(?:let'?s\s+|i'?ll\s+|we'?ll\s+)?(?:just\s+)?use\s+(?:#|number|no\.|image|picture|option"
+        r"|the\s+(?:\w+\s+){1,2}(?:one|image|picture)\b)|\bis the one\b"
+        r"|\b(?:select|pick|choose|go with|keep|approve|lock in|prefer|i'?ll take|i like)\s+"
         r"(?:#|this|that|image|picture|the|number|option|\d)"
         r"|\bmake\b.*\bthe (?:main|selected|current|final|chosen)\b"
         r"|\bset\b.*\bas (?:the )?(?:main|selected|current|final)\b|\bpromote\b"
     )
     zh = p.has(
         r"设为|设成|定稿|选用|就用|选这张|用这张|选第|采用|确定用|作为(?:第\S{1,3}个)?(?:分镜|镜头)的?(?:当前|最终)?版本"
+        r"|^(?:就|那就|还是)?用第\s*\S{1,3}\s*张(?:图)?(?:吧|了)?$|^(?:就|那就|还是)?用.{1,6}那张(?:吧|了)?$"
     )
     batch = (
         p.shots == "all"
@@ -1988,6 +2395,9 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         zh = p.has(r"都用|全用|统一用|一律用|都选|都要|都设")
     if not (en or zh):
         return None
+    if not p.cells and ctx.carried_cell and p.has(r"\bit\b|\bthat one\b|它|这张|那张"):
+        p.cells = [ctx.carried_cell]  # "favorite #3 and then make it the selected one"
+        p.evidence.append(f"“it” ← image #{ctx.carried_cell} named before")
     if not (p.cells or p.this_one or p.has(r"\bit\b|这个|它")):
         return None
     if batch:
@@ -2024,7 +2434,7 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(r"\bfavou?rites?\b|\bstar\b|\bpin\b|\bbookmark\b|收藏|加星|标星|星标"):
+    if not p.has(r"\bfavou?rites?\b|\bfavs?\b|\bfaves?\b|\bstar\b|\bpin\b|\bbookmark\b|收藏|加星|标星|星标"):
         return None
     tags: list[str] = []
     m = re.search(
@@ -2038,7 +2448,7 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     limit = _grid_limit(ctx, shot, track)
     if not p.cells and not p.this_one:
         m = re.search(
-            r"(?:favou?rite|star|pin|bookmark|收藏)\s*(?:images?\s+|pics?\s+)?([\d\s,&、和]+(?:and\s+\d+)?)$",
+            r"(?:favou?rite|fave?|star|pin|bookmark|收藏)\s*(?:images?\s+|pics?\s+)?([\d\s,&、和]+(?:and\s+\d+)?)$",
             p.text,
         )
         if m:
@@ -2067,10 +2477,13 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if p.has(_STOP_MOTION) and not p.has(r"\banimate\b|\bvideos?\b"):
         return None
     if not p.has(
-        r"\banimate\b|\bmake (?:it|them) move\b|\bimage[- ]to[- ]video\b|\bi2v\b"
+        r"\banimate\b|\bmake (?:it|them|§|shots?[\s\d,&and-]+) move\b|\bbring\b.{0,30}\bto life\b"
+        r"|\bimage[- ]to[- ]video\b|\bi2v\b|做成动态|变成动态|动态的"
         r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate)\b"
         r".{0,40}\b(?:videos?|clips?)\b"
         r"|\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
+        r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"
+        r"|(?:来|整|弄)(?:个|一个|一段)?.{0,12}?的?(?:视频|动画)$"
         r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
     ):
         return None
@@ -2093,9 +2506,22 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\bnarrat(?:e|ion|or)\b|\bvoice(?:-?over)?s?\b|\bdub(?:bing)?\b"
         r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
+        r"|\brecord\b.{0,30}\b(?:audio|voices?|dialog(?:ue)?|lines|narration|vo)\b"
         r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频|配个音|配一下音|配上音"
     ):
         return None
+    if p.has(
+        r"\b(?:remove|delete|drop|get rid of|take out|mute|kill|cut|no more|without)\b.{0,20}"
+        r"\b(?:narration|voice-?overs?|voices?|dialog(?:ue)?|vo)\b|(?:去掉|删掉|删除|取消|不要|拿掉)(?:了)?(?:旁白|配音|台词|对白)"
+    ):
+        raise _Stop(
+            "clarify",
+            p.t(
+                "Remove the narration text, or just the recording? I can't delete a recording yet; "
+                'say e.g. "set the narration of shot 4 to: …" to change the text.',
+                "是删掉旁白文字，还是只去掉录音？录音暂时不能删除；要改文字可以说“第4个镜头的旁白改成：……”。",
+            ),
+        )
     if _quoted(p.cased) and p.has(r"\b(?:set|change|update|to)\b|改成|改为|[:：]"):
         return None  # new narration text: a shot.update
     if _line_text(p, "narration") or _line_text(p, "dialogue"):
@@ -2108,14 +2534,20 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_music(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(r"\bmusic\b|\bsoundtrack\b|\bscore\b|\bbgm\b|背景音乐|配乐|音乐"):
         return None
+    if p.has(r"\bmix\b|\bmixed in\b|混进|混入") and not p.has(
+        r"\b(?:generate|make|create|compose)\b|生成|做"
+    ):
+        return None  # mixing the music into the cut is a compose option
     mood = _first(lx.MOODS, p.text) or "auto"
-    m = re.search(r"(\d+)\s*(?:min|minutes?|分钟)", p.text)
-    duration = float(m.group(1)) * 60 if m else _duration(p.text)
+    m = re.search(rf"\b(an?|{NUM})[- ]?(?:min|mins|minutes?)\b|({NUM}|半)\s*分钟", p.text)
+    raw = next((g for g in m.groups() if g), "") if m else ""
+    minutes = 1 if raw in {"a", "an"} else 0.5 if raw == "半" else parse_int(raw) if raw else None
+    duration = float(minutes) * 60 if minutes else _duration(p.text)
     return [_act("gen.music", mood=mood, duration_s=duration)]
 
 
 def _h_grid(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(_GRID_TRIGGER):
+    if not p.has(_GRID_TRIGGER) or (p.has(_NEXT_GRID) and p.has(_REF_TRIGGER)):
         return None
     shots = _targets(p, ctx)
     if isinstance(shots, list) and len(shots) == 1:
@@ -2163,7 +2595,21 @@ def _h_rules(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             p.cased,
             flags=re.I,
         )
-        rules = [raw.strip(" .。")]
+        raw = re.sub(
+            r"^\s*(?:from now on|going forward|always remember|remember|for the whole project"
+            r"|in this project)"
+            r"\s*[,:]?\s*|^(?:以后|从现在开始|今后|整个项目)[,，:：]?",
+            "",
+            raw,
+            flags=re.I,
+        )
+        # "no text on screen and the owl stays grey": one rule per clause
+        rules = [
+            r.strip(" .。")
+            for r in re.split(
+                r"\s*(?:;|；|,\s*and\s+|\band\s+(?=the\b|no\b|never\b|always\b|keep\b)|，|。)\s*", raw
+            )
+        ]
     rules = [r for r in rules if r]
     if not rules:
         raise _Stop("clarify", p.t("What should the rule say?", "规则内容是什么？"))
@@ -2180,7 +2626,9 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         args["aspect_ratio"] = _aspect(p.text)
     m = re.search(
         r"\b(?:rename|retitle)\s+(?:the\s+)?(?:project|video|film|it)?\s*(?:to|as)\s+\"?(.+?)\"?\s*$"
-        r"|\b(?:title|name)\s+(?:of the (?:project|video)\s+)?(?:to|:)\s*\"?(.+?)\"?\s*$",
+        r"|\b(?:title|name)\s+(?:of the (?:project|video)\s+)?(?:to|:)\s*\"?(.+?)\"?\s*$"
+        r"|\b(?:call|name|title)\s+(?:the\s+|this\s+|our\s+|my\s+)?(?:project|video|film|movie)\s+"
+        r"\"?(.+?)\"?(?:\s+instead)?\s*[.!?]*$",
         p.cased,
         re.I,
     ) or re.search(
@@ -2190,7 +2638,8 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if m:
         args["title"] = next(g for g in m.groups() if g).strip()
     m = re.search(
-        r"\b(?:language|narration|subtitles?)\s+(?:to|in)\s+(english|chinese)\b|(?:语言|字幕)(?:改成|改为|用)(中文|英文)",
+        r"\b(?:language|narration|subtitles?|voice-?over)\s+(?:should\s+be\s+|to\s+be\s+)?(?:to|in)\s+(english|chinese)\b"
+        r"|(?:语言|字幕|旁白|配音)(?:改成|改为|用|要用|换成)(中文|英文)",
         p.text,
     )
     if m:
@@ -2202,13 +2651,18 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     ):
         args["platform"] = _first(lx.PLATFORMS, p.text)
     m = re.search(
-        rf"\b(?:total|target)\s+(?:duration|length|runtime)\s*(?:to|of|:)?\s*({NUM})\s*(s|sec|seconds?|min|minutes?)\b"
-        rf"|总时长(?:改成|设为|改为|为)?\s*({NUM})\s*(秒|分钟)",
+        rf"\b(?:total|target|overall)\s+(?:duration|length|runtime|running time)\s*"
+        rf"(?:to|of|:|at|around|about|"
+        rf"roughly)?\s*(?:about\s+|around\s+|roughly\s+|~\s*)?(an?|{NUM})\s*(s|sec|seconds?|min|minutes?)\b"
+        rf"|(?:总时长|总长度|总长|片长|成片时长|整部片子|整个片子|整部片|片子|整个视频|成片)"
+        rf"(?:改成|设为|改为|为|控制在|定在|在|大概|大约|差不多|要|做到)*\s*({NUM})\s*(秒|分钟)"
+        rf"|\b(?:make|keep|get)\s+(?:the\s+)?(?:whole\s+|entire\s+)?(?:film|video|movie|cut|project|thing)\s+"
+        rf"(?:about\s+|around\s+|roughly\s+|under\s+|at\s+)?(an?|{NUM})\s*(s|secs?|seconds?|mins?|minutes?)\b",
         p.text,
     )
     if m:
         g = [x for x in m.groups() if x]
-        n = parse_int(g[0]) or 0
+        n = 1 if g[0] in {"a", "an"} else parse_int(g[0]) or 0
         args["target_duration_s"] = float(n * 60 if g[1].startswith(("min", "分")) else n)
     args = {k: v for k, v in args.items() if v}
     if not args:
@@ -2220,13 +2674,29 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"
         r"|\bto (?:an? |the )?(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|vibe)\b"
+        r"|\bgive (?:everything|it all|the whole (?:thing|project|film)|all (?:the )?shots) (?:an? )?"
+        r"(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|feel|vibe|aesthetic)\b"
+        r"|^(?:整体|整个|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?[^\s,，。；;、]{2,8}?(?:感|质感)$"
+        r"|\b(?:look|aesthetic|visual style) of (?:the )?(?:whole |entire )?"
+        r"(?:project|film|video|movie|storyboard|thing)\b"
     ):
         return None
     if isinstance(p.shots, list) or p.this_shot:
         return None  # a per-shot style override: shot.update
     style = _style(p)
     if not style:
-        m = re.search(r"\bto (?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:style|aesthetic|look)\b", p.text)
+        m = (
+            re.search(r"\bto (?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:style|aesthetic|look)\b", p.text)
+            or re.search(
+                r"\bgive \S+(?: \S+)?? (?:an? )?((?:[a-z'-]+ ){0,2}[a-z'-]+) (?:look|feel|vibe|aesthetic)\b",
+                p.text,
+            )
+        ) or re.search(
+            r"\blook of (?:the )?(?:whole |entire )?(?:project|film|video|movie|storyboard|thing)"
+            r"\s+(?:to|into|as)\s+"
+            r"(?:an? |the )?((?:[a-z'-]+ ){0,2}[a-z'-]+)\s*[.!]?$",
+            p.text,
+        )
         if m and m.group(1) not in lx.STYLE_STOPWORDS:
             style = m.group(1)
     if not style:
@@ -2238,6 +2708,73 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 # shot.update ---------------------------------------------------------------------------------------
+_REMOVAL = (
+    r"(?:\b(?:remove|get rid of|lose|drop|take out|take away|no more|without|clear(?: out)?|kill|stop the)"
+    r"\s+(?:the\s+|all\s+(?:the\s+)?|any\s+|that\s+)?|去掉|去除|不要|别要|拿掉|取消|去了|没有)\s*$"
+)
+_CLEARED = {"weather": "clear"}
+_LESS = (
+    r"(?:\b(?:less|not so|not as|no longer|not too|too|way too|a bit too)\s+"
+    r"|不那么|没那么|别那么|别太|不要太|太)\s*$"
+)
+
+
+def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
+    """ "remove the fog from shot 3", "第三个去掉雾": a setting named only to take it away is no
+    value for that field: weather becomes clear; any other field is asked, never set."""
+    for pattern, _ in table:
+        m = re.search(pattern, text)
+        if m is None:
+            continue
+        before = text[max(0, m.start() - 24) : m.start()]
+        if re.search(_LESS, before):  # "less dark", "too foggy", "不那么暗": the opposite is meant, not this
+            raise _Stop(
+                "clarify",
+                p.t(
+                    f"Less {m.group(0)} — what should it be instead? "
+                    "e.g. “brighter lighting”, “make it day”.",
+                    f"不要那么“{m.group(0)}”——改成什么？例如“明亮一点”“改成白天”。",
+                ),
+            )
+        if not re.search(_REMOVAL, before):
+            return None
+        if field in _CLEARED:
+            said = text[max(0, m.start() - 12) : m.end()].strip()
+            p.evidence.append(f"{field} {_CLEARED[field]} ← “{said}”")
+            return _CLEARED[field]
+        raise _Stop(
+            "clarify",
+            p.t(
+                f"What should replace the {m.group(0)}? e.g. “make it day”, “soft lighting”.",
+                f"去掉“{m.group(0)}”之后要改成什么？例如“改成白天”“柔光”。",
+            ),
+        )
+    return None
+
+
+_TABLE = {"time_of_day": lx.TIME_OF_DAY, "lighting": lx.LIGHTING, "weather": lx.WEATHER, "mood": lx.MOODS}
+_FREE_TEXT = ("dialogue", "narration", "visual", "title", "place", "description")
+
+
+def _settings_outside_text(patch: dict[str, Any], text: str) -> dict[str, Any]:
+    """A setting read only from inside new free text ("narration to: the night was quiet", "标题改成
+    《月夜》", "show a misty forest") is part of that text, not a second change."""
+    rest = text
+    for key in _FREE_TEXT:
+        value = patch.get(key)
+        if isinstance(value, str) and value:
+            rest = rest.replace(value.lower(), " ")
+    if rest != text:
+        for key, table in _TABLE.items():
+            if patch.get(key) and not _first(table, rest):
+                patch[key] = None
+    return {k: v for k, v in patch.items() if v}
+
+
+def _first_pattern(table: lx.Table, value: str) -> str:
+    return "|".join(f"(?:{pattern})" for pattern, v in table if v == value) or r"(?!)"
+
+
 def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
     text = p.masked
     patch: dict[str, Any] = {
@@ -2247,6 +2784,24 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
         "mood": _first(lx.MOODS, text),
         "pacing": _first(lx.PACING, text),
     }
+    for key, table in (
+        ("time_of_day", lx.TIME_OF_DAY),
+        ("lighting", lx.LIGHTING),
+        ("weather", lx.WEATHER),
+        ("mood", lx.MOODS),
+    ):
+        if patch[key]:
+            cleared = _removed(p, key, table, text)
+            if cleared is not None:
+                patch[key] = cleared
+    like = re.search(r"[,;]?\s+like\s+(?:only\s+|just\s+|with\s+)?(?:an?\s+|some\s+)?(.+)$", text)
+    if like and patch["mood"] and not re.search(_first_pattern(lx.MOODS, patch["mood"]), like.group(1)):
+        concrete = [
+            k for k in ("time_of_day", "lighting", "weather") if patch[k] and _first(_TABLE[k], like.group(1))
+        ]
+        if concrete:  # "darker, like only moonlight": the example says how; the adjective is no mood
+            p.evidence.append(f"mood {patch['mood']} ← read as “{like.group(0).strip(' ,')}”")
+            patch["mood"] = None
     cam = _camera(text)
     if cam:
         patch["camera"] = cam
@@ -2254,9 +2809,18 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
     if duration is not None:
         patch["duration_s"] = duration
     m = re.search(
-        r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=)|says?\s*:?)\s*\"([^\"]+)\"", p.cased, re.I
+        r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=|be|reads?)|says?\s*:?)\s*\"([^\"]+)\"",
+        p.cased,
+        re.I,
     ) or re.search(r"(?:台词|对白)(?:改成|改为|是|为|:)?\s*\"?([^\"]+?)\"?$", p.cased)
     line = m.group(1).strip(" :：") if m else _line_text(p, "dialogue")
+    if not line:  # "the owl says give it back, thief", "让小狐狸说一句：这是我的月亮！"
+        m = re.search(
+            r"\b(?:says?|shouts?|whispers?|yells?|screams?|asks?|mutters?)\b\s*[:,]?\s*[\"']?(.+?)[\"']?\s*[.!]?$",
+            p.cased,
+            re.I,
+        ) or re.search(r"(?:说|喊|问|嘀咕)(?:一句|一声|道)?\s*[:：]\s*\"?(.+?)\"?\s*$", p.cased)
+        line = m.group(1).strip(" :：") if m else None
     if line:
         patch["dialogue"] = line
     m = re.search(r"\bnarration\b[^\"]{0,30}?(?:to|:|is|=)\s*\"([^\"]+)\"", p.cased, re.I) or re.search(
@@ -2269,28 +2833,83 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
         style = _style(p)
         if style:
             patch["style_override"] = style
+    if "style_override" not in patch and p.has(r"\blooks? like\b|\blook of an?\b"):
+        style = _style(p)  # "make shot 1 look like a watercolor painting"
+        if style and not _first(lx.TIME_OF_DAY + lx.WEATHER + lx.LIGHTING, style.lower()):
+            patch["style_override"] = style
+    if "style_override" not in patch:  # "black and white", "黑白": a look of the shot, in the user's words
+        look = next((m for pat, _ in lx.LOOKS if (m := re.search(pat, p.cased, re.I))), None)
+        if look:
+            patch["style_override"] = look.group(0)
     if include_visual and not p.starts(r"(?:show|display|let me see)\b"):
         m = re.search(
-            r"\b(?:show(?:ing)?|depict(?:ing)?|visual(?:ly)?\s*(?:to|:)|should show|be about)\s+(.+)$",
+            r"\b(?:show(?:ing)?|depict(?:ing)?|visual(?:ly)?\s*(?:to|:)|should show|be about)\s+(.+)$"
+            r"|\bso (?:that )?((?:the|a|an)\s+\w+(?:\s+\w+)?\s+(?:is|are)\s+\w+ing\b.*)$",
             p.cased,
             re.I,
         ) or re.search(r"(?:画面|内容|描述)(?:改成|改为|换成|是|为|:)\s*(.+)$", p.cased)
         if m:
-            patch["visual"] = m.group(1).strip(" .。")
+            patch["visual"] = next(g for g in m.groups() if g).strip(" .。")
         elif not any(patch.values()):
             m = re.search(
                 r"\bshot\s*#?\s*\d+\s*:\s*(.+)$|第\S{1,3}个(?:分镜|镜头)\s*:\s*(.+)$", p.cased, re.I
             )
             if m:
                 patch["visual"] = next(g for g in m.groups() if g).strip(" .。")
-    return {k: v for k, v in patch.items() if v}
+    return _settings_outside_text(patch, text)
+
+
+_ADDITION = (
+    r"\b(?:add|put|include|throw in|stick)\s+"
+    r"(?P<en>(?:an?\s+|some\s+|a few\s+|a couple of\s+|two\s+|three\s+|several\s+)?"
+    r"(?!(?:narration|voice|music|subtitles?|dialogue|captions?|shots?|scenes?|a shot|a scene)\b)"
+    r"[a-z][a-z' -]{1,40}?)\s+(?:to|in|into|on)\s+(?:the\s+)?(?:§|shots?\b|it\b|this\b)"
+    r"|\b(?:have|make|let)\s+(?:the\s+)?(?P<who>[a-z]+)\s+(?P<act>hold|carry|wear|holding|carrying|wearing)\s+"
+    r"(?P<obj>(?:an?\s+|the\s+|some\s+)?[a-z][a-z' -]{1,30}?)\s*(?:in\s+(?:§|shots?\b|it\b)|$)"
+    r"|让(?P<zwho>[\u4e00-\u9fff]{1,6}?)(?P<zact>提着|拿着|抱着|戴着|穿着|举着|叼着)(?P<zobj>[\u4e00-\u9fff]{1,10})$"
+    r"|(?:里|中|上|里面)?(?:加|添|放|加上|添加|加入|多加)(?P<zh>(?:一只|几只|两只|一个|几个|一些|一盏|几盏|一棵|几棵|一朵|几朵|一群|点|些)?"
+    r"(?!旁白|配音|音乐|配乐|字幕|镜头|分镜|一场|场景)[\u4e00-\u9fff]{2,10})$"
+)
+
+
+def _extended_visual(p: Parsed, ctx: PlanningContext) -> dict[str, Any] | None:
+    """ "第二个镜头里加几只萤火虫", "add a few fireflies to shot 2": the element joins the shot's
+    description (from the planning context); a clipped or unknown description is asked about."""
+    m = re.search(_ADDITION, p.masked if p.lang == "en" else p.cased, re.I)
+    if m is None:
+        return None
+    if m.group("who") or m.group("zwho"):  # "have the fox hold a lantern", "让狐狸提着灯笼"
+        added = (
+            f"{m.group('who')} {m.group('act')} {m.group('obj')}"
+            if m.group("who")
+            else f"{m.group('zwho')}{m.group('zact')}{m.group('zobj')}"
+        )
+    else:
+        added = (m.group("en") or m.group("zh")).strip()
+    shots = _targets(p, ctx)
+    info = ctx.shot_info(shots[0]) if isinstance(shots, list) and len(shots) == 1 else None
+    if info is None or not info.visual or info.visual.endswith("…"):
+        raise _Stop(
+            "clarify",
+            p.t(
+                f"Add “{added}” to which shot's description? Say the shot and the full new description.",
+                f"要把“{added}”加到哪个分镜的画面描述里？请说分镜和完整的新描述。",
+            ),
+        )
+    p.evidence.append(f"visual ← shot {info.number}'s description + “{added}”")
+    joiner = "，" if has_cjk(info.visual) else ", "
+    return {"shots": shots, "patch": {"visual": f"{info.visual}{joiner}{added}"}}
 
 
 def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     patch = _patch(p)
+    if not patch and re.search(_ADDITION, p.masked if p.lang == "en" else p.cased, re.I):
+        extended = _extended_visual(p, ctx)
+        if extended:
+            return [_act("shot.update", **extended)]
     change_verb = p.has(
-        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put)\b"
-        r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要"
+        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put|keep|hold)\b"
+        r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
     )
     question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")
     if question and not change_verb:
@@ -2322,6 +2941,24 @@ def _check_duration(p: Parsed, spec: dict[str, Any]) -> None:
 def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     """ "three seconds shorter", "延长2秒": the new duration is the shot's current one plus the delta
     (from the planning context); unknown current durations are asked, never assumed."""
+    same = re.search(
+        rf"\bsame (?:length|duration) as (?:shot\s*)?#?\s*({NUM})\b"
+        rf"|(?:时长|长度)?.{{0,6}}(?:跟|和|与|同)第\s*({NUM})\s*个(?:镜头|分镜)?(?:的时长|一样长|一样)",
+        p.text,
+    )
+    if same:  # "make shots 5 and 6 the same length as shot 2": that shot's duration (planning context)
+        src = parse_int(next(g for g in same.groups() if g)) or 0
+        info = ctx.shot_info(src)
+        if info is None or info.duration_s is None:
+            raise _Stop(
+                "clarify",
+                p.t(f"How long is shot {src}? Say the seconds.", f"第{src}个分镜多长？请直接说秒数。"),
+            )
+        shots = [n for n in (p.shots if isinstance(p.shots, list) else []) if n != src] or None
+        if shots is None:
+            shots = [n for n in _targets(p, ctx) if n != src] if p.shots != "all" else "all"
+        p.evidence.append(f"duration {info.duration_s:g} s ← shot {src}'s (“{same.group(0)}”)")
+        return [_act("shot.update", shots=_check_shots(p, ctx, shots), patch={"duration_s": info.duration_s})]
     rel = understand.relative_duration(p.text)
     if rel is None:
         return None
@@ -2338,7 +2975,7 @@ def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | 
                     f"我不知道第{n}个分镜现在多长，请直接说要改成几秒。",
                 ),
             )
-        new = round(info.duration_s + rel.delta, 2)
+        new = round(info.duration_s * rel.factor + rel.delta, 2)
         if not 2 <= new <= 8:
             raise _Stop(
                 "out_of_range",
@@ -2348,10 +2985,12 @@ def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | 
                     f"第{n}个分镜现在{info.duration_s:g}秒，“{rel.phrase}”会变成{new:g}秒，超出2到8秒。要改成几秒？",
                 ),
             )
-        p.evidence.append(f"shot {n}: {info.duration_s:g} s {rel.delta:+g} s → {new:g} s ← “{rel.phrase}”")
+        change = f"×{rel.factor:g}" if rel.factor != 1.0 else f"{rel.delta:+g} s"
+        p.evidence.append(f"shot {n}: {info.duration_s:g} s {change} → {new:g} s ← “{rel.phrase}”")
         groups.setdefault(new, []).append(n)
     ordered = sorted(groups.items(), key=lambda kv: kv[1][0])
-    return [_act("shot.update", shots=ns, patch={"duration_s": d}) for d, ns in ordered]
+    rest = {k: v for k, v in _patch(p, include_visual=False).items() if k != "duration_s"}
+    return [_act("shot.update", shots=ns, patch={**rest, "duration_s": d}) for d, ns in ordered]
 
 
 HANDLERS: tuple[tuple[str, Handler], ...] = (
@@ -2445,8 +3084,13 @@ _CLAUSE_SPLIT = (
 
 CONFIDENCE_THRESHOLD = 0.6
 """Below this confidence the planner asks (offering its reading as a choice) instead of acting."""
-SURE_ENOUGH_TO_RUN_COSTLY = 0.85
-"""Below this, a destructive or costly plan is proposed (confirmed first) even when it may run."""
+EXECUTE_AT = 0.85
+"""Below this, a plan is proposed (confirmed first), never executed: a low-evidence reading
+(unexplained words, a dropped part, a competing reading, a weak reference, typos) cannot run."""
+READ_ONLY = frozenset({"task.list", "task.status"})
+"""Reads change nothing: a low-confidence read is answered, not proposed."""
+UNEXPLAINED_PENALTY = 0.3
+"""What a reading that leaves part of the sentence unexplained loses (:mod:`coverage`)."""
 _DESTRUCTIVE = {"shot.delete", "scene.delete", "shot.merge", "version.rollback"}
 _COSTLY = {"gen.video", "gen.grid", "gen.voice", "gen.storyboard", "gen.compose", "gen.music"}
 _GEN_VERB = (
@@ -2524,6 +3168,13 @@ def _unsupported(lang: Lang, text: str) -> Turn:
         evidence=["a wish outside what DirectorDeck does (posting, sending, buying …)"] if wish else [],
         planner="offline",
     )
+
+
+def _gap_note(gaps: coverage.Coverage, lang: Lang) -> str:
+    """One line telling the user what the plan does not cover (so a confirm is an informed one)."""
+    missing = [*gaps.unanswered, *(d.split("“")[-1].rstrip("”") for d in gaps.dropped), *gaps.unknown]
+    said = _t(lang, ", ", "、").join(f"“{w}”" for w in missing[:4])
+    return _t(lang, f" I'm not sure I covered {said}.", f"我不确定是否理解了{said}。")
 
 
 def _no_action(intent: str, message: str, **extra: Any) -> Turn:
@@ -2623,6 +3274,10 @@ class OfflinePlanner:
         return turn
 
     def _answer_targets(self, text: str, lang: Lang, ctx: PlanningContext) -> Targets | None:
+        total = ctx.workspace.shots
+        ex = understand.extract_exceptions(text, total)
+        if ex.excluded and total and re.match(understand.ALL_ANSWER, ex.text.lower()):
+            return [n for n in range(1, total + 1) if n not in ex.excluded]  # "all of them except the first"
         if re.match(understand.ALL_ANSWER, text.lower()):
             return "all"
         p = Parsed(text, lang)
@@ -2657,24 +3312,48 @@ class OfflinePlanner:
         fixed = repair.text
         if _is_injection(fixed):
             return _refusal(lang)
+        if understand.is_cost_question(fixed):
+            return _no_action(
+                "clarify",
+                _t(
+                    lang,
+                    "I can't quote costs or times in chat; a costly request is shown as a proposal with its "
+                    'estimated cost before anything runs. Say what to do (e.g. "animate all shots").',
+                    "我没法在聊天里报价或估时间；耗费较大的操作会先给出带预估成本的提议，确认后才执行。请直接说要做什么（例如“所有分镜生成视频”）。",
+                ),
+                confidence=1.0,
+                evidence=["a question about cost or time, not a request"],
+            )
         exceptions = understand.extract_exceptions(fixed, ctx.workspace.shots)
-        if exceptions.excluded:
-            ctx = ctx.model_copy(update={"excluded": exceptions.excluded})
+        if exceptions.excluded or exceptions.in_scope:
+            ctx = ctx.model_copy(
+                update={"excluded": exceptions.excluded, "excluded_in_scope": exceptions.in_scope}
+            )
             evidence += exceptions.evidence
         body, padding = understand.strip_padding(exceptions.text)
         evidence += padding
         whole = Parsed(body, lang)
+        data = re.sub(r"^\s*(?:shots?\s*#?\s*\d+|第\S{1,3}个(?:镜头|分镜))\s*[:：]", "", body, flags=re.I)
         pieces = (
             [body]
-            if _looks_like_storyboard(whole) or re.search(r'[:："「]', body)
+            if _looks_like_storyboard(whole) or re.search(r'[:："「]', data)
             else understand.segment(body)
         )
+        pieces = _fold_modifiers(pieces)
+        pieces = _join_replacements(pieces)
+        pieces, redirected = understand.redirect_negation(pieces)
+        evidence += redirected
         actions: list[AnyAction] = []
         unread: list[str] = []
         skipped: list[str] = []
         competing: list[_Reading] = []
-        for piece in pieces or [body]:
-            clause = Parsed(piece, lang)
+        planned: list[str] = []
+        derived: list[str] = []
+        remarks: list[str] = []
+        queue = list(pieces or [body])
+        while queue:
+            piece = queue.pop(0)
+            clause = _with_cell_positions(Parsed(piece, lang), ctx)
             if understand.is_negated(piece) and not self._is_rule(clause, ctx):
                 skipped.append(piece)
                 evidence.append(f"skipped “{piece}” (you said not to)")
@@ -2682,11 +3361,29 @@ class OfflinePlanner:
             if understand.is_unsupported_wish(piece):
                 unread.append(piece)
                 continue
-            try:
-                reading = self._plan_clause(clause, ctx)
-            except _Stop as stop:
-                return self._stop_turn(stop, text, lang, evidence)
+            if understand.is_remark(piece):  # "I love the music", "how do I export?": asks for nothing
+                reading = None
+            else:
+                try:
+                    reading = self._plan_clause(clause, ctx)
+                except _Stop as stop:
+                    return self._stop_turn(stop, text, lang, evidence)
             if reading is None:
+                if queue and not re.match(understand.VERB_EN, clause.head):
+                    after = Parsed(queue[0], lang)
+                    if (
+                        isinstance(after.shots, list)
+                        or after.cells
+                        or after.scenes
+                        or understand.is_remark(piece)
+                    ):
+                        remarks.append(piece)  # "shot 3 looks great, now animate shot 5": a comment
+                        continue
+                    # "shot 10 feels rushed, give it one more second", "image 4 is what Mia looks
+                    # like, use it as her reference": a remark is read with the clause after it
+                    joiner = "，" if has_cjk(piece + queue[0]) else ", "
+                    queue[0] = piece + joiner + queue[0]
+                    continue
                 unread.append(piece)
                 continue
             try:
@@ -2703,10 +3400,29 @@ class OfflinePlanner:
                     ),
                 )
             evidence += [f"{reading.family} ← “{piece[:80]}”", *reading.evidence]
+            planned.append(piece)
+            derived += reading.evidence
             competing += reading.competing
             new = _merge_repeats(actions, new)
             actions.extend(new)
             ctx = _carry_focus(ctx, new)
+        if remarks and not actions and not unread:
+            return _no_action(
+                "clarify",
+                _t(
+                    lang,
+                    "Noted — nothing was changed. Tell me what to do, e.g. “make shot 2 night”, "
+                    "“animate shots 1–3”, “compose a preview”.",
+                    "好的，什么都没有改。需要我做什么请直接说，例如“把第2个镜头改成夜景”“第1到3个镜头生成视频”“合成预览”。",
+                ),
+                confidence=1.0,
+                evidence=_clip_evidence(
+                    [*evidence, *(f"a remark, not a request: “{r[:80]}”" for r in remarks)]
+                ),
+            )
+        if remarks and not actions:
+            unread += remarks
+        planned += remarks  # the coverage check still reads them
         if unread and actions:
             return self._ask_partial(actions, unread, lang, evidence)
         if unread:
@@ -2723,13 +3439,25 @@ class OfflinePlanner:
         confidence = 1.0 - 0.1 * min(repair.typos, 3)
         if any("guess: fuzzy" in e for e in evidence):
             confidence -= 0.25
+        gaps = coverage.measure(
+            " ".join(planned),
+            [a.model_dump(mode="json", by_alias=True) for a in actions],
+            ctx,
+            derived=derived,
+        )
+        if gaps.gaps:
+            confidence -= UNEXPLAINED_PENALTY
+            evidence += gaps.evidence()
         if competing:
             confidence -= 0.2
             evidence += [f"also possible: {' + '.join(r.types)}" for r in competing]
             if _risky([a.type for a in actions]) or any(_risky(r.types) for r in competing):
                 first = [a.model_dump(mode="json", by_alias=True, exclude_none=True) for a in actions]
                 return self._ask_choices([first, *[r.actions for r in competing]], text, lang, ctx, evidence)
-        return self._finish(actions, lang, ctx, evidence=evidence, confidence=round(max(confidence, 0.0), 2))
+        turn = self._finish(actions, lang, ctx, evidence=evidence, confidence=round(max(confidence, 0.0), 2))
+        if gaps.gaps and turn.actions:
+            turn = turn.model_copy(update={"message": (turn.message + _gap_note(gaps, lang))[:2000]})
+        return turn
 
     @staticmethod
     def _is_rule(clause: Parsed, ctx: PlanningContext) -> bool:
@@ -2792,9 +3520,9 @@ class OfflinePlanner:
                 touched.update(range(10_000) if shots == "all" else shots)
         if len(touched) > 1:
             mode = "propose"
-        if confidence < SURE_ENOUGH_TO_RUN_COSTLY and _risky([a.type for a in parsed]):
+        if confidence < EXECUTE_AT and not all(a.type in READ_ONLY for a in parsed):
             mode = "propose"
-            evidence = [*evidence, "not sure enough to run a costly or destructive action without asking"]
+            evidence = [*evidence, f"confidence {confidence:.2f} < {EXECUTE_AT}: proposed, not executed"]
         types = {a.type for a in parsed}
         if "gen.storyboard" in types and "project.create" not in types and ctx.workspace.shots:
             mode = "propose"  # a new storyboard replaces the shots of this project
@@ -2903,13 +3631,84 @@ class OfflinePlanner:
         )
 
 
+_MODIFIER_CLAUSE = (
+    r"^(?:but\s+|and\s+)?(?:make|keep|have|let)\s+(?:it|them|those|these|the (?:images?|pictures?|grid))\s+"
+    r"(?:feel|look|seem|more|less|a (?:bit|little)|kind of|sort of|really|very|extra|super|slightly)\b"
+    r"|^(?:感觉|要|再)?(?:更|稍微|有点|带点|带一点)\S{1,8}(?:一点|一些|些)?$|^换(?:个|种|一种)(?:感觉|风格|氛围)"
+    r"|^(?:但是?|不过)?(?:改成|换成|变成|弄成|要)[\u4e00-\u9fff]{1,6}$"
+    r"|^(?:再)?(?:加|来|带)(?:一)?(?:点|些)[\u4e00-\u9fff]{1,10}$|^[\u4e00-\u9fff]{1,10}的感觉$"
+    r"|^(?:but\s+)?(?:make|keep)\s+(?:it|them)\s+(?:more\s+)?[a-z]+(?:\s+[a-z]+)?$"
+)
+_CONFIRM_TAIL = (
+    r"^(?:(?:so\s+)?(?:can|could|would|will) you\s+|please\s+)?"
+    r"(?:change|do|fix|make|update|apply)\s+(?:that|it|this)"
+    r"(?:\s+(?:happen|so|for me|please))?\s*[?.!]*$|^(?:make it so|do it|go for it)\s*[?.!]*$"
+    r"|^(?:帮我)?(?:改一下|弄一下|改吧|就这么改|照这个改)(?:吧|呗)?[。！]?$"
+)
+_REASON_CLAUSE = r"^(?:it'?s|that'?s|this is|since|because|cause|cuz|as it'?s)\b|^(?:因为|毕竟|这样)"
+
+
+_REPLACES = r"^(?:改成|换成|改为|变成|换为|要|instead\b|make it\b|change it to\b|go with\b|use\b)"
+_TAKES_AWAY = r"不要|别要|别用|不用|别再用|去掉|拿掉|\bno more\b|\bremove\b|\bget rid of\b|\bnot\b"
+
+
+def _join_replacements(pieces: list[str]) -> list[str]:
+    """ "第二个镜头不要夜景了，改成黄昏", "no more night on shot 2, make it dusk instead": the value
+    taken away and the one that replaces it are one change."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and re.search(_TAKES_AWAY, out[-1].lower()) and re.match(_REPLACES, piece.strip().lower()):
+            out[-1] = out[-1].rstrip(" ,，") + ("，" if has_cjk(out[-1] + piece) else ", ") + piece.strip()
+            continue
+        out.append(piece)
+    return out
+
+
+def _fold_modifiers(pieces: list[str]) -> list[str]:
+    """ "9-grid for shot 4, make it feel colder": a clause that only says how the images should
+    feel, right after a grid request, is that grid's modifier (it extends the description)."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and re.match(
+            _CONFIRM_TAIL, piece.strip().lower()
+        ):  # "…, can you change that": the same request
+            continue
+        if out and re.search(_REASON_CLAUSE, piece.strip().lower()):  # "…, it's cheaper": a reason
+            out[-1] = out[-1].rstrip(" ,，") + ("，" if has_cjk(out[-1] + piece) else ", ") + piece.strip()
+            continue
+        if (
+            out
+            and re.search(f"{_GRID_TRIGGER}|{_ITERATE_TRIGGER}", out[-1].lower())
+            and re.search(_MODIFIER_CLAUSE, piece.strip().lower())
+            and not re.search(r"\bshots?\s*#?\s*\d|第\S{1,3}个", piece.lower())
+        ):
+            joiner = "，" if has_cjk(out[-1] + piece) else " but "
+            out[-1] = out[-1].rstrip(" ,，") + joiner + piece.strip()
+            continue
+        out.append(piece)
+    return out
+
+
 def _merge_repeats(done: list[AnyAction], new: list[AnyAction]) -> list[AnyAction]:
     """ "narrate shot 5 and give it a female voice": a clause that repeats the previous action on
     the same targets refines it (its arguments are added) instead of running it twice."""
-    if not done or len(new) != 1 or new[0].type != done[-1].type or not new[0].type.startswith("gen."):
+    if not done or len(new) != 1 or new[0].type != done[-1].type:
         return new
     last, again = done[-1], new[0]
+    if last.args == again.args:  # "I like number 2 best, go with that one": said twice, done once
+        return []
     if getattr(last.args, "shots", None) != getattr(again.args, "shots", None):
+        return new
+    if again.type == "shot.update":  # "第4个镜头改成夜景，加一盏路灯": one patch for the same shots
+        patch = {
+            **last.args.patch.model_dump(exclude_none=True, by_alias=True),  # type: ignore[union-attr]
+            **again.args.patch.model_dump(exclude_none=True, by_alias=True),  # type: ignore[union-attr]
+        }
+        done[-1] = parse_action(
+            {"type": "shot.update", "args": {"shots": last.args.shots, "patch": patch}, "reason": last.reason}
+        )  # type: ignore[union-attr]
+        return []
+    if not new[0].type.startswith("gen."):
         return new
     merged = {
         **last.args.model_dump(exclude_none=True, by_alias=True),
@@ -2931,6 +3730,10 @@ def _carry_focus(ctx: PlanningContext, actions: list[AnyAction]) -> PlanningCont
             named.extend(n for n in shots if n not in named)
         elif isinstance(shot, int) and shot not in named:
             named.append(shot)
+    cells = [getattr(a.args, "cell", None) for a in actions]
+    cell = next((c for c in reversed(cells) if isinstance(c, int)), None)
+    if cell is not None:
+        ctx = ctx.model_copy(update={"carried_cell": cell})
     if not named:
         return ctx
     update: dict[str, Any] = {"carried": sorted(named)}

@@ -9,6 +9,7 @@ normalised before it gets here (full-width digits and spaces are already ASCII).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -21,38 +22,45 @@ escape = re.escape
 error = re.error
 
 
-def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+@functools.lru_cache(maxsize=8192)
+def _compiled(pattern: str, flags: int) -> re.Pattern[str]:
+    """The planner runs more distinct patterns than ``re``'s own cache holds (512): a cache that
+    holds them all keeps planning from recompiling on every sentence."""
     return re.compile(pattern, flags | re.ASCII)
 
 
+def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return _compiled(pattern, flags)
+
+
 def search(pattern: str, string: str, flags: int = 0) -> re.Match[str] | None:
-    return re.search(pattern, string, flags | re.ASCII)
+    return _compiled(pattern, flags).search(string)
 
 
 def match(pattern: str, string: str, flags: int = 0) -> re.Match[str] | None:
-    return re.match(pattern, string, flags | re.ASCII)
+    return _compiled(pattern, flags).match(string)
 
 
 def fullmatch(pattern: str, string: str, flags: int = 0) -> re.Match[str] | None:
-    return re.fullmatch(pattern, string, flags | re.ASCII)
+    return _compiled(pattern, flags).fullmatch(string)
 
 
 def finditer(pattern: str, string: str, flags: int = 0) -> Iterator[re.Match[str]]:
-    return re.finditer(pattern, string, flags | re.ASCII)
+    return _compiled(pattern, flags).finditer(string)
 
 
 def findall(pattern: str, string: str, flags: int = 0) -> list[Any]:
-    return re.findall(pattern, string, flags | re.ASCII)
+    return _compiled(pattern, flags).findall(string)
 
 
 def split(pattern: str, string: str, maxsplit: int = 0, flags: int = 0) -> list[str]:
-    return re.split(pattern, string, maxsplit=maxsplit, flags=flags | re.ASCII)
+    return _compiled(pattern, flags).split(string, maxsplit=maxsplit)
 
 
 def sub(
     pattern: str, repl: str | Callable[[re.Match[str]], str], string: str, count: int = 0, flags: int = 0
 ) -> str:
-    return re.sub(pattern, repl, string, count=count, flags=flags | re.ASCII)
+    return _compiled(pattern, flags).sub(repl, string, count=count)
 
 
 __all__ = [

@@ -312,7 +312,20 @@ COMMON_WORDS = frozenset(
         "merge",
     ]
 )
-_SYNONYMS = {"regen": "regenerate", "pls": "please", "plz": "please", "u": "you", "ur": "your"}
+_SYNONYMS = {
+    "regen": "regenerate",
+    "pls": "please",
+    "plz": "please",
+    "u": "you",
+    "ur": "your",
+    "teh": "the",
+    "wud": "would",
+    "cud": "could",
+    "shud": "should",
+    "wanna": "want to",
+    "gimme": "give me",
+    "lemme": "let me",
+}
 _ZH_TYPOS = {
     "分境": "分镜",
     "分竟": "分镜",
@@ -363,8 +376,10 @@ def _plausible_typo(word: str, candidate: str) -> bool:
     swapped ("shto"), so "lake" never becomes "make"."""
     if word[0] != candidate[0]:
         return False
-    if len(word) == 4:
-        return sorted(word) == sorted(candidate)
+    if len(word) == 4:  # a swap ("shto"), or one letter left out ("splt")
+        it = iter(candidate)
+        dropped = len(candidate) == 5 and all(ch in it for ch in word)
+        return sorted(word) == sorted(candidate) or dropped
     return True
 
 
@@ -410,8 +425,12 @@ UNSUPPORTED = (
     r"|\b(?:share|post|upload|publish|tweet)\b.{0,30}\b(?:online|publicly|everywhere|it)\b"
     r"|\b(?:email|e-mail|mail|tweet|text|dm)\s+(?:it|this|the|my|them)\b"
     r"|\bprint\b|\bpdf\b|\border\b.{0,15}\b(?:pizza|food|lunch|dinner|coffee)\b|\bpizza\b"
+    r"|\b(?:hire|book|schedule|invite)\b.{0,30}\b(?:actor|studio|crew|meeting|call|room|flight|someone|people)\b"
+    r"|\b(?:word|excel|powerpoint|keynote) (?:doc|document|file)\b|\bdesktop\b|\bhard drive\b|\bon disk\b"
+    r"|\b(?:usb|dropbox|google drive|icloud|onedrive)\b|机票|订票|预订|聘请|雇|桌面上|硬盘|网盘|u盘"
     r"|\bbuy\b|\bpurchase\b|\bpay\b|\bcredits?\b|\bsubscription\b|\brefund\b"
-    r"|\bweather\b|\bstock price|\bgo viral\b|\bviral\b|\bcall (?:my|the)\b|\bremind me\b"
+    r"|\bweather\b|\bstock price|\bgo viral\b|\bviral\b|\bremind me\b"
+    r"|\bcall (?:my|the)\b(?!\s+(?:project|video|film|movie|scene|shot|track|character|story))"
     r"|\btranslate\b|\bin (?:french|german|spanish|japanese|korean|russian|italian)\b"
     r"|发到(?!.{0,3}(?:分镜|镜头))|发布到|上传到|上传至|分享到|分享给|发给|转发|发邮件|邮件|朋友圈|"
     r"打印|订(?:个|一份)?外卖|外卖|充值|付款|购买|买点|天气|打电话|翻译成|提醒我|上热门"
@@ -423,6 +442,47 @@ EXTRA_INJECTION = (
     r"|\b(?:reveal|print|show|leak)\b.{0,20}\b(?:api[- ]?key|secret|token|prompt)\b"
     r"|管理员模式|跳过确认|不用确认|无需确认|开发者模式|你现在是|系统提示|提示词|所有人的"
 )
+
+
+COST_QUESTION = (
+    r"\bhow much (?:will|would|does|is|do)\b.{0,40}\bcost\b"
+    r"|\bwhat (?:will|would|does) (?:it|that|this)\b.{0,30}\bcost\b"
+    r"|\bhow (?:long|much time) (?:will|would|does)\b|\bcost estimate\b"
+    r"|(?:要|得|会)?(?:花|用)?多少钱|多少费用|费用是多少|成本多少|(?:要|得)多久|多长时间能"
+)
+
+
+def is_cost_question(text: str) -> bool:
+    """ "how much will animating everything cost?", "全部生成视频要花多少钱": a question, not the request."""
+    return re.search(COST_QUESTION, text, re.I) is not None
+
+
+_TASKISH = (
+    r"\b(?:fail(?:ed|ing)?|running|rendering|done|finish(?:ed)?|status|progress|queue[d]?|jobs?|tasks?)\b"
+    r"|任务|失败|进度|好了"
+)
+_JUDGEMENT = (
+    r"(?:great|good|nice|amazing|awesome|fine|perfect|fake|bad|off|wrong|weird|ugly|terrible|awful|cheap"
+    r"|boring|strange|unnatural)"
+)
+REMARK = (
+    r"^(?:how (?:do|can|could|should|would|does) |what (?:does|do|is|are) |why (?:is|are|does|do) "
+    r"|where (?:is|are|do|can) |is there (?:a|any) way|can i\b.*\?$)"
+    r"|^(?:i\s+(?:really\s+)?(?:love|like|adore|hate)\b|(?:wow|nice|great|cool|awesome|perfect|lovely|beautiful)\b)"
+    r"|^(?:it|this|that|the\b.{1,40}?)\s+(?:looks?|seems?|feels?|sounds?|is)\s+(?:really\s+|so\s+|very\s+|kinda\s+)?"
+    rf"{_JUDGEMENT}\b"
+    r"|^(?:怎么|如何|为什么|为啥)|是什么[？?]?$|是.{1,8}吗[？?]?$|^(?:谢谢|多谢|挺好|不错|很好|太棒)"
+    r"|(?:看起来|看着|听起来)(?:很|挺|真|有点)?(?:不错|好|棒|假|怪|丑|奇怪|一般)"
+)
+
+
+def is_remark(text: str) -> bool:
+    """A question about the tool, a compliment or a complaint ("how do I export?", "I love the music",
+    "the rain in shot 2 looks fake", "视频看起来不错"): it asks for nothing, so nothing is planned from it
+    (questions about tasks are requests for their status)."""
+    t = text.strip().lower()
+    picks = r"#\s*\d|\b(?:number|image|picture|option|no\.)\s*\d|第.{1,3}张"  # "I like #2 best": a choice
+    return re.search(REMARK, t) is not None and re.search(_TASKISH, t) is None and re.search(picks, t) is None
 
 
 def is_unsupported_wish(text: str) -> bool:
@@ -437,12 +497,23 @@ def is_extra_injection(text: str) -> bool:
 
 _EXCEPT_EN = (
     r"(?:,\s*|\s+)(?:but\s+not|except(?:\s+for)?|apart\s+from|other\s+than|excluding|besides|save\s+for)"
-    r"\s+(?P<x>(?:the\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|" + NUM + r")|" + ORD + r"|first|last|final|opening)"
+    r"\s+(?P<x>(?:the\s+|its\s+|their\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|"
+    + NUM
+    + r")|"
+    + ORD
+    + r"|first|last|final|opening)"
     r"(?:\s*(?:,|and|&|-|to|through)\s*(?:shots?\s*)?#?\s*(?:\d+|" + NUM + r"))*(?:\s+(?:one|shot)s?)?)"
+)
+_ALL_BUT_EN = (
+    r"\b(?:all|every(?:thing| shot| single shot)?)(?:\s+(?:the\s+|of the\s+)?shots)?\s+but\s+"
+    r"(?P<x>(?:the\s+)?(?:(?:last|final|first|opening)(?:\s+" + NUM + r")?|shots?\s*#?\s*\d+"
+    r"(?:\s*(?:,|and|-|to)\s*\d+)*|#?\s*\d+)(?:\s+(?:one|shot)s?)?)"
 )
 _LEAVE_EN = (
     r"(?:^|,\s*|\band\s+)(?:please\s+)?(?:don'?t|do not|never)\s+(?:touch|change|edit|modify|alter)\s+"
     r"(?P<x>[^,;]+?)(?=\s*(?:,|;|\band\b|$))"
+    r"|(?:^|,\s*|\band\s+)(?:skip|leave out|omit|exclude)\s+(?P<s>(?:the\s+)?(?:shots?\s*#?\s*\S+"
+    r"(?:\s*(?:,|and|-|to)\s*\S+)*|(?:first|last|final|opening)\s+(?:one|shot)))(?=\s*(?:,|;|\band\b|$))"
     r"|(?:^|,\s*|\b(?:and|but)\s+)(?:leave|keep)\s+(?P<y>(?:the\s+)?(?:shots?\s*#?\s*\S+(?:\s*(?:,|and|-|to)\s*\S+)*"
     r"|(?:first|last|final|opening)\s+(?:one|shot)))\s+(?:alone|as (?:it is|is)|unchanged|untouched)"
     r"(?=\s*(?:,|;|\band\b|$))"
@@ -456,7 +527,8 @@ REST_WORDS = (
     r"\b(?:the\s+)?(?:rest|others|other\s+(?:shots|ones)|remaining(?:\s+shots)?)\b|其他|其余|剩下|其它"
 )
 NEGATED_CLAUSE = (
-    r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|no)\b"
+    r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|skip"
+    r"|no(?!\s+more\b|\.\s*\d|\s*#?\d))\b"
     r"|^(?:先)?(?:不要|不用|别|无需|不必|先别)"
 )
 PADDING = (
@@ -473,11 +545,19 @@ class Exceptions:
     excluded: list[int] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     needs_total: bool = False
+    in_scope: list[str] = field(default_factory=list)  # "except its first one": first/last of the shots named
 
 
 def _fragment_numbers(fragment: str, total: int | None) -> list[int]:
     f = fragment.lower()
     f = re.sub(r"\bones?\b", "shot", f)
+    m = re.search(rf"\b(last|final|first|opening)\s+({NUM})\b|(最后|前)\s*({NUM})\s*个", f)
+    if m:  # "the last two", "first 3", "最后两个"
+        which, raw = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        n = parse_int(raw) or 0
+        if which in {"first", "opening", "前"}:
+            return list(range(1, n + 1))
+        return list(range(max(1, total - n + 1), total + 1)) if total else []
     if re.search(r"\b(?:first|opening)\b|第一|开头", f) and not re.search(r"\d|第[二三四五六七八九十]", f):
         return [1]
     if re.search(r"\b(?:last|final)\b|最后", f):
@@ -498,12 +578,27 @@ def _fragment_numbers(fragment: str, total: int | None) -> list[int]:
 def extract_exceptions(text: str, total: int | None) -> Exceptions:
     """Take "except 3 and 7" / "don't touch shot 4" / "除了第4个" out of the sentence."""
     out = Exceptions(text)
+    m = re.search(_ALL_BUT_EN, out.text, re.I)  # "all but the last two shots": all shots, less those
+    if m:
+        nums = _fragment_numbers(m.group("x"), total)
+        if nums:
+            out.excluded.extend(nums)
+            out.evidence.append(f"except shots {nums} ← “{m.group(0)}”")
+            out.text = (out.text[: m.start()] + "all shots" + out.text[m.end() :]).strip()
     for pattern in (_EXCEPT_EN, _LEAVE_EN, _EXCEPT_ZH):
         while True:
             m = re.search(pattern, out.text, re.I)
             if not m:
                 break
             frag = next(g for g in m.groups() if g)
+            scoped = re.search(r"\b(?:its|their)\s+(first|opening|last|final)\b", frag, re.I)
+            if scoped:  # "every shot in scene 2 except its first one": first of those shots
+                out.in_scope.append("first" if scoped.group(1).lower() in {"first", "opening"} else "last")
+                out.evidence.append(
+                    f"except the {out.in_scope[-1]} of the shots named ← “{m.group(0).strip(' ,')}”"
+                )
+                out.text = (out.text[: m.start()] + " " + out.text[m.end() :]).strip(" ,，")
+                continue
             nums = _fragment_numbers(frag, total)
             if not nums:
                 if re.search(r"\b(?:last|final)\b|最后", frag):
@@ -546,6 +641,8 @@ _REL_EN = [
         -1,
     ),
     (rf"\b(?:shorten|trim)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", -1),
+    (rf"\b(?P<n>{NUM}|an?|one)\s+(?:more|extra)\s+(?:s|secs?|seconds?)\b", +1),
+    (rf"\b(?P<n>{NUM}|an?|one)\s+(?:fewer|less)\s+(?:s|secs?|seconds?)\b", -1),
     (rf"\b(?:lengthen|extend|stretch)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", +1),
 ]
 _REL_ZH = [
@@ -559,10 +656,26 @@ class Relative:
     delta: float
     span: tuple[int, int]
     phrase: str
+    factor: float = 1.0  # "double the length" → ×2, "halve" → ×0.5
+
+
+_FACTOR = [
+    (
+        r"\bdouble\b(?:\s+(?:the\s+)?(?:length|duration|time))?|\btwice as long\b|翻倍|加倍|长一倍|延长一倍",
+        2.0,
+    ),
+    (r"\bhalve\b|\bhalf as long\b|\bcut\b.{0,20}\bin half\b|减半|缩短一半|短一半", 0.5),
+    (r"\btriple\b|三倍", 3.0),
+]
 
 
 def relative_duration(text: str) -> Relative | None:
-    """``"three seconds shorter"`` → −3, ``"延长2秒"`` → +2 (None when the sentence sets no delta)."""
+    """``"three seconds shorter"`` → −3, ``"延长2秒"`` → +2, ``"double the length"`` → ×2 (None when
+    the sentence sets no change of duration)."""
+    for pattern, factor in _FACTOR:
+        m = re.search(pattern, text, re.I)
+        if m and (factor != 0.5 or not re.search(r"\bsplit\b|拆", text)):
+            return Relative(0.0, m.span(), m.group(0), factor)
     for pattern, sign in _REL_EN + _REL_ZH:
         m = re.search(pattern, text, re.I)
         if not m:
@@ -586,12 +699,12 @@ def relative_duration(text: str) -> Relative | None:
 
 # --- clause segmentation ----------------------------------------------------------------------
 
-_VERB_EN = (
+VERB_EN = _VERB_EN = (
     r"(?:animate|generate|regenerate|make|add|delete|remove|compose|cancel|stop|retry|export|download|"
     r"commit|use|start|iterate|switch|move|split|merge|set|change|render|create|lock|favou?rite|star|take|"
     r"save|narrate|give|put|turn|redo|draw|undo|revert|restore|go|roll|pick|select|choose|shorten|"
     r"lengthen|trim|insert|rename|send|share|post|upload|email|print|tweet|publish|voice|do|apply|"
-    r"rebuild|shoot|extend|speed|slow|don'?t)\b"
+    r"rebuild|shoot|extend|speed|slow(?=\s+(?:it|them|down|shots?|the)\b)|don'?t)\b"
 )
 _VERB_ZH = (
     r"(?:把|给|为|将|生成|合成|删除|删掉|取消|重试|导出|添加|加|配|锁定|收藏|改|设|切换|拆|合并|移|"
@@ -607,13 +720,15 @@ _TARGET = (
 )
 _SPLIT = (
     r"\s*(?:[;；]|。(?=.)|[.!?]\s+(?=[A-Za-z])"
-    r"|,?\s*\b(?:and\s+)?then\b|,?\s*\bafter that\b|,?\s*\band also\b"
+    r"|,?\s*\b(?:and\s+)?then\b|,?\s*\b(?:and\s+)?(?:after that|afterwards|afterward|once that'?s done)\b"
+    r"|,?\s*\band also\b"
     r"|[,，]?\s*(?:然后|接着|之后再|随后|顺便|同时)"
-    r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组)"
+    r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组|跑|试|运行|次|一次|一遍|做一[次遍]|出一|出个|出几|出张)"
     r"|[,，]?\s*并且?(?=把|给|帮|生成|合成|删除|取消|重试|导出|添加|加|做成|配|锁定|收藏|发|分享|上传)"
     r"|,\s+and\s+(?=" + _VERB_EN + r")|\s+and\s+(?=(?:also\s+)?" + _VERB_EN + r")"
     r"|\s+and\s+(?=shots?\s*#?\s*\d+\s+(?:to|at|in|should)\b)"
-    r"|[,，]\s*)\s*"
+    r"|(?<=[a-z])\s+and\s+(?=shots?\s*#?\s*\d+\s+[a-z])"
+    r"|(?<!\d)[,，]\s*|(?<=\d)[,，](?!\s*(?:and\s+|&\s*)?#?\d)\s*)\s*"
 )
 
 
@@ -641,7 +756,8 @@ def _bare_target(piece: str) -> bool:
 def segment(text: str) -> list[str]:
     """Split a sentence into clauses; a piece without its own verb or target joins the one before,
     and a piece that is only a target ("shot 2 and …") joins the one after."""
-    raw = [p for p in re.split(_SPLIT, text) if p and p.strip(" ,，.。")]
+    raw = [re.sub(r"[,，]?\s*\b(?:and|also)\s*$", "", p) for p in re.split(_SPLIT, text) if p]
+    raw = [p for p in raw if p.strip(" ,，.。")]
     pieces: list[str] = []
     carry = ""
     for piece in raw:
@@ -656,6 +772,14 @@ def segment(text: str) -> list[str]:
         pieces.append(carry)
     out: list[str] = []
     for piece in pieces:
+        too = re.match(
+            r"^(?:and\s+)?(.+?)\s+(?:too|as well|also)\s*[.!]?$|^(.+?)(?:也是|也要|也一样)[。！]?$",
+            piece.strip(),
+            re.I,
+        )
+        if out and too and _bare_target(next(g for g in too.groups() if g)):  # "…, and shot 3 too"
+            out[-1] = f"{out[-1]} and {next(g for g in too.groups() if g)}"
+            continue
         if out and not _independent(piece):
             joiner = "，" if re.search(r"[\u4e00-\u9fff]", out[-1] + piece) else ", "
             out[-1] = out[-1] + joiner + piece
@@ -668,15 +792,56 @@ def is_negated(clause: str) -> bool:
     return re.search(NEGATED_CLAUSE, clause.strip().lower(), re.I) is not None
 
 
+_ONLY_TARGET = (
+    r"^(?:but\s+|and\s+)?(?:just|only|instead)?\s*(?:do\s+(?:it\s+|that\s+)?(?:to|for|on)?\s*)?"
+    r"(?P<t>.+?)(?:\s+instead|\s+only|\s+is fine)?\s*[.!]?$"
+)
+_ZH_ONLY_TARGET = (
+    r"^(?:但是?|而是)?(?:只|就|仅|只要)?(?:给|把|对|改|动)?(?P<t>.+?)(?:就行了?|就好|即可|吧)?[。！]?$"
+)
+_TARGET_SPAN = (
+    r"\bshots?\s*#?\s*\d+(?:\s*(?:,|and|&|-|to|through)\s*\d+)*"
+    rf"|\b(?:the\s+)?(?:{ORD}|last|final|opening)\s+shot"
+    r"|第\s*[^个号\s]{1,4}\s*(?:个|号)\s*(?:镜头|分镜)?|[^\s第]{1,3}号(?:镜头|分镜)"
+)
+
+
+def redirect_negation(pieces: list[str]) -> tuple[list[str], list[str]]:
+    """ "don't animate shot 2, just shot 5" / "别给第2个配音，只给第5个": a bare target after a
+    negated clause gets that clause's verb (the negated clause itself is still dropped)."""
+    out = list(pieces)
+    evidence: list[str] = []
+    for i in range(len(out) - 1):
+        if not is_negated(out[i]):
+            continue
+        follow = out[i + 1].strip()
+        m = re.match(_ZH_ONLY_TARGET if re.search(r"[\u4e00-\u9fff]", follow) else _ONLY_TARGET, follow)
+        target = m.group("t") if m else None
+        if not target or not _bare_target(target):
+            continue
+        positive = re.sub(NEGATED_CLAUSE, "", out[i].strip(), count=1, flags=re.I).strip()
+        span = re.search(_TARGET_SPAN, positive, re.I)
+        if span is None:
+            continue
+        out[i + 1] = positive[: span.start()] + target + positive[span.end() :]
+        evidence.append(f"“{out[i + 1]}” ← “{pieces[i + 1]}” after “{pieces[i]}”")
+    return out, evidence
+
+
 # --- references by description ----------------------------------------------------------------
 
 _DESC_EN = [
-    r"\b(?:the\s+|all\s+(?:the\s+)?)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring)"
-    r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|get|with|at|in|on|and"
-    r"|at|into|for|please|pls)\b)[a-z]+)?)",
-    r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones)\b",
+    r"\b(?:the\s+|all\s+(?:the\s+)?|every\s+|each\s+)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring"
+    r"|with|of|where|that (?:show|have|has|feature)|containing|set (?:in|on|at)|about)"
+    r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|looks|get|gets|with|at|in|on|and"
+    r"|into|for|please|pls|has|have|go|goes|become|becomes|turn|turns|feel|feels|use|uses|will|can|could|must"
+    r"|would|shall|may|might|get|got|all|now|too|also)\b)[a-z]+)?)",
+    r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones|scenes)\b",
 ]
-_DESC_ZH = [r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)"]
+_DESC_ZH = [
+    r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)",
+    r"(?P<k>[\u4e00-\u9fff]{2,8}?)(?:的)?那(?:个|几个|些|一个)(?:镜头|分镜)?",
+]
 _NOT_KEYWORDS = frozenset(
     [
         "first",
@@ -721,6 +886,7 @@ _ZH_NOT_KEYWORDS = frozenset(
 class DescriptionRef:
     keyword: str
     span: tuple[int, int]
+    single: bool = False  # "the shot with the owl", "狐狸那个镜头": one shot is meant
 
 
 def description_ref(text: str) -> DescriptionRef | None:
@@ -735,13 +901,14 @@ def description_ref(text: str) -> DescriptionRef | None:
                 and not re.fullmatch(r"\d+|" + NUM, k)
                 and k not in {"night", "dusk"}
             ):
-                return DescriptionRef(k, m.span())
+                single = not re.search(r"\b(?:shots|ones|scenes)\b|\b(?:all|every|each)\b", m.group(0), re.I)
+                return DescriptionRef(k, m.span(), single)
     for pattern in _DESC_ZH:
         for m in re.finditer(pattern, text):
             k = m.group("k")
-            k = re.sub(r"^(?:把|给|为|将|在|所有|全部)", "", k)
+            k = re.sub(r"^(?:把|给|为|将|在|所有|全部|让|请|帮我把?|和|与|跟|及|还有)+", "", k)
             if len(k) >= 2 and k not in _ZH_NOT_KEYWORDS and not re.search(r"第|个|\d", k):
-                return DescriptionRef(k, m.span())
+                return DescriptionRef(k, m.span(), re.search(r"那(?:一)?个", m.group(0)) is not None)
     return None
 
 
@@ -752,6 +919,14 @@ def match_descriptions(keyword: str, visuals: dict[int, str]) -> tuple[list[int]
     exact = [n for n, v in visuals.items() if key in v.lower()]
     if exact:
         return sorted(exact), False
+    if re.search(r"[\u4e00-\u9fff]", key):  # "孩子们那个镜头": most of the key's characters, one best
+        chars = set(re.sub(r"[们的了个那这些里中上]", "", key))
+        if len(chars) < 2:
+            return [], False
+        scores = {n: len(chars & set(v)) / len(chars) for n, v in visuals.items()}
+        best = max(scores.values(), default=0.0)
+        found = [n for n, sc in scores.items() if sc == best]
+        return (sorted(found), True) if best >= 0.66 and len(found) <= 3 else ([], False)
     if not key.isascii() or len(key) < 4:
         return [], False
     fuzzy = [n for n, v in visuals.items() if fuzz.partial_ratio(key, v.lower()) >= 85]
@@ -783,9 +958,20 @@ NEVER_MIND = (
 
 
 def choice_index(answer: str, labels: list[str]) -> int | None:
-    """Which offered choice an answer picks: "2", "the first one", "第二个", "option B", or words
-    of a label (rapidfuzz token-set ratio ≥ 80). None when it is not a pick."""
+    """Which offered choice an answer picks: "2", "the first one", "第二个吧", "option B", or words
+    of a label (rapidfuzz token-set ratio ≥ 80); "animate them, the second one" is read part by
+    part (the parts must agree). None when it is not a pick."""
+    parts = [x for x in re.split(r"\s*[,，;；]\s*", answer) if x.strip()]
+    if len(parts) > 1:
+        picks = {i for i in (_choice_index(x, labels) for x in parts) if i is not None}
+        return picks.pop() if len(picks) == 1 else None
+    return _choice_index(answer, labels)
+
+
+def _choice_index(answer: str, labels: list[str]) -> int | None:
     a = unicodedata.normalize("NFKC", answer).strip().lower().strip(" .!?。！？")
+    a = re.sub(r"(?:吧|呢|啊|哦|呀|了|就行了?|就好|好了|即可)+$", "", a)
+    a = re.sub(r"^(?:就|选|要|用|我选|我要)+(?=第|[一二三1-3])", "", a)
     a = re.sub(r"^(?:the|option|number|no\.?|choice|#)\s*", "", a)
     a = re.sub(r"\s+(?:one|option|choice)$", "", a)
     if a in _ORDINAL_WORDS:
@@ -819,8 +1005,10 @@ def choice_index(answer: str, labels: list[str]) -> int | None:
 
 
 ALL_ANSWER = (
-    r"^\s*(?:all|all of them|every(?:one| one| shot)?|each|all shots|the whole thing|everything"
-    r"|全部|所有|都要|全都|每个|所有的|全部的)(?![a-z])"
+    r"^\s*(?:all|all of them|all of '?em|every(?:one| one| shot)?|each|all shots|the whole thing|everything"
+    r"|the (?:whole|entire) (?:lot|thing|project|storyboard)|the lot|every single one"
+    r"|all \d+(?: of them| shots)?"
+    r"|全部|所有|都要|全都|每个|所有的|全部的|都改|全改|统统|一起)(?![a-z])"
 )
 
 
@@ -837,10 +1025,13 @@ __all__ = [
     "choice_index",
     "description_ref",
     "extract_exceptions",
+    "is_cost_question",
     "is_extra_injection",
     "is_negated",
+    "is_remark",
     "is_unsupported_wish",
     "match_descriptions",
+    "redirect_negation",
     "relative_duration",
     "repair_typos",
     "segment",

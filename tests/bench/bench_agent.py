@@ -4,18 +4,22 @@
 
 Measures the offline planner (the default without GOOGLE_API_KEY) on the sentence families of
 docs/actions.md in English and Chinese, with a 12-shot workspace context: p50/p99 per sentence, and the
-JSON Schema validation of each envelope included. The whole agent turn through the API (message →
-assistant text, durable workflow included) is measured by bench_api.py.
+JSON Schema validation of each envelope included; and on the sentences people wrote for the
+evaluation sets (tests/agent/eval/*.jsonl, each with its own context), where a plan has several
+clauses and the coverage check runs. The whole agent turn through the API (message → assistant
+text, durable workflow included) is measured by bench_api.py.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agent.eval import load_cases
 from agent.planner.offline import OfflinePlanner
 from schema.actions import Turn
 
@@ -67,6 +71,43 @@ def planning_figures(repeats: int = 200) -> dict[str, Any]:
         "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 3),
         "max_ms": round(samples[-1], 3),
     }
+
+
+def eval_set_figures(repeats: int = 3) -> dict[str, Any]:
+    """Per sentence over every evaluation set (people's phrasings, their contexts)."""
+    cases = [
+        c
+        for f in sorted((Path(__file__).parents[1] / "agent" / "eval").glob("*.jsonl"))
+        for c in load_cases(f)
+    ]
+    planner = OfflinePlanner()
+    for case in cases[:20]:  # warm-up: patterns compiled once per process
+        planner.plan(case.sentence, case.context)
+    samples: list[float] = []
+    for _ in range(repeats):
+        for case in cases:
+            start = time.perf_counter()
+            planner.plan(case.sentence, case.context)
+            samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return {
+        "sentences": len(cases),
+        "calls": len(samples),
+        "p50_ms": round(statistics.median(samples), 3),
+        "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 3),
+        "max_ms": round(samples[-1], 3),
+    }
+
+
+def test_agent_planning_latency_on_people_sentences(figures: dict[str, Any], sizes: Any) -> None:
+    result = eval_set_figures(repeats=1 if sizes.quick else 3)
+    figures["agent_planning_eval_sets"] = result
+    print(
+        f"\nagent planning (offline planner, {result['sentences']} evaluation-set sentences, "
+        f"{result['calls']} calls): p50 {result['p50_ms']:.2f} ms  p99 {result['p99_ms']:.2f} ms"
+        f"  max {result['max_ms']:.2f} ms"
+    )
+    assert result["sentences"] >= 600
 
 
 def test_agent_planning_latency(figures: dict[str, Any], sizes: Any) -> None:
