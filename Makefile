@@ -32,8 +32,11 @@ demo: $(RUN_STAMP)
 up: $(RUN_STAMP)
 	$(BIN)/directordeck up
 
+# three test processes, a file's tests kept together; each process starts its own PostgreSQL and
+# Temporal dev server (tests/conftest.py), so they share nothing (most tests wait on round trips)
+TEST_PROCESSES ?= 3
 test: $(STAMP) browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile
 
 # the browser suite (tests/api/test_studio_browser.py) drives Debian's `chromium` through Playwright
 # (Playwright's own browser download cannot work here): installed with apt-get when running as root
