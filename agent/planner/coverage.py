@@ -16,7 +16,6 @@ Rules:
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 from agent.planner import lexicon as lx
 from agent.planner import rx as re
 from agent.planner.numbers import NUM, parse_int
+from agent.planner.understand import string_constants
 
 _SOURCES = ("offline.py", "lexicon.py", "understand.py", "numbers.py")
 
@@ -68,21 +68,6 @@ _OPTIONAL_GROUP = r"\(\?:([A-Za-z]+)\)\?"
 _OPTIONAL_CHAR = r"([A-Za-z])\?"
 
 
-def _constants(source: str) -> Iterable[str]:
-    tree = ast.parse(source)
-    docstrings = {
-        id(node.body[0].value)
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-        and node.body
-        and isinstance(node.body[0], ast.Expr)
-        and isinstance(node.body[0].value, ast.Constant)
-    }
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            yield node.value
-
-
 @lru_cache(maxsize=1)
 def grammar_words() -> tuple[frozenset[str], frozenset[str]]:
     """(English words, CJK characters) the planner's own strings contain; optional letters and
@@ -91,7 +76,7 @@ def grammar_words() -> tuple[frozenset[str], frozenset[str]]:
     chars: set[str] = set()
     here = Path(__file__).parent
     for name in _SOURCES:
-        for value in _constants((here / name).read_text(encoding="utf-8")):
+        for value in string_constants((here / name).read_text(encoding="utf-8")):
             plain = re.sub(_ESCAPES, " ", value)
             for variant in (
                 re.sub(_OPTIONAL_CHAR, r"\1", re.sub(_OPTIONAL_GROUP, r"\1", plain)),

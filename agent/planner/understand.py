@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -349,9 +350,8 @@ class Repair:
 _KNOWN: set[str] = set()
 
 
-def register_known_words(source: str) -> None:
-    """Words the grammar itself uses (the string constants of its source, docstrings left out):
-    never "repaired"."""
+def string_constants(source: str) -> Iterator[str]:
+    """The string constants of a Python source, docstrings left out (the grammar's own words)."""
     tree = ast.parse(source)
     docstrings = {
         id(node.body[0].value)
@@ -363,8 +363,14 @@ def register_known_words(source: str) -> None:
     }
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            words = re.sub(r"\\[A-Za-z]", " ", node.value)  # regex escapes: "\\bstitch" is "stitch"
-            _KNOWN.update(w.lower() for w in re.findall(r"[A-Za-z]{4,}", words))
+            yield node.value
+
+
+def register_known_words(source: str) -> None:
+    """Words the grammar itself uses (the string constants of its source): never "repaired"."""
+    for value in string_constants(source):
+        words = re.sub(r"\\[A-Za-z]", " ", value)  # regex escapes: "\\bstitch" is "stitch"
+        _KNOWN.update(w.lower() for w in re.findall(r"[A-Za-z]{4,}", words))
 
 
 def _max_distance(word: str) -> int:
