@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from infra.errors import StackError
@@ -81,6 +82,27 @@ class _Stopper:
 
 def _raise_stop() -> None:
     raise _StopRequested
+
+
+def _watch_server(
+    supervisor: Any,
+    name: str,
+    server: Any,
+    answers: Callable[[str, int, float], bool],
+    stop: asyncio.Event,
+    probe_s: float,
+) -> Awaitable[None]:
+    """Supervise one embedded server (PostgreSQL or Temporal): restarted when it dies, killed and
+    restarted when its own protocol stops answering on its port."""
+    return supervisor.watch_process(
+        name,
+        lambda: server.process is not None and server.process.poll() is None,
+        server.start,
+        stop,
+        answers=lambda: answers("127.0.0.1", server.port, probe_s),
+        kill=server.kill,
+        probe_every_s=probe_s,
+    )
 
 
 async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopper) -> None:
@@ -158,36 +180,12 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
         ),
     ]
     probe_s = settings.liveness_probe_s
-    if services.postgres is not None:
-        pg = services.postgres
-        tasks.append(
-            asyncio.create_task(
-                supervisor.watch_process(
-                    "postgres",
-                    lambda: pg.process is not None and pg.process.poll() is None,
-                    pg.start,
-                    stop,
-                    answers=lambda: liveness.postgres_answers("127.0.0.1", pg.port, probe_s),
-                    kill=pg.kill,
-                    probe_every_s=probe_s,
-                )
-            )
-        )
-    if services.temporal is not None:
-        tp = services.temporal
-        tasks.append(
-            asyncio.create_task(
-                supervisor.watch_process(
-                    "temporal",
-                    lambda: tp.process is not None and tp.process.poll() is None,
-                    tp.start,
-                    stop,
-                    answers=lambda: liveness.grpc_answers("127.0.0.1", tp.port, probe_s),
-                    kill=tp.kill,
-                    probe_every_s=probe_s,
-                )
-            )
-        )
+    for name, server, answers in (
+        ("postgres", services.postgres, liveness.postgres_answers),
+        ("temporal", services.temporal, liveness.grpc_answers),
+    ):
+        if server is not None:
+            tasks.append(asyncio.create_task(_watch_server(supervisor, name, server, answers, stop, probe_s)))
     waiting = asyncio.create_task(stop.wait())
     await asyncio.wait(
         [asyncio.create_task(api_started.wait()), waiting], return_when=asyncio.FIRST_COMPLETED

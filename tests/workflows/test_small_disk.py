@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from infra.settings import Settings
 from launch.doctor import _disk
 from tests.support.ledger_rows import rows, scalar
 from tests.support.seeders import _storyboard
+from tests.support.tmpfs import mounted_tmpfs
 from workflows.contracts import GridWorkflowInput
 from workflows.grid import GridWorkflow
 
@@ -39,15 +39,8 @@ GUARD_MB = 16
 @pytest.fixture
 def data_dir(tmp_path: Path):  # type: ignore[no-untyped-def]
     """The rig's data directory on a real 64 MiB filesystem."""
-    mount = tmp_path / "data"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    with mounted_tmpfs(tmp_path / "data", "64m") as mount:
+        yield mount
 
 
 def _fill(path: Path, leave_bytes: int) -> None:

@@ -15,6 +15,7 @@ from activities.media.ffmpeg import ffmpeg_exe, live_ffmpeg_pids, run_ffmpeg
 from activities.media.probe import audio_duration_s, extract_frame, probe
 from schema.errors import BadInputError, CancelledByUser, MediaToolError
 from tests.activities.media.conftest import H, ShotFiles, W
+from tests.support.tmpfs import mounted_tmpfs
 
 ENDLESS = ["-re", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-t", "600", "-f", "null", "-"]
 
@@ -146,17 +147,8 @@ def test_a_signal_killed_ffmpeg_is_retryable_not_the_inputs_fault() -> None:
 @pytest.fixture
 def tiny_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
     """A real 256 KiB filesystem (tmpfs; needs root, skipped elsewhere)."""
-    import subprocess
-
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tiny tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    with mounted_tmpfs(tmp_path / "tiny", "256k") as mount:
+        yield mount
 
 
 def test_a_full_disk_is_no_space_not_ffmpeg_failed(tiny_disk: Path) -> None:
