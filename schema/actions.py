@@ -638,7 +638,8 @@ def _many(shots: list[int] | Literal["all"] | None) -> bool:
     return shots == "all" or (isinstance(shots, list) and len(shots) > 1)
 
 
-def _n_shots(shots: list[int] | Literal["all"], total_shots: int | None) -> int:
+def shot_count(shots: list[int] | Literal["all"], total_shots: int | None) -> int:
+    """How many shots a target names; ``all`` is `total_shots` (1 when unknown)."""
     return max(1, total_shots or 1) if shots == "all" else len(shots)
 
 
@@ -724,7 +725,7 @@ VERBS: tuple[Verb, ...] = (
         "GenGrid",
         GenGridArgs,
         confirm="many_shots",
-        cost=lambda a, n: a.size * _n_shots(a.shots, n),
+        cost=lambda a, n: a.size * shot_count(a.shots, n),
         example={"shots": [1], "size": 9},
     ),
     Verb(
@@ -732,7 +733,7 @@ VERBS: tuple[Verb, ...] = (
         "GenVideo",
         GenVideoArgs,
         confirm="many_shots",
-        cost=lambda a, n: 10 * _n_shots(a.shots, n),
+        cost=lambda a, n: 10 * shot_count(a.shots, n),
         example={"shots": [1]},
     ),
     Verb(
@@ -740,7 +741,7 @@ VERBS: tuple[Verb, ...] = (
         "GenVoice",
         GenVoiceArgs,
         confirm="many_shots",
-        cost=lambda a, n: _n_shots(a.shots, n),
+        cost=lambda a, n: shot_count(a.shots, n),
         example={"shots": [1]},
     ),
     Verb("gen.music", "GenMusic", GenMusicArgs, cost=lambda a, n: 2, example={"mood": "calm"}),
@@ -923,4 +924,5 @@ __all__ = [
     "cost_units",
     "parse_action",
     "requires_confirmation",
+    "shot_count",
 ]

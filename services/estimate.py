@@ -19,7 +19,7 @@ from typing import Any
 
 from activities.pricing import load_price_table
 from infra.settings import Settings
-from schema.actions import AnyAction, Turn, cost_units
+from schema.actions import AnyAction, Turn, cost_units, shot_count
 
 # GPU seconds per unit of work on one mid-range data-centre GPU (SDXL-Turbo-class grids, an
 # image-to-video model for clips, a neural voice, a music model); FFmpeg composing is CPU work
@@ -60,8 +60,7 @@ class Rates:
 def work_units(action: AnyAction, total_shots: int | None) -> int:
     """How many units of work a generating action asks for (0 for every other verb)."""
     args: Any = action.args
-    shots = getattr(args, "shots", None)
-    n = max(1, total_shots or 1) if shots == "all" else len(shots or [])
+    n = shot_count(getattr(args, "shots", None) or [], total_shots)
     if action.type == "gen.grid":
         return int(args.size) * n
     if action.type in ("gen.video", "gen.voice"):
