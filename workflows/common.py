@@ -147,11 +147,8 @@ async def mirrored(task: TaskRef, queue: str, body: Callable[[], Awaitable[T]]) 
             raise
         code, message = failure_code(err)
         if workflow.patched(KEEP_CAUSE_PATCH):
-            try:
-                await record_task(TaskOutcome(task, "failed", code, message), queue)
-            except (ActivityError, ApplicationError) as lost:  # a local activity's failure can be either
-                # the ledger stayed out past RETRY: the step fails with its own cause, its parent records it
-                workflow.logger.warning("could not record %s failed (%s): %s", task.workflow_id, code, lost)
+            # the ledger may stay out past RETRY: the step fails with its own cause, the parent records it
+            await _record_failure_or_log(TaskOutcome(task, "failed", code, message), queue)
         else:
             await record_task(TaskOutcome(task, "failed", code, message), queue)
         raise ApplicationError(message, type=code, non_retryable=True) from err
@@ -213,7 +210,15 @@ async def record_step_failure(
         work_item_id=work_item_id,
         parent_workflow_id=workflow.info().workflow_id,
     )
+    await _record_failure_or_log(TaskOutcome(step, "failed", code, message), queue)  # still out: logged
+
+
+async def _record_failure_or_log(outcome: TaskOutcome, queue: str) -> None:
+    """Record a failed task; when the ledger cannot take it (a local activity's failure arrives as
+    either error type), log it and let the failure go on with its own cause."""
     try:
-        await record_task(TaskOutcome(step, "failed", code, message), queue)
-    except (ActivityError, ApplicationError) as lost:  # still out: the shot fails with the step's cause
-        workflow.logger.warning("could not record %s failed (%s): %s", err.workflow_id, code, lost)
+        await record_task(outcome, queue)
+    except (ActivityError, ApplicationError) as lost:
+        workflow.logger.warning(
+            "could not record %s failed (%s): %s", outcome.task.workflow_id, outcome.error_code, lost
+        )
