@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+import weakref
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from api.document_cache import DocumentCache
 from api.errors import ApiError
 from infra.queues import Queues
 from infra.settings import Settings
+from infra.shared_reads import SharedReads
 from infra.storage import Storage, storage_from
 from schema import db
 
@@ -100,6 +102,9 @@ class Services:
         self._sessions: sessionmaker[Session] | None = None
         self._router: Any | None = None
         self.documents = DocumentCache()  # serialised storyboards, checked against their revision
+        self._shared_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SharedReads] = (
+            weakref.WeakKeyDictionary()
+        )
         self._rates: Any | None = None
 
     # --- ledger -------------------------------------------------------------------------
@@ -150,11 +155,22 @@ class Services:
                     raise
         raise AssertionError("unreachable")
 
+    async def read_shared(self, key: Hashable, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`read_async`, one round trip shared by this key's concurrent callers (`SharedReads`:
+        never an answer older than the request)."""
+        loop = asyncio.get_running_loop()
+        shared = self._shared_reads.get(loop)
+        if shared is None:
+            shared = self._shared_reads[loop] = SharedReads()
+        return await shared.read(key, lambda: self.read_async(read))
+
     def _async_engine_(self) -> AsyncEngine:
         if self._async_engine is None:
+            # the same cap as the thread pool's engine (size x 3), all kept open: under load an
+            # overflow connection would be closed on return and opened again by the next request
             size = self.config.db_pool_size
             self._async_engine = db.make_async_engine(
-                self.database_url, pool_size=size, max_overflow=size * 2, pool_pre_ping=False
+                self.database_url, pool_size=size * 3, max_overflow=0, pool_pre_ping=False
             )
         return self._async_engine
 

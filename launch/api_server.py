@@ -38,6 +38,7 @@ STOP_GRACE_S = 15.0
 def app() -> Any:
     """The uvicorn factory each worker process calls: logging, tracing, then the app."""
     from api.main import create_app
+    from infra.gc_tuning import settle_heap_for_serving
     from infra.logging import configure_logging
     from infra.telemetry import setup_tracing
 
@@ -46,7 +47,9 @@ def app() -> Any:
     setup_tracing(settings, "api")
     health_file = os.environ.get(HEALTH_FILE_ENV)  # `up`'s supervisor: the `stack` check of /ready
     stack_health = (lambda: read_health(Path(health_file))) if health_file else None
-    return create_app(settings, stack_health=stack_health)
+    built = create_app(settings, stack_health=stack_health)
+    settle_heap_for_serving()
+    return built
 
 
 def command(settings: Settings, workers: int, fd: int | None = None) -> list[str]:

@@ -111,6 +111,7 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
     from activities.pipeline import PipelineActivities
     from api.main import create_app
     from infra import liveness
+    from infra.gc_tuning import settle_heap_for_serving
     from infra.metrics import BacklogPoller, register_ledger_collector
     from infra.queues import POOLS, Queues
     from infra.supervisor import Supervisor
@@ -128,6 +129,7 @@ async def _serve(settings: Settings, services: EmbeddedServices, stopper: _Stopp
     app = create_app(
         settings, database_url=endpoints.database_url, temporal_client=client, stack_health=supervisor.health
     )
+    settle_heap_for_serving()
     servers: list[uvicorn.Server] = []
     api_started = asyncio.Event()
 

@@ -58,13 +58,16 @@ async def get_storyboard(
     """Scenes and shots in order, each shot with its selected version's file.
 
     One index-probe statement checks ownership (admins may read any workspace) and reads the
-    workspace's revision; this process's copy of the body built at that revision is served, else
-    PostgreSQL builds the JSON (no ORM objects, no jsonb parsed and re-serialised) and the copy is
-    replaced. The body carries an ETag: a client sending it back in If-None-Match gets 304.
+    workspace's revision (shared by the same caller's concurrent GETs of the workspace that came
+    before it was sent: never older than the request); this process's copy of the body built at
+    that revision is served, else PostgreSQL builds the JSON (no ORM objects, no jsonb parsed and
+    re-serialised) and the copy is replaced. The body carries an ETag: a client sending it back
+    in If-None-Match gets 304.
     """
     owner = None if caller.is_admin else caller.user_id
-    revision = await services.read_async(
-        lambda conn: storyboard_repo.storyboard_revision_async(conn, workspace_id, owner_id=owner)
+    revision = await services.read_shared(
+        ("storyboard-revision", workspace_id, owner),
+        lambda conn: storyboard_repo.storyboard_revision_async(conn, workspace_id, owner_id=owner),
     )
     if revision is None:
         raise not_found("workspace", workspace_id)
