@@ -156,9 +156,9 @@ def get_limiter(request: Request) -> RateLimiter:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
 
 
-def rate_limit(request: Request, caller: CallerDep) -> None:
+async def rate_limit(request: Request, caller: CallerDep) -> None:
     """One token per work-starting request and user; 429 with Retry-After when the bucket is empty."""
-    wait = get_limiter(request).take(caller.user_id)
+    wait = await get_limiter(request).take_async(caller.user_id)
     if wait > 0:
         raise ApiError(
             429,

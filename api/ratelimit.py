@@ -3,8 +3,8 @@
 Rule: the buckets live in PostgreSQL (table ``api_rate_bucket``, schema.repositories.rate_limits),
 so every API replica spends from the same budget: N replicas behind a load balancer still grant
 ``rate_per_minute`` per user, not N times it. A request takes one token in one atomic statement
-(its own short transaction); an empty bucket answers 429 ``rate_limited`` with ``Retry-After``
-(whole seconds, >= 1).
+(its own short transaction: on the API's event loop, in autocommit); an empty bucket answers 429
+``rate_limited`` with ``Retry-After`` (whole seconds, >= 1).
 
 Fail-open: when the database cannot be reached (or none is configured) the request is let
 through and a warning is logged (at most one a minute) — rate limiting must not take the API
@@ -55,6 +55,18 @@ class RateLimiter:
                     session, f"{bucket}:{user_id}", rate_per_s=self.rate, burst=self.burst
                 )
         except (SQLAlchemyError, ApiError) as exc:
+            self._warn(exc)
+            return 0.0
+        return result.wait_s
+
+    async def take_async(self, user_id: str, bucket: str = WORK_BUCKET) -> float:
+        """`take` as one autocommit statement on the event loop (no thread-pool hop)."""
+        key = f"{bucket}:{user_id}"
+        try:
+            result = await self.services.read_async(
+                lambda conn: rate_limits.take_async(conn, key, rate_per_s=self.rate, burst=self.burst)
+            )
+        except (SQLAlchemyError, ApiError, OSError) as exc:
             self._warn(exc)
             return 0.0
         return result.wait_s

@@ -143,9 +143,10 @@ class Services:
             yield conn
 
     async def read_async(self, read: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run one-statement `read` on the event loop (the hot reads: no thread-pool hop), in
-        autocommit. No pre-ping round trip: a pooled connection that died with the server fails
-        its statement, the pool drops every connection of that age, and the read runs once more."""
+        """Run one-statement `read` on the event loop (the hot reads, and a write that is one
+        atomic statement such as taking a rate-limit token: no thread-pool hop), in autocommit.
+        No pre-ping round trip: a pooled connection that died with the server fails its
+        statement, the pool drops every connection of that age, and the read runs once more."""
         for attempt in (1, 2):
             try:
                 async with self._async_engine_().connect() as conn:

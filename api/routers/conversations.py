@@ -40,6 +40,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import (
@@ -273,13 +274,16 @@ async def send_message(
 ) -> EventSourceResponse:
     """Send a message; the answer is an SSE stream of the turn's typed events (see the module doc)."""
 
-    def prepare() -> tuple[Conversation, Any, int]:  # one thread-pool hop for every read before the stream
+    def prepare() -> tuple[Any, int]:  # after `received`: the turn's input, where its events start
         with unit_of_work(services.sessions) as session:
-            conversation = _conversation(session, caller, conversation_id)
-            start = event_repo.latest_id(session, conversation.workspace_id)
-            return conversation, _input(session, conversation), start
+            return _input(session, conversation), event_repo.latest_id(session, conversation.workspace_id)
 
-    conversation, inp, start_event = await run_in_threadpool(prepare)
+    # the one read the status code depends on (404), before the stream: a statement on the loop
+    conversation = await services.read_async(
+        lambda conn: conversation_repo.get_for_owner_async(conn, caller.user_id, conversation_id)
+    )
+    if conversation is None:
+        raise not_found("conversation", conversation_id)
     # our own id for the Update when no Idempotency-Key names one: the planner announces this
     # turn's plan under it (a `turn.planned` ledger event), so the stream can show it at once
     update_id = await idem.reserve_stream() if idem.key is not None else None
@@ -297,7 +301,14 @@ async def send_message(
             return rows
 
     async def stream() -> AsyncIterator[ServerSentEvent]:
-        yield sse_json("received", {"conversation_id": str(conversation.id)})
+        yield sse_json("received", {"conversation_id": str(conversation.id)})  # at once
+        try:
+            inp, start_event = await run_in_threadpool(prepare)
+        except (ApiError, SQLAlchemyError) as exc:
+            yield sse_json(
+                "error", {"code": "database_unavailable", "message": f"the ledger is unreachable: {exc}"}
+            )
+            return
         from agent.conversation import ConversationWorkflow, UserMessage, conversation_workflow_id
 
         operation = WithStartWorkflowOperation(

@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from schema.domain_errors import Conflict, InvariantViolation, NotFound
 from schema.enums import ConversationMode, MessageRole
-from schema.models import Conversation, Message, Node, Track, WorkItem
+from schema.models import Conversation, Message, Node, Track, WorkItem, Workspace
 from schema.repositories._shared import require
 
 
@@ -78,6 +79,25 @@ def get(session: Session, conversation_id: uuid.UUID) -> Conversation | None:
 def get_for_owner(session: Session, owner_id: str, conversation_id: uuid.UUID) -> Conversation | None:
     stmt = select(Conversation).where(Conversation.id == conversation_id, Conversation.owner_id == owner_id)
     return session.scalar(stmt)
+
+
+async def get_for_owner_async(
+    conn: AsyncConnection, owner_id: str, conversation_id: uuid.UUID
+) -> Conversation | None:
+    """`get_for_owner` in one statement on an asyncio connection, and only while the workspace is
+    still the owner's too; a detached row (its columns, nothing lazy)."""
+    columns = [(a.key, a.columns[0]) for a in Conversation.__mapper__.column_attrs]
+    stmt = (
+        select(*(column for _, column in columns))
+        .join(Workspace, Workspace.id == Conversation.workspace_id)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.owner_id == owner_id,
+            Workspace.owner_id == owner_id,
+        )
+    )
+    row = (await conn.execute(stmt)).one_or_none()
+    return None if row is None else Conversation(**{key: row[i] for i, (key, _) in enumerate(columns)})
 
 
 def get_by_workflow_id(session: Session, workflow_id: str) -> Conversation | None:

@@ -15,10 +15,23 @@ is the transaction's start) refills nothing and keeps the later ``updated_at``.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Double, cast, delete, exists, extract, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Double,
+    Row,
+    Select,
+    cast,
+    delete,
+    exists,
+    extract,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from schema.api_models import RateBucket
@@ -37,6 +50,16 @@ def _refilled(rate: ColumnElement[float], burst: ColumnElement[float]) -> Column
 
 def take(session: Session, key: str, *, rate_per_s: float, burst: float) -> Take:
     """Take one token of bucket `key` (full at `burst`, refilled at `rate_per_s` tokens a second)."""
+    return _outcome(session.execute(_take_statement(key, rate_per_s, burst)).one(), rate_per_s)
+
+
+async def take_async(conn: AsyncConnection, key: str, *, rate_per_s: float, burst: float) -> Take:
+    """`take` on an asyncio connection in autocommit (the statement is its own transaction)."""
+    result = await conn.execute(_take_statement(key, rate_per_s, burst))
+    return _outcome(result.one(), rate_per_s)
+
+
+def _take_statement(key: str, rate_per_s: float, burst: float) -> Select[Any]:
     if rate_per_s <= 0 or burst < 1:
         raise ValueError("rate_per_s must be > 0 and burst >= 1")
     rate = literal(float(rate_per_s), Double)
@@ -53,11 +76,13 @@ def take(session: Session, key: str, *, rate_per_s: float, burst: float) -> Take
         .returning(RateBucket.key)
         .cte("taken")
     )
-    stmt = select(
+    return select(
         exists(select(taken.c.key)).label("allowed"),
         select(level).where(RateBucket.key == key).scalar_subquery().label("level"),
     )
-    row = session.execute(stmt).one()
+
+
+def _outcome(row: Row[Any], rate_per_s: float) -> Take:
     if row.allowed:
         return Take(True, 0.0)
     missing = 1.0 - (row.level if row.level is not None else 0.0)

@@ -192,3 +192,20 @@ def test_unreachable_database_fails_open(caplog: pytest.LogCaptureFixture) -> No
         services.close()
     warnings = [r for r in caplog.records if "failing open" in r.getMessage()]
     assert len(warnings) == 1  # one warning a minute, not one per request
+
+
+async def test_unreachable_database_fails_open_on_the_event_loop(caplog: pytest.LogCaptureFixture) -> None:
+    """The request path (`take_async`, one autocommit statement on the loop) fails open too."""
+    settings = _settings()
+    services = Services(
+        settings,
+        ApiConfig.from_settings(settings),
+        database_url=f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+    )
+    limiter = RateLimiter(services, rate_per_minute=60, burst=1)
+    try:
+        with caplog.at_level(logging.WARNING, logger="directordeck.api"):
+            assert [await limiter.take_async("someone") for _ in range(3)] == [0.0, 0.0, 0.0]
+    finally:
+        await services.aclose()
+    assert len([r for r in caplog.records if "failing open" in r.getMessage()]) == 1
