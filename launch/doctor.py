@@ -69,7 +69,8 @@ def _ffmpeg(_: Settings) -> Check:
             ("subtitles", filters),
             ("zoompan", filters),
             ("sidechaincompress", filters),
-            ("loudnorm", filters),
+            ("ebur128", filters),
+            ("alimiter", filters),
         )
         if name not in hay
     ]

@@ -6,8 +6,12 @@ Rules:
   burned in, encoded with the delivery settings. With a crossfade, each overlap is one short
   *join* piece (the xfade of the two shots' frames, with the incoming shot's lines). Pieces are
   joined by stream copy (concat demuxer); the audio (narration timeline, music ducked under
-  speech, loudnorm to -16 LUFS) is an audio-only pass, cached by its own key (a changed picture
-  never re-mixes the sound); the final FFmpeg call only stream-copies both into the MP4.
+  speech) is an audio-only pass, cached by its own key (a changed picture never re-mixes the
+  sound); the final FFmpeg call only stream-copies both into the MP4.
+- Loudness is linear: the mix is measured (EBU R128 integrated loudness and true peak, `ebur128`
+  at 48 kHz), then one gain brings it to -16 LUFS and a look-ahead limiter holds the peaks under
+  -1.5 dBTP only when the gain would push them over. The mix keeps its own dynamics (no 192 kHz
+  dynamic normaliser), and silence is never amplified.
 - Timing is in whole frames on the output timeline (shot i lasts round(duration*fps) frames), and
   the narration timeline uses the same frame-quantised spans, so picture and sound stay aligned.
 - Pieces and whole cuts are content-addressed: the key hashes the input *contents* and every
@@ -43,7 +47,7 @@ import ffmpeg
 from activities.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 from activities.media.fonts import find_cjk_font
 from activities.media.probe import MediaInfo, audio_duration_s, probe
-from schema.errors import BadInputError, CancelledByUser
+from schema.errors import BadInputError, CancelledByUser, MediaToolError
 from schema.text import has_cjk
 
 __all__ = [
@@ -78,7 +82,10 @@ ENCODE: dict[str, dict[str, dict[str, Any]]] = {
         "output": {"preset": "medium", "crf": 20, "audio_bitrate": "160k"},
     },
 }
-LOUDNESS = {"I": -16, "TP": -1.5, "LRA": 11}
+LOUDNESS = {"I": -16, "TP": -1.5, "LRA": 11, "method": "linear"}
+LIMIT_DBFS = -2.5  # the limiter's sample ceiling: AAC overshoot and inter-sample peaks stay under TP
+SILENCE_LUFS = -70.0  # the R128 absolute gate: a mix this quiet has nothing to bring up
+MAX_GAIN_DB = 30.0
 # Sidechain ducking. A hard compressor (low threshold, high ratio) mutes the music under speech and
 # mix=0.5 blends that half-and-half with the dry music, so the music sits a steady ~6 dB lower
 # (20*log10(0.5)) whenever anyone speaks, independent of how loud the speech is.
@@ -605,7 +612,8 @@ def _piece_args(
 
 
 def _audio_graph(job: ComposeJob, tl: _Timeline) -> Any:
-    """Narration on the frame timeline (acrossfade on overlaps), music ducked under it, loudnorm."""
+    """Narration on the frame timeline (acrossfade on overlaps), music ducked under it (48 kHz
+    stereo, exactly the cut's length; its loudness is set by `_leveled`)."""
     fps = tl.fps
     total = tl.total / fps
     parts = []
@@ -645,19 +653,58 @@ def _audio_graph(job: ComposeJob, tl: _Timeline) -> Any:
         a = ffmpeg.filter(
             [speech, ducked], "amix", inputs=2, duration="first", normalize=0, dropout_transition=0
         )
-    return (
-        a.filter("loudnorm", **LOUDNESS)
-        .filter("aresample", 48000)
-        .filter("atrim", duration=f"{total:.6f}")
-        .filter("asetpts", "PTS-STARTPTS")
-    )
+    return a.filter("atrim", duration=f"{total:.6f}").filter("asetpts", "PTS-STARTPTS")
 
 
-def _audio_args(job: ComposeJob, tl: _Timeline, out: Path) -> list[str]:
-    """The audio-only pass: narration timeline + ducked music + loudnorm → AAC."""
+@dataclass(frozen=True)
+class Level:
+    """What the linear loudness step does to a mix: one gain, and a limiter when it is needed."""
+
+    gain_db: float
+    limit: bool
+
+
+def level_for(loudness_lufs: float, true_peak_dbfs: float) -> Level:
+    """The gain that brings a mix measured at `loudness_lufs` to the target, and whether its
+    peaks then need the limiter (silence: no gain)."""
+    if loudness_lufs <= SILENCE_LUFS:
+        return Level(0.0, False)
+    gain = max(-MAX_GAIN_DB, min(MAX_GAIN_DB, LOUDNESS["I"] - loudness_lufs))
+    return Level(round(gain, 2), true_peak_dbfs + gain > LIMIT_DBFS)
+
+
+def _measure_args(job: ComposeJob, tl: _Timeline) -> list[str]:
+    """The mix through `ebur128` into nothing: its summary gives the loudness and true peak."""
+    measured = _audio_graph(job, tl).filter("ebur128", peak="true", framelog="quiet")
+    return ffmpeg.output(measured, "-", f="null").get_args()
+
+
+def parse_ebur128(lines: list[str]) -> tuple[float, float]:
+    """(integrated loudness LUFS, true peak dBFS) from the ebur128 summary FFmpeg printed."""
+    text = "\n".join(lines)
+    loud = re.findall(r"\bI:\s+(-?[\d.]+|-inf) LUFS", text)
+    peak = re.findall(r"\bPeak:\s+(-?[\d.]+|-inf) dBFS", text)
+    if not loud or not peak:
+        raise MediaToolError("FFmpeg printed no loudness summary for the audio mix.", code="ffmpeg_failed")
+    return float(loud[-1]), float(peak[-1])
+
+
+def _leveled(job: ComposeJob, tl: _Timeline, level: Level) -> Any:
+    a = _audio_graph(job, tl).filter("volume", f"{level.gain_db}dB")
+    if level.limit:
+        ceiling = 10 ** (LIMIT_DBFS / 20)
+        a = a.filter(
+            "alimiter", limit=f"{ceiling:.5f}", attack=5, release=50, level="disabled", latency="enabled"
+        )
+    total = tl.total / tl.fps
+    return a.filter("atrim", duration=f"{total:.6f}").filter("asetpts", "PTS-STARTPTS")
+
+
+def _audio_args(job: ComposeJob, tl: _Timeline, out: Path, level: Level = Level(0.0, False)) -> list[str]:
+    """The audio-only pass: narration timeline + ducked music, brought to `level` → AAC."""
     enc = ENCODE[job.mode]["output"]
     return ffmpeg.output(
-        _audio_graph(job, tl),
+        _leveled(job, tl, level),
         str(out),
         acodec="aac",
         audio_bitrate=enc["audio_bitrate"],
@@ -761,6 +808,28 @@ def _cached_pass(
             os.replace(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
+
+    return run
+
+
+def _audio_pass(
+    job: ComposeJob, tl: _Timeline, dest: Path, work: Path, timeout_s: float | None
+) -> Callable[[Callable[[float], None], Callable[[], bool]], None]:
+    """Measure the mix, then encode it at its level into the cache (`_cached_pass`)."""
+    total_s = tl.total / tl.fps
+
+    def run(progress: Callable[[float], None], stopped: Callable[[], bool]) -> None:
+        summary = run_ffmpeg(
+            _measure_args(job, tl),
+            expected_duration_s=total_s,
+            on_progress=lambda f: progress(0.15 * f),
+            cancelled=stopped,
+            timeout_s=timeout_s,
+            cwd=work,
+        )
+        level = level_for(*parse_ebur128(summary))
+        encode = _cached_pass(dest, partial(_audio_args, job, tl, level=level), total_s, work, timeout_s)
+        encode(lambda f: progress(0.15 + 0.85 * f), stopped)
 
     return run
 
@@ -960,8 +1029,7 @@ def compose(
             runs.append((piece.frames, _cached_pass(piece.path, args, seconds, work, timeout_s)))
         if need_audio:
             audio_weight = 0.15 * max(1, sum(p.frames for p in todo))
-            args = partial(_audio_args, job, tl)
-            runs.append((audio_weight, _cached_pass(audio_mix, args, total_s, work, timeout_s)))
+            runs.append((audio_weight, _audio_pass(job, tl, audio_mix, work, timeout_s)))
         _run_concurrently(runs, lambda f: report(0.95 * f), cancelled)
         for piece in todo:
             if piece.kind == "body":

@@ -35,7 +35,7 @@ from schema.errors import (
 __all__ = ["POLL_INTERVAL_S", "ffmpeg_exe", "live_ffmpeg_pids", "run_ffmpeg"]
 
 POLL_INTERVAL_S = 0.1  # how often cancellation and progress are checked while FFmpeg runs
-STDERR_TAIL_LINES = 20
+STDERR_TAIL_LINES = 30
 _PROGRESS_MIN_STEP = 0.005  # report progress changes of at least half a percent
 _PROGRESS_MAX_SILENCE_S = 2.0  # ...or at least this often, so heartbeats keep flowing
 
@@ -136,8 +136,9 @@ def run_ffmpeg(
     cancelled: Callable[[], bool] | None = None,
     timeout_s: float | None = None,
     cwd: Path | str | None = None,
-) -> None:
-    """Run `ffmpeg <args>` to completion, reporting progress in 0..1 and honouring cancellation.
+) -> list[str]:
+    """Run `ffmpeg <args>` to completion, reporting progress in 0..1 and honouring cancellation;
+    returns the last lines FFmpeg printed (a measuring filter's summary, say).
 
     `args` are FFmpeg arguments without the binary (e.g. from ffmpeg-python's `get_args()`).
     Raises `CancelledByUser` when `cancelled()` turns true (checked every 0.1 s), `MediaToolError`
@@ -209,6 +210,7 @@ def run_ffmpeg(
             raise err
         if on_progress is not None:
             on_progress(1.0)
+        return list(tail)
     finally:
         _kill(proc)
         with _live_lock:

@@ -8,8 +8,8 @@ narration mixed on the timeline, H.264 (same preset/CRF/GOP/rate cap as our deli
 AAC stereo 48 kHz at the same bitrate, yuv420p, +faststart MP4.
 
 Differences that are MoviePy's, not ours to paper over: MoviePy has no EBU R128 loudness filter, so
-the narration is peak-normalised to -1.5 dBFS instead of loudnorm'd to -16 LUFS (less work than
-ours); crossfades use MoviePy's CrossFadeIn with negative padding; background music with
+the narration is peak-normalised to -1.5 dBFS instead of measured and levelled to -16 LUFS (less
+work than ours); crossfades use MoviePy's CrossFadeIn with negative padding; background music with
 sidechain ducking has no MoviePy counterpart and is refused. Both encode each frame once.
 
 MoviePy comes with the project's `bench` extra (pinned; `make bench` installs it). The render runs

@@ -330,3 +330,36 @@ def test_music_fills_the_gaps_under_narration_and_no_music_changes_nothing(
     )
     assert "-vcodec copy" in " ".join(final) and "-acodec copy" in " ".join(final)  # nothing re-encoded here
     assert "libx264" not in final and "aac" not in final
+
+
+def test_the_cut_is_at_minus_16_lufs_with_true_peaks_under_minus_1_5(composed: ComposeResult) -> None:
+    """Measured on the delivered MP4 (EBU R128 via FFmpeg's ebur128), not on the plan."""
+    from activities.media.compose import parse_ebur128
+    from activities.media.ffmpeg import run_ffmpeg
+
+    summary = run_ffmpeg(
+        ["-i", str(composed.path), "-vn", "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"],
+        expected_duration_s=None,
+    )
+    loudness, true_peak = parse_ebur128(summary)
+    assert loudness == pytest.approx(-16.0, abs=1.0), loudness
+    assert true_peak <= -1.5, true_peak
+
+
+def test_linear_level_gain_limiter_and_silence() -> None:
+    from activities.media.compose import Level, level_for, parse_ebur128
+
+    assert level_for(-19.5, -2.8) == Level(3.5, True)  # +3.5 dB would put the peaks at +0.7 dBFS
+    assert level_for(-14.0, -9.0) == Level(-2.0, False)  # turned down: nothing to limit
+    assert level_for(-18.0, -8.0) == Level(2.0, False)  # peaks stay under the ceiling
+    assert level_for(-70.0, -120.0) == Level(0.0, False)  # silence is never brought up
+    assert level_for(-65.0, -40.0).gain_db == 30.0  # at most +30 dB
+    summary = [
+        "  Integrated loudness:",
+        "    I:         -19.5 LUFS",
+        "  True peak:",
+        "    Peak:       -2.8 dBFS",
+    ]
+    assert parse_ebur128(summary) == (-19.5, -2.8)
+    with pytest.raises(Exception, match="loudness summary"):
+        parse_ebur128(["nothing here"])
