@@ -46,21 +46,9 @@ class RateLimiter:
         self.burst = float(burst)
         self._warned_at = -math.inf
 
-    def take(self, user_id: str, bucket: str = WORK_BUCKET) -> float:
-        """Take one token of `user_id`'s `bucket`; returns 0 when allowed, else the seconds to wait.
-        Blocking (one query): call it from a thread, as FastAPI does for sync dependencies."""
-        try:
-            with unit_of_work(self.services.sessions) as session:
-                result = rate_limits.take(
-                    session, f"{bucket}:{user_id}", rate_per_s=self.rate, burst=self.burst
-                )
-        except (SQLAlchemyError, ApiError) as exc:
-            self._warn(exc)
-            return 0.0
-        return result.wait_s
-
     async def take_async(self, user_id: str, bucket: str = WORK_BUCKET) -> float:
-        """`take` as one autocommit statement on the event loop (no thread-pool hop)."""
+        """Take one token of `user_id`'s `bucket`; returns 0 when allowed, else the seconds to
+        wait. One autocommit statement on the event loop (no thread-pool hop)."""
         key = f"{bucket}:{user_id}"
         try:
             result = await self.services.read_async(
