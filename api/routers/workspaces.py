@@ -67,7 +67,7 @@ async def create_workspace(
     if body.webhook_url is not None:
         await check_webhook_target(services, str(body.webhook_url))
     if body.story is not None:
-        await run_in_threadpool(rate_limit, request, caller)  # a storyboard starts work like generation
+        await rate_limit(request, caller)  # a storyboard starts work like generation
 
     async def handler() -> WorkspaceCreated:
         def create() -> Workspace:

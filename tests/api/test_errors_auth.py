@@ -225,6 +225,30 @@ async def test_rate_limit_on_generation(stack: Stack, seeded) -> None:
     await asyncio.sleep(0)
 
 
+async def test_a_new_project_with_a_story_spends_the_same_budget(stack: Stack, seeded) -> None:
+    """Creating a project with a story starts work: it takes a token, an empty bucket is 429 and
+    nothing is created; a project without a story is not throttled."""
+    s = seeded(uid())
+    c, h = stack.client, stack.auth(s.owner)
+    original = stack.app.state.rate_limiter
+    stack.app.state.rate_limiter = RateLimiter(stack.app.state.services, rate_per_minute=1, burst=1)
+    try:
+        spend = await c.post(
+            f"/workspaces/{s.workspace}/work-items/{uuid.uuid4()}/generate", json={"kind": "image"}, headers=h
+        )
+        assert spend.status_code == 404  # allowed (and the one token spent)
+        before = (await c.get("/workspaces", headers=h)).json()
+        r = await c.post(
+            "/workspaces", json={"title": "fox", "type": "narrative_project", "story": "a fox"}, headers=h
+        )
+        _error(r, 429, "rate_limited")
+        assert (await c.get("/workspaces", headers=h)).json() == before  # nothing half-made
+        plain = await c.post("/workspaces", json={"title": "notes", "type": "narrative_project"}, headers=h)
+        assert plain.status_code == 201, plain.text
+    finally:
+        stack.app.state.rate_limiter = original
+
+
 async def test_unreachable_temporal_is_503_not_500(stack: Stack, seeded) -> None:
     from tests.conftest import free_port
 
