@@ -196,6 +196,9 @@ _SHOT_LIST = [
     rf"第\s*({_ZH_LIST})\s*个{_ZH_NOT_SHOT}",
     rf"(?:分镜|镜头)\s*#?\s*({_ZH_LIST})(?!\s*(?:个|号图))",
     rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
+    # a bare range names shots: "make vids for 1 thru 4", "五到八做成视频", "一到三 每个来四张图"
+    rf"\bfor\s+#?({_NUMX}{RANGE_SEP}#?{_NUMX})\b(?!\s*(?:images?|pics?|pictures?|cells?|options?))",
+    rf"^(?:把|给|将|让)?({_NUMX}{_ZH_RANGE}{_NUMX})(?=\s|个|都|每|全|做|生成|来|转|配|改|换|加)",
 ]
 _SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
 _SHOT_NEXT_TO = (
@@ -270,10 +273,14 @@ _STOP_MOTION = r"stop[- ]?motion"
 _EN_PREFIX = (
     r"^(?:(?:please|pls|kindly|can you|could you|would you|will you|i want to|i'd like to|i would like to|"
     r"can we|could we|shall we|should we|let's|lets|let us|now|ok|okay|hey|so|and|then|also|just"
-    r"|go ahead and)"
+    r"|go ahead and|ugh|ugh+|hmm+|hm|uh|um+|oh|ah|welp|yo|hey|alright|actually|honestly|okay so|ok so"
+    r"|would you mind|do you mind|could you possibly|can you please|could you please"
+    r"|i was wondering if you could)"
     r"\s*,?\s+)*"
 )
-_ZH_PREFIX = r"^(?:请|麻烦|劳驾|帮我|帮忙|能不能|能否|可以|可否|我想|我要|现在|然后|再|给我|你|就)*"
+_ZH_PREFIX = (
+    r"^(?:请|麻烦|劳驾|帮我|帮忙|能不能|能否|可以|可否|我想|我要|想要|想|需要|现在|然后|再|给我|你|就|先)*"
+)
 
 
 def _normalize(sentence: str) -> str:
@@ -1136,13 +1143,16 @@ def _task_id(p: Parsed) -> str | None:
 
 def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = (
-        p.starts(r"(?:what|whats|what's|which|how many|any|are there|is (?:anything|something))\b")
+        p.starts(
+            r"(?:what|whats|what's|which|how many|any|are there|is (?:anything|something)"
+            r"|did|have|has|were|are)\b"
+        )
         and p.has(r"\b(?:running|jobs?|tasks?|queue[d]?|in progress|going on|failed|pending|rendering)\b")
     ) or p.starts(
         r"(?:list|show|show me|check|see)\s+(?:the\s+|all\s+|my\s+)?(?:\w+\s+)?(?:jobs?|tasks?|queue)\b"
     )
     en = en or p.starts(
-        r"(?:task|job)\s+(?:list|status)\b|status\b|progress\b"
+        r"(?:task|job)\s+(?:list|status)\b|(?:quick\s+|a\s+)?status\b|progress\b"
         r"|how (?:are|is) (?:the |my |our )?(?:jobs?|tasks?|renders?|generations?|videos?|things)\b"
         r"|(?:is )?anything (?:still )?(?:in the queue|queued|running|pending|rendering)"
     )
@@ -1154,10 +1164,12 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
     )
     zh = p.has(
-        r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务(?:列表|状态|进度|情况)|在跑|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
+        r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务.{0,3}(?:列表|状态|进度|情况)|在跑|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
+        r"|任务.{0,3}(?:有哪些|有什么|有几个)|(?:看下|看看|查下|查查|查一下|看一下|瞧瞧|列一下|列出)[^，,。]{0,8}任务"
         r"|(?:预览|视频|成片|宫格|图|配音|旁白|音乐|配乐|任务).{0,4}(?:好了没|好了吗|完成了吗|做完了吗|生成好了吗|出来了吗|好没好)"
     )
     zh = zh or (p.has(r"状态|进度|情况|怎么样") and _task_id(p) is not None)
+    en = en or (p.has(r"\b(?:status|progress)\b") and p.has(r"\b(?:jobs?|tasks?|renders?|queue)\b"))
     en = en or (
         p.starts(r"why\b") and p.has(r"\bfail(?:ed|ing|s)?\b")
     )  # "why did the grid fail": the failed tasks
@@ -1172,6 +1184,12 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     task_id = _task_id(p)
     if task_id:
         return [_act("task.status", task_id=task_id)]
+    if p.has(
+        r"\b(?:overall|overview|summary|in general|at a glance)\b|整体|总体|汇总|概况|总的"
+    ) and not p.has(
+        r"\b(?:fail\w*|running|queued|pending|done|finished)\b|失败|在跑|排队|完成"
+    ):  # "status check on my jobs overall": counts by status
+        return [_act("task.status")]
     kind = _first(lx.TASK_KIND, re.sub(r"\brendering\b", " ", p.text))
     return [_act("task.list", status=_first(lx.TASK_STATUS, p.text), kind=kind)]
 
@@ -1344,7 +1362,10 @@ def _h_snapshot(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     note = _quoted(p.cased)
     if note is None:
         m = re.search(
-            r"\b(?:called|named|as|note)\s*:?\s*(.+)$|(?:叫|命名为|备注|名为)[:：]?\s*(.+)$", p.cased, re.I
+            r"\b(?:called|named|(?:call|name|label) it|as|note)\s*:?\s*(.+)$"
+            r"|(?:叫做|叫|命名为|备注|名为)[:：]?\s*(.+)$",
+            p.cased,
+            re.I,
         )
         if m:
             note = next(g for g in m.groups() if g).strip(" .。")
@@ -1600,12 +1621,14 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _compose_opts(p: Parsed) -> dict[str, Any]:
     opts: dict[str, Any] = {}
-    m = re.search(r"\b(480|720|1080)p\b", p.text)
+    m = re.search(
+        r"\b(480|720|1080)p\b|(?<![\d.])(480|720|1080)(?![\d.]|\s*(?:s\b|secs?|seconds?|秒))", p.text
+    )
     if m:
-        opts["resolution"] = f"{m.group(1)}p"
+        opts["resolution"] = f"{m.group(1) or m.group(2)}p"
     if p.has(r"\b(?:without|no)\s+subtitles?\b|不要字幕|无字幕|去掉字幕|不加字幕"):
         opts["subtitles"] = False
-    elif p.has(r"\bsubtitles?\b|\bcaptions?\b|字幕"):
+    elif p.has(lx.SUBTITLE_WORDS):
         opts["subtitles"] = True
     if p.has(r"\b(?:without|no)\s+(?:background\s+)?music\b|不要音乐|无音乐|不要配乐|不加音乐"):
         opts["music"] = False
@@ -1618,6 +1641,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcompose\b|\bassemble\b|\bstitch\b"
         r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
+        r"|\brender (?:the |a )?(?:final|preview)\b(?!\s+(?:image|grid|frame)s?\b)"
         r"|\b(?:make|create|generate|build|do|give me|show me|render|cut|see|watch|view|have|get)\s+"
         r"(?:me\s+)?"
         r"(?:a |the )?(?:quick |rough )?"
@@ -1631,7 +1655,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:all\s+)?together\b"
     )
     zh = p.has(
-        r"合成(?!一个?(?:分镜|镜头)|一个\s*$)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
+        r"合成(?!一个?(?:分镜|镜头)|一个[哈吧呀啊呢嘛哦]*\s*$)|合个小样|(?:出|做|合|来)(?:个|一个|一版)?(?:小样|样片|demo)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
         r"|拼起来|拼一下|剪出来|剪一版|(?:整|弄|来)(?:个|一个|一版)预览|^预览(?:用|要|版)"
         r"|(?:音乐|配乐).{0,6}(?:混进|混入)"
     )
@@ -2058,11 +2082,17 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not (p.has(r"\b(?:merge|combine|join)\b") or p.has(r"合并|合成一个|并成一个|合为一个")):
+    if not (
+        p.has(r"\b(?:merge|combine|join)\b") or p.has(r"合并|合成一个|并成一个|合为一个|合成一条|并成一条")
+    ):
         return None
-    if not p.has(_SHOT_WORD):
+    into_one = p.has(r"\binto (?:one|a single)\b|\btogether\b|合成一|并成一|合为一|合并")
+    if not p.has(_SHOT_WORD) and not (into_one and p.shots is None and _bare_numbers(p)):
         return None
-    shots = _targets(p, ctx, allow_all=False, implicit_focus=False)
+    if p.shots is None and _bare_numbers(p):  # "combine 10 & 11 into one": the numbers are shots
+        shots = _check_shots(p, ctx, _bare_numbers(p))
+    else:
+        shots = _targets(p, ctx, allow_all=False, implicit_focus=False)
     if shots == "all" or len(shots) < 2:
         raise _Stop(
             "clarify",
@@ -2071,10 +2101,20 @@ def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     return [_act("shot.merge", shots=shots)]
 
 
+def _bare_numbers(p: Parsed) -> list[int]:
+    """Numbers named without a noun ("10 & 11", "三和四"), when nothing else in the clause is counted."""
+    text = re.sub(r"\binto (?:one|a single)\b.*$|(?:合成|并成|合为|合并成?)一.*$", " ", p.masked)
+    m = re.search(
+        rf"(?:^|[\s把将给让])(?:#\s*)?({_EN_LIST}|{_ZH_LIST})(?=\s*(?:together|合|并|$))", text.strip()
+    )
+    found = parse_number_list(_clean_list(m.group(1))) if m else []
+    return found if len(found) >= 2 else []
+
+
 def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
         p.has(r"\bsplit\b|\b(?:cut|break|divide|chop|slice)\b.*\binto\b")
-        or p.has(r"拆分|拆成|分成|切成|一分为二|拆开")
+        or p.has(r"拆分|拆成|分成|切成|一分为二|拆开|一拆[二两三四五六]")
     ):
         return None
     if not (p.has(_SHOT_WORD) or ctx.focus.shot):
@@ -2083,7 +2123,7 @@ def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     parts = 2
     m = re.search(
         rf"\b(?:into|in)\s+({NUM})\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:in|into)\s+(half|halves|two)\b"
-        rf"|\b({NUM})\s+(?:parts|pieces|shots|ways)\b|(?:拆成|分成|切成)\s*({NUM})",
+        rf"|\b({NUM})\s+(?:parts|pieces|shots|ways)\b|(?:拆成|分成|切成|一拆)\s*({NUM})",
         p.text,
     )
     if m:
@@ -2159,11 +2199,11 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 _GRID_TRIGGER = (
     r"\bgrids?\b|\b(?:4|9|four|nine)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b"
     r"|\b(?:re-?generate|redo|re-?draw|re-?render)\b"
-    r"|\b(?:generate|draw|make|create|give me|render)\b.{0,40}"
+    r"|\b(?:generat(?:e|ing)|draw(?:ing)?|make|making|create|creating|give me|render(?:ing)?)\b.{0,40}"
     r"\b(?:images?|pictures?|pics|stills|frames|options|"
     r"candidates|variations|keyframes?|thumbnails?|batch)\b"
     r"|\b(?:sketch|mock ?up|storyboard frames for|draw up)\b|\bsome options for\b"
-    r"|宫格|出图|出(?:一|几|两|四|九)?张图|(?:出|来)(?:一|几)?组图|画(?:几|一|两)?张图?|生成图|生成.{0,8}(?:图|图片|画面)"
+    r"|宫格|出图|出(?:一|几|两|四|九)?张图|(?:来|整|弄|要|做)(?:一|几|两|四|九|\d)?(?:张|幅)(?:图|图片|画面)|(?:出|来)(?:一|几)?组图|画(?:几|一|两)?张图?|生成图|生成.{0,8}(?:图|图片|画面)"
     r"|重新生成|重画|重绘|重新画"
 )
 _REF_TRIGGER = (
@@ -2480,8 +2520,8 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\banimate\b|\bmake (?:it|them|§|shots?[\s\d,&and-]+) move\b|\bbring\b.{0,30}\bto life\b"
         r"|\bimage[- ]to[- ]video\b|\bi2v\b|做成动态|变成动态|动态的"
         r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate)\b"
-        r".{0,40}\b(?:videos?|clips?)\b"
-        r"|\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
+        r".{0,40}\b(?:videos?|vids?|clips?)\b"
+        r"|\b(?:videos?|vids?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
         r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"
         r"|(?:来|整|弄)(?:个|一个|一段)?.{0,12}?的?(?:视频|动画)$"
         r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
@@ -2507,7 +2547,7 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\bnarrat(?:e|ion|or)\b|\bvoice(?:-?over)?s?\b|\bdub(?:bing)?\b"
         r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
         r"|\brecord\b.{0,30}\b(?:audio|voices?|dialog(?:ue)?|lines|narration|vo)\b"
-        r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频|配个音|配一下音|配上音"
+        r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|口播|配音频|配个音|配一下音|配上音"
     ):
         return None
     if p.has(
@@ -2534,6 +2574,10 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 def _h_music(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(r"\bmusic\b|\bsoundtrack\b|\bscore\b|\bbgm\b|背景音乐|配乐|音乐"):
         return None
+    if p.has(r"\b(?:with|plus|and)\s+(?:the\s+)?music\b|(?:加上|带上?)(?:背景)?(?:音乐|配乐)") and p.has(
+        r"\b(?:render|compose|assemble|stitch)\b|合成|成片|预览"
+    ):
+        return None  # "render the final with the music": a compose option, not a new track
     if p.has(r"\bmix\b|\bmixed in\b|混进|混入") and not p.has(
         r"\b(?:generate|make|create|compose)\b|生成|做"
     ):

@@ -47,6 +47,7 @@ VOCABULARY: tuple[str, ...] = tuple(
         "compose",
         "preview",
         "video",
+        "checkpoint",
         "videos",
         "grid",
         "grids",
@@ -542,6 +543,16 @@ PADDING = (
     r"(?:the same|as (?:it is|is)|unchanged)\b"
     r"|[,，]?\s*(?<![a-z])(?:thanks?(?: you)?(?: so much| a lot)?|thx|ty|谢谢(?:你|啦)?|多谢)\s*[!.。！]*\s*$"
     r"|\s+(?:tbh|lol|pls|please)\s*[!.?]*$"
+    r"|[，,]?\s*(?:麻烦(?:你|您)?(?:啦|了|咯)|辛苦(?:啦|了)|拜托(?:啦|了)?)\s*[!！。~]*\s*$"
+    r"|(?<=[\u4e00-\u9fff》」\s])[哈吧呀啊呢嘛哦噢咯]+\s*[!！。~]*\s*$"
+)
+LEADING_PADDING = (  # a greeting or who is speaking, before the request
+    r"^\s*(?:(?:hi|hello|hey|hiya|heya|good (?:morning|afternoon|evening)|greetings|morning)"
+    r"(?:\s+there)?\s*[!,.~]+\s*"
+    r"|(?:i'?m|i am|this is)\s+an?\s+[^.!?,]{2,40}[.!]\s+"
+    r"|(?:你好|您好|哈喽|嗨|hello)[!！,，。~]*\s*"
+    r"|(?:我是|我们是)[^，,。！!]{1,15}[，,。！!]\s*"
+    r"|(?:老师|我|我们|我这|老师这)边(?=想|要|需要|打算))"
 )
 
 
@@ -619,8 +630,58 @@ def extract_exceptions(text: str, total: int | None) -> Exceptions:
     return out
 
 
+_E_VERBS = frozenset(
+    {
+        "make",
+        "generate",
+        "change",
+        "animate",
+        "create",
+        "compose",
+        "remove",
+        "delete",
+        "narrate",
+        "move",
+        "use",
+        "rename",
+        "replace",
+        "save",
+        "take",
+        "place",
+        "voice",
+        "give",
+        "raise",
+        "lower",
+        "shade",
+    }
+)
+
+
+def _base_verb(m: re.Match[str]) -> str:
+    """ "would you mind making shot 5 rainy" asks to "make shot 5 rainy"."""
+    stem = m.group(2).lower()
+    if stem + "e" in _E_VERBS:
+        stem += "e"
+    elif len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
+        stem = stem[:-1]  # putting → put, setting → set
+    return stem
+
+
+_MIND_GERUND = r"^(?:would|do|could)\s+you\s+mind\s+(?:(?:just|quickly|maybe)\s+)?(([a-z]+?)ing)\b"
+
+
 def strip_padding(text: str) -> tuple[str, list[str]]:
     evidence: list[str] = []
+    while True:
+        m = re.search(LEADING_PADDING, text, re.I)
+        if not m or m.end() >= len(text):
+            break
+        evidence.append(f"ignored “{m.group(0).strip(' ,，')}” (greeting)")
+        text = text[m.end() :].strip()
+    m = re.search(_MIND_GERUND, text, re.I)
+    if m:
+        text = _base_verb(m) + text[m.end() :]
+        evidence.append(f"“{m.group(0)}” read as a request")
     while True:
         m = re.search(PADDING, text, re.I)
         if not m or m.start() == 0:
