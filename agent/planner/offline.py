@@ -185,6 +185,7 @@ _ZH_NOT_SHOT = r"(?!\s*(?:场景|场|方案|版本|任务|角色|宫格|张|幅|
 _SHOT_ALL = [
     r"\b(?:all|every|each)\s+(?:single\s+)?(?:of\s+)?(?:the\s+|my\s+|our\s+)?(?:\d+\s+)?shots?\b",
     r"^everything\b(?!\s+(?:together|else))",
+    r"\b(?:make|turn|set|change|switch|put)\s+everything\b(?!\s+(?:together|else|in|from|of|on|at)\b)",
     r"^(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
     r"(?:所有|全部|每个|每一个|每一|全体|整个)(?:的)?\s*(?:分镜|镜头)",
@@ -746,11 +747,14 @@ def _targets(
     total = ctx.workspace.shots
     if isinstance(shots, list) and (p.last_shot or p.last_n) and total:  # "the first and last shots"
         shots = sorted({*shots, *range(max(1, total - max(p.last_n, 1) + 1), total + 1)})
-    if (shots is None or shots == "all") and p.scenes and any(s.scene for s in ctx.shots):
-        in_scenes = [s.number for s in ctx.shots if s.scene in p.scenes]
+    scenes = p.scenes
+    if (shots is None or shots == "all") and not scenes and re.search(r"\bscene\b|场", p.text):
+        scenes = _scene_by_name(p, ctx)[1]  # "every shot in the frozen lake scene", "最后一场的镜头"
+    if (shots is None or shots == "all") and scenes and any(s.scene for s in ctx.shots):
+        in_scenes = [s.number for s in ctx.shots if s.scene in scenes]
         if in_scenes:  # "the shots of scene 2", "turn scene 1 into video", "给第二场配旁白"
             shots = in_scenes
-            p.evidence.append(f"shots {format_numbers(in_scenes)} ← scene {format_numbers(p.scenes)}")
+            p.evidence.append(f"shots {format_numbers(in_scenes)} ← scene {format_numbers(scenes)}")
     if shots is None and p.rest and ctx.excluded:
         shots = "all"
         p.evidence.append("“the rest/others” ← all shots but the excepted ones")
@@ -1866,7 +1870,9 @@ def _scene_by_name(p: Parsed, ctx: PlanningContext) -> tuple[str, list[int]]:
     if m:
         return text[: m.start()] + " scene 1 " + text[m.end() :], [1]
     m = re.search(
-        r"\bthe\s+((?:[a-z'-]+\s+){0,3}[a-z'-]+)\s+scene\b|([\u4e00-\u9fff]{2,8}?)(?:的)?那(?:一)?场", text
+        r"\bthe\s+((?:(?!(?:shots?|in|of|from|the)\b)[a-z'-]+\s+){0,3}(?!(?:shots?|in|of|from|the)\b)[a-z'-]+)"
+        r"\s+scene\b|([\u4e00-\u9fff]{2,8}?)(?:的)?那(?:一)?场",
+        text,
     )
     if m is None or not ctx.scenes:
         return text, []
@@ -1882,9 +1888,52 @@ def _scene_by_name(p: Parsed, ctx: PlanningContext) -> tuple[str, list[int]]:
     return text[: m.start()] + f" scene {hits[0]} " + text[m.end() :], hits
 
 
+_EXCEPT_SCENE = (
+    r"\b(?P<w>except(?:\s+for)?|but\s+not|apart\s+from|other\s+than|excluding|besides)\s+"
+    rf"(?:(?:in|for)\s+)?(?:the\s+)?(?:scene\s*#?\s*(?P<n>{NUM})|(?P<t>(?:[a-z'-]+\s+){{0,3}}?[a-z'-]+)\s+scene)\b"
+    rf"|(?<![删去排移免解清])(?P<z>除了?)\s*(?:第\s*(?P<zn>{NUM})\s*(?:场|个场景)|(?P<zt>[\u4e00-\u9fff]{{2,8}}?)(?:那)?(?:一)?场)"
+)
+
+
+def _scene_exceptions(text: str, ctx: PlanningContext) -> str:
+    """ "all shots golden hour except the lake scene" / "除了第二场": the scene's shots are the exception,
+    written as shot numbers so the exception grammar takes them out."""
+    m = re.search(_EXCEPT_SCENE, text, re.I)
+    if m is None or not ctx.shots:
+        return text
+    number = m.group("n") or m.group("zn")
+    said = (m.group("t") or m.group("zt") or "").lower()
+    if number:
+        scenes = [parse_int(number) or 0]
+    else:
+        words = (
+            {w for w in said.split() if len(w) > 2 and w not in {"the", "and", "with"}}
+            if m.group("t")
+            else set()
+        )
+        scenes = [
+            sc.number
+            for sc in ctx.scenes
+            if (words and words <= set(sc.title.lower().split())) or (said and not words and said in sc.title)
+        ]
+    shots = [s.number for s in ctx.shots if s.scene in scenes]
+    if len(scenes) != 1 or not shots:
+        return text
+    said_as = (
+        f" except shots {', '.join(map(str, shots))}"
+        if m.group("w")
+        else f"除了第{'、'.join(map(str, shots))}个，"
+    )
+    return (text[: m.start()].rstrip() + said_as + text[m.end() :]).strip()
+
+
 def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(_SCENE_WORD) or p.has(_SHOT_WORD) or p.has(r"\breference\b|参考"):
         return None
+    if ctx.excluded or p.has(
+        r"\b(?:everything|every\s*one|all|each)\s+(?:in|of|from|inside)\b|(?:所有|全部|每个)(?:的)?(?:镜头|分镜)"
+    ):
+        return None  # "delete everything in the lake scene except its last shot": the scene's shots
     if ctx.workspace.type == "draft_space":
         raise _Stop("clarify", p.t("A draft space has no scenes.", "草稿空间没有场景。"))
     scenes = p.scenes
@@ -2054,9 +2103,13 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
-        r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:the\s+|all\s+|every\s+)?"
+        r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:(?:the|all|every|of)\s+){0,3}"
         r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|#"
         rf"|(?:(?:last|first|final|opening|next|previous|other|remaining|extra|empty|\d+|{EN_NUM})\s+){{1,2}}shots?\b)"
+    )
+    en = en or p.has(  # "delete everything in the lake scene": the scene's shots
+        r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:everything|every\s*one|all)\s+"
+        r"(?:in|of|from)\s+(?:the\s+)?(?:[a-z'-]+\s+){0,3}scene\b"
     )
     if en and p.has(r"\b(?:into|in)\s+(?:half|halves|\w+\s+(?:parts|pieces))\b"):
         return None  # "cut shot 4 into 3 parts" splits it
@@ -2524,7 +2577,7 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:videos?|vids?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
         r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"
         r"|(?:来|整|弄)(?:个|一个|一段)?.{0,12}?的?(?:视频|动画)$"
-        r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
+        r"|(?:生成|做成|制作|转成|转|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
     ):
         return None
     model = (
@@ -3368,6 +3421,7 @@ class OfflinePlanner:
                 confidence=1.0,
                 evidence=["a question about cost or time, not a request"],
             )
+        fixed = _scene_exceptions(fixed, ctx)
         exceptions = understand.extract_exceptions(fixed, ctx.workspace.shots)
         if exceptions.excluded or exceptions.in_scope:
             ctx = ctx.model_copy(

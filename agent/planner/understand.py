@@ -47,6 +47,7 @@ VOCABULARY: tuple[str, ...] = tuple(
         "compose",
         "preview",
         "video",
+        "everything",
         "checkpoint",
         "videos",
         "grid",
@@ -504,7 +505,7 @@ def is_extra_injection(text: str) -> bool:
 
 _EXCEPT_EN = (
     r"(?:,\s*|\s+)(?:but\s+not|except(?:\s+for)?|apart\s+from|other\s+than|excluding|besides|save\s+for)"
-    r"\s+(?P<x>(?:the\s+|its\s+|their\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|"
+    r"\s+(?P<x>(?:the\s+|its\s+|their\s+)?(?:very\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|"
     + NUM
     + r")|"
     + ORD
@@ -526,7 +527,8 @@ _LEAVE_EN = (
     r"(?=\s*(?:,|;|\band\b|$))"
 )
 _EXCEPT_ZH = (
-    r"(?<![删去排移免解清])除了?(?P<x>[^，,。；;]{1,20}?)(?:以外|之外|外)?[，,]"
+    r"(?<![删去排移免解清])除了?(?P<x>[^，,。；;\s]{1,20}?)(?:以外|之外|外)?(?:[，,]|\s+)"
+    r"|(?<![删去排移免解清])除了?(?P<w>[^，,。；;\s]{1,12}?)(?:以外|之外|外)?(?=都|其他|其余|其它|剩下|全部|别的)"
     r"|[，,]?\s*(?P<y>第?[^，,。；;]{1,12}?)(?:个)?(?:不要动|别动|不动|不用改|不改|除外)"
     r"|(?:别动|不要动|不动)(?P<z>[^，,。；;]{1,12})[，,]"
 )

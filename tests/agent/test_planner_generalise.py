@@ -72,6 +72,39 @@ CASES: dict[str, list[Case]] = {
         ("第六个镜头改成黄昏吧", "zh8", [upd([6], time_of_day="dusk")]),
         ("把第一个镜头删掉哈", "zh8", [act("shot.delete", shots=[1])]),
     ],
+    # exceptions: a scene as the exception, no comma after 除了, "everything" mid-sentence, typos
+    "exceptions": [
+        (
+            "make everything rainy except scene 2",
+            "proj12",
+            [upd([1, 2, 3, 8, 9, 10, 11, 12], weather="rain")],
+        ),
+        (
+            "all shots dusk apart from the theft scene",
+            "proj12",
+            [upd([1, 2, 3, 8, 9, 10, 11, 12], time_of_day="dusk")],
+        ),
+        (
+            "turn everything to night but not shots 3 and 4",
+            "proj12",
+            [upd([1, 2, 5, 6, 7, 8, 9, 10, 11, 12], time_of_day="night")],
+        ),
+        (
+            "animate evrything except the very first shot",
+            "proj12",
+            [act("gen.video", shots=[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])],
+        ),
+        ("remove all the shots in the theft scene", "proj12", [act("shot.delete", shots=[4, 5, 6, 7])]),
+        (
+            "delete everything from the forest at dawn scene except the first shot",
+            "proj12",
+            [act("shot.delete", shots=[2, 3])],
+        ),
+        ("除了第二个 其余都改成雪景", "zh8", [upd([1, 3, 4, 5, 6, 7, 8], weather="snow")]),
+        ("除了第一场都配上旁白", "zh8", [act("gen.voice", shots=[5, 6, 7, 8])]),
+        ("除了最后一个其他全部转成视频", "zh8", [act("gen.video", shots=[1, 2, 3, 4, 5, 6, 7])]),
+        ("删除第1场", "zh8", [act("scene.delete", scene=1)]),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
