@@ -600,12 +600,14 @@ _STYLE_EN = [
     r"\bin the style of\s+([^,.;:]+)",
     r"(?:^|[,;]\s*)(?:in\s+)?(?:an?\s+)?((?:[\w'&-]+\s+){0,2}[\w'&-]+)\s+(?:look|aesthetic|vibe)\s*(?:$|[,;.])",
     r"\bstyle\s*(?:to|as|=|:|of)\s*([^,.;]+)",
+    r"\b(?:whole|overall|entire|general)\s+(?:look|aesthetic|vibe)\s+(?:to|into|as)\s+(?:an?\s+)?([^,.;?!]+)",
     r"((?:[\w'&-]+\s+){0,2}[\w'&-]+)[- ]style\b",
     r"\blook like\s+(?:a\s+|an\s+)?([^,.;]+)",
 ]
 _STYLE_ZH = [
     r"^(?:整体|整个|全部|所有镜头|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?([^\s,，。；;、]{2,8}?)(?:感|的感觉|质感)$",
     r"(?:风格|画风)(?:改成|改为|换成|设为|设置为|用|是|为|:)\s*([^\s,，。；;、]{1,16}?)(?:风格|画风|风)?(?=$|[\s,，。；;、])",
+    r"(?:风格|画风)(?:想要|想|要|来个|搞成|做成|走)\s*([^\s,，。；;、]{1,16}?)(?:那种|那样|一样)?(?:的)?(?:风格|画风|风)?$",
     r"([^\s,，。；;、:：把将用给成为是]{1,12}?)(?:的)?(?:画风|风格|风(?=$|[\s,，。；;、]))",
 ]
 
@@ -1394,7 +1396,7 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         and not p.has(rf"\babout\s+(?:an?|{NUM})\s*(?:s|secs?|seconds?|mins?|minutes?)\b")  # a length
     ):
         return True
-    if p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
+    if p.has(_NEW_PROJECT):
         return True
     if p.starts(r"(?:storyboard|make|create|do|produce)\b") and p.has(
         r"\b(?:an?\s+)?(?:ad|advert|commercial|promo|teaser|trailer)\s+(?:for|about|of)\b"
@@ -1404,7 +1406,12 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         r"^(?:我想|想)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?.{1,12}?(?:广告|宣传片)(?:[，,。]|$)"
         rf"|关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
         rf"|^(?:做|拍|来)(?:一个|个|一支|支|一部)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)?(?:广告|短片|动画|短剧|漫剧)[，,]\s*讲"
+        rf"|(?:做|拍|来|出)(?:一个|个|一版|一套|套)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)(?:分镜|故事板)?\s*[，,\s]\s*讲"
+        r"|\bstoryboard\s+(?:this|these|the following|it)\s*[:\-]"
     )
+
+
+_NEW_PROJECT = r"\bnew (?:project|story|video|film)\b|新项目|(?:新建|新开|新起|开|建)(?:一个|个)?(?:新)?项目"
 
 
 def _title_case(s: str) -> str:
@@ -1450,7 +1457,14 @@ _META_SEGMENT = [
 
 
 def _strip_meta(story: str) -> str:
-    parts = [s.strip() for s in re.split(r"[,;，；。]", story)]
+    # "a kite story. 6 shots", "奶茶店开业 ins风": a sentence or a spaced tail of settings is not story
+    parts = [
+        s.strip()
+        for s in re.split(
+            rf"[,;，；。]|\.\s+(?=(?:with\s+|in\s+)?{NUM}\s*shots?\s*$)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])",
+            story,
+        )
+    ]
     keep = [s for s in parts if s and not any(re.match(m, s, re.I) for m in _META_SEGMENT)]
     joined = ", ".join(keep) if not has_cjk(story) else "，".join(keep)
     joined = re.sub(
@@ -1473,7 +1487,7 @@ def _story(p: Parsed) -> str | None:
         r"(?:故事|内容|剧情|主题)(?:是|为)?\s*[:：]\s*(.+)$",
         r"(?:故事板|分镜|项目)\s*[:：,，]\s*(.+)$",
         r"\babout\s+(.+)$",
-        r"\bstory(?:board)?\s*[:\-]\s*(.+)$",
+        r"\bstory(?:board)?(?:\s+(?:this|these|the following|it))?\s*[:\-]\s*(.+)$",
         r"\b(?:where|in which)\s+(.+)$",
         r"\b(?:storyboard|story|video|film)\s+(?:of|for)\s+(.+)$",
         r"\b(?:an?\s+)?(?:ad|advert|commercial|promo|spot|teaser|trailer)\s+(?:for|about|of)\s+(.+)$",
@@ -1514,8 +1528,13 @@ def _shot_count(p: Parsed) -> int | None:
 
 
 def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if p.has(r"\bdraft (?:space|board)\b|草稿板|草稿空间") and p.has(
-        r"\b(?:new|create|make|start)\b|新建|创建"
+    if p.has(
+        r"\bdraft (?:space|board)\b|\bscratch\s*(?:space|pad|board|area)\b|\bsandbox\b|\bplayground\b"
+        r"|\b(?:blank|empty) (?:canvas|space|board|workspace)\b"
+        r"|草稿板|草稿空间|草稿本|空白画布|空白的?(?:空间|画板)"
+    ) and p.has(
+        r"\b(?:new|create|make|start|want|need|give me|open|set up)\b|新建|创建|来个|开个|要个|建个|想要"
+        r"|\b(?:mess|play|tinker|noodle)(?:ing)? around\b|随便试试|随便玩玩"
     ):
         title = _quoted(p.cased) or _fork_name(p) or p.t("Draft board", "草稿板")
         return [
@@ -1538,7 +1557,8 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\b(?:called|named|titled)\s+[\"']?(.+?)[\"']?\s*[.!]?$|(?:叫做?|名为|命名为)\s*[《\"]?(.+?)[》\"]?$",
         p.cased,
     )
-    if not story and named and p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
+    named = named or re.search(r"《(.+?)》|\"(.+?)\"", p.cased)
+    if not story and named and p.has(_NEW_PROJECT):
         title = next(g for g in named.groups() if g).strip()  # "start a new project called Moonlight Heist"
         return [_act("project.create", title=title, language=p.lang, aspect_ratio=_aspect(p.text))]
     if not story:
@@ -2676,9 +2696,11 @@ def _h_rules(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\bdon'?t (?:ever )?(?:show|include|use|depict)\b"
         r"|\bavoid\b|\bforbid|\bmust (?:always|never)\b"
         r"|\balways (?:keep|show|include|use)\b|\bbrand guidelines?\b"
-        r"|\bno (?:violence|blood|gore|weapons|guns|smoking|alcohol|nudity|logos?|text|brand names)\b"
+        r"|\bno (?:violence|blood|gore|weapons|guns|smoking|alcohol|nudity|(?:brand\s+)?logos?|text"
+        r"|brand names)\b"
+        r"|^(?:from now on\s*,?\s*|going forward\s*,?\s*)?(?:nobody|no one|no-one)\s+(?:ever\s+)?[a-z]+s\b"
     )
-    zh = p.has(r"规则|不要出现|不能出现|禁止|避免|不许|不得|必须|始终|一律|不允许")
+    zh = p.has(r"规则|不要出现|不能出现|禁止|避免|不许|不得|必须|始终|一律|不允许|不准|不要有|不能有|别出现")
     if not (en or zh) or isinstance(p.shots, list):
         return None
     m = re.search(r"\brules?\s*[:：]\s*(.+)$|规则\s*[:：]\s*(.+)$", p.cased, re.I)
@@ -2704,7 +2726,9 @@ def _h_rules(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         rules = [
             r.strip(" .。")
             for r in re.split(
-                r"\s*(?:;|；|,\s*and\s+|\band\s+(?=the\b|no\b|never\b|always\b|keep\b)|，|。)\s*", raw
+                r"\s*(?:;|；|,\s*(?:and\s+)?also\s+|,\s*and\s+|\band\s+(?=the\b|no\b|never\b|always\b|keep\b)"
+                r"|，|。)\s*",
+                raw,
             )
         ]
     rules = [r for r in rules if r]
@@ -2729,7 +2753,8 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         p.cased,
         re.I,
     ) or re.search(
-        r"(?:改名为|改名叫|重命名为|标题改成|标题改为|名字改成|名字改为|项目名改成)\s*[《\"]?(.+?)[》\"]?$",
+        r"(?:改名为|改名叫|重命名为|标题改成|标题改为|名字改成|名字改为|项目名改成)\s*[《\"]?(.+?)[》\"]?$"
+        r"|(?:标题|名字|片名|项目名|题目)(?:就|也)?(?:叫做?|是|定为|定成|用)\s*《(.+?)》",
         p.cased,
     )
     if m:
@@ -2744,7 +2769,7 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         args["language"] = "zh" if value in {"chinese", "中文"} else "en"
     if p.has(
         r"\b(?:for|on|to)\s+(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|发到|发布到|投放到|平台"
-        r"|(?:发|投|给)?(?:抖音|b站|小红书|快手)用"
+        r"|(?:发|投|给)?(?:抖音|b站|小红书|快手)用|要(?:发|投|上)(?:到)?(?:抖音|b站|小红书|快手|油管)"
     ):
         args["platform"] = _first(lx.PLATFORMS, p.text)
     m = re.search(
@@ -2753,6 +2778,7 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         rf"roughly)?\s*(?:about\s+|around\s+|roughly\s+|~\s*)?(an?|{NUM})\s*(s|sec|seconds?|min|minutes?)\b"
         rf"|(?:总时长|总长度|总长|片长|成片时长|整部片子|整个片子|整部片|片子|整个视频|成片)"
         rf"(?:改成|设为|改为|为|控制在|定在|在|大概|大约|差不多|要|做到)*\s*({NUM})\s*(秒|分钟)"
+        rf"|(?<!镜头)(?<!分镜)(?<!个)时长(?:控制在|限制在|定在|不超过|别超过)\s*({NUM})\s*(秒|分钟)"
         rf"|\b(?:make|keep|get)\s+(?:the\s+)?(?:whole\s+|entire\s+)?(?:film|video|movie|cut|project|thing)\s+"
         rf"(?:about\s+|around\s+|roughly\s+|under\s+|at\s+)?(an?|{NUM})\s*(s|secs?|seconds?|mins?|minutes?)\b",
         p.text,
@@ -2771,6 +2797,7 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"
         r"|\bto (?:an? |the )?(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|vibe)\b"
+        r"|\b(?:whole|overall|entire|general)\s+(?:look|aesthetic|vibe)\s+(?:to|into|as)\b"
         r"|\bgive (?:everything|it all|the whole (?:thing|project|film)|all (?:the )?shots) (?:an? )?"
         r"(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|feel|vibe|aesthetic)\b"
         r"|^(?:整体|整个|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?[^\s,，。；;、]{2,8}?(?:感|质感)$"

@@ -105,6 +105,56 @@ CASES: dict[str, list[Case]] = {
         ("除了最后一个其他全部转成视频", "zh8", [act("gen.video", shots=[1, 2, 3, 4, 5, 6, 7])]),
         ("删除第1场", "zh8", [act("scene.delete", scene=1)]),
     ],
+    # project settings said the way creators say them
+    "project": [
+        (
+            "change the overall look to paper cutout",
+            "proj12",
+            [act("project.set_style", style="~paper cutout")],
+        ),
+        (
+            "hey, switch the entire aesthetic into cyberpunk please",
+            "proj12",
+            [act("project.set_style", style="~cyberpunk")],
+        ),
+        ("风格想要宫崎骏那种手绘的", "zh8", [act("project.set_style", style="~宫崎骏")]),
+        ("画风要日漫的", "zh8", [act("project.set_style", style="~日漫")]),
+        (
+            "from now on nobody drinks alcohol on screen, also no brand logos",
+            "proj12",
+            [act("project.set_rules", rules=["~alcohol", "~logo"])],
+        ),
+        ("以后镜头里不准出现香烟", "zh8", [act("project.set_rules", rules=["~香烟"])]),
+        ("片名就叫《月亮去哪了》", "zh8", [act("project.update_meta", title="月亮去哪了")]),
+        (
+            "这条要发小红书 时长限制在45秒",
+            "zh8",
+            [act("project.update_meta", platform="*", target_duration_s=45)],
+        ),
+        ("新开个项目《春节特辑》", "empty", [act("project.create", title="春节特辑")]),
+        (
+            "storyboard this: a robot learns to paint. 5 shots",
+            "empty",
+            [
+                act("project.create", title="*", shot_count=5),
+                act("gen.storyboard", story="~robot learns to paint", shot_count=5),
+            ],
+        ),
+        (
+            "做个4个镜头的分镜 讲猫咪第一次看雪 水彩风",
+            "empty",
+            [
+                act("project.create", title="*", style="水彩"),
+                act("gen.storyboard", story="~猫咪", shot_count=4),
+            ],
+        ),
+        (
+            "I need a blank canvas to play around in",
+            "empty",
+            [act("project.create", workspace_type="draft_space")],
+        ),
+        ("来个草稿本随便试试", "empty", [act("project.create", workspace_type="draft_space")]),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
