@@ -177,7 +177,7 @@ _EN_ITEM = rf"{_NUMX}(?:{RANGE_SEP}(?:shots?\s*)?#?\s*{_NUMX})?"
 _EN_SEP = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|\+)\s*(?:shots?\s*)?#?\s*"
 _EN_LIST = rf"#?\s*{_EN_ITEM}(?:{_EN_SEP}{_EN_ITEM})*"
 _ZH_RANGE = r"\s*(?:到|至|-|–|—|~)\s*第?\s*"
-_ZH_SEP = r"\s*(?:个|号)?\s*(?:、|,|和|与|及|跟|以及)\s*第?\s*"
+_ZH_SEP = r"\s*(?:个|号)?\s*(?:、|,|和|与|及|跟|以及|(?=第))\s*第?\s*"
 _ZH_ITEM = rf"{_NUMX}(?:{_ZH_RANGE}{_NUMX})?"
 _ZH_LIST = rf"{_ZH_ITEM}(?:{_ZH_SEP}{_ZH_ITEM})*"
 _ZH_NOT_SHOT = r"(?!\s*(?:场景|场|方案|版本|任务|角色|宫格|张|幅|图|格|选项|候选))"
@@ -473,6 +473,7 @@ def _with_cell_positions(p: Parsed, ctx: PlanningContext) -> Parsed:
 
 
 def _clean_list(s: str) -> str:
+    s = re.sub(r"(?<=\S)\s*第", ",", re.sub(r"(到|至|-|–|—|~)\s*第", r"\1", s))  # "第三第四": a list
     return re.sub(r"shots?|scenes?|#|no\.|number", " ", s)
 
 
@@ -1634,12 +1635,13 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return [_act("gen.compose", mode="final", **_compose_opts(p))]
     naming = None
     m = re.search(
-        r"\bnam(?:ed|ing|e)\s*(?:the\s+files?\s+|them\s+|each\s+file\s+)?(?:by|as|:|like)?\s*(\S+)$",
+        r"\bnam(?:ed|ing|es?)\s*(?:the\s+files?\s+|them\s+|each\s+file\s+)?(?:by|as|:|like)?\s*(\S+)$"
+        r"|(?:文件名|命名)(?:用|按|格式|规则|方式)?(?:为|是|改成|成|像|:|：)?\s*(\S+)$",
         p.cased,
         re.I,
     )
     if m:
-        naming = m.group(1)
+        naming = next(g for g in m.groups() if g)
     return [_act("export.package", selection="favorites" if favorites else "selected", naming=naming)]
 
 
@@ -1791,6 +1793,17 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             return [_act("character.update", name=name, patch={"hair": m.group(1).strip()})]
+        m = re.search(  # "小狐狸换个发型 蓬松一点", "Mia gets a new hairdo: short and spiky"
+            rf"{re.escape(name)}(?:要|就)?(?:换|改|剪|弄|做)(?:个|一个|一下)?(?:新)?(?:发型|头发|造型)\s*[,，:：]?\s*(.+?)[。！]?$"
+            rf"|\b{re.escape(name)}\s+(?:gets|needs|should get)\s+(?:a\s+)?(?:new\s+)?"
+            r"(?:hairdo|haircut|hairstyle)\s*[,:]?\s*(.+?)[.!]?$",
+            p.cased,
+            re.I,
+        )
+        if m:
+            return [
+                _act("character.update", name=name, patch={"hair": next(g for g in m.groups() if g).strip()})
+            ]
         m = re.search(
             rf"\b{re.escape(name)}\s+(?:now\s+)?(?:wears|is wearing|should wear)\s+(.+?)\s*(?:now)?[.!]?$",
             p.cased,
@@ -2620,6 +2633,7 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\bnarrat(?:e|ion|or)\b|\bvoice(?:-?over)?s?\b|\bdub(?:bing)?\b"
         r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
         r"|\brecord\b.{0,30}\b(?:audio|voices?|dialog(?:ue)?|lines|narration|vo)\b"
+        r"|^record (?:it|them|that|those)\b"
         r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|口播|配音频|配个音|配一下音|配上音"
     ):
         return None
@@ -3413,7 +3427,7 @@ class OfflinePlanner:
         cleaned = re.sub(
             r"\b(?:just|only|the|shots?|please|pls|ones?|those|numbers?|both)\b|只要|就|镜头|分镜|第|个",
             " ",
-            p.text,
+            re.sub(r"(?<=[^\s到至~-])\s*第", ",", p.text),  # "第一第二": a list
         )
         if re.search(r"[a-z]{2,}", re.sub(r"\b(?:and|to|through)\b", " ", cleaned)):
             return None
@@ -3464,6 +3478,13 @@ class OfflinePlanner:
             if _looks_like_storyboard(whole) or re.search(r'[:："「]', data)
             else understand.segment(body)
         )
+        if (
+            len(pieces) == 1
+            and pieces[0] == body
+            and re.search(r'[:："「]', data)
+            and not _looks_like_storyboard(whole)
+        ):
+            pieces = _split_after_text(body)
         pieces = _fold_modifiers(pieces)
         pieces = _join_replacements(pieces)
         pieces, redirected = understand.redirect_negation(pieces)
@@ -3529,6 +3550,7 @@ class OfflinePlanner:
             derived += reading.evidence
             competing += reading.competing
             new = _merge_repeats(actions, new)
+            new = _voice_the_new_line(actions, new, piece)
             actions.extend(new)
             ctx = _carry_focus(ctx, new)
         if remarks and not actions and not unread:
@@ -3789,6 +3811,25 @@ def _join_replacements(pieces: list[str]) -> list[str]:
     return out
 
 
+_AFTER_TEXT = (
+    r"(?:[.!?。！？]\s*|[,，]\s*|\s+)(?:and\s+)?(?:then|after that|afterwards)\s+"
+    rf"(?=(?:{understand.VERB_EN}|record|dub|read)\s+(?:it|them|that|this|the|shots?|#?\d|all)\b)"
+    r"|[.!?。！？,，\s]\s*(?:然后|接着|之后|再)\s*(?=(?:直接|顺便|马上)?(?:生成|配|合成|录|做|给|把|导出))"
+)
+
+
+def _split_after_text(body: str) -> list[str]:
+    """ "narration for shot 1: Long ago … everyone. then voice it": free text ends where a sequenced
+    request with its own verb starts; the text stays whole, the request is its own clause."""
+    found = list(re.finditer(_AFTER_TEXT, body, re.I))
+    m = found[-1] if found else None
+    if m is None or len(body[m.end() :].split()) > 8:
+        return [body]
+    keep = 1 if body[m.start()] in "!?！？" else 0  # the line's own "!" / "?" is part of it
+    head, tail = body[: m.start() + keep].strip(), body[m.end() :].strip()
+    return [head, tail] if head and tail else [body]
+
+
 def _fold_modifiers(pieces: list[str]) -> list[str]:
     """ "9-grid for shot 4, make it feel colder": a clause that only says how the images should
     feel, right after a grid request, is that grid's modifier (it extends the description)."""
@@ -3812,6 +3853,20 @@ def _fold_modifiers(pieces: list[str]) -> list[str]:
             continue
         out.append(piece)
     return out
+
+
+def _voice_the_new_line(done: list[AnyAction], new: list[AnyAction], piece: str) -> list[AnyAction]:
+    """ "shot 4 dialogue: Give it back! then record it": recording right after a new line records that
+    line's kind (dialogue or narration) unless the clause names one."""
+    if not done or len(new) != 1 or new[0].type != "gen.voice" or done[-1].type != "shot.update":
+        return new
+    if re.search(r"\bnarrat|\bdialog|旁白|台词|对白|解说", piece, re.I):
+        return new
+    patch = done[-1].args.patch.model_dump(exclude_none=True)  # type: ignore[union-attr]
+    if "dialogue" in patch and "narration" not in patch:
+        args = {**new[0].args.model_dump(exclude_none=True, by_alias=True), "kind": "dialogue"}
+        return [parse_action({"type": "gen.voice", "args": args, "reason": new[0].reason})]
+    return new
 
 
 def _merge_repeats(done: list[AnyAction], new: list[AnyAction]) -> list[AnyAction]:

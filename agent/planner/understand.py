@@ -805,9 +805,14 @@ def _independent(segment: str) -> bool:
     if re.search(r"用$|^for\b|^(?:each|every one)\b|^每个", segment.strip().lower()):
         return False  # a purpose or distributive modifier ("发抖音用", "每个5秒")
     s = re.sub(
-        r"^(?:please|pls|and|also|just|now|first|then|so|ok|okay|can you|could you)\s+", "", segment.lower()
+        r"^(?:(?:please|pls|and|also|just|now|first|then|so|ok|okay|can you|could you|directly|right away"
+        r"|straight away|immediately|go ahead and)\s+)+",
+        "",
+        segment.lower(),
     )
-    s = re.sub(r"^(?:请|麻烦|帮我|先|再|就|然后|并且?|也)", "", s)
+    s = re.sub(
+        r"^(?:请|麻烦|帮我|先|再|就|然后|并且?|也|直接|顺便|马上|立刻|立即|赶紧|接着|一起|顺手)+", "", s
+    )
     if re.search(_TARGET, s):
         return True
     if re.match(_VERB_EN, s) or re.match(_VERB_ZH, s):

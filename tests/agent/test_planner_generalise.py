@@ -155,6 +155,51 @@ CASES: dict[str, list[Case]] = {
         ),
         ("来个草稿本随便试试", "empty", [act("project.create", workspace_type="draft_space")]),
     ],
+    # multi-part requests: a request after free text, after an adverb, lists without a separator
+    "multi": [
+        (
+            "shot 4 dialogue: Give it back! then record it",
+            "proj12",
+            [upd([4], dialogue="~Give it back"), act("gen.voice", shots=[4], kind="dialogue")],
+        ),
+        (
+            "narration for shot 9: The owl had waited a hundred winters. and then narrate it",
+            "proj12",
+            [upd([9], narration="~hundred winters"), act("gen.voice", shots=[9], kind="narration")],
+        ),
+        (
+            "第二个镜头旁白改成：月亮不见了。然后生成配音",
+            "zh8",
+            [upd([2], narration="~月亮不见了"), act("gen.voice", shots=[2])],
+        ),
+        (
+            "第二张就用它 然后马上生成视频",
+            "zhpro",
+            [act("node.commit", shot=2, cell=2), act("gen.video", shots=[2])],
+        ),
+        ("第三第五个镜头改成夜景", "zh8", [upd([3, 5], time_of_day="night")]),
+        ("第二到第四个镜头都改成雨天", "zh8", [upd([2, 3, 4], weather="rain")]),
+        ("第一第二", "asked_shots_zh", [upd([1, 2], weather="rain")]),
+    ],
+    # wrong arguments that used to run: naming pattern, hair, export
+    "arguments": [
+        (
+            "export the selected shots with file names like {scene}_{shot}",
+            "proj12",
+            [act("export.package", selection="selected", naming="{scene}_{shot}")],
+        ),
+        (
+            "导出收藏的图，文件名用{shot}-{kind}",
+            "zh8",
+            [act("export.package", selection="favorites", naming="{shot}-{kind}")],
+        ),
+        ("猫头鹰换个发型，短一点", "zh8", [act("character.update", name="猫头鹰", patch={"hair": "~短"})]),
+        (
+            "Mia gets a new haircut, short and spiky",
+            "proj12",
+            [act("character.update", name="Mia", patch={"hair": "~spiky"})],
+        ),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
