@@ -1961,6 +1961,14 @@ def _scene_exceptions(text: str, ctx: PlanningContext) -> str:
 
 
 def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    keeps_shots = (
+        r"[,，\s]*(?:but\s+)?keep(?:ing)?\s+(?:the|its|their|all the)\s+shots\b"
+        r"|(?:镜头|分镜)(?:都)?(?:留着|保留|不删|别删)|保留(?:镜头|分镜)"
+    )
+    if p.has(keeps_shots) and not re.search(_SHOT_WORD, re.sub(keeps_shots, " ", p.text)):
+        p = Parsed(
+            re.sub(keeps_shots, " ", p.cased, flags=re.I).strip(" ,，"), p.lang
+        )  # scene.delete keeps them
     if not p.has(_SCENE_WORD) or p.has(_SHOT_WORD) or p.has(r"\breference\b|参考"):
         return None
     if ctx.excluded or p.has(
@@ -1978,7 +1986,9 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         if not scenes:
             raise _Stop("clarify", p.t("Which scene should I delete?", "请问删除第几场？"))
         return [_act("scene.delete", scene=s) for s in sorted(scenes, reverse=True)]
-    if p.has(r"\b(?:move|put|place|reorder)\b|移到|挪到|放到|调到|移动到"):
+    if p.has(r"\b(?:move|put|place|reorder)\b|移到|挪到|放到|调到|移动到") or re.search(
+        rf"\bscene\s*#?\s*{NUM}\s+(?:before|after|in front of)\s+scene\b", text
+    ):
         m = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to|before|after)\s+(?:the\s+)?(?:position\s+|scene\s*#?\s*)?({NUM}|{ORD})"
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*第?\s*({NUM})",
@@ -1986,7 +1996,7 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         edge = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+)?(front|start|beginning|end|back)\b"
-            rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*(最前面|开头|最后面|最后|末尾)",
+            rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*(最前面|开头|最后面|最后|末尾|前面)",
             text,
         )
         if not m and edge:
@@ -1994,7 +2004,7 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             n = parse_int(g[0]) or 0
             to = (
                 1
-                if g[1] in {"front", "start", "beginning", "最前面", "开头"}
+                if g[1] in {"front", "start", "beginning", "最前面", "开头", "前面"}
                 else (ctx.workspace.scenes or 0)
             )
             if to < 1:
@@ -2048,6 +2058,12 @@ def _numbered(p: Parsed, ctx: PlanningContext) -> str:
         )
         text = re.sub(r"最后(?:一个|那个)(?:镜头|分镜)?", f"第{total}个镜头", text)
     text = re.sub(r"\b(?:the\s+)?(?:very\s+)?(?:first|opening)\s+(?:shot|one)\b", "shot 1", text)
+    ref = understand.description_ref(text) if p.desc is not None and p.desc.single else None
+    if ref is not None:  # "move the leap shot to the end": the shot its description names
+        found = _one_description(p, ctx, ref)
+        if len(found) == 1:
+            a, b = ref.span
+            text = f"{text[:a]} shot {found[0]} {text[b:]}"
     text = re.sub(
         r"\b(?:so (?:that )?it|to)\s+opens?\s+(?:the\s+)?(?:film|video|movie|story|sequence)\b",
         "to the start",
@@ -2222,8 +2238,11 @@ def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _shot_spec(p: Parsed) -> dict[str, Any]:
     spec = _patch(p, include_visual=False)
+    card = re.search(r"\b(title|intro|end|opening|closing)\s+card\b", p.cased, re.I)
     m = (
         re.search(r"[:：]\s*(.+)$", p.cased)
+        or re.search(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)([^，,。；]{1,30}?)的(?:镜头|分镜)", p.cased)
+        or re.search(r"(?:特写|远景|中景|近景|全景)\s*[,，]\s*(.+)$", p.cased)
         or re.search(
             r"\b(?:of|showing|where|with|depicting)\s+(.+?)(?:\s+(?:after|before|in)\s+(?:shot|scene)\b.*"
             r"|\s+at the (?:very\s+)?(?:start|beginning|end|top|front)\b.*)?$",
@@ -2236,6 +2255,11 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
         visual = m.group(1).strip(" .。")
         if visual:
             spec["visual"] = visual
+    said = _quoted(p.cased) or next(iter(re.findall(r"(?<![a-z])'([^']{2,80})'", p.cased)), None)
+    if card:  # "a title card that says 'Phases of the Moon'": the card and its words
+        spec["visual"] = f"{card.group(1).lower()} card" + (f": {said}" if said else "")
+        if said and said in str(spec.get("dialogue") or ""):
+            spec.pop("dialogue")  # the card's words are its picture, not a spoken line
     return spec
 
 
@@ -2245,9 +2269,17 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing"
         r"|\d+(?:\.\d+)?[- ]?(?:s|sec|second)s?)\s+)"
         r"{0,3}shot\b"
+    ) or p.has(
+        r"\b(?:put|pop|drop|throw)\s+in\s+(?:a|an|one|another)\s+(?:[\w.-]+\s+){0,3}shot\b"
+        r"|\b(?:add|insert|put|stick|open with)\s+(?:a|an|one)\s+(?:new\s+)?"
+        r"(?:title|intro|end|opening|closing)\s+card\b"
     )
     zh = p.has(
         r"(?:加|添加|新增|插入|增加|补)(?:一个|一|个)?(?:新的|新)?(?:特写|远景|中景|近景)?(?:镜头|分镜)"
+        r"|(?:插|插入|加|补|添|补上)(?:一个|个|一)[^，,。；]{1,30}?的(?:镜头|分镜)"
+    ) or (
+        p.has(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)(?:特写|远景|大远景|中景|近景|全景)(?!镜头)")
+        and p.has(r"结尾|最后|开头|最前面|后面|之后|前面|之前")
     )
     if not (en or zh):
         return None
@@ -2271,8 +2303,11 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         after = None if n is None else n - 1
     elif p.has(
         r"\bat the (?:very\s+)?(?:start|beginning|top|front)\b|\bto open (?:the|it)\b|开头|最前面|最开始"
+        r"|\b(?:title|intro|opening) card\b(?!.*\b(?:end|after)\b)"
     ):
         after = 0
+    elif re.search(rf"第\s*({NUM})\s*个\s*(?:后面|之后|后)", p.text):  # "第五个后面插一个…"
+        after = parse_int(re.search(rf"第\s*({NUM})\s*个", p.text).group(1))  # type: ignore[union-attr]
     if after:
         _check_shots(p, ctx, [after])
     scene = p.scenes[0] if p.scenes else None

@@ -544,7 +544,11 @@ PADDING = (
     r"(?:,\s*|\s+)(?:but|and)\s+keep\s+(?:everything|all|the rest|anything)\s+else\s+"
     r"(?:the same|as (?:it is|is)|unchanged)\b"
     r"|[,，]?\s*(?<![a-z])(?:thanks?(?: you)?(?: so much| a lot)?|thx|ty|谢谢(?:你|啦)?|多谢)\s*[!.。！]*\s*$"
-    r"|\s+(?:tbh|lol|pls|please)\s*[!.?]*$"
+    r"|\s+(?:tbh|lol|pls|please|tho|though|thx)\s*[!.?]*$"
+    # why, not what: "…, better hook for retention", "…, for better engagement", "…，这样更抓人"
+    r"|[,，]\s*(?:(?:it'?s|that'?s|as)\s+)?(?:a\s+)?(?:better|stronger)\s+(?:hook|opener|opening|start|intro|ending|flow)"
+    r"\b[^,，]*$|[,，]\s*for\s+(?:better\s+)?(?:retention|engagement|the algorithm|the hook)\b[^,，]*$"
+    r"|[,，]\s*(?:这样)?(?:更|比较)(?:吸引人|抓人|有冲击力|带感)(?:一点|一些)?\s*$"
     r"|[，,]?\s*(?:麻烦(?:你|您)?(?:啦|了|咯)|辛苦(?:啦|了)|拜托(?:啦|了)?)\s*[!！。~]*\s*$"
     r"|(?<=[\u4e00-\u9fff》」\s])[哈吧呀啊呢嘛哦噢咯]+\s*[!！。~]*\s*$"
 )
@@ -911,7 +915,39 @@ _DESC_EN = [
     r"|into|for|please|pls|has|have|go|goes|become|becomes|turn|turns|feel|feels|use|uses|will|can|could|must"
     r"|would|shall|may|might|get|got|all|now|too|also)\b)[a-z]+)?)",
     r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones|scenes)\b",
+    # "split the leap shot in three", "put the kids-pointing-at-the-sky shot first": one shot, by its content
+    r"\bthe\s+(?P<k>[a-z]+(?:-[a-z]+)+|[a-z]{4,})\s+shot\b(?!\s*(?:#|\d|no\b|number\b))",
 ]
+_CAMERA_NOUNS = frozenset(
+    [
+        "wide",
+        "close",
+        "closeup",
+        "medium",
+        "long",
+        "full",
+        "establishing",
+        "tracking",
+        "aerial",
+        "insert",
+        "master",
+        "overhead",
+        "drone",
+        "pov",
+        "whole",
+        "entire",
+        "current",
+        "selected",
+        "focused",
+        "chosen",
+        "opening",
+        "final",
+        "previous",
+        "next",
+        "other",
+        "same",
+    ]
+)
 _DESC_ZH = [
     r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)",
     r"(?P<k>[\u4e00-\u9fff]{2,8}?)(?:的)?那(?:个|几个|些|一个)(?:镜头|分镜)?",
@@ -967,6 +1003,12 @@ def description_ref(text: str) -> DescriptionRef | None:
     for pattern in _DESC_EN:
         for m in re.finditer(pattern, text, re.I):
             k = m.group("k").lower().strip()
+            if "-" in k and " " not in k:  # "kids-pointing-at-the-sky": the words of a description
+                if k.split("-")[0] in _CAMERA_NOUNS:
+                    continue
+                return DescriptionRef(k.replace("-", " "), m.span(), True)
+            if k in _CAMERA_NOUNS or re.fullmatch(ORD, k):
+                continue
             words = [w for w in k.split() if w not in {"the", "a"}]
             k = words[-1] if words else ""
             if (
@@ -1004,7 +1046,51 @@ def match_descriptions(keyword: str, visuals: dict[int, str]) -> tuple[list[int]
     if not key.isascii() or len(key) < 4:
         return [], False
     fuzzy = [n for n, v in visuals.items() if fuzz.partial_ratio(key, v.lower()) >= 85]
-    return sorted(fuzzy), True
+    if fuzzy:
+        return sorted(fuzzy), True
+    return _by_stems(key, visuals), True
+
+
+_FILLER = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "at",
+        "of",
+        "in",
+        "on",
+        "to",
+        "with",
+        "from",
+        "and",
+        "for",
+        "its",
+        "his",
+        "her",
+        "their",
+        "this",
+        "that",
+        "into",
+    ]
+)
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:4] for w in re.findall(r"[a-z]+", text.lower()) if w not in _FILLER and len(w) >= 3}
+
+
+def _by_stems(key: str, visuals: dict[int, str]) -> list[int]:
+    """ "the argument shot" → "argue", "kids pointing at the sky" → "children point at the dark sky":
+    word stems in common; only the single best shot, and it must share most of the key's stems."""
+    want = _stems(key)
+    if not want:
+        return []
+    scores = {n: len(want & _stems(v)) for n, v in visuals.items()}
+    best = max(scores.values(), default=0)
+    found = [n for n, sc in scores.items() if sc == best]
+    enough = best >= 1 if len(want) == 1 else best >= 2 and best * 2 >= len(want)
+    return found if enough and len(found) == 1 else []
 
 
 # --- answers to a clarifying question ---------------------------------------------------------

@@ -200,6 +200,42 @@ CASES: dict[str, list[Case]] = {
             [act("character.update", name="Mia", patch={"hair": "~spiky"})],
         ),
     ],
+    # structure: inserts, title cards, scenes reordered or dropped, shots named by what they show
+    "structure": [
+        (
+            "before shot 3 pop in a short 2 sec shot of falling leaves",
+            "proj12",
+            [act("shot.add", after=2, spec={"visual": "~falling leaves", "duration_s": 2})],
+        ),
+        (
+            "open with an intro card that says 'Chapter One'",
+            "proj12",
+            [act("shot.add", after=0, spec={"visual": "~Chapter One"})],
+        ),
+        (
+            "第三个后面插一个小狐狸回头看的镜头",
+            "zh8",
+            [act("shot.add", after=3, spec={"visual": "~小狐狸回头看"})],
+        ),
+        (
+            "最后再加一个特写，月亮的倒影",
+            "zh8",
+            [act("shot.add", spec={"visual": "~倒影", "camera": {"size": "close-up"}})],
+        ),
+        ("scene 2 after scene 3 please", "proj12", [act("scene.reorder", scene=2, to=3)]),
+        ("把第二场挪到前面", "zh8", [act("scene.reorder", scene=2, to=1)]),
+        ("remove scene 1 but keep its shots", "proj12", [act("scene.delete", scene=1)]),
+        ("第二场删了，镜头都保留", "zh8", [act("scene.delete", scene=2)]),
+        ("cut the climb shot into two parts", "proj12", [act("shot.split", shot=4, parts=2)]),
+        ("move the celebration shot to the front", "proj12", [act("shot.reorder", shot=12, to=1)]),
+        ("record the dialogue for the argue shot", "proj12", [act("gen.voice", shots=[10], kind="dialogue")]),
+        (
+            "put the owl-blocks-the-path shot first, stronger hook",
+            "proj12",
+            [act("shot.reorder", shot=9, to=1)],
+        ),
+        ("make the wide shot darker", "proj12", ASK),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
