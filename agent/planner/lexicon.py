@@ -65,6 +65,10 @@ MOODS: Table = [
         r"|舒缓|宁静|平静|安静|轻松",
         "calm",
     ),
+    (
+        r"\bchill(?:ed)?(?: ?out)?\b|\blo-?fi\b|\bmellow\b|放松|慵懒|松弛",
+        "chill",
+    ),
     (r"\bcoz(?:y|ier)\b|\bcosy\b|\bwarm(?:er)?\b|温馨|温暖|暖色调|暖色|暖调|暖一点|暖一些", "warm"),
     (r"\bcold(?:er)?\b|\bchilly\b|\bicy\b|\bfrosty\b|冷色调|冷色|冷调|冷一点|冰冷|寒冷|清冷", "cold"),
     (r"\bmood(?:y|ier)\b|brooding|压抑|阴郁", "moody"),
@@ -91,6 +95,10 @@ CAMERA_ANGLE: Table = [
         r"low[- ]angle|from (?:a |the )?low|from below|lower the camera|仰拍|仰视|低角度|低机位|低视角"
         r"|从下往上|从下面(?:往上)?拍|放低机位|机位放低",
         "low",
+    ),
+    (
+        r"straight down|directly (?:above|overhead|from above|down)|正上方|垂直(?:俯拍|向下|往下)|\bdrone\b",
+        "overhead",
     ),
     (
         r"high[- ]angle|from (?:a |the )?high|from above|raise the camera|俯拍|俯视|高角度|高机位|高视角"

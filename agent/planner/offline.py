@@ -513,12 +513,14 @@ _GRID_NOUN = r"(?:grid|panel|image|pic|picture|up|cell|frame|option|variation|ve
 def _grid_size(text: str) -> int | None:
     if re.search(
         rf"\b(?:9|nine)[- ]?{_GRID_NOUN}s?\b"
+        r"|\b(?:but|make it|as an?|with)\s+(?:9|nine)\b(?!\s*(?:s\b|secs?|seconds?))"
         r"|\b3\s*[x×*]\s*3\b|(?:九|9)\s*(?:宫格|张|格)",
         text,
     ):
         return 9
     if re.search(
         rf"\b(?:4|four)[- ]?{_GRID_NOUN}s?\b"
+        r"|\b(?:but|make it|as an?|with)\s+(?:4|four)\b(?!\s*(?:s\b|secs?|seconds?))"
         r"|\b2\s*[x×*]\s*2\b|(?:四|4)\s*(?:宫格|张|格)",
         text,
     ):
@@ -2433,7 +2435,9 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     else:
         candidate = p.cased
     remove = [
-        r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b",
+        r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b"
+        # "but 9 this time": the size, said bare
+        r"|^\s*(?:9|nine|4|four)\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:this time|instead|again)\b",
         r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出(?:一|几|两|四|九)?张图|出图|的图|图片|出",
         r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)",
         _SHOT_LAST,
@@ -2967,6 +2971,13 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
             cleared = _removed(p, key, table, text)
             if cleared is not None:
                 patch[key] = cleared
+    lit = re.search(
+        r"\b(golden hour|magic hour|sunset|sunrise|dawn|dusk|morning|evening)\s+(?:light(?:ing)?|glow)\b",
+        text,
+    )
+    if lit and patch["time_of_day"] and not patch["lighting"]:  # "golden hour lighting": a light, not a time
+        patch["lighting"], patch["time_of_day"] = patch["time_of_day"], None
+        p.evidence.append(f"lighting ← “{lit.group(0)}”")
     like = re.search(r"[,;]?\s+like\s+(?:only\s+|just\s+|with\s+)?(?:an?\s+|some\s+)?(.+)$", text)
     if like and patch["mood"] and not re.search(_first_pattern(lx.MOODS, patch["mood"]), like.group(1)):
         concrete = [
@@ -3621,6 +3632,11 @@ class OfflinePlanner:
         confidence = 1.0 - 0.1 * min(repair.typos, 3)
         if any("guess: fuzzy" in e for e in evidence):
             confidence -= 0.25
+        if re.search(r"\bfrom above\b|\bfrom the top\b", fixed, re.I) and "'angle': 'high'" in str(
+            [a.model_dump(mode="json") for a in actions]
+        ):  # high angle or straight overhead: people mean both, so it is confirmed first
+            confidence -= 0.25
+            evidence.append("guess: “from above” read as a high angle (overhead is “straight down”)")
         gaps = coverage.measure(
             " ".join(planned),
             [a.model_dump(mode="json", by_alias=True) for a in actions],

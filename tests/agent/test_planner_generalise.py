@@ -236,6 +236,20 @@ CASES: dict[str, list[Case]] = {
         ),
         ("make the wide shot darker", "proj12", ASK),
     ],
+    # vocabulary: camera words, light named after a time, moods, grid sizes said in passing
+    "vocabulary": [
+        ("shot 5 should look straight down on the lake", "proj12", [upd([5], camera={"angle": "overhead"})]),
+        ("第七个镜头从正上方拍", "zh8", [upd([7], camera={"angle": "overhead"})]),
+        ("give shots 2 and 3 sunset lighting", "proj12", [upd([2, 3], lighting="dusk")]),
+        ("第四个镜头改成黄金时刻", "zh8", [upd([4], time_of_day="golden hour")]),
+        (
+            "some mellow lofi music please, a minute long",
+            "proj12",
+            [act("gen.music", mood="chill", duration_s=60)],
+        ),
+        ("来一段慵懒的背景音乐", "zh8", [act("gen.music", mood="chill")]),
+        ("regenerate the grid for shot 4 but 9 this time", "proj12", [act("gen.grid", shots=[4], size=9)]),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
