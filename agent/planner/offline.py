@@ -603,9 +603,9 @@ _STYLE_EN = [
     r"\bin the style of\s+([^,.;:]+)",
     r"(?:^|[,;]\s*)(?:in\s+)?(?:an?\s+)?((?:[\w'&-]+\s+){0,2}[\w'&-]+)\s+(?:look|aesthetic|vibe)\s*(?:$|[,;.])",
     r"\bstyle\s*(?:to|as|=|:|of)\s*([^,.;]+)",
-    r"\b(?:whole|overall|entire|general)\s+(?:look|aesthetic|vibe)\s+(?:to|into|as)\s+(?:an?\s+)?([^,.;?!]+)",
     r"((?:[\w'&-]+\s+){0,2}[\w'&-]+)[- ]style\b",
     r"\blook like\s+(?:a\s+|an\s+)?([^,.;]+)",
+    r"\b(?:whole|overall|entire|general)\s+(?:look|aesthetic|vibe)\s+(?:to|into|as)\s+(?:an?\s+)?([^,.;?!]+)",
 ]
 _STYLE_ZH = [
     r"^(?:整体|整个|全部|所有镜头|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?([^\s,，。；;、]{2,8}?)(?:感|的感觉|质感)$",

@@ -539,6 +539,7 @@ NEGATED_CLAUSE = (
     r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|skip"
     r"|no(?!\s+more\b|\.\s*\d|\s*#?\d))\b"
     r"|^(?:先)?(?:不要|不用|别|无需|不必|先别)"
+    r"|^[^，,。\s]{1,8}?(?:先不用|暂时不用|先不要|暂时不要|先别|不用了)(?:了|吧)?$"  # "旁白先不用了": not now
 )
 PADDING = (
     r"(?:,\s*|\s+)(?:but|and)\s+keep\s+(?:everything|all|the rest|anything)\s+else\s+"
