@@ -482,6 +482,7 @@ _TRACK_PATTERNS = (
     r"\b([A-Z])[- ]?(?:track|branch)\b",
     r"(?<![A-Za-z])([A-Za-z])\s*(?:方案|轨道|轨|分支)",
     r"(?:方案|轨道|分支)\s*([A-Za-z])(?![A-Za-z])",
+    r"\bthe\s+([A-Z])\s+(?:version|take|variant|option)\b",  # "go back to the B version"
 )
 
 
@@ -1288,7 +1289,7 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     zh = p.has(
         r"^(?:请|帮我|麻烦)?(?:回到|回滚|撤销|恢复到|还原|退回|返回到|恢复成)|回到.{0,24}(?:之前|以前|版本|快照|状态|样子)"
-        r"|撤销|回滚|撤回"
+        r"|撤销|回滚|撤回|撤了|(?:恢复|改|变|还原|弄|退|换)回去|恢复原样|(?:那次|这次|上次)(?:的)?(?:改动|修改)不要了"
     )
     remark = re.search(  # "ugh the neon lighting looks bad, revert that"
         r"^(.+?)[,;，；]\s*(?:please\s+)?(?:go back|roll ?back|revert|undo)\b"
@@ -1297,7 +1298,7 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         re.I,
     )
     en = en or remark is not None
-    if not (en or zh) or (p.track and p.has(r"\b(?:track|branch)\b|方案|分支")):
+    if not (en or zh) or (p.track and p.has(r"\b(?:track|branch|version|take|variant)\b|方案|分支")):
         return None
     m = re.search(r"\bsnapshot\s+([a-z0-9][a-z0-9_-]{3,})|快照\s*([a-z0-9][a-z0-9_-]{3,})", p.text)
     if m:
@@ -1328,13 +1329,19 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         before = re.sub(r"\s+", " ", what).strip(" ,.") or None
     if not before:  # "undo the neon thing", "revert the rain change", "撤销霓虹灯的修改": the object names it
-        m = re.search(
-            r"^(?:undo|revert|roll ?back|take back)\s+(?:the\s+|my\s+|that\s+|this\s+)?(.+?)"
-            r"(?:\s+(?:thing|change|changes|edit|edits|stuff|update|one))?\s*[.!?]*$",
-            p.head,
-            re.I,
-        ) or re.search(
-            r"(?:撤销|撤回|还原)(?:一下)?(?:刚才)?(.+?)(?:的)?(?:修改|改动|更改|操作|那次)", p.cased
+        m = (
+            re.search(
+                r"^(?:undo|revert|roll ?back|take back)\s+(?:the\s+|my\s+|that\s+|this\s+)?(.+?)"
+                r"(?:\s+(?:thing|change|changes|edit|edits|stuff|update|one))?\s*[.!?]*$",
+                p.head,
+                re.I,
+            )
+            or re.search(
+                r"(?:撤销|撤回|还原)(?:一下)?(?:刚才)?(.+?)(?:的)?(?:修改|改动|更改|操作|那次)", p.cased
+            )
+            or re.search(  # "霓虹那次改动不要了，恢复回去", "把霓虹灯的修改改回去"
+                r"^(?:把|将)?(.+?)(?:的)?(?:那次|那个|这次|上次)?(?:的)?(?:修改|改动|更改)", p.cased
+            )
         )
         what = m.group(1).strip(" .'\"") if m else ""
         if what and not re.fullmatch(
@@ -2524,7 +2531,9 @@ def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\bswitch\b|\b(?:go|change|move|jump|flip|hop|head)\s+(?:back\s+|over\s+)?to\s+(?:track|branch)\b"
         r"|^back to (?:track|branch)\b|切回|换回|切换回"
         r"|\buse\s+(?:track|branch)\b"
-        r"|\bshow (?:me )?(?:track|branch)\b|切换到|切到|换到|换成|转到|切换"
+        r"|\bshow (?:me )?(?:track|branch)\b|切换到|切到|换到|换成|转到|切换|切过去|换过去|改用|就用"
+        r"|\b(?:go|switch|change|move|jump|flip|hop|head)\s+(?:back\s+|over\s+)?to\s+the\s+[a-z]\s+"
+        r"(?:version|take|variant|option)\b"
     )
     if not trig or not p.track or p.cells or p.this_one:
         return None
@@ -2558,6 +2567,12 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         # "use the first image for every shot", "pick #2 in each shot", "每个镜头都用第一张"
         en = p.has(r"\b(?:use|pick|select|choose|take|go with|keep|commit)\b")
         zh = p.has(r"都用|全用|统一用|一律用|都选|都要|都设")
+    en = en or (
+        ctx.carried_cell is not None
+        and p.has(
+            r"^(?:just\s+|then\s+|so\s+)?(?:use|take|pick|go with)\s+(?:it|that|that one|this one)\b|^就?用它"
+        )
+    )  # "#6 is the one, use it": the image just named
     if not (en or zh):
         return None
     if not p.cells and ctx.carried_cell and p.has(r"\bit\b|\bthat one\b|它|这张|那张"):
@@ -2618,6 +2633,14 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             p.cells = parse_number_list(m.group(1))
+    if not p.cells and not p.this_one and p.shots is None:  # "i like 2 and 8, favorite both"
+        m = re.search(
+            r"\b(?:like|love|want|pick|keep)\s+(?:numbers?\s+)?(\d(?:\s*(?:,|and|&)\s*\d)*)\b(?!\s*(?:s\b|secs?|seconds?))"
+            r"|(?:喜欢|要|留)\s*(\d(?:\s*(?:、|和|跟|,)\s*\d)*)(?:号|张)?",
+            p.text,
+        )
+        if m:
+            p.cells = parse_number_list(next(g for g in m.groups() if g))
     if len(p.cells) > 1:
         return [
             _act("node.favorite", cell=_check_cell(p, c, limit), shot=shot, track=track, tags=tags)
@@ -3434,6 +3457,8 @@ class OfflinePlanner:
             if idx is None and len(labels) == 1 and re.match(_YES_ANSWER, text, re.I):
                 idx = 0
             if idx is None:
+                idx = self._restated_choice(text, lang, base, q.choices)
+            if idx is None:
                 return None
             choice = q.choices[idx]
             return self._finish(
@@ -3457,6 +3482,22 @@ class OfflinePlanner:
         )
         return turn
 
+    def _restated_choice(self, text: str, lang: Lang, ctx: PlanningContext, choices: list[Any]) -> int | None:
+        """ "animate them" after "set the platform, or animate all shots?": the one choice whose
+        actions the answer asks for again, read with that choice's shots as "them"."""
+        fits = []
+        for i, choice in enumerate(choices):
+            acts = [a if isinstance(a, dict) else a.model_dump(mode="json") for a in choice.actions]
+            shots = next(
+                (a.get("args", {}).get("shots") for a in acts if a.get("args", {}).get("shots")), None
+            )
+            turn = self._plan_sentence(
+                text, lang, ctx.model_copy(update={"carried": shots}) if shots else ctx
+            )
+            if turn.actions and [a.type for a in turn.actions] == [a["type"] for a in acts]:
+                fits.append(i)
+        return fits[0] if len(fits) == 1 else None
+
     def _answer_targets(self, text: str, lang: Lang, ctx: PlanningContext) -> Targets | None:
         total = ctx.workspace.shots
         ex = understand.extract_exceptions(text, total)
@@ -3466,7 +3507,7 @@ class OfflinePlanner:
             return "all"
         p = Parsed(text, lang)
         try:
-            if p.shots is not None or p.desc is not None or p.from_end or p.last_n or p.last_shot:
+            if p.shots is not None or p.desc is not None or p.from_end or p.last_n or p.last_shot or p.scenes:
                 return _targets(p, ctx, implicit_focus=False)
         except _Stop:
             return None

@@ -489,7 +489,9 @@ def is_remark(text: str) -> bool:
     "the rain in shot 2 looks fake", "视频看起来不错"): it asks for nothing, so nothing is planned from it
     (questions about tasks are requests for their status)."""
     t = text.strip().lower()
-    picks = r"#\s*\d|\b(?:number|image|picture|option|no\.)\s*\d|第.{1,3}张"  # "I like #2 best": a choice
+    picks = (  # "I like #2 best", "i like 2 and 8": a choice
+        r"#\s*\d|\b(?:number|image|picture|option|no\.)\s*\d|第.{1,3}张|\b(?:like|love|prefer)\s+\d"
+    )
     return re.search(REMARK, t) is not None and re.search(_TASKISH, t) is None and re.search(picks, t) is None
 
 

@@ -250,6 +250,21 @@ CASES: dict[str, list[Case]] = {
         ("来一段慵懒的背景音乐", "zh8", [act("gen.music", mood="chill")]),
         ("regenerate the grid for shot 4 but 9 this time", "proj12", [act("gen.grid", shots=[4], size=9)]),
     ],
+    # Pro mode, versions and follow-ups: choices restated, images named bare, tracks as "versions"
+    "followup_pro": [
+        ("make them move", "asked_choice", [act("gen.video", shots="all")]),
+        ("set the platform", "asked_choice", [act("project.update_meta", platform="tiktok")]),
+        ("都生成视频吧", "asked_choice_zh", [act("gen.video", shots="all")]),
+        ("第一场的", "asked_shots_zh", [upd([1, 2, 3, 4], weather="rain")]),
+        ("第一第二", "asked_shots_zh", [upd([1, 2], weather="rain")]),
+        ("#4 is the winner, go with that one", "pro3", [act("node.commit", shot=3, cell=4)]),
+        ("i love 3 and 5, star them", "pro3", [act("node.favorite", cell=3), act("node.favorite", cell=5)]),
+        ("我喜欢2和4，都收藏", "zhpro", [act("node.favorite", cell=2), act("node.favorite", cell=4)]),
+        ("switch to the B take for this shot", "pro3", [act("track.switch", shot=3, track="B")]),
+        ("还是A方案好，换过去", "zhpro", [act("track.switch", shot=2, track="A")]),
+        ("把霓虹灯的修改改回去", "zh8", [act("version.rollback", before="~霓虹")]),
+        ("霓虹那个改动撤了吧", "zh8", [act("version.rollback", before="~霓虹")]),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
