@@ -761,6 +761,12 @@ def _targets(
         if in_scenes:  # "the shots of scene 2", "turn scene 1 into video", "给第二场配旁白"
             shots = in_scenes
             p.evidence.append(f"shots {format_numbers(in_scenes)} ← scene {format_numbers(scenes)}")
+    if shots == "all" and p.rest and not ctx.excluded and ctx.carried is None and not ctx.focus.shot:
+        raise _Stop(  # "别的镜头都加点雾" with nothing named before: other than which?
+            "clarify",
+            p.t("The other shots — other than which one?", "其他的镜头——除了哪个之外？请说分镜编号。"),
+            ask_shots=True,
+        )
     if shots is None and p.rest and ctx.excluded:
         shots = "all"
         p.evidence.append("“the rest/others” ← all shots but the excepted ones")
@@ -1217,6 +1223,8 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None
     task_id = _task_id(p)
     kind = _first(lx.TASK_KIND, p.text)
+    if p.starts(r"(?:kill|nuke)\b") and not (task_id or kind or p.has(_TASK_WORDS)):
+        return None  # "kill shot 7": slang for deleting the shot, not a job
     shots = p.shots if isinstance(p.shots, list) else None
     if shots is not None:
         _check_shots(p, ctx, shots)
@@ -1991,7 +1999,9 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not scenes:
         text, scenes = _scene_by_name(p, ctx)
     _check_scenes(p, ctx, scenes)
-    if p.has(r"\b(?:delete|remove|drop|cut|get rid of)\b|删除|删掉|去掉|移除|删"):
+    if p.has(
+        r"\b(?:delete|remove|drop|cut|get rid of|lose|ditch|scrap|kill|nuke|axe)\b|删除|删掉|去掉|移除|删"
+    ):
         if not scenes:
             raise _Stop("clarify", p.t("Which scene should I delete?", "请问删除第几场？"))
         return [_act("scene.delete", scene=s) for s in sorted(scenes, reverse=True)]
@@ -2161,7 +2171,8 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
-        r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:(?:the|all|every|of)\s+){0,3}"
+        r"\b(?:delete|remove|drop|cut|get rid of|trash|erase|kill|lose|ditch|scrap|nuke|axe|bin)\s+"
+        r"(?:(?:the|all|every|of)\s+){0,3}"
         r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|#"
         rf"|(?:(?:last|first|final|opening|next|previous|other|remaining|extra|empty|\d+|{EN_NUM})\s+){{1,2}}shots?\b)"
     )
@@ -2247,7 +2258,9 @@ def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _shot_spec(p: Parsed) -> dict[str, Any]:
     spec = _patch(p, include_visual=False)
-    card = re.search(r"\b(title|intro|end|opening|closing)\s+card\b", p.cased, re.I)
+    card = re.search(
+        r"\b(title|intro|end|opening|closing)\s+card\b|(片头|片尾|标题|字幕|开场)(?:字幕)?卡", p.cased, re.I
+    )
     m = (
         re.search(r"[:：]\s*(.+)$", p.cased)
         or re.search(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)([^，,。；]{1,30}?)的(?:镜头|分镜)", p.cased)
@@ -2264,9 +2277,15 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
         visual = m.group(1).strip(" .。")
         if visual:
             spec["visual"] = visual
-    said = _quoted(p.cased) or next(iter(re.findall(r"(?<![a-z])'([^']{2,80})'", p.cased)), None)
+    said = (
+        _quoted(p.cased)
+        or next(iter(re.findall(r"(?<![a-z])'([^']{2,80})'", p.cased)), None)
+        or next(iter(re.findall(r"《([^》]{1,60})》", p.cased)), None)
+    )
     if card:  # "a title card that says 'Phases of the Moon'": the card and its words
-        spec["visual"] = f"{card.group(1).lower()} card" + (f": {said}" if said else "")
+        kind = card.group(1) or card.group(2)
+        name = f"{kind.lower()} card" if card.group(1) else f"{kind}卡"
+        spec["visual"] = name + (f": {said}" if said else "")
         if said and said in str(spec.get("dialogue") or ""):
             spec.pop("dialogue")  # the card's words are its picture, not a spoken line
     return spec
@@ -2286,6 +2305,7 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     zh = p.has(
         r"(?:加|添加|新增|插入|增加|补)(?:一个|一|个)?(?:新的|新)?(?:特写|远景|中景|近景)?(?:镜头|分镜)"
         r"|(?:插|插入|加|补|添|补上)(?:一个|个|一)[^，,。；]{1,30}?的(?:镜头|分镜)"
+        r"|(?:加|插|补|添|放)(?:一个|个|一张|张)?(?:片头|片尾|标题|字幕|开场)(?:字幕)?卡"
     ) or (
         p.has(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)(?:特写|远景|大远景|中景|近景|全景)(?!镜头)")
         and p.has(r"结尾|最后|开头|最前面|后面|之后|前面|之前")
@@ -2667,7 +2687,7 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\banimate\b|\bmake (?:it|them|§|shots?[\s\d,&and-]+) move\b|\bbring\b.{0,30}\bto life\b"
         r"|\bimage[- ]to[- ]video\b|\bi2v\b|做成动态|变成动态|动态的"
-        r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate)\b"
+        r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate|get)\b"
         r".{0,40}\b(?:videos?|vids?|clips?)\b"
         r"|\b(?:videos?|vids?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
         r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"

@@ -535,12 +535,12 @@ _EXCEPT_ZH = (
     r"|(?:别动|不要动|不动)(?P<z>[^，,。；;]{1,12})[，,]"
 )
 REST_WORDS = (
-    r"\b(?:the\s+)?(?:rest|others|other\s+(?:shots|ones)|remaining(?:\s+shots)?)\b|其他|其余|剩下|其它"
+    r"\b(?:the\s+)?(?:rest|others|other\s+(?:shots|ones)|remaining(?:\s+shots)?)\b|其他|其余|剩下|其它|别的"
 )
 NEGATED_CLAUSE = (
     r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|skip"
     r"|no(?!\s+more\b|\.\s*\d|\s*#?\d))\b"
-    r"|^(?:先)?(?:不要|不用|别|无需|不必|先别)"
+    r"|^(?:先)?(?:不要|不用|别(?!的|人|处|个|家)|无需|不必|先别)"
     r"|^[^，,。\s]{1,8}?(?:先不用|暂时不用|先不要|暂时不要|先别|不用了)(?:了|吧)?$"  # "旁白先不用了": not now
 )
 PADDING = (

@@ -265,6 +265,21 @@ CASES: dict[str, list[Case]] = {
         ("把霓虹灯的修改改回去", "zh8", [act("version.rollback", before="~霓虹")]),
         ("霓虹那个改动撤了吧", "zh8", [act("version.rollback", before="~霓虹")]),
     ],
+    # slang verbs and words that look like another family ("kill" a shot, "别的" is not "别")
+    "slang": [
+        ("kill shot 7 pls", "proj12", [act("shot.delete", shots=[7])]),
+        ("nuke shots 2 and 3", "proj12", [act("shot.delete", shots=[2, 3])]),
+        ("kill the video jobs", "proj12", [act("task.cancel", kind="video")]),
+        ("lose scene 3 but keep the shots", "proj12", [act("scene.delete", scene=3)]),
+        ("can we get some vids going for the whole thing", "proj12", [act("gen.video", shots="all")]),
+        ("除了第三个，别的都改成黄昏", "zh8", [upd([1, 2, 4, 5, 6, 7, 8], time_of_day="dusk")]),
+        ("别的镜头都加点雾", "zh8", ASK),
+        (
+            "开头加一个片头字幕卡，写着《狐狸偷月亮》",
+            "zh8",
+            [act("shot.add", after=0, spec={"visual": "~狐狸偷月亮"})],
+        ),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
