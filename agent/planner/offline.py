@@ -187,6 +187,7 @@ _SHOT_ALL = [
     r"^everything\b(?!\s+(?:together|else))",
     r"\b(?:make|turn|set|change|switch|put)\s+everything\b(?!\s+(?:together|else|in|from|of|on|at)\b)",
     r"^(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
+    r"^画面(?:整体|全部|都|统一)",  # "画面整体暖一点"
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
     r"(?:所有|全部|每个|每一个|每一|全体|整个)(?:的)?\s*(?:分镜|镜头)",
     r"(?<![个号0-9一二三四五六七八九十])(?:分镜|镜头)(?:全部|都)",  # not "第1到3个镜头都…" (those shots)
@@ -197,6 +198,8 @@ _SHOT_LIST = [
     rf"第\s*({_ZH_LIST})\s*个{_ZH_NOT_SHOT}",
     rf"(?:分镜|镜头)\s*#?\s*({_ZH_LIST})(?!\s*(?:个|号图))",
     rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
+    # a bare number right after a verb that takes shots: "just animate 6", "delete 4 and 5"
+    rf"\b(?:animate|narrate|delete|remove)\s+#?({_EN_LIST})\b(?!\s*(?:shots?|images?|pics?|more|of|times|seconds?|secs?)\b)",
     # a bare range names shots: "make vids for 1 thru 4", "五到八做成视频", "一到三 每个来四张图"
     rf"\bfor\s+#?({_NUMX}{RANGE_SEP}#?{_NUMX})\b(?!\s*(?:images?|pics?|pictures?|cells?|options?))",
     rf"^(?:把|给|将|让)?({_NUMX}{_ZH_RANGE}{_NUMX})(?=\s|个|都|每|全|做|生成|来|转|配|改|换|加)",
@@ -2057,6 +2060,10 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         if m:
             spec["description"] = m.group(1).strip(" .。")
         return [_act("scene.add", after=after, spec=spec)]
+    if len(scenes) >= 1 and p.has(
+        r"\b(?:music|soundtrack|bgm|narrat\w*|voice\w*|video|animate|grid)\b|音乐|配乐|旁白|配音|视频|宫格"
+    ):
+        return None  # "给第一场配个音乐，要悬疑一点的": a generation for the scene, not a scene setting
     if len(scenes) >= 1:
         patch = _scene_patch(p, re.sub(r"\bscenes?\s*#?\s*\S+|第\s*\S{1,3}\s*场", " ", text))
         if not patch:
@@ -2180,6 +2187,8 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:everything|every\s*one|all)\s+"
         r"(?:in|of|from)\s+(?:the\s+)?(?:[a-z'-]+\s+){0,3}scene\b"
     )
+    if en and p.has(r"\b(?:cut|trim)\b.{0,30}\b(?:down|by|shorter)\b"):
+        return None  # "cut shot 6 down by a second": a shorter shot, not a deletion
     if en and p.has(r"\b(?:into|in)\s+(?:half|halves|\w+\s+(?:parts|pieces))\b"):
         return None  # "cut shot 4 into 3 parts" splits it
     zh = p.has(r"删除|删掉|去掉|移除|删了|删去|删") and p.has(_SHOT_WORD)
@@ -2519,7 +2528,7 @@ _ITERATE_TRIGGER = (
     r"\biterat(?:e|ing)\b|\bvariations? (?:of|on)\b|\bmore like\b|\briff on\b|\bbuild on\b"
     r"|\bcontinue (?:from|with|on)\b|\brefine\b|\bkeep going (?:from|with|on)\b|\bpick up from\b"
     r"|\bbased on\b|基于|在.{1,12}基础上|继续生成|迭代|类似的|延续"
-    r"|(?:按|按照|照着|参照)第?\s*\S{1,3}\s*张"
+    r"|(?:按|按照|照着|参照)第?\s*\S{1,3}\s*张|从第?\s*\S{1,3}\s*张(?:图)?(?:开始)?(?:再|接着|继续)?(?:出|来|生成)"
 )
 
 
@@ -2716,7 +2725,7 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
         r"|\brecord\b.{0,30}\b(?:audio|voices?|dialog(?:ue)?|lines|narration|vo)\b"
         r"|^record (?:it|them|that|those)\b"
-        r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|口播|配音频|配个音|配一下音|配上音"
+        r"|\bspoken\b|旁白|配音(?!乐)|语音|朗读|解说|念白|口播|配音频|配个音(?!乐)|配一下音(?!乐)|配上音(?!乐)"
     ):
         return None
     if p.has(

@@ -531,7 +531,7 @@ _LEAVE_EN = (
 _EXCEPT_ZH = (
     r"(?<![删去排移免解清])除了?(?P<x>[^，,。；;\s]{1,20}?)(?:以外|之外|外)?(?:[，,]|\s+)"
     r"|(?<![删去排移免解清])除了?(?P<w>[^，,。；;\s]{1,12}?)(?:以外|之外|外)?(?=都|其他|其余|其它|剩下|全部|别的)"
-    r"|[，,]?\s*(?P<y>第?[^，,。；;]{1,12}?)(?:个)?(?:不要动|别动|不动|不用改|不改|除外)"
+    r"|[，,]?\s*(?P<y>第?[^，,。；;]{1,12}?)(?:个)?(?:不要动|别动|不动|不用改|不改|除外|别改|不要改|别碰|不用动|保持不变|保持原样)"
     r"|(?:别动|不要动|不动)(?P<z>[^，,。；;]{1,12})[，,]"
 )
 REST_WORDS = (
@@ -716,7 +716,7 @@ _REL_EN = [
         rf"\b(?:trim|cut|take|shave|remove)\s+(?P<n>{NUM}|an?|one){_S}\s+(?:off|from|out of)\b",
         -1,
     ),
-    (rf"\b(?:shorten|trim)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", -1),
+    (rf"\b(?:shorten|trim|cut)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", -1),
     (rf"\b(?P<n>{NUM}|an?|one)\s+(?:more|extra)\s+(?:s|secs?|seconds?)\b", +1),
     (rf"\b(?P<n>{NUM}|an?|one)\s+(?:fewer|less)\s+(?:s|secs?|seconds?)\b", -1),
     (rf"\b(?:lengthen|extend|stretch)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", +1),
@@ -799,6 +799,7 @@ _SPLIT = (
     r"|,?\s*\b(?:and\s+)?then\b|,?\s*\b(?:and\s+)?(?:after that|afterwards|afterward|once that'?s done)\b"
     r"|,?\s*\band also\b"
     r"|[,，]?\s*(?:然后|接着|之后再|随后|顺便|同时)"
+    r"|[\s,，]+再(?=来(?:个|一个|一组|一段)?(?:九宫格|四宫格|宫格|视频|配乐|音乐|旁白|预览))"
     r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组|跑|试|运行|次|一次|一遍|做一[次遍]|出一|出个|出几|出张)"
     r"|[,，]?\s*并且?(?=把|给|帮|生成|合成|删除|取消|重试|导出|添加|加|做成|配|锁定|收藏|发|分享|上传)"
     r"|,\s+and\s+(?=" + _VERB_EN + r")|\s+and\s+(?=(?:also\s+)?" + _VERB_EN + r")"

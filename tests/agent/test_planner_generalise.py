@@ -280,6 +280,26 @@ CASES: dict[str, list[Case]] = {
             [act("shot.add", after=0, spec={"visual": "~狐狸偷月亮"})],
         ),
     ],
+    # second batch of own sentences: "cut … down by", bare shot numbers after a verb, 别改 exceptions,
+    # 配个音乐 (music, not a voice), 再来个 after a change, 画面整体, 从第N张再出一组
+    "second_batch": [
+        ("cut shot 6 down by a second", "proj12", [upd([6], duration_s=2)]),
+        ("trim shot 12 by two seconds", "proj12", [upd([12], duration_s=4)]),
+        ("don't animate shot 5, just animate 6", "proj12", [act("gen.video", shots=[6])]),
+        ("narrate 2 and 3", "proj12", [act("gen.voice", shots=[2, 3])]),
+        ("第5个别改，其他的都加上霓虹灯", "zh8", [upd([1, 2, 3, 4, 6, 7, 8], lighting="neon")]),
+        ("第二个保持不变，其余都改成阴天", "zh8", [upd([1, 3, 4, 5, 6, 7, 8], weather="overcast")]),
+        ("给第一场配个音乐，要悬疑一点的", "zh8", [act("gen.music", mood="tense")]),
+        ("配音乐吧，欢快一点", "zh8", [act("gen.music", mood="cheerful")]),
+        (
+            "最后一个镜头改成特写 再来个九宫格",
+            "zh8",
+            [upd([8], camera={"size": "close-up"}), act("gen.grid", shots=[8], size=9)],
+        ),
+        ("画面整体暖一点", "zh8", [upd("all", mood="warm")]),
+        ("从第三张再出一组", "zhpro", [act("gen.grid", shots=[2], from_cell=3)]),
+        ("can you lock shot 2 so nothing changes it", "proj12", ASK),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
