@@ -198,8 +198,6 @@ _SHOT_LIST = [
     rf"第\s*({_ZH_LIST})\s*个{_ZH_NOT_SHOT}",
     rf"(?:分镜|镜头)\s*#?\s*({_ZH_LIST})(?!\s*(?:个|号图))",
     rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
-    # a bare number right after a verb that takes shots: "just animate 6", "delete 4 and 5"
-    rf"\b(?:animate|narrate|delete|remove)\s+#?({_EN_LIST})\b(?!\s*(?:shots?|images?|pics?|more|of|times|seconds?|secs?)\b)",
     # a bare range names shots: "make vids for 1 thru 4", "五到八做成视频", "一到三 每个来四张图"
     rf"\bfor\s+#?({_NUMX}{RANGE_SEP}#?{_NUMX})\b(?!\s*(?:images?|pics?|pictures?|cells?|options?))",
     rf"^(?:把|给|将|让)?({_NUMX}{_ZH_RANGE}{_NUMX})(?=\s|个|都|每|全|做|生成|来|转|配|改|换|加)",
@@ -3587,6 +3585,13 @@ class OfflinePlanner:
             evidence += exceptions.evidence
         body, padding = understand.strip_padding(exceptions.text)
         evidence += padding
+        if re.search(r"\bshots?\s*#?\s*\d", body):  # "don't animate shot 5, just animate 6": 6 is a shot too
+            body = re.sub(
+                r"\b(animate|narrate|delete|remove)\s+(\d{1,3})\b(?!\s*(?:shots?|images?|pics?|more|of|times|s|secs?|seconds?)\b)",
+                r"\1 shot \2",
+                body,
+                flags=re.I,
+            )
         whole = Parsed(body, lang)
         data = re.sub(r"^\s*(?:shots?\s*#?\s*\d+|第\S{1,3}个(?:镜头|分镜))\s*[:：]", "", body, flags=re.I)
         pieces = (

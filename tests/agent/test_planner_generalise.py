@@ -286,7 +286,12 @@ CASES: dict[str, list[Case]] = {
         ("cut shot 6 down by a second", "proj12", [upd([6], duration_s=2)]),
         ("trim shot 12 by two seconds", "proj12", [upd([12], duration_s=4)]),
         ("don't animate shot 5, just animate 6", "proj12", [act("gen.video", shots=[6])]),
-        ("narrate 2 and 3", "proj12", [act("gen.voice", shots=[2, 3])]),
+        ("pls narrate 4", "proj12", ASK),
+        (
+            "delete shot 2 and then delete 9",
+            "proj12",
+            [act("shot.delete", shots=[2]), act("shot.delete", shots=[9])],
+        ),
         ("第5个别改，其他的都加上霓虹灯", "zh8", [upd([1, 2, 3, 4, 6, 7, 8], lighting="neon")]),
         ("第二个保持不变，其余都改成阴天", "zh8", [upd([1, 3, 4, 5, 6, 7, 8], weather="overcast")]),
         ("给第一场配个音乐，要悬疑一点的", "zh8", [act("gen.music", mood="tense")]),
