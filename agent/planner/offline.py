@@ -1762,7 +1762,7 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if p.has(
         r"\block(?:ed)?\b|\bkeep\b.*\bconsistent\b|\bfreeze\b|\bstays? the same\b"
         r"|\bsame (?:everywhere|in every shot)\b"
-        r"|锁定|锁住|锁死|固定|保持一致|别再变|不要再变"
+        r"|锁定|锁住|锁死|固定|保持一致|别再变|不要再变|(?:角色|人物)?锁|不能变|不许变|别变|不要变"
     ):
         if not name:
             raise _Stop("clarify", p.t("Which character should I lock?", "请问要锁定哪个角色？"))
@@ -2861,7 +2861,7 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         p.cased,
     )
     if m:
-        args["title"] = next(g for g in m.groups() if g).strip()
+        args["title"] = next(g for g in m.groups() if g).strip().strip("'\"“”‘’《》")
     m = re.search(
         r"\b(?:language|narration|subtitles?|voice-?over)\s+(?:should\s+be\s+|to\s+be\s+)?(?:to|in)\s+(english|chinese)\b"
         r"|(?:语言|字幕|旁白|配音)(?:改成|改为|用|要用|换成)(中文|英文)",

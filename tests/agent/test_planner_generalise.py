@@ -305,6 +305,18 @@ CASES: dict[str, list[Case]] = {
         ("从第三张再出一组", "zhpro", [act("gen.grid", shots=[2], from_cell=3)]),
         ("can you lock shot 2 so nothing changes it", "proj12", ASK),
     ],
+    # third batch: quoted titles keep no quotes, character locks said as "can't change"
+    "third_batch": [
+        ("change the title to 'Moonfall'", "proj12", [act("project.update_meta", title="Moonfall")]),
+        ('rename the project to "Night Thief"', "proj12", [act("project.update_meta", title="Night Thief")]),
+        ("给小狐狸加个角色锁，外貌不能变", "zh8", [act("character.lock", name="小狐狸")]),
+        ("猫头鹰的衣服别变", "zh8", [act("character.lock", name="猫头鹰", locks=["outfit"])]),
+        (
+            "keep Mia's face the same in every shot",
+            "proj12",
+            [act("character.lock", name="Mia", locks=["face"])],
+        ),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
