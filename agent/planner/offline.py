@@ -200,7 +200,7 @@ _SHOT_LIST = [
     rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
     # a bare range names shots: "make vids for 1 thru 4", "五到八做成视频", "一到三 每个来四张图"
     rf"\bfor\s+#?({_NUMX}{RANGE_SEP}#?{_NUMX})\b(?!\s*(?:images?|pics?|pictures?|cells?|options?))",
-    rf"^(?:把|给|将|让)?({_NUMX}{_ZH_RANGE}{_NUMX})(?=\s|个|都|每|全|做|生成|来|转|配|改|换|加)",
+    rf"^(?:把|给|将|让)?({_NUMX}{_ZH_RANGE}{_NUMX})(?=\s|个|都|每|全|做|生成|来|转|配|改|换|加|重|出|再|弄|删)",
 ]
 _SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
 _SHOT_NEXT_TO = (
@@ -768,6 +768,13 @@ def _targets(
             p.t("The other shots — other than which one?", "其他的镜头——除了哪个之外？请说分镜编号。"),
             ask_shots=True,
         )
+    if (
+        shots is None
+        and ctx.excluded
+        and not p.rest
+        and re.search(r"都|全|\b(?:all|everything|every)\b", p.text)
+    ):
+        p.rest = True  # "除第一场外都改成雪景": all shots but the excepted ones
     if shots is None and p.rest and ctx.excluded:
         shots = "all"
         p.evidence.append("“the rest/others” ← all shots but the excepted ones")
@@ -1246,7 +1253,10 @@ def _h_task_retry(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         or p.has(r"重试|重新运行|重跑|再试|重新跑|重新提交|再跑一[次遍下]|再运行一[次遍下]")
         or (
             p.has(r"\bfail(?:ed|ing|s)?\b|失败|出错|报错")
-            and p.has(r"\b(?:another (?:go|try|shot)|once more|again|restart|redo)\b|再来一[次遍]|重新来")
+            and p.has(
+                r"\b(?:another (?:go|try|shot)|once more|again|restart|redo|regenerate)\b"
+                r"|再来一[次遍]|重新来|重新生成|再生成"
+            )
         )
     ):
         return None
@@ -1943,6 +1953,7 @@ _EXCEPT_SCENE = (
     r"\b(?P<w>except(?:\s+for)?|but\s+not|apart\s+from|other\s+than|excluding|besides)\s+"
     rf"(?:(?:in|for)\s+)?(?:the\s+)?(?:scene\s*#?\s*(?P<n>{NUM})|(?P<t>(?:[a-z'-]+\s+){{0,3}}?[a-z'-]+)\s+scene)\b"
     rf"|(?<![删去排移免解清])(?P<z>除了?)\s*(?:第\s*(?P<zn>{NUM})\s*(?:场|个场景)|(?P<zt>[\u4e00-\u9fff]{{2,8}}?)(?:那)?(?:一)?场)"
+    r"(?:以外|之外|外)?"
 )
 
 
@@ -2049,14 +2060,20 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         m = re.search(
             rf"\bafter\s+scene\s*#?\s*({NUM})|在?第\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:之后|后面|后)", p.text
         )
+        between = re.search(
+            rf"\bbetween\s+(?:scenes?\s*)?({NUM})\s+and\s+(?:scene\s*)?{NUM}\b|第\s*({NUM})\s*场(?:和|与|跟)第\s*{NUM}\s*场(?:之间|中间)",
+            p.text,
+        )
+        if between:  # "a scene between 1 and 2": after the first
+            m = between
         if m:
             after = parse_int(next(g for g in m.groups() if g))
         elif p.has(r"\bat the (?:very\s+)?(?:start|beginning|top)\b|\bfirst\b|开头|最前面|最开始"):
             after = 0
         spec = _scene_patch(p, p.text)
-        m = re.search(r"[:：]\s*(.+)$", p.cased)
+        m = re.search(r"[:：]\s*(.+)$|\b(?:where|in which)\s+(.+)$", p.cased)
         if m:
-            spec["description"] = m.group(1).strip(" .。")
+            spec["description"] = next(g for g in m.groups() if g).strip(" .。")
         return [_act("scene.add", after=after, spec=spec)]
     if len(scenes) >= 1 and p.has(
         r"\b(?:music|soundtrack|bgm|narrat\w*|voice\w*|video|animate|grid)\b|音乐|配乐|旁白|配音|视频|宫格"
@@ -2582,6 +2599,7 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     zh = p.has(
         r"设为|设成|定稿|选用|就用|选这张|用这张|选第|采用|确定用|作为(?:第\S{1,3}个)?(?:分镜|镜头)的?(?:当前|最终)?版本"
         r"|^(?:就|那就|还是)?用第\s*\S{1,3}\s*张(?:图)?(?:吧|了)?$|^(?:就|那就|还是)?用.{1,6}那张(?:吧|了)?$"
+        r"|^(?:就|那就|还是|就是)(?:选|要|定|用)?(?:这张|那张)(?:了|吧|吧了)?$"
     )
     batch = (
         p.shots == "all"
@@ -2697,6 +2715,7 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate|get)\b"
         r".{0,40}\b(?:videos?|vids?|clips?)\b"
         r"|\b(?:videos?|vids?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
+        r"|\bas\s+(?:video\s+)?(?:clips?|videos?|animations?)\b"
         r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"
         r"|(?:来|整|弄)(?:个|一个|一段)?.{0,12}?的?(?:视频|动画)$"
         r"|(?:生成|做成|制作|转成|转|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"

@@ -918,7 +918,8 @@ _DESC_EN = [
     r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|looks|get|gets|with|at|in|on|and"
     r"|into|for|please|pls|has|have|go|goes|become|becomes|turn|turns|feel|feels|use|uses|will|can|could|must"
     r"|would|shall|may|might|get|got|all|now|too|also)\b)[a-z]+)?)",
-    r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones|scenes)\b",
+    r"\bthe\s+(?P<k>(?:[a-z]+\s+){0,2}[a-z]+)(?<!\bof)(?<!\bfor)(?<!\bin)(?<!\bon)(?<!\bto)(?<!\bwith)(?<!\band)"
+    r"(?<!\bout)(?<!\bat)(?<!\bfrom)(?<!\bby)\s+(?:shots|ones|scenes)\b",
     # "split the leap shot in three", "put the kids-pointing-at-the-sky shot first": one shot, by its content
     r"\bthe\s+(?P<k>[a-z]+(?:-[a-z]+)+|[a-z]{4,})\s+shot\b(?!\s*(?:#|\d|no\b|number\b))",
 ]
@@ -992,7 +993,24 @@ _NOT_KEYWORDS = frozenset(
     ]
 )
 _ZH_NOT_KEYWORDS = frozenset(
-    {"所有", "全部", "每个", "其他", "最后", "开头", "这个", "那个", "剩下", "前面", "后面"}
+    {
+        "所有",
+        "全部",
+        "每个",
+        "其他",
+        "最后",
+        "开头",
+        "这个",
+        "那个",
+        "剩下",
+        "前面",
+        "后面",
+        "失败",
+        "出错",
+        "报错",
+        "在跑",
+        "排队",
+    }
 )
 
 

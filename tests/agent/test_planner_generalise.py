@@ -317,6 +317,28 @@ CASES: dict[str, list[Case]] = {
             [act("character.lock", name="Mia", locks=["face"])],
         ),
     ],
+    # fourth batch: "between N and M", "as clips", multi-word "the … shots", 除…外都, bare ZH ranges,
+    # retrying "the failed one", "就这张了" needs an image to point at
+    "fourth_batch": [
+        (
+            "add a scene between 2 and 3 where the owl wakes up",
+            "proj12",
+            [act("scene.add", after=2, spec={"description": "~owl wakes up"})],
+        ),
+        ("在第一场和第二场之间加一场", "zh8", [act("scene.add", after=1)]),
+        ("shots 1 and 2 as video clips please", "proj12", [act("gen.video", shots=[1, 2])]),
+        ("the old owl shots should be slower", "proj12", [upd([9, 10], pacing="slower")]),
+        ("除第二场外都改成晴天", "zh8", [upd([1, 2, 3, 4], weather="clear")]),
+        (
+            "everything except scene 1 should be snowy",
+            "proj12",
+            [upd([4, 5, 6, 7, 8, 9, 10, 11, 12], weather="snow")],
+        ),
+        ("三到五重新出图", "zh8", [act("gen.grid", shots=[3, 4, 5])]),
+        ("失败的那个宫格重新生成一下", "zh8", [act("task.retry")]),
+        ("regenerate the failed video", "proj12", [act("task.retry")]),
+        ("就这张了", "zhpro", ASK),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
