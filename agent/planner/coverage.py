@@ -170,6 +170,19 @@ FAMILY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"\bmerge\b|合并", ("shot.merge", "task.", "version.")),
     (r"\b(?:retry|re-?run)\b|重试|重跑", ("task.retry", "gen.", "version.")),
     (r"\b(?:undo|revert|roll ?back)\b|撤销|回滚", ("version.rollback", "task.")),
+    (  # "make the style watercolor and the format vertical": the style is a request of its own
+        r"\bstyle\b|画风|风格",
+        (
+            "project.set_style",
+            "project.create",
+            "shot.update",
+            "gen.",
+            "node.",
+            "task.",
+            "version.",
+            "character.",
+        ),
+    ),
 )
 
 _TABLES: tuple[lx.Table, ...] = (
@@ -199,6 +212,7 @@ _SETTING_TABLES: tuple[tuple[str, lx.Table], ...] = (
     ("camera", lx.CAMERA_SIZE),
     ("camera angle", lx.CAMERA_ANGLE),
     ("camera movement", lx.CAMERA_MOVEMENT),
+    ("aspect ratio", lx.ASPECT),
 )
 
 

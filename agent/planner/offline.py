@@ -608,6 +608,7 @@ _STYLE_EN = [
     r"((?:[\w'&-]+\s+){0,2}[\w'&-]+)[- ]style\b",
     r"\blook like\s+(?:a\s+|an\s+)?([^,.;]+)",
     r"\b(?:whole|overall|entire|general)\s+(?:look|aesthetic|vibe)\s+(?:to|into|as)\s+(?:an?\s+)?([^,.;?!]+)",
+    r"\bmake\s+the\s+(?:whole\s+|overall\s+)?style\s+(?:an?\s+)?([^,.;?!]+)",  # "make the style watercolor"
 ]
 _STYLE_ZH = [
     r"^(?:整体|整个|全部|所有镜头|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?([^\s,，。；;、]{2,8}?)(?:感|的感觉|质感)$",
@@ -3037,7 +3038,15 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
         ("mood", lx.MOODS),
     ):
         if patch[key]:
-            cleared = _removed(p, key, table, text)
+            try:
+                cleared = _removed(p, key, table, text)
+            except _Stop:
+                if not any(v for k, v in patch.items() if k != key):
+                    raise
+                # "shot 4 is too dark, brighten it up": the complaint says why, the other setting what
+                p.evidence.append(f"{key} {patch[key]} ← said as the problem, not the wish")
+                patch[key] = None
+                continue
             if cleared is not None:
                 patch[key] = cleared
     lit = re.search(

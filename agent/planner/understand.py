@@ -804,6 +804,8 @@ _SPLIT = (
     r"|[,，]?\s*并且?(?=把|给|帮|生成|合成|删除|取消|重试|导出|添加|加|做成|配|锁定|收藏|发|分享|上传)"
     r"|,\s+and\s+(?=" + _VERB_EN + r")|\s+and\s+(?=(?:also\s+)?" + _VERB_EN + r")"
     r"|\s+and\s+(?=shots?\s*#?\s*\d+\s+(?:to|at|in|should)\b)"
+    r"|,?\s+and\s+(?=(?:the\s+)?(?:format|aspect ratio|aspect|title|platform|language|resolution)\s+"
+    r"(?:to|is|should|as|=|:|[a-z]+$))"
     r"|(?<=[a-z])\s+and\s+(?=shots?\s*#?\s*\d+\s+[a-z])"
     r"|(?<!\d)[,，]\s*|(?<=\d)[,，](?!\s*(?:and\s+|&\s*)?#?\d)\s*)\s*"
 )
@@ -823,6 +825,12 @@ def _independent(segment: str) -> bool:
     )
     if re.search(_TARGET, s):
         return True
+    if re.match(
+        r"(?:画幅|比例|风格|画风|标题|片名|名字|平台|总时长|语言|字幕)\s*(?:改成|改为|换成|设为|设成|用|要|是)"
+        r"|the (?:format|aspect ratio|aspect|title|platform|language)\b",
+        s,
+    ):
+        return True  # "…，画幅改成竖屏": a second setting is its own request
     if re.match(_VERB_EN, s) or re.match(_VERB_ZH, s):
         return True
     return bool(re.match(r"(?:it|them|this|that)\b", s))
@@ -913,7 +921,7 @@ def redirect_negation(pieces: list[str]) -> tuple[list[str], list[str]]:
 # --- references by description ----------------------------------------------------------------
 
 _DESC_EN = [
-    r"\b(?:the\s+|all\s+(?:the\s+)?|every\s+|each\s+)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring"
+    r"\b(?:the\s+|all\s+(?:the\s+)?|every\s+|each\s+)(?:shots|ones|shot|one)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring"
     r"|with|of|where|that (?:show|have|has|feature)|containing|set (?:in|on|at)|about)"
     r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|looks|get|gets|with|at|in|on|and"
     r"|into|for|please|pls|has|have|go|goes|become|becomes|turn|turns|feel|feels|use|uses|will|can|could|must"

@@ -339,6 +339,28 @@ CASES: dict[str, list[Case]] = {
         ("regenerate the failed video", "proj12", [act("task.retry")]),
         ("就这张了", "zhpro", ASK),
     ],
+    # fifth batch: a complaint with the wish after it, "the one with …", two project settings at once
+    "fifth_batch": [
+        ("shot 4 is too dark, brighten it up", "proj12", [upd([4], lighting="high-key")]),
+        ("第七个镜头太暗了，调亮一点", "zh8", [upd([7], lighting="high-key")]),
+        ("the one with the owl blocking the path, make it stormy", "proj12", [upd([9], weather="storm")]),
+        (
+            "make the style watercolor and the format vertical",
+            "proj12",
+            [act("project.set_style", style="~watercolor"), act("project.update_meta", aspect_ratio="9:16")],
+        ),
+        (
+            "风格改成水彩，画幅改成竖屏",
+            "zh8",
+            [act("project.set_style", style="~水彩"), act("project.update_meta", aspect_ratio="9:16")],
+        ),
+        (
+            "set the title to Moon and the platform to youtube",
+            "proj12",
+            [act("project.update_meta", title="Moon"), act("project.update_meta", platform="youtube")],
+        ),
+        ("make the style anime", "proj12", [act("project.set_style", style="anime")]),
+    ],
 }
 
 FLAT = [(cat, s, ctx, exp) for cat, rows in CASES.items() for s, ctx, exp in rows]
