@@ -1037,8 +1037,8 @@ def description_ref(text: str) -> DescriptionRef | None:
                 if k.split("-")[0] in _CAMERA_NOUNS:
                     continue
                 return DescriptionRef(k.replace("-", " "), m.span(), True)
-            if k in _CAMERA_NOUNS or re.fullmatch(ORD, k):
-                continue
+            if k in _CAMERA_NOUNS or any(re.fullmatch(rf"{ORD}|\d+|{NUM}", w) for w in k.split()):
+                continue  # "the third and fourth shots": ordinals, not a description
             words = [w for w in k.split() if w not in {"the", "a"}]
             k = words[-1] if words else ""
             if (
