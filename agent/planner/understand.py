@@ -737,11 +737,12 @@ class Relative:
 
 _FACTOR = [
     (
-        r"\bdouble\b(?:\s+(?:the\s+)?(?:length|duration|time))?|\btwice as long\b|翻倍|加倍|长一倍|延长一倍",
+        r"\bdouble\b(?:\s+(?:the\s+)?(?:length|duration|time))?|\btwice as long\b|翻倍|加倍|长一倍|延长一倍"
+        r"|(?:原来|之前|现在)的?(?:两|2)倍",
         2.0,
     ),
     (r"\bhalve\b|\bhalf as long\b|\bcut\b.{0,20}\bin half\b|减半|缩短一半|短一半", 0.5),
-    (r"\btriple\b|三倍", 3.0),
+    (r"\btriple\b|\bthree times as long\b|三倍", 3.0),
 ]
 
 
@@ -1052,7 +1053,9 @@ def description_ref(text: str) -> DescriptionRef | None:
     for pattern in _DESC_ZH:
         for m in re.finditer(pattern, text):
             k = m.group("k")
-            k = re.sub(r"^(?:把|给|为|将|在|所有|全部|让|请|帮我把?|和|与|跟|及|还有)+", "", k)
+            k = re.sub(
+                r"^(?:把|给|为|将|在|所有|全部|让|请|帮我把?|和|与|跟|及|还有|有|带有|带|包含)+", "", k
+            )
             if len(k) >= 2 and k not in _ZH_NOT_KEYWORDS and not re.search(r"第|个|\d", k):
                 return DescriptionRef(k, m.span(), re.search(r"那(?:一)?个", m.group(0)) is not None)
     return None
@@ -1062,7 +1065,8 @@ def match_descriptions(keyword: str, visuals: dict[int, str]) -> tuple[list[int]
     """Shots whose description mentions ``keyword``: exact words first, then a fuzzy match
     (rapidfuzz partial ratio ≥ 85). Returns (numbers, fuzzy?)."""
     key = keyword.lower()
-    exact = [n for n, v in visuals.items() if key in v.lower()]
+    exact = [n for n, v in visuals.items() if re.search(rf"\b{re.escape(key)}(?:s|es|'s)?\b", v.lower())]
+    exact = exact or [n for n, v in visuals.items() if key in v.lower()]  # "moon" is not "moonlight"
     if exact:
         return sorted(exact), False
     if re.search(r"[\u4e00-\u9fff]", key):  # "孩子们那个镜头": most of the key's characters, one best
