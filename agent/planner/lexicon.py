@@ -44,8 +44,11 @@ LIGHTING: Table = [
 
 WEATHER: Table = [
     (r"thunderstorm|\bstorm(?:y|ier)?\b|暴风雨|雷雨|雷电", "storm"),
-    (r"\brain(?:y|ier|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景", "rain"),
-    (r"\bsnow(?:y|ier|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪", "snow"),
+    (
+        r"\brain(?:y|ier|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景|(?<=的)雨|雨(?=去掉|拿掉|停|不要)",
+        "rain",
+    ),
+    (r"\bsnow(?:y|ier|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪|(?<=的)雪|雪(?=去掉|拿掉|停|不要)", "snow"),
     (r"\bfog(?:gy|gier)?\b|\bmist(?:y|ier)?\b|\bhaz(?:e|y|ier)\b|大雾|雾气|薄雾|雾", "fog"),
     (r"\bovercast\b|\bcloudy\b|\bgr[ae]y skies\b|阴天|多云|阴沉", "overcast"),
     (r"\bclear (?:sky|skies|weather)\b|晴天|晴朗|放晴", "clear"),
@@ -82,7 +85,7 @@ MOODS: Table = [
 CAMERA_SIZE: Table = [
     (r"extreme close[- ]?ups?|\becu\b|大特写", "extreme close-up"),
     (r"medium close[- ]?ups?|\bmcu\b|近景", "medium close-up"),
-    (r"close[- ]?ups?|\bcu\b|特写", "close-up"),
+    (r"close[- ]?ups?|\bcu\b|\bup close\b|特写|近距离", "close-up"),
     (r"extreme wide(?: shot)?|establishing shot|大远景", "extreme wide"),
     (r"wide shot|long shot|\bwider?\b|\bwiden\b|远景|全景", "wide"),
     (r"full shot|full body|全身", "full"),
@@ -138,7 +141,7 @@ PACING: Table = [
     (
         r"too slow|faster|quicker|speed (?:it |them )?up|snappier|more quickly|pick up the pace"
         r"|tighten(?: it| them)?(?: up)?|"
-        r"太慢|拖沓|快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|快节奏|紧凑",
+        r"太慢|拖沓|快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|快节奏|紧凑|(?:搞|弄|调|剪|节奏)快点",
         "faster",
     ),
     (

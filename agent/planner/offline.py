@@ -189,6 +189,7 @@ _SHOT_ALL = [
     r"^(?:那就|那|就|好|行)?(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
     r"\b(?:them|those|these) all\b|\ball of (?:them|those|these)\b",  # "now make them all night"
     r"^画面(?:整体|全部|都|统一)",  # "画面整体暖一点"
+    r"^(?:整体|全片|整个片子)(?=的?节奏)",  # "整体节奏快一点"
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
     r"(?:所有|全部|每个|每一个|每一|全体|整个)(?:的)?\s*(?:分镜|镜头)",
     r"(?<![个号0-9一二三四五六七八九十])(?:分镜|镜头)(?:全部|都)",  # not "第1到3个镜头都…" (those shots)
@@ -1698,6 +1699,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\bcompose\b|\bassemble\b|\bstitch\b"
         r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
         r"|\brender (?:the |a )?(?:final|preview)\b(?!\s+(?:image|grid|frame)s?\b)"
+        r"|\b(?:need|want)\b.{0,30}\bon the final (?:video|cut|version)\b"
         r"|\b(?:make|create|generate|build|do|give me|show me|render|cut|see|watch|view|have|get)\s+"
         r"(?:me\s+)?"
         r"(?:a |the )?(?:quick |rough )?"
@@ -2209,6 +2211,9 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if en and p.has(r"\b(?:into|in)\s+(?:half|halves|\w+\s+(?:parts|pieces))\b"):
         return None  # "cut shot 4 into 3 parts" splits it
     zh = p.has(r"删除|删掉|去掉|移除|删了|删去|删") and p.has(_SHOT_WORD)
+    owned = re.search(r"(?:镜头|分镜)的\s*([^，,。的]{1,8}?)\s*(?:去掉|删掉|删除|拿掉|删了|不要了)", p.text)
+    if owned and not re.search(_SHOT_WORD, owned.group(1)):
+        return None  # "第四个镜头的雨去掉": something of the shot goes, not the shot
     zh = zh or (p.has(r"(?:都|全)?不要了$|(?:都|全)?不需要了$") and isinstance(p.shots, list))
     zh = zh or (  # "删第四个", "第四个删掉吧": the verb right at the bare target
         isinstance(p.shots, list)
@@ -2492,7 +2497,8 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         # "but 9 this time": the size, said bare
         r"|^\s*(?:9|nine|4|four)\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:this time|instead|again)\b",
         r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出(?:一|几|两|四|九)?张图|出图|的图|图片|出",
-        r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)",
+        r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)"
+        r"|我整|(?:整|弄|搞)(?:一)?个",
         _SHOT_LAST,
         _SHOT_THIS,
         _SHOT_OPENING,
@@ -2957,7 +2963,7 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 # shot.update ---------------------------------------------------------------------------------------
 _REMOVAL = (
-    r"(?:\b(?:remove|get rid of|lose|drop|take out|take away|no more|without|clear(?: out)?|kill|stop the)"
+    r"(?:\b(?:remove|get rid of|lose|drop|take out|take away|no more|no|without|clear(?: out)?|kill|stop the)"
     r"\s+(?:the\s+|all\s+(?:the\s+)?|any\s+|that\s+)?|去掉|去除|不要|别要|拿掉|取消|去了|没有)\s*$"
 )
 _CLEARED = {"weather": "clear"}
@@ -2984,8 +2990,11 @@ def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
                     f"不要那么“{m.group(0)}”——改成什么？例如“明亮一点”“改成白天”。",
                 ),
             )
-        if not re.search(_REMOVAL, before):
-            return None
+        after = text[m.end() : m.end() + 8]
+        if not re.search(_REMOVAL, before) and not re.match(
+            r"\s*(?:也)?(?:去掉|拿掉|删掉|删了|不要了|去了)", after
+        ):
+            return None  # not "去掉雨" nor "雨去掉"
         if field in _CLEARED:
             said = text[max(0, m.start() - 12) : m.end()].strip()
             p.evidence.append(f"{field} {_CLEARED[field]} ← “{said}”")
@@ -3173,6 +3182,7 @@ def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     change_verb = p.has(
         r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put|keep|hold)\b"
         r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
+        r"|去掉|拿掉"
     )
     question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")
     if question and not change_verb:

@@ -539,7 +539,7 @@ REST_WORDS = (
 )
 NEGATED_CLAUSE = (
     r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|skip"
-    r"|no(?!\s+more\b|\.\s*\d|\s*#?\d))\b"
+    r"|no(?!\s+more\b|\.\s*\d|\s*#?\d|.*\bany ?more\b))\b"
     r"|^(?:先)?(?:不要|不用|别(?!的|人|处|个|家)|无需|不必|先别)"
     r"|^[^，,。\s]{1,8}?(?:先不用|暂时不用|先不要|暂时不要|先别|不用了)(?:了|吧)?$"  # "旁白先不用了": not now
 )
@@ -561,7 +561,9 @@ LEADING_PADDING = (  # a greeting or who is speaking, before the request
     r"|(?:i'?m|i am|this is)\s+an?\s+[^.!?,]{2,40}[.!]\s+"
     r"|(?:你好|您好|哈喽|嗨|hello)[!！,，。~]*\s*"
     r"|(?:我是|我们是)[^，,。！!]{1,15}[，,。！!]\s*"
-    r"|(?:老师|我|我们|我这|老师这)边(?=想|要|需要|打算))"
+    r"|(?:老师|我|我们|我这|老师这)边(?=想|要|需要|打算)"
+    r"|as an? [a-z ]{2,30}?,?\s+(?=i\b)"  # "as a teacher I need …"
+    r"|(?:我是|作为)[^，,。！!]{1,12}?(?:老板|老师|博主|up主|学生|妈妈|爸爸)[，,]?\s*)"
 )
 
 
@@ -841,7 +843,7 @@ def _bare_target(piece: str) -> bool:
     if not re.search(_TARGET, piece.lower()):
         return False
     rest = re.sub(_TARGET + r"|\d+|" + NUM, " ", piece.lower())
-    return not re.sub(r"\b(?:and|the|shots?|#|to|through)\b|[,，、和与及\s个第镜头分]", "", rest)
+    return not re.sub(r"\b(?:and|the|shots?|#|to|through)\b|[,，、和与及\s个第镜头分的]", "", rest)
 
 
 def segment(text: str) -> list[str]:
@@ -859,7 +861,9 @@ def segment(text: str) -> list[str]:
             carry = piece
             continue
         pieces.append(piece)
-    if carry:
+    if carry and pieces and re.search(r"的\s*$", carry):  # "给我整一个九宫格，第二个镜头的": whose
+        pieces[-1] = f"{pieces[-1]}，{carry}"
+    elif carry:
         pieces.append(carry)
     out: list[str] = []
     for piece in pieces:
