@@ -224,6 +224,8 @@ _SHOT_OPENING = (
 )
 _SHOT_FROM_END = (
     r"\b(?:the\s+)?(?:penultimate|second[- ](?:to[- ])?last|next[- ]to[- ]last)\s+(?:shot|one)\b"
+    r"|\bthe\s+(?:shot|one)\s+(?:right\s+|just\s+)?before\s+the\s+(?:very\s+)?(?:last|final)(?:\s+(?:one|shot))?\b"
+    r"|最后一个(?:镜头|分镜)?(?:前面|之前|前边)(?:的)?那?(?:一)?个(?:镜头|分镜)?"
     rf"|倒数第\s*({NUM})\s*个?\s*(?:分镜|镜头)?"
 )
 _SHOT_EDGE_BARE = (
