@@ -1200,6 +1200,13 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     zh = zh or (p.has(r"状态|进度|情况|怎么样") and _task_id(p) is not None)
     en = en or (p.has(r"\b(?:status|progress)\b") and p.has(r"\b(?:jobs?|tasks?|renders?|queue)\b"))
     en = en or (
+        p.starts(r"how'?s|how is|how are")
+        and p.has(r"\b(?:coming along|going|doing|getting on)\b")
+        and p.has(
+            r"\b(?:videos?|clips?|grids?|images?|voices?|narration|music|preview|render|compose|export)\b"
+        )
+    )
+    en = en or (
         p.starts(r"why\b") and p.has(r"\bfail(?:ed|ing|s)?\b")
     )  # "why did the grid fail": the failed tasks
     en = en or (
@@ -1838,13 +1845,22 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             return [
                 _act("character.update", name=name, patch={"hair": next(g for g in m.groups() if g).strip()})
             ]
-        m = re.search(
-            rf"\b{re.escape(name)}\s+(?:now\s+)?(?:wears|is wearing|should wear)\s+(.+?)\s*(?:now)?[.!]?$",
-            p.cased,
-            re.I,
-        ) or re.search(  # "猫头鹰换一身黑色的斗篷", "小狐狸穿上红围巾"
-            rf"{re.escape(name)}(?:要|就)?(?:换上|换|穿上|穿着|改穿|穿)(?:一身|一件|一套|上)?(.+?)[。！]?$",
-            p.cased,
+        m = (
+            re.search(
+                rf"\b{re.escape(name)}\s+(?:now\s+)?(?:wears|is wearing|should wear)\s+(.+?)\s*(?:now)?"
+                r"[.!]?$",
+                p.cased,
+                re.I,
+            )
+            or re.search(  # "猫头鹰换一身黑色的斗篷", "小狐狸穿上红围巾", "给猫头鹰戴一条蓝围巾"
+                rf"{re.escape(name)}(?:要|就)?(?:换上|换|穿上|穿着|改穿|穿|戴上|戴)(?:一身|一件|一套|一条|一顶|一副|一个|上)?(.+?)[。！]?$",
+                p.cased,
+            )
+            or re.search(  # "give the Owl a blue scarf"
+                rf"\bgive\s+(?:the\s+)?{re.escape(name)}\s+(?:a|an|some|the)\s+(.+?)[.!]?$",
+                p.cased,
+                re.I,
+            )
         )
         if m:
             return [_act("character.update", name=name, patch={"outfit": m.group(1).strip()})]
@@ -1995,6 +2011,29 @@ def _scene_exceptions(text: str, ctx: PlanningContext) -> str:
     return (text[: m.start()].rstrip() + said_as + text[m.end() :]).strip()
 
 
+_EXCEPT_DESC = (
+    r"(?:,\s*|\s+)(?P<w>skip(?:ping)?|except(?:\s+for)?|but\s+not|excluding|leave\s+out|apart\s+from|other\s+than)\s+"
+    r"(?:the\s+)?(?P<k>[a-z]{3,})\s+(?:ones|shots)\b"
+    r"|[，,]?\s*(?P<zk>[\u4e00-\u9fff]{2,8}?)(?:的)?那(?:个|些|几个)(?:镜头|分镜)?(?P<z>除外|不要动|别动|不动|不用)"
+)
+
+
+def _description_exceptions(text: str, ctx: PlanningContext) -> str:
+    """ "animate all shots, skip the owl ones" / "…，狐狸叼月亮那个镜头除外": the shots whose description
+    says so are the exception, written as shot numbers for the exception grammar."""
+    m = re.search(_EXCEPT_DESC, text, re.I)
+    if m is None or not ctx.shots:
+        return text
+    key = m.group("k") or m.group("zk")
+    found, _ = understand.match_descriptions(key, {s.number: s.visual for s in ctx.shots if s.visual})
+    if not found or len(found) == len(ctx.shots):
+        return text
+    rest = (text[: m.start()].rstrip(" ,，") + text[m.end() :]).strip(" ,，")
+    if m.group("k"):
+        return f"{rest} except shots {', '.join(map(str, found))}"
+    return f"除了第{'、'.join(map(str, found))}个，{rest}"  # the exception leads, as people say it
+
+
 def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     keeps_shots = (
         r"[,，\s]*(?:but\s+)?keep(?:ing)?\s+(?:the|its|their|all the)\s+shots\b"
@@ -2023,9 +2062,9 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         if not scenes:
             raise _Stop("clarify", p.t("Which scene should I delete?", "请问删除第几场？"))
         return [_act("scene.delete", scene=s) for s in sorted(scenes, reverse=True)]
-    if p.has(r"\b(?:move|put|place|reorder)\b|移到|挪到|放到|调到|移动到") or re.search(
-        rf"\bscene\s*#?\s*{NUM}\s+(?:before|after|in front of)\s+scene\b", text
-    ):
+    if (
+        p.has(r"\b(?:move|put|place|reorder)\b|移到|挪到|放到|调到|移动到") and not p.has(r"\btakes? place\b")
+    ) or re.search(rf"\bscene\s*#?\s*{NUM}\s+(?:before|after|in front of)\s+scene\b", text):
         m = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to|before|after)\s+(?:the\s+)?(?:position\s+|scene\s*#?\s*)?({NUM}|{ORD})"
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*第?\s*({NUM})",
@@ -3618,6 +3657,7 @@ class OfflinePlanner:
                 evidence=["a question about cost or time, not a request"],
             )
         fixed = _scene_exceptions(fixed, ctx)
+        fixed = _description_exceptions(fixed, ctx)
         exceptions = understand.extract_exceptions(fixed, ctx.workspace.shots)
         if exceptions.excluded or exceptions.in_scope:
             ctx = ctx.model_copy(

@@ -579,11 +579,11 @@ class Exceptions:
 def _fragment_numbers(fragment: str, total: int | None) -> list[int]:
     f = fragment.lower()
     f = re.sub(r"\bones?\b", "shot", f)
-    m = re.search(rf"\b(last|final|first|opening)\s+({NUM})\b|(最后|前)\s*({NUM})\s*个", f)
+    m = re.search(rf"\b(last|final|first|opening)\s+({NUM})\b|(最后|前|头|后)\s*({NUM})\s*个?", f)
     if m:  # "the last two", "first 3", "最后两个"
         which, raw = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         n = parse_int(raw) or 0
-        if which in {"first", "opening", "前"}:
+        if which in {"first", "opening", "前", "头"}:
             return list(range(1, n + 1))
         return list(range(max(1, total - n + 1), total + 1)) if total else []
     if re.search(r"\b(?:first|opening)\b|第一|开头", f) and not re.search(r"\d|第[二三四五六七八九十]", f):
