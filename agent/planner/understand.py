@@ -563,6 +563,9 @@ LEADING_PADDING = (  # a greeting or who is speaking, before the request
     r"|(?:我是|我们是)[^，,。！!]{1,15}[，,。！!]\s*"
     r"|(?:老师|我|我们|我这|老师这)边(?=想|要|需要|打算)"
     r"|as an? [a-z ]{2,30}?,?\s+(?=i\b)"  # "as a teacher I need …"
+    r"|(?:wait|oh wait|oops|whoops|oh|ugh|hmm+|um+|uh|well|actually|nvm|lol|haha|love it|nice|great|perfect|awesome)"
+    r"\s*[,!.…]+\s*"  # "wait, undo the last change", "love it!! now render …"
+    r"|(?:等等|等一下|哎呀|哎|唉|嗯|哇|好的|好吧|行吧|太棒了|不错|好耶|完美)[，,！!。~…]+\s*"
     r"|(?:我是|作为)[^，,。！!]{1,12}?(?:老板|老师|博主|up主|学生|妈妈|爸爸)[，,]?\s*)"
 )
 
@@ -689,6 +692,15 @@ def strip_padding(text: str) -> tuple[str, list[str]]:
             break
         evidence.append(f"ignored “{m.group(0).strip(' ,，')}” (greeting)")
         text = text[m.end() :].strip()
+    m = re.search(  # "can we try a version where shot 7 is at sunset?": a change to try
+        r"^(?:(?:can|could|shall)\s+(?:we|you|i)\s+|let'?s\s+)?(?:try|see|do|get)\s+(?:a\s+|one\s+)?"
+        r"(?:version|take|variant)\s+(?:where|with)\s+",
+        text,
+        re.I,
+    )
+    if m:
+        evidence.append(f"“{m.group(0).strip()}” read as a change")
+        text = "make " + text[m.end() :]
     m = re.search(_MIND_GERUND, text, re.I)
     if m:
         text = _base_verb(m) + text[m.end() :]
@@ -849,6 +861,9 @@ def _bare_target(piece: str) -> bool:
 def segment(text: str) -> list[str]:
     """Split a sentence into clauses; a piece without its own verb or target joins the one before,
     and a piece that is only a target ("shot 2 and …") joins the one after."""
+    if re.match(r"\s*1(?:[)）、]|\.\s)", text):  # "1) make shot 2 night 2) animate it": one clause per item
+        items = [i for i in re.split(r"(?:^|\s+)\d{1,2}(?:[)）、]|\.\s)\s*", text) if i.strip()]
+        return [p for item in items for p in segment(item)]
     raw = [re.sub(r"[,，]?\s*\b(?:and|also)\s*$", "", p) for p in re.split(_SPLIT, text) if p]
     raw = [p for p in raw if p.strip(" ,，.。")]
     pieces: list[str] = []
