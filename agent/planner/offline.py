@@ -2667,6 +2667,13 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             r"^(?:just\s+|then\s+|so\s+)?(?:use|take|pick|go with)\s+(?:it|that|that one|this one)\b|^就?用它"
         )
     )  # "#6 is the one, use it": the image just named
+    en = en or (  # "the middle image is perfect, use that": the image the clause placed
+        bool(p.cells)
+        and p.has(
+            r"(?:^|[,;]\s*)(?:just\s+|so\s+)?(?:use|take|pick|go with)\s+(?:it|that|that one|this one)\b"
+        )
+    )
+    zh = zh or (bool(p.cells) and p.has(r"(?:这张|那张)(?:就行|就好|就可以|可以了|就它了|定了)"))
     if not (en or zh):
         return None
     if not p.cells and ctx.carried_cell and p.has(r"\bit\b|\bthat one\b|它|这张|那张"):

@@ -491,6 +491,9 @@ def is_remark(text: str) -> bool:
     t = text.strip().lower()
     picks = (  # "I like #2 best", "i like 2 and 8": a choice
         r"#\s*\d|\b(?:number|image|picture|option|no\.)\s*\d|第.{1,3}张|\b(?:like|love|prefer)\s+\d"
+        r"|\b(?:top|bottom|upper|lower|middle|center|centre)[- ]?(?:left|right)?\s+"
+        r"(?:one|image|picture|pic)\b"
+        r"|左上|右上|左下|右下|中间那张"
     )
     return re.search(REMARK, t) is not None and re.search(_TASKISH, t) is None and re.search(picks, t) is None
 
