@@ -1708,6 +1708,8 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\bcompose\b|\bassemble\b|\bstitch\b"
         r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
         r"|\brender (?:the |a )?(?:final|preview)\b(?!\s+(?:image|grid|frame)s?\b)"
+        r"|\brender out\b|\b(?:the\s+)?finished (?:movie|video|film|cut)\b"
+        r"|\b(?:see|watch|show me|view|get|make)\b.{0,20}\brough (?:version|draft|edit)\b"
         r"|\b(?:need|want)\b.{0,30}\bon the final (?:video|cut|version)\b"
         r"|\b(?:make|create|generate|build|do|give me|show me|render|cut|see|watch|view|have|get)\s+"
         r"(?:me\s+)?"
@@ -1730,7 +1732,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None
     if p.has(r"\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|all|every|each|the whole thing|them|it|§)"):
         return None  # "render video for the whole thing": a clip per shot (gen.video)
-    final = p.has(r"\bfinal\b|full quality|high quality|\bmaster\b|成片|最终|正式|终版|高清")
+    final = p.has(r"\bfinal\b|\bfinished\b|full quality|high quality|\bmaster\b|成片|最终|正式|终版|高清")
     return [_act("gen.compose", mode="final" if final else "preview", **_compose_opts(p))]
 
 
@@ -2539,7 +2541,7 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         r"|^\s*(?:9|nine|4|four)\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:this time|instead|again)\b",
         r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出(?:一|几|两|四|九)?张图|出图|的图|图片|出",
         r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)"
-        r"|我整|(?:整|弄|搞)(?:一)?个",
+        r"|我整|(?:整|弄|搞)(?:一)?个|看看|瞧瞧|试试",
         _SHOT_LAST,
         _SHOT_THIS,
         _SHOT_OPENING,
@@ -2797,7 +2799,7 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\bnarrat(?:e|ion|or)\b|\bvoice(?:-?over)?s?\b|\bdub(?:bing)?\b"
         r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
         r"|\brecord\b.{0,30}\b(?:audio|voices?|dialog(?:ue)?|lines|narration|vo)\b"
-        r"|^record (?:it|them|that|those)\b"
+        r"|^record (?:it|them|that|those)\b|\bvo\b|录(?:一下|个|下|一段)?(?:台词|旁白|配音|对白|解说|口播)"
         r"|\bspoken\b|旁白|配音(?!乐)|语音|朗读|解说|念白|口播|配音频|配个音(?!乐)|配一下音(?!乐)|配上音(?!乐)"
     ):
         return None
@@ -2823,7 +2825,10 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 def _h_music(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(r"\bmusic\b|\bsoundtrack\b|\bscore\b|\bbgm\b|背景音乐|配乐|音乐"):
+    if not p.has(
+        r"\bmusic\b|\bsoundtrack\b|\bscore\b|\bbgm\b|\btune\b|\bjingle\b|\bmelody\b|\bbackground track\b"
+        r"|背景音乐|配乐|音乐|曲子|旋律"
+    ):
         return None
     if p.has(r"\b(?:with|plus|and)\s+(?:the\s+)?music\b|(?:加上|带上?)(?:背景)?(?:音乐|配乐)") and p.has(
         r"\b(?:render|compose|assemble|stitch)\b|合成|成片|预览"
