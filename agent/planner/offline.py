@@ -503,6 +503,10 @@ def _find_track(cased: str) -> str | None:
 
 
 def _duration(text: str) -> float | None:
+    half = re.search(rf"({NUM})\s*(?:个)?秒半|\b({NUM}) and a half (?:s|secs?|seconds?)\b", text)
+    if half:  # "两秒半", "two and a half seconds"
+        n = parse_int(next(g for g in half.groups() if g))
+        return None if n is None else n + 0.5
     m = re.search(_DURATION, text)
     if not m:
         return None
@@ -1429,6 +1433,11 @@ _ZH_STORY_KINDS = r"(?:故事板|故事|视频|短片|动画|广告|短剧|漫�
 def _looks_like_storyboard(p: Parsed) -> bool:
     if p.has(r"\bstoryboards?\b|故事板|分镜脚本"):
         return not p.starts(r"(?:cancel|stop|retry|export|download)\b")
+    if p.shots is None and p.has(  # "分镜重新生成，改成8个镜头": the whole storyboard again
+        r"(?:重新生成|重做|重新做|重新出|重建|重新拆|重拆)(?:一下|一版|一遍)?(?:整个)?分镜(?!\s*\d|第)"
+        r"|^(?:整个)?分镜(?:全部|整个)?(?:重新生成|重做|重新做|重新出|重建|重新拆|重拆)"
+    ):
+        return True
     if p.has(rf"\b{NUM}[- ]shots?\s+{_STORY_KINDS}\b"):
         return True
     if (
@@ -1444,7 +1453,7 @@ def _looks_like_storyboard(p: Parsed) -> bool:
     ):
         return True
     return p.has(
-        r"^(?:我想|想)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?.{1,12}?(?:广告|宣传片)(?:[，,。]|$)"
+        r"^(?:帮我|请|麻烦|给我)?(?:我想|想|要)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?.{1,12}?(?:广告|宣传片)(?:[，,。]|$)"
         rf"|关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
         rf"|^(?:做|拍|来)(?:一个|个|一支|支|一部)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)?(?:广告|短片|动画|短剧|漫剧)[，,]\s*讲"
         rf"|(?:做|拍|来|出)(?:一个|个|一版|一套|套)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)(?:分镜|故事板)?\s*[，,\s]\s*讲"
@@ -1452,7 +1461,10 @@ def _looks_like_storyboard(p: Parsed) -> bool:
     )
 
 
-_NEW_PROJECT = r"\bnew (?:project|story|video|film)\b|新项目|(?:新建|新开|新起|开|建)(?:一个|个)?(?:新)?项目"
+_NEW_PROJECT = (
+    r"\bnew (?:project|story|video|film)\b|新项目|(?:新建|新开|新起|开|建)(?:一个|个)?(?:新)?项目"
+    r"|^新(?:的)?故事"
+)
 
 
 def _title_case(s: str) -> str:
@@ -1532,7 +1544,7 @@ def _story(p: Parsed) -> str | None:
         r"\b(?:where|in which)\s+(.+)$",
         r"\b(?:storyboard|story|video|film)\s+(?:of|for)\s+(.+)$",
         r"\b(?:an?\s+)?(?:ad|advert|commercial|promo|spot|teaser|trailer)\s+(?:for|about|of)\s+(.+)$",
-        r"^(?:我想|想)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?(.{1,20}?(?:广告|短片|动画|短剧|漫剧|宣传片))(?:[，,。]|$)",
+        r"^(?:帮我|请|麻烦|给我)?(?:我想|想|要)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?(.{1,20}?(?:广告|短片|动画|短剧|漫剧|宣传片))(?:[，,。]|$)",
         r"\b(?:new project|project|storyboard|story|idea|video|film)\s*[:\-]\s*(.+)$",
     ]
     for pattern in patterns:
