@@ -179,7 +179,8 @@ TASK_STATUS: Table = [
     (r"\bfail(?:ed|ing|ures?)?\b|errors?|失败|出错|报错", "failed"),
     (r"queued|waiting|pending|in (?:the )?queue|排队|等待", "queued"),
     (
-        r"\brunning\b|\brendering\b|in progress|going on|在跑|正在运行|运行中|进行中|正在进行|正在跑|在运行",
+        r"\brunning\b|\brendering\b|in progress|going on|在跑|正在运行|运行中|进行中|正在进行|正在跑|在运行"
+        r"|在渲染|渲染中|在生成|生成中",
         "running",
     ),
     (r"cancel(?:l)?ed|已取消|被取消", "canceled"),

@@ -1197,7 +1197,7 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
     )
     zh = p.has(
-        r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务.{0,3}(?:列表|状态|进度|情况)|在跑|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
+        r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务.{0,3}(?:列表|状态|进度|情况)|在跑|(?:还有|有没有).{0,4}(?:在渲染|在生成|在跑)|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
         r"|任务.{0,3}(?:有哪些|有什么|有几个)|(?:看下|看看|查下|查查|查一下|看一下|瞧瞧|列一下|列出)[^，,。]{0,8}任务"
         r"|(?:预览|视频|成片|宫格|图|配音|旁白|音乐|配乐|任务).{0,4}(?:好了没|好了吗|完成了吗|做完了吗|生成好了吗|出来了吗|好没好)"
     )
@@ -1335,7 +1335,9 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = en or remark is not None
     if not (en or zh) or (p.track and p.has(r"\b(?:track|branch|version|take|variant)\b|方案|分支")):
         return None
-    m = re.search(r"\bsnapshot\s+([a-z0-9][a-z0-9_-]{3,})|快照\s*([a-z0-9][a-z0-9_-]{3,})", p.text)
+    m = re.search(  # an id has a digit ("snapshot 5f1e0c2a…"); "the snapshot before the narration" names none
+        r"\bsnapshot\s+([a-z0-9_-]*\d[a-z0-9_-]{2,})|快照\s*([a-z0-9_-]*\d[a-z0-9_-]{2,})", p.text
+    )
     if m:
         return [_act("version.rollback", snapshot_id=next(g for g in m.groups() if g))]
     before: str | None = None
@@ -1656,7 +1658,7 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     gives = p.starts(
         r"(?:please )?(?:give|get|send|hand|make) (?:me |us )?(?:the |an? |some )?"
         r"|(?:i\s+)?(?:only\s+|just\s+)?(?:need|want)\b"
-    ) or p.has(r"给我|我要|只要")
+    ) or p.has(r"给我|我要|只要|^要(?:一个|个|一份|份|一套)")
     formats = _export_formats(p)
     if not asks and not (gives and formats):
         return None
