@@ -250,6 +250,7 @@ CASES: dict[str, list[Case]] = {
         ),
         ("来一段慵懒的背景音乐", "zh8", [act("gen.music", mood="chill")]),
         ("regenerate the grid for shot 4 but 9 this time", "proj12", [act("gen.grid", shots=[4], size=9)]),
+        ("第八个镜头鸟瞰", "zh8", [upd([8], camera={"angle": "overhead"})]),
     ],
     # Pro mode, versions and follow-ups: choices restated, images named bare, tracks as "versions"
     "followup_pro": [
@@ -399,3 +400,13 @@ def test_the_helpers_own_probe_sentences_stay_read() -> None:
     wrong = [(r.case.sentence, r.outcome, r.why) for r in results if r.outcome != "correct"]
     assert len(cases) >= 150 and not wrong, wrong
     assert {c.lang for c in cases} == {"en", "zh"}
+
+
+@pytest.mark.parametrize("sentence", ["make shot 6 a wide shot from above", "shoot shot 2 from above"])
+def test_a_camera_word_people_use_for_two_angles_is_confirmed_first(sentence: str) -> None:
+    """ "from above" reads as a high angle, but people also mean straight overhead: the plan is
+    proposed (a confirm card), never executed on a guess."""
+    turn = PLANNER.plan(sentence, CONTEXTS["proj12"])
+    assert [a.type for a in turn.actions] == ["shot.update"]
+    assert _dumped(turn)[0]["args"]["patch"]["camera"]["angle"] == "high"
+    assert turn.mode == "propose"
