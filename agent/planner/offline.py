@@ -280,6 +280,7 @@ _EN_PREFIX = (
     r"^(?:(?:please|pls|kindly|can you|could you|would you|will you|i want to|i'd like to|i would like to|"
     r"can we|could we|shall we|should we|let's|lets|let us|now|ok|okay|hey|so|and|then|also|just"
     r"|go ahead and|ugh|ugh+|hmm+|hm|uh|um+|oh|ah|welp|yo|hey|alright|actually|honestly|okay so|ok so"
+    r"|maybe|perhaps"
     r"|would you mind|do you mind|could you possibly|can you please|could you please"
     r"|i was wondering if you could)"
     r"\s*,?\s+)*"
@@ -3248,7 +3249,7 @@ def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             return [_act("shot.update", **extended)]
     change_verb = p.has(
         r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put|keep|hold)\b"
-        r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
+        r"|^(?:can|could|would)\b.*\bbe\b|\b(?:could|can|might|would)\s+(?:be|look|use)\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
         r"|去掉|拿掉"
     )
     question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")

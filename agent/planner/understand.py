@@ -566,6 +566,8 @@ LEADING_PADDING = (  # a greeting or who is speaking, before the request
     r"|(?:我是|我们是)[^，,。！!]{1,15}[，,。！!]\s*"
     r"|(?:老师|我|我们|我这|老师这)边(?=想|要|需要|打算)"
     r"|as an? [a-z ]{2,30}?,?\s+(?=i\b)"  # "as a teacher I need …"
+    r"|(?:so\s+)?i\s+(?:was|am|'m)\s+(?:thinking|wondering)(?:\s+(?:that|if))?\s*[….,]*\s*(?:maybe\s+|perhaps\s+)?"
+    r"|(?:我在想|我想了想|我觉得吧)[……，,。.]*\s*(?:也许|或许|要不)?"
     r"|(?:wait|oh wait|oops|whoops|oh|ugh|hmm+|um+|uh|well|actually|nvm|lol|haha"
     r"|love it|nice|great|perfect|awesome)"
     r"\s*[,!.…]+\s*"  # "wait, undo the last change", "love it!! now render …"
