@@ -255,7 +255,7 @@ _DERIVED_NUMBERS = (
 _NUMBER_WORD = rf"\d+(?:\.\d+)?|(?<![a-z]){NUM}(?![a-z])"
 _REQUEST_IN_TEXT = (
     r"\b(?:then|after that|also)\b|\b(?:give me|animate|generate|render|compose|export|delete|narrate)\b"
-    r"|然后|接着|生成|合成|导出|删除|配音"
+    r"|然后|接着|之后|生成|合成|导出|删除|配音|改成|换成"
 )
 _FREE_TEXT_KEYS = ("prompt",)
 
