@@ -170,6 +170,18 @@ FAMILY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"\bmerge\b|合并", ("shot.merge", "task.", "version.")),
     (r"\b(?:retry|re-?run)\b|重试|重跑", ("task.retry", "gen.", "version.")),
     (r"\b(?:undo|revert|roll ?back)\b|撤销|回滚", ("version.rollback", "task.")),
+    (  # "make shot 2 night and narrate it" read as one request would drop the narration
+        r"\bnarrat(?:e|ion)\b|\bvoice-?over\b|旁白|配音(?!乐)",
+        ("gen.voice", "shot.update", "gen.compose", "task.", "version.", "project."),
+    ),
+    (
+        r"\b(?:4|9|four|nine)[- ]?grid\b|\bgrid\b|宫格|出图",
+        ("gen.grid", "node.", "track.", "task.", "version.", "export."),
+    ),
+    (
+        r"(?:生成|做成|转成|出)(?:个|一个)?视频",
+        ("gen.video", "gen.compose", "task.", "version.", "export.", "project."),
+    ),
     (  # "make the style watercolor and the format vertical": the style is a request of its own
         r"\bstyle\b|画风|风格",
         (
