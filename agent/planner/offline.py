@@ -2051,6 +2051,41 @@ def _description_exceptions(text: str, ctx: PlanningContext) -> str:
     return f"除了第{'、'.join(map(str, found))}个，{rest}"  # the exception leads, as people say it
 
 
+_SCENE_RELATIVE = (
+    rf"\b(?:the\s+)?(?P<o>{ORD}|last|final)\s+shot\s+(?:of|in|from)\s+(?:the\s+)?"
+    rf"(?:scene\s*#?\s*(?P<n>{NUM})\b|(?P<t>(?:[a-z'-]+\s+){{0,3}}?[a-z'-]+)\s+scene\b)"
+    rf"|第\s*(?P<zn>{NUM})\s*(?:场|个场景)(?:的|里的|里)?\s*(?:第\s*(?P<zo>{NUM})\s*个|(?P<zl>最后一个|最后一|第一个|头一个))"
+    r"\s*(?:镜头|分镜)?"
+)
+
+
+def _scene_relative_shots(text: str, ctx: PlanningContext) -> str:
+    """ "the first shot of scene 3", "第二场最后一个镜头": a position inside a scene, written as the
+    shot's own number."""
+    m = re.search(_SCENE_RELATIVE, text, re.I)
+    if m is None or not ctx.shots:
+        return text
+    if m.group("n") or m.group("zn"):
+        scenes = [parse_int(m.group("n") or m.group("zn")) or 0]
+    else:
+        words = {w for w in m.group("t").lower().split() if len(w) > 2 and w not in {"the", "and", "with"}}
+        scenes = [sc.number for sc in ctx.scenes if words and words <= set(sc.title.lower().split())]
+    shots = [s.number for s in ctx.shots if s.scene in scenes]
+    if len(scenes) != 1 or not shots:
+        return text
+    which = (m.group("o") or m.group("zl") or "").lower()
+    if which in {"last", "final", "最后一个", "最后一"}:
+        pos = len(shots)
+    elif which in {"第一个", "头一个"}:
+        pos = 1
+    else:
+        pos = parse_ordinal(which) if which else parse_int(m.group("zo") or "")
+    if not pos or not 1 <= pos <= len(shots):
+        return text
+    said = f"shot {shots[pos - 1]}" if m.group("o") else f"第{shots[pos - 1]}个镜头"
+    return text[: m.start()] + said + text[m.end() :]
+
+
 def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     keeps_shots = (
         r"[,，\s]*(?:but\s+)?keep(?:ing)?\s+(?:the|its|their|all the)\s+shots\b"
@@ -3685,6 +3720,7 @@ class OfflinePlanner:
             )
         fixed = _scene_exceptions(fixed, ctx)
         fixed = _description_exceptions(fixed, ctx)
+        fixed = _scene_relative_shots(fixed, ctx)
         exceptions = understand.extract_exceptions(fixed, ctx.workspace.shots)
         if exceptions.excluded or exceptions.in_scope:
             ctx = ctx.model_copy(
