@@ -870,8 +870,8 @@ def _bare_target(piece: str) -> bool:
 def segment(text: str) -> list[str]:
     """Split a sentence into clauses; a piece without its own verb or target joins the one before,
     and a piece that is only a target ("shot 2 and …") joins the one after."""
-    if re.match(r"\s*1(?:[)）、]|\.\s)", text):  # "1) make shot 2 night 2) animate it": one clause per item
-        items = [i for i in re.split(r"(?:^|\s+)\d{1,2}(?:[)）、]|\.\s)\s*", text) if i.strip()]
+    if re.match(r"\s*1(?:[)）]|\.\s|、(?!\s*\d))", text):  # "1) make shot 2 night 2) animate it": per item
+        items = [i for i in re.split(r"(?:^\s*|\s+)\d{1,2}(?:[)）]|\.\s|、(?!\s*\d))\s*", text) if i.strip()]
         return [p for item in items for p in segment(item)]
     raw = [re.sub(r"[,，]?\s*\b(?:and|also)\s*$", "", p) for p in re.split(_SPLIT, text) if p]
     raw = [p for p in raw if p.strip(" ,，.。")]
