@@ -393,12 +393,12 @@ OWN_SENTENCES = Path(__file__).parent / "eval" / "round3_own_sentences.jsonl"
 
 
 def test_the_helpers_own_probe_sentences_stay_read() -> None:
-    """The five batches of new sentences written during round 3 (first contact 75–89 %, see
+    """The 22 batches of new sentences written during round 3 (81.9 % on first contact, see
     RESULTS.md), kept as a regression net in the evaluation format: every one is read right now."""
     cases = load_cases(OWN_SENTENCES)
     results = run_eval(cases, offline_plan_fn())
     wrong = [(r.case.sentence, r.outcome, r.why) for r in results if r.outcome != "correct"]
-    assert len(cases) >= 150 and not wrong, wrong
+    assert len(cases) >= 450 and not wrong, wrong
     assert {c.lang for c in cases} == {"en", "zh"}
 
 
