@@ -1919,7 +1919,7 @@ _CHARACTER_PARTS: lx.Table = [
 
 
 # scene ---------------------------------------------------------------------------------------------
-_SCENE_WORD = r"\bscenes?\b|场景|第\s*\S{1,3}\s*场|场戏"
+_SCENE_WORD = r"\bscenes?\b|场景|第\s*\S{1,3}\s*场|场戏|(?:加|添|新增|插入|补)(?:一|个)场"
 _SHOT_WORD = r"\bshots?\b|分镜|镜头"
 
 
@@ -2108,6 +2108,16 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not scenes:
         text, scenes = _scene_by_name(p, ctx)
     _check_scenes(p, ctx, scenes)
+    swap = re.search(
+        rf"\b(?:swap|switch|exchange|flip)\s+scenes?\s*#?\s*({NUM})\s*(?:and|&|with|,)\s*(?:scene\s*)?#?\s*({NUM})\b"
+        rf"|第\s*({NUM})\s*(?:场|个场景)\s*(?:和|跟|与)\s*第\s*({NUM})\s*(?:场|个场景)\s*(?:对调|互换|交换|调换)",
+        p.text,
+    )
+    if swap:  # "swap scenes 1 and 2": two moves, as for shots
+        a, b = sorted(parse_int(x) or 0 for x in swap.groups() if x)
+        _check_scenes(p, ctx, [a, b])
+        moves = [_act("scene.reorder", scene=a, to=b)]
+        return moves if b == a + 1 else [*moves, _act("scene.reorder", scene=b - 1, to=a)]
     if p.has(
         r"\b(?:delete|remove|drop|cut|get rid of|lose|ditch|scrap|kill|nuke|axe)\b|删除|删掉|去掉|移除|删"
     ):
@@ -2216,7 +2226,9 @@ def _numbered(p: Parsed, ctx: PlanningContext) -> str:
 
 def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
-        r"\b(?:move|put|place|shift|reorder|swap|exchange)\b|移到|挪到|放到|调到|移动到|排到|互换|对调|交换|调换"
+        r"\b(?:move|put|place|shift|reorder|swap|exchange|bring)\b|移到|挪到|放到|调到|移动到|排到|互换|对调|交换|调换"
+        r"|\bshots?\s*#?\s*\d+\s+(?:should|needs? to|has to|must|can)?\s*(?:come|go|goes|comes|open|opens)\s+"
+        r"(?:first|last|at the (?:start|end|beginning))"
     ):
         return None
     text = _numbered(p, ctx)
@@ -2227,8 +2239,8 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     rel = re.search(rf"\bshot\s*#?\s*({NUM})\s+(before|after)\s+shot\s*#?\s*({NUM})", text)
     edge = re.search(
-        rf"\bshot\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+|at the\s+)?(?:very\s+)?"
-        rf"(first|start|beginning|front|end|last)\b",
+        rf"\bshot\s*#?\s*({NUM})\s+(?:(?:should|needs? to|has to|must|can)\s+)?(?:come|go|goes|comes)?\s*"
+        rf"(?:to\s+)?(?:the\s+|at the\s+)?(?:very\s+)?(first|start|beginning|front|end|last)\b",
         text,
     )
     zh = re.search(
@@ -2329,10 +2341,11 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
-        p.has(r"\b(?:merge|combine|join)\b") or p.has(r"合并|合成一个|并成一个|合为一个|合成一条|并成一条")
+        p.has(r"\b(?:merge|combine|join|glue|fuse)\b")
+        or p.has(r"合并|合成一个|并成一个|合为一个|合成一条|并成一条|拼成一个|拼成一条|合到一起|并到一起")
     ):
         return None
-    into_one = p.has(r"\binto (?:one|a single)\b|\btogether\b|合成一|并成一|合为一|合并")
+    into_one = p.has(r"\binto (?:one|a single)\b|\btogether\b|合成一|并成一|合为一|合并|拼成一|到一起")
     if not p.has(_SHOT_WORD) and not (into_one and p.shots is None and _bare_numbers(p)):
         return None
     if p.shots is None and _bare_numbers(p):  # "combine 10 & 11 into one": the numbers are shots
@@ -2359,7 +2372,9 @@ def _bare_numbers(p: Parsed) -> list[int]:
 
 def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
-        p.has(r"\bsplit\b|\b(?:cut|break|divide|chop|slice)\b.*\binto\b")
+        p.has(
+            r"\bsplit\b|\b(?:cut|break|divide|chop|slice)\b.*\b(?:into|in\s+(?:half|halves|two|three|\d))\b"
+        )
         or p.has(r"拆分|拆成|分成|切成|一分为二|拆开|一拆[二两三四五六]")
     ):
         return None
