@@ -1949,9 +1949,14 @@ def _scene_patch(p: Parsed, text: str) -> dict[str, Any]:
     if m:
         patch["place"] = m.group(1).strip(" .。")
     m = re.search(
-        r"\b(?:title|titled|rename (?:it |scene \S+ )?to|call it|called|named)\s*:?\s*(.+)$", p.cased, re.I
+        r"\b(?:title|titled|rename (?:it |scene \S+ )?to|rename scene\s*\S+(?:\s+as)?|call it|called|named)"
+        r"\s*:?\s*(.+)$",
+        p.cased,
+        re.I,
     ) or re.search(
-        r"(?:标题|名字|名称|场名)(?:改成|改为|是|叫|为|叫做)\s*[:：]?\s*(.+)$|叫做?\s*《(.+?)》", p.cased
+        r"(?:标题|名字|名称|场名)(?:改成|改为|是|叫|为|叫做)\s*[:：]?\s*(.+)$|叫做?\s*《(.+?)》"
+        r"|改名(?:叫做?|为|成)\s*[:：]?\s*(.+)$",
+        p.cased,
     )
     if m:
         patch["title"] = next(g for g in m.groups() if g).strip(' .。"《》')
@@ -3017,7 +3022,8 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         args["language"] = "zh" if value in {"chinese", "中文"} else "en"
     if p.has(
         r"\b(?:for|on|to)\s+(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|发到|发布到|投放到|平台"
-        r"|(?:发|投|给)?(?:抖音|b站|小红书|快手)用|要(?:发|投|上)(?:到)?(?:抖音|b站|小红书|快手|油管)"
+        r"|(?:发|投|给)?(?:抖音|b站|小红书|快手)用"
+        r"|要(?:发|投|上)(?:到)?(?:抖音|b站|小红书|快手|油管|youtube|tiktok|instagram|ins|视频号)"
     ):
         args["platform"] = _first(lx.PLATFORMS, p.text)
     m = re.search(
@@ -3027,6 +3033,8 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         rf"|(?:总时长|总长度|总长|片长|成片时长|整部片子|整个片子|整部片|片子|整个视频|成片)"
         rf"(?:改成|设为|改为|为|控制在|定在|在|大概|大约|差不多|要|做到)*\s*({NUM})\s*(秒|分钟)"
         rf"|(?<!镜头)(?<!分镜)(?<!个)时长(?:控制在|限制在|定在|不超过|别超过)\s*({NUM})\s*(秒|分钟)"
+        rf"|\b({NUM})\s*(s|secs?|seconds?|mins?|minutes?)\s+(?:in\s+)?"
+        r"(?:total|overall|all together|altogether)\b"
         rf"|\b(?:make|keep|get)\s+(?:the\s+)?(?:whole\s+|entire\s+)?(?:film|video|movie|cut|project|thing)\s+"
         rf"(?:about\s+|around\s+|roughly\s+|under\s+|at\s+)?(an?|{NUM})\s*(s|secs?|seconds?|mins?|minutes?)\b",
         p.text,
