@@ -2876,6 +2876,8 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if p.has(
         r"\b(?:remove|delete|drop|get rid of|take out|mute|kill|cut|no more|without)\b.{0,20}"
         r"\b(?:narration|voice-?overs?|voices?|dialog(?:ue)?|vo)\b|(?:去掉|删掉|删除|取消|不要|拿掉)(?:了)?(?:旁白|配音|台词|对白)"
+        r"|(?:旁白|配音|台词|对白)(?:都|也|就|全)?(?:不要|去掉|删掉|拿掉|不用)"
+        r"|\b(?:do ?n[o']?t|no longer) need\b.{0,20}\b(?:narration|voice-?overs?|vo)\b"
     ):
         raise _Stop(
             "clarify",
@@ -2904,6 +2906,22 @@ def _h_music(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\b(?:render|compose|assemble|stitch)\b|合成|成片|预览"
     ):
         return None  # "render the final with the music": a compose option, not a new track
+    if p.has(
+        r"\b(?:remove|delete|drop|get rid of|kill|mute|no more|without|lose"
+        r"|(?:do ?n[o']?t|no longer) need)\b.{0,20}"
+        r"\b(?:music|soundtrack|bgm|score)\b|\b(?:music|soundtrack|bgm)\b.{0,12}\b(?:off|gone)\b"
+        r"|(?:背景音乐|配乐|音乐)(?:都|也|就|先)?(?:不要|去掉|删掉|拿掉|不用)|(?:去掉|删掉|删除|拿掉)(?:了)?(?:背景音乐|配乐|音乐)"
+    ):
+        if p.has(r"\b(?:render|compose|assemble|export)\b|合成|成片|预览|导出"):
+            return None  # "compose the final without music": a compose option
+        raise _Stop(  # "drop the music", "背景音乐不要了": not a new track
+            "clarify",
+            p.t(
+                "I can't delete a music track yet; to leave it out of the cut, say "
+                "“compose the final without music”.",
+                "暂时不能删除配乐；想让成片不带音乐，可以说“合成成片，不要音乐”。",
+            ),
+        )
     if p.has(r"\bmix\b|\bmixed in\b|混进|混入") and not p.has(
         r"\b(?:generate|make|create|compose)\b|生成|做"
     ):

@@ -509,12 +509,15 @@ def is_extra_injection(text: str) -> bool:
 # --- exceptions and negation ------------------------------------------------------------------
 
 _EXCEPT_EN = (
-    r"(?:,\s*|\s+)(?:but\s+not|except(?:\s+for)?|apart\s+from|other\s+than|excluding|besides|save\s+for)"
+    r"(?:(?:,\s*|\s+)(?:but\s+not|except(?:\s+for)?|apart\s+from|other\s+than|excluding|besides|save\s+for)"
+    r"|,\s*(?:and\s+|but\s+)?not)"  # "make all shots dusk, not shot 3 though"
     r"\s+(?P<x>(?:the\s+|its\s+|their\s+)?(?:very\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|"
     + NUM
     + r")|"
     + ORD
-    + r"|first|last|final|opening)"
+    + r"|(?:first|last|final|opening)(?:\s+"
+    + NUM
+    + r")?)"
     r"(?:\s*(?:,|and|&|-|to|through)\s*(?:shots?\s*)?#?\s*(?:\d+|" + NUM + r"))*(?:\s+(?:one|shot)s?)?)"
 )
 _ALL_BUT_EN = (
@@ -525,10 +528,12 @@ _ALL_BUT_EN = (
 _LEAVE_EN = (
     r"(?:^|,\s*|\band\s+)(?:please\s+)?(?:don'?t|do not|never)\s+(?:touch|change|edit|modify|alter)\s+"
     r"(?P<x>[^,;]+?)(?=\s*(?:,|;|\band\b|$))"
-    r"|(?:^|,\s*|\band\s+)(?:skip|leave out|omit|exclude)\s+(?P<s>(?:the\s+)?(?:shots?\s*#?\s*\S+"
-    r"(?:\s*(?:,|and|-|to)\s*\S+)*|(?:first|last|final|opening)\s+(?:one|shot)))(?=\s*(?:,|;|\band\b|$))"
+    r"|(?:^|,\s*|\b(?:and|but)\s+)(?:skip|leave out|omit|exclude)\s+(?P<s>(?:the\s+)?(?:shots?\s*#?\s*\S+"
+    r"(?:\s*(?:,|and|-|to)\s*\S+)*|#?\d+(?:\s*(?:,|and|&|-|to)\s*#?\d+)*|(?:first|last|final|opening)\s+(?:one|shot)))"
+    r"(?=\s*(?:,|;|\band\b|$))"
     r"|(?:^|,\s*|\b(?:and|but)\s+)(?:leave|keep)\s+(?P<y>(?:the\s+)?(?:shots?\s*#?\s*\S+(?:\s*(?:,|and|-|to)\s*\S+)*"
-    r"|(?:first|last|final|opening)\s+(?:one|shot)))\s+(?:alone|as (?:it is|is)|unchanged|untouched)"
+    r"|#?\d+(?:\s*(?:,|and|&|-|to)\s*#?\d+)*"
+    r"|(?:first|last|final|opening)\s+(?:one|shot)))\s+(?:alone|as (?:it is|is|they are)|unchanged|untouched)"
     r"(?=\s*(?:,|;|\band\b|$))"
 )
 _EXCEPT_ZH = (
@@ -536,6 +541,10 @@ _EXCEPT_ZH = (
     r"|(?<![删去排移免解清])除了?(?P<w>[^，,。；;\s]{1,12}?)(?:以外|之外|外)?(?=都|其他|其余|其它|剩下|全部|别的)"
     r"|[，,]?\s*(?P<y>第?[^，,。；;]{1,12}?)(?:个)?(?:不要动|别动|不动|不用改|不改|除外|别改|不要改|别碰|不用动|保持不变|保持原样)"
     r"|(?:别动|不要动|不动)(?P<z>[^，,。；;]{1,12})[，,]"
+    r"|[，,]\s*跳过(?P<q>第?[^，,。；;]{1,12}?)(?:个)?(?=[，,。；;]|$)"  # "全部配旁白，跳过第二个"
+)
+_EXCEPT_ZH_AFTER_ALL = (  # "所有镜头改成黄昏，第三个不要": only after a request for every shot
+    r"[，,]\s*(?P<v>第?[^，,。；;]{1,12}?)(?:个)?(?:不要|不用|算了|先不要)\s*$"
 )
 REST_WORDS = (
     r"\b(?:the\s+)?(?:rest|others|other\s+(?:shots|ones)|remaining(?:\s+shots)?)\b|其他|其余|剩下|其它|别的"
@@ -622,7 +631,10 @@ def extract_exceptions(text: str, total: int | None) -> Exceptions:
             out.excluded.extend(nums)
             out.evidence.append(f"except shots {nums} ← “{m.group(0)}”")
             out.text = (out.text[: m.start()] + "all shots" + out.text[m.end() :]).strip()
-    for pattern in (_EXCEPT_EN, _LEAVE_EN, _EXCEPT_ZH):
+    patterns = [_EXCEPT_EN, _LEAVE_EN, _EXCEPT_ZH]
+    if re.search(r"所有|全部|每个|每一个|全都", out.text):
+        patterns.append(_EXCEPT_ZH_AFTER_ALL)
+    for pattern in patterns:
         while True:
             m = re.search(pattern, out.text, re.I)
             if not m:
@@ -645,7 +657,11 @@ def extract_exceptions(text: str, total: int | None) -> Exceptions:
             out.evidence.append(
                 f"except shot{'s' if len(nums) > 1 else ''} {nums} ← “{m.group(0).strip(' ,，')}”"
             )
-            keep = "，" if pattern is _EXCEPT_ZH and m.group(0).endswith(("，", ",")) else ""
+            keep = (
+                "，"
+                if pattern in (_EXCEPT_ZH, _EXCEPT_ZH_AFTER_ALL) and m.group(0).endswith(("，", ","))
+                else ""
+            )
             out.text = (out.text[: m.start()] + (keep or ", ") + out.text[m.end() :]).strip(" ,，")
     return out
 
