@@ -3499,6 +3499,13 @@ _CLAUSE_SPLIT = (
 )
 
 
+_REMOVES_GENERATED = (  # a removal whose object is something generated, not a shot or a setting
+    r"\b(?:remove|delete|drop|get rid of|lose|trash|erase|scrap)\s+"
+    r"(?:the\s+|all\s+(?:the\s+)?|its\s+|that\s+)?"
+    r"(?:\d+[- ]?|nine[- ]?|four[- ]?)?(?:videos?|clips?|animations?|grids?|images?|pictures?|renders?)\b"
+    r"|(?:删掉|删除|去掉|拿掉)(?:了)?[^，,。；]{0,10}?的(?:视频|动画|宫格|九宫格|四宫格|图片)"
+    r"|(?:视频|动画|宫格|九宫格|四宫格|图片)(?:都|也|就)?(?:删了|删掉|去掉|不要了|拿掉|删除)"
+)
 CONFIDENCE_THRESHOLD = 0.6
 """Below this confidence the planner asks (offering its reading as a choice) instead of acting."""
 EXECUTE_AT = 0.85
@@ -3927,6 +3934,21 @@ class OfflinePlanner:
     def _plan_clause(self, p: Parsed, ctx: PlanningContext) -> _Reading | None:
         """Every handler reads the clause; the first reading wins unless a later one of another
         family explains more of it (a setting over a generation nobody asked for)."""
+        if (
+            re.search(_REMOVES_GENERATED, p.text)
+            and not p.has(_TASK_WORDS)
+            and not p.has(r"\b(?:cancel|stop|kill|abort|halt)\b|取消|停掉|停止|停下|停了|别跑")
+        ):
+            # "delete the video of shot 5", "第四个镜头的九宫格删了": not a new one, nor the shot
+            raise _Stop(
+                "clarify",
+                p.t(
+                    "I can't delete a generated video, grid or image yet. To go back to the state before "
+                    'it, say e.g. "undo the last change"; to stop one running, "cancel the video jobs".',
+                    "暂时不能删除已生成的视频、宫格或图片。想回到之前的状态可以说“撤销上一步”；"
+                    "想停掉还在跑的，可以说“取消视频任务”。",
+                ),
+            )
         readings: list[_Reading] = []
         first_stop: _Stop | None = None
         for family, handler in HANDLERS:
