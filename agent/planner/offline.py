@@ -1739,7 +1739,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:all\s+)?together\b"
     )
     zh = p.has(
-        r"合成(?!一个?(?:分镜|镜头)|一个[哈吧呀啊呢嘛哦]*\s*$)|合个小样|(?:出|做|合|来)(?:个|一个|一版)?(?:小样|样片|demo)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
+        r"合成(?!一个?(?:分镜|镜头)|一个[哈吧呀啊呢嘛哦]*\s*$)|合个小样|(?:出|做|合|来)(?:个|一个|一版)?(?:小样|样片|demo)|合(?:个|一个|一版)(?:预览|成片)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
         r"|拼起来|拼一下|剪出来|剪一版|(?:整|弄|来)(?:个|一个|一版)预览|^预览(?:用|要|版)"
         r"|(?:音乐|配乐).{0,6}(?:混进|混入)"
     )
@@ -2438,7 +2438,7 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
 def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\b(?:add|insert|append|stick|slot|throw|tack|squeeze)\s+(?:in\s+)?"
-        r"(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing"
+        r"(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing|ending|closing"
         r"|\d+(?:\.\d+)?[- ]?(?:s|sec|second)s?)\s+)"
         r"{0,3}shot\b"
     ) or p.has(
@@ -2721,6 +2721,7 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"设为|设成|定稿|选用|就用|选这张|用这张|选第|采用|确定用|作为(?:第\S{1,3}个)?(?:分镜|镜头)的?(?:当前|最终)?版本"
         r"|^(?:就|那就|还是)?用第\s*\S{1,3}\s*张(?:图)?(?:吧|了)?$|^(?:就|那就|还是)?用.{1,6}那张(?:吧|了)?$"
         r"|^(?:就|那就|还是|就是)(?:选|要|定|用)?(?:这张|那张)(?:了|吧|吧了)?$"
+        r"|(?:镜头|分镜)(?:就)?用第\s*\S{1,3}\s*张"
     )
     batch = (
         p.shots == "all"
@@ -3360,6 +3361,8 @@ def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | 
     (from the planning context); unknown current durations are asked, never assumed."""
     same = re.search(
         rf"\bsame (?:length|duration) as (?:shot\s*)?#?\s*({NUM})\b"
+        rf"|\bmatch (?:shot\s*)?#?\s*({NUM})(?:'s)? (?:length|duration)\b"
+        rf"|\bas long as (?:shot\s*)?#?\s*({NUM})\b"
         rf"|(?:时长|长度)?.{{0,6}}(?:跟|和|与|同)第\s*({NUM})\s*个(?:镜头|分镜)?(?:的时长|一样长|一样)",
         p.text,
     )
