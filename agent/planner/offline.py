@@ -2627,7 +2627,7 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         r"\b(?:for|on|from|of|in)\s+(?:track|branch)\s+[a-z]\b|[a-z]\s*方案的?",
         r"\bfor\s+§|§",
         r"(?<![\w#])#\s*\d+|第\s*\S{1,3}\s*张|image\s*#?\s*\d+",
-        r"第\s*\S{1,3}\s*场(?:的)?|\bscenes?\s*#?\d+"
+        r"第\s*\S{1,3}\s*场(?:的)?|最后一场(?:的)?|每(?:一)?个|\bscenes?\s*#?\d+"
         r"|(?:按|按照|照着|参照)\s*(?:第\s*\S{1,3}\s*张)?\s*(?:的)?(?:感觉|风格|样子|方向)"
         r"|\b(?:an?\s+)?(?:framing|composition)\b|\b(?:iterate|iterating)\s+(?:on|from)\b"
         r"|\bbased on\b|基于|继续生成|继续|迭代|生成|给|为|把|用|一组|一个|再",
@@ -2652,7 +2652,9 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     if p.lang == "zh":
         text = re.sub(r"\s*([,，、。；;])\s*", r"\1", text)
         text = re.sub(r"[,，、。；;]{2,}", "，", text).strip(" ,，、。；;:：的")
-        content = re.sub(r"[图要张组个的来一吧呢啊了，,、。\s]", "", text)  # leftovers of "出一组图，要九张"
+        content = re.sub(
+            r"[图要张组个的来一吧呢啊了都，,、。\s]", "", text
+        )  # leftovers of "出一组图，要九张"
         return text if cjk_count(text) >= 2 and cjk_count(content) >= 2 else None
     content = [
         w for w in re.findall(r"[A-Za-z]{3,}", text) if w.lower() not in {"the", "and", "for", "with", "from"}
