@@ -974,10 +974,11 @@ _DESC_EN = [
     r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|looks|get|gets|with|at|in|on|and"
     r"|into|for|please|pls|has|have|go|goes|become|becomes|turn|turns|feel|feels|use|uses|will|can|could|must"
     r"|would|shall|may|might|get|got|all|now|too|also)\b)[a-z]+)?)",
-    r"\bthe\s+(?P<k>(?:[a-z]+\s+){0,2}[a-z]+)(?<!\bof)(?<!\bfor)(?<!\bin)(?<!\bon)(?<!\bto)(?<!\bwith)(?<!\band)"
+    r"\b(?:the|both|both the)\s+(?P<k>(?:[a-z]+\s+){0,2}[a-z]+)"
+    r"(?<!\bof)(?<!\bfor)(?<!\bin)(?<!\bon)(?<!\bto)(?<!\bwith)(?<!\band)"
     r"(?<!\bout)(?<!\bat)(?<!\bfrom)(?<!\bby)\s+(?:shots|ones|scenes)\b",
     # "split the leap shot in three", "put the kids-pointing-at-the-sky shot first": one shot, by its content
-    r"\bthe\s+(?P<k>[a-z]+(?:-[a-z]+)+|[a-z]{4,})\s+shot\b(?!\s*(?:#|\d|no\b|number\b))",
+    r"\b(?:the|that|this)\s+(?P<k>[a-z]+(?:-[a-z]+)+|(?:[a-z]{3,}\s+)?[a-z]{4,})\s+shot\b(?!\s*(?:#|\d|no\b|number\b))",
 ]
 _CAMERA_NOUNS = frozenset(
     [
@@ -1087,7 +1088,15 @@ def description_ref(text: str) -> DescriptionRef | None:
                 return DescriptionRef(k.replace("-", " "), m.span(), True)
             if k in _CAMERA_NOUNS or any(re.fullmatch(rf"{ORD}|\d+|{NUM}", w) for w in k.split()):
                 continue  # "the third and fourth shots": ordinals, not a description
+            if any(w in _CAMERA_NOUNS for w in k.split()):
+                continue  # "that wide shot": a framing, not a description
             words = [w for w in k.split() if w not in {"the", "a"}]
+            phrase = " ".join(words)
+            single_shot = re.search(r"\bshot\b", m.group(0), re.I) and not re.search(
+                r"\bshots\b", m.group(0), re.I
+            )
+            if single_shot and len(words) == 2 and words[-1] not in _NOT_KEYWORDS:
+                return DescriptionRef(phrase, m.span(), True)  # "that bamboo forest shot": the whole phrase
             k = words[-1] if words else ""
             if (
                 k
