@@ -170,6 +170,31 @@ FAMILY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (r"\bmerge\b|合并", ("shot.merge", "task.", "version.")),
     (r"\b(?:retry|re-?run)\b|重试|重跑", ("task.retry", "gen.", "version.")),
     (r"\b(?:undo|revert|roll ?back)\b|撤销|回滚", ("version.rollback", "task.")),
+    (  # "make shot 2 night and narrate it" read as one request would drop the narration
+        r"\bnarrat(?:e|ion)\b|\bvoice-?over\b|旁白|配音(?!乐)",
+        ("gen.voice", "shot.update", "gen.compose", "task.", "version.", "project."),
+    ),
+    (
+        r"\b(?:4|9|four|nine)[- ]?grid\b|\bgrid\b|宫格|出图",
+        ("gen.grid", "node.", "track.", "task.", "version.", "export."),
+    ),
+    (
+        r"(?:生成|做成|转成|出)(?:个|一个)?视频",
+        ("gen.video", "gen.compose", "task.", "version.", "export.", "project."),
+    ),
+    (  # "make the style watercolor and the format vertical": the style is a request of its own
+        r"\bstyle\b|画风|风格",
+        (
+            "project.set_style",
+            "project.create",
+            "shot.update",
+            "gen.",
+            "node.",
+            "task.",
+            "version.",
+            "character.",
+        ),
+    ),
 )
 
 _TABLES: tuple[lx.Table, ...] = (
@@ -199,6 +224,7 @@ _SETTING_TABLES: tuple[tuple[str, lx.Table], ...] = (
     ("camera", lx.CAMERA_SIZE),
     ("camera angle", lx.CAMERA_ANGLE),
     ("camera movement", lx.CAMERA_MOVEMENT),
+    ("aspect ratio", lx.ASPECT),
 )
 
 
@@ -241,7 +267,7 @@ _DERIVED_NUMBERS = (
 _NUMBER_WORD = rf"\d+(?:\.\d+)?|(?<![a-z]){NUM}(?![a-z])"
 _REQUEST_IN_TEXT = (
     r"\b(?:then|after that|also)\b|\b(?:give me|animate|generate|render|compose|export|delete|narrate)\b"
-    r"|然后|接着|生成|合成|导出|删除|配音"
+    r"|然后|接着|之后|生成|合成|导出|删除|配音|改成|换成"
 )
 _FREE_TEXT_KEYS = ("prompt",)
 

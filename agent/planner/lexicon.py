@@ -44,8 +44,11 @@ LIGHTING: Table = [
 
 WEATHER: Table = [
     (r"thunderstorm|\bstorm(?:y|ier)?\b|暴风雨|雷雨|雷电", "storm"),
-    (r"\brain(?:y|ier|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景", "rain"),
-    (r"\bsnow(?:y|ier|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪", "snow"),
+    (
+        r"\brain(?:y|ier|ing)?\b|下雨|雨天|雨夜|雨中|大雨|小雨|[点些]雨|雨景|(?<=的)雨|雨(?=去掉|拿掉|停|不要|下|再|更)",
+        "rain",
+    ),
+    (r"\bsnow(?:y|ier|ing)?\b|下雪|雪天|雪景|大雪|[点些]雪|(?<=的)雪|雪(?=去掉|拿掉|停|不要)", "snow"),
     (r"\bfog(?:gy|gier)?\b|\bmist(?:y|ier)?\b|\bhaz(?:e|y|ier)\b|大雾|雾气|薄雾|雾", "fog"),
     (r"\bovercast\b|\bcloudy\b|\bgr[ae]y skies\b|阴天|多云|阴沉", "overcast"),
     (r"\bclear (?:sky|skies|weather)\b|晴天|晴朗|放晴", "clear"),
@@ -65,6 +68,10 @@ MOODS: Table = [
         r"|舒缓|宁静|平静|安静|轻松",
         "calm",
     ),
+    (
+        r"\bchill(?:ed)?(?: ?out)?\b|\blo-?fi\b|\bmellow\b|放松|慵懒|松弛",
+        "chill",
+    ),
     (r"\bcoz(?:y|ier)\b|\bcosy\b|\bwarm(?:er)?\b|温馨|温暖|暖色调|暖色|暖调|暖一点|暖一些", "warm"),
     (r"\bcold(?:er)?\b|\bchilly\b|\bicy\b|\bfrosty\b|冷色调|冷色|冷调|冷一点|冰冷|寒冷|清冷", "cold"),
     (r"\bmood(?:y|ier)\b|brooding|压抑|阴郁", "moody"),
@@ -78,7 +85,7 @@ MOODS: Table = [
 CAMERA_SIZE: Table = [
     (r"extreme close[- ]?ups?|\becu\b|大特写", "extreme close-up"),
     (r"medium close[- ]?ups?|\bmcu\b|近景", "medium close-up"),
-    (r"close[- ]?ups?|\bcu\b|特写", "close-up"),
+    (r"close[- ]?ups?|\bcu\b|\bup close\b|特写|近距离", "close-up"),
     (r"extreme wide(?: shot)?|establishing shot|大远景", "extreme wide"),
     (r"wide shot|long shot|\bwider?\b|\bwiden\b|远景|全景", "wide"),
     (r"full shot|full body|全身", "full"),
@@ -91,6 +98,10 @@ CAMERA_ANGLE: Table = [
         r"low[- ]angle|from (?:a |the )?low|from below|lower the camera|仰拍|仰视|低角度|低机位|低视角"
         r"|从下往上|从下面(?:往上)?拍|放低机位|机位放低",
         "low",
+    ),
+    (
+        r"straight down|directly (?:above|overhead|from above|down)|正上方|垂直(?:俯拍|向下|往下)|\bdrone\b",
+        "overhead",
     ),
     (
         r"high[- ]angle|from (?:a |the )?high|from above|raise the camera|俯拍|俯视|高角度|高机位|高视角"
@@ -130,7 +141,7 @@ PACING: Table = [
     (
         r"too slow|faster|quicker|speed (?:it |them )?up|snappier|more quickly|pick up the pace"
         r"|tighten(?: it| them)?(?: up)?|"
-        r"太慢|拖沓|快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|快节奏|紧凑",
+        r"太慢|拖沓|快一点|快一些|快些|更快|加快|加速|节奏快|节奏更快|快节奏|紧凑|(?:搞|弄|调|剪|节奏)快点",
         "faster",
     ),
     (
@@ -168,7 +179,8 @@ TASK_STATUS: Table = [
     (r"\bfail(?:ed|ing|ures?)?\b|errors?|失败|出错|报错", "failed"),
     (r"queued|waiting|pending|in (?:the )?queue|排队|等待", "queued"),
     (
-        r"\brunning\b|\brendering\b|in progress|going on|在跑|正在运行|运行中|进行中|正在进行|正在跑|在运行",
+        r"\brunning\b|\brendering\b|in progress|going on|在跑|正在运行|运行中|进行中|正在进行|正在跑|在运行"
+        r"|在渲染|渲染中|在生成|生成中",
         "running",
     ),
     (r"cancel(?:l)?ed|已取消|被取消", "canceled"),

@@ -17,6 +17,8 @@ _CN_DIGITS = {
     "一": 1,
     "二": 2,
     "两": 2,
+    "俩": 2,  # colloquial "two of them"
+    "仨": 3,
     "三": 3,
     "四": 4,
     "五": 5,
@@ -95,7 +97,9 @@ NUM = rf"(?:\d+|[{CN_NUM_CHARS}]+|\b{EN_NUM}\b)"
 ORD = rf"(?:\d+(?:st|nd|rd|th)\b|\b(?:{'|'.join(sorted(_EN_ORDINALS, key=len, reverse=True))})\b)"
 """An English ordinal: 3rd, third."""
 
-RANGE_SEP = r"\s*(?:-|–|—|~|\.\.|\bto\b|\bthrough\b|\bthru\b|\buntil\b|\btill\b|到|至)\s*"
+RANGE_SEP = (
+    r"\s*(?:-|–|—|~|\.\.|\b(?:through|thru) to\b|\bto\b|\bthrough\b|\bthru\b|\buntil\b|\btill\b|到|至)\s*"
+)
 LIST_SEP = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|\+|/|、|和|与|及|跟|以及)\s*"
 
 _RANGE_RE = re.compile(

@@ -177,7 +177,7 @@ _EN_ITEM = rf"{_NUMX}(?:{RANGE_SEP}(?:shots?\s*)?#?\s*{_NUMX})?"
 _EN_SEP = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|\+)\s*(?:shots?\s*)?#?\s*"
 _EN_LIST = rf"#?\s*{_EN_ITEM}(?:{_EN_SEP}{_EN_ITEM})*"
 _ZH_RANGE = r"\s*(?:到|至|-|–|—|~)\s*第?\s*"
-_ZH_SEP = r"\s*(?:个|号)?\s*(?:、|,|和|与|及|跟|以及)\s*第?\s*"
+_ZH_SEP = r"\s*(?:个|号)?\s*(?:、|,|和|与|及|跟|以及|(?=第))\s*第?\s*"
 _ZH_ITEM = rf"{_NUMX}(?:{_ZH_RANGE}{_NUMX})?"
 _ZH_LIST = rf"{_ZH_ITEM}(?:{_ZH_SEP}{_ZH_ITEM})*"
 _ZH_NOT_SHOT = r"(?!\s*(?:场景|场|方案|版本|任务|角色|宫格|张|幅|图|格|选项|候选))"
@@ -185,7 +185,11 @@ _ZH_NOT_SHOT = r"(?!\s*(?:场景|场|方案|版本|任务|角色|宫格|张|幅|
 _SHOT_ALL = [
     r"\b(?:all|every|each)\s+(?:single\s+)?(?:of\s+)?(?:the\s+|my\s+|our\s+)?(?:\d+\s+)?shots?\b",
     r"^everything\b(?!\s+(?:together|else))",
-    r"^(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
+    r"\b(?:make|turn|set|change|switch|put)\s+everything\b(?!\s+(?:together|else|in|from|of|on|at)\b)",
+    r"^(?:那就|那|就|好|行)?(?:全部|所有|全都)(?=改|都|换|加|生成|配|设)",
+    r"\b(?:them|those|these) all\b|\ball of (?:them|those|these)\b",  # "now make them all night"
+    r"^画面(?:整体|全部|都|统一)",  # "画面整体暖一点"
+    r"^(?:整体|全片|整个片子)(?=的?节奏)",  # "整体节奏快一点"
     r"\bthe (?:whole|entire) (?:storyboard|project|video|film|movie|sequence)\b",
     r"(?:所有|全部|每个|每一个|每一|全体|整个)(?:的)?\s*(?:分镜|镜头)",
     r"(?<![个号0-9一二三四五六七八九十])(?:分镜|镜头)(?:全部|都)",  # not "第1到3个镜头都…" (those shots)
@@ -196,6 +200,9 @@ _SHOT_LIST = [
     rf"第\s*({_ZH_LIST})\s*个{_ZH_NOT_SHOT}",
     rf"(?:分镜|镜头)\s*#?\s*({_ZH_LIST})(?!\s*(?:个|号图))",
     rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
+    # a bare range names shots: "make vids for 1 thru 4", "五到八做成视频", "一到三 每个来四张图"
+    rf"\bfor\s+#?({_NUMX}{RANGE_SEP}#?{_NUMX})\b(?!\s*(?:images?|pics?|pictures?|cells?|options?))",
+    rf"^(?:把|给|将|让)?({_NUMX}{_ZH_RANGE}{_NUMX})(?=\s|个|都|每|全|做|生成|来|转|配|改|换|加|重|出|再|弄|删)",
 ]
 _SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
 _SHOT_NEXT_TO = (
@@ -217,6 +224,8 @@ _SHOT_OPENING = (
 )
 _SHOT_FROM_END = (
     r"\b(?:the\s+)?(?:penultimate|second[- ](?:to[- ])?last|next[- ]to[- ]last)\s+(?:shot|one)\b"
+    r"|\bthe\s+(?:shot|one)\s+(?:right\s+|just\s+)?before\s+the\s+(?:very\s+)?(?:last|final)(?:\s+(?:one|shot))?\b"
+    r"|最后一个(?:镜头|分镜)?(?:前面|之前|前边)(?:的)?那?(?:一)?个(?:镜头|分镜)?"
     rf"|倒数第\s*({NUM})\s*个?\s*(?:分镜|镜头)?"
 )
 _SHOT_EDGE_BARE = (
@@ -270,10 +279,15 @@ _STOP_MOTION = r"stop[- ]?motion"
 _EN_PREFIX = (
     r"^(?:(?:please|pls|kindly|can you|could you|would you|will you|i want to|i'd like to|i would like to|"
     r"can we|could we|shall we|should we|let's|lets|let us|now|ok|okay|hey|so|and|then|also|just"
-    r"|go ahead and)"
+    r"|go ahead and|ugh|ugh+|hmm+|hm|uh|um+|oh|ah|welp|yo|hey|alright|actually|honestly|okay so|ok so"
+    r"|maybe|perhaps"
+    r"|would you mind|do you mind|could you possibly|can you please|could you please"
+    r"|i was wondering if you could)"
     r"\s*,?\s+)*"
 )
-_ZH_PREFIX = r"^(?:请|麻烦|劳驾|帮我|帮忙|能不能|能否|可以|可否|我想|我要|现在|然后|再|给我|你|就)*"
+_ZH_PREFIX = (
+    r"^(?:请|麻烦|劳驾|帮我|帮忙|能不能|能否|可以|可否|我想|我要|想要|想|需要|现在|然后|再|给我|你|就|先)*"
+)
 
 
 def _normalize(sentence: str) -> str:
@@ -465,6 +479,7 @@ def _with_cell_positions(p: Parsed, ctx: PlanningContext) -> Parsed:
 
 
 def _clean_list(s: str) -> str:
+    s = re.sub(r"(?<=\S)\s*第", ",", re.sub(r"(到|至|-|–|—|~)\s*第", r"\1", s))  # "第三第四": a list
     return re.sub(r"shots?|scenes?|#|no\.|number", " ", s)
 
 
@@ -473,6 +488,7 @@ _TRACK_PATTERNS = (
     r"\b([A-Z])[- ]?(?:track|branch)\b",
     r"(?<![A-Za-z])([A-Za-z])\s*(?:方案|轨道|轨|分支)",
     r"(?:方案|轨道|分支)\s*([A-Za-z])(?![A-Za-z])",
+    r"\bthe\s+([A-Z])\s+(?:version|take|variant|option)\b",  # "go back to the B version"
 )
 
 
@@ -488,6 +504,10 @@ def _find_track(cased: str) -> str | None:
 
 
 def _duration(text: str) -> float | None:
+    half = re.search(rf"({NUM})\s*(?:个)?秒半|\b({NUM}) and a half (?:s|secs?|seconds?)\b", text)
+    if half:  # "两秒半", "two and a half seconds"
+        n = parse_int(next(g for g in half.groups() if g))
+        return None if n is None else n + 0.5
     m = re.search(_DURATION, text)
     if not m:
         return None
@@ -504,12 +524,14 @@ _GRID_NOUN = r"(?:grid|panel|image|pic|picture|up|cell|frame|option|variation|ve
 def _grid_size(text: str) -> int | None:
     if re.search(
         rf"\b(?:9|nine)[- ]?{_GRID_NOUN}s?\b"
+        r"|\b(?:but|make it|as an?|with)\s+(?:9|nine)\b(?!\s*(?:s\b|secs?|seconds?))"
         r"|\b3\s*[x×*]\s*3\b|(?:九|9)\s*(?:宫格|张|格)",
         text,
     ):
         return 9
     if re.search(
         rf"\b(?:4|four)[- ]?{_GRID_NOUN}s?\b"
+        r"|\b(?:but|make it|as an?|with)\s+(?:4|four)\b(?!\s*(?:s\b|secs?|seconds?))"
         r"|\b2\s*[x×*]\s*2\b|(?:四|4)\s*(?:宫格|张|格)",
         text,
     ):
@@ -594,11 +616,14 @@ _STYLE_EN = [
     r"\bstyle\s*(?:to|as|=|:|of)\s*([^,.;]+)",
     r"((?:[\w'&-]+\s+){0,2}[\w'&-]+)[- ]style\b",
     r"\blook like\s+(?:a\s+|an\s+)?([^,.;]+)",
+    r"\b(?:whole|overall|entire|general)\s+(?:look|aesthetic|vibe)\s+(?:to|into|as)\s+(?:an?\s+)?([^,.;?!]+)",
+    r"\bmake\s+the\s+(?:whole\s+|overall\s+)?style\s+(?:an?\s+)?([^,.;?!]+)",  # "make the style watercolor"
 ]
 _STYLE_ZH = [
     r"^(?:整体|整个|全部|所有镜头|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?([^\s,，。；;、]{2,8}?)(?:感|的感觉|质感)$",
     r"(?:风格|画风)(?:改成|改为|换成|设为|设置为|用|是|为|:)\s*([^\s,，。；;、]{1,16}?)(?:风格|画风|风)?(?=$|[\s,，。；;、])",
-    r"([^\s,，。；;、:：把将用给成为是]{1,12}?)(?:的)?(?:画风|风格|风(?=$|[\s,，。；;、]))",
+    r"(?:风格|画风)(?:想要|想|要|来个|搞成|做成|走)\s*([^\s,，。；;、]{1,16}?)(?:那种|那样|一样)?(?:的)?(?:风格|画风|风)?$",
+    r"([^\s,，。；;、:：把将用给成为是]{1,12})(?:的)?(?:画风|风格|风(?=$|[\s,，。；;、]))",  # "油画风": 油画
 ]
 
 
@@ -739,11 +764,27 @@ def _targets(
     total = ctx.workspace.shots
     if isinstance(shots, list) and (p.last_shot or p.last_n) and total:  # "the first and last shots"
         shots = sorted({*shots, *range(max(1, total - max(p.last_n, 1) + 1), total + 1)})
-    if (shots is None or shots == "all") and p.scenes and any(s.scene for s in ctx.shots):
-        in_scenes = [s.number for s in ctx.shots if s.scene in p.scenes]
+    scenes = p.scenes
+    if (shots is None or shots == "all") and not scenes and re.search(r"\bscene\b|场", p.text):
+        scenes = _scene_by_name(p, ctx)[1]  # "every shot in the frozen lake scene", "最后一场的镜头"
+    if (shots is None or shots == "all") and scenes and any(s.scene for s in ctx.shots):
+        in_scenes = [s.number for s in ctx.shots if s.scene in scenes]
         if in_scenes:  # "the shots of scene 2", "turn scene 1 into video", "给第二场配旁白"
             shots = in_scenes
-            p.evidence.append(f"shots {format_numbers(in_scenes)} ← scene {format_numbers(p.scenes)}")
+            p.evidence.append(f"shots {format_numbers(in_scenes)} ← scene {format_numbers(scenes)}")
+    if shots == "all" and p.rest and not ctx.excluded and ctx.carried is None and not ctx.focus.shot:
+        raise _Stop(  # "别的镜头都加点雾" with nothing named before: other than which?
+            "clarify",
+            p.t("The other shots — other than which one?", "其他的镜头——除了哪个之外？请说分镜编号。"),
+            ask_shots=True,
+        )
+    if (
+        shots is None
+        and ctx.excluded
+        and not p.rest
+        and re.search(r"都|全|\b(?:all|everything|every)\b", p.text)
+    ):
+        p.rest = True  # "除第一场外都改成雪景": all shots but the excepted ones
     if shots is None and p.rest and ctx.excluded:
         shots = "all"
         p.evidence.append("“the rest/others” ← all shots but the excepted ones")
@@ -1136,13 +1177,16 @@ def _task_id(p: Parsed) -> str | None:
 
 def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = (
-        p.starts(r"(?:what|whats|what's|which|how many|any|are there|is (?:anything|something))\b")
+        p.starts(
+            r"(?:what|whats|what's|which|how many|any|are there|is (?:anything|something)"
+            r"|did|have|has|were|are)\b"
+        )
         and p.has(r"\b(?:running|jobs?|tasks?|queue[d]?|in progress|going on|failed|pending|rendering)\b")
     ) or p.starts(
         r"(?:list|show|show me|check|see)\s+(?:the\s+|all\s+|my\s+)?(?:\w+\s+)?(?:jobs?|tasks?|queue)\b"
     )
     en = en or p.starts(
-        r"(?:task|job)\s+(?:list|status)\b|status\b|progress\b"
+        r"(?:task|job)\s+(?:list|status)\b|(?:quick\s+|a\s+)?status\b|progress\b"
         r"|how (?:are|is) (?:the |my |our )?(?:jobs?|tasks?|renders?|generations?|videos?|things)\b"
         r"|(?:is )?anything (?:still )?(?:in the queue|queued|running|pending|rendering)"
     )
@@ -1154,10 +1198,19 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
     )
     zh = p.has(
-        r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务(?:列表|状态|进度|情况)|在跑|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
+        r"(?:哪些|什么|多少|几个)(?:任务|作业)|任务.{0,3}(?:列表|状态|进度|情况)|在跑|(?:还有|有没有).{0,4}(?:在渲染|在生成|在跑)|还在运行|进度(?:如何|怎么样|怎样)|正在运行"
+        r"|任务.{0,3}(?:有哪些|有什么|有几个)|(?:看下|看看|查下|查查|查一下|看一下|瞧瞧|列一下|列出)[^，,。]{0,8}任务"
         r"|(?:预览|视频|成片|宫格|图|配音|旁白|音乐|配乐|任务).{0,4}(?:好了没|好了吗|完成了吗|做完了吗|生成好了吗|出来了吗|好没好)"
     )
     zh = zh or (p.has(r"状态|进度|情况|怎么样") and _task_id(p) is not None)
+    en = en or (p.has(r"\b(?:status|progress)\b") and p.has(r"\b(?:jobs?|tasks?|renders?|queue)\b"))
+    en = en or (
+        p.starts(r"how'?s|how is|how are")
+        and p.has(r"\b(?:coming along|going|doing|getting on)\b")
+        and p.has(
+            r"\b(?:videos?|clips?|grids?|images?|voices?|narration|music|preview|render|compose|export)\b"
+        )
+    )
     en = en or (
         p.starts(r"why\b") and p.has(r"\bfail(?:ed|ing|s)?\b")
     )  # "why did the grid fail": the failed tasks
@@ -1172,6 +1225,12 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     task_id = _task_id(p)
     if task_id:
         return [_act("task.status", task_id=task_id)]
+    if p.has(
+        r"\b(?:overall|overview|summary|in general|at a glance)\b|整体|总体|汇总|概况|总的"
+    ) and not p.has(
+        r"\b(?:fail\w*|running|queued|pending|done|finished)\b|失败|在跑|排队|完成"
+    ):  # "status check on my jobs overall": counts by status
+        return [_act("task.status")]
     kind = _first(lx.TASK_KIND, re.sub(r"\brendering\b", " ", p.text))
     return [_act("task.list", status=_first(lx.TASK_STATUS, p.text), kind=kind)]
 
@@ -1189,6 +1248,8 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None
     task_id = _task_id(p)
     kind = _first(lx.TASK_KIND, p.text)
+    if p.starts(r"(?:kill|nuke)\b") and not (task_id or kind or p.has(_TASK_WORDS)):
+        return None  # "kill shot 7": slang for deleting the shot, not a job
     shots = p.shots if isinstance(p.shots, list) else None
     if shots is not None:
         _check_shots(p, ctx, shots)
@@ -1209,7 +1270,10 @@ def _h_task_retry(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         or p.has(r"重试|重新运行|重跑|再试|重新跑|重新提交|再跑一[次遍下]|再运行一[次遍下]")
         or (
             p.has(r"\bfail(?:ed|ing|s)?\b|失败|出错|报错")
-            and p.has(r"\b(?:another (?:go|try|shot)|once more|again|restart|redo)\b|再来一[次遍]|重新来")
+            and p.has(
+                r"\b(?:another (?:go|try|shot)|once more|again|restart|redo|regenerate)\b"
+                r"|再来一[次遍]|重新来|重新生成|再生成"
+            )
         )
     ):
         return None
@@ -1261,7 +1325,7 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     zh = p.has(
         r"^(?:请|帮我|麻烦)?(?:回到|回滚|撤销|恢复到|还原|退回|返回到|恢复成)|回到.{0,24}(?:之前|以前|版本|快照|状态|样子)"
-        r"|撤销|回滚|撤回"
+        r"|撤销|回滚|撤回|撤了|(?:恢复|改|变|还原|弄|退|换)回去|恢复原样|(?:那次|这次|上次)(?:的)?(?:改动|修改)不要了"
     )
     remark = re.search(  # "ugh the neon lighting looks bad, revert that"
         r"^(.+?)[,;，；]\s*(?:please\s+)?(?:go back|roll ?back|revert|undo)\b"
@@ -1270,9 +1334,11 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         re.I,
     )
     en = en or remark is not None
-    if not (en or zh) or (p.track and p.has(r"\b(?:track|branch)\b|方案|分支")):
+    if not (en or zh) or (p.track and p.has(r"\b(?:track|branch|version|take|variant)\b|方案|分支")):
         return None
-    m = re.search(r"\bsnapshot\s+([a-z0-9][a-z0-9_-]{3,})|快照\s*([a-z0-9][a-z0-9_-]{3,})", p.text)
+    m = re.search(  # an id has a digit ("snapshot 5f1e0c2a…"); "the snapshot before the narration" names none
+        r"\bsnapshot\s+([a-z0-9_-]*\d[a-z0-9_-]{2,})|快照\s*([a-z0-9_-]*\d[a-z0-9_-]{2,})", p.text
+    )
     if m:
         return [_act("version.rollback", snapshot_id=next(g for g in m.groups() if g))]
     before: str | None = None
@@ -1301,13 +1367,19 @@ def _h_rollback(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         before = re.sub(r"\s+", " ", what).strip(" ,.") or None
     if not before:  # "undo the neon thing", "revert the rain change", "撤销霓虹灯的修改": the object names it
-        m = re.search(
-            r"^(?:undo|revert|roll ?back|take back)\s+(?:the\s+|my\s+|that\s+|this\s+)?(.+?)"
-            r"(?:\s+(?:thing|change|changes|edit|edits|stuff|update|one))?\s*[.!?]*$",
-            p.head,
-            re.I,
-        ) or re.search(
-            r"(?:撤销|撤回|还原)(?:一下)?(?:刚才)?(.+?)(?:的)?(?:修改|改动|更改|操作|那次)", p.cased
+        m = (
+            re.search(
+                r"^(?:undo|revert|roll ?back|take back)\s+(?:the\s+|my\s+|that\s+|this\s+)?(.+?)"
+                r"(?:\s+(?:thing|change|changes|edit|edits|stuff|update|one))?\s*[.!?]*$",
+                p.head,
+                re.I,
+            )
+            or re.search(
+                r"(?:撤销|撤回|还原)(?:一下)?(?:刚才)?(.+?)(?:的)?(?:修改|改动|更改|操作|那次)", p.cased
+            )
+            or re.search(  # "霓虹那次改动不要了，恢复回去", "把霓虹灯的修改改回去"
+                r"^(?:把|将)?(.+?)(?:的)?(?:那次|那个|这次|上次)?(?:的)?(?:修改|改动|更改)", p.cased
+            )
         )
         what = m.group(1).strip(" .'\"") if m else ""
         if what and not re.fullmatch(
@@ -1344,7 +1416,10 @@ def _h_snapshot(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     note = _quoted(p.cased)
     if note is None:
         m = re.search(
-            r"\b(?:called|named|as|note)\s*:?\s*(.+)$|(?:叫|命名为|备注|名为)[:：]?\s*(.+)$", p.cased, re.I
+            r"\b(?:called|named|(?:call|name|label) it|as|note)\s*:?\s*(.+)$"
+            r"|(?:叫做|叫|命名为|备注|名为)[:：]?\s*(.+)$",
+            p.cased,
+            re.I,
         )
         if m:
             note = next(g for g in m.groups() if g).strip(" .。")
@@ -1361,6 +1436,11 @@ _ZH_STORY_KINDS = r"(?:故事板|故事|视频|短片|动画|广告|短剧|漫�
 def _looks_like_storyboard(p: Parsed) -> bool:
     if p.has(r"\bstoryboards?\b|故事板|分镜脚本"):
         return not p.starts(r"(?:cancel|stop|retry|export|download)\b")
+    if p.shots is None and p.has(  # "分镜重新生成，改成8个镜头": the whole storyboard again
+        r"(?:重新生成|重做|重新做|重新出|重建|重新拆|重拆)(?:一下|一版|一遍)?(?:整个)?分镜(?!\s*\d|第)"
+        r"|^(?:整个)?分镜(?:全部|整个)?(?:重新生成|重做|重新做|重新出|重建|重新拆|重拆)"
+    ):
+        return True
     if p.has(rf"\b{NUM}[- ]shots?\s+{_STORY_KINDS}\b"):
         return True
     if (
@@ -1369,17 +1449,25 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         and not p.has(rf"\babout\s+(?:an?|{NUM})\s*(?:s|secs?|seconds?|mins?|minutes?)\b")  # a length
     ):
         return True
-    if p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
+    if p.has(_NEW_PROJECT):
         return True
     if p.starts(r"(?:storyboard|make|create|do|produce)\b") and p.has(
         r"\b(?:an?\s+)?(?:ad|advert|commercial|promo|teaser|trailer)\s+(?:for|about|of)\b"
     ):
         return True
     return p.has(
-        r"^(?:我想|想)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?.{1,12}?(?:广告|宣传片)(?:[，,。]|$)"
+        r"^(?:帮我|请|麻烦|给我)?(?:我想|想|要)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?.{1,12}?(?:广告|宣传片)(?:[，,。]|$)"
         rf"|关于.+的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}|讲(?:一个|个)?.+的故事"
         rf"|^(?:做|拍|来)(?:一个|个|一支|支|一部)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)?(?:广告|短片|动画|短剧|漫剧)[，,]\s*讲"
+        rf"|(?:做|拍|来|出)(?:一个|个|一版|一套|套)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)(?:分镜|故事板)?\s*[，,\s]\s*讲"
+        r"|\bstoryboard\s+(?:this|these|the following|it)\s*[:\-]"
     )
+
+
+_NEW_PROJECT = (
+    r"\bnew (?:project|story|video|film)\b|新项目|(?:新建|新开|新起|开|建)(?:一个|个)?(?:新)?项目"
+    r"|^新(?:的)?故事"
+)
 
 
 def _title_case(s: str) -> str:
@@ -1425,7 +1513,14 @@ _META_SEGMENT = [
 
 
 def _strip_meta(story: str) -> str:
-    parts = [s.strip() for s in re.split(r"[,;，；。]", story)]
+    # "a kite story. 6 shots", "奶茶店开业 ins风": a sentence or a spaced tail of settings is not story
+    parts = [
+        s.strip()
+        for s in re.split(
+            rf"[,;，；。]|\.\s+(?=(?:with\s+|in\s+)?{NUM}\s*shots?\s*$)|(?<=[\u4e00-\u9fff])\s+|\s+(?=[\u4e00-\u9fff])",
+            story,
+        )
+    ]
     keep = [s for s in parts if s and not any(re.match(m, s, re.I) for m in _META_SEGMENT)]
     joined = ", ".join(keep) if not has_cjk(story) else "，".join(keep)
     joined = re.sub(
@@ -1448,11 +1543,11 @@ def _story(p: Parsed) -> str | None:
         r"(?:故事|内容|剧情|主题)(?:是|为)?\s*[:：]\s*(.+)$",
         r"(?:故事板|分镜|项目)\s*[:：,，]\s*(.+)$",
         r"\babout\s+(.+)$",
-        r"\bstory(?:board)?\s*[:\-]\s*(.+)$",
+        r"\bstory(?:board)?(?:\s+(?:this|these|the following|it))?\s*[:\-]\s*(.+)$",
         r"\b(?:where|in which)\s+(.+)$",
         r"\b(?:storyboard|story|video|film)\s+(?:of|for)\s+(.+)$",
         r"\b(?:an?\s+)?(?:ad|advert|commercial|promo|spot|teaser|trailer)\s+(?:for|about|of)\s+(.+)$",
-        r"^(?:我想|想)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?(.{1,20}?(?:广告|短片|动画|短剧|漫剧|宣传片))(?:[，,。]|$)",
+        r"^(?:帮我|请|麻烦|给我)?(?:我想|想|要)?(?:做|拍|来)(?:一个|个|一支|支|一部|一条)?(.{1,20}?(?:广告|短片|动画|短剧|漫剧|宣传片))(?:[，,。]|$)",
         r"\b(?:new project|project|storyboard|story|idea|video|film)\s*[:\-]\s*(.+)$",
     ]
     for pattern in patterns:
@@ -1489,8 +1584,13 @@ def _shot_count(p: Parsed) -> int | None:
 
 
 def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if p.has(r"\bdraft (?:space|board)\b|草稿板|草稿空间") and p.has(
-        r"\b(?:new|create|make|start)\b|新建|创建"
+    if p.has(
+        r"\bdraft (?:space|board)\b|\bscratch\s*(?:space|pad|board|area)\b|\bsandbox\b|\bplayground\b"
+        r"|\b(?:blank|empty) (?:canvas|space|board|workspace)\b"
+        r"|草稿板|草稿空间|草稿本|空白画布|空白的?(?:空间|画板)"
+    ) and p.has(
+        r"\b(?:new|create|make|start|want|need|give me|open|set up)\b|新建|创建|来个|开个|要个|建个|想要"
+        r"|\b(?:mess|play|tinker|noodle)(?:ing)? around\b|随便试试|随便玩玩"
     ):
         title = _quoted(p.cased) or _fork_name(p) or p.t("Draft board", "草稿板")
         return [
@@ -1513,7 +1613,8 @@ def _h_storyboard(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\b(?:called|named|titled)\s+[\"']?(.+?)[\"']?\s*[.!]?$|(?:叫做?|名为|命名为)\s*[《\"]?(.+?)[》\"]?$",
         p.cased,
     )
-    if not story and named and p.has(r"\bnew (?:project|story|video|film)\b|新项目|新建项目|新建一个项目"):
+    named = named or re.search(r"《(.+?)》|\"(.+?)\"", p.cased)
+    if not story and named and p.has(_NEW_PROJECT):
         title = next(g for g in named.groups() if g).strip()  # "start a new project called Moonlight Heist"
         return [_act("project.create", title=title, language=p.lang, aspect_ratio=_aspect(p.text))]
     if not story:
@@ -1558,7 +1659,7 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     gives = p.starts(
         r"(?:please )?(?:give|get|send|hand|make) (?:me |us )?(?:the |an? |some )?"
         r"|(?:i\s+)?(?:only\s+|just\s+)?(?:need|want)\b"
-    ) or p.has(r"给我|我要|只要")
+    ) or p.has(r"给我|我要|只要|^要(?:一个|个|一份|份|一套)")
     formats = _export_formats(p)
     if not asks and not (gives and formats):
         return None
@@ -1589,23 +1690,26 @@ def _h_export(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return [_act("gen.compose", mode="final", **_compose_opts(p))]
     naming = None
     m = re.search(
-        r"\bnam(?:ed|ing|e)\s*(?:the\s+files?\s+|them\s+|each\s+file\s+)?(?:by|as|:|like)?\s*(\S+)$",
+        r"\bnam(?:ed|ing|es?)\s*(?:the\s+files?\s+|them\s+|each\s+file\s+)?(?:by|as|:|like)?\s*(\S+)$"
+        r"|(?:文件名|命名)(?:用|按|格式|规则|方式)?(?:为|是|改成|成|像|:|：)?\s*(\S+)$",
         p.cased,
         re.I,
     )
     if m:
-        naming = m.group(1)
+        naming = next(g for g in m.groups() if g)
     return [_act("export.package", selection="favorites" if favorites else "selected", naming=naming)]
 
 
 def _compose_opts(p: Parsed) -> dict[str, Any]:
     opts: dict[str, Any] = {}
-    m = re.search(r"\b(480|720|1080)p\b", p.text)
+    m = re.search(
+        r"\b(480|720|1080)p\b|(?<![\d.])(480|720|1080)(?![\d.]|\s*(?:s\b|secs?|seconds?|秒))", p.text
+    )
     if m:
-        opts["resolution"] = f"{m.group(1)}p"
+        opts["resolution"] = f"{m.group(1) or m.group(2)}p"
     if p.has(r"\b(?:without|no)\s+subtitles?\b|不要字幕|无字幕|去掉字幕|不加字幕"):
         opts["subtitles"] = False
-    elif p.has(r"\bsubtitles?\b|\bcaptions?\b|字幕"):
+    elif p.has(lx.SUBTITLE_WORDS):
         opts["subtitles"] = True
     if p.has(r"\b(?:without|no)\s+(?:background\s+)?music\b|不要音乐|无音乐|不要配乐|不加音乐"):
         opts["music"] = False
@@ -1618,6 +1722,10 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\bcompose\b|\bassemble\b|\bstitch\b"
         r"|\brender (?:the |a )?(?:final |full |whole )?(?:video|movie|film|cut)\b|\bfinal render\b"
+        r"|\brender (?:the |a )?(?:final|preview)\b(?!\s+(?:image|grid|frame)s?\b)"
+        r"|\brender out\b|\b(?:the\s+)?finished (?:movie|video|film|cut)\b"
+        r"|\b(?:see|watch|show me|view|get|make)\b.{0,20}\brough (?:version|draft|edit)\b"
+        r"|\b(?:need|want)\b.{0,30}\bon the final (?:video|cut|version)\b"
         r"|\b(?:make|create|generate|build|do|give me|show me|render|cut|see|watch|view|have|get)\s+"
         r"(?:me\s+)?"
         r"(?:a |the )?(?:quick |rough )?"
@@ -1631,7 +1739,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:all\s+)?together\b"
     )
     zh = p.has(
-        r"合成(?!一个?(?:分镜|镜头)|一个\s*$)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
+        r"合成(?!一个?(?:分镜|镜头)|一个[哈吧呀啊呢嘛哦]*\s*$)|合个小样|(?:出|做|合|来)(?:个|一个|一版)?(?:小样|样片|demo)|合(?:个|一个|一版)(?:预览|成片)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
         r"|拼起来|拼一下|剪出来|剪一版|(?:整|弄|来)(?:个|一个|一版)预览|^预览(?:用|要|版)"
         r"|(?:音乐|配乐).{0,6}(?:混进|混入)"
     )
@@ -1639,7 +1747,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None
     if p.has(r"\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|all|every|each|the whole thing|them|it|§)"):
         return None  # "render video for the whole thing": a clip per shot (gen.video)
-    final = p.has(r"\bfinal\b|full quality|high quality|\bmaster\b|成片|最终|正式|终版|高清")
+    final = p.has(r"\bfinal\b|\bfinished\b|full quality|high quality|\bmaster\b|成片|最终|正式|终版|高清")
     return [_act("gen.compose", mode="final" if final else "preview", **_compose_opts(p))]
 
 
@@ -1694,7 +1802,7 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if p.has(
         r"\block(?:ed)?\b|\bkeep\b.*\bconsistent\b|\bfreeze\b|\bstays? the same\b"
         r"|\bsame (?:everywhere|in every shot)\b"
-        r"|锁定|锁住|锁死|固定|保持一致|别再变|不要再变"
+        r"|锁定|锁住|锁死|固定|保持一致|别再变|不要再变|(?:角色|人物)?锁|不能变|不许变|别变|不要变"
     ):
         if not name:
             raise _Stop("clarify", p.t("Which character should I lock?", "请问要锁定哪个角色？"))
@@ -1743,13 +1851,33 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             return [_act("character.update", name=name, patch={"hair": m.group(1).strip()})]
-        m = re.search(
-            rf"\b{re.escape(name)}\s+(?:now\s+)?(?:wears|is wearing|should wear)\s+(.+?)\s*(?:now)?[.!]?$",
+        m = re.search(  # "小狐狸换个发型 蓬松一点", "Mia gets a new hairdo: short and spiky"
+            rf"{re.escape(name)}(?:要|就)?(?:换|改|剪|弄|做)(?:个|一个|一下)?(?:新)?(?:发型|头发|造型)\s*[,，:：]?\s*(.+?)[。！]?$"
+            rf"|\b{re.escape(name)}\s+(?:gets|needs|should get)\s+(?:a\s+)?(?:new\s+)?"
+            r"(?:hairdo|haircut|hairstyle)\s*[,:]?\s*(.+?)[.!]?$",
             p.cased,
             re.I,
-        ) or re.search(  # "猫头鹰换一身黑色的斗篷", "小狐狸穿上红围巾"
-            rf"{re.escape(name)}(?:要|就)?(?:换上|换|穿上|穿着|改穿|穿)(?:一身|一件|一套|上)?(.+?)[。！]?$",
-            p.cased,
+        )
+        if m:
+            return [
+                _act("character.update", name=name, patch={"hair": next(g for g in m.groups() if g).strip()})
+            ]
+        m = (
+            re.search(
+                rf"\b{re.escape(name)}\s+(?:now\s+)?(?:wears|is wearing|should wear)\s+(.+?)\s*(?:now)?"
+                r"[.!]?$",
+                p.cased,
+                re.I,
+            )
+            or re.search(  # "猫头鹰换一身黑色的斗篷", "小狐狸穿上红围巾", "给猫头鹰戴一条蓝围巾"
+                rf"{re.escape(name)}(?:要|就)?(?:换上|换|穿上|穿着|改穿|穿|戴上|戴)(?:一身|一件|一套|一条|一顶|一副|一个|上)?(.+?)[。！]?$",
+                p.cased,
+            )
+            or re.search(  # "give the Owl a blue scarf"
+                rf"\bgive\s+(?:the\s+)?{re.escape(name)}\s+(?:a|an|some|the)\s+(.+?)[.!]?$",
+                p.cased,
+                re.I,
+            )
         )
         if m:
             return [_act("character.update", name=name, patch={"outfit": m.group(1).strip()})]
@@ -1791,7 +1919,7 @@ _CHARACTER_PARTS: lx.Table = [
 
 
 # scene ---------------------------------------------------------------------------------------------
-_SCENE_WORD = r"\bscenes?\b|场景|第\s*\S{1,3}\s*场|场戏"
+_SCENE_WORD = r"\bscenes?\b|场景|第\s*\S{1,3}\s*场|场戏|(?:加|添|新增|插入|补)(?:一|个)场"
 _SHOT_WORD = r"\bshots?\b|分镜|镜头"
 
 
@@ -1821,9 +1949,14 @@ def _scene_patch(p: Parsed, text: str) -> dict[str, Any]:
     if m:
         patch["place"] = m.group(1).strip(" .。")
     m = re.search(
-        r"\b(?:title|titled|rename (?:it |scene \S+ )?to|call it|called|named)\s*:?\s*(.+)$", p.cased, re.I
+        r"\b(?:title|titled|rename (?:it |scene \S+ )?to|rename scene\s*\S+(?:\s+as)?|call it|called|named)"
+        r"\s*:?\s*(.+)$",
+        p.cased,
+        re.I,
     ) or re.search(
-        r"(?:标题|名字|名称|场名)(?:改成|改为|是|叫|为|叫做)\s*[:：]?\s*(.+)$|叫做?\s*《(.+?)》", p.cased
+        r"(?:标题|名字|名称|场名)(?:改成|改为|是|叫|为|叫做)\s*[:：]?\s*(.+)$|叫做?\s*《(.+?)》"
+        r"|改名(?:叫做?|为|成)\s*[:：]?\s*(.+)$",
+        p.cased,
     )
     if m:
         patch["title"] = next(g for g in m.groups() if g).strip(' .。"《》')
@@ -1842,7 +1975,9 @@ def _scene_by_name(p: Parsed, ctx: PlanningContext) -> tuple[str, list[int]]:
     if m:
         return text[: m.start()] + " scene 1 " + text[m.end() :], [1]
     m = re.search(
-        r"\bthe\s+((?:[a-z'-]+\s+){0,3}[a-z'-]+)\s+scene\b|([\u4e00-\u9fff]{2,8}?)(?:的)?那(?:一)?场", text
+        r"\bthe\s+((?:(?!(?:shots?|in|of|from|the)\b)[a-z'-]+\s+){0,3}(?!(?:shots?|in|of|from|the)\b)[a-z'-]+)"
+        r"\s+scene\b|([\u4e00-\u9fff]{2,8}?)(?:的)?那(?:一)?场",
+        text,
     )
     if m is None or not ctx.scenes:
         return text, []
@@ -1858,9 +1993,119 @@ def _scene_by_name(p: Parsed, ctx: PlanningContext) -> tuple[str, list[int]]:
     return text[: m.start()] + f" scene {hits[0]} " + text[m.end() :], hits
 
 
+_EXCEPT_SCENE = (
+    r"\b(?P<w>except(?:\s+for)?|but\s+not|apart\s+from|other\s+than|excluding|besides)\s+"
+    rf"(?:(?:in|for)\s+)?(?:the\s+)?(?:scene\s*#?\s*(?P<n>{NUM})|(?P<t>(?:[a-z'-]+\s+){{0,3}}?[a-z'-]+)\s+scene)\b"
+    rf"|(?<![删去排移免解清])(?P<z>除了?)\s*(?:第\s*(?P<zn>{NUM})\s*(?:场|个场景)|(?P<zt>[\u4e00-\u9fff]{{2,8}}?)(?:那)?(?:一)?场)"
+    r"(?:以外|之外|外)?"
+)
+
+
+def _scene_exceptions(text: str, ctx: PlanningContext) -> str:
+    """ "all shots golden hour except the lake scene" / "除了第二场": the scene's shots are the exception,
+    written as shot numbers so the exception grammar takes them out."""
+    m = re.search(_EXCEPT_SCENE, text, re.I)
+    if m is None or not ctx.shots:
+        return text
+    number = m.group("n") or m.group("zn")
+    said = (m.group("t") or m.group("zt") or "").lower()
+    if number:
+        scenes = [parse_int(number) or 0]
+    else:
+        words = (
+            {w for w in said.split() if len(w) > 2 and w not in {"the", "and", "with"}}
+            if m.group("t")
+            else set()
+        )
+        scenes = [
+            sc.number
+            for sc in ctx.scenes
+            if (words and words <= set(sc.title.lower().split())) or (said and not words and said in sc.title)
+        ]
+    shots = [s.number for s in ctx.shots if s.scene in scenes]
+    if len(scenes) != 1 or not shots:
+        return text
+    said_as = (
+        f" except shots {', '.join(map(str, shots))}"
+        if m.group("w")
+        else f"除了第{'、'.join(map(str, shots))}个，"
+    )
+    return (text[: m.start()].rstrip() + said_as + text[m.end() :]).strip()
+
+
+_EXCEPT_DESC = (
+    r"(?:,\s*|\s+)(?P<w>skip(?:ping)?|except(?:\s+for)?|but\s+not|excluding|leave\s+out|apart\s+from|other\s+than)\s+"
+    r"(?:the\s+)?(?P<k>[a-z]{3,})\s+(?:ones|shots)\b"
+    r"|[，,]?\s*(?P<zk>[\u4e00-\u9fff]{2,8}?)(?:的)?那(?:个|些|几个)(?:镜头|分镜)?(?P<z>除外|不要动|别动|不动|不用)"
+)
+
+
+def _description_exceptions(text: str, ctx: PlanningContext) -> str:
+    """ "animate all shots, skip the owl ones" / "…，狐狸叼月亮那个镜头除外": the shots whose description
+    says so are the exception, written as shot numbers for the exception grammar."""
+    m = re.search(_EXCEPT_DESC, text, re.I)
+    if m is None or not ctx.shots:
+        return text
+    key = m.group("k") or m.group("zk")
+    found, _ = understand.match_descriptions(key, {s.number: s.visual for s in ctx.shots if s.visual})
+    if not found or len(found) == len(ctx.shots):
+        return text
+    rest = (text[: m.start()].rstrip(" ,，") + text[m.end() :]).strip(" ,，")
+    if m.group("k"):
+        return f"{rest} except shots {', '.join(map(str, found))}"
+    return f"除了第{'、'.join(map(str, found))}个，{rest}"  # the exception leads, as people say it
+
+
+_SCENE_RELATIVE = (
+    rf"\b(?:the\s+)?(?P<o>{ORD}|last|final)\s+shot\s+(?:of|in|from)\s+(?:the\s+)?"
+    rf"(?:scene\s*#?\s*(?P<n>{NUM})\b|(?P<t>(?:[a-z'-]+\s+){{0,3}}?[a-z'-]+)\s+scene\b)"
+    rf"|第\s*(?P<zn>{NUM})\s*(?:场|个场景)(?:的|里的|里)?\s*(?:第\s*(?P<zo>{NUM})\s*个|(?P<zl>最后一个|最后一|第一个|头一个))"
+    r"\s*(?:镜头|分镜)?"
+)
+
+
+def _scene_relative_shots(text: str, ctx: PlanningContext) -> str:
+    """ "the first shot of scene 3", "第二场最后一个镜头": a position inside a scene, written as the
+    shot's own number."""
+    m = re.search(_SCENE_RELATIVE, text, re.I)
+    if m is None or not ctx.shots:
+        return text
+    if m.group("n") or m.group("zn"):
+        scenes = [parse_int(m.group("n") or m.group("zn")) or 0]
+    else:
+        words = {w for w in m.group("t").lower().split() if len(w) > 2 and w not in {"the", "and", "with"}}
+        scenes = [sc.number for sc in ctx.scenes if words and words <= set(sc.title.lower().split())]
+    shots = [s.number for s in ctx.shots if s.scene in scenes]
+    if len(scenes) != 1 or not shots:
+        return text
+    which = (m.group("o") or m.group("zl") or "").lower()
+    if which in {"last", "final", "最后一个", "最后一"}:
+        pos = len(shots)
+    elif which in {"第一个", "头一个"}:
+        pos = 1
+    else:
+        pos = parse_ordinal(which) if which else parse_int(m.group("zo") or "")
+    if not pos or not 1 <= pos <= len(shots):
+        return text
+    said = f"shot {shots[pos - 1]}" if m.group("o") else f"第{shots[pos - 1]}个镜头"
+    return text[: m.start()] + said + text[m.end() :]
+
+
 def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
+    keeps_shots = (
+        r"[,，\s]*(?:but\s+)?keep(?:ing)?\s+(?:the|its|their|all the)\s+shots\b"
+        r"|(?:镜头|分镜)(?:都)?(?:留着|保留|不删|别删)|保留(?:镜头|分镜)"
+    )
+    if p.has(keeps_shots) and not re.search(_SHOT_WORD, re.sub(keeps_shots, " ", p.text)):
+        p = Parsed(
+            re.sub(keeps_shots, " ", p.cased, flags=re.I).strip(" ,，"), p.lang
+        )  # scene.delete keeps them
     if not p.has(_SCENE_WORD) or p.has(_SHOT_WORD) or p.has(r"\breference\b|参考"):
         return None
+    if ctx.excluded or p.has(
+        r"\b(?:everything|every\s*one|all|each)\s+(?:in|of|from|inside)\b|(?:所有|全部|每个)(?:的)?(?:镜头|分镜)"
+    ):
+        return None  # "delete everything in the lake scene except its last shot": the scene's shots
     if ctx.workspace.type == "draft_space":
         raise _Stop("clarify", p.t("A draft space has no scenes.", "草稿空间没有场景。"))
     scenes = p.scenes
@@ -1868,11 +2113,25 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not scenes:
         text, scenes = _scene_by_name(p, ctx)
     _check_scenes(p, ctx, scenes)
-    if p.has(r"\b(?:delete|remove|drop|cut|get rid of)\b|删除|删掉|去掉|移除|删"):
+    swap = re.search(
+        rf"\b(?:swap|switch|exchange|flip)\s+scenes?\s*#?\s*({NUM})\s*(?:and|&|with|,)\s*(?:scene\s*)?#?\s*({NUM})\b"
+        rf"|第\s*({NUM})\s*(?:场|个场景)\s*(?:和|跟|与)\s*第\s*({NUM})\s*(?:场|个场景)\s*(?:对调|互换|交换|调换)",
+        p.text,
+    )
+    if swap:  # "swap scenes 1 and 2": two moves, as for shots
+        a, b = sorted(parse_int(x) or 0 for x in swap.groups() if x)
+        _check_scenes(p, ctx, [a, b])
+        moves = [_act("scene.reorder", scene=a, to=b)]
+        return moves if b == a + 1 else [*moves, _act("scene.reorder", scene=b - 1, to=a)]
+    if p.has(
+        r"\b(?:delete|remove|drop|cut|get rid of|lose|ditch|scrap|kill|nuke|axe)\b|删除|删掉|去掉|移除|删"
+    ):
         if not scenes:
             raise _Stop("clarify", p.t("Which scene should I delete?", "请问删除第几场？"))
         return [_act("scene.delete", scene=s) for s in sorted(scenes, reverse=True)]
-    if p.has(r"\b(?:move|put|place|reorder)\b|移到|挪到|放到|调到|移动到"):
+    if (
+        p.has(r"\b(?:move|put|place|reorder)\b|移到|挪到|放到|调到|移动到") and not p.has(r"\btakes? place\b")
+    ) or re.search(rf"\bscene\s*#?\s*{NUM}\s+(?:before|after|in front of)\s+scene\b", text):
         m = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to|before|after)\s+(?:the\s+)?(?:position\s+|scene\s*#?\s*)?({NUM}|{ORD})"
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*第?\s*({NUM})",
@@ -1880,7 +2139,7 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         edge = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+)?(front|start|beginning|end|back)\b"
-            rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*(最前面|开头|最后面|最后|末尾)",
+            rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*(最前面|开头|最后面|最后|末尾|前面)",
             text,
         )
         if not m and edge:
@@ -1888,7 +2147,7 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             n = parse_int(g[0]) or 0
             to = (
                 1
-                if g[1] in {"front", "start", "beginning", "最前面", "开头"}
+                if g[1] in {"front", "start", "beginning", "最前面", "开头", "前面"}
                 else (ctx.workspace.scenes or 0)
             )
             if to < 1:
@@ -1913,15 +2172,25 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         m = re.search(
             rf"\bafter\s+scene\s*#?\s*({NUM})|在?第\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:之后|后面|后)", p.text
         )
+        between = re.search(
+            rf"\bbetween\s+(?:scenes?\s*)?({NUM})\s+and\s+(?:scene\s*)?{NUM}\b|第\s*({NUM})\s*场(?:和|与|跟)第\s*{NUM}\s*场(?:之间|中间)",
+            p.text,
+        )
+        if between:  # "a scene between 1 and 2": after the first
+            m = between
         if m:
             after = parse_int(next(g for g in m.groups() if g))
         elif p.has(r"\bat the (?:very\s+)?(?:start|beginning|top)\b|\bfirst\b|开头|最前面|最开始"):
             after = 0
         spec = _scene_patch(p, p.text)
-        m = re.search(r"[:：]\s*(.+)$", p.cased)
+        m = re.search(r"[:：]\s*(.+)$|\b(?:where|in which)\s+(.+)$", p.cased)
         if m:
-            spec["description"] = m.group(1).strip(" .。")
+            spec["description"] = next(g for g in m.groups() if g).strip(" .。")
         return [_act("scene.add", after=after, spec=spec)]
+    if len(scenes) >= 1 and p.has(
+        r"\b(?:music|soundtrack|bgm|narrat\w*|voice\w*|video|animate|grid)\b|音乐|配乐|旁白|配音|视频|宫格"
+    ):
+        return None  # "给第一场配个音乐，要悬疑一点的": a generation for the scene, not a scene setting
     if len(scenes) >= 1:
         patch = _scene_patch(p, re.sub(r"\bscenes?\s*#?\s*\S+|第\s*\S{1,3}\s*场", " ", text))
         if not patch:
@@ -1942,6 +2211,12 @@ def _numbered(p: Parsed, ctx: PlanningContext) -> str:
         )
         text = re.sub(r"最后(?:一个|那个)(?:镜头|分镜)?", f"第{total}个镜头", text)
     text = re.sub(r"\b(?:the\s+)?(?:very\s+)?(?:first|opening)\s+(?:shot|one)\b", "shot 1", text)
+    ref = understand.description_ref(text) if p.desc is not None and p.desc.single else None
+    if ref is not None:  # "move the leap shot to the end": the shot its description names
+        found = _one_description(p, ctx, ref)
+        if len(found) == 1:
+            a, b = ref.span
+            text = f"{text[:a]} shot {found[0]} {text[b:]}"
     text = re.sub(
         r"\b(?:so (?:that )?it|to)\s+opens?\s+(?:the\s+)?(?:film|video|movie|story|sequence)\b",
         "to the start",
@@ -1956,7 +2231,9 @@ def _numbered(p: Parsed, ctx: PlanningContext) -> str:
 
 def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
-        r"\b(?:move|put|place|shift|reorder|swap|exchange)\b|移到|挪到|放到|调到|移动到|排到|互换|对调|交换|调换"
+        r"\b(?:move|put|place|shift|reorder|swap|exchange|bring)\b|移到|挪到|放到|调到|移动到|排到|互换|对调|交换|调换"
+        r"|\bshots?\s*#?\s*\d+\s+(?:should|needs? to|has to|must|can)?\s*(?:come|go|goes|comes|open|opens)\s+"
+        r"(?:first|last|at the (?:start|end|beginning))"
     ):
         return None
     text = _numbered(p, ctx)
@@ -1967,8 +2244,8 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     rel = re.search(rf"\bshot\s*#?\s*({NUM})\s+(before|after)\s+shot\s*#?\s*({NUM})", text)
     edge = re.search(
-        rf"\bshot\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+|at the\s+)?(?:very\s+)?"
-        rf"(first|start|beginning|front|end|last)\b",
+        rf"\bshot\s*#?\s*({NUM})\s+(?:(?:should|needs? to|has to|must|can)\s+)?(?:come|go|goes|comes)?\s*"
+        rf"(?:to\s+)?(?:the\s+|at the\s+)?(?:very\s+)?(first|start|beginning|front|end|last)\b",
         text,
     )
     zh = re.search(
@@ -2030,13 +2307,23 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
-        r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:the\s+|all\s+|every\s+)?"
+        r"\b(?:delete|remove|drop|cut|get rid of|trash|erase|kill|lose|ditch|scrap|nuke|axe|bin)\s+"
+        r"(?:(?:the|all|every|of)\s+){0,3}"
         r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|#"
         rf"|(?:(?:last|first|final|opening|next|previous|other|remaining|extra|empty|\d+|{EN_NUM})\s+){{1,2}}shots?\b)"
     )
+    en = en or p.has(  # "delete everything in the lake scene": the scene's shots
+        r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:everything|every\s*one|all)\s+"
+        r"(?:in|of|from)\s+(?:the\s+)?(?:[a-z'-]+\s+){0,3}scene\b"
+    )
+    if en and p.has(r"\b(?:cut|trim)\b.{0,30}\b(?:down|by|shorter)\b"):
+        return None  # "cut shot 6 down by a second": a shorter shot, not a deletion
     if en and p.has(r"\b(?:into|in)\s+(?:half|halves|\w+\s+(?:parts|pieces))\b"):
         return None  # "cut shot 4 into 3 parts" splits it
     zh = p.has(r"删除|删掉|去掉|移除|删了|删去|删") and p.has(_SHOT_WORD)
+    owned = re.search(r"(?:镜头|分镜)的\s*([^，,。的]{1,8}?)\s*(?:去掉|删掉|删除|拿掉|删了|不要了)", p.text)
+    if owned and not re.search(_SHOT_WORD, owned.group(1)):
+        return None  # "第四个镜头的雨去掉": something of the shot goes, not the shot
     zh = zh or (p.has(r"(?:都|全)?不要了$|(?:都|全)?不需要了$") and isinstance(p.shots, list))
     zh = zh or (  # "删第四个", "第四个删掉吧": the verb right at the bare target
         isinstance(p.shots, list)
@@ -2058,11 +2345,18 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not (p.has(r"\b(?:merge|combine|join)\b") or p.has(r"合并|合成一个|并成一个|合为一个")):
+    if not (
+        p.has(r"\b(?:merge|combine|join|glue|fuse)\b")
+        or p.has(r"合并|合成一个|并成一个|合为一个|合成一条|并成一条|拼成一个|拼成一条|合到一起|并到一起")
+    ):
         return None
-    if not p.has(_SHOT_WORD):
+    into_one = p.has(r"\binto (?:one|a single)\b|\btogether\b|合成一|并成一|合为一|合并|拼成一|到一起")
+    if not p.has(_SHOT_WORD) and not (into_one and p.shots is None and _bare_numbers(p)):
         return None
-    shots = _targets(p, ctx, allow_all=False, implicit_focus=False)
+    if p.shots is None and _bare_numbers(p):  # "combine 10 & 11 into one": the numbers are shots
+        shots = _check_shots(p, ctx, _bare_numbers(p))
+    else:
+        shots = _targets(p, ctx, allow_all=False, implicit_focus=False)
     if shots == "all" or len(shots) < 2:
         raise _Stop(
             "clarify",
@@ -2071,10 +2365,22 @@ def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     return [_act("shot.merge", shots=shots)]
 
 
+def _bare_numbers(p: Parsed) -> list[int]:
+    """Numbers named without a noun ("10 & 11", "三和四"), when nothing else in the clause is counted."""
+    text = re.sub(r"\binto (?:one|a single)\b.*$|(?:合成|并成|合为|合并成?)一.*$", " ", p.masked)
+    m = re.search(
+        rf"(?:^|[\s把将给让])(?:#\s*)?({_EN_LIST}|{_ZH_LIST})(?=\s*(?:together|合|并|$))", text.strip()
+    )
+    found = parse_number_list(_clean_list(m.group(1))) if m else []
+    return found if len(found) >= 2 else []
+
+
 def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
-        p.has(r"\bsplit\b|\b(?:cut|break|divide|chop|slice)\b.*\binto\b")
-        or p.has(r"拆分|拆成|分成|切成|一分为二|拆开")
+        p.has(
+            r"\bsplit\b|\b(?:cut|break|divide|chop|slice)\b.*\b(?:into|in\s+(?:half|halves|two|three|\d))\b"
+        )
+        or p.has(r"拆分|拆成|分成|切成|一分为二|拆开|一拆[二两三四五六]")
     ):
         return None
     if not (p.has(_SHOT_WORD) or ctx.focus.shot):
@@ -2083,7 +2389,7 @@ def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     parts = 2
     m = re.search(
         rf"\b(?:into|in)\s+({NUM})\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:in|into)\s+(half|halves|two)\b"
-        rf"|\b({NUM})\s+(?:parts|pieces|shots|ways)\b|(?:拆成|分成|切成)\s*({NUM})",
+        rf"|\b({NUM})\s+(?:parts|pieces|shots|ways)\b|(?:拆成|分成|切成|一拆)\s*({NUM})",
         p.text,
     )
     if m:
@@ -2096,8 +2402,13 @@ def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 def _shot_spec(p: Parsed) -> dict[str, Any]:
     spec = _patch(p, include_visual=False)
+    card = re.search(
+        r"\b(title|intro|end|opening|closing)\s+card\b|(片头|片尾|标题|字幕|开场)(?:字幕)?卡", p.cased, re.I
+    )
     m = (
         re.search(r"[:：]\s*(.+)$", p.cased)
+        or re.search(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)([^，,。；]{1,30}?)的(?:镜头|分镜)", p.cased)
+        or re.search(r"(?:特写|远景|中景|近景|全景)\s*[,，]\s*(.+)$", p.cased)
         or re.search(
             r"\b(?:of|showing|where|with|depicting)\s+(.+?)(?:\s+(?:after|before|in)\s+(?:shot|scene)\b.*"
             r"|\s+at the (?:very\s+)?(?:start|beginning|end|top|front)\b.*)?$",
@@ -2110,18 +2421,38 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
         visual = m.group(1).strip(" .。")
         if visual:
             spec["visual"] = visual
+    said = (
+        _quoted(p.cased)
+        or next(iter(re.findall(r"(?<![a-z])'([^']{2,80})'", p.cased)), None)
+        or next(iter(re.findall(r"《([^》]{1,60})》", p.cased)), None)
+    )
+    if card:  # "a title card that says 'Phases of the Moon'": the card and its words
+        kind = card.group(1) or card.group(2)
+        name = f"{kind.lower()} card" if card.group(1) else f"{kind}卡"
+        spec["visual"] = name + (f": {said}" if said else "")
+        if said and said in str(spec.get("dialogue") or ""):
+            spec.pop("dialogue")  # the card's words are its picture, not a spoken line
     return spec
 
 
 def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = p.has(
         r"\b(?:add|insert|append|stick|slot|throw|tack|squeeze)\s+(?:in\s+)?"
-        r"(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing"
+        r"(?:(?:a|an|one|another|new|more|extra|quick|short|close-?up|wide|medium|establishing|ending|closing"
         r"|\d+(?:\.\d+)?[- ]?(?:s|sec|second)s?)\s+)"
         r"{0,3}shot\b"
+    ) or p.has(
+        r"\b(?:put|pop|drop|throw)\s+in\s+(?:a|an|one|another)\s+(?:[\w.-]+\s+){0,3}shot\b"
+        r"|\b(?:add|insert|put|stick|open with)\s+(?:a|an|one)\s+(?:new\s+)?"
+        r"(?:title|intro|end|opening|closing)\s+card\b"
     )
     zh = p.has(
         r"(?:加|添加|新增|插入|增加|补)(?:一个|一|个)?(?:新的|新)?(?:特写|远景|中景|近景)?(?:镜头|分镜)"
+        r"|(?:插|插入|加|补|添|补上)(?:一个|个|一)[^，,。；]{1,30}?的(?:镜头|分镜)"
+        r"|(?:加|插|补|添|放)(?:一个|个|一张|张)?(?:片头|片尾|标题|字幕|开场)(?:字幕)?卡"
+    ) or (
+        p.has(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)(?:特写|远景|大远景|中景|近景|全景)(?!镜头)")
+        and p.has(r"结尾|最后|开头|最前面|后面|之后|前面|之前")
     )
     if not (en or zh):
         return None
@@ -2145,8 +2476,11 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         after = None if n is None else n - 1
     elif p.has(
         r"\bat the (?:very\s+)?(?:start|beginning|top|front)\b|\bto open (?:the|it)\b|开头|最前面|最开始"
+        r"|\b(?:title|intro|opening) card\b(?!.*\b(?:end|after)\b)"
     ):
         after = 0
+    elif re.search(rf"第\s*({NUM})\s*个\s*(?:后面|之后|后)", p.text):  # "第五个后面插一个…"
+        after = parse_int(re.search(rf"第\s*({NUM})\s*个", p.text).group(1))  # type: ignore[union-attr]
     if after:
         _check_shots(p, ctx, [after])
     scene = p.scenes[0] if p.scenes else None
@@ -2159,11 +2493,11 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 _GRID_TRIGGER = (
     r"\bgrids?\b|\b(?:4|9|four|nine)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b"
     r"|\b(?:re-?generate|redo|re-?draw|re-?render)\b"
-    r"|\b(?:generate|draw|make|create|give me|render)\b.{0,40}"
+    r"|\b(?:generat(?:e|ing)|draw(?:ing)?|make|making|create|creating|give me|render(?:ing)?)\b.{0,40}"
     r"\b(?:images?|pictures?|pics|stills|frames|options|"
     r"candidates|variations|keyframes?|thumbnails?|batch)\b"
     r"|\b(?:sketch|mock ?up|storyboard frames for|draw up)\b|\bsome options for\b"
-    r"|宫格|出图|出(?:一|几|两|四|九)?张图|(?:出|来)(?:一|几)?组图|画(?:几|一|两)?张图?|生成图|生成.{0,8}(?:图|图片|画面)"
+    r"|宫格|出图|出(?:一|几|两|四|九)?张图|(?:来|整|弄|要|做)(?:一|几|两|四|九|\d)?(?:张|幅)(?:图|图片|画面)|(?:出|来)(?:一|几)?组图|画(?:几|一|两)?张图?|生成图|生成.{0,8}(?:图|图片|画面)"
     r"|重新生成|重画|重绘|重新画"
 )
 _REF_TRIGGER = (
@@ -2272,9 +2606,12 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     else:
         candidate = p.cased
     remove = [
-        r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b",
+        r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b"
+        # "but 9 this time": the size, said bare
+        r"|^\s*(?:9|nine|4|four)\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:this time|instead|again)\b",
         r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出(?:一|几|两|四|九)?张图|出图|的图|图片|出",
-        r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)",
+        r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)"
+        r"|我整|(?:整|弄|搞)(?:一)?个|看看|瞧瞧|试试|(?:一|几|两)张|类似的?|相似的?|差不多的",
         _SHOT_LAST,
         _SHOT_THIS,
         _SHOT_OPENING,
@@ -2290,7 +2627,7 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         r"\b(?:for|on|from|of|in)\s+(?:track|branch)\s+[a-z]\b|[a-z]\s*方案的?",
         r"\bfor\s+§|§",
         r"(?<![\w#])#\s*\d+|第\s*\S{1,3}\s*张|image\s*#?\s*\d+",
-        r"第\s*\S{1,3}\s*场(?:的)?|\bscenes?\s*#?\d+"
+        r"第\s*\S{1,3}\s*场(?:的)?|最后一场(?:的)?|每(?:一)?个|\bscenes?\s*#?\d+"
         r"|(?:按|按照|照着|参照)\s*(?:第\s*\S{1,3}\s*张)?\s*(?:的)?(?:感觉|风格|样子|方向)"
         r"|\b(?:an?\s+)?(?:framing|composition)\b|\b(?:iterate|iterating)\s+(?:on|from)\b"
         r"|\bbased on\b|基于|继续生成|继续|迭代|生成|给|为|把|用|一组|一个|再",
@@ -2315,7 +2652,9 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
     if p.lang == "zh":
         text = re.sub(r"\s*([,，、。；;])\s*", r"\1", text)
         text = re.sub(r"[,，、。；;]{2,}", "，", text).strip(" ,，、。；;:：的")
-        content = re.sub(r"[图要张组个的来一吧呢啊了，,、。\s]", "", text)  # leftovers of "出一组图，要九张"
+        content = re.sub(
+            r"[图要张组个的来一吧呢啊了都，,、。\s]", "", text
+        )  # leftovers of "出一组图，要九张"
         return text if cjk_count(text) >= 2 and cjk_count(content) >= 2 else None
     content = [
         w for w in re.findall(r"[A-Za-z]{3,}", text) if w.lower() not in {"the", "and", "for", "with", "from"}
@@ -2327,7 +2666,7 @@ _ITERATE_TRIGGER = (
     r"\biterat(?:e|ing)\b|\bvariations? (?:of|on)\b|\bmore like\b|\briff on\b|\bbuild on\b"
     r"|\bcontinue (?:from|with|on)\b|\brefine\b|\bkeep going (?:from|with|on)\b|\bpick up from\b"
     r"|\bbased on\b|基于|在.{1,12}基础上|继续生成|迭代|类似的|延续"
-    r"|(?:按|按照|照着|参照)第?\s*\S{1,3}\s*张"
+    r"|(?:按|按照|照着|参照)第?\s*\S{1,3}\s*张|从第?\s*\S{1,3}\s*张(?:图)?(?:开始)?(?:再|接着|继续)?(?:出|来|生成)"
 )
 
 
@@ -2359,7 +2698,9 @@ def _h_switch(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\bswitch\b|\b(?:go|change|move|jump|flip|hop|head)\s+(?:back\s+|over\s+)?to\s+(?:track|branch)\b"
         r"|^back to (?:track|branch)\b|切回|换回|切换回"
         r"|\buse\s+(?:track|branch)\b"
-        r"|\bshow (?:me )?(?:track|branch)\b|切换到|切到|换到|换成|转到|切换"
+        r"|\bshow (?:me )?(?:track|branch)\b|切换到|切到|换到|换成|转到|切换|切过去|换过去|改用|就用"
+        r"|\b(?:go|switch|change|move|jump|flip|hop|head)\s+(?:back\s+|over\s+)?to\s+the\s+[a-z]\s+"
+        r"(?:version|take|variant|option)\b"
     )
     if not trig or not p.track or p.cells or p.this_one:
         return None
@@ -2381,6 +2722,8 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     zh = p.has(
         r"设为|设成|定稿|选用|就用|选这张|用这张|选第|采用|确定用|作为(?:第\S{1,3}个)?(?:分镜|镜头)的?(?:当前|最终)?版本"
         r"|^(?:就|那就|还是)?用第\s*\S{1,3}\s*张(?:图)?(?:吧|了)?$|^(?:就|那就|还是)?用.{1,6}那张(?:吧|了)?$"
+        r"|^(?:就|那就|还是|就是)(?:选|要|定|用)?(?:这张|那张)(?:了|吧|吧了)?$"
+        r"|(?:镜头|分镜)(?:就)?用第\s*\S{1,3}\s*张"
     )
     batch = (
         p.shots == "all"
@@ -2393,6 +2736,19 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         # "use the first image for every shot", "pick #2 in each shot", "每个镜头都用第一张"
         en = p.has(r"\b(?:use|pick|select|choose|take|go with|keep|commit)\b")
         zh = p.has(r"都用|全用|统一用|一律用|都选|都要|都设")
+    en = en or (
+        ctx.carried_cell is not None
+        and p.has(
+            r"^(?:just\s+|then\s+|so\s+)?(?:use|take|pick|go with)\s+(?:it|that|that one|this one)\b|^就?用它"
+        )
+    )  # "#6 is the one, use it": the image just named
+    en = en or (  # "the middle image is perfect, use that": the image the clause placed
+        bool(p.cells)
+        and p.has(
+            r"(?:^|[,;]\s*)(?:just\s+|so\s+)?(?:use|take|pick|go with)\s+(?:it|that|that one|this one)\b"
+        )
+    )
+    zh = zh or (bool(p.cells) and p.has(r"(?:这张|那张)(?:就行|就好|就可以|可以了|就它了|定了)"))
     if not (en or zh):
         return None
     if not p.cells and ctx.carried_cell and p.has(r"\bit\b|\bthat one\b|它|这张|那张"):
@@ -2453,6 +2809,14 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         )
         if m:
             p.cells = parse_number_list(m.group(1))
+    if not p.cells and not p.this_one and p.shots is None:  # "i like 2 and 8, favorite both"
+        m = re.search(
+            r"\b(?:like|love|want|pick|keep)\s+(?:numbers?\s+)?(\d(?:\s*(?:,|and|&)\s*\d)*)\b(?!\s*(?:s\b|secs?|seconds?))"
+            r"|(?:喜欢|要|留)\s*(\d(?:\s*(?:、|和|跟|,)\s*\d)*)(?:号|张)?",
+            p.text,
+        )
+        if m:
+            p.cells = parse_number_list(next(g for g in m.groups() if g))
     if len(p.cells) > 1:
         return [
             _act("node.favorite", cell=_check_cell(p, c, limit), shot=shot, track=track, tags=tags)
@@ -2479,12 +2843,13 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\banimate\b|\bmake (?:it|them|§|shots?[\s\d,&and-]+) move\b|\bbring\b.{0,30}\bto life\b"
         r"|\bimage[- ]to[- ]video\b|\bi2v\b|做成动态|变成动态|动态的"
-        r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate)\b"
-        r".{0,40}\b(?:videos?|clips?)\b"
-        r"|\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
+        r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate|get)\b"
+        r".{0,40}\b(?:videos?|vids?|clips?)\b"
+        r"|\b(?:videos?|vids?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
+        r"|\bas\s+(?:video\s+)?(?:clips?|videos?|animations?)\b"
         r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"
         r"|(?:来|整|弄)(?:个|一个|一段)?.{0,12}?的?(?:视频|动画)$"
-        r"|(?:生成|做成|制作|转成|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
+        r"|(?:生成|做成|制作|转成|转|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
     ):
         return None
     model = (
@@ -2507,12 +2872,15 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\bnarrat(?:e|ion|or)\b|\bvoice(?:-?over)?s?\b|\bdub(?:bing)?\b"
         r"|\btts\b|\bread (?:it|them|the \w+) (?:aloud|out)\b"
         r"|\brecord\b.{0,30}\b(?:audio|voices?|dialog(?:ue)?|lines|narration|vo)\b"
-        r"|\bspoken\b|旁白|配音|语音|朗读|解说|念白|配音频|配个音|配一下音|配上音"
+        r"|^record (?:it|them|that|those)\b|\bvo\b|录(?:一下|个|下|一段)?(?:台词|旁白|配音|对白|解说|口播)"
+        r"|\bspoken\b|旁白|配音(?!乐)|语音|朗读|解说|念白|口播|配音频|配个音(?!乐)|配一下音(?!乐)|配上音(?!乐)"
     ):
         return None
     if p.has(
         r"\b(?:remove|delete|drop|get rid of|take out|mute|kill|cut|no more|without)\b.{0,20}"
         r"\b(?:narration|voice-?overs?|voices?|dialog(?:ue)?|vo)\b|(?:去掉|删掉|删除|取消|不要|拿掉)(?:了)?(?:旁白|配音|台词|对白)"
+        r"|(?:旁白|配音|台词|对白)(?:都|也|就|全)?(?:不要|去掉|删掉|拿掉|不用)"
+        r"|\b(?:do ?n[o']?t|no longer) need\b.{0,20}\b(?:narration|voice-?overs?|vo)\b"
     ):
         raise _Stop(
             "clarify",
@@ -2532,8 +2900,31 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 def _h_music(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(r"\bmusic\b|\bsoundtrack\b|\bscore\b|\bbgm\b|背景音乐|配乐|音乐"):
+    if not p.has(
+        r"\bmusic\b|\bsoundtrack\b|\bscore\b|\bbgm\b|\btune\b|\bjingle\b|\bmelody\b|\bbackground track\b"
+        r"|背景音乐|配乐|音乐|曲子|旋律"
+    ):
         return None
+    if p.has(r"\b(?:with|plus|and)\s+(?:the\s+)?music\b|(?:加上|带上?)(?:背景)?(?:音乐|配乐)") and p.has(
+        r"\b(?:render|compose|assemble|stitch)\b|合成|成片|预览"
+    ):
+        return None  # "render the final with the music": a compose option, not a new track
+    if p.has(
+        r"\b(?:remove|delete|drop|get rid of|kill|mute|no more|without|lose"
+        r"|(?:do ?n[o']?t|no longer) need)\b.{0,20}"
+        r"\b(?:music|soundtrack|bgm|score)\b|\b(?:music|soundtrack|bgm)\b.{0,12}\b(?:off|gone)\b"
+        r"|(?:背景音乐|配乐|音乐)(?:都|也|就|先)?(?:不要|去掉|删掉|拿掉|不用)|(?:去掉|删掉|删除|拿掉)(?:了)?(?:背景音乐|配乐|音乐)"
+    ):
+        if p.has(r"\b(?:render|compose|assemble|export)\b|合成|成片|预览|导出"):
+            return None  # "compose the final without music": a compose option
+        raise _Stop(  # "drop the music", "背景音乐不要了": not a new track
+            "clarify",
+            p.t(
+                "I can't delete a music track yet; to leave it out of the cut, say "
+                "“compose the final without music”.",
+                "暂时不能删除配乐；想让成片不带音乐，可以说“合成成片，不要音乐”。",
+            ),
+        )
     if p.has(r"\bmix\b|\bmixed in\b|混进|混入") and not p.has(
         r"\b(?:generate|make|create|compose)\b|生成|做"
     ):
@@ -2579,9 +2970,11 @@ def _h_rules(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\bdon'?t (?:ever )?(?:show|include|use|depict)\b"
         r"|\bavoid\b|\bforbid|\bmust (?:always|never)\b"
         r"|\balways (?:keep|show|include|use)\b|\bbrand guidelines?\b"
-        r"|\bno (?:violence|blood|gore|weapons|guns|smoking|alcohol|nudity|logos?|text|brand names)\b"
+        r"|\bno (?:violence|blood|gore|weapons|guns|smoking|alcohol|nudity|(?:brand\s+)?logos?|text"
+        r"|brand names)\b"
+        r"|^(?:from now on\s*,?\s*|going forward\s*,?\s*)?(?:nobody|no one|no-one)\s+(?:ever\s+)?[a-z]+s\b"
     )
-    zh = p.has(r"规则|不要出现|不能出现|禁止|避免|不许|不得|必须|始终|一律|不允许")
+    zh = p.has(r"规则|不要出现|不能出现|禁止|避免|不许|不得|必须|始终|一律|不允许|不准|不要有|不能有|别出现")
     if not (en or zh) or isinstance(p.shots, list):
         return None
     m = re.search(r"\brules?\s*[:：]\s*(.+)$|规则\s*[:：]\s*(.+)$", p.cased, re.I)
@@ -2607,7 +3000,9 @@ def _h_rules(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         rules = [
             r.strip(" .。")
             for r in re.split(
-                r"\s*(?:;|；|,\s*and\s+|\band\s+(?=the\b|no\b|never\b|always\b|keep\b)|，|。)\s*", raw
+                r"\s*(?:;|；|,\s*(?:and\s+)?also\s+|,\s*and\s+|\band\s+(?=the\b|no\b|never\b|always\b|keep\b)"
+                r"|，|。)\s*",
+                raw,
             )
         ]
     rules = [r for r in rules if r]
@@ -2632,11 +3027,12 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         p.cased,
         re.I,
     ) or re.search(
-        r"(?:改名为|改名叫|重命名为|标题改成|标题改为|名字改成|名字改为|项目名改成)\s*[《\"]?(.+?)[》\"]?$",
+        r"(?:改名为|改名叫|重命名为|标题改成|标题改为|名字改成|名字改为|项目名改成)\s*[《\"]?(.+?)[》\"]?$"
+        r"|(?:标题|名字|片名|项目名|题目)(?:就|也)?(?:叫做?|是|定为|定成|用)\s*《(.+?)》",
         p.cased,
     )
     if m:
-        args["title"] = next(g for g in m.groups() if g).strip()
+        args["title"] = next(g for g in m.groups() if g).strip().strip("'\"“”‘’《》")
     m = re.search(
         r"\b(?:language|narration|subtitles?|voice-?over)\s+(?:should\s+be\s+|to\s+be\s+)?(?:to|in)\s+(english|chinese)\b"
         r"|(?:语言|字幕|旁白|配音)(?:改成|改为|用|要用|换成)(中文|英文)",
@@ -2648,6 +3044,7 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if p.has(
         r"\b(?:for|on|to)\s+(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|发到|发布到|投放到|平台"
         r"|(?:发|投|给)?(?:抖音|b站|小红书|快手)用"
+        r"|要(?:发|投|上)(?:到)?(?:抖音|b站|小红书|快手|油管|youtube|tiktok|instagram|ins|视频号)"
     ):
         args["platform"] = _first(lx.PLATFORMS, p.text)
     m = re.search(
@@ -2656,6 +3053,9 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         rf"roughly)?\s*(?:about\s+|around\s+|roughly\s+|~\s*)?(an?|{NUM})\s*(s|sec|seconds?|min|minutes?)\b"
         rf"|(?:总时长|总长度|总长|片长|成片时长|整部片子|整个片子|整部片|片子|整个视频|成片)"
         rf"(?:改成|设为|改为|为|控制在|定在|在|大概|大约|差不多|要|做到)*\s*({NUM})\s*(秒|分钟)"
+        rf"|(?<!镜头)(?<!分镜)(?<!个)时长(?:控制在|限制在|定在|不超过|别超过)\s*({NUM})\s*(秒|分钟)"
+        rf"|\b({NUM})\s*(s|secs?|seconds?|mins?|minutes?)\s+(?:in\s+)?"
+        r"(?:total|overall|all together|altogether)\b"
         rf"|\b(?:make|keep|get)\s+(?:the\s+)?(?:whole\s+|entire\s+)?(?:film|video|movie|cut|project|thing)\s+"
         rf"(?:about\s+|around\s+|roughly\s+|under\s+|at\s+)?(an?|{NUM})\s*(s|secs?|seconds?|mins?|minutes?)\b",
         p.text,
@@ -2674,6 +3074,7 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\bstyle\b|\baesthetic\b|\blook like\b|画风|风格|风(?=$|[\s,，。；;])"
         r"|\bto (?:an? |the )?(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|vibe)\b"
+        r"|\b(?:whole|overall|entire|general)\s+(?:look|aesthetic|vibe)\s+(?:to|into|as)\b"
         r"|\bgive (?:everything|it all|the whole (?:thing|project|film)|all (?:the )?shots) (?:an? )?"
         r"(?:[a-z'-]+ ){0,2}[a-z'-]+ (?:look|feel|vibe|aesthetic)\b"
         r"|^(?:整体|整个|全片)(?:都)?(?:加|来|换成|改成|弄成)?(?:一点|一些|点)?[^\s,，。；;、]{2,8}?(?:感|质感)$"
@@ -2709,7 +3110,7 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 # shot.update ---------------------------------------------------------------------------------------
 _REMOVAL = (
-    r"(?:\b(?:remove|get rid of|lose|drop|take out|take away|no more|without|clear(?: out)?|kill|stop the)"
+    r"(?:\b(?:remove|get rid of|lose|drop|take out|take away|no more|no|without|clear(?: out)?|kill|stop the)"
     r"\s+(?:the\s+|all\s+(?:the\s+)?|any\s+|that\s+)?|去掉|去除|不要|别要|拿掉|取消|去了|没有)\s*$"
 )
 _CLEARED = {"weather": "clear"}
@@ -2736,8 +3137,11 @@ def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
                     f"不要那么“{m.group(0)}”——改成什么？例如“明亮一点”“改成白天”。",
                 ),
             )
-        if not re.search(_REMOVAL, before):
-            return None
+        after = text[m.end() : m.end() + 8]
+        if not re.search(_REMOVAL, before) and not re.match(
+            r"\s*(?:也)?(?:去掉|拿掉|删掉|删了|不要了|去了)", after
+        ):
+            return None  # not "去掉雨" nor "雨去掉"
         if field in _CLEARED:
             said = text[max(0, m.start() - 12) : m.end()].strip()
             p.evidence.append(f"{field} {_CLEARED[field]} ← “{said}”")
@@ -2791,9 +3195,24 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
         ("mood", lx.MOODS),
     ):
         if patch[key]:
-            cleared = _removed(p, key, table, text)
+            try:
+                cleared = _removed(p, key, table, text)
+            except _Stop:
+                if not any(v for k, v in patch.items() if k != key):
+                    raise
+                # "shot 4 is too dark, brighten it up": the complaint says why, the other setting what
+                p.evidence.append(f"{key} {patch[key]} ← said as the problem, not the wish")
+                patch[key] = None
+                continue
             if cleared is not None:
                 patch[key] = cleared
+    lit = re.search(
+        r"\b(golden hour|magic hour|sunset|sunrise|dawn|dusk|morning|evening)\s+(?:light(?:ing)?|glow)\b",
+        text,
+    )
+    if lit and patch["time_of_day"] and not patch["lighting"]:  # "golden hour lighting": a light, not a time
+        patch["lighting"], patch["time_of_day"] = patch["time_of_day"], None
+        p.evidence.append(f"lighting ← “{lit.group(0)}”")
     like = re.search(r"[,;]?\s+like\s+(?:only\s+|just\s+|with\s+)?(?:an?\s+|some\s+)?(.+)$", text)
     if like and patch["mood"] and not re.search(_first_pattern(lx.MOODS, patch["mood"]), like.group(1)):
         concrete = [
@@ -2909,7 +3328,8 @@ def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             return [_act("shot.update", **extended)]
     change_verb = p.has(
         r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put|keep|hold)\b"
-        r"|^(?:can|could|would)\b.*\bbe\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
+        r"|^(?:can|could|would)\b.*\bbe\b|\b(?:could|can|might|would)\s+(?:be|look|use)\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
+        r"|去掉|拿掉"
     )
     question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")
     if question and not change_verb:
@@ -2943,6 +3363,8 @@ def _h_relative_duration(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | 
     (from the planning context); unknown current durations are asked, never assumed."""
     same = re.search(
         rf"\bsame (?:length|duration) as (?:shot\s*)?#?\s*({NUM})\b"
+        rf"|\bmatch (?:shot\s*)?#?\s*({NUM})(?:'s)? (?:length|duration)\b"
+        rf"|\bas long as (?:shot\s*)?#?\s*({NUM})\b"
         rf"|(?:时长|长度)?.{{0,6}}(?:跟|和|与|同)第\s*({NUM})\s*个(?:镜头|分镜)?(?:的时长|一样长|一样)",
         p.text,
     )
@@ -3082,6 +3504,13 @@ _CLAUSE_SPLIT = (
 )
 
 
+_REMOVES_GENERATED = (  # a removal whose object is something generated, not a shot or a setting
+    r"\b(?:remove|delete|drop|get rid of|lose|trash|erase|scrap)\s+"
+    r"(?:the\s+|all\s+(?:the\s+)?|its\s+|that\s+)?"
+    r"(?:\d+[- ]?|nine[- ]?|four[- ]?)?(?:videos?|clips?|animations?|grids?|images?|pictures?|renders?)\b"
+    r"|(?:删掉|删除|去掉|拿掉)(?:了)?[^，,。；]{0,10}?的(?:视频|动画|宫格|九宫格|四宫格|图片)"
+    r"|(?:视频|动画|宫格|九宫格|四宫格|图片)(?:都|也|就)?(?:删了|删掉|去掉|不要了|拿掉|删除)"
+)
 CONFIDENCE_THRESHOLD = 0.6
 """Below this confidence the planner asks (offering its reading as a choice) instead of acting."""
 EXECUTE_AT = 0.85
@@ -3250,6 +3679,8 @@ class OfflinePlanner:
             if idx is None and len(labels) == 1 and re.match(_YES_ANSWER, text, re.I):
                 idx = 0
             if idx is None:
+                idx = self._restated_choice(text, lang, base, q.choices)
+            if idx is None:
                 return None
             choice = q.choices[idx]
             return self._finish(
@@ -3273,6 +3704,22 @@ class OfflinePlanner:
         )
         return turn
 
+    def _restated_choice(self, text: str, lang: Lang, ctx: PlanningContext, choices: list[Any]) -> int | None:
+        """ "animate them" after "set the platform, or animate all shots?": the one choice whose
+        actions the answer asks for again, read with that choice's shots as "them"."""
+        fits = []
+        for i, choice in enumerate(choices):
+            acts = [a if isinstance(a, dict) else a.model_dump(mode="json") for a in choice.actions]
+            shots = next(
+                (a.get("args", {}).get("shots") for a in acts if a.get("args", {}).get("shots")), None
+            )
+            turn = self._plan_sentence(
+                text, lang, ctx.model_copy(update={"carried": shots}) if shots else ctx
+            )
+            if turn.actions and [a.type for a in turn.actions] == [a["type"] for a in acts]:
+                fits.append(i)
+        return fits[0] if len(fits) == 1 else None
+
     def _answer_targets(self, text: str, lang: Lang, ctx: PlanningContext) -> Targets | None:
         total = ctx.workspace.shots
         ex = understand.extract_exceptions(text, total)
@@ -3282,14 +3729,14 @@ class OfflinePlanner:
             return "all"
         p = Parsed(text, lang)
         try:
-            if p.shots is not None or p.desc is not None or p.from_end or p.last_n or p.last_shot:
+            if p.shots is not None or p.desc is not None or p.from_end or p.last_n or p.last_shot or p.scenes:
                 return _targets(p, ctx, implicit_focus=False)
         except _Stop:
             return None
         cleaned = re.sub(
             r"\b(?:just|only|the|shots?|please|pls|ones?|those|numbers?|both)\b|只要|就|镜头|分镜|第|个",
             " ",
-            p.text,
+            re.sub(r"(?<=[^\s到至~-])\s*第", ",", p.text),  # "第一第二": a list
         )
         if re.search(r"[a-z]{2,}", re.sub(r"\b(?:and|to|through)\b", " ", cleaned)):
             return None
@@ -3324,6 +3771,9 @@ class OfflinePlanner:
                 confidence=1.0,
                 evidence=["a question about cost or time, not a request"],
             )
+        fixed = _scene_exceptions(fixed, ctx)
+        fixed = _description_exceptions(fixed, ctx)
+        fixed = _scene_relative_shots(fixed, ctx)
         exceptions = understand.extract_exceptions(fixed, ctx.workspace.shots)
         if exceptions.excluded or exceptions.in_scope:
             ctx = ctx.model_copy(
@@ -3332,6 +3782,13 @@ class OfflinePlanner:
             evidence += exceptions.evidence
         body, padding = understand.strip_padding(exceptions.text)
         evidence += padding
+        if re.search(r"\bshots?\s*#?\s*\d", body):  # "don't animate shot 5, just animate 6": 6 is a shot too
+            body = re.sub(
+                r"\b(animate|narrate|delete|remove)\s+(\d{1,3})\b(?!\s*(?:shots?|images?|pics?|more|of|times|s|secs?|seconds?)\b)",
+                r"\1 shot \2",
+                body,
+                flags=re.I,
+            )
         whole = Parsed(body, lang)
         data = re.sub(r"^\s*(?:shots?\s*#?\s*\d+|第\S{1,3}个(?:镜头|分镜))\s*[:：]", "", body, flags=re.I)
         pieces = (
@@ -3339,6 +3796,13 @@ class OfflinePlanner:
             if _looks_like_storyboard(whole) or re.search(r'[:："「]', data)
             else understand.segment(body)
         )
+        if (
+            len(pieces) == 1
+            and pieces[0] == body
+            and re.search(r'[:："「]', data)
+            and not _looks_like_storyboard(whole)
+        ):
+            pieces = _split_after_text(body)
         pieces = _fold_modifiers(pieces)
         pieces = _join_replacements(pieces)
         pieces, redirected = understand.redirect_negation(pieces)
@@ -3404,6 +3868,7 @@ class OfflinePlanner:
             derived += reading.evidence
             competing += reading.competing
             new = _merge_repeats(actions, new)
+            new = _voice_the_new_line(actions, new, piece)
             actions.extend(new)
             ctx = _carry_focus(ctx, new)
         if remarks and not actions and not unread:
@@ -3439,6 +3904,11 @@ class OfflinePlanner:
         confidence = 1.0 - 0.1 * min(repair.typos, 3)
         if any("guess: fuzzy" in e for e in evidence):
             confidence -= 0.25
+        if re.search(r"\bfrom above\b|\bfrom the top\b", fixed, re.I) and "'angle': 'high'" in str(
+            [a.model_dump(mode="json") for a in actions]
+        ):  # high angle or straight overhead: people mean both, so it is confirmed first
+            confidence -= 0.25
+            evidence.append("guess: “from above” read as a high angle (overhead is “straight down”)")
         gaps = coverage.measure(
             " ".join(planned),
             [a.model_dump(mode="json", by_alias=True) for a in actions],
@@ -3469,6 +3939,21 @@ class OfflinePlanner:
     def _plan_clause(self, p: Parsed, ctx: PlanningContext) -> _Reading | None:
         """Every handler reads the clause; the first reading wins unless a later one of another
         family explains more of it (a setting over a generation nobody asked for)."""
+        if (
+            re.search(_REMOVES_GENERATED, p.text)
+            and not p.has(_TASK_WORDS)
+            and not p.has(r"\b(?:cancel|stop|kill|abort|halt)\b|取消|停掉|停止|停下|停了|别跑")
+        ):
+            # "delete the video of shot 5", "第四个镜头的九宫格删了": not a new one, nor the shot
+            raise _Stop(
+                "clarify",
+                p.t(
+                    "I can't delete a generated video, grid or image yet. To go back to the state before "
+                    'it, say e.g. "undo the last change"; to stop one running, "cancel the video jobs".',
+                    "暂时不能删除已生成的视频、宫格或图片。想回到之前的状态可以说“撤销上一步”；"
+                    "想停掉还在跑的，可以说“取消视频任务”。",
+                ),
+            )
         readings: list[_Reading] = []
         first_stop: _Stop | None = None
         for family, handler in HANDLERS:
@@ -3664,6 +4149,25 @@ def _join_replacements(pieces: list[str]) -> list[str]:
     return out
 
 
+_AFTER_TEXT = (
+    r"(?:[.!?。！？]\s*|[,，]\s*|\s+)(?:and\s+)?(?:then|after that|afterwards)\s+"
+    rf"(?=(?:{understand.VERB_EN}|record|dub|read)\s+(?:it|them|that|this|the|shots?|#?\d|all)\b)"
+    r"|[.!?。！？,，\s]\s*(?:然后|接着|之后|再)\s*(?=(?:直接|顺便|马上)?(?:生成|配|合成|录|做|给|把|导出))"
+)
+
+
+def _split_after_text(body: str) -> list[str]:
+    """ "narration for shot 1: Long ago … everyone. then voice it": free text ends where a sequenced
+    request with its own verb starts; the text stays whole, the request is its own clause."""
+    found = list(re.finditer(_AFTER_TEXT, body, re.I))
+    m = found[-1] if found else None
+    if m is None or len(body[m.end() :].split()) > 8:
+        return [body]
+    keep = 1 if body[m.start()] in "!?！？" else 0  # the line's own "!" / "?" is part of it
+    head, tail = body[: m.start() + keep].strip(), body[m.end() :].strip()
+    return [head, tail] if head and tail else [body]
+
+
 def _fold_modifiers(pieces: list[str]) -> list[str]:
     """ "9-grid for shot 4, make it feel colder": a clause that only says how the images should
     feel, right after a grid request, is that grid's modifier (it extends the description)."""
@@ -3687,6 +4191,20 @@ def _fold_modifiers(pieces: list[str]) -> list[str]:
             continue
         out.append(piece)
     return out
+
+
+def _voice_the_new_line(done: list[AnyAction], new: list[AnyAction], piece: str) -> list[AnyAction]:
+    """ "shot 4 dialogue: Give it back! then record it": recording right after a new line records that
+    line's kind (dialogue or narration) unless the clause names one."""
+    if not done or len(new) != 1 or new[0].type != "gen.voice" or done[-1].type != "shot.update":
+        return new
+    if re.search(r"\bnarrat|\bdialog|旁白|台词|对白|解说", piece, re.I):
+        return new
+    patch = done[-1].args.patch.model_dump(exclude_none=True)  # type: ignore[union-attr]
+    if "dialogue" in patch and "narration" not in patch:
+        args = {**new[0].args.model_dump(exclude_none=True, by_alias=True), "kind": "dialogue"}
+        return [parse_action({"type": "gen.voice", "args": args, "reason": new[0].reason})]
+    return new
 
 
 def _merge_repeats(done: list[AnyAction], new: list[AnyAction]) -> list[AnyAction]:

@@ -47,6 +47,8 @@ VOCABULARY: tuple[str, ...] = tuple(
         "compose",
         "preview",
         "video",
+        "everything",
+        "checkpoint",
         "videos",
         "grid",
         "grids",
@@ -487,7 +489,12 @@ def is_remark(text: str) -> bool:
     "the rain in shot 2 looks fake", "视频看起来不错"): it asks for nothing, so nothing is planned from it
     (questions about tasks are requests for their status)."""
     t = text.strip().lower()
-    picks = r"#\s*\d|\b(?:number|image|picture|option|no\.)\s*\d|第.{1,3}张"  # "I like #2 best": a choice
+    picks = (  # "I like #2 best", "i like 2 and 8": a choice
+        r"#\s*\d|\b(?:number|image|picture|option|no\.)\s*\d|第.{1,3}张|\b(?:like|love|prefer)\s+\d"
+        r"|\b(?:top|bottom|upper|lower|middle|center|centre)[- ]?(?:left|right)?\s+"
+        r"(?:one|image|picture|pic)\b"
+        r"|左上|右上|左下|右下|中间那张"
+    )
     return re.search(REMARK, t) is not None and re.search(_TASKISH, t) is None and re.search(picks, t) is None
 
 
@@ -502,12 +509,15 @@ def is_extra_injection(text: str) -> bool:
 # --- exceptions and negation ------------------------------------------------------------------
 
 _EXCEPT_EN = (
-    r"(?:,\s*|\s+)(?:but\s+not|except(?:\s+for)?|apart\s+from|other\s+than|excluding|besides|save\s+for)"
-    r"\s+(?P<x>(?:the\s+|its\s+|their\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|"
+    r"(?:(?:,\s*|\s+)(?:but\s+not|except(?:\s+for)?|apart\s+from|other\s+than|excluding|besides|save\s+for)"
+    r"|,\s*(?:and\s+|but\s+)?not)"  # "make all shots dusk, not shot 3 though"
+    r"\s+(?P<x>(?:the\s+|its\s+|their\s+)?(?:very\s+)?(?:shots?\s*)?(?:#?\s*(?:\d+|"
     + NUM
     + r")|"
     + ORD
-    + r"|first|last|final|opening)"
+    + r"|(?:first|last|final|opening)(?:\s+"
+    + NUM
+    + r")?)"
     r"(?:\s*(?:,|and|&|-|to|through)\s*(?:shots?\s*)?#?\s*(?:\d+|" + NUM + r"))*(?:\s+(?:one|shot)s?)?)"
 )
 _ALL_BUT_EN = (
@@ -518,30 +528,60 @@ _ALL_BUT_EN = (
 _LEAVE_EN = (
     r"(?:^|,\s*|\band\s+)(?:please\s+)?(?:don'?t|do not|never)\s+(?:touch|change|edit|modify|alter)\s+"
     r"(?P<x>[^,;]+?)(?=\s*(?:,|;|\band\b|$))"
-    r"|(?:^|,\s*|\band\s+)(?:skip|leave out|omit|exclude)\s+(?P<s>(?:the\s+)?(?:shots?\s*#?\s*\S+"
-    r"(?:\s*(?:,|and|-|to)\s*\S+)*|(?:first|last|final|opening)\s+(?:one|shot)))(?=\s*(?:,|;|\band\b|$))"
+    r"|(?:^|,\s*|\b(?:and|but)\s+)(?:skip|leave out|omit|exclude)\s+(?P<s>(?:the\s+)?(?:shots?\s*#?\s*\S+"
+    r"(?:\s*(?:,|and|-|to)\s*\S+)*|#?\d+(?:\s*(?:,|and|&|-|to)\s*#?\d+)*|(?:first|last|final|opening)\s+(?:one|shot)))"
+    r"(?=\s*(?:,|;|\band\b|$))"
     r"|(?:^|,\s*|\b(?:and|but)\s+)(?:leave|keep)\s+(?P<y>(?:the\s+)?(?:shots?\s*#?\s*\S+(?:\s*(?:,|and|-|to)\s*\S+)*"
-    r"|(?:first|last|final|opening)\s+(?:one|shot)))\s+(?:alone|as (?:it is|is)|unchanged|untouched)"
+    r"|#?\d+(?:\s*(?:,|and|&|-|to)\s*#?\d+)*"
+    r"|(?:first|last|final|opening)\s+(?:one|shot)))\s+(?:alone|as (?:it is|is|they are)|unchanged|untouched)"
     r"(?=\s*(?:,|;|\band\b|$))"
 )
 _EXCEPT_ZH = (
-    r"(?<![删去排移免解清])除了?(?P<x>[^，,。；;]{1,20}?)(?:以外|之外|外)?[，,]"
-    r"|[，,]?\s*(?P<y>第?[^，,。；;]{1,12}?)(?:个)?(?:不要动|别动|不动|不用改|不改|除外)"
+    r"(?<![删去排移免解清])除了?(?P<x>[^，,。；;\s]{1,20}?)(?:以外|之外|外)?(?:[，,]|\s+)"
+    r"|(?<![删去排移免解清])除了?(?P<w>[^，,。；;\s]{1,12}?)(?:以外|之外|外)?(?=都|其他|其余|其它|剩下|全部|别的)"
+    r"|[，,]?\s*(?P<y>第?[^，,。；;]{1,12}?)(?:个)?(?:不要动|别动|不动|不用改|不改|除外|别改|不要改|别碰|不用动|保持不变|保持原样)"
     r"|(?:别动|不要动|不动)(?P<z>[^，,。；;]{1,12})[，,]"
+    r"|[，,]\s*跳过(?P<q>第?[^，,。；;]{1,12}?)(?:个)?(?=[，,。；;]|$)"  # "全部配旁白，跳过第二个"
+)
+_EXCEPT_ZH_AFTER_ALL = (  # "所有镜头改成黄昏，第三个不要": only after a request for every shot
+    r"[，,]\s*(?P<v>第?[^，,。；;]{1,12}?)(?:个)?(?:不要|不用|算了|先不要)\s*$"
 )
 REST_WORDS = (
-    r"\b(?:the\s+)?(?:rest|others|other\s+(?:shots|ones)|remaining(?:\s+shots)?)\b|其他|其余|剩下|其它"
+    r"\b(?:the\s+)?(?:rest|others|other\s+(?:shots|ones)|remaining(?:\s+shots)?)\b|其他|其余|剩下|其它|别的"
 )
 NEGATED_CLAUSE = (
     r"^(?:please\s+)?(?:don'?t|do not|no need (?:to|for)|never mind|not now|skip"
-    r"|no(?!\s+more\b|\.\s*\d|\s*#?\d))\b"
-    r"|^(?:先)?(?:不要|不用|别|无需|不必|先别)"
+    r"|no(?!\s+more\b|\.\s*\d|\s*#?\d|.*\bany ?more\b))\b"
+    r"|^(?:先)?(?:不要|不用|别(?!的|人|处|个|家)|无需|不必|先别)"
+    r"|^[^，,。\s]{1,8}?(?:先不用|暂时不用|先不要|暂时不要|先别|不用了)(?:了|吧)?$"  # "旁白先不用了": not now
 )
 PADDING = (
     r"(?:,\s*|\s+)(?:but|and)\s+keep\s+(?:everything|all|the rest|anything)\s+else\s+"
     r"(?:the same|as (?:it is|is)|unchanged)\b"
     r"|[,，]?\s*(?<![a-z])(?:thanks?(?: you)?(?: so much| a lot)?|thx|ty|谢谢(?:你|啦)?|多谢)\s*[!.。！]*\s*$"
-    r"|\s+(?:tbh|lol|pls|please)\s*[!.?]*$"
+    r"|\s+(?:tbh|lol|pls|please|tho|though|thx)\s*[!.?]*$"
+    # why, not what: "…, better hook for retention", "…, for better engagement", "…，这样更抓人"
+    r"|[,，]\s*(?:(?:it'?s|that'?s|as)\s+)?(?:a\s+)?(?:better|stronger)\s+(?:hook|opener|opening|start|intro|ending|flow)"
+    r"\b[^,，]*$|[,，]\s*for\s+(?:better\s+)?(?:retention|engagement|the algorithm|the hook)\b[^,，]*$"
+    r"|[,，]\s*(?:这样)?(?:更|比较)(?:吸引人|抓人|有冲击力|带感)(?:一点|一些)?\s*$"
+    r"|[，,]?\s*(?:麻烦(?:你|您)?(?:啦|了|咯)|辛苦(?:啦|了)|拜托(?:啦|了)?)\s*[!！。~]*\s*$"
+    r"|(?<=[\u4e00-\u9fff》」\s])[哈吧呀啊呢嘛哦噢咯]+\s*[!！。~]*\s*$"
+)
+LEADING_PADDING = (  # a greeting or who is speaking, before the request
+    r"^\s*(?:(?:hi|hello|hey|hiya|heya|good (?:morning|afternoon|evening)|greetings|morning)"
+    r"(?:\s+there)?\s*[!,.~]+\s*"
+    r"|(?:i'?m|i am|this is)\s+an?\s+[^.!?,]{2,40}[.!]\s+"
+    r"|(?:你好|您好|哈喽|嗨|hello)[!！,，。~]*\s*"
+    r"|(?:我是|我们是)[^，,。！!]{1,15}[，,。！!]\s*"
+    r"|(?:老师|我|我们|我这|老师这)边(?=想|要|需要|打算)"
+    r"|as an? [a-z ]{2,30}?,?\s+(?=i\b)"  # "as a teacher I need …"
+    r"|(?:so\s+)?i\s+(?:was|am|'m)\s+(?:thinking|wondering)(?:\s+(?:that|if))?\s*[….,]*\s*(?:maybe\s+|perhaps\s+)?"
+    r"|(?:我在想|我想了想|我觉得吧)[……，,。.]*\s*(?:也许|或许|要不)?"
+    r"|(?:wait|oh wait|oops|whoops|oh|ugh|hmm+|um+|uh|well|actually|nvm|lol|haha"
+    r"|love it|nice|great|perfect|awesome)"
+    r"\s*[,!.…]+\s*"  # "wait, undo the last change", "love it!! now render …"
+    r"|(?:等等|等一下|哎呀|哎|唉|嗯|哇|好的|好吧|行吧|太棒了|不错|好耶|完美)[，,！!。~…]+\s*"
+    r"|(?:我是|作为)[^，,。！!]{1,12}?(?:老板|老师|博主|up主|学生|妈妈|爸爸)[，,]?\s*)"
 )
 
 
@@ -557,11 +597,11 @@ class Exceptions:
 def _fragment_numbers(fragment: str, total: int | None) -> list[int]:
     f = fragment.lower()
     f = re.sub(r"\bones?\b", "shot", f)
-    m = re.search(rf"\b(last|final|first|opening)\s+({NUM})\b|(最后|前)\s*({NUM})\s*个", f)
+    m = re.search(rf"\b(last|final|first|opening)\s+({NUM})\b|(最后|前|头|后)\s*({NUM})\s*个?", f)
     if m:  # "the last two", "first 3", "最后两个"
         which, raw = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         n = parse_int(raw) or 0
-        if which in {"first", "opening", "前"}:
+        if which in {"first", "opening", "前", "头"}:
             return list(range(1, n + 1))
         return list(range(max(1, total - n + 1), total + 1)) if total else []
     if re.search(r"\b(?:first|opening)\b|第一|开头", f) and not re.search(r"\d|第[二三四五六七八九十]", f):
@@ -591,7 +631,10 @@ def extract_exceptions(text: str, total: int | None) -> Exceptions:
             out.excluded.extend(nums)
             out.evidence.append(f"except shots {nums} ← “{m.group(0)}”")
             out.text = (out.text[: m.start()] + "all shots" + out.text[m.end() :]).strip()
-    for pattern in (_EXCEPT_EN, _LEAVE_EN, _EXCEPT_ZH):
+    patterns = [_EXCEPT_EN, _LEAVE_EN, _EXCEPT_ZH]
+    if re.search(r"所有|全部|每个|每一个|全都", out.text):
+        patterns.append(_EXCEPT_ZH_AFTER_ALL)
+    for pattern in patterns:
         while True:
             m = re.search(pattern, out.text, re.I)
             if not m:
@@ -614,13 +657,76 @@ def extract_exceptions(text: str, total: int | None) -> Exceptions:
             out.evidence.append(
                 f"except shot{'s' if len(nums) > 1 else ''} {nums} ← “{m.group(0).strip(' ,，')}”"
             )
-            keep = "，" if pattern is _EXCEPT_ZH and m.group(0).endswith(("，", ",")) else ""
+            keep = (
+                "，"
+                if pattern in (_EXCEPT_ZH, _EXCEPT_ZH_AFTER_ALL) and m.group(0).endswith(("，", ","))
+                else ""
+            )
             out.text = (out.text[: m.start()] + (keep or ", ") + out.text[m.end() :]).strip(" ,，")
     return out
 
 
+_E_VERBS = frozenset(
+    {
+        "make",
+        "generate",
+        "change",
+        "animate",
+        "create",
+        "compose",
+        "remove",
+        "delete",
+        "narrate",
+        "move",
+        "use",
+        "rename",
+        "replace",
+        "save",
+        "take",
+        "place",
+        "voice",
+        "give",
+        "raise",
+        "lower",
+        "shade",
+    }
+)
+
+
+def _base_verb(m: re.Match[str]) -> str:
+    """ "would you mind making shot 5 rainy" asks to "make shot 5 rainy"."""
+    stem = m.group(2).lower()
+    if stem + "e" in _E_VERBS:
+        stem += "e"
+    elif len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "ls":
+        stem = stem[:-1]  # putting → put, setting → set
+    return stem
+
+
+_MIND_GERUND = r"^(?:would|do|could)\s+you\s+mind\s+(?:(?:just|quickly|maybe)\s+)?(([a-z]+?)ing)\b"
+
+
 def strip_padding(text: str) -> tuple[str, list[str]]:
     evidence: list[str] = []
+    while True:
+        m = re.search(LEADING_PADDING, text, re.I)
+        if not m or m.end() >= len(text):
+            break
+        evidence.append(f"ignored “{m.group(0).strip(' ,，')}” (greeting)")
+        text = text[m.end() :].strip()
+    m = re.search(  # "can we try a version where shot 7 is at sunset?": a change to try
+        r"^(?:(?:can|could|shall)\s+(?:we|you|i)\s+|let'?s\s+)?(?:try|see|do|get)\s+(?:a\s+|one\s+)?"
+        r"(?:version|take|variant)\s+(?:where|with)\s+",
+        text,
+        re.I,
+    )
+    if m:
+        evidence.append(f"“{m.group(0).strip()}” read as a change")
+        text = "make " + text[m.end() :]
+    m = re.search(_MIND_GERUND, text, re.I)
+    if m:
+        text = _base_verb(m) + text[m.end() :]
+        evidence.append(f"“{m.group(0)}” read as a request")
     while True:
         m = re.search(PADDING, text, re.I)
         if not m or m.start() == 0:
@@ -646,7 +752,7 @@ _REL_EN = [
         rf"\b(?:trim|cut|take|shave|remove)\s+(?P<n>{NUM}|an?|one){_S}\s+(?:off|from|out of)\b",
         -1,
     ),
-    (rf"\b(?:shorten|trim)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", -1),
+    (rf"\b(?:shorten|trim|cut)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", -1),
     (rf"\b(?P<n>{NUM}|an?|one)\s+(?:more|extra)\s+(?:s|secs?|seconds?)\b", +1),
     (rf"\b(?P<n>{NUM}|an?|one)\s+(?:fewer|less)\s+(?:s|secs?|seconds?)\b", -1),
     (rf"\b(?:lengthen|extend|stretch)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", +1),
@@ -667,11 +773,12 @@ class Relative:
 
 _FACTOR = [
     (
-        r"\bdouble\b(?:\s+(?:the\s+)?(?:length|duration|time))?|\btwice as long\b|翻倍|加倍|长一倍|延长一倍",
+        r"\bdouble\b(?:\s+(?:the\s+)?(?:length|duration|time))?|\btwice as long\b|翻倍|加倍|长一倍|延长一倍"
+        r"|(?:原来|之前|现在)的?(?:两|2)倍",
         2.0,
     ),
     (r"\bhalve\b|\bhalf as long\b|\bcut\b.{0,20}\bin half\b|减半|缩短一半|短一半", 0.5),
-    (r"\btriple\b|三倍", 3.0),
+    (r"\btriple\b|\bthree times as long\b|三倍", 3.0),
 ]
 
 
@@ -713,7 +820,7 @@ VERB_EN = _VERB_EN = (
     r"rebuild|shoot|extend|speed|slow(?=\s+(?:it|them|down|shots?|the)\b)|don'?t)\b"
 )
 _VERB_ZH = (
-    r"(?:把|给|为|将|生成|合成|删除|删掉|取消|重试|导出|添加|加|配|锁定|收藏|改|设|切换|拆|合并|移|"
+    r"(?:把|给|为|将|生成|合成|合(?=个|一个|一版)|删除|删掉|取消|重试|导出|添加|加|配|锁定|收藏|改|设|切换|拆|合并|移|"
     r"保存|回到|撤销|做|出|重新|用|发|分享|上传|打印|还原|恢复|新建|创建|来)"
 )
 _TARGET = (
@@ -727,12 +834,18 @@ _TARGET = (
 _SPLIT = (
     r"\s*(?:[;；]|。(?=.)|[.!?]\s+(?=[A-Za-z])"
     r"|,?\s*\b(?:and\s+)?then\b|,?\s*\b(?:and\s+)?(?:after that|afterwards|afterward|once that'?s done)\b"
-    r"|,?\s*\band also\b"
+    r"|,?\s*\band also\b|,?\s*(?:and\s+)?while (?:you'?re|you are|we'?re) at it,?|\s+plus\s+(?="
+    + _VERB_EN
+    + r")"
+    r"|[,，]\s*(?:之后|随后|再然后)(?=[\u4e00-\u9fff])|[,，]\s*最后(?=再|把|给|合成|生成|导出|配|做|出)"
     r"|[,，]?\s*(?:然后|接着|之后再|随后|顺便|同时)"
+    r"|[\s,，]+再(?=来(?:个|一个|一组|一段)?(?:九宫格|四宫格|宫格|视频|配乐|音乐|旁白|预览))"
     r"|(?<=[\u4e00-\u9fff])再(?=[\u4e00-\u9fff])(?!来|来一|生成一组|跑|试|运行|次|一次|一遍|做一[次遍]|出一|出个|出几|出张)"
     r"|[,，]?\s*并且?(?=把|给|帮|生成|合成|删除|取消|重试|导出|添加|加|做成|配|锁定|收藏|发|分享|上传)"
     r"|,\s+and\s+(?=" + _VERB_EN + r")|\s+and\s+(?=(?:also\s+)?" + _VERB_EN + r")"
     r"|\s+and\s+(?=shots?\s*#?\s*\d+\s+(?:to|at|in|should)\b)"
+    r"|,?\s+and\s+(?=(?:the\s+)?(?:format|aspect ratio|aspect|title|platform|language|resolution)\s+"
+    r"(?:to|is|should|as|=|:|[a-z]+$))"
     r"|(?<=[a-z])\s+and\s+(?=shots?\s*#?\s*\d+\s+[a-z])"
     r"|(?<!\d)[,，]\s*|(?<=\d)[,，](?!\s*(?:and\s+|&\s*)?#?\d)\s*)\s*"
 )
@@ -742,11 +855,25 @@ def _independent(segment: str) -> bool:
     if re.search(r"用$|^for\b|^(?:each|every one)\b|^每个", segment.strip().lower()):
         return False  # a purpose or distributive modifier ("发抖音用", "每个5秒")
     s = re.sub(
-        r"^(?:please|pls|and|also|just|now|first|then|so|ok|okay|can you|could you)\s+", "", segment.lower()
+        r"^(?:(?:please|pls|and|also|just|now|first|then|so|ok|okay|can you|could you|directly|right away"
+        r"|straight away|immediately|go ahead and)\s+)+",
+        "",
+        segment.lower(),
     )
-    s = re.sub(r"^(?:请|麻烦|帮我|先|再|就|然后|并且?|也)", "", s)
+    s = re.sub(
+        r"^(?:请|麻烦|帮我|先|再|就|然后|并且?|也|直接|顺便|马上|立刻|立即|赶紧|接着|一起|顺手"
+        r"|在?(?:结尾|开头|最前面|片尾|片头)(?:处)?|在最后)+",
+        "",
+        s,
+    )
     if re.search(_TARGET, s):
         return True
+    if re.match(
+        r"(?:画幅|比例|风格|画风|标题|片名|名字|平台|总时长|语言|字幕)\s*(?:改成|改为|换成|设为|设成|用|要|是)"
+        r"|the (?:format|aspect ratio|aspect|title|platform|language)\b",
+        s,
+    ):
+        return True  # "…，画幅改成竖屏": a second setting is its own request
     if re.match(_VERB_EN, s) or re.match(_VERB_ZH, s):
         return True
     return bool(re.match(r"(?:it|them|this|that)\b", s))
@@ -756,12 +883,15 @@ def _bare_target(piece: str) -> bool:
     if not re.search(_TARGET, piece.lower()):
         return False
     rest = re.sub(_TARGET + r"|\d+|" + NUM, " ", piece.lower())
-    return not re.sub(r"\b(?:and|the|shots?|#|to|through)\b|[,，、和与及\s个第镜头分]", "", rest)
+    return not re.sub(r"\b(?:and|the|shots?|#|to|through)\b|[,，、和与及\s个第镜头分的]", "", rest)
 
 
 def segment(text: str) -> list[str]:
     """Split a sentence into clauses; a piece without its own verb or target joins the one before,
     and a piece that is only a target ("shot 2 and …") joins the one after."""
+    if re.match(r"\s*1(?:[)）]|\.\s|、(?!\s*\d))", text):  # "1) make shot 2 night 2) animate it": per item
+        items = [i for i in re.split(r"(?:^\s*|\s+)\d{1,2}(?:[)）]|\.\s|、(?!\s*\d))\s*", text) if i.strip()]
+        return [p for item in items for p in segment(item)]
     raw = [re.sub(r"[,，]?\s*\b(?:and|also)\s*$", "", p) for p in re.split(_SPLIT, text) if p]
     raw = [p for p in raw if p.strip(" ,，.。")]
     pieces: list[str] = []
@@ -774,7 +904,9 @@ def segment(text: str) -> list[str]:
             carry = piece
             continue
         pieces.append(piece)
-    if carry:
+    if carry and pieces and re.search(r"的\s*$", carry):  # "给我整一个九宫格，第二个镜头的": whose
+        pieces[-1] = f"{pieces[-1]}，{carry}"
+    elif carry:
         pieces.append(carry)
     out: list[str] = []
     for piece in pieces:
@@ -837,16 +969,50 @@ def redirect_negation(pieces: list[str]) -> tuple[list[str], list[str]]:
 # --- references by description ----------------------------------------------------------------
 
 _DESC_EN = [
-    r"\b(?:the\s+|all\s+(?:the\s+)?|every\s+|each\s+)(?:shots|ones|shot)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring"
+    r"\b(?:the\s+|all\s+(?:the\s+)?|every\s+|each\s+)(?:shots|ones|shot|one)\s+(?:in|at|on|inside|near|by|over|under|showing|featuring"
     r"|with|of|where|that (?:show|have|has|feature)|containing|set (?:in|on|at)|about)"
     r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|looks|get|gets|with|at|in|on|and"
     r"|into|for|please|pls|has|have|go|goes|become|becomes|turn|turns|feel|feels|use|uses|will|can|could|must"
     r"|would|shall|may|might|get|got|all|now|too|also)\b)[a-z]+)?)",
-    r"\bthe\s+(?P<k>[a-z]+)\s+(?:shots|ones|scenes)\b",
+    r"\b(?:the|both|both the)\s+(?P<k>(?:[a-z]+\s+){0,2}[a-z]+)"
+    r"(?<!\bof)(?<!\bfor)(?<!\bin)(?<!\bon)(?<!\bto)(?<!\bwith)(?<!\band)"
+    r"(?<!\bout)(?<!\bat)(?<!\bfrom)(?<!\bby)\s+(?:shots|ones|scenes)\b",
+    # "split the leap shot in three", "put the kids-pointing-at-the-sky shot first": one shot, by its content
+    r"\b(?:the|that|this)\s+(?P<k>[a-z]+(?:-[a-z]+)+|(?:[a-z]{3,}\s+)?[a-z]{4,})\s+shot\b(?!\s*(?:#|\d|no\b|number\b))",
 ]
+_CAMERA_NOUNS = frozenset(
+    [
+        "wide",
+        "close",
+        "closeup",
+        "medium",
+        "long",
+        "full",
+        "establishing",
+        "tracking",
+        "aerial",
+        "insert",
+        "master",
+        "overhead",
+        "drone",
+        "pov",
+        "whole",
+        "entire",
+        "current",
+        "selected",
+        "focused",
+        "chosen",
+        "opening",
+        "final",
+        "previous",
+        "next",
+        "other",
+        "same",
+    ]
+)
 _DESC_ZH = [
     r"(?P<k>[\u4e00-\u9fff]{2,4}?)(?:里|中|上|里面|中的)?的(?:镜头|分镜|那些|那几个)",
-    r"(?P<k>[\u4e00-\u9fff]{2,8}?)(?:的)?那(?:个|几个|些|一个)(?:镜头|分镜)?",
+    r"(?P<k>[\u4e00-\u9fff]{2,8}?)(?:的)?那(?:个|几个|些|一个|两个|三个|俩)(?:镜头|分镜)?",
 ]
 _NOT_KEYWORDS = frozenset(
     [
@@ -884,7 +1050,24 @@ _NOT_KEYWORDS = frozenset(
     ]
 )
 _ZH_NOT_KEYWORDS = frozenset(
-    {"所有", "全部", "每个", "其他", "最后", "开头", "这个", "那个", "剩下", "前面", "后面"}
+    {
+        "所有",
+        "全部",
+        "每个",
+        "其他",
+        "最后",
+        "开头",
+        "这个",
+        "那个",
+        "剩下",
+        "前面",
+        "后面",
+        "失败",
+        "出错",
+        "报错",
+        "在跑",
+        "排队",
+    }
 )
 
 
@@ -899,7 +1082,21 @@ def description_ref(text: str) -> DescriptionRef | None:
     for pattern in _DESC_EN:
         for m in re.finditer(pattern, text, re.I):
             k = m.group("k").lower().strip()
+            if "-" in k and " " not in k:  # "kids-pointing-at-the-sky": the words of a description
+                if k.split("-")[0] in _CAMERA_NOUNS:
+                    continue
+                return DescriptionRef(k.replace("-", " "), m.span(), True)
+            if k in _CAMERA_NOUNS or any(re.fullmatch(rf"{ORD}|\d+|{NUM}", w) for w in k.split()):
+                continue  # "the third and fourth shots": ordinals, not a description
+            if any(w in _CAMERA_NOUNS for w in k.split()):
+                continue  # "that wide shot": a framing, not a description
             words = [w for w in k.split() if w not in {"the", "a"}]
+            phrase = " ".join(words)
+            single_shot = re.search(r"\bshot\b", m.group(0), re.I) and not re.search(
+                r"\bshots\b", m.group(0), re.I
+            )
+            if single_shot and len(words) == 2 and words[-1] not in _NOT_KEYWORDS:
+                return DescriptionRef(phrase, m.span(), True)  # "that bamboo forest shot": the whole phrase
             k = words[-1] if words else ""
             if (
                 k
@@ -912,7 +1109,9 @@ def description_ref(text: str) -> DescriptionRef | None:
     for pattern in _DESC_ZH:
         for m in re.finditer(pattern, text):
             k = m.group("k")
-            k = re.sub(r"^(?:把|给|为|将|在|所有|全部|让|请|帮我把?|和|与|跟|及|还有)+", "", k)
+            k = re.sub(
+                r"^(?:把|给|为|将|在|所有|全部|让|请|帮我把?|和|与|跟|及|还有|有|带有|带|包含)+", "", k
+            )
             if len(k) >= 2 and k not in _ZH_NOT_KEYWORDS and not re.search(r"第|个|\d", k):
                 return DescriptionRef(k, m.span(), re.search(r"那(?:一)?个", m.group(0)) is not None)
     return None
@@ -922,7 +1121,8 @@ def match_descriptions(keyword: str, visuals: dict[int, str]) -> tuple[list[int]
     """Shots whose description mentions ``keyword``: exact words first, then a fuzzy match
     (rapidfuzz partial ratio ≥ 85). Returns (numbers, fuzzy?)."""
     key = keyword.lower()
-    exact = [n for n, v in visuals.items() if key in v.lower()]
+    exact = [n for n, v in visuals.items() if re.search(rf"\b{re.escape(key)}(?:s|es|'s)?\b", v.lower())]
+    exact = exact or [n for n, v in visuals.items() if key in v.lower()]  # "moon" is not "moonlight"
     if exact:
         return sorted(exact), False
     if re.search(r"[\u4e00-\u9fff]", key):  # "孩子们那个镜头": most of the key's characters, one best
@@ -936,7 +1136,51 @@ def match_descriptions(keyword: str, visuals: dict[int, str]) -> tuple[list[int]
     if not key.isascii() or len(key) < 4:
         return [], False
     fuzzy = [n for n, v in visuals.items() if fuzz.partial_ratio(key, v.lower()) >= 85]
-    return sorted(fuzzy), True
+    if fuzzy:
+        return sorted(fuzzy), True
+    return _by_stems(key, visuals), True
+
+
+_FILLER = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "at",
+        "of",
+        "in",
+        "on",
+        "to",
+        "with",
+        "from",
+        "and",
+        "for",
+        "its",
+        "his",
+        "her",
+        "their",
+        "this",
+        "that",
+        "into",
+    ]
+)
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:4] for w in re.findall(r"[a-z]+", text.lower()) if w not in _FILLER and len(w) >= 3}
+
+
+def _by_stems(key: str, visuals: dict[int, str]) -> list[int]:
+    """ "the argument shot" → "argue", "kids pointing at the sky" → "children point at the dark sky":
+    word stems in common; only the single best shot, and it must share most of the key's stems."""
+    want = _stems(key)
+    if not want:
+        return []
+    scores = {n: len(want & _stems(v)) for n, v in visuals.items()}
+    best = max(scores.values(), default=0)
+    found = [n for n, sc in scores.items() if sc == best]
+    enough = best >= 1 if len(want) == 1 else best >= 2 and best * 2 >= len(want)
+    return found if enough and len(found) == 1 else []
 
 
 # --- answers to a clarifying question ---------------------------------------------------------

@@ -6,7 +6,9 @@ fresh_set.jsonl was written after the merge with main and run once before any fi
 labelled, 90.3 % with six over-literal labels corrected); the planner was then fixed on what it
 showed; unseen_set_2.jsonl (170 sentences, written by another helper without reading the planner)
 was run once before any change it prompted (64.1 %, see RESULTS.md), then the generic gaps it
-showed were fixed. All four sets are now tuned-on: the next honest figure needs a new unseen set.
+showed were fixed; unseen_set_3.jsonl (150 sentences in creators' voices) scored 61.3 % on its first
+run and 98.0 % after round 3's generic fixes. All five sets are now tuned-on: the next honest figure
+needs a new unseen set.
 The thresholds are the levels reached, less a small margin; the safety bars have no margin.
 """
 
@@ -25,8 +27,14 @@ SETS = {
     "holdout_set.jsonl": 0.95,
     "fresh_set.jsonl": 0.95,
     "unseen_set_2.jsonl": 0.95,
+    "unseen_set_3.jsonl": 0.95,
 }
-MIN_CASES = {"planner_set.jsonl": 300, "holdout_set.jsonl": 80, "unseen_set_2.jsonl": 150}
+MIN_CASES = {
+    "planner_set.jsonl": 300,
+    "holdout_set.jsonl": 80,
+    "unseen_set_2.jsonl": 150,
+    "unseen_set_3.jsonl": 140,
+}
 
 
 @pytest.mark.parametrize("name", sorted(SETS))
