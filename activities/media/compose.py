@@ -93,7 +93,7 @@ DUCKING = {"threshold": 0.002, "ratio": 20, "attack": 10, "release": 500, "knee"
 MUSIC_FADE_OUT_S = 2.0  # background music fades out over the cut's last seconds
 SUBTITLE_FONT_NAME = "Aileron"
 SUBTITLE_HOLD_S = 0.4
-COMPOSE_PARALLEL = max(2, os.cpu_count() or 2)  # FFmpeg passes at once (each also threads itself)
+COMPOSE_PARALLEL = max(2, os.cpu_count() or 2)  # FFmpeg passes at once (see `encoder_threads`)
 
 
 @dataclass
@@ -551,9 +551,20 @@ def _shot_video(job: ComposeJob, shot: ComposeShot, info: MediaInfo, frames: int
     )
 
 
-def _video_output(job: ComposeJob, v: Any, out: Path) -> list[str]:
+def encoder_threads(pieces: int) -> int:
+    """x264 threads per piece: the cores shared by the pieces that encode at once. A short piece
+    encodes most efficiently on one thread (frame threads idle at its start and end and cost
+    efficiency); the cores are filled by encoding pieces side by side instead."""
+    cores = os.cpu_count() or 2
+    return max(1, cores // max(1, min(COMPOSE_PARALLEL, pieces)))
+
+
+def _video_output(job: ComposeJob, v: Any, out: Path, threads: int = 0) -> list[str]:
+    """The delivery encode (`threads` 0: x264 picks its own)."""
     enc = ENCODE[job.mode]["output"]
     extra = {k: enc[k] for k in ("maxrate", "bufsize") if k in enc}
+    if threads:
+        extra["threads"] = threads
     return ffmpeg.output(
         v,
         str(out),
@@ -577,6 +588,7 @@ def _piece_args(
     out: Path,
     *,
     ass_name: str | None,
+    threads: int = 0,
 ) -> list[str]:
     """FFmpeg arguments that encode one piece (video only) into `out`."""
     i = piece.shot
@@ -608,7 +620,7 @@ def _piece_args(
         if ass_name:  # the incoming shot's lines, over the blend (its local t=0 is the join's start)
             v = v.filter("ass", ass_name, fontsdir="fonts")
     v = v.filter("format", "yuv420p")
-    return _video_output(job, v, out)
+    return _video_output(job, v, out, threads)
 
 
 def _audio_graph(job: ComposeJob, tl: _Timeline) -> Any:
@@ -1017,6 +1029,7 @@ def compose(
         total_s = tl.total / tl.fps
         need_audio = not (audio_mix.is_file() and audio_mix.stat().st_size > 0)  # sound: its own pass
         runs: list[tuple[float, Callable[[Callable[[float], None], Callable[[], bool]], None]]] = []
+        threads = encoder_threads(len(todo))
         for piece in todo:
             ass_name = None
             if piece.ass:
@@ -1024,7 +1037,7 @@ def compose(
                 (work / ass_name).write_text(piece.ass, encoding="utf-8")
                 if piece.font_file is not None:
                     _link(piece.font_file, work / "fonts" / f"cjk{piece.font_file.suffix}")
-            args = partial(_piece_args, job, tl, piece, infos, ass_name=ass_name)
+            args = partial(_piece_args, job, tl, piece, infos, ass_name=ass_name, threads=threads)
             seconds = piece.frames / tl.fps
             runs.append((piece.frames, _cached_pass(piece.path, args, seconds, work, timeout_s)))
         if need_audio:
