@@ -214,7 +214,8 @@ _SHOT_LIST = [
     rf"(?<=\bto )#?({_NUMX}(?:{_EN_SEP}{_NUMX})+)\b"
     r"(?!\s*(?:images?|pics?|pictures?|cells?|seconds?|secs?|%))",
     # "can we get a low angle on 6?" (not "iterate on #2", an image)
-    rf"(?<!iterate )(?<!iterating )(?<!build )(?<!riff )(?<!based )\b(?:on|for)\s+({_NUMX})\s*[?.!]*$",
+    rf"(?<!iterate )(?<!iterating )(?<!build )(?<!riff )(?<!based )\b(?:on|for)\s+({_NUMX})"
+    r"\s*(?:please|pls|plz)?\s*[?.!]*$",
     rf"(?<=[a-z-])\s+shot\s+for\s+#?({_NUMX})\b(?!\s*(?:images?|pics?|pictures?|cells?|options?|frames?|%|x\b|of\b))"
     r"(?!\s*(?:images?|pics?|pictures?|cells?|options?|frames?|%|x\b|of\b))",
     rf"^(?:把|给|将|让)?({_NUMX}{_ZH_RANGE}{_NUMX})(?=\s|个|都|每|全|做|生成|来|转|配|改|换|加|重|出|再|弄|删)",
@@ -1283,6 +1284,7 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         p.starts(r"(?:cancel|stop|abort|kill|halt|terminate)\b")
         or p.has(
             r"取消|停止|停掉|停下|中止|终止|别跑了|(?:都|全)停了|停了吧|(?:别|不要|不用)(?:再)?生成了|停止生成"
+            r"|(?:任务|作业)(?:都|全)?停(?:了|掉|下)"
         )
     ):
         return None
@@ -1503,6 +1505,8 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         rf"|^(?:做|拍|来)(?:一个|个|一支|支|一部)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)?(?:广告|短片|动画|短剧|漫剧)[，,]\s*讲"
         rf"|(?:做|拍|来|出)(?:一个|个|一版|一套|套)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)(?:分镜|故事板)?\s*[，,\s]\s*讲"
         r"|\bstoryboard\s+(?:this|these|the following|it)\s*[:\-]"
+        # "一个讲水循环的6个镜头的分镜": the story, then its size
+        rf"|讲.{{2,30}}?的\s*{NUM}\s*个?(?:分镜|镜头)的?\s*(?:分镜|故事板|视频|短片|动画)"
         # "帮我做个短片：一个小机器人…", "make me a short film: a robot …": the story after the colon
         rf"|^(?:帮我|请|麻烦|给我)?(?:我想|想|要)?(?:做|拍|来|写)(?:一个|个|一支|支|一部|一条)?{_ZH_STORY_KINDS}\s*[:：]\s*\S"
         rf"|^(?:make|create|do|write|produce)\s+(?:me\s+|us\s+)?(?:an?\s+)?(?:short\s+|quick\s+|little\s+)?"
@@ -1585,6 +1589,7 @@ def _story(p: Parsed) -> str | None:
     patterns = [
         rf"关于(.+?)的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}",
         r"讲(?:一个|个)?(.+?)的故事",
+        rf"讲(?:一个|个|的是)?(.+?)的\s*{NUM}\s*个?(?:分镜|镜头)的?\s*(?:分镜|故事板|视频|短片|动画)",
         r"讲(?:一个|个|的是)?(.+?)(?:[，,。；]|$)",
         r"(?:故事|内容|剧情|主题)(?:是|为)?\s*[:：]\s*(.+)$",
         r"(?:故事板|分镜|项目)\s*[:：,，]\s*(.+)$",
@@ -1777,7 +1782,7 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:need|want)\b.{0,30}\bon the final (?:video|cut|version)\b"
         r"|\b(?:make|create|generate|build|do|give me|show me|render|cut|see|watch|view|have|get)\s+"
         r"(?:me\s+)?"
-        r"(?:a |the )?(?:quick |rough )?"
+        r"(?:a |the )?(?:quick |rough )?(?:(?:\d{3,4}p|hd|full hd|fhd|sd)\s+)?"
         r"(?:preview|rough cut|final cut|final video|final version)\b"
         r"|^(?:a\s+|the\s+)?(?:quick\s+|rough\s+)?(?:(?:full\s+)?hd\s+|fhd\s+|sd\s+|\d{3,4}p\s+)?preview\b"
         r"|^(?:the\s+|a\s+)?(?:final cut|final video|final render)\b"
@@ -3020,6 +3025,7 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate|get)\b"
         r".{0,40}\b(?:videos?|vids?|clips?)\b"
         r"|\b(?:videos?|vids?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
+        r"|^(?:an?\s+)?(?:videos?|vids?|clips?)\s+(?:for|of)\s+#?\d"  # "vid for 11 pls"
         r"|\bas\s+(?:video\s+)?(?:clips?|videos?|animations?)\b"
         r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"
         r"|(?:来|整|弄)(?:个|一个|一段)?.{0,12}?的?(?:视频|动画)$"

@@ -337,6 +337,9 @@ _SYNONYMS = {
     "wanna": "want to",
     "gimme": "give me",
     "lemme": "let me",
+    "nite": "night",
+    "tonite": "tonight",
+    "vid": "video",
 }
 _ZH_TYPOS = {
     "分境": "分镜",

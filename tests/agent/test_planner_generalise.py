@@ -680,6 +680,19 @@ ROUND4: dict[str, list[Case]] = {
         ("第五个镜头一分为三", "zh8", [act("shot.split", shot=5, parts=3)]),
         ("add rain to 5 and 6", "proj12", [upd([5, 6], weather="rain")]),
         ("add fog to 2, 3 and 4", "proj12", [upd([2, 3, 4], weather="fog")]),
+        ("pls make shot4 nite", "proj12", [upd([4], time_of_day="night")]),
+        ("vid for 11 pls", "proj12", [act("gen.video", shots=[11])]),
+        (
+            "Could you kindly render a 720p preview of the current cut?",
+            "proj12",
+            [act("gen.compose", mode="preview", resolution="720p")],
+        ),
+        ("把配音的任务停了", "zh8", [act("task.cancel", kind="voice")]),
+        (
+            "老师想要一个讲水循环的6个镜头的分镜",
+            "empty",
+            [act("project.create", title="*"), act("gen.storyboard", story="~水循环", shot_count=6)],
+        ),
         # a question about the film is no request to compose it
         ("成片有多长", "zh8", ASK),
         ("how long is the final cut?", "proj12", ASK),
