@@ -670,6 +670,8 @@ def _style(p: Parsed) -> str | None:
             while words and words[0].lower() in lx.STYLE_STOPWORDS:
                 words.pop(0)
             value = " ".join(words).strip(" -'\"")
+            if re.search(r"\b(?:ones?|shots?|scenes?|it|them|those|these)$", value, re.I):
+                continue  # "look like the forest ones": other shots, not a style
             if value and value.lower() not in lx.STYLE_STOPWORDS:
                 return re.sub(r"\s+style$", "", value, flags=re.I)
     return None
@@ -2968,6 +2970,17 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|^tag\s+(?:#\s*\d|image\s*#?\s*\d|(?:it|this one|that one)\b)"
     ):
         return None
+    if p.has(
+        r"\b(?:remove|delete|drop|take)\b.{0,30}\b(?:from|out of) (?:the |my )?favou?rites\b"
+        r"|\bun-?(?:favou?rite|star|fav)\b|取消收藏|(?:删掉|删除|去掉|移除|移出|拿掉).{0,8}收藏|收藏(?:里|夹)?.{0,8}(?:删掉|删除|去掉|移除|拿掉)"
+    ):  # "删掉收藏里的第2张": taking one out of the favorites, which the DSL cannot do
+        raise _Stop(
+            "clarify",
+            p.t(
+                "I can't take an image out of the favorites yet; the other favorites stay as they are.",
+                "暂时不能把图片移出收藏，其他收藏保持不变。",
+            ),
+        )
     tags: list[str] = []
     m = re.search(
         r"\b(?:tag(?:ged)?|label(?:led)?)\s+(?:it|them|that|this|those|these|both|#\s*\d+|image\s*#?\s*\d+)?\s*(?:as|with)?\s*:?\s*(.+)$"
@@ -3030,6 +3043,7 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"
         r"|(?:来|整|弄)(?:个|一个|一段)?.{0,12}?的?(?:视频|动画)$"
         r"|(?:生成|做成|制作|转成|转|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
+        r"|(?:视频|动画)(?:再|重新)(?:出|做|生成|来)(?:一版|一个|一遍|一下)?"  # "…的视频再出一版"
     ):
         return None
     model = (
@@ -3264,6 +3278,14 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         g = [x for x in m.groups() if x]
         n = 1 if g[0] in {"a", "an"} else parse_int(g[0]) or 0
         args["target_duration_s"] = float(n * 60 if g[1].startswith(("min", "分")) else n)
+    elif not isinstance(p.shots, list):  # "把时长改成一分半": longer than any shot, so the film's
+        m = re.search(
+            rf"(?<!镜头)(?<!分镜)(?<!个)(?<!的)时长(?:改成|改为|设为|设成)\s*({NUM})\s*(秒|分钟)",
+            spoken_seconds(p.text),
+        )
+        n = (parse_int(m.group(1)) or 0) * (60 if m and m.group(2) == "分钟" else 1) if m else 0
+        if n > 8:
+            args["target_duration_s"] = float(n)
     args = {k: v for k, v in args.items() if v}
     if not args:
         return None
@@ -3282,8 +3304,8 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:project|film|video|movie|storyboard|thing)\b"
     ):
         return None
-    if isinstance(p.shots, list) or p.this_shot:
-        return None  # a per-shot style override: shot.update
+    if isinstance(p.shots, list) or p.this_shot or p.desc is not None:
+        return None  # a per-shot style override ("the lake shots"): shot.update
     like = re.search(r"\blook(?:s|ing)? like\s+(.+)$", p.text)
     if like and (
         re.match(r"(?:it'?s|it is|it was|there'?s|there is|its)\b", like.group(1))

@@ -693,6 +693,15 @@ ROUND4: dict[str, list[Case]] = {
             "empty",
             [act("project.create", title="*"), act("gen.storyboard", story="~水循环", shot_count=6)],
         ),
+        ("make the lake shots look like a watercolor", "proj12", [upd([8, 9], style_override="watercolor")]),
+        ("把时长改成一分半", "zh8", [act("project.update_meta", target_duration_s=90)]),
+        ("把时长改成4秒", "zhpro", [upd([2], duration_s=4.0)]),  # a shot's length, not the film's
+        ("给第五个镜头的视频再出一版", "zh8", [act("gen.video", shots=[5])]),
+        # other shots are no style; taking an image out of the favorites is not in the DSL
+        ("make the lake shots look like the forest ones", "proj12", ASK),
+        ("make everything look like the first shot", "proj12", ASK),
+        ("删掉收藏里的第2张", "zhpro", ASK),
+        ("remove #2 from my favorites", "pro3", ASK),
         # a question about the film is no request to compose it
         ("成片有多长", "zh8", ASK),
         ("how long is the final cut?", "proj12", ASK),
