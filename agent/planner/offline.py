@@ -3367,8 +3367,16 @@ def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
                 ),
             )
         after = text[m.end() : m.end() + 8]
-        if not re.search(_REMOVAL, before) and not re.match(
-            r"\s*(?:也)?(?:去掉|拿掉|删掉|删了|不要了|去了)", after
+        disliked = re.search(  # "i don't like the rain in shot 4", "第四个镜头的雨我不喜欢": not that
+            r"\b(?:i\s+)?(?:don'?t|do not|really don'?t)\s+(?:like|love|want|need)\s+"
+            r"(?:the\s+|that\s+|this\s+)?$|\b(?:i\s+)?(?:hate|dislike)\s+(?:the\s+|that\s+|this\s+)?$"
+            r"|(?:不喜欢|不想要|讨厌)(?:这个|那个)?(?:[^，,。]{0,10}的)?$",
+            before,
+        ) or re.match(r"\s*(?:我|真的|有点)?(?:不喜欢|不想要|讨厌|不好看|太假了)", after)
+        if (
+            not re.search(_REMOVAL, before)
+            and not disliked
+            and not re.match(r"\s*(?:也)?(?:去掉|拿掉|删掉|删了|不要了|去了)", after)
         ):
             return None  # not "去掉雨" nor "雨去掉"
         if field in _CLEARED:

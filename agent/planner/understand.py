@@ -570,6 +570,9 @@ NEGATED_CLAUSE = (
     r"|no(?!\s+more\b|\.\s*\d|\s*#?\d|.*\bany ?more\b))\b"
     r"|^(?:先)?(?:不要|不用|别(?!的|人|处|个|家)|无需|不必|先别)"
     r"|^[^，,。\s]{1,8}?(?:先不用|暂时不用|先不要|暂时不要|先别|不用了)(?:了|吧)?$"  # "旁白先不用了": not now
+    # "第七个先别生成视频": the target, then "not (yet)" before the verb
+    r"|^第?[^，,。\s]{1,8}?(?:个|号)?(?:镜头|分镜)?(?:先别|先不要|暂时别|暂时不要|先不用)(?:急着)?"
+    r"(?:生成|做|出|合成|配|删|动|改)"
 )
 PADDING = (
     r"(?:,\s*|\s+)(?:but|and)\s+keep\s+(?:everything|all|the rest|anything)\s+else\s+"

@@ -702,6 +702,13 @@ ROUND4: dict[str, list[Case]] = {
         ("make everything look like the first shot", "proj12", ASK),
         ("删掉收藏里的第2张", "zhpro", ASK),
         ("remove #2 from my favorites", "pro3", ASK),
+        # a setting said to be disliked is taken away, never set; "先别" before the verb is no request
+        ("i don't like the rain in shot 4", "proj12", [upd([4], weather="clear")]),
+        ("i really don't want the fog in shot 2", "proj12", [upd([2], weather="clear")]),
+        ("第四个镜头的雨我不喜欢", "zh8", [upd([4], weather="clear")]),
+        ("不喜欢第二个镜头的雾", "zh8", [upd([2], weather="clear")]),
+        ("第七个先别生成视频", "zh8", ASK),
+        ("第三个镜头先不要配旁白", "zh8", ASK),
         # a question about the film is no request to compose it
         ("成片有多长", "zh8", ASK),
         ("how long is the final cut?", "proj12", ASK),
