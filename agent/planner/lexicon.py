@@ -55,13 +55,13 @@ WEATHER: Table = [
 ]
 
 MOODS: Table = [
-    (r"\btense\b|\btension\b|suspenseful|紧张|悬疑", "tense"),
-    (r"\bdreamy\b|dreamlike|梦幻", "dreamy"),
+    (r"\btense(?:r)?\b|\btension\b|suspenseful|紧张|悬疑", "tense"),
+    (r"\bdream(?:y|ier)\b|dreamlike|梦幻", "dreamy"),
     (r"cheerful|\bhapp(?:y|ier)\b|joyful|upbeat|欢快|开心|快乐|愉快", "cheerful"),
     (r"melanchol(?:y|ic)|\bsad(?:der)?\b|wistful|忧郁|悲伤|伤感|忧伤", "melancholic"),
-    (r"mysterious|神秘", "mysterious"),
+    (r"mysterious|\bmore mystery\b|神秘", "mysterious"),
     (r"romantic|浪漫", "romantic"),
-    (r"\beerie\b|creepy|spooky|诡异|阴森|恐怖", "eerie"),
+    (r"\beerie(?:r)?\b|creep(?:y|ier)|spook(?:y|ier)|诡异|阴森|恐怖", "eerie"),
     (r"\bepic\b|grand|史诗|宏大", "epic"),
     (
         r"\bcalm(?:er)?\b|peaceful|serene|tranquil|soothing|\brelax(?:ed|ing)\b|laid[- ]back"

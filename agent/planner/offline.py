@@ -2571,6 +2571,10 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
     m = (
         re.search(r"[:：]\s*(.+)$", p.cased)
         or re.search(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)([^，,。；]{1,30}?)的(?:镜头|分镜)", p.cased)
+        or re.search(  # "加一个猫头鹰眼睛的特写": what the new framing shows
+            r"(?:插|插入|加|补|添|补上|放)(?:一个|个|一)([^，,。；]{1,30}?)的(?:大远景|特写|远景|中景|近景|全景)",
+            p.cased,
+        )
         or re.search(r"(?:特写|远景|中景|近景|全景)\s*[,，]\s*(.+)$", p.cased)
         or re.search(
             r"\b(?:of|showing|where|with|depicting)\s+(.+?)(?:\s+(?:after|before|in)\s+(?:shot|scene)\b.*"
@@ -2606,6 +2610,9 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"{0,3}shot\b"
     ) or p.has(
         r"\b(?:put|pop|drop|throw)\s+in\s+(?:a|an|one|another)\s+(?:[\w.-]+\s+){0,3}shot\b"
+        # "put a close-up of the owl's eyes after shot 9": something new placed next to a shot
+        r"|\b(?:add|insert|put|stick|slot|squeeze|place)\s+(?:in\s+)?(?:a|an|one|another)\s+(?:[\w'.-]+\s+){0,6}?"
+        r"(?:right\s+|just\s+)?(?:after|before)\s+(?:shot\s*|the\s+)?#?\d+\b"
         r"|\b(?:add|insert|put|stick|open with)\s+(?:a|an|one)\s+(?:new\s+)?"
         r"(?:title|intro|end|opening|closing)\s+card\b"
     )
@@ -2614,6 +2621,8 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             r"(?:加|添加|新增|插入|增加|补)(?:一个|一|个)?(?:新的|新)?(?:特写|远景|中景|近景)?(?:镜头|分镜)"
             r"|(?:插|插入|加|补|添|补上)(?:一个|个|一)[^，,。；]{1,30}?的(?:镜头|分镜)"
             r"|(?:加|插|补|添|放)(?:一个|个|一张|张)?(?:片头|片尾|标题|字幕|开场)(?:字幕)?卡"
+            # "在第六个后面加一个猫头鹰眼睛的特写": something new placed next to a shot
+            r"|在?第\S{1,3}个(?:镜头|分镜)?(?:后面|之后|后|前面|之前|前)(?:再)?(?:加|插|插入|补|添|放)(?:一个|个|一)"
             # "…后面插一个：猫头鹰…"
             r"|(?:插|插入|加|补|添|补上|放)(?:一个|个|一)(?:新的)?(?:镜头|分镜)?\s*[:：]"
         )
@@ -2783,7 +2792,8 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         r"|^\s*(?:9|nine|4|four)\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:this time|instead|again)\b",
         r"(?<!第)(?<!第\s)(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出(?:一|几|两|四|九)?张图|出图|的图|图片|出",
         r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)"
-        r"|我整|(?:整|弄|搞)(?:一)?个|看看|瞧瞧|试试|(?:一|几|两)张|类似的?|相似的?|差不多的",
+        r"|我整|(?:整|弄|搞)(?:一)?个|看看|瞧瞧|试试|(?:一|几|两)张|类似的?|相似的?|差不多的"
+        r"|(?:给|让)我(?:挑|选|看)(?:一下|一挑|一选|挑)?|挑一挑|选一选",
         _SHOT_LAST,
         _SHOT_THIS,
         _SHOT_OPENING,

@@ -709,6 +709,22 @@ ROUND4: dict[str, list[Case]] = {
         ("不喜欢第二个镜头的雾", "zh8", [upd([2], weather="clear")]),
         ("第七个先别生成视频", "zh8", ASK),
         ("第三个镜头先不要配旁白", "zh8", ASK),
+        # something new placed next to a shot is a new shot, never an edit of that shot
+        (
+            "put a close-up of the owl's eyes after shot 9",
+            "proj12",
+            [act("shot.add", after=9, spec={"visual": "~owl's eyes", "camera": {"size": "close-up"}})],
+        ),
+        ("add a wide shot of the village before shot 7", "proj12", [act("shot.add", after=6)]),
+        (
+            "在第六个后面加一个猫头鹰眼睛的特写",
+            "zh8",
+            [act("shot.add", after=6, spec={"visual": "~猫头鹰眼睛", "camera": {"size": "close-up"}})],
+        ),
+        ("第三个后面加一个远景", "zh8", [act("shot.add", after=3, spec={"camera": {"size": "wide"}})]),
+        ("最后一个镜头出四张图给我挑", "zh8", [act("gen.grid", shots=[8], size=4)]),
+        ("make shots 3-5 dreamier", "proj12", [upd([3, 4, 5], mood="dreamy")]),
+        ("shot 9 creepier please", "proj12", [upd([9], mood="eerie")]),
         # a question about the film is no request to compose it
         ("成片有多长", "zh8", ASK),
         ("how long is the final cut?", "proj12", ASK),
