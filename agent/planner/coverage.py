@@ -282,6 +282,10 @@ OPTION_WORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("target_duration_s",),
     ),
 )
+_NEXT_TO = (  # a place beside a shot ("after shot 9", "在第六个后面"), not the shot
+    rf"(?<!the shot )(?<!the one )\b(?:right\s+|just\s+)?(?:after|before)\s+(?:shot\s*)?#?({NUM})\b"
+    rf"|在\s*第\s*({NUM})\s*个\s*(?:镜头|分镜)?\s*(?:后面|之后|后|前面|之前|前)(?!的|那)"
+)
 _NUMBER_WORD = rf"\d+(?:\.\d+)?|(?<![a-z]){NUM}(?![a-z])"
 _REQUEST_IN_TEXT = (
     r"\b(?:then|after that|also)\b|\b(?:give me|animate|generate|render|compose|export|delete|narrate)\b"
@@ -406,6 +410,11 @@ def measure(
         if n is None or n in (0, 1) or float(n) in known:
             continue
         out.unknown.append(raw)
+    for m in re.finditer(_NEXT_TO, text):  # "… after shot 9" planned as an edit of shot 9 itself
+        n = parse_int(m.group(1) or m.group(2) or "")
+        edits = [a for a in actions if a.get("type") == "shot.update"]
+        if n is not None and any(n in ((a.get("args") or {}).get("shots") or []) for a in edits):
+            out.unanswered.append(f"a position next to shot {n}: “{m.group(0).strip()}”")
     for a in actions:
         for key in _FREE_TEXT_KEYS:
             value = (a.get("args") or {}).get(key)

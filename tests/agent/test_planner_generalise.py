@@ -764,6 +764,9 @@ GATE_CTX_ZH = PlanningContext.model_validate(CONTEXTS["zh8"])
         # a Chinese prompt cut out of the middle of a phrase, or ending on a dangling 第
         ("第二个镜头来个四宫格，要俯视的机位", [act("gen.grid", shots=[2], prompt="要 的机位")], GATE_CTX_ZH),
         ("参照第3张再来一组", [act("gen.grid", shots=[2], prompt="参照第")], GATE_CTX_ZH),
+        # a place next to a shot planned as an edit of that shot
+        ("put a close-up of the owl's eyes after shot 9", [upd([9], camera={"size": "close-up"})], GATE_CTX),
+        ("在第六个后面加一个特写", [upd([6], camera={"size": "close-up"})], GATE_CTX_ZH),
     ],
 )
 def test_the_precision_gate_sees_a_dropped_option_or_a_prompt_fragment(
@@ -785,6 +788,7 @@ def test_the_precision_gate_sees_a_dropped_option_or_a_prompt_fragment(
         ),
         ("animate shot 2 at 30 fps", [act("gen.video", shots=[2], fps=30)], GATE_CTX),
         ("第二个镜头来个四宫格，要更多雾气", [act("gen.grid", shots=[2], prompt="要更多雾气")], GATE_CTX_ZH),
+        ("the shot after 7 should be darker", [upd([8], mood="dark")], GATE_CTX),
     ],
 )
 def test_the_precision_gate_passes_a_plan_that_carries_them(
