@@ -857,6 +857,10 @@ def _targets(
     if shots is None and ctx.carried is not None and (p.pronoun or implicit_focus) and not p.this_shot:
         shots = ctx.carried
         p.evidence.append(f"“{'them' if p.pronoun else 'it'}” ← {_shots_text('en', shots)} named before")
+    if shots is None and p.has(
+        _DONE_TO
+    ):  # "animate the ones i favorited": several things by what was done to them, never the focus
+        raise _ask_shot(p)
     if shots is None and (p.this_shot or implicit_focus) and ctx.focus.shot:
         shots = [ctx.focus.shot]
     if shots is None:
@@ -2348,6 +2352,7 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\b(?:move|put|place|shift|reorder|swap|exchange|bring)\b|移到|挪到|放到|调到|移动到|排到|互换|对调|交换|调换"
         r"|换(?:个|一下)?位置|调(?:个|一下)?位置|位置(?:互换|对调|换一下)"
+        r"|\bmake\s+shot\s*#?\s*\d+\s+the\s+(?:opening|ending|finale|first|last|final|closing)\b"
         r"|\bshots?\s*#?\s*\d+\s+(?:should|needs? to|has to|must|can)?\s*(?:come|go|goes|comes|open|opens)\s+"
         r"(?:first|last|at the (?:start|end|beginning))"
     ):
@@ -2409,6 +2414,18 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             to = m_ + 1 if n > m_ else m_
         else:
             to = m_
+    elif opening := re.search(  # "make shot 12 the opening": its place in the order
+        rf"\bmake\s+shot\s*#?\s*({NUM})\s+the\s+(opening|first|ending|finale|last|final|closing)\b", text
+    ):
+        n = parse_int(opening.group(1))
+        if opening.group(2) in {"opening", "first"}:
+            to = 1
+        elif total:
+            to = total
+        else:
+            raise _Stop(
+                "clarify", p.t("How many shots are there? Say the position number.", "请说目标位置编号。")
+            )
     elif edge or (zh and zh.group(4)):
         n = parse_int(edge.group(1)) if edge else parse_int(zh.group(1))  # type: ignore[union-attr]
         word = edge.group(2) if edge else zh.group(4)  # type: ignore[union-attr]
@@ -3029,7 +3046,12 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 # generation ----------------------------------------------------------------------------------------
+_DONE_TO = r"\b(?:the|those|these) ones\b|\b(?:my|the) favou?rites\b|\bfavou?rited\b|收藏的|喜欢的那些"
+
+
 def _gen_targets(p: Parsed, ctx: PlanningContext) -> Targets:
+    if p.shots is None and p.desc is None and p.has(_DONE_TO):  # "把收藏的都生成视频": images, not shots
+        raise _ask_shot(p)
     unnamed = p.shots is None and p.desc is None and not p.pronoun and ctx.carried is None
     if unnamed and (
         p.has(r"\beverything\b|\ball of them\b|\bthe whole thing\b|所有|全部|每个|都")

@@ -725,6 +725,12 @@ ROUND4: dict[str, list[Case]] = {
         ("最后一个镜头出四张图给我挑", "zh8", [act("gen.grid", shots=[8], size=4)]),
         ("make shots 3-5 dreamier", "proj12", [upd([3, 4, 5], mood="dreamy")]),
         ("shot 9 creepier please", "proj12", [upd([9], mood="eerie")]),
+        ("make shot 12 the opening", "proj12", [act("shot.reorder", shot=12, to=1)]),
+        ("make shot 3 the ending", "proj12", [act("shot.reorder", shot=3, to=12)]),
+        ("把第八个镜头放到开头", "zh8", [act("shot.reorder", shot=8, to=1)]),
+        # several things named by what was done to them are never the focused shot
+        ("animate the ones i favorited", "pro3", ASK),
+        ("把收藏的都生成视频", "zhpro", ASK),
         # a question about the film is no request to compose it
         ("成片有多长", "zh8", ASK),
         ("how long is the final cut?", "proj12", ASK),
