@@ -274,6 +274,11 @@ OPTION_WORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("frame rate", r"\bfps\b|\bframe[- ]?rate\b|帧率|\d+\s*帧", ("fps",)),
     ("tag", r"\btag(?:s|ged)?\b|标签", ("tags",)),
+    (
+        "platform",
+        r"\b(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|抖音|b站|哔哩哔哩|小红书|油管",
+        ("platform",),
+    ),
     ("voice", r"\b(?:the\s+)?[a-z]+\s+voice\b(?!\s*-?\s*over)|音色|的声音", ("voice", "kind")),
     (
         "total length",

@@ -1958,7 +1958,10 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         ).strip(" .。!！")
         gives = re.search(rf"\bgive\s+{re.escape(name)}\s+(.+)$", p.cased, re.I)
         value = gives.group(1).strip(" .!") if gives else rest
-        subject = gives is not None or p.head.startswith(name.lower())
+        subject = (
+            gives is not None
+            or re.match(rf"(?:the\s+)?{re.escape(name.lower())}(?![a-z])", p.head) is not None
+        )
         other = (
             p.has(_SHOT_WORD)
             or p.shots is not None
@@ -1981,6 +1984,10 @@ _CHARACTER_PARTS: lx.Table = [
         r"\b(?:wears?|scarf|hat|cap|coat|dress|cloak|cape|jacket|shirt|boots|shoes|clothes|outfit|costume"
         r"|glasses|necklace|backpack)\b|围巾|帽子|斗篷|外套|裙子|衣服|服装|眼镜|项链|背包|靴子",
         "outfit",
+    ),  # an animal's coat: its look as a whole ("grey feathers", 灰色的羽毛)
+    (
+        r"\b(?:feathers?|fur|scales|wings?|tail|ears|paws|claws|coat of)\b|羽毛|皮毛|毛色|尾巴|翅膀|耳朵",
+        "profile",
     ),
 ]
 
@@ -3285,6 +3292,7 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\b(?:for|on|to)\s+(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|发到|发布到|投放到|平台"
         r"|(?:发|投|给)?(?:抖音|b站|小红书|快手)用"
         r"|要(?:发|投|上)(?:到)?(?:抖音|b站|小红书|快手|油管|youtube|tiktok|instagram|ins|视频号)"
+        r"|[，,]\s*(?:发|投)(?:抖音|b站|小红书|油管|youtube|tiktok)(?:用|的)?\s*$"  # "画幅改成16:9，发B站"
     ):
         args["platform"] = _first(lx.PLATFORMS, p.text)
     m = re.search(

@@ -731,6 +731,17 @@ ROUND4: dict[str, list[Case]] = {
         # several things named by what was done to them are never the focused shot
         ("animate the ones i favorited", "pro3", ASK),
         ("把收藏的都生成视频", "zhpro", ASK),
+        (
+            "画幅改成16:9，发B站",
+            "zh8",
+            [act("project.update_meta", aspect_ratio="16:9", platform="bilibili")],
+        ),
+        ("the owl has grey feathers and amber eyes", "proj12", [act("character.update", name="Owl")]),
+        (
+            "the fox has a bushy white tail",
+            "proj12",
+            [act("character.update", name="Fox", patch={"profile": "~tail"})],
+        ),
         # a question about the film is no request to compose it
         ("成片有多长", "zh8", ASK),
         ("how long is the final cut?", "proj12", ASK),
@@ -773,6 +784,8 @@ GATE_CTX_ZH = PlanningContext.model_validate(CONTEXTS["zh8"])
         # a place next to a shot planned as an edit of that shot
         ("put a close-up of the owl's eyes after shot 9", [upd([9], camera={"size": "close-up"})], GATE_CTX),
         ("在第六个后面加一个特写", [upd([6], camera={"size": "close-up"})], GATE_CTX_ZH),
+        # a platform the sentence names that the plan drops
+        ("画幅改成16:9，发小红书", [act("project.update_meta", aspect_ratio="16:9")], GATE_CTX_ZH),
     ],
 )
 def test_the_precision_gate_sees_a_dropped_option_or_a_prompt_fragment(
