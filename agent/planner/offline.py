@@ -3607,7 +3607,7 @@ def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         if extended:
             return [_act("shot.update", **extended)]
     change_verb = p.has(
-        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put|keep|hold)\b"
+        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put|keep|hold|add)\b"
         r"|^(?:can|could|would)\b.*\bbe\b|\b(?:could|can|might|would)\s+(?:be|look|use)\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
         r"|去掉|拿掉"
         r"|^(?:(?:can|could)\s+(?:we|i|you)\s+)?get\b"  # "can we get a low angle on 6?": a request

@@ -846,7 +846,7 @@ VERB_EN = _VERB_EN = (
     r"commit|use|start|iterate|switch|move|split|merge|set|change|render|create|lock|favou?rite|star|take|"
     r"save|narrate|give|put|turn|redo|draw|undo|revert|restore|go|roll|pick|select|choose|shorten|"
     r"lengthen|trim|insert|rename|send|share|post|upload|email|print|tweet|publish|voice|do|apply|"
-    r"rebuild|shoot|extend|speed|slow(?=\s+(?:it|them|down|shots?|the)\b)|don'?t)\b"
+    r"rebuild|shoot|extend|speed|slow(?=\s+(?:it|them|down|shots?|the)\b)|grid(?=\s+(?:it|them|that|this)\b)|don'?t)\b"
 )
 _VERB_ZH = (
     r"(?:把|给|为|将|生成|合成|合(?=个|一个|一版)|删除|删掉|取消|重试|导出|添加|加|配|锁定|收藏|改|设|切换|拆|合并|移|"

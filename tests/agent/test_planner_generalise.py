@@ -742,6 +742,9 @@ ROUND4: dict[str, list[Case]] = {
             "proj12",
             [act("character.update", name="Fox", patch={"profile": "~tail"})],
         ),
+        ("slow down shot 8 a bit and add some fog", "proj12", [upd([8], pacing="slower", weather="fog")]),
+        ("shot 2 rainy, then grid it", "proj12", [upd([2], weather="rain"), act("gen.grid", shots=[2])]),
+        ("第八个节奏慢一点，再加点雾", "zh8", [upd([8], pacing="slower", weather="fog")]),
         # a question about the film is no request to compose it
         ("成片有多长", "zh8", ASK),
         ("how long is the final cut?", "proj12", ASK),
