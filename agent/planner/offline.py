@@ -3115,8 +3115,8 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     ):
         return None
     if p.has(
-        r"\b(?:remove|delete|drop|get rid of|take out|mute|kill|cut|no more|without)\b.{0,20}"
-        r"\b(?:narration|voice-?overs?|voices?|dialog(?:ue)?|vo)\b|(?:去掉|删掉|删除|取消|不要|拿掉)(?:了)?(?:旁白|配音|台词|对白)"
+        r"\b(?:remove|delete|drop|get rid of|take out|mute|kill|cut|no more|without|lose|ditch|scrap|nuke|axe"
+        r"|bin)\b.{0,20}\b(?:narration|voice-?overs?|voices?|dialog(?:ue)?|vo)\b|(?:去掉|删掉|删除|取消|不要|拿掉)(?:了)?(?:旁白|配音|台词|对白)"
         r"|(?:旁白|配音|台词|对白)(?:都|也|就|全)?(?:不要|去掉|删掉|拿掉|不用)"
         r"|\b(?:do ?n[o']?t|no longer) need\b.{0,20}\b(?:narration|voice-?overs?|vo)\b"
     ):

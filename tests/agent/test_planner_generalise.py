@@ -745,6 +745,9 @@ ROUND4: dict[str, list[Case]] = {
         ("slow down shot 8 a bit and add some fog", "proj12", [upd([8], pacing="slower", weather="fog")]),
         ("shot 2 rainy, then grid it", "proj12", [upd([2], weather="rain"), act("gen.grid", shots=[2])]),
         ("第八个节奏慢一点，再加点雾", "zh8", [upd([8], pacing="slower", weather="fog")]),
+        # removing a recording is asked, whatever the verb (and a bare "on 3" names the shot)
+        ("lose the narration on 3", "proj12", ASK),
+        ("ditch the voiceover on 5", "proj12", ASK),
         # a question about the film is no request to compose it
         ("成片有多长", "zh8", ASK),
         ("how long is the final cut?", "proj12", ASK),
