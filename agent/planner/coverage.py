@@ -259,10 +259,37 @@ _DERIVED_NUMBERS = (
     r"(?:s|secs?|seconds?)\b",
     rf"(?:缩短|减少|减去|减|短|砍掉|剪掉|延长|加长|增加|拉长|长|加)\s*(?:{NUM})\s*秒",
     r"\b\d+\s*[x×*]\s*\d+\b|\d{1,2}\s*:\s*\d{1,2}|\b\d{3,4}p\b",
+    rf"(?:{NUM})\s*分钟?\s*(?:{NUM})\s*秒|\b(?:{NUM})\s*(?:min|mins|minutes?)\s+(?:and\s+)?(?:{NUM})\s*(?:s|secs?|seconds?)\b",
     rf"(?:{NUM})\s*(?:min|mins|minutes?|分钟)",
     rf"[那这]\s*(?:{NUM})\s*个(?!\s*(?:镜头|分镜))",
     rf"(?:{NUM})\s*(?:宫格|格)(?:的)?任务|\b(?:{NUM})[- ]?(?:grid|panel)s?\s+(?:tasks?|jobs?|renders?)\b",
     rf"\b(?:after|before)\s+(?:shot\s*|the\s+)?#?\s*(?:{NUM})|第\s*(?:{NUM})\s*个\s*(?:镜头|分镜)?\s*(?:后|前)",
+)
+# options a sentence names that only an action argument can carry: (what, pattern, argument keys)
+OPTION_WORDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "resolution",
+        r"\b(?:full[- ]?hd|fhd|uhd|4k|8k|hd|sd|\d{3,4}p|resolution)\b|高清|标清|超清|分辨率",
+        ("resolution",),
+    ),
+    ("frame rate", r"\bfps\b|\bframe[- ]?rate\b|帧率|\d+\s*帧", ("fps",)),
+    ("tag", r"\btag(?:s|ged)?\b|标签", ("tags",)),
+    (
+        "platform",
+        r"\b(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|抖音|b站|哔哩哔哩|小红书|油管",
+        ("platform",),
+    ),
+    ("voice", r"\b(?:the\s+)?[a-z]+\s+voice\b(?!\s*-?\s*over)|音色|的声音", ("voice", "kind")),
+    (
+        "total length",
+        r"(?:成片|全片|总时长|整部|整个(?:片子|视频))[^，,。]{0,6}(?:控制在|压到|超过|以内|左右)"
+        r"|\b(?:total|overall|whole (?:thing|film|video))\b.{0,12}\b(?:under|about|around|max)\b",
+        ("target_duration_s",),
+    ),
+)
+_NEXT_TO = (  # a place beside a shot ("after shot 9", "在第六个后面"), not the shot
+    rf"(?<!the shot )(?<!the one )\b(?:right\s+|just\s+)?(?:after|before)\s+(?:shot\s*)?#?({NUM})\b"
+    rf"|在\s*第\s*({NUM})\s*个\s*(?:镜头|分镜)?\s*(?:后面|之后|后|前面|之前|前)(?!的|那)"
 )
 _NUMBER_WORD = rf"\d+(?:\.\d+)?|(?<![a-z]){NUM}(?![a-z])"
 _REQUEST_IN_TEXT = (
@@ -292,6 +319,23 @@ def _numbers(value: Any, total: int | None) -> set[float]:
         for v in value:
             out |= _numbers(v, total)
     return out
+
+
+def _fragment(value: str, text: str) -> bool:
+    """A Chinese prompt is the user's own words in one piece: one cut out of the middle of a
+    phrase ("要 的角度") or ending on a dangling 第 is what is left of a phrase the planner read."""
+    if not re.search(r"[\u4e00-\u9fff]", value):
+        return False
+    joined = re.sub(r"\s+", "", value)
+    return joined.endswith("第") or joined.lower() not in re.sub(r"\s+", "", text)
+
+
+def _has_key(value: Any, keys: tuple[str, ...]) -> bool:
+    if isinstance(value, dict):
+        return any((k in keys and v not in (None, [], "")) or _has_key(v, keys) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_key(v, keys) for v in value)
+    return False
 
 
 def _action_text(actions: list[dict[str, Any]]) -> str:
@@ -350,6 +394,10 @@ def measure(
                 continue
             out.dropped.append(f"{name} {value} ← “{said}”")
             break
+    for what, pattern, keys in OPTION_WORDS:
+        m = re.search(pattern, text)
+        if m and not any(_has_key(a.get("args") or {}, keys) for a in actions):
+            out.dropped.append(f"{what} ← “{m.group(0).strip()}”")
     for pattern, answers in FAMILY_WORDS:
         m = re.search(pattern, text)
         if m is None:
@@ -367,12 +415,19 @@ def measure(
         if n is None or n in (0, 1) or float(n) in known:
             continue
         out.unknown.append(raw)
+    for m in re.finditer(_NEXT_TO, text):  # "… after shot 9" planned as an edit of shot 9 itself
+        n = parse_int(m.group(1) or m.group(2) or "")
+        edits = [a for a in actions if a.get("type") == "shot.update"]
+        if n is not None and any(n in ((a.get("args") or {}).get("shots") or []) for a in edits):
+            out.unanswered.append(f"a position next to shot {n}: “{m.group(0).strip()}”")
     for a in actions:
         for key in _FREE_TEXT_KEYS:
             value = (a.get("args") or {}).get(key)
             if isinstance(value, str) and re.search(_REQUEST_IN_TEXT, value.lower()):
                 out.unanswered.append(f"{key}: {value[:40]}")
+            elif isinstance(value, str) and _fragment(value, text):
+                out.unanswered.append(f"{key} is a fragment: {value[:40]}")
     return out
 
 
-__all__ = ["FAMILY_WORDS", "STOPWORDS", "ZH_STOP", "Coverage", "grammar_words", "measure"]
+__all__ = ["FAMILY_WORDS", "OPTION_WORDS", "STOPWORDS", "ZH_STOP", "Coverage", "grammar_words", "measure"]

@@ -55,13 +55,13 @@ WEATHER: Table = [
 ]
 
 MOODS: Table = [
-    (r"\btense\b|suspenseful|紧张|悬疑", "tense"),
-    (r"\bdreamy\b|dreamlike|梦幻", "dreamy"),
+    (r"\btense(?:r)?\b|\btension\b|suspenseful|紧张|悬疑", "tense"),
+    (r"\bdream(?:y|ier)\b|dreamlike|梦幻", "dreamy"),
     (r"cheerful|\bhapp(?:y|ier)\b|joyful|upbeat|欢快|开心|快乐|愉快", "cheerful"),
     (r"melanchol(?:y|ic)|\bsad(?:der)?\b|wistful|忧郁|悲伤|伤感|忧伤", "melancholic"),
-    (r"mysterious|神秘", "mysterious"),
+    (r"mysterious|\bmore mystery\b|神秘", "mysterious"),
     (r"romantic|浪漫", "romantic"),
-    (r"\beerie\b|creepy|spooky|诡异|阴森|恐怖", "eerie"),
+    (r"\beerie(?:r)?\b|creep(?:y|ier)|spook(?:y|ier)|诡异|阴森|恐怖", "eerie"),
     (r"\bepic\b|grand|史诗|宏大", "epic"),
     (
         r"\bcalm(?:er)?\b|peaceful|serene|tranquil|soothing|\brelax(?:ed|ing)\b|laid[- ]back"
@@ -176,7 +176,11 @@ SUBTITLE_WORDS = r"\bsubtitles?\b|\bcaptions?\b|\bsubs\b|字幕"
 TIMELINE_WORDS = r"\btimelines?\b|\bnle\b|editing software|时间线"
 
 TASK_STATUS: Table = [
-    (r"\bfail(?:ed|ing|ures?)?\b|errors?|失败|出错|报错", "failed"),
+    (
+        r"\bfail(?:s|ed|ing|ures?)?\b|errors?|\berrored\b|\bcrash(?:ed|es)?\b|\bbroke(?:n)?\b|\bbreak\b"
+        r"|\b(?:go|gone|went) wrong\b|失败|出错|报错|挂了|崩了",
+        "failed",
+    ),
     (r"queued|waiting|pending|in (?:the )?queue|排队|等待", "queued"),
     (
         r"\brunning\b|\brendering\b|in progress|going on|在跑|正在运行|运行中|进行中|正在进行|正在跑|在运行"
@@ -211,6 +215,13 @@ VOICE: Table = [
     (r"\bmale\b|\bman'?s?\b|男声|男生", "male"),
     (r"\bdeep\b|低沉", "deep"),
     (r"\bwarm\b|温暖", "warm"),
+]
+
+# compose resolutions said by name ("full hd", 全高清); digits ("1080p") are read in offline.py
+RESOLUTION: Table = [
+    (r"\bfull[- ]?hd\b|\bfhd\b|\b1920\s*[x×*]\s*1080\b|全高清|\bhd\s*1080\b", "1080p"),
+    (r"(?<!full )(?<!full-)(?<!full)\bhd\b(?![- ]?ready)|\b1280\s*[x×*]\s*720\b|\bhd\s*720\b", "720p"),
+    (r"\bsd\b|\bstandard def(?:inition)?\b|标清|\b854\s*[x×*]\s*480\b", "480p"),
 ]
 
 PLATFORMS: Table = [

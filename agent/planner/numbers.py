@@ -189,6 +189,32 @@ def parse_number_list(text: str, limit: int = 999) -> list[int]:
     return sorted(out)
 
 
+_MIN_SEC = [  # (pattern, unit written back): group 1 the minutes, group 2 the seconds (None: a half)
+    (rf"({NUM})\s*分钟?\s*半钟?()", "秒"),
+    (rf"({NUM})\s*分钟?\s*({NUM})\s*秒钟?", "秒"),
+    (rf"\b(an?|{NUM})\s+and\s+a\s+half\s+minutes?\b()", " seconds"),
+    (rf"\b(an?|{NUM})\s+minutes?\s+and\s+a\s+half\b()", " seconds"),
+    (r"\b(\d+)\.5\s*(?:min|mins|minutes?)\b()", " seconds"),
+    (rf"\b(an?|{NUM})\s*(?:min|mins|minutes?)\s+(?:and\s+)?({NUM})\s*(?:s|secs?|seconds?)\b", " seconds"),
+]
+
+
+def spoken_seconds(text: str) -> str:
+    """ "一分半" → "90秒", "1分30秒" → "90秒", "a minute and a half" / "1.5 minutes" → "90 seconds":
+    a length said in minutes and seconds, rewritten as seconds (other text unchanged)."""
+
+    def sub(m: re.Match[str], unit: str) -> str:
+        minutes = 1 if m.group(1).lower() in {"a", "an"} else parse_int(m.group(1).lower())
+        seconds = parse_int(m.group(2).lower()) if m.group(2) else 30
+        if minutes is None or seconds is None:
+            return m.group(0)
+        return f"{minutes * 60 + seconds}{unit}"
+
+    for pattern, unit in _MIN_SEC:
+        text = re.sub(pattern, lambda m, unit=unit: sub(m, unit), text, flags=re.I)
+    return text
+
+
 def format_numbers(numbers: list[int]) -> str:
     """Compact display: ``[8, 9, 10, 12]`` → ``"8–10, 12"``."""
     if not numbers:

@@ -33,6 +33,7 @@ from agent.planner.numbers import (
     parse_int,
     parse_number_list,
     parse_ordinal,
+    spoken_seconds,
 )
 from schema.actions import (
     AnyAction,
@@ -133,6 +134,7 @@ class PlanningContext(_Ctx):
     # set by the planner itself while it plans one sentence (never by the context builder)
     carried: list[int] | Literal["all"] | None = Field(default=None, exclude=True)
     carried_cell: int | None = Field(default=None, exclude=True)
+    named_before: list[int] = Field(default_factory=list, exclude=True)  # every shot earlier clauses named
     answer_shots: list[int] | Literal["all"] | None = Field(default=None, exclude=True)
     excluded: list[int] = Field(default_factory=list, exclude=True)
     excluded_in_scope: list[str] = Field(default_factory=list, exclude=True)
@@ -176,7 +178,7 @@ _NUMX = rf"{NUM}{_UNIT_AFTER}"
 _EN_ITEM = rf"{_NUMX}(?:{RANGE_SEP}(?:shots?\s*)?#?\s*{_NUMX})?"
 _EN_SEP = r"\s*(?:,\s*(?:and\s+)?|\band\b|&|\+)\s*(?:shots?\s*)?#?\s*"
 _EN_LIST = rf"#?\s*{_EN_ITEM}(?:{_EN_SEP}{_EN_ITEM})*"
-_ZH_RANGE = r"\s*(?:到|至|-|–|—|~)\s*第?\s*"
+_ZH_RANGE = r"\s*(?:个(?=\s*(?:到|至)))?\s*(?:到|至|-|–|—|~)\s*第?\s*"
 _ZH_SEP = r"\s*(?:个|号)?\s*(?:、|,|和|与|及|跟|以及|(?=第))\s*第?\s*"
 _ZH_ITEM = rf"{_NUMX}(?:{_ZH_RANGE}{_NUMX})?"
 _ZH_LIST = rf"{_ZH_ITEM}(?:{_ZH_SEP}{_ZH_ITEM})*"
@@ -202,6 +204,20 @@ _SHOT_LIST = [
     rf"({_ZH_LIST})\s*号\s*(?:分镜|镜头)",
     # a bare range names shots: "make vids for 1 thru 4", "五到八做成视频", "一到三 每个来四张图"
     rf"\bfor\s+#?({_NUMX}{RANGE_SEP}#?{_NUMX})\b(?!\s*(?:images?|pics?|pictures?|cells?|options?))",
+    # a bare list after "for" or a shot-only verb: "record the dialogue for 10 and 11", "animate 10 and 11"
+    rf"(?:\bfor|^(?:animate|narrate|voice|record|regenerate|redo))\s+#?({_NUMX}(?:{_EN_SEP}{_NUMX})+)\b"
+    r"(?!\s*(?:images?|pics?|pictures?|cells?|options?|frames?|%|x\b|of\b))",
+    # "wide shot for 8", "a close-up for 3": a framing for one shot named by its number
+    rf"^(?:animate|narrate|voice|regenerate|redo)\s+#?({_NUMX})\b(?!\s*(?:more|others?|shots?|of|images?|pics?|clips?|videos?|times?|x\b)\b)",
+    # "the dialogue on 6", "add rain to 5 and 6"
+    rf"\b(?:dialog(?:ue)?|narration|voice-?over|vo|lines?)\s+(?:on|for|of|in)\s+#?({_NUMX})\b",
+    rf"(?<=\bto )#?({_NUMX}(?:{_EN_SEP}{_NUMX})+)\b"
+    r"(?!\s*(?:images?|pics?|pictures?|cells?|seconds?|secs?|%))",
+    # "can we get a low angle on 6?" (not "iterate on #2", an image)
+    rf"(?<!iterate )(?<!iterating )(?<!build )(?<!riff )(?<!based )\b(?:on|for)\s+({_NUMX})"
+    r"\s*(?:please|pls|plz)?\s*[?.!]*$",
+    rf"(?<=[a-z-])\s+shot\s+for\s+#?({_NUMX})\b(?!\s*(?:images?|pics?|pictures?|cells?|options?|frames?|%|x\b|of\b))"
+    r"(?!\s*(?:images?|pics?|pictures?|cells?|options?|frames?|%|x\b|of\b))",
     rf"^(?:把|给|将|让)?({_NUMX}{_ZH_RANGE}{_NUMX})(?=\s|个|都|每|全|做|生成|来|转|配|改|换|加|重|出|再|弄|删)",
 ]
 _SHOT_ORD = rf"\b(?:the\s+)?({ORD})\s+shot\b"
@@ -525,14 +541,14 @@ def _grid_size(text: str) -> int | None:
     if re.search(
         rf"\b(?:9|nine)[- ]?{_GRID_NOUN}s?\b"
         r"|\b(?:but|make it|as an?|with)\s+(?:9|nine)\b(?!\s*(?:s\b|secs?|seconds?))"
-        r"|\b3\s*[x×*]\s*3\b|(?:九|9)\s*(?:宫格|张|格)",
+        r"|\b3\s*[x×*]\s*3\b|(?<!第)(?<!第\s)(?:九|9)\s*(?:宫格|张|格)",
         text,
     ):
         return 9
     if re.search(
         rf"\b(?:4|four)[- ]?{_GRID_NOUN}s?\b"
         r"|\b(?:but|make it|as an?|with)\s+(?:4|four)\b(?!\s*(?:s\b|secs?|seconds?))"
-        r"|\b2\s*[x×*]\s*2\b|(?:四|4)\s*(?:宫格|张|格)",
+        r"|\b2\s*[x×*]\s*2\b|(?<!第)(?<!第\s)(?:四|4)\s*(?:宫格|张|格)",
         text,
     ):
         return 4
@@ -654,6 +670,8 @@ def _style(p: Parsed) -> str | None:
             while words and words[0].lower() in lx.STYLE_STOPWORDS:
                 words.pop(0)
             value = " ".join(words).strip(" -'\"")
+            if re.search(r"\b(?:ones?|shots?|scenes?|it|them|those|these)$", value, re.I):
+                continue  # "look like the forest ones": other shots, not a style
             if value and value.lower() not in lx.STYLE_STOPWORDS:
                 return re.sub(r"\s+style$", "", value, flags=re.I)
     return None
@@ -823,9 +841,26 @@ def _targets(
     if shots is None and ctx.answer_shots is not None and not p.this_shot:
         shots = ctx.answer_shots
         p.evidence.append("shots ← your answer to my question")
+    if (
+        (
+            shots is None
+            or (shots == "all" and p.has(r"\ball of (?:them|those|these)\b|\b(?:them|those|these) all\b"))
+        )
+        and len(ctx.named_before) >= 2
+        and p.has(
+            r"\bboth\b|\ball (?:of )?(?:them|those|these)\b|\b(?:them|those|these) all\b"
+            r"|这两个|这几个|它们(?:都|俩|全)|两个都|^都(?=做|生成|配|出|转|合)"
+        )
+    ):  # "shot 2 close, shot 3 wide, then animate both of them": every shot named before
+        shots = list(ctx.named_before)
+        p.evidence.append(f"“both/all of them” ← shots {format_numbers(shots)} named before")
     if shots is None and ctx.carried is not None and (p.pronoun or implicit_focus) and not p.this_shot:
         shots = ctx.carried
         p.evidence.append(f"“{'them' if p.pronoun else 'it'}” ← {_shots_text('en', shots)} named before")
+    if shots is None and p.has(
+        _DONE_TO
+    ):  # "animate the ones i favorited": several things by what was done to them, never the focus
+        raise _ask_shot(p)
     if shots is None and (p.this_shot or implicit_focus) and ctx.focus.shot:
         shots = [ctx.focus.shot]
     if shots is None:
@@ -1026,8 +1061,11 @@ def describe(a: AnyAction, lang: Lang) -> str:
     if t == "gen.video":
         return _t(lang, "Animating ", "为") + _shots_text(lang, d["shots"]) + ("生成视频" if zh else "")
     if t == "gen.voice":
+        line = "dialogue" if d.get("kind") == "dialogue" else "narration"
         return (
-            _t(lang, "Adding narration to ", "为") + _shots_text(lang, d["shots"]) + ("配旁白" if zh else "")
+            _t(lang, f"Recording {line} for ", "为")
+            + _shots_text(lang, d["shots"])
+            + (("录台词" if line == "dialogue" else "配旁白") if zh else "")
         )
     if t == "gen.music":
         return _t(
@@ -1181,7 +1219,12 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             r"(?:what|whats|what's|which|how many|any|are there|is (?:anything|something)"
             r"|did|have|has|were|are)\b"
         )
-        and p.has(r"\b(?:running|jobs?|tasks?|queue[d]?|in progress|going on|failed|pending|rendering)\b")
+        and p.has(
+            r"\b(?:running|jobs?|tasks?|queue[d]?|in progress|going on|failed|failing|pending|rendering)\b"
+            r"|^(?:did|has|have|is|are|were)\s+(?:anything|something|any(?:\s+of\s+them)?|nothing|one)\s+"
+            r"(?:\w+\s+)?(?:fail(?:ed)?|error(?:ed)?|crash(?:ed)?|break|broken|broke|go wrong|gone wrong"
+            r"|stuck)\b"
+        )
     ) or p.starts(
         r"(?:list|show|show me|check|see)\s+(?:the\s+|all\s+|my\s+)?(?:\w+\s+)?(?:jobs?|tasks?|queue)\b"
     )
@@ -1202,7 +1245,10 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|任务.{0,3}(?:有哪些|有什么|有几个)|(?:看下|看看|查下|查查|查一下|看一下|瞧瞧|列一下|列出)[^，,。]{0,8}任务"
         r"|(?:预览|视频|成片|宫格|图|配音|旁白|音乐|配乐|任务).{0,4}(?:好了没|好了吗|完成了吗|做完了吗|生成好了吗|出来了吗|好没好)"
     )
-    zh = zh or (p.has(r"状态|进度|情况|怎么样") and _task_id(p) is not None)
+    zh = zh or (
+        p.has(r"状态|进度|情况|怎么样|咋样|怎样|如何|好了没|好了吗|完成了?[没吗]|跑完了?[没吗]|到哪了")
+        and _task_id(p) is not None
+    )
     en = en or (p.has(r"\b(?:status|progress)\b") and p.has(r"\b(?:jobs?|tasks?|renders?|queue)\b"))
     en = en or (
         p.starts(r"how'?s|how is|how are")
@@ -1217,7 +1263,10 @@ def _h_task_list(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     en = en or (
         _task_id(p) is not None and p.has(r"\b(?:how'?s|how is|status|doing|done|finished|progress|going)\b")
     )
-    zh = zh or p.has(r"(?:任务|作业).{0,6}(?:失败|出错|报错)了?吗|有没有.{0,6}(?:失败|出错)")
+    zh = zh or p.has(
+        r"(?:任务|作业).{0,6}(?:失败|出错|报错|挂了|崩了)了?吗|有没有.{0,6}(?:失败|出错|报错|挂了|崩了)"
+        r"|有(?:没有)?[^，,。]{0,6}(?:失败|出错|报错|卡住)的(?:任务|作业)"
+    )
     if not (en or zh) or p.has(
         r"\b(?:cancel|stop|retry|abort|kill)\b|取消|重试|停止|停掉|停了|停下|中止|终止|别跑"
     ):
@@ -1241,6 +1290,7 @@ def _h_task_cancel(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         p.starts(r"(?:cancel|stop|abort|kill|halt|terminate)\b")
         or p.has(
             r"取消|停止|停掉|停下|中止|终止|别跑了|(?:都|全)停了|停了吧|(?:别|不要|不用)(?:再)?生成了|停止生成"
+            r"|(?:任务|作业)(?:都|全)?停(?:了|掉|下)"
         )
     ):
         return None
@@ -1461,6 +1511,12 @@ def _looks_like_storyboard(p: Parsed) -> bool:
         rf"|^(?:做|拍|来)(?:一个|个|一支|支|一部)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)?(?:广告|短片|动画|短剧|漫剧)[，,]\s*讲"
         rf"|(?:做|拍|来|出)(?:一个|个|一版|一套|套)?(?:\s*{NUM}\s*个?(?:分镜|镜头)的?)(?:分镜|故事板)?\s*[，,\s]\s*讲"
         r"|\bstoryboard\s+(?:this|these|the following|it)\s*[:\-]"
+        # "一个讲水循环的6个镜头的分镜": the story, then its size
+        rf"|讲.{{2,30}}?的\s*{NUM}\s*个?(?:分镜|镜头)的?\s*(?:分镜|故事板|视频|短片|动画)"
+        # "帮我做个短片：一个小机器人…", "make me a short film: a robot …": the story after the colon
+        rf"|^(?:帮我|请|麻烦|给我)?(?:我想|想|要)?(?:做|拍|来|写)(?:一个|个|一支|支|一部|一条)?{_ZH_STORY_KINDS}\s*[:：]\s*\S"
+        rf"|^(?:make|create|do|write|produce)\s+(?:me\s+|us\s+)?(?:an?\s+)?(?:short\s+|quick\s+|little\s+)?"
+        rf"{_STORY_KINDS}\s*:\s*\S"
     )
 
 
@@ -1539,9 +1595,11 @@ def _story(p: Parsed) -> str | None:
     patterns = [
         rf"关于(.+?)的(?:\s*{NUM}\s*个?\s*(?:分镜|镜头)\s*的?)?\s*{_ZH_STORY_KINDS}",
         r"讲(?:一个|个)?(.+?)的故事",
+        rf"讲(?:一个|个|的是)?(.+?)的\s*{NUM}\s*个?(?:分镜|镜头)的?\s*(?:分镜|故事板|视频|短片|动画)",
         r"讲(?:一个|个|的是)?(.+?)(?:[，,。；]|$)",
         r"(?:故事|内容|剧情|主题)(?:是|为)?\s*[:：]\s*(.+)$",
         r"(?:故事板|分镜|项目)\s*[:：,，]\s*(.+)$",
+        rf"^(?:帮我|请|麻烦|给我)?(?:我想|想|要)?(?:做|拍|来|写)(?:一个|个|一支|支|一部|一条)?{_ZH_STORY_KINDS}\s*[:：]\s*(.+)$",
         r"\babout\s+(.+)$",
         r"\bstory(?:board)?(?:\s+(?:this|these|the following|it))?\s*[:\-]\s*(.+)$",
         r"\b(?:where|in which)\s+(.+)$",
@@ -1707,11 +1765,13 @@ def _compose_opts(p: Parsed) -> dict[str, Any]:
     )
     if m:
         opts["resolution"] = f"{m.group(1) or m.group(2)}p"
+    else:
+        opts["resolution"] = _first(lx.RESOLUTION, p.text)
     if p.has(r"\b(?:without|no)\s+subtitles?\b|不要字幕|无字幕|去掉字幕|不加字幕"):
         opts["subtitles"] = False
     elif p.has(lx.SUBTITLE_WORDS):
         opts["subtitles"] = True
-    if p.has(r"\b(?:without|no)\s+(?:background\s+)?music\b|不要音乐|无音乐|不要配乐|不加音乐"):
+    if p.has(r"\b(?:without|no|w/o)\s+(?:background\s+)?music\b|不要音乐|无音乐|不要配乐|不加音乐"):
         opts["music"] = False
     elif p.has(r"\bmusic\b|配乐|背景音乐|音乐"):
         opts["music"] = True
@@ -1728,9 +1788,9 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:need|want)\b.{0,30}\bon the final (?:video|cut|version)\b"
         r"|\b(?:make|create|generate|build|do|give me|show me|render|cut|see|watch|view|have|get)\s+"
         r"(?:me\s+)?"
-        r"(?:a |the )?(?:quick |rough )?"
+        r"(?:a |the )?(?:quick |rough )?(?:(?:\d{3,4}p|hd|full hd|fhd|sd)\s+)?"
         r"(?:preview|rough cut|final cut|final video|final version)\b"
-        r"|^(?:a\s+|the\s+)?(?:quick\s+|rough\s+)?preview\b"
+        r"|^(?:a\s+|the\s+)?(?:quick\s+|rough\s+)?(?:(?:full\s+)?hd\s+|fhd\s+|sd\s+|\d{3,4}p\s+)?preview\b"
         r"|^(?:the\s+|a\s+)?(?:final cut|final video|final render)\b"
         r"|\bmix\b.{0,20}\bmusic\b|\bmusic\b.{0,12}\bmixed in\b"
     )
@@ -1741,14 +1801,21 @@ def _h_compose(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     zh = p.has(
         r"合成(?!一个?(?:分镜|镜头)|一个[哈吧呀啊呢嘛哦]*\s*$)|合个小样|(?:出|做|合|来)(?:个|一个|一版)?(?:小样|样片|demo)|合(?:个|一个|一版)(?:预览|成片)|预览版|出(?:个|一个)?预览|成片|粗剪|最终版|终版"
         r"|拼起来|拼一下|剪出来|剪一版|(?:整|弄|来)(?:个|一个|一版)预览|^预览(?:用|要|版)"
+        r"|(?:出|做|来|整|弄|合)(?:个|一个|一版)?[^，,。；]{1,8}?的(?:预览|成片|小样)"
         r"|(?:音乐|配乐).{0,6}(?:混进|混入)"
     )
     if not (en or zh):
         return None
+    if p.has(  # "成片有多长", "how long is the final cut?": a question about it, not a request
+        r"(?:多长|多久|多大|几秒|几分钟|什么样|好了吗|好了没|在哪)\s*[?？吗呢啊]*$"
+        r"|^(?:how (?:long|big)|where|when|what)\b.*\?$"
+    ) and not p.has(_GEN_VERB):
+        return None
     if p.has(r"\b(?:videos?|clips?)\s+(?:for|of)\s+(?:shots?|all|every|each|the whole thing|them|it|§)"):
         return None  # "render video for the whole thing": a clip per shot (gen.video)
     final = p.has(r"\bfinal\b|\bfinished\b|full quality|high quality|\bmaster\b|成片|最终|正式|终版|高清")
-    return [_act("gen.compose", mode="final" if final else "preview", **_compose_opts(p))]
+    opts = {k: v for k, v in _compose_opts(p).items() if v is not None}
+    return [_act("gen.compose", mode="final" if final else "preview", **opts)]
 
 
 # character -----------------------------------------------------------------------------------------
@@ -1891,7 +1958,10 @@ def _h_character(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         ).strip(" .。!！")
         gives = re.search(rf"\bgive\s+{re.escape(name)}\s+(.+)$", p.cased, re.I)
         value = gives.group(1).strip(" .!") if gives else rest
-        subject = gives is not None or p.head.startswith(name.lower())
+        subject = (
+            gives is not None
+            or re.match(rf"(?:the\s+)?{re.escape(name.lower())}(?![a-z])", p.head) is not None
+        )
         other = (
             p.has(_SHOT_WORD)
             or p.shots is not None
@@ -1914,12 +1984,20 @@ _CHARACTER_PARTS: lx.Table = [
         r"\b(?:wears?|scarf|hat|cap|coat|dress|cloak|cape|jacket|shirt|boots|shoes|clothes|outfit|costume"
         r"|glasses|necklace|backpack)\b|围巾|帽子|斗篷|外套|裙子|衣服|服装|眼镜|项链|背包|靴子",
         "outfit",
+    ),  # an animal's coat: its look as a whole ("grey feathers", 灰色的羽毛)
+    (
+        r"\b(?:feathers?|fur|scales|wings?|tail|ears|paws|claws|coat of)\b|羽毛|皮毛|毛色|尾巴|翅膀|耳朵",
+        "profile",
     ),
 ]
 
 
 # scene ---------------------------------------------------------------------------------------------
-_SCENE_WORD = r"\bscenes?\b|场景|第\s*\S{1,3}\s*场|场戏|(?:加|添|新增|插入|补)(?:一|个)场"
+_SCENE_WORD = (
+    r"\bscenes?\b|场景|第\s*\S{1,3}\s*场|场戏|(?:加|添|新增|插入|补)(?:一|个)场"
+    # "偷月亮那场": a scene by its title
+    r"|[\u4e00-\u9fff]{2,8}?(?:的)?[那这](?:一)?场(?!景|雨|雪|雾|风|暴|仗|战|戏外)"
+)
 _SHOT_WORD = r"\bshots?\b|分镜|镜头"
 
 
@@ -1976,7 +2054,7 @@ def _scene_by_name(p: Parsed, ctx: PlanningContext) -> tuple[str, list[int]]:
         return text[: m.start()] + " scene 1 " + text[m.end() :], [1]
     m = re.search(
         r"\bthe\s+((?:(?!(?:shots?|in|of|from|the)\b)[a-z'-]+\s+){0,3}(?!(?:shots?|in|of|from|the)\b)[a-z'-]+)"
-        r"\s+scene\b|([\u4e00-\u9fff]{2,8}?)(?:的)?那(?:一)?场",
+        r"\s+scene\b|([\u4e00-\u9fff]{2,8}?)(?:的)?[那这](?:一)?场",
         text,
     )
     if m is None or not ctx.scenes:
@@ -1990,7 +2068,8 @@ def _scene_by_name(p: Parsed, ctx: PlanningContext) -> tuple[str, list[int]]:
     if len(hits) != 1:
         return text, []
     p.evidence.append(f"scene {hits[0]} ← “{said}” (its title)")
-    return text[: m.start()] + f" scene {hits[0]} " + text[m.end() :], hits
+    named = f" scene {hits[0]} " if m.group(1) else f"第{hits[0]}场"
+    return text[: m.start()] + named + text[m.end() :], hits
 
 
 _EXCEPT_SCENE = (
@@ -2035,19 +2114,36 @@ def _scene_exceptions(text: str, ctx: PlanningContext) -> str:
 
 _EXCEPT_DESC = (
     r"(?:,\s*|\s+)(?P<w>skip(?:ping)?|except(?:\s+for)?|but\s+not|excluding|leave\s+out|apart\s+from|other\s+than)\s+"
-    r"(?:the\s+)?(?P<k>[a-z]{3,})\s+(?:ones|shots)\b"
+    r"(?:the\s+)?(?P<k>(?!the\b|one\b|other\b)[a-z]{3,})\s+(?:ones|shots)\b"
     r"|[，,]?\s*(?P<zk>[\u4e00-\u9fff]{2,8}?)(?:的)?那(?:个|些|几个)(?:镜头|分镜)?(?P<z>除外|不要动|别动|不动|不用)"
 )
 
 
+_EXCEPT_THE_ONE = (  # "except the one where the fox grabs the moon", "skip the ones with the owl"
+    r"(?:,\s*|\s+)(?:skip(?:ping)?|except(?:\s+for)?|but\s+not|excluding|leave\s+out|apart\s+from|other\s+than)\s+"
+    r"the\s+(?P<n>one|ones|shot|shots)\s+(?:where|with|in which|that (?:has|have|shows?)|showing|of)\s+"
+    r"(?:the\s+|a\s+)?(?P<k>[a-z' ]{3,60}?)\s*(?=[,.;]|$)"
+)
+
+
 def _description_exceptions(text: str, ctx: PlanningContext) -> str:
-    """ "animate all shots, skip the owl ones" / "…，狐狸叼月亮那个镜头除外": the shots whose description
-    says so are the exception, written as shot numbers for the exception grammar."""
+    """ "animate all shots, skip the owl ones" / "…，狐狸叼月亮那个镜头除外" / "except the one where the
+    fox grabs the moon": the shots whose description says so are the exception, written as shot
+    numbers for the exception grammar ("the one" must name exactly one shot)."""
     m = re.search(_EXCEPT_DESC, text, re.I)
-    if m is None or not ctx.shots:
+    one = None if m else re.search(_EXCEPT_THE_ONE, text, re.I)
+    if (m is None and one is None) or not ctx.shots:
         return text
+    visuals = {s.number: s.visual for s in ctx.shots if s.visual}
+    if one is not None:
+        found, _ = understand.match_descriptions(one.group("k").strip(), visuals)
+        if not found or (one.group("n").lower() in {"one", "shot"} and len(found) != 1):
+            return text
+        rest = (text[: one.start()].rstrip(" ,，") + text[one.end() :]).strip(" ,，")
+        return f"{rest} except shots {', '.join(map(str, found))}"
+    assert m is not None
     key = m.group("k") or m.group("zk")
-    found, _ = understand.match_descriptions(key, {s.number: s.visual for s in ctx.shots if s.visual})
+    found, _ = understand.match_descriptions(key, visuals)
     if not found or len(found) == len(ctx.shots):
         return text
     rest = (text[: m.start()].rstrip(" ,，") + text[m.end() :]).strip(" ,，")
@@ -2091,6 +2187,29 @@ def _scene_relative_shots(text: str, ctx: PlanningContext) -> str:
     return text[: m.start()] + said + text[m.end() :]
 
 
+_BARE_EVENT = (  # "split the leap into three", "the shot after the leap": a shot named by its event
+    r"\b(?P<v>split|chop|divide|break up|after|before|right after|just after|right before|just before)"
+    r"\s+the\s+(?P<k>[a-z]{4,})\b(?!\s+(?:shots?|ones?|scenes?|of|in|on)\b)"
+)
+
+
+def _bare_event_shots(text: str, ctx: PlanningContext) -> str:
+    """ "split the leap into three shots" / "the shot after the leap": a bare noun right after a
+    structure word is a shot when exactly one shot line says it (the word or a word for the same
+    thing); anything else is left as said (and asked about)."""
+    m = re.search(_BARE_EVENT, text, re.I)
+    if m is None or not ctx.shots:
+        return text
+    key = m.group("k").lower()
+    if key in lx.STYLE_STOPWORDS or re.fullmatch(rf"{ORD}|{NUM}|last|final|rest|others|change|edit", key):
+        return text
+    visuals = {s.number: s.visual for s in ctx.shots if s.visual}
+    found, _ = understand.match_descriptions(key, visuals)
+    if len(found) != 1:
+        return text
+    return text[: m.start("k") - len("the ")] + f"shot {found[0]}" + text[m.end("k") :]
+
+
 def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     keeps_shots = (
         r"[,，\s]*(?:but\s+)?keep(?:ing)?\s+(?:the|its|their|all the)\s+shots\b"
@@ -2131,14 +2250,21 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return [_act("scene.delete", scene=s) for s in sorted(scenes, reverse=True)]
     if (
         p.has(r"\b(?:move|put|place|reorder)\b|移到|挪到|放到|调到|移动到") and not p.has(r"\btakes? place\b")
-    ) or re.search(rf"\bscene\s*#?\s*{NUM}\s+(?:before|after|in front of)\s+scene\b", text):
+    ) or re.search(
+        rf"\bscene\s*#?\s*{NUM}\s+(?:before|after|in front of)\s+scene\b"
+        rf"|\bscene\s*#?\s*{NUM}\s+(?:should\s+|needs? to\s+|has to\s+)?(?:go|come)s?\s+"
+        r"(?:to\s+)?(?:the\s+)?(?:very\s+)?"
+        r"(?:first|last|front|end|start|beginning)\b",
+        text,
+    ):
         m = re.search(
             rf"\bscene\s*#?\s*({NUM})\s+(?:to|before|after)\s+(?:the\s+)?(?:position\s+|scene\s*#?\s*)?({NUM}|{ORD})"
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*第?\s*({NUM})",
             text,
         )
         edge = re.search(
-            rf"\bscene\s*#?\s*({NUM})\s+(?:to\s+)?(?:the\s+)?(front|start|beginning|end|back)\b"
+            rf"\bscene\s*#?\s*({NUM})\s+(?:(?:should\s+)?(?:go|come)\s+)?(?:to\s+|at\s+)?(?:the\s+)?(?:very\s+)?"
+            rf"(front|start|beginning|end|back|first|last)\b"
             rf"|第?\s*({NUM})\s*(?:个)?(?:场景|场)\s*(?:移到|挪到|放到|调到|移动到)\s*(最前面|开头|最后面|最后|末尾|前面)",
             text,
         )
@@ -2147,7 +2273,7 @@ def _h_scene(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             n = parse_int(g[0]) or 0
             to = (
                 1
-                if g[1] in {"front", "start", "beginning", "最前面", "开头", "前面"}
+                if g[1] in {"front", "start", "beginning", "first", "最前面", "开头", "前面"}
                 else (ctx.workspace.scenes or 0)
             )
             if to < 1:
@@ -2232,11 +2358,18 @@ def _numbered(p: Parsed, ctx: PlanningContext) -> str:
 def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not p.has(
         r"\b(?:move|put|place|shift|reorder|swap|exchange|bring)\b|移到|挪到|放到|调到|移动到|排到|互换|对调|交换|调换"
+        r"|换(?:个|一下)?位置|调(?:个|一下)?位置|位置(?:互换|对调|换一下)"
+        r"|\bmake\s+shot\s*#?\s*\d+\s+the\s+(?:opening|ending|finale|first|last|final|closing)\b"
         r"|\bshots?\s*#?\s*\d+\s+(?:should|needs? to|has to|must|can)?\s*(?:come|go|goes|comes|open|opens)\s+"
         r"(?:first|last|at the (?:start|end|beginning))"
     ):
         return None
     text = _numbered(p, ctx)
+    text = re.sub(  # "move 12 to the front": a bare number right after the verb is a shot
+        rf"^((?:move|put|bring|shift|place)\s+)#?({NUM})\b(?=\s+(?:to|before|after|so|at)\b)",
+        r"\1shot \2",
+        text,
+    )
     en = re.search(
         rf"\bshot\s*#?\s*({NUM})\s+(?:to|into)\s+(?:the\s+)?(?:position|slot|spot|place|number)?\s*#?\s*({NUM}|{ORD})"
         rf"(?:\s+(?:position|slot|place|spot))?\b",
@@ -2244,7 +2377,8 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     rel = re.search(rf"\bshot\s*#?\s*({NUM})\s+(before|after)\s+shot\s*#?\s*({NUM})", text)
     edge = re.search(
-        rf"\bshot\s*#?\s*({NUM})\s+(?:(?:should|needs? to|has to|must|can)\s+)?(?:come|go|goes|comes)?\s*"
+        rf"\bshot\s*#?\s*({NUM})\s+(?:[a-z ]{{0,30}}?\bso(?: that)? (?:it|they)(?:'s| is)?\s+)?"
+        rf"(?:(?:should|needs? to|has to|must|can|will)\s+)?(?:come|go|goes|comes|opens?|starts?)?\s*"
         rf"(?:to\s+)?(?:the\s+|at the\s+)?(?:very\s+)?(first|start|beginning|front|end|last)\b",
         text,
     )
@@ -2255,8 +2389,9 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     )
     total = ctx.workspace.shots
     swap = re.search(
-        rf"\b(?:swap|switch|flip|exchange)\s+shots?\s*#?\s*({NUM})\s*(?:and|&|with|,)\s*(?:shot\s*)?#?\s*({NUM})\b"
-        rf"|(?:把)?第?\s*({NUM})\s*(?:个|号)?(?:镜头|分镜)?\s*(?:和|跟|与)\s*第?\s*({NUM})\s*(?:个|号)?(?:镜头|分镜)?\s*(?:互换|对调|交换|调换)",
+        rf"\b(?:swap|switch|flip|exchange)\s+(?:shots?\s*)?#?\s*({NUM})\s*(?:and|&|with|,)\s*(?:shot\s*)?#?\s*({NUM})\b"
+        rf"|(?:把)?第?\s*({NUM})\s*(?:个|号)?(?:镜头|分镜)?\s*(?:和|跟|与)\s*第?\s*({NUM})\s*(?:个|号)?(?:镜头|分镜)?\s*"
+        r"(?:互换|对调|交换|调换|换(?:个|一下)?位置|调(?:个|一下)?位置|位置(?:互换|对调|换一下))",
         text,
     )
     if swap:  # two moves: a to b's place, then b (now one earlier) to a's
@@ -2286,6 +2421,18 @@ def _h_shot_reorder(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
             to = m_ + 1 if n > m_ else m_
         else:
             to = m_
+    elif opening := re.search(  # "make shot 12 the opening": its place in the order
+        rf"\bmake\s+shot\s*#?\s*({NUM})\s+the\s+(opening|first|ending|finale|last|final|closing)\b", text
+    ):
+        n = parse_int(opening.group(1))
+        if opening.group(2) in {"opening", "first"}:
+            to = 1
+        elif total:
+            to = total
+        else:
+            raise _Stop(
+                "clarify", p.t("How many shots are there? Say the position number.", "请说目标位置编号。")
+            )
     elif edge or (zh and zh.group(4)):
         n = parse_int(edge.group(1)) if edge else parse_int(zh.group(1))  # type: ignore[union-attr]
         word = edge.group(2) if edge else zh.group(4)  # type: ignore[union-attr]
@@ -2310,7 +2457,8 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\b(?:delete|remove|drop|cut|get rid of|trash|erase|kill|lose|ditch|scrap|nuke|axe|bin)\s+"
         r"(?:(?:the|all|every|of)\s+){0,3}"
         r"(?:shots?\b|last shot|first shot|this shot|current shot|that shot|#"
-        rf"|(?:(?:last|first|final|opening|next|previous|other|remaining|extra|empty|\d+|{EN_NUM})\s+){{1,2}}shots?\b)"
+        rf"|(?:(?:last|first|final|opening|next|previous|other|remaining|extra|empty|\d+|{EN_NUM})\s+){{1,2}}shots?\b"
+        rf"|(?:last|final)\s+(?:{EN_NUM}|\d+)\b(?!\s*(?:s|secs?|seconds?|images?|pics?|frames?)\b))"
     )
     en = en or p.has(  # "delete everything in the lake scene": the scene's shots
         r"\b(?:delete|remove|drop|cut|get rid of|trash|erase)\s+(?:everything|every\s*one|all)\s+"
@@ -2320,11 +2468,26 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None  # "cut shot 6 down by a second": a shorter shot, not a deletion
     if en and p.has(r"\b(?:into|in)\s+(?:half|halves|\w+\s+(?:parts|pieces))\b"):
         return None  # "cut shot 4 into 3 parts" splits it
+    bare = _bare_range(p) if ctx.focus.track is None and ctx.focus.cell is None else []  # a grid: images
+    en = en or bool(  # "delete 3 through 5": the numbers are shots
+        bare
+        and p.has(r"^(?:delete|remove|drop|cut|trash|erase|kill|ditch|scrap|nuke|axe|bin|get rid of)\s+#?\d")
+    )
     zh = p.has(r"删除|删掉|去掉|移除|删了|删去|删") and p.has(_SHOT_WORD)
+    if (
+        not zh
+        and bare
+        and p.has(r"^(?:把)?(?:删除|删掉|删了|删去|删|去掉|移除)\s*(?:第)?\s*[\d一二三四五六七八九十两]")
+    ):
+        zh = True  # "删掉三到五"
     owned = re.search(r"(?:镜头|分镜)的\s*([^，,。的]{1,8}?)\s*(?:去掉|删掉|删除|拿掉|删了|不要了)", p.text)
     if owned and not re.search(_SHOT_WORD, owned.group(1)):
         return None  # "第四个镜头的雨去掉": something of the shot goes, not the shot
     zh = zh or (p.has(r"(?:都|全)?不要了$|(?:都|全)?不需要了$") and isinstance(p.shots, list))
+    zh = zh or bool(  # "删掉最后两个": the verb, then shots named by position
+        p.has(r"^(?:把)?(?:删除|删掉|删了|删去|删|去掉|移除)\s*(?:最后|倒数|前)")
+        and (p.last_n or p.last_shot or p.from_end)
+    )
     zh = zh or (  # "删第四个", "第四个删掉吧": the verb right at the bare target
         isinstance(p.shots, list)
         and p.has(
@@ -2341,16 +2504,28 @@ def _h_shot_delete(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
                 p.t('Delete which shot? Say e.g. "delete shot 5".', "要删除哪个分镜？例如“删除第5个分镜”。"),
             )
         return None
+    if bare and p.shots is None:
+        return [_act("shot.delete", shots=_minus_excluded(p, ctx, _check_shots(p, ctx, bare)))]
     return [_act("shot.delete", shots=_targets(p, ctx, implicit_focus=False))]
 
 
 def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     if not (
         p.has(r"\b(?:merge|combine|join|glue|fuse)\b")
-        or p.has(r"合并|合成一个|并成一个|合为一个|合成一条|并成一条|拼成一个|拼成一条|合到一起|并到一起")
+        or p.has(
+            r"\b(?:squash|squish|smoosh|mash|collapse|roll|fold|consolidate|condense|stitch)\b.{0,40}"
+            r"\binto (?:one|a single)(?: shot| clip)?\b"
+        )
+        or p.has(
+            r"合并|合成一个|并成一个|合为一个|合成一条|并成一条|拼成一个|拼成一条|合到一起|并到一起"
+            r"|[并合拼连]在一起|[并合拼]成一(?:个|条)?(?:镜头|分镜)|融成一个"
+        )
     ):
         return None
-    into_one = p.has(r"\binto (?:one|a single)\b|\btogether\b|合成一|并成一|合为一|合并|拼成一|到一起")
+    into_one = p.has(  # "merge 9 & 10": the verb itself says into one
+        r"\binto (?:one|a single)\b|\btogether\b|^merge\b"
+        r"|合成一|并成一|合为一|合并|拼成一|到一起|在一起|融成一"
+    )
     if not p.has(_SHOT_WORD) and not (into_one and p.shots is None and _bare_numbers(p)):
         return None
     if p.shots is None and _bare_numbers(p):  # "combine 10 & 11 into one": the numbers are shots
@@ -2365,11 +2540,23 @@ def _h_shot_merge(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     return [_act("shot.merge", shots=shots)]
 
 
+def _bare_range(p: Parsed) -> list[int]:
+    """ "delete 3 through 5", "删掉三到五": a list or range said with no noun, the whole rest of the
+    clause after its verb (anything more, and the numbers may count something else)."""
+    m = re.fullmatch(
+        rf"\s*(?:把)?(?:[a-z]+\s+){{0,3}}(?:删除|删掉|删了|删去|删|去掉|移除)?\s*(?:第)?\s*({_EN_LIST}|{_ZH_LIST})\s*(?:个)?"
+        r"(?:\s*(?:please|pls|吧|了|掉|都删了|都删掉|删掉|删了))*[\s.!。！]*",
+        p.masked if p.shots is None else "",
+    )
+    return parse_number_list(_clean_list(m.group(1))) if m else []
+
+
 def _bare_numbers(p: Parsed) -> list[int]:
     """Numbers named without a noun ("10 & 11", "三和四"), when nothing else in the clause is counted."""
     text = re.sub(r"\binto (?:one|a single)\b.*$|(?:合成|并成|合为|合并成?)一.*$", " ", p.masked)
     m = re.search(
-        rf"(?:^|[\s把将给让])(?:#\s*)?({_EN_LIST}|{_ZH_LIST})(?=\s*(?:together|合|并|$))", text.strip()
+        rf"(?:^|[\s把将给让])(?:#\s*)?({_EN_LIST}|{_ZH_LIST})(?=\s*(?:(?:please|pls)\s*[.!]?\s*)?(?:together|合|并|$))",
+        text.strip(),
     )
     found = parse_number_list(_clean_list(m.group(1))) if m else []
     return found if len(found) >= 2 else []
@@ -2380,7 +2567,7 @@ def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         p.has(
             r"\bsplit\b|\b(?:cut|break|divide|chop|slice)\b.*\b(?:into|in\s+(?:half|halves|two|three|\d))\b"
         )
-        or p.has(r"拆分|拆成|分成|切成|一分为二|拆开|一拆[二两三四五六]")
+        or p.has(r"拆分|拆成|分成|切成|一分为[二两三四五六]|拆开|一拆[二两三四五六]")
     ):
         return None
     if not (p.has(_SHOT_WORD) or ctx.focus.shot):
@@ -2389,7 +2576,7 @@ def _h_shot_split(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
     parts = 2
     m = re.search(
         rf"\b(?:into|in)\s+({NUM})\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:in|into)\s+(half|halves|two)\b"
-        rf"|\b({NUM})\s+(?:parts|pieces|shots|ways)\b|(?:拆成|分成|切成|一拆)\s*({NUM})",
+        rf"|\b({NUM})\s+(?:parts|pieces|shots|ways)\b|(?:拆成|分成|切成|一拆|一分为)\s*({NUM})",
         p.text,
     )
     if m:
@@ -2408,6 +2595,10 @@ def _shot_spec(p: Parsed) -> dict[str, Any]:
     m = (
         re.search(r"[:：]\s*(.+)$", p.cased)
         or re.search(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)([^，,。；]{1,30}?)的(?:镜头|分镜)", p.cased)
+        or re.search(  # "加一个猫头鹰眼睛的特写": what the new framing shows
+            r"(?:插|插入|加|补|添|补上|放)(?:一个|个|一)([^，,。；]{1,30}?)的(?:大远景|特写|远景|中景|近景|全景)",
+            p.cased,
+        )
         or re.search(r"(?:特写|远景|中景|近景|全景)\s*[,，]\s*(.+)$", p.cased)
         or re.search(
             r"\b(?:of|showing|where|with|depicting)\s+(.+?)(?:\s+(?:after|before|in)\s+(?:shot|scene)\b.*"
@@ -2443,16 +2634,30 @@ def _h_shot_add(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"{0,3}shot\b"
     ) or p.has(
         r"\b(?:put|pop|drop|throw)\s+in\s+(?:a|an|one|another)\s+(?:[\w.-]+\s+){0,3}shot\b"
+        # "put a close-up of the owl's eyes after shot 9": something new placed next to a shot
+        r"|\b(?:add|insert|put|stick|slot|squeeze|place)\s+(?:in\s+)?(?:a|an|one|another)\s+(?:[\w'.-]+\s+){0,6}?"
+        r"(?:right\s+|just\s+)?(?:after|before)\s+(?:shot\s*|the\s+)?#?\d+\b"
         r"|\b(?:add|insert|put|stick|open with)\s+(?:a|an|one)\s+(?:new\s+)?"
         r"(?:title|intro|end|opening|closing)\s+card\b"
     )
-    zh = p.has(
-        r"(?:加|添加|新增|插入|增加|补)(?:一个|一|个)?(?:新的|新)?(?:特写|远景|中景|近景)?(?:镜头|分镜)"
-        r"|(?:插|插入|加|补|添|补上)(?:一个|个|一)[^，,。；]{1,30}?的(?:镜头|分镜)"
-        r"|(?:加|插|补|添|放)(?:一个|个|一张|张)?(?:片头|片尾|标题|字幕|开场)(?:字幕)?卡"
-    ) or (
-        p.has(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)(?:特写|远景|大远景|中景|近景|全景)(?!镜头)")
-        and p.has(r"结尾|最后|开头|最前面|后面|之后|前面|之前")
+    zh = (
+        p.has(
+            r"(?:加|添加|新增|插入|增加|补)(?:一个|一|个)?(?:新的|新)?(?:特写|远景|中景|近景)?(?:镜头|分镜)"
+            r"|(?:插|插入|加|补|添|补上)(?:一个|个|一)[^，,。；]{1,30}?的(?:镜头|分镜)"
+            r"|(?:加|插|补|添|放)(?:一个|个|一张|张)?(?:片头|片尾|标题|字幕|开场)(?:字幕)?卡"
+            # "在第六个后面加一个猫头鹰眼睛的特写": something new placed next to a shot
+            r"|在?第\S{1,3}个(?:镜头|分镜)?(?:后面|之后|后|前面|之前|前)(?:再)?(?:加|插|插入|补|添|放)(?:一个|个|一)"
+            # "…后面插一个：猫头鹰…"
+            r"|(?:插|插入|加|补|添|补上|放)(?:一个|个|一)(?:新的)?(?:镜头|分镜)?\s*[:：]"
+        )
+        or p.has(
+            r"\b(?:add|insert|put|stick|slot|squeeze)\s+(?:in\s+)?(?:one|a new one|another one|another)\b"
+            r"[^:]{0,30}\b(?:after|before)\b[^:]{0,20}:"  # "insert one after 3: the owl lands"
+        )
+        or (
+            p.has(r"(?:插|插入|加|补|添|补上)(?:一个|个|一)(?:特写|远景|大远景|中景|近景|全景)(?!镜头)")
+            and p.has(r"结尾|最后|开头|最前面|后面|之后|前面|之前")
+        )
     )
     if not (en or zh):
         return None
@@ -2609,9 +2814,10 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         r"\b(?:9|nine|4|four)[- ]?(?:grid|panel|up|image|pic|picture)s?\b|\b[23]\s*[x×*]\s*[23]\b"
         # "but 9 this time": the size, said bare
         r"|^\s*(?:9|nine|4|four)\b(?!\s*(?:s\b|secs?|seconds?))|\b(?:this time|instead|again)\b",
-        r"(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出(?:一|几|两|四|九)?张图|出图|的图|图片|出",
+        r"(?<!第)(?<!第\s)(?:九|四|9|4)\s*(?:宫格|张|格)|在.{0,12}?的?基础上|出(?:一|几|两|四|九)?张图|出图|的图|图片|出",
         r"来个|来一组|来一个|来一张|重新|换个感觉|换种感觉|换一种感觉|换个风格|再来|要(?=更|有|加)"
-        r"|我整|(?:整|弄|搞)(?:一)?个|看看|瞧瞧|试试|(?:一|几|两)张|类似的?|相似的?|差不多的",
+        r"|我整|(?:整|弄|搞)(?:一)?个|看看|瞧瞧|试试|(?:一|几|两)张|类似的?|相似的?|差不多的"
+        r"|(?:给|让)我(?:挑|选|看)(?:一下|一挑|一选|挑)?|挑一挑|选一选",
         _SHOT_LAST,
         _SHOT_THIS,
         _SHOT_OPENING,
@@ -2631,6 +2837,8 @@ def _prompt(p: Parsed, extra_remove: tuple[str, ...] = ()) -> str | None:
         r"|(?:按|按照|照着|参照)\s*(?:第\s*\S{1,3}\s*张)?\s*(?:的)?(?:感觉|风格|样子|方向)"
         r"|\b(?:an?\s+)?(?:framing|composition)\b|\b(?:iterate|iterating)\s+(?:on|from)\b"
         r"|\bbased on\b|基于|继续生成|继续|迭代|生成|给|为|把|用|一组|一个|再",
+        # a camera's nouns and a reference's verbs: the camera / from_cell carry them
+        r"(?:要|用|换成|改成)?\s*(?:的)?\s*(?:角度|视角|机位|景别|运镜)|照着|参照|按照|仿照|比照",
         *extra_remove,
     ]
     text = candidate
@@ -2790,11 +2998,29 @@ def _h_commit(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
-    if not p.has(r"\bfavou?rites?\b|\bfavs?\b|\bfaves?\b|\bstar\b|\bpin\b|\bbookmark\b|收藏|加星|标星|星标"):
+    if not p.has(
+        r"\bfavou?rites?\b|\bfavs?\b|\bfaves?\b|\bstar\b|\bpin\b|\bbookmark\b|收藏|加星|标星|星标"
+        # "tag #4 as moody": a tagged favorite
+        r"|^tag\s+(?:#\s*\d|image\s*#?\s*\d|(?:it|this one|that one)\b)"
+    ):
         return None
+    if p.has(
+        r"\b(?:remove|delete|drop|take)\b.{0,30}\b(?:from|out of) (?:the |my )?favou?rites\b"
+        r"|\bun-?(?:favou?rite|star|fav)\b|取消收藏|(?:删掉|删除|去掉|移除|移出|拿掉).{0,8}收藏|收藏(?:里|夹)?.{0,8}(?:删掉|删除|去掉|移除|拿掉)"
+    ):  # "删掉收藏里的第2张": taking one out of the favorites, which the DSL cannot do
+        raise _Stop(
+            "clarify",
+            p.t(
+                "I can't take an image out of the favorites yet; the other favorites stay as they are.",
+                "暂时不能把图片移出收藏，其他收藏保持不变。",
+            ),
+        )
     tags: list[str] = []
     m = re.search(
-        r"\btag(?:ged)?\s*(?:as|with)?\s*:?\s*(.+)$|(?:标签|标记为|标为)[:：]?\s*(.+)$", p.cased, re.I
+        r"\b(?:tag(?:ged)?|label(?:led)?)\s+(?:it|them|that|this|those|these|both|#\s*\d+|image\s*#?\s*\d+)?\s*(?:as|with)?\s*:?\s*(.+)$"
+        r"|(?:标签|标记为|标为|打上|打个|加个|加上)(?:标签)?[:：]?\s*[“\"]?([^”\"]+?)[”\"]?(?:的?标签)?$",
+        p.cased,
+        re.I,
     )
     if m:
         raw = next(g for g in m.groups() if g)
@@ -2827,7 +3053,12 @@ def _h_favorite(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 
 # generation ----------------------------------------------------------------------------------------
+_DONE_TO = r"\b(?:the|those|these) ones\b|\b(?:my|the) favou?rites\b|\bfavou?rited\b|收藏的|喜欢的那些"
+
+
 def _gen_targets(p: Parsed, ctx: PlanningContext) -> Targets:
+    if p.shots is None and p.desc is None and p.has(_DONE_TO):  # "把收藏的都生成视频": images, not shots
+        raise _ask_shot(p)
     unnamed = p.shots is None and p.desc is None and not p.pronoun and ctx.carried is None
     if unnamed and (
         p.has(r"\beverything\b|\ball of them\b|\bthe whole thing\b|所有|全部|每个|都")
@@ -2846,10 +3077,12 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\b(?:make|generate|create|render|turn|produce|build|give me|redo|regenerate|get)\b"
         r".{0,40}\b(?:videos?|vids?|clips?)\b"
         r"|\b(?:videos?|vids?|clips?)\s+(?:for|of)\s+(?:shots?|§|all|every|each|this|the)"
+        r"|^(?:an?\s+)?(?:videos?|vids?|clips?)\s+(?:for|of)\s+#?\d"  # "vid for 11 pls"
         r"|\bas\s+(?:video\s+)?(?:clips?|videos?|animations?)\b"
         r"|\b(?:see|watch|have|get)\s+(?:shots?\s*#?\d+|§|it|them)\s+as\s+(?:an?\s+)?(?:video|clip|animation)s?\b"
         r"|(?:来|整|弄)(?:个|一个|一段)?.{0,12}?的?(?:视频|动画)$"
         r"|(?:生成|做成|制作|转成|转|变成|出|重新生成|做)[^，,。；]{0,8}?(?:视频|动画)|动起来|动态化"
+        r"|(?:视频|动画)(?:再|重新)(?:出|做|生成|来)(?:一版|一个|一遍|一下)?"  # "…的视频再出一版"
     ):
         return None
     model = (
@@ -2858,7 +3091,11 @@ def _h_video(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         else None
     )
     fps = None
-    m = re.search(r"(\d+)\s*fps\b|(\d+)\s*帧", p.text)
+    m = re.search(
+        r"(\d+)\s*fps\b|(\d+)\s*帧"
+        r"|(?:帧率|帧数|\bframe[- ]?rate\b|\bfps\b)\s*(?:of|at|to|=|:|是|为|设为|用)?\s*(\d+)",
+        p.text,
+    )
     if m:
         fps = int(next(g for g in m.groups() if g))
     duration = _duration(p.text)
@@ -2874,11 +3111,12 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"|\brecord\b.{0,30}\b(?:audio|voices?|dialog(?:ue)?|lines|narration|vo)\b"
         r"|^record (?:it|them|that|those)\b|\bvo\b|录(?:一下|个|下|一段)?(?:台词|旁白|配音|对白|解说|口播)"
         r"|\bspoken\b|旁白|配音(?!乐)|语音|朗读|解说|念白|口播|配音频|配个音(?!乐)|配一下音(?!乐)|配上音(?!乐)"
+        r"|(?:用|换成|选)\s*[A-Za-z][\w-]{1,20}\s*(?:的)?(?:声音|音色)"
     ):
         return None
     if p.has(
-        r"\b(?:remove|delete|drop|get rid of|take out|mute|kill|cut|no more|without)\b.{0,20}"
-        r"\b(?:narration|voice-?overs?|voices?|dialog(?:ue)?|vo)\b|(?:去掉|删掉|删除|取消|不要|拿掉)(?:了)?(?:旁白|配音|台词|对白)"
+        r"\b(?:remove|delete|drop|get rid of|take out|mute|kill|cut|no more|without|lose|ditch|scrap|nuke|axe"
+        r"|bin)\b.{0,20}\b(?:narration|voice-?overs?|voices?|dialog(?:ue)?|vo)\b|(?:去掉|删掉|删除|取消|不要|拿掉)(?:了)?(?:旁白|配音|台词|对白)"
         r"|(?:旁白|配音|台词|对白)(?:都|也|就|全)?(?:不要|去掉|删掉|拿掉|不用)"
         r"|\b(?:do ?n[o']?t|no longer) need\b.{0,20}\b(?:narration|voice-?overs?|vo)\b"
     ):
@@ -2896,6 +3134,14 @@ def _h_voice(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         return None  # "the narration of shot 3 to: …" is new text, not a recording
     kind = "dialogue" if p.has(r"\bdialog(?:ue)?\b|对白|台词") else "narration"
     voice = _first(lx.VOICE, p.text)
+    named = re.search(  # "use the Ember voice", "voice: Ember", 用Ember的声音
+        r"\b(?:use|with|in|using)\s+(?:the\s+)?([A-Z][\w-]{1,20})(?:'s)?\s+voice\b"
+        r"|\bvoice\s*(?::|=|\bnamed\b|\bcalled\b)\s*([A-Z][\w-]{1,20})\b"
+        r"|(?:用|换成|选)\s*([A-Za-z][\w-]{1,20})\s*(?:的)?(?:声音|音色)",
+        p.cased,
+    )
+    if voice is None and named:
+        voice = next(g for g in named.groups() if g)
     return [_act("gen.voice", shots=_gen_targets(p, ctx), voice=voice, kind=kind)]
 
 
@@ -3027,7 +3273,8 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         p.cased,
         re.I,
     ) or re.search(
-        r"(?:改名为|改名叫|重命名为|标题改成|标题改为|名字改成|名字改为|项目名改成)\s*[《\"]?(.+?)[》\"]?$"
+        r"(?:改名为|改名叫|重命名为|(?:项目|片子|视频|影片)?(?:标题|名字|名称|片名|题目|项目名)"
+        r"(?:改成|改为|换成|换为|变成|改叫|定为|设为))\s*[《\"“]?(.+?)[》\"”]?$"
         r"|(?:标题|名字|片名|项目名|题目)(?:就|也)?(?:叫做?|是|定为|定成|用)\s*《(.+?)》",
         p.cased,
     )
@@ -3045,6 +3292,7 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"\b(?:for|on|to)\s+(?:tiktok|douyin|youtube|instagram|reels|bilibili|xiaohongshu)\b|发到|发布到|投放到|平台"
         r"|(?:发|投|给)?(?:抖音|b站|小红书|快手)用"
         r"|要(?:发|投|上)(?:到)?(?:抖音|b站|小红书|快手|油管|youtube|tiktok|instagram|ins|视频号)"
+        r"|[，,]\s*(?:发|投)(?:抖音|b站|小红书|油管|youtube|tiktok)(?:用|的)?\s*$"  # "画幅改成16:9，发B站"
     ):
         args["platform"] = _first(lx.PLATFORMS, p.text)
     m = re.search(
@@ -3052,18 +3300,32 @@ def _h_meta(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         rf"(?:to|of|:|at|around|about|"
         rf"roughly)?\s*(?:about\s+|around\s+|roughly\s+|~\s*)?(an?|{NUM})\s*(s|sec|seconds?|min|minutes?)\b"
         rf"|(?:总时长|总长度|总长|片长|成片时长|整部片子|整个片子|整部片|片子|整个视频|成片)"
-        rf"(?:改成|设为|改为|为|控制在|定在|在|大概|大约|差不多|要|做到)*\s*({NUM})\s*(秒|分钟)"
+        rf"(?:改成|设为|改为|为|控制在|定在|在|大概|大约|差不多|要|做到|别超过|不超过|不要超过|最多|压到|压在)*"
+        rf"\s*({NUM})\s*(秒|分钟)"
         rf"|(?<!镜头)(?<!分镜)(?<!个)时长(?:控制在|限制在|定在|不超过|别超过)\s*({NUM})\s*(秒|分钟)"
         rf"|\b({NUM})\s*(s|secs?|seconds?|mins?|minutes?)\s+(?:in\s+)?"
         r"(?:total|overall|all together|altogether)\b"
-        rf"|\b(?:make|keep|get)\s+(?:the\s+)?(?:whole\s+|entire\s+)?(?:film|video|movie|cut|project|thing)\s+"
+        rf"|\b(?:the\s+)?(?:whole\s+|entire\s+)?(?:film|video|movie|cut|project|thing)\s+"
+        rf"(?:should|needs? to|has to|must|will)\s+(?:run|be|last)\s+(?:for\s+)?"
+        rf"(?:about\s+|around\s+|roughly\s+|under\s+|at most\s+)?"
+        rf"(an?|{NUM})\s*(s|secs?|seconds?|mins?|minutes?)\b"
+        rf"|\b(?:make|keep|get|want|need)\s+(?:the\s+)?(?:whole\s+|entire\s+)?"
+        rf"(?:film|video|movie|cut|project|thing|runtime|running time|total length)\s+"
         rf"(?:about\s+|around\s+|roughly\s+|under\s+|at\s+)?(an?|{NUM})\s*(s|secs?|seconds?|mins?|minutes?)\b",
-        p.text,
+        spoken_seconds(p.text),
     )
     if m:
         g = [x for x in m.groups() if x]
         n = 1 if g[0] in {"a", "an"} else parse_int(g[0]) or 0
         args["target_duration_s"] = float(n * 60 if g[1].startswith(("min", "分")) else n)
+    elif not isinstance(p.shots, list):  # "把时长改成一分半": longer than any shot, so the film's
+        m = re.search(
+            rf"(?<!镜头)(?<!分镜)(?<!个)(?<!的)时长(?:改成|改为|设为|设成)\s*({NUM})\s*(秒|分钟)",
+            spoken_seconds(p.text),
+        )
+        n = (parse_int(m.group(1)) or 0) * (60 if m and m.group(2) == "分钟" else 1) if m else 0
+        if n > 8:
+            args["target_duration_s"] = float(n)
     args = {k: v for k, v in args.items() if v}
     if not args:
         return None
@@ -3082,8 +3344,14 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         r"(?:project|film|video|movie|storyboard|thing)\b"
     ):
         return None
-    if isinstance(p.shots, list) or p.this_shot:
-        return None  # a per-shot style override: shot.update
+    if isinstance(p.shots, list) or p.this_shot or p.desc is not None:
+        return None  # a per-shot style override ("the lake shots"): shot.update
+    like = re.search(r"\blook(?:s|ing)? like\s+(.+)$", p.text)
+    if like and (
+        re.match(r"(?:it'?s|it is|it was|there'?s|there is|its)\b", like.group(1))
+        or any(_first(t, like.group(1)) for t in (lx.WEATHER, lx.TIME_OF_DAY, lx.LIGHTING))
+    ):
+        return None  # "look like it's snowing", "look like dusk": a weather/time/light, not a style
     style = _style(p)
     if not style:
         m = (
@@ -3110,8 +3378,9 @@ def _h_style(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
 
 # shot.update ---------------------------------------------------------------------------------------
 _REMOVAL = (
-    r"(?:\b(?:remove|get rid of|lose|drop|take out|take away|no more|no|without|clear(?: out)?|kill|stop the)"
-    r"\s+(?:the\s+|all\s+(?:the\s+)?|any\s+|that\s+)?|去掉|去除|不要|别要|拿掉|取消|去了|没有)\s*$"
+    r"(?:\b(?:remove|get rid of|lose|loses|drop|drops|take out|take away|no more|no|without"
+    r"|clear(?: out)?|kill|stop the)\s+(?:the\s+|all\s+(?:the\s+)?|any\s+|that\s+|its\s+|their\s+)?"
+    r"|去掉|去除|不要|别要|拿掉|取消|去了|没有)\s*$"
 )
 _CLEARED = {"weather": "clear"}
 _LESS = (
@@ -3138,8 +3407,16 @@ def _removed(p: Parsed, field: str, table: lx.Table, text: str) -> str | None:
                 ),
             )
         after = text[m.end() : m.end() + 8]
-        if not re.search(_REMOVAL, before) and not re.match(
-            r"\s*(?:也)?(?:去掉|拿掉|删掉|删了|不要了|去了)", after
+        disliked = re.search(  # "i don't like the rain in shot 4", "第四个镜头的雨我不喜欢": not that
+            r"\b(?:i\s+)?(?:don'?t|do not|really don'?t)\s+(?:like|love|want|need)\s+"
+            r"(?:the\s+|that\s+|this\s+)?$|\b(?:i\s+)?(?:hate|dislike)\s+(?:the\s+|that\s+|this\s+)?$"
+            r"|(?:不喜欢|不想要|讨厌)(?:这个|那个)?(?:[^，,。]{0,10}的)?$",
+            before,
+        ) or re.match(r"\s*(?:我|真的|有点)?(?:不喜欢|不想要|讨厌|不好看|太假了)", after)
+        if (
+            not re.search(_REMOVAL, before)
+            and not disliked
+            and not re.match(r"\s*(?:也)?(?:去掉|拿掉|删掉|删了|不要了|去了)", after)
         ):
             return None  # not "去掉雨" nor "雨去掉"
         if field in _CLEARED:
@@ -3228,7 +3505,7 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
     if duration is not None:
         patch["duration_s"] = duration
     m = re.search(
-        r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=|be|reads?)|says?\s*:?)\s*\"([^\"]+)\"",
+        r"\b(?:(?:dialog(?:ue)?|line)\b[^\"]{0,30}?(?:to|:|is|=|be|reads?)|says?\s*:?|the\s+line)\s*\"([^\"]+)\"",
         p.cased,
         re.I,
     ) or re.search(r"(?:台词|对白)(?:改成|改为|是|为|:)?\s*\"?([^\"]+?)\"?$", p.cased)
@@ -3238,8 +3515,8 @@ def _patch(p: Parsed, *, include_visual: bool = True) -> dict[str, Any]:
             r"\b(?:says?|shouts?|whispers?|yells?|screams?|asks?|mutters?)\b\s*[:,]?\s*[\"']?(.+?)[\"']?\s*[.!]?$",
             p.cased,
             re.I,
-        ) or re.search(r"(?:说|喊|问|嘀咕)(?:一句|一声|道)?\s*[:：]\s*\"?(.+?)\"?\s*$", p.cased)
-        line = m.group(1).strip(" :：") if m else None
+        ) or re.search(r"(?:说|喊|问|嘀咕)(?:一句|一声|道)?\s*(?:[:：]\s*\"?(.+?)\"?|\"(.+?)\")\s*$", p.cased)
+        line = next(g for g in m.groups() if g).strip(" :：") if m else None
     if line:
         patch["dialogue"] = line
     m = re.search(r"\bnarration\b[^\"]{0,30}?(?:to|:|is|=)\s*\"([^\"]+)\"", p.cased, re.I) or re.search(
@@ -3288,6 +3565,9 @@ _ADDITION = (
     r"|让(?P<zwho>[\u4e00-\u9fff]{1,6}?)(?P<zact>提着|拿着|抱着|戴着|穿着|举着|叼着)(?P<zobj>[\u4e00-\u9fff]{1,10})$"
     r"|(?:里|中|上|里面)?(?:加|添|放|加上|添加|加入|多加)(?P<zh>(?:一只|几只|两只|一个|几个|一些|一盏|几盏|一棵|几棵|一朵|几朵|一群|点|些)?"
     r"(?!旁白|配音|音乐|配乐|字幕|镜头|分镜|一场|场景)[\u4e00-\u9fff]{2,10})$"
+    # "in shot 6 add that the moon glows red", "第六个镜头补充一句：月亮变成红色": a fact the picture gains
+    r"|\b(?:add|mention|note|include)\s+that\s+(?P<that>[a-z][a-z' ,-]{3,80}?)\s*[.!]?$"
+    r"|(?:补充|补一句|加一句|再加一句|写上|加上一句)(?:一下|一句)?(?:描述)?\s*[:：]\s*(?P<zthat>[^:：]{2,40}?)\s*[。！]?$"
 )
 
 
@@ -3304,7 +3584,7 @@ def _extended_visual(p: Parsed, ctx: PlanningContext) -> dict[str, Any] | None:
             else f"{m.group('zwho')}{m.group('zact')}{m.group('zobj')}"
         )
     else:
-        added = (m.group("en") or m.group("zh")).strip()
+        added = (m.group("en") or m.group("zh") or m.group("that") or m.group("zthat")).strip()
     shots = _targets(p, ctx)
     info = ctx.shot_info(shots[0]) if isinstance(shots, list) and len(shots) == 1 else None
     if info is None or not info.visual or info.visual.endswith("…"):
@@ -3327,9 +3607,10 @@ def _h_shot_update(p: Parsed, ctx: PlanningContext) -> list[ActionDict] | None:
         if extended:
             return [_act("shot.update", **extended)]
     change_verb = p.has(
-        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put|keep|hold)\b"
+        r"\b(?:change|make|set|turn|update|adjust|switch|give|shoot|need|needs|should|want|use|put|keep|hold|add)\b"
         r"|^(?:can|could|would)\b.*\bbe\b|\b(?:could|can|might|would)\s+(?:be|look|use)\b|改|调|设|换|变|加点|来点|加上|弄成|弄得|搞成|需要|要|^(?:再)?加|^添|整点|搞个"
         r"|去掉|拿掉"
+        r"|^(?:(?:can|could)\s+(?:we|i|you)\s+)?get\b"  # "can we get a low angle on 6?": a request
     )
     question = p.has(r"\?$|^(?:why|what|how|is|are|does|do|who|which|when|where)\b|吗$|吗？?$|为什么|怎么")
     if question and not change_verb:
@@ -3774,6 +4055,7 @@ class OfflinePlanner:
         fixed = _scene_exceptions(fixed, ctx)
         fixed = _description_exceptions(fixed, ctx)
         fixed = _scene_relative_shots(fixed, ctx)
+        fixed = _bare_event_shots(fixed, ctx)
         exceptions = understand.extract_exceptions(fixed, ctx.workspace.shots)
         if exceptions.excluded or exceptions.in_scope:
             ctx = ctx.model_copy(
@@ -4130,7 +4412,12 @@ _CONFIRM_TAIL = (
     r"(?:\s+(?:happen|so|for me|please))?\s*[?.!]*$|^(?:make it so|do it|go for it)\s*[?.!]*$"
     r"|^(?:帮我)?(?:改一下|弄一下|改吧|就这么改|照这个改)(?:吧|呗)?[。！]?$"
 )
-_REASON_CLAUSE = r"^(?:it'?s|that'?s|this is|since|because|cause|cuz|as it'?s)\b|^(?:因为|毕竟|这样)"
+_REASON_CLAUSE = (
+    r"^(?:it'?s|that'?s|this is|since|because|cause|cuz|as it'?s)\b|^(?:因为|毕竟|这样)"
+    # "…? It keeps drifting between shots.": why, said after the request
+    r"|^(?:it|they|he|she|that|this)\s+(?:keeps?|kept|always|still|never|tends? to)\s+[a-z]+ing\b"
+    r"|^(?:老是|总是|一直)(?:在)?[^，,。]{1,10}$"
+)
 
 
 _REPLACES = r"^(?:改成|换成|改为|变成|换为|要|instead\b|make it\b|change it to\b|go with\b|use\b)"
@@ -4218,10 +4505,11 @@ def _merge_repeats(done: list[AnyAction], new: list[AnyAction]) -> list[AnyActio
     if getattr(last.args, "shots", None) != getattr(again.args, "shots", None):
         return new
     if again.type == "shot.update":  # "第4个镜头改成夜景，加一盏路灯": one patch for the same shots
-        patch = {
-            **last.args.patch.model_dump(exclude_none=True, by_alias=True),  # type: ignore[union-attr]
-            **again.args.patch.model_dump(exclude_none=True, by_alias=True),  # type: ignore[union-attr]
-        }
+        before = last.args.patch.model_dump(exclude_none=True, by_alias=True)  # type: ignore[union-attr]
+        added = again.args.patch.model_dump(exclude_none=True, by_alias=True)  # type: ignore[union-attr]
+        patch = {**before, **added}
+        if isinstance(before.get("camera"), dict) and isinstance(added.get("camera"), dict):
+            patch["camera"] = {**before["camera"], **added["camera"]}  # "大远景，再加个慢慢推进": both
         done[-1] = parse_action(
             {"type": "shot.update", "args": {"shots": last.args.shots, "patch": patch}, "reason": last.reason}
         )  # type: ignore[union-attr]
@@ -4254,7 +4542,10 @@ def _carry_focus(ctx: PlanningContext, actions: list[AnyAction]) -> PlanningCont
         ctx = ctx.model_copy(update={"carried_cell": cell})
     if not named:
         return ctx
-    update: dict[str, Any] = {"carried": sorted(named)}
+    update: dict[str, Any] = {
+        "carried": sorted(named),
+        "named_before": sorted({*ctx.named_before, *named}),
+    }
     if len(named) == 1:
         update["focus"] = ctx.focus.model_copy(update={"shot": named[0]})
     return ctx.model_copy(update=update)

@@ -137,6 +137,15 @@ VOCABULARY: tuple[str, ...] = tuple(
         "lonelier",
         "opening",
         "penultimate",
+        "record",
+        "dialogue",
+        "insert",
+        "shorten",
+        "lengthen",
+        "soundtrack",
+        "orbit",
+        "crane",
+        "dolly",
         "last",
         "first",
         "third",
@@ -328,6 +337,9 @@ _SYNONYMS = {
     "wanna": "want to",
     "gimme": "give me",
     "lemme": "let me",
+    "nite": "night",
+    "tonite": "tonight",
+    "vid": "video",
 }
 _ZH_TYPOS = {
     "分境": "分镜",
@@ -531,6 +543,8 @@ _LEAVE_EN = (
     r"|(?:^|,\s*|\b(?:and|but)\s+)(?:skip|leave out|omit|exclude)\s+(?P<s>(?:the\s+)?(?:shots?\s*#?\s*\S+"
     r"(?:\s*(?:,|and|-|to)\s*\S+)*|#?\d+(?:\s*(?:,|and|&|-|to)\s*#?\d+)*|(?:first|last|final|opening)\s+(?:one|shot)))"
     r"(?=\s*(?:,|;|\band\b|$))"
+    r"|(?:,\s*|\s+)but\s+(?:keep|save|spare|hang on to|hold on to)\s+(?P<k>(?:shots?\s*)?#?\d+"
+    r"(?:\s*(?:,|and|&|-|to)\s*#?\d+)*)\s*$"  # "delete 3 through 5 but keep 4"
     r"|(?:^|,\s*|\b(?:and|but)\s+)(?:leave|keep)\s+(?P<y>(?:the\s+)?(?:shots?\s*#?\s*\S+(?:\s*(?:,|and|-|to)\s*\S+)*"
     r"|#?\d+(?:\s*(?:,|and|&|-|to)\s*#?\d+)*"
     r"|(?:first|last|final|opening)\s+(?:one|shot)))\s+(?:alone|as (?:it is|is|they are)|unchanged|untouched)"
@@ -542,6 +556,8 @@ _EXCEPT_ZH = (
     r"|[，,]?\s*(?P<y>第?[^，,。；;]{1,12}?)(?:个)?(?:不要动|别动|不动|不用改|不改|除外|别改|不要改|别碰|不用动|保持不变|保持原样)"
     r"|(?:别动|不要动|不动)(?P<z>[^，,。；;]{1,12})[，,]"
     r"|[，,]\s*跳过(?P<q>第?[^，,。；;]{1,12}?)(?:个)?(?=[，,。；;]|$)"  # "全部配旁白，跳过第二个"
+    r"|[，,]\s*(?:但是?|不过)?(?:留着|保留|留下)(?P<r>第?[^，,。；;]{1,12}?)(?:个)?(?:镜头|分镜)?\s*$"
+    r"|[，,]\s*(?:但是?|不过)?(?P<u>第[^，,。；;]{1,8}?)(?:个)?(?:镜头|分镜)?(?:留着|保留|留下|不删|别删)\s*$"
 )
 _EXCEPT_ZH_AFTER_ALL = (  # "所有镜头改成黄昏，第三个不要": only after a request for every shot
     r"[，,]\s*(?P<v>第?[^，,。；;]{1,12}?)(?:个)?(?:不要|不用|算了|先不要)\s*$"
@@ -554,6 +570,9 @@ NEGATED_CLAUSE = (
     r"|no(?!\s+more\b|\.\s*\d|\s*#?\d|.*\bany ?more\b))\b"
     r"|^(?:先)?(?:不要|不用|别(?!的|人|处|个|家)|无需|不必|先别)"
     r"|^[^，,。\s]{1,8}?(?:先不用|暂时不用|先不要|暂时不要|先别|不用了)(?:了|吧)?$"  # "旁白先不用了": not now
+    # "第七个先别生成视频": the target, then "not (yet)" before the verb
+    r"|^第?[^，,。\s]{1,8}?(?:个|号)?(?:镜头|分镜)?(?:先别|先不要|暂时别|暂时不要|先不用)(?:急着)?"
+    r"(?:生成|做|出|合成|配|删|动|改)"
 )
 PADDING = (
     r"(?:,\s*|\s+)(?:but|and)\s+keep\s+(?:everything|all|the rest|anything)\s+else\s+"
@@ -753,13 +772,23 @@ _REL_EN = [
         -1,
     ),
     (rf"\b(?:shorten|trim|cut)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", -1),
+    (  # "needs to lose two seconds", "shave off a second", "knock 2 secs off": shorter by N
+        rf"\b(?:lose|loses|losing|drop|shed|shave|knock|cut|trim)\s+(?:off\s+)?(?:about\s+)?"
+        rf"(?P<n>{NUM}|an?|one|half a){_S}\b(?!\s+(?:long|total|shots?|clips?|scenes?|intro))",
+        -1,
+    ),
+    (  # "gain a second", "add 2 seconds" (no "to"): longer by N
+        rf"\b(?:gain|gains|gaining|add|adds)\s+(?:another\s+|about\s+)?(?P<n>{NUM}|an?|one|half a)"
+        rf"{_S}\b(?!\s+(?:long|total|shots?|clips?|scenes?|intro|of))",
+        +1,
+    ),
     (rf"\b(?P<n>{NUM}|an?|one)\s+(?:more|extra)\s+(?:s|secs?|seconds?)\b", +1),
     (rf"\b(?P<n>{NUM}|an?|one)\s+(?:fewer|less)\s+(?:s|secs?|seconds?)\b", -1),
     (rf"\b(?:lengthen|extend|stretch)\b.{{0,40}}?\bby\s+(?P<n>{NUM}|an?|one)\s*(?:s|secs?|seconds?)\b", +1),
 ]
 _REL_ZH = [
-    (rf"(?:缩短|减少|减去|减|短|砍掉|剪掉)\s*(?P<n>{NUM}|半)\s*秒", -1),
-    (rf"(?:延长|加长|增加|拉长|长|加)\s*(?P<n>{NUM}|半)\s*秒", +1),
+    (rf"(?:缩短|减少|减去|减掉|减|短|砍掉|剪掉|去掉|少)\s*(?P<n>{NUM}|半)\s*秒", -1),
+    (rf"(?:延长|加长|增加|拉长|长|加|多)\s*(?P<n>{NUM}|半)\s*秒", +1),
 ]
 
 
@@ -817,7 +846,7 @@ VERB_EN = _VERB_EN = (
     r"commit|use|start|iterate|switch|move|split|merge|set|change|render|create|lock|favou?rite|star|take|"
     r"save|narrate|give|put|turn|redo|draw|undo|revert|restore|go|roll|pick|select|choose|shorten|"
     r"lengthen|trim|insert|rename|send|share|post|upload|email|print|tweet|publish|voice|do|apply|"
-    r"rebuild|shoot|extend|speed|slow(?=\s+(?:it|them|down|shots?|the)\b)|don'?t)\b"
+    r"rebuild|shoot|extend|speed|slow(?=\s+(?:it|them|down|shots?|the)\b)|grid(?=\s+(?:it|them|that|this)\b)|don'?t)\b"
 )
 _VERB_ZH = (
     r"(?:把|给|为|将|生成|合成|合(?=个|一个|一版)|删除|删掉|取消|重试|导出|添加|加|配|锁定|收藏|改|设|切换|拆|合并|移|"
@@ -876,6 +905,10 @@ def _independent(segment: str) -> bool:
         return True  # "…，画幅改成竖屏": a second setting is its own request
     if re.match(_VERB_EN, s) or re.match(_VERB_ZH, s):
         return True
+    if re.match(
+        r"(?:它们?|这些|那些|[这那](?:两|俩|几|三)个?|俩|全部|都)(?:都|也|全|一起)?\s*" + _VERB_ZH, s
+    ):
+        return True  # "…，然后这两个都做成视频": the shots named before, with a verb of their own
     return bool(re.match(r"(?:it|them|this|that)\b", s))
 
 
@@ -973,7 +1006,7 @@ _DESC_EN = [
     r"|with|of|where|that (?:show|have|has|feature)|containing|set (?:in|on|at)|about)"
     r"\s+(?:the\s+|a\s+)?(?P<k>[a-z]+(?:\s+(?!(?:should|need|needs|are|is|be|to|look|looks|get|gets|with|at|in|on|and"
     r"|into|for|please|pls|has|have|go|goes|become|becomes|turn|turns|feel|feels|use|uses|will|can|could|must"
-    r"|would|shall|may|might|get|got|all|now|too|also)\b)[a-z]+)?)",
+    r"|would|shall|may|might|get|got|all|now|too|also|so|that|which|then|because|since|until)\b)[a-z]+)?)",
     r"\b(?:the|both|both the)\s+(?P<k>(?:[a-z]+\s+){0,2}[a-z]+)"
     r"(?<!\bof)(?<!\bfor)(?<!\bin)(?<!\bon)(?<!\bto)(?<!\bwith)(?<!\band)"
     r"(?<!\bout)(?<!\bat)(?<!\bfrom)(?<!\bby)\s+(?:shots|ones|scenes)\b",
@@ -1166,8 +1199,26 @@ _FILLER = frozenset(
 )
 
 
+# words people use for what a shot line says in other words: each maps to one shared stem
+_SAME_THING = {
+    **dict.fromkeys(("kid", "kids", "kiddo", "kiddos", "child", "children", "youngsters"), "chil"),
+    **dict.fromkeys(("woods", "wood", "forest", "forests", "jungle"), "fore"),
+    **dict.fromkeys(("jump", "jumps", "jumping", "leap", "leaps", "leaping", "hop", "hops"), "leap"),
+    **dict.fromkeys(("grab", "grabs", "grabbing", "snatch", "snatches", "seize", "seizes", "steal"), "grab"),
+    **dict.fromkeys(("fight", "fights", "argue", "argues", "argument", "quarrel", "row", "bicker"), "argu"),
+    **dict.fromkeys(
+        ("party", "celebrate", "celebrates", "celebration", "festival", "cheer", "cheers"), "cele"
+    ),
+    **dict.fromkeys(("sea", "ocean"), "ocea"),
+}
+
+
 def _stems(text: str) -> set[str]:
-    return {w[:4] for w in re.findall(r"[a-z]+", text.lower()) if w not in _FILLER and len(w) >= 3}
+    return {
+        _SAME_THING.get(w, w[:4])
+        for w in re.findall(r"[a-z]+", text.lower())
+        if w not in _FILLER and len(w) >= 3
+    }
 
 
 def _by_stems(key: str, visuals: dict[int, str]) -> list[int]:

@@ -7,8 +7,9 @@ labelled, 90.3 % with six over-literal labels corrected); the planner was then f
 showed; unseen_set_2.jsonl (170 sentences, written by another helper without reading the planner)
 was run once before any change it prompted (64.1 %, see RESULTS.md), then the generic gaps it
 showed were fixed; unseen_set_3.jsonl (150 sentences in creators' voices) scored 61.3 % on its first
-run and 98.0 % after round 3's generic fixes. All five sets are now tuned-on: the next honest figure
-needs a new unseen set.
+run and 98.0 % after round 3's generic fixes; unseen_set_4.jsonl (170 sentences in creators' casual
+voices) scored 81.8 % on its first run and 100 % after round 4's generic fixes. All six sets are now
+tuned-on: the next honest figure needs a new unseen set (set 5 is held out for it).
 The thresholds are the levels reached, less a small margin; the safety bars have no margin.
 """
 
@@ -28,12 +29,14 @@ SETS = {
     "fresh_set.jsonl": 0.95,
     "unseen_set_2.jsonl": 0.95,
     "unseen_set_3.jsonl": 0.95,
+    "unseen_set_4.jsonl": 0.95,
 }
 MIN_CASES = {
     "planner_set.jsonl": 300,
     "holdout_set.jsonl": 80,
     "unseen_set_2.jsonl": 150,
     "unseen_set_3.jsonl": 140,
+    "unseen_set_4.jsonl": 160,
 }
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from agent.eval import load_cases, match_actions, offline_plan_fn, run_eval
+from agent.planner import coverage
+from agent.planner.offline import PlanningContext
 from tests.agent.test_planner_generalises import ASK, CONTEXTS, PLANNER, _dumped, act, upd
 
 Case = tuple[str, str, Any]
@@ -410,3 +412,428 @@ def test_a_camera_word_people_use_for_two_angles_is_confirmed_first(sentence: st
     assert [a.type for a in turn.actions] == ["shot.update"]
     assert _dumped(turn)[0]["args"]["patch"]["camera"]["angle"] == "high"
     assert turn.mode == "propose"
+
+
+# --------------------------------------------------------------------------------------------------
+# Round 4: the failure classes of ``unseen_set_4`` (none of these sentences is in a set)
+# --------------------------------------------------------------------------------------------------
+
+ROUND4: dict[str, list[Case]] = {
+    # relative lengths said with a verb: "lose / shave off / gain N seconds", 少一秒 / 多两秒
+    "relative_length": [
+        ("shot 4 should lose a second", "proj12", [upd([4], duration_s=3.0)]),
+        ("shave off a second from shot 2", "proj12", [upd([2], duration_s=2.0)]),
+        ("let shot 3 gain two seconds", "proj12", [upd([3], duration_s=7.0)]),
+        ("shot 5 could drop 3 seconds", "proj12", [upd([5], duration_s=3.0)]),
+        ("第四个镜头少一秒", "zh8", [upd([4], duration_s=3.0)]),
+        ("第二个镜头多两秒", "zh8", [upd([2], duration_s=5.0)]),
+        # 3 s less than 3 s is no shot: asked, never set to the number said
+        ("shot 6 has to lose three seconds", "proj12", ASK),
+        ("第六个镜头减掉两秒", "zh8", ASK),
+    ],
+    # "look like <weather/time>" is a shot setting, not a style; "look like <a style>" still is one
+    "look_like_a_setting": [
+        ("can shots 9 and 10 look like it's raining", "proj12", [upd([9, 10], weather="rain")]),
+        ("make shot 2 look like dusk", "proj12", [upd([2], time_of_day="dusk")]),
+        ("make the lake shots look like there's fog", "proj12", [upd([8, 9], weather="fog")]),
+        (
+            "make everything look like an oil painting",
+            "proj12",
+            [act("project.set_style", style="~oil painting")],
+        ),
+        ("第三个镜头看起来像下雪", "zh8", [upd([3], weather="snow")]),
+    ],
+    # option values said by name: resolutions, frame rates, voices, tags, total length, titles
+    "named_options": [
+        (
+            "compose the final video, fhd, no subtitles",
+            "proj12",
+            [act("gen.compose", mode="final", resolution="1080p", subtitles=False)],
+        ),
+        ("render a preview in hd", "proj12", [act("gen.compose", mode="preview", resolution="720p")]),
+        ("quick preview, 1280x720", "proj12", [act("gen.compose", mode="preview", resolution="720p")]),
+        ("合成成片，全高清", "zh8", [act("gen.compose", mode="final", resolution="1080p")]),
+        (
+            "来一版带字幕的成片，标清就行",
+            "zh8",
+            [act("gen.compose", mode="final", resolution="480p", subtitles=True)],
+        ),
+        ("做个带配乐的小样", "zh8", [act("gen.compose", mode="preview", music=True)]),
+        ("animate shot 2 at a frame rate of 30", "proj12", [act("gen.video", shots=[2], fps=30)]),
+        ("第五个镜头生成视频，帧率设为30", "zh8", [act("gen.video", shots=[5], fps=30)]),
+        ("voice shot 4 using the Juniper voice", "proj12", [act("gen.voice", shots=[4], voice="Juniper")]),
+        ("第三个镜头配旁白，用Nova的声音", "zh8", [act("gen.voice", shots=[3], voice="Nova")]),
+        ("star #5 and label it hero", "pro3", [act("node.favorite", cell=5, tags=["hero"])]),
+        ("收藏第3张，打上封面标签", "zhpro", [act("node.favorite", cell=3, tags=["封面"])]),
+        (
+            "keep the video around 1.5 minutes total",
+            "proj12",
+            [act("project.update_meta", target_duration_s=90)],
+        ),
+        (
+            "make the whole film a minute and a half",
+            "proj12",
+            [act("project.update_meta", target_duration_s=90)],
+        ),
+        ("总时长1分30秒", "zh8", [act("project.update_meta", target_duration_s=90)]),
+        ("整个片子一分钟半", "zh8", [act("project.update_meta", target_duration_s=90)]),
+        ("片名改叫《月亮去哪了》", "zh8", [act("project.update_meta", title="月亮去哪了")]),
+        ("标题换成“狐狸与月亮”", "zh8", [act("project.update_meta", title="~狐狸与月亮")]),
+    ],
+    # structure verbs in more words: squash/collapse into one, 并在一起, bare ranges to delete,
+    # "but keep N", the shot named by its event, "so it comes first", 插一个：…
+    "structure": [
+        ("mash shots 4 and 5 into one", "proj12", [act("shot.merge", shots=[4, 5])]),
+        ("collapse 8 and 9 into a single shot", "proj12", [act("shot.merge", shots=[8, 9])]),
+        ("第二和第三个镜头连在一起", "zh8", [act("shot.merge", shots=[2, 3])]),
+        ("把三和四合在一起", "zh8", [act("shot.merge", shots=[3, 4])]),
+        ("remove 7 and 8", "proj12", [act("shot.delete", shots=[7, 8])]),
+        ("delete 2-6, but keep 3", "proj12", [act("shot.delete", shots=[2, 4, 5, 6])]),
+        ("删掉二到四", "zh8", [act("shot.delete", shots=[2, 3, 4])]),
+        ("删除2到4，保留第3个", "zh8", [act("shot.delete", shots=[2, 4])]),
+        ("chop the argument into two shots", "proj12", [act("shot.split", shot=10, parts=2)]),
+        ("right after the celebration, add a title card", "proj12", [act("shot.add", after=12)]),
+        ("the shot before the leap should be a close-up", "proj12", [upd([4], camera={"size": "close-up"})]),
+        ("move shot 9 so it's last", "proj12", [act("shot.reorder", shot=9, to=12)]),
+        ("put the shot with the kids so that it comes first", "proj12", [act("shot.reorder", shot=7, to=1)]),
+        (
+            "insert one after 3: the owl lands on a branch",
+            "proj12",
+            [act("shot.add", after=3, spec={"visual": "~owl lands"})],
+        ),
+        (
+            "第五个镜头前面加一个：小狐狸在睡觉",
+            "zh8",
+            [act("shot.add", after=4, spec={"visual": "~小狐狸在睡觉"})],
+        ),
+    ],
+    # questions about failed jobs in more words, a task id with 咋样 / 跑完了没
+    "tasks": [
+        ("has something crashed?", "proj12", [act("task.list", status="failed")]),
+        ("did any of them go wrong", "proj12", [act("task.list", status="failed")]),
+        ("video-2-x9 跑完了没", "zh8", [act("task.status", task_id="video-2-x9")]),
+        ("grid-5-c3 现在咋样", "zh8", [act("task.status", task_id="grid-5-c3")]),
+    ],
+    # references: "both / all of them" after several clauses, bare lists after "for" or a shot verb,
+    # "<framing> shot for N", two camera clauses on one shot, typos of domain verbs
+    "references": [
+        (
+            "make shot 4 rainy, shot 6 foggy, then narrate all of them",
+            "proj12",
+            [upd([4], weather="rain"), upd([6], weather="fog"), act("gen.voice", shots=[4, 6])],
+        ),
+        (
+            "shot 1 at dawn and shot 5 at night, then animate both",
+            "proj12",
+            [upd([1], time_of_day="dawn"), upd([5], time_of_day="night"), act("gen.video", shots=[1, 5])],
+        ),
+        ("animate 10 and 11", "proj12", [act("gen.video", shots=[10, 11])]),
+        ("record the narration for 3, 5 and 7", "proj12", [act("gen.voice", shots=[3, 5, 7])]),
+        ("close-up shot for 3", "proj12", [upd([3], camera={"size": "close-up"})]),
+        ("a low angle shot for 5 please", "proj12", [upd([5], camera={"angle": "low"})]),
+        (
+            "第二个镜头改成特写，再加个推镜头",
+            "zh8",
+            [upd([2], camera={"size": "close-up", "movement": "dolly in"})],
+        ),
+        ("insret a shot after 3: the owl sleeps", "proj12", [act("shot.add", after=3)]),
+        ("shortne shot 2 by a second", "proj12", [upd([2], duration_s=2.0)]),
+        (
+            "lock the fox's outfit, it keeps changing",
+            "proj12",
+            [act("character.lock", name="Fox", locks=["outfit"])],
+        ),
+    ],
+    # a line said after 说/喊 in quotes (no colon), a scene named by its title with 那场/这场
+    "lines_and_scenes": [
+        ("第二个镜头里猫头鹰喊“站住！”", "zh8", [upd([2], dialogue="~站住")]),
+        ("第七个镜头让孩子们说“月亮去哪了？”", "zh8", [upd([7], dialogue="~月亮去哪了")]),
+        ('in shot 4 the owl shouts "Stop, thief!"', "proj12", [upd([4], dialogue="~Stop, thief")]),
+        ("清晨的森林那场挪到最后", "zh8", [act("scene.reorder", scene=1, to=2)]),
+        ("偷月亮这场放到开头", "zh8", [act("scene.reorder", scene=2, to=1)]),
+        ("put the frozen lake scene first", "proj12", [act("scene.reorder", scene=3, to=1)]),
+        ("the theft scene should go last", "proj12", [act("scene.reorder", scene=2, to=3)]),
+    ],
+    # a new film with its story after a colon; an exception named as "the one where/with …"
+    "stories_and_exceptions": [
+        (
+            "拍个动画：小猫学游泳，6个镜头，水彩风",
+            "empty",
+            [
+                act("project.create", title="*", style="~水彩"),
+                act("gen.storyboard", story="~小猫学游泳", shot_count=6),
+            ],
+        ),
+        (
+            "make me a short film: a lighthouse keeper befriends a whale, 10 shots",
+            "empty",
+            [
+                act("project.create", title="*"),
+                act("gen.storyboard", story="~lighthouse keeper", shot_count=10),
+            ],
+        ),
+        (
+            "narrate shots 1-6, skip the ones with the fox climbing",
+            "proj12",
+            [act("gen.voice", shots=[1, 2, 3, 5, 6])],
+        ),
+        (
+            "animate shots 8 to 12 except the one where the owl blocks the path",
+            "proj12",
+            [act("gen.video", shots=[8, 10, 11, 12])],
+        ),
+        (
+            "animate everything but not the ones with the owl",
+            "proj12",
+            [act("gen.video", shots=[1, 2, 3, 4, 5, 6, 7, 8, 11, 12])],
+        ),
+        ("第一到第五个都生成视频，狐狸爬树那个镜头除外", "zh8", [act("gen.video", shots=[1, 2, 3, 5])]),
+    ],
+    # a fact the picture gains, said as "add/mention that …" or 补充一句：…
+    "added_facts": [
+        ("for shot 2, mention that the grass is wet", "proj12", [upd([2], visual="~the grass is wet")]),
+        ("in shot 11 add that the sky turns pink", "proj12", [upd([11], visual="~sky turns pink")]),
+        ("第六个镜头补充一句：月亮变成血红色", "zh8", [upd([6], visual="~月亮变成血红色")]),
+        ("第二个镜头写上：草地是湿的", "zh8", [upd([2], visual="~草地是湿的")]),
+    ],
+    # what the helper's own first batch after the set-4 fixes showed (same families, other words)
+    "own_batch": [
+        ("get rid of 11 and 12", "proj12", [act("shot.delete", shots=[11, 12])]),
+        ("animate 2 at 12 fps", "proj12", [act("gen.video", shots=[2], fps=12)]),
+        ("tag #4 as moody", "pro3", [act("node.favorite", cell=4, tags=["moody"])]),
+        ("put the lake scene at the start", "proj12", [act("scene.reorder", scene=3, to=1)]),
+        ("有没有任务挂了", "zh8", [act("task.list", status="failed")]),
+        ("第一个到第四个都配旁白，用Luna的声音", "zh8", [act("gen.voice", shots=[1, 2, 3, 4], voice="Luna")]),
+        (
+            "hd preview w/o music",
+            "proj12",
+            [act("gen.compose", mode="preview", resolution="720p", music=False)],
+        ),
+        (
+            "出个720p的预览，不要音乐",
+            "zh8",
+            [act("gen.compose", mode="preview", resolution="720p", music=False)],
+        ),
+        ("keep the runtime under 2 minutes", "proj12", [act("project.update_meta", target_duration_s=120)]),
+        ("成片别超过两分钟", "zh8", [act("project.update_meta", target_duration_s=120)]),
+        ("删掉第二到第四个，第三个留着", "zh8", [act("shot.delete", shots=[2, 4])]),
+        (
+            "第三个和第四个改成雨天，然后这两个都做成视频",
+            "zh8",
+            [upd([3, 4], weather="rain"), act("gen.video", shots=[3, 4])],
+        ),
+        (
+            "第二个镜头改成夜景，第三个镜头改成雨天，然后这两个都生成视频",
+            "zh8",
+            [upd([2], time_of_day="night"), upd([3], weather="rain"), act("gen.video", shots=[2, 3])],
+        ),
+        ("what's failing right now?", "proj12", [act("task.list", status="failed")]),
+        ("现在有失败的任务吗", "zh8", [act("task.list", status="failed")]),
+        (
+            "the video should run about a minute and a half",
+            "proj12",
+            [act("project.update_meta", target_duration_s=90)],
+        ),
+        ('give shot 6 the line "mine now"', "proj12", [upd([6], dialogue="~mine now")]),
+        ("delete the last two but keep 12", "proj12", [act("shot.delete", shots=[11])]),
+        ("删掉最后两个，第八个留着", "zh8", [act("shot.delete", shots=[7])]),
+        (
+            "第一个改成远景，第二个改成特写，然后它们都生成视频",
+            "zh8",
+            [
+                upd([1], camera={"size": "wide"}),
+                upd([2], camera={"size": "close-up"}),
+                act("gen.video", shots=[1, 2]),
+            ],
+        ),
+        ("swap 4 and 5", "proj12", [act("shot.reorder", shot=4, to=5)]),
+        ("四和五换个位置", "zh8", [act("shot.reorder", shot=4, to=5)]),
+        ("shot 10 needs more tension", "proj12", [upd([10], mood="tense")]),
+        ("can we get a low angle on 6?", "proj12", [upd([6], camera={"angle": "low"})]),
+        ("shot 2 loses its fog", "proj12", [upd([2], weather="clear")]),
+        ("get rid of the rain on 4", "proj12", [upd([4], weather="clear")]),
+        ("cut 3", "proj12", [act("shot.delete", shots=[3])]),
+        ("make it look like it's raining", "pro3", [upd([3], weather="rain")]),
+        (
+            "ok now shots 1 through 3 need to lose a second each",
+            "proj12",
+            [upd([1], duration_s=3.0), upd([2], duration_s=2.0), upd([3], duration_s=4.0)],
+        ),
+        (
+            "一到三每个都少一秒",
+            "zh8",
+            [upd([1], duration_s=3.0), upd([2], duration_s=2.0), upd([3], duration_s=4.0)],
+        ),
+        ("merge 9 & 10 please", "proj12", [act("shot.merge", shots=[9, 10])]),
+        (
+            "i want the whole video under a minute",
+            "proj12",
+            [act("project.update_meta", target_duration_s=60)],
+        ),
+        (
+            "voice the dialogue on 6 with the Ember voice",
+            "proj12",
+            [act("gen.voice", shots=[6], kind="dialogue", voice="Ember")],
+        ),
+        ("move 12 to the front", "proj12", [act("shot.reorder", shot=12, to=1)]),
+        ("有卡住或者失败的任务吗", "zh8", [act("task.list", status="failed")]),
+        ("第五个镜头一分为三", "zh8", [act("shot.split", shot=5, parts=3)]),
+        ("add rain to 5 and 6", "proj12", [upd([5, 6], weather="rain")]),
+        ("add fog to 2, 3 and 4", "proj12", [upd([2, 3, 4], weather="fog")]),
+        ("pls make shot4 nite", "proj12", [upd([4], time_of_day="night")]),
+        ("vid for 11 pls", "proj12", [act("gen.video", shots=[11])]),
+        (
+            "Could you kindly render a 720p preview of the current cut?",
+            "proj12",
+            [act("gen.compose", mode="preview", resolution="720p")],
+        ),
+        ("把配音的任务停了", "zh8", [act("task.cancel", kind="voice")]),
+        (
+            "老师想要一个讲水循环的6个镜头的分镜",
+            "empty",
+            [act("project.create", title="*"), act("gen.storyboard", story="~水循环", shot_count=6)],
+        ),
+        ("make the lake shots look like a watercolor", "proj12", [upd([8, 9], style_override="watercolor")]),
+        ("把时长改成一分半", "zh8", [act("project.update_meta", target_duration_s=90)]),
+        ("把时长改成4秒", "zhpro", [upd([2], duration_s=4.0)]),  # a shot's length, not the film's
+        ("给第五个镜头的视频再出一版", "zh8", [act("gen.video", shots=[5])]),
+        # other shots are no style; taking an image out of the favorites is not in the DSL
+        ("make the lake shots look like the forest ones", "proj12", ASK),
+        ("make everything look like the first shot", "proj12", ASK),
+        ("删掉收藏里的第2张", "zhpro", ASK),
+        ("remove #2 from my favorites", "pro3", ASK),
+        # a setting said to be disliked is taken away, never set; "先别" before the verb is no request
+        ("i don't like the rain in shot 4", "proj12", [upd([4], weather="clear")]),
+        ("i really don't want the fog in shot 2", "proj12", [upd([2], weather="clear")]),
+        ("第四个镜头的雨我不喜欢", "zh8", [upd([4], weather="clear")]),
+        ("不喜欢第二个镜头的雾", "zh8", [upd([2], weather="clear")]),
+        ("第七个先别生成视频", "zh8", ASK),
+        ("第三个镜头先不要配旁白", "zh8", ASK),
+        # something new placed next to a shot is a new shot, never an edit of that shot
+        (
+            "put a close-up of the owl's eyes after shot 9",
+            "proj12",
+            [act("shot.add", after=9, spec={"visual": "~owl's eyes", "camera": {"size": "close-up"}})],
+        ),
+        ("add a wide shot of the village before shot 7", "proj12", [act("shot.add", after=6)]),
+        (
+            "在第六个后面加一个猫头鹰眼睛的特写",
+            "zh8",
+            [act("shot.add", after=6, spec={"visual": "~猫头鹰眼睛", "camera": {"size": "close-up"}})],
+        ),
+        ("第三个后面加一个远景", "zh8", [act("shot.add", after=3, spec={"camera": {"size": "wide"}})]),
+        ("最后一个镜头出四张图给我挑", "zh8", [act("gen.grid", shots=[8], size=4)]),
+        ("make shots 3-5 dreamier", "proj12", [upd([3, 4, 5], mood="dreamy")]),
+        ("shot 9 creepier please", "proj12", [upd([9], mood="eerie")]),
+        ("make shot 12 the opening", "proj12", [act("shot.reorder", shot=12, to=1)]),
+        ("make shot 3 the ending", "proj12", [act("shot.reorder", shot=3, to=12)]),
+        ("把第八个镜头放到开头", "zh8", [act("shot.reorder", shot=8, to=1)]),
+        # several things named by what was done to them are never the focused shot
+        ("animate the ones i favorited", "pro3", ASK),
+        ("把收藏的都生成视频", "zhpro", ASK),
+        (
+            "画幅改成16:9，发B站",
+            "zh8",
+            [act("project.update_meta", aspect_ratio="16:9", platform="bilibili")],
+        ),
+        ("the owl has grey feathers and amber eyes", "proj12", [act("character.update", name="Owl")]),
+        (
+            "the fox has a bushy white tail",
+            "proj12",
+            [act("character.update", name="Fox", patch={"profile": "~tail"})],
+        ),
+        ("slow down shot 8 a bit and add some fog", "proj12", [upd([8], pacing="slower", weather="fog")]),
+        ("shot 2 rainy, then grid it", "proj12", [upd([2], weather="rain"), act("gen.grid", shots=[2])]),
+        ("第八个节奏慢一点，再加点雾", "zh8", [upd([8], pacing="slower", weather="fog")]),
+        # removing a recording is asked, whatever the verb (and a bare "on 3" names the shot)
+        ("lose the narration on 3", "proj12", ASK),
+        ("ditch the voiceover on 5", "proj12", ASK),
+        # a question about the film is no request to compose it
+        ("成片有多长", "zh8", ASK),
+        ("how long is the final cut?", "proj12", ASK),
+    ],
+}
+ROUND4_FLAT = [(cat, s, ctx, exp) for cat, rows in ROUND4.items() for s, ctx, exp in rows]
+
+
+@pytest.mark.parametrize(
+    ("category", "sentence", "ctx", "expected"), ROUND4_FLAT, ids=[f"{c}:{s}" for c, s, _, _ in ROUND4_FLAT]
+)
+def test_round_4_phrasing_families(category: str, sentence: str, ctx: str, expected: Any) -> None:
+    test_round_3_phrasing_families(category, sentence, ctx, expected)
+
+
+def test_every_round_4_class_is_tested_in_both_languages() -> None:
+    for category, rows in ROUND4.items():
+        langs = {"zh" if any("\u4e00" <= ch <= "\u9fff" for ch in s) else "en" for s, _, _ in rows}
+        assert langs == {"en", "zh"}, category
+
+
+GATE_CTX = PlanningContext.model_validate(CONTEXTS["proj12"])
+GATE_CTX_ZH = PlanningContext.model_validate(CONTEXTS["zh8"])
+
+
+@pytest.mark.parametrize(
+    ("sentence", "actions", "ctx"),
+    [  # a plan that drops an option the sentence names: resolution, frame rate, tag, voice, total length
+        ("compose the final cut in 4k", [act("gen.compose", mode="final")], GATE_CTX),
+        ("preview at full hd please", [act("gen.compose", mode="preview")], GATE_CTX),
+        ("animate shot 2 at 30 fps", [act("gen.video", shots=[2])], GATE_CTX),
+        ("fav #2 and tag it cover", [act("node.favorite", cell=2)], GATE_CTX),
+        ("narrate shot 5 with the Juniper voice", [act("gen.voice", shots=[5])], GATE_CTX),
+        ("合成成片，要超清的", [act("gen.compose", mode="final")], GATE_CTX_ZH),
+        ("第二个镜头生成视频，帧率30", [act("gen.video", shots=[2])], GATE_CTX_ZH),
+        ("成片控制在两分钟以内", [act("gen.compose", mode="final")], GATE_CTX_ZH),
+        # a Chinese prompt cut out of the middle of a phrase, or ending on a dangling 第
+        ("第二个镜头来个四宫格，要俯视的机位", [act("gen.grid", shots=[2], prompt="要 的机位")], GATE_CTX_ZH),
+        ("参照第3张再来一组", [act("gen.grid", shots=[2], prompt="参照第")], GATE_CTX_ZH),
+        # a place next to a shot planned as an edit of that shot
+        ("put a close-up of the owl's eyes after shot 9", [upd([9], camera={"size": "close-up"})], GATE_CTX),
+        ("在第六个后面加一个特写", [upd([6], camera={"size": "close-up"})], GATE_CTX_ZH),
+        # a platform the sentence names that the plan drops
+        ("画幅改成16:9，发小红书", [act("project.update_meta", aspect_ratio="16:9")], GATE_CTX_ZH),
+    ],
+)
+def test_the_precision_gate_sees_a_dropped_option_or_a_prompt_fragment(
+    sentence: str, actions: list[dict[str, Any]], ctx: PlanningContext
+) -> None:
+    """Round 4's wrong executions came from plans that read the verb but dropped a named option or
+    kept the leftovers of a phrase as a prompt: the coverage check reports both, so such a plan is
+    proposed, not run."""
+    assert coverage.measure(sentence, actions, ctx).gaps > 0
+
+
+@pytest.mark.parametrize(
+    ("sentence", "actions", "ctx"),
+    [  # the same options carried by the plan: no gap
+        (
+            "compose the final cut in full hd",
+            [act("gen.compose", mode="final", resolution="1080p")],
+            GATE_CTX,
+        ),
+        ("animate shot 2 at 30 fps", [act("gen.video", shots=[2], fps=30)], GATE_CTX),
+        ("第二个镜头来个四宫格，要更多雾气", [act("gen.grid", shots=[2], prompt="要更多雾气")], GATE_CTX_ZH),
+        ("the shot after 7 should be darker", [upd([8], mood="dark")], GATE_CTX),
+    ],
+)
+def test_the_precision_gate_passes_a_plan_that_carries_them(
+    sentence: str, actions: list[dict[str, Any]], ctx: PlanningContext
+) -> None:
+    gaps = coverage.measure(sentence, actions, ctx)
+    assert not gaps.dropped and not gaps.unanswered, gaps.evidence()
+
+
+@pytest.mark.parametrize(
+    ("sentence", "ctx"),
+    [
+        ("final render, 4k please", "proj12"),
+        ("render the preview at 60fps", "proj12"),
+        ("合成成片，4K的", "zh8"),
+        ("出一版超清的成片", "zh8"),
+    ],
+)
+def test_an_option_the_dsl_has_no_value_for_is_never_run_on_a_guess(sentence: str, ctx: str) -> None:
+    """4K, 60 fps for a compose, 超清: the planner composes but cannot carry the option; the plan is
+    proposed (or asked), never executed as if the option had been honoured."""
+    turn = PLANNER.plan(sentence, CONTEXTS[ctx])
+    assert not turn.actions or turn.mode == "propose", (_dumped(turn), turn.evidence)
