@@ -998,21 +998,19 @@ def compose(
             with contextlib.suppress(FileNotFoundError):
                 os.utime(piece.path)  # recently used: the cache's LRU bound (infra/janitor.py) keeps it
     need_probe = sorted({j for p in todo for j in ((p.shot - 1, p.shot) if p.kind == "join" else (p.shot,))})
-    infos: dict[int, MediaInfo] = {}
-    for i in need_probe:
-        check_cancel()
-        path = Path(job.shots[i].video_path)
-        infos[i] = _probe_by_content(path, video_shas[i], probe_dir)
-        _check_probed(infos[i], path, f"Shot {i} video", need_video=True)
+    checks = [(Path(job.shots[i].video_path), video_shas[i], f"Shot {i} video", True) for i in need_probe]
     for i, shot in enumerate(job.shots):
         sha = audio_shas[i]
         if shot.audio_path is not None and sha is not None:
-            check_cancel()
-            path = Path(shot.audio_path)
-            _check_probed(_probe_by_content(path, sha, probe_dir), path, f"Shot {i} narration audio")
+            checks.append((Path(shot.audio_path), sha, f"Shot {i} narration audio", False))
     if job.music_path is not None and music_sha is not None:
-        path = Path(job.music_path)
-        _check_probed(_probe_by_content(path, music_sha, probe_dir), path, "Background music")
+        checks.append((Path(job.music_path), music_sha, "Background music", False))
+    check_cancel()
+    with ThreadPoolExecutor(max_workers=COMPOSE_PARALLEL) as pool:  # FFmpeg start-ups side by side
+        probed = list(pool.map(lambda c: _probe_by_content(c[0], c[1], probe_dir), checks))
+    for (path, _, what, need_video), info in zip(checks, probed, strict=True):
+        _check_probed(info, path, what, need_video=need_video)
+    infos: dict[int, MediaInfo] = dict(zip(need_probe, probed, strict=False))
 
     # 4. encode the missing pieces (each output frame once), then join + audio in one call
     work = cache_dir / "work" / uuid.uuid4().hex
