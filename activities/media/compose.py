@@ -1038,9 +1038,9 @@ def compose(
             args = partial(_piece_args, job, tl, piece, infos, ass_name=ass_name, threads=threads)
             seconds = piece.frames / tl.fps
             runs.append((piece.frames, _cached_pass(piece.path, args, seconds, work, timeout_s)))
-        if need_audio:
+        if need_audio:  # first: the longest single pass (one thread), so no lane idles at the end
             audio_weight = 0.15 * max(1, sum(p.frames for p in todo))
-            runs.append((audio_weight, _audio_pass(job, tl, audio_mix, work, timeout_s)))
+            runs.insert(0, (audio_weight, _audio_pass(job, tl, audio_mix, work, timeout_s)))
         _run_concurrently(runs, lambda f: report(0.95 * f), cancelled)
         for piece in todo:
             if piece.kind == "body":
