@@ -87,6 +87,16 @@ WRK_CONNECTIONS = 50
 WRK_DURATION_S = 3 if QUICK else 8
 
 
+def stop(proc: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM a child, give it `grace_s` to exit, then SIGKILL it."""
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace_s)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples) or [0.0]
 
@@ -218,11 +228,7 @@ async def api_server(temporal_env, pg, pg_template_url: str) -> AsyncIterator[di
             "env": env,
         }
     finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(10)
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc, 10)
         dispose_engines(db_url)
         pg.drop_database(name)
 
@@ -253,8 +259,9 @@ def wrk(
     """One bounded `wrk` run on a loopback URL: req/s, p50/p90/p99 latency (ms), non-2xx count.
     `paths`: the requests go round these paths in turn (a Lua request script)."""
     cmd = ["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
+    scratch = Path(tempfile.mkdtemp(prefix="dd-wrk-"))
     if paths:
-        script = Path(tempfile.mkdtemp(prefix="dd-wrk-")) / "paths.lua"
+        script = scratch / "paths.lua"
         quoted = ", ".join(f'"{p}"' for p in paths)
         script.write_text(
             f"local paths = {{{quoted}}}\nlocal i = 0\n"
@@ -263,9 +270,12 @@ def wrk(
         cmd += ["-s", str(script)]
     for k, v in (headers or {}).items():
         cmd += ["-H", f"{k}: {v}"]
-    out = subprocess.run(
-        [*cmd, url], capture_output=True, text=True, timeout=duration_s + 60, check=True
-    ).stdout
+    try:
+        out = subprocess.run(
+            [*cmd, url], capture_output=True, text=True, timeout=duration_s + 60, check=True
+        ).stdout
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     lat = {f"p{q}_ms": round(float(v) * scale[u], 2) for q, v, u in _WRK_LATENCY.findall(out)}
     rps = _WRK_RPS.search(out)
@@ -319,9 +329,7 @@ async def test_wrk_health_and_storyboard_vs_bare_fastapi(
             httpx.get(f"{api_server['base']}{path}", headers=auth)  # build each body once
         spread = await asyncio.to_thread(wrk, storyboard, auth, paths=paths)
     finally:
-        bare.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            bare.wait(10)
+        stop(bare, 10)
     result = {
         "tool": f"wrk -t1 -c{WRK_CONNECTIONS} -d{WRK_DURATION_S}s",
         "api_processes": api_server["workers"],
@@ -386,11 +394,7 @@ async def cpu_worker_process(env: dict[str, str]) -> AsyncIterator[None]:
             await asyncio.sleep(0.1)
         yield
     finally:
-        proc.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(20)
-        if proc.poll() is None:
-            proc.kill()
+        stop(proc, 20)
 
 
 async def test_chat_message_to_first_sse_event(api_server: dict[str, Any], figures: dict[str, Any]) -> None:
