@@ -10,6 +10,7 @@ SIGINT/SIGTERM end `up` within STOP_DEADLINE_S whatever state start-up is in (se
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import contextlib
 import os
@@ -27,6 +28,8 @@ from infra.stack import EmbeddedServices, Endpoints, install_stop_signals, read_
 from infra.temporal_client import connect
 
 STOP_DEADLINE_S = 40.0  # a stop request ends `up` within this, whatever it was doing
+_REDELIVER = signal.SIGUSR2  # a stop request swallowed by a finalizer is delivered again by this
+REDELIVERY_DELAY_S = 0.005  # … this long after, when the main thread has left the finalizer
 
 
 class _StopRequested(BaseException):
@@ -37,7 +40,10 @@ class _Stopper:
     """SIGINT/SIGTERM handling of `up`, from the first line on. The first signal asks to stop: while
     starting, it raises `_StopRequested` (whatever is half started is stopped by the unwinding);
     once serving, it sets the loop's stop event. Either way a watchdog thread SIGKILLs the children
-    and exits if the orderly stop overruns STOP_DEADLINE_S; a second signal does that at once."""
+    and exits if the orderly stop overruns STOP_DEADLINE_S; a second signal does that at once.
+    A signal that lands inside a finalizer (a connection's `__del__` run by the garbage collector)
+    has its `_StopRequested` swallowed by Python; `sys.unraisablehook` catches that and delivers the
+    stop again in the main thread, so it is neither lost nor printed as a traceback."""
 
     def __init__(self, services: EmbeddedServices, deadline_s: float = STOP_DEADLINE_S) -> None:
         self.services = services
@@ -48,6 +54,9 @@ class _Stopper:
         self.final = False  # the orderly stop runs: a first signal lets it finish (watchdog armed)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._on_signal)
+        signal.signal(_REDELIVER, self._on_redelivery)
+        self._unraisable_before = sys.unraisablehook
+        sys.unraisablehook = self._on_unraisable
 
     def serving(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
         self.loop, self.stop = loop, stop
@@ -63,12 +72,27 @@ class _Stopper:
             self._force(f"second {signal.Signals(signum).name}")
         self.requested.set()
         threading.Thread(target=self._watchdog, name="directordeck-stop-watchdog", daemon=True).start()
+        self._act()
+
+    def _act(self) -> None:
         if self.loop is not None and self.stop is not None:
             with contextlib.suppress(RuntimeError):
                 self.loop.call_soon_threadsafe(self.stop.set)
             return
         if not self.final:
             interrupt_or_hold(_raise_stop)  # never between forking a child and recording it
+
+    def _on_unraisable(self, unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, _StopRequested):
+            # from another thread, so `_on_redelivery` runs in the main thread once this hook (and
+            # most likely the finalizer) has returned; landing in a finalizer again repeats this
+            threading.Thread(target=_redeliver, name="directordeck-stop-redelivery", daemon=True).start()
+            return
+        self._unraisable_before(unraisable)
+
+    def _on_redelivery(self, _signum: int, _frame: object) -> None:
+        if self.requested.is_set():
+            self._act()
 
     def _watchdog(self) -> None:
         time.sleep(self.deadline_s)
@@ -82,6 +106,11 @@ class _Stopper:
 
 def _raise_stop() -> None:
     raise _StopRequested
+
+
+def _redeliver() -> None:
+    time.sleep(REDELIVERY_DELAY_S)
+    _thread.interrupt_main(_REDELIVER)
 
 
 def _watch_server(
