@@ -44,7 +44,7 @@ from activities.contracts import (
 from activities.ledger import stored_asset
 from activities.providers.choice import Providers, choose_providers
 from activities.runtime import GPU_HEARTBEAT_EVERY_S, Cancelled, Progress, coded, progress_sink, run_blocking
-from activities.thumbnails import make_thumbnails
+from activities.thumbnails import make_all_thumbnails, make_thumbnails
 from infra import diskguard
 from infra.ledger import unit_of_work
 from infra.logging import remember_task_id
@@ -464,7 +464,7 @@ class PipelineActivities:
             reference_pngs=ref_pngs,
         )
         images, stored = await self.grid_images(request)
-        made = await asyncio.to_thread(lambda: [make_thumbnails(self.storage, obj) for obj in stored])
+        made = await asyncio.to_thread(make_all_thumbnails, self.storage, stored)
         written = stored + [obj for _, objs in made for obj in objs]
         return await self._write(
             written,

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +25,23 @@ log = logging.getLogger("directordeck.thumbnails")
 
 SIZES = (256, 512)
 WEBP_QUALITY = 80
+# Pillow shrinks by whole factors (box filter) until the picture is within this factor of the
+# target, then resamples with LANCZOS: the same picture to the eye, a fraction of the work
+REDUCING_GAP = 3.0
 
 
 def webp_thumbnails(image: Image.Image) -> dict[int, bytes]:
-    """The picture scaled down (never up) to each long side, as WebP bytes."""
-    rgb = image.convert("RGB")
+    """The picture scaled down (never up) to each long side, as WebP bytes: the largest size first,
+    each smaller one from the one before, LANCZOS after a box pre-shrink (`REDUCING_GAP`)."""
+    current = image.convert("RGB")
     out = {}
-    for size in SIZES:
-        copy = rgb.copy()
-        copy.thumbnail((size, size), Image.Resampling.LANCZOS)
+    for size in sorted(SIZES, reverse=True):
+        current = current.copy()
+        current.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
         buf = io.BytesIO()
-        copy.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
+        current.save(buf, "WEBP", quality=WEBP_QUALITY, method=4)
         out[size] = buf.getvalue()
-    return out
+    return dict(sorted(out.items()))
 
 
 def poster_frame(video: Path, duration_s: float | None = None) -> Image.Image:
@@ -74,10 +80,21 @@ def make_thumbnails(
     return record, written
 
 
+def make_all_thumbnails(
+    storage: Storage, stored: list[StoredObject]
+) -> list[tuple[dict[str, Any], list[StoredObject]]]:
+    """`make_thumbnails` of several images (a grid's cells) side by side, in order: Pillow decodes,
+    scales and encodes without holding the GIL, so the threads use every core."""
+    if len(stored) <= 1:
+        return [make_thumbnails(storage, obj) for obj in stored]
+    with ThreadPoolExecutor(max_workers=min(len(stored), os.cpu_count() or 1)) as pool:
+        return list(pool.map(lambda obj: make_thumbnails(storage, obj), stored))
+
+
 def main_key(thumbnails: dict[str, Any]) -> str | None:
     """The 512 px thumbnail's key (``asset.thumbnail_key``)."""
     entry = thumbnails.get("512") or thumbnails.get("256")
     return str(entry["key"]) if entry else None
 
 
-__all__ = ["SIZES", "main_key", "make_thumbnails", "poster_frame", "webp_thumbnails"]
+__all__ = ["SIZES", "main_key", "make_all_thumbnails", "make_thumbnails", "poster_frame", "webp_thumbnails"]

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from infra.postgres import EmbeddedPostgres
-from infra.temporal_server import temporal_cli_path
+from infra.temporal_server import dynamic_config_args, temporal_cli_path
 
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
@@ -108,8 +108,7 @@ async def temporal_env() -> AsyncIterator[object]:
         dev_server_existing_path=str(temporal_cli_path()),
         data_converter=data_converter(),
         dev_server_extra_args=[
-            "--dynamic-config-value",
-            "frontend.enableUpdateWorkflowExecution=true",
+            *dynamic_config_args(),  # the same server settings as `directordeck up`
             *dev_server_args(),  # the search attributes `directordeck up` registers
         ],
     )

@@ -37,7 +37,13 @@ async def pipeline_run(temporal_env, bench_db_url: str, bench_dir, sizes: BenchS
 async def test_pipeline_overhead(pipeline_run: dict[str, Any], figures: dict[str, Any]) -> None:
     figures["pipeline"] = pipeline_run
     for run in pipeline_run["runs"]:
-        parts = run["provider_busy_s"] + run["storage_s"] + run["ledger_s"] + run["orchestration_s"]
+        parts = (
+            run["provider_busy_s"]
+            + run["media_s"]
+            + run["storage_s"]
+            + run["ledger_s"]
+            + run["orchestration_s"]
+        )
         assert parts == pytest.approx(run["wall_s"], abs=0.01)
         assert 0 < run["provider_busy_s"] <= run["provider_sum_s"] + 1e-6
         assert set(run["providers"]) == {"storyboard", "images", "voice", "video", "compose"}
